@@ -1,0 +1,121 @@
+/**
+ * The narrow interface every backend implements. The public {@link LinalgDevice} validates operands,
+ * resolves shapes and broadcasting into a *plan*, and hands backends only valid plans over raw storage.
+ * All storage is row-major and batch-major; every output is contiguous and freshly allocated by the caller.
+ * @internal
+ * @module
+ */
+
+/** `out[b] = alpha·op(A[b])·op(B[b]) + beta·C[b]`, `out[b]` is m×n. */
+export interface GemmPlan {
+  readonly batch: number;
+  readonly m: number;
+  readonly n: number;
+  readonly k: number;
+  /** A is stored k×m (row-major) and used transposed; otherwise stored m×k. */
+  readonly transA: boolean;
+  /** B is stored n×k and used transposed; otherwise stored k×n. */
+  readonly transB: boolean;
+  readonly alpha: number;
+  /** Ignored (treated as 0) when no C is given. */
+  readonly beta: number;
+  /** Elements between consecutive batch entries of A; 0 broadcasts one matrix over the batch. */
+  readonly strideA: number;
+  readonly strideB: number;
+  /** Stride of C (m×n per entry); 0 broadcasts. Ignored without C. */
+  readonly strideC: number;
+}
+
+/** `out[b] = A[b]·A[b]ᵀ` with A[b] n×d; out is symmetric n×n (both triangles written). */
+export interface GramPlan {
+  readonly batch: number;
+  readonly n: number;
+  readonly d: number;
+}
+
+/**
+ * `out[b] = L` with `L·Lᵀ = A[b] + shift·I`, L lower triangular, strictly upper part set to 0.
+ * `info[b]` = 0 on success, else the 1-based index of the first pivot that was ≤ 0 or not finite
+ * (LAPACK potrf). Only the lower triangle of A is read. Contents of out[b] are unspecified when info[b] ≠ 0.
+ */
+export interface CholeskyPlan {
+  readonly batch: number;
+  readonly n: number;
+  readonly shift: number;
+}
+
+/**
+ * Solves `L[b]·X = B[b]` (or `L[b]ᵀ·X = B[b]` when `transpose`), L lower triangular n×n (its strictly upper
+ * part is ignored), B n×nrhs; writes X to out (batch×n×nrhs, contiguous).
+ */
+export interface TrsmPlan {
+  readonly batch: number;
+  readonly n: number;
+  readonly nrhs: number;
+  readonly transpose: boolean;
+  /** 0 broadcasts one L over the batch, else n·n. */
+  readonly strideL: number;
+  /** 0 broadcasts one B over the batch, else n·nrhs. */
+  readonly strideB: number;
+}
+
+/**
+ * Element-wise maps over `batch` entries of `size` elements each (out is batch×size, contiguous):
+ * - `axpby`: `out = alpha·a + beta·b + gamma` (b absent: `alpha·a + gamma`)
+ * - `mul`:   `out = alpha·(a + gamma)∘b`
+ */
+export interface ElementwisePlan {
+  readonly op: 'axpby' | 'mul';
+  readonly batch: number;
+  readonly size: number;
+  readonly alpha: number;
+  readonly beta: number;
+  readonly gamma: number;
+  /** 0 broadcasts, else size. */
+  readonly strideA: number;
+  /** 0 broadcasts, else size. Ignored when b is absent. */
+  readonly strideB: number;
+}
+
+/** `out[0] = Σ_b weight_b·A[b]` over `batch` entries of `size` elements (weights all 1 when absent). */
+export interface SumBatchPlan {
+  readonly batch: number;
+  readonly size: number;
+}
+
+/** Limits a backend reports; the device checks operands against them before planning. */
+export interface BackendLimits {
+  /** Largest number of float32 elements one storage may hold. */
+  readonly maxElements: number;
+}
+
+/**
+ * What a backend implements. `S` is its storage handle (a GPUBuffer, a Float32Array…).
+ * Float storage holds float32 elements; info storage holds int32 elements.
+ * Operations only enqueue work; `read`/`readInfo` are the only awaits.
+ */
+export interface BackendImpl<S = unknown> {
+  readonly kind: 'webgpu' | 'cpu';
+  readonly limits: BackendLimits;
+  /** Human-readable description (adapter name, threads…). */
+  readonly description: string;
+  upload(data: Float32Array): S;
+  /** Storage for `elements` float32 values; contents unspecified. */
+  alloc(elements: number): S;
+  /** Storage for `count` int32 values, zero-initialised. */
+  allocInfo(count: number): S;
+  free(storage: S): void;
+  gemm(plan: GemmPlan, a: S, b: S, c: S | null, out: S): void;
+  gram(plan: GramPlan, a: S, out: S): void;
+  cholesky(plan: CholeskyPlan, a: S, out: S, info: S): void;
+  triangularSolve(plan: TrsmPlan, l: S, b: S, out: S): void;
+  elementwise(plan: ElementwisePlan, a: S, b: S | null, out: S): void;
+  sumBatch(plan: SumBatchPlan, a: S, out: S): void;
+  /** Float32 contents of the first `elements` values. */
+  read(storage: S, elements: number): Promise<Float32Array>;
+  /** Int32 contents of the first `count` values of an info storage. */
+  readInfo(storage: S, count: number): Promise<Int32Array>;
+  /** Resolves when all work enqueued so far has finished (benchmarks); optional for synchronous backends. */
+  sync?(): Promise<void>;
+  destroy(): void;
+}

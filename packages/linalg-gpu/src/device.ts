@@ -1,0 +1,347 @@
+/**
+ * The public device: validates operands, plans shapes and broadcasting, owns handle lifetimes, and delegates
+ * the arithmetic to a backend (WebGPU or CPU).
+ * @module
+ */
+import type { BackendImpl } from './backend.js';
+import {
+  DeviceLimitError,
+  DeviceMismatchError,
+  DisposedError,
+  InvalidArgumentError,
+  NotPositiveDefiniteError,
+  ShapeError,
+} from './errors.js';
+import { Matrix, SharedStorage, type MatrixOwner, type Shape } from './matrix.js';
+import {
+  checkFinite,
+  checkShape,
+  planCholesky,
+  planElementwise,
+  planGemm,
+  planGram,
+  planTrsm,
+} from './plans.js';
+
+/** Which backend runs the operations. */
+export type BackendKind = 'webgpu' | 'cpu';
+
+/** Options of {@link LinalgDevice.gemm}. */
+export interface GemmOptions {
+  /** Use Aᵀ (A stored k×m). Default false. */
+  readonly transA?: boolean;
+  /** Use Bᵀ (B stored n×k). Default false. */
+  readonly transB?: boolean;
+  /** Default 1. */
+  readonly alpha?: number;
+  /** Scale of `c`; default 1 when `c` is given. */
+  readonly beta?: number;
+  /** Accumulated into the result (not modified): `alpha·op(A)·op(B) + beta·C`. */
+  readonly c?: Matrix;
+}
+
+/** Options of {@link LinalgDevice.triangularSolve}. */
+export interface TriangularSolveOptions {
+  /** Solve `Lᵀ·X = B` instead of `L·X = B`. Default false. */
+  readonly transpose?: boolean;
+}
+
+/** Options of {@link LinalgDevice.cholesky} and {@link LinalgDevice.choleskySolve}. */
+export interface ShiftOptions {
+  /** Added to the diagonal before factorizing: factors `A + shift·I`. Default 0. */
+  readonly shift?: number;
+}
+
+/** Options of {@link LinalgDevice.read}. */
+export interface ReadOptions {
+  /**
+   * Return the data even when a Cholesky factorization this matrix depends on failed
+   * (otherwise a {@link NotPositiveDefiniteError} is thrown). Default false.
+   */
+  readonly allowFailed?: boolean;
+}
+
+/** What a device is. */
+export interface DeviceInfo {
+  readonly backend: BackendKind;
+  /** Adapter / CPU description. */
+  readonly description: string;
+  /** Largest number of float32 elements one matrix may hold on this device. */
+  readonly maxElements: number;
+}
+
+let deviceCounter = 0;
+
+/**
+ * A linear-algebra device. Create it with `createDevice`. Every operation validates its operands, enqueues
+ * work and returns a new {@link Matrix} at once; {@link LinalgDevice.read} is the only await. Inputs are
+ * never modified.
+ */
+export class LinalgDevice implements MatrixOwner {
+  /** Which backend runs the operations. */
+  readonly backend: BackendKind;
+  /** Device description and limits. */
+  readonly info: DeviceInfo;
+  /** @internal */
+  readonly label: string;
+  readonly #impl: BackendImpl;
+  #destroyed = false;
+
+  /** @internal use `createDevice` */
+  constructor(impl: BackendImpl) {
+    this.#impl = impl;
+    this.backend = impl.kind;
+    this.label = `${impl.kind}#${++deviceCounter}`;
+    this.info = Object.freeze({ backend: impl.kind, description: impl.description, maxElements: impl.limits.maxElements });
+  }
+
+  /** @internal */
+  get destroyed(): boolean {
+    return this.#destroyed;
+  }
+
+  /** Uploads row-major, batch-major float data. `shape` is `[rows, cols]` or `[batch, rows, cols]`. */
+  matrix(data: Float32Array | ArrayLike<number>, shape: readonly number[]): Matrix {
+    this.#live('matrix');
+    const s = checkShape(shape, 'matrix');
+    const size = s.reduce((p, x) => p * x, 1);
+    if (data == null || typeof (data as ArrayLike<number>).length !== 'number') {
+      throw new InvalidArgumentError(`matrix: data must be a Float32Array or an array of numbers`);
+    }
+    if (data.length !== size) {
+      throw new InvalidArgumentError(`matrix: data has ${data.length} elements, shape [${s.join(',')}] needs ${size}`);
+    }
+    this.#checkSize(size, `matrix [${s.join(',')}]`);
+    const f32 = data instanceof Float32Array ? data : Float32Array.from(data);
+    return this.#wrap(s, this.#impl.upload(f32), size, null);
+  }
+
+  /** A matrix with every element equal to `value`. */
+  full(shape: readonly number[], value: number): Matrix {
+    this.#live('full');
+    const s = checkShape(shape, 'full');
+    checkFinite(value, 'value', 'full');
+    const size = s.reduce((p, x) => p * x, 1);
+    this.#checkSize(size, `full [${s.join(',')}]`);
+    return this.#wrap(s, this.#impl.upload(new Float32Array(size).fill(value)), size, null);
+  }
+
+  /** `alpha·op(A)·op(B) + beta·C`, batched; a batch of 1 broadcasts. */
+  gemm(a: Matrix, b: Matrix, options: GemmOptions = {}): Matrix {
+    const c = options.c ?? null;
+    this.#own('gemm', a, b, ...(c ? [c] : []));
+    const { plan, shape } = planGemm(a, b, c, {
+      transA: options.transA ?? false,
+      transB: options.transB ?? false,
+      alpha: options.alpha ?? 1,
+      beta: options.beta ?? 1,
+    });
+    const out = this.#alloc(shape, 'gemm');
+    this.#impl.gemm(plan, a.storage.value, b.storage.value, c ? c.storage.value : null, out.value);
+    return this.#finish(shape, out, inherit(a, b, c));
+  }
+
+  /** `A·Aᵀ` for each batch entry (SYRK: one triangle computed, both filled). A `[n,d]` → `[n,n]`. */
+  gram(a: Matrix): Matrix {
+    this.#own('gram', a);
+    const { plan, shape } = planGram(a);
+    const out = this.#alloc(shape, 'gram');
+    this.#impl.gram(plan, a.storage.value, out.value);
+    return this.#finish(shape, out, inherit(a));
+  }
+
+  /**
+   * Lower Cholesky factor L with `L·Lᵀ = A + shift·I` per batch entry (upper triangle zero); only the lower
+   * triangle of A is read. Failure is recorded per entry (see {@link LinalgDevice.readInfo}) and makes
+   * {@link LinalgDevice.read} of the factor, or of anything solved with it, throw {@link NotPositiveDefiniteError}.
+   */
+  cholesky(a: Matrix, options: ShiftOptions = {}): Matrix {
+    this.#own('cholesky', a);
+    const { plan, shape } = planCholesky(a, options.shift ?? 0);
+    const out = this.#alloc(shape, 'cholesky');
+    const info = this.#allocInfo(plan.batch);
+    this.#impl.cholesky(plan, a.storage.value, out.value, info.value);
+    return new Matrix(this, shape, out, info);
+  }
+
+  /** Solves `L·X = B` (or `Lᵀ·X = B` with `transpose`) for lower-triangular L; many right-hand sides. */
+  triangularSolve(l: Matrix, b: Matrix, options: TriangularSolveOptions = {}): Matrix {
+    this.#own('triangularSolve', l, b);
+    const { plan, shape } = planTrsm(l, b, options.transpose ?? false);
+    const out = this.#alloc(shape, 'triangularSolve');
+    this.#impl.triangularSolve(plan, l.storage.value, b.storage.value, out.value);
+    return this.#finish(shape, out, inherit(l, b));
+  }
+
+  /** Solves `(A + shift·I)·X = B` for symmetric positive-definite A through its Cholesky factor. */
+  choleskySolve(a: Matrix, b: Matrix, options: ShiftOptions = {}): Matrix {
+    this.#own('choleskySolve', a, b);
+    // validate both steps before enqueuing anything
+    planCholesky(a, options.shift ?? 0, 'choleskySolve');
+    planTrsm(a, b, false, 'choleskySolve');
+    const l = this.cholesky(a, options);
+    try {
+      const y = this.triangularSolve(l, b);
+      try {
+        return this.triangularSolve(l, y, { transpose: true });
+      } finally {
+        y.dispose();
+      }
+    } finally {
+      l.dispose();
+    }
+  }
+
+  /** `alpha·A + beta·B` (batch broadcast). */
+  add(a: Matrix, b: Matrix, options: { alpha?: number; beta?: number } = {}): Matrix {
+    this.#own('add', a, b);
+    const { plan, shape } = planElementwise(
+      'axpby',
+      a,
+      b,
+      { alpha: options.alpha ?? 1, beta: options.beta ?? 1, gamma: 0 },
+      'add',
+    );
+    const out = this.#alloc(shape, 'add');
+    this.#impl.elementwise(plan, a.storage.value, b.storage.value, out.value);
+    return this.#finish(shape, out, inherit(a, b));
+  }
+
+  /** `alpha·A + shift` element-wise. */
+  scale(a: Matrix, alpha: number, shift = 0): Matrix {
+    this.#own('scale', a);
+    const { plan, shape } = planElementwise('axpby', a, null, { alpha, beta: 0, gamma: shift }, 'scale');
+    const out = this.#alloc(shape, 'scale');
+    this.#impl.elementwise(plan, a.storage.value, null, out.value);
+    return this.#finish(shape, out, inherit(a));
+  }
+
+  /** Element-wise (Hadamard) product `alpha·(A + shiftA)∘B` (batch broadcast). */
+  mul(a: Matrix, b: Matrix, options: { alpha?: number; shiftA?: number } = {}): Matrix {
+    this.#own('mul', a, b);
+    const { plan, shape } = planElementwise(
+      'mul',
+      a,
+      b,
+      { alpha: options.alpha ?? 1, beta: 0, gamma: options.shiftA ?? 0 },
+      'mul',
+    );
+    const out = this.#alloc(shape, 'mul');
+    this.#impl.elementwise(plan, a.storage.value, b.storage.value, out.value);
+    return this.#finish(shape, out, inherit(a, b));
+  }
+
+  /** Sum over the batch: `[batch, r, c]` → `[r, c]`. */
+  sumBatch(a: Matrix): Matrix {
+    this.#own('sumBatch', a);
+    const shape: Shape = [a.rows, a.cols];
+    const out = this.#alloc(shape, 'sumBatch');
+    this.#impl.sumBatch({ batch: a.batch, size: a.entrySize }, a.storage.value, out.value);
+    return this.#finish(shape, out, inherit(a));
+  }
+
+  /** A view with another shape of the same number of elements, sharing storage (no copy). */
+  reshape(a: Matrix, shape: readonly number[]): Matrix {
+    this.#own('reshape', a);
+    const s = checkShape(shape, 'reshape');
+    const size = s.reduce((p, x) => p * x, 1);
+    if (size !== a.size) throw new ShapeError(`reshape: cannot view ${a.toString()} (${a.size} elements) as [${s.join(',')}]`);
+    return new Matrix(this, s, a.storage.retain(), a.info?.retain() ?? null);
+  }
+
+  /**
+   * Reads a matrix back as float32, row-major and batch-major; the only await. Throws
+   * {@link NotPositiveDefiniteError} if a factorization the matrix depends on failed (unless `allowFailed`).
+   */
+  async read(m: Matrix, options: ReadOptions = {}): Promise<Float32Array> {
+    this.#own('read', m);
+    const info = m.info;
+    const data = this.#impl.read(m.storage.value, m.size);
+    if (info && !options.allowFailed) {
+      const codes = await this.#impl.readInfo(info.value, info.elements);
+      if (codes.some((v) => v !== 0)) {
+        await data;
+        throw new NotPositiveDefiniteError(codes);
+      }
+    }
+    return data;
+  }
+
+  /**
+   * Per-batch factorization status of a matrix: for a Cholesky factor (or a solve through one) LAPACK's
+   * `info` (0 = success, k = first failing pivot, 1-based); all zeros for any other matrix.
+   */
+  async readInfo(m: Matrix): Promise<Int32Array> {
+    this.#own('readInfo', m);
+    if (!m.info) return new Int32Array(m.batch);
+    const codes = await this.#impl.readInfo(m.info.value, m.info.elements);
+    if (codes.length === m.batch) return codes;
+    // a broadcast factor (batch 1) solved against a batch: repeat its status
+    return Int32Array.from({ length: m.batch }, (_, i) => codes[codes.length === 1 ? 0 : i] ?? 0);
+  }
+
+  /**
+   * Waits until all work enqueued so far has finished, without reading anything back (for timing).
+   * GPU errors raised by that work are thrown here.
+   */
+  async sync(): Promise<void> {
+    this.#live('sync');
+    await this.#impl.sync?.();
+  }
+
+  /** Releases every resource of this device; its matrices become unusable. Idempotent. */
+  destroy(): void {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    this.#impl.destroy();
+  }
+
+  #live(what: string): void {
+    if (this.#destroyed) throw new DisposedError(`${what}: device ${this.label} was destroyed`);
+  }
+
+  #own(what: string, ...ms: Matrix[]): void {
+    this.#live(what);
+    for (const m of ms) {
+      if (!(m instanceof Matrix)) throw new InvalidArgumentError(`${what}: expected a Matrix, got ${typeof m}`);
+      if (m.owner !== this) {
+        throw new DeviceMismatchError(
+          `${what}: matrix ${m.toString()} belongs to device ${m.owner.label}, not ${this.label}`,
+        );
+      }
+      m.assertLive(what);
+    }
+  }
+
+  #checkSize(elements: number, what: string): void {
+    if (elements > this.#impl.limits.maxElements) {
+      throw new DeviceLimitError(
+        `${what}: ${elements} elements exceed the device limit of ${this.#impl.limits.maxElements} per matrix`,
+      );
+    }
+  }
+
+  #alloc(shape: Shape, what: string): SharedStorage {
+    const size = shape.reduce((p, x) => p * x, 1);
+    this.#checkSize(size, `${what} result [${shape.join(',')}]`);
+    return new SharedStorage(this.#impl.alloc(size), size, (v) => this.#impl.free(v));
+  }
+
+  #allocInfo(count: number): SharedStorage {
+    return new SharedStorage(this.#impl.allocInfo(count), count, (v) => this.#impl.free(v));
+  }
+
+  #wrap(shape: Shape, value: unknown, size: number, info: SharedStorage | null): Matrix {
+    return new Matrix(this, shape, new SharedStorage(value, size, (v) => this.#impl.free(v)), info);
+  }
+
+  #finish(shape: Shape, out: SharedStorage, info: SharedStorage | null): Matrix {
+    return new Matrix(this, shape, out, info?.retain() ?? null);
+  }
+}
+
+/** The factorization status a result depends on: the first operand that carries one. */
+function inherit(...ms: (Matrix | null)[]): SharedStorage | null {
+  for (const m of ms) if (m?.info) return m.info;
+  return null;
+}

@@ -1,0 +1,105 @@
+/**
+ * Typed errors thrown by `@ifngd/linalg-gpu`. Every error carries a stable `code` so callers can branch
+ * without string matching; messages name the shapes involved.
+ * @module
+ */
+
+/** Stable machine-readable error codes. */
+export type LinalgErrorCode =
+  | 'SHAPE'
+  | 'INVALID_ARGUMENT'
+  | 'DISPOSED'
+  | 'DEVICE_MISMATCH'
+  | 'DEVICE_LIMIT'
+  | 'NOT_POSITIVE_DEFINITE'
+  | 'BACKEND_UNAVAILABLE'
+  | 'GPU';
+
+/** Base class of every error this package throws. */
+export class LinalgError extends Error {
+  /** Stable error code. */
+  readonly code: LinalgErrorCode;
+  constructor(code: LinalgErrorCode, message: string) {
+    super(message);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** Operand shapes do not fit the operation (inner dimensions, batch broadcasting, squareness, rank). */
+export class ShapeError extends LinalgError {
+  constructor(message: string) {
+    super('SHAPE', message);
+  }
+}
+
+/** A scalar option or data buffer is invalid (non-finite alpha, wrong data length, negative size…). */
+export class InvalidArgumentError extends LinalgError {
+  constructor(message: string) {
+    super('INVALID_ARGUMENT', message);
+  }
+}
+
+/** A matrix handle (or its device) was used after `dispose()` / `destroy()`. */
+export class DisposedError extends LinalgError {
+  constructor(message: string) {
+    super('DISPOSED', message);
+  }
+}
+
+/** Matrices created by two different devices were mixed in one operation. */
+export class DeviceMismatchError extends LinalgError {
+  constructor(message: string) {
+    super('DEVICE_MISMATCH', message);
+  }
+}
+
+/** An operand or result exceeds a limit of the device (buffer binding size, buffer size). */
+export class DeviceLimitError extends LinalgError {
+  constructor(message: string) {
+    super('DEVICE_LIMIT', message);
+  }
+}
+
+/** No usable backend of the requested kind (no WebGPU adapter, adapter request failed…). */
+export class BackendUnavailableError extends LinalgError {
+  constructor(message: string) {
+    super('BACKEND_UNAVAILABLE', message);
+  }
+}
+
+/** The GPU reported a validation or out-of-memory error, a shader failed to compile, or the device was lost. */
+export class GpuError extends LinalgError {
+  constructor(message: string) {
+    super('GPU', message);
+  }
+}
+
+/**
+ * A Cholesky factorization met a non-positive (or non-finite) pivot in at least one batch entry.
+ *
+ * `info[b]` follows LAPACK's `potrf` convention: `0` when entry `b` factorized, otherwise the 1-based index
+ * of the first failing pivot.
+ */
+export class NotPositiveDefiniteError extends LinalgError {
+  /** Per batch entry: 0 on success, else the 1-based index of the first failing pivot. */
+  readonly info: Int32Array;
+  /** Batch indices whose factorization failed. */
+  readonly failed: readonly number[];
+  constructor(info: Int32Array) {
+    const failed: number[] = [];
+    info.forEach((v, i) => {
+      if (v !== 0) failed.push(i);
+    });
+    const shown = failed
+      .slice(0, 8)
+      .map((b) => `entry ${b}: pivot ${info[b]}`)
+      .join(', ');
+    super(
+      'NOT_POSITIVE_DEFINITE',
+      `matrix is not positive definite in ${failed.length} of ${info.length} batch entries (${shown}${failed.length > 8 ? ', …' : ''})`,
+    );
+    this.info = info;
+    this.failed = failed;
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * The WebGPU backend: wires plans to the WGSL kernels. Each kernel lives in its own folder as a `.wgsl.ts`
+ * file beside the TypeScript that plans its dispatches.
+ * @internal
+ * @module
+ */
+import type {
+  BackendImpl,
+  CholeskyPlan,
+  ElementwisePlan,
+  GemmPlan,
+  GramPlan,
+  SumBatchPlan,
+  TrsmPlan,
+} from '../backend.js';
+import { encodeCholesky } from './cholesky/cholesky.js';
+import { GpuContext, type AcquireOptions } from './context.js';
+import { encodeElementwise, encodeSumBatch } from './elementwise/elementwise.js';
+import { encodeGemm } from './gemm/gemm.js';
+import { encodeGram } from './gemm/syrk.js';
+import { encodeTrsm } from './trsm/trsm.js';
+
+export class WebGpuBackend implements BackendImpl<GPUBuffer> {
+  readonly kind = 'webgpu' as const;
+  readonly limits: { maxElements: number };
+  readonly description: string;
+  /** @internal */
+  readonly ctx: GpuContext;
+
+  private constructor(ctx: GpuContext) {
+    this.ctx = ctx;
+    this.limits = { maxElements: ctx.maxElements };
+    this.description = ctx.description;
+  }
+
+  static async create(options: AcquireOptions): Promise<WebGpuBackend> {
+    return new WebGpuBackend(await GpuContext.acquire(options));
+  }
+
+  upload(data: Float32Array): GPUBuffer {
+    return this.ctx.upload(data);
+  }
+  alloc(elements: number): GPUBuffer {
+    return this.ctx.alloc(elements * 4);
+  }
+  allocInfo(count: number): GPUBuffer {
+    return this.ctx.zeros(count * 4);
+  }
+  free(storage: GPUBuffer): void {
+    this.ctx.free(storage);
+  }
+  gemm(plan: GemmPlan, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer | null, out: GPUBuffer): void {
+    encodeGemm(this.ctx, plan, a, b, c, out);
+  }
+  gram(plan: GramPlan, a: GPUBuffer, out: GPUBuffer): void {
+    encodeGram(this.ctx, plan, a, out);
+  }
+  cholesky(plan: CholeskyPlan, a: GPUBuffer, out: GPUBuffer, info: GPUBuffer): void {
+    encodeCholesky(this.ctx, plan, a, out, info);
+  }
+  triangularSolve(plan: TrsmPlan, l: GPUBuffer, b: GPUBuffer, out: GPUBuffer): void {
+    encodeTrsm(this.ctx, plan, l, b, out);
+  }
+  elementwise(plan: ElementwisePlan, a: GPUBuffer, b: GPUBuffer | null, out: GPUBuffer): void {
+    encodeElementwise(this.ctx, plan, a, b, out);
+  }
+  sumBatch(plan: SumBatchPlan, a: GPUBuffer, out: GPUBuffer): void {
+    encodeSumBatch(this.ctx, plan, a, out);
+  }
+  async read(storage: GPUBuffer, elements: number): Promise<Float32Array> {
+    return new Float32Array(await this.ctx.read(storage, elements * 4));
+  }
+  async readInfo(storage: GPUBuffer, count: number): Promise<Int32Array> {
+    return new Int32Array(await this.ctx.read(storage, count * 4));
+  }
+  sync(): Promise<void> {
+    return this.ctx.sync();
+  }
+  destroy(): void {
+    this.ctx.destroy();
+  }
+}

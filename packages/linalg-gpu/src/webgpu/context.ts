@@ -1,0 +1,322 @@
+/**
+ * The WebGPU execution context: device acquisition with the adapter's real limits, a per-device pipeline
+ * cache, a buffer pool, one command encoder per chain of operations, and readback.
+ *
+ * Ordering rules that keep pooled buffers correct:
+ * - all kernels of a chain are recorded into one encoder and submitted together (on `read` or `flush`);
+ * - a storage buffer freed while the pending encoder still uses it may be reused by a later kernel of the
+ *   same encoder (commands execute in order), but `queue.writeBuffer` runs *before* pending commands, so
+ *   uploads flush the encoder first;
+ * - uniform buffers are never rewritten while a pending encoder references them.
+ * @internal
+ * @module
+ */
+import { BackendUnavailableError, DeviceLimitError, GpuError } from '../errors.js';
+import { BufferUsage, MapMode, UNIFORM_BYTES } from './constants.js';
+import type { Uniforms } from './uniforms.js';
+
+/** Options to acquire a device. */
+export interface AcquireOptions {
+  readonly gpuDevice?: GPUDevice;
+  readonly gpu?: GPU;
+  readonly powerPreference?: GPUPowerPreference;
+}
+
+const pipelineCache = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>();
+
+/** Limits we ask the adapter for at their real (adapter) value instead of the WebGPU defaults. */
+const RAISED_LIMITS = [
+  'maxStorageBufferBindingSize',
+  'maxBufferSize',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupSizeY',
+  'maxComputeWorkgroupsPerDimension',
+  'maxStorageBuffersPerShaderStage',
+] as const;
+
+const STORAGE_USAGE = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
+
+/** Size class of a pooled buffer: powers of two up to 1 MiB, then steps of 1/8 of the next power of two. */
+function sizeClass(bytes: number): number {
+  const b = Math.max(256, bytes);
+  const p = 2 ** Math.ceil(Math.log2(b));
+  if (p <= 1 << 20) return p;
+  const step = p / 16;
+  return Math.ceil(b / step) * step;
+}
+
+export class GpuContext {
+  readonly device: GPUDevice;
+  readonly limits: GPUSupportedLimits;
+  readonly description: string;
+  /** Largest float32 element count of one bound buffer. */
+  readonly maxElements: number;
+  readonly #ownsDevice: boolean;
+  /** Keeps Node's GPU instance alive while the device is in use; dropped on destroy. */
+  #gpuRef: unknown;
+  #encoder: GPUCommandEncoder | null = null;
+  #pass: GPUComputePassEncoder | null = null;
+  readonly #free = new Map<number, GPUBuffer[]>();
+  #freeBytes = 0;
+  readonly #uniformFree: GPUBuffer[] = [];
+  #uniformPending: GPUBuffer[] = [];
+  readonly #staging = new Map<number, GPUBuffer[]>();
+  #errors: Promise<GPUError | null>[] = [];
+  #lost: string | null = null;
+  #destroyed = false;
+  /** Most bytes kept in the free pool before buffers are destroyed instead. */
+  static poolCapBytes = 512 * 2 ** 20;
+
+  private constructor(device: GPUDevice, ownsDevice: boolean, description: string, gpuRef: unknown) {
+    this.device = device;
+    this.limits = device.limits;
+    this.description = description;
+    this.#ownsDevice = ownsDevice;
+    this.#gpuRef = gpuRef;
+    this.maxElements = Math.floor(Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize) / 4);
+    void device.lost.then((info) => {
+      this.#lost = `${info.reason}: ${info.message}`;
+    });
+  }
+
+  /** Acquires a device: the given one, or a new one from `gpu` / `navigator.gpu` / the `webgpu` package. */
+  static async acquire(options: AcquireOptions = {}): Promise<GpuContext> {
+    if (options.gpuDevice) return new GpuContext(options.gpuDevice, false, 'shared GPUDevice', null);
+    let gpu = options.gpu ?? (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
+    let gpuRef: unknown = null;
+    if (!gpu) {
+      try {
+        const mod = (await import(/* @vite-ignore */ 'webgpu' as string)) as { create: (flags: string[]) => GPU };
+        gpu = mod.create([]);
+        gpuRef = gpu;
+      } catch (err) {
+        throw new BackendUnavailableError(
+          `WebGPU is not available: no navigator.gpu and the 'webgpu' package could not be loaded (${String(err)})`,
+        );
+      }
+    }
+    let adapter: GPUAdapter | null = null;
+    try {
+      adapter = await gpu.requestAdapter(options.powerPreference ? { powerPreference: options.powerPreference } : {});
+    } catch (err) {
+      throw new BackendUnavailableError(`WebGPU adapter request failed: ${String(err)}`);
+    }
+    if (!adapter) {
+      throw new BackendUnavailableError(
+        'no WebGPU adapter found (on Linux without a GPU, run scripts/setup-webgpu.sh to install a software Vulkan driver)',
+      );
+    }
+    const requiredLimits: Record<string, number> = {};
+    for (const name of RAISED_LIMITS) {
+      const v = adapter.limits[name];
+      if (typeof v === 'number') requiredLimits[name] = v;
+    }
+    let device: GPUDevice;
+    try {
+      device = await adapter.requestDevice({ requiredLimits });
+    } catch (err) {
+      throw new BackendUnavailableError(`WebGPU device request failed: ${String(err)}`);
+    }
+    const info = adapter.info;
+    const description =
+      [info?.vendor, info?.architecture, info?.device, info?.description].filter((s) => s).join(' ') || 'WebGPU adapter';
+    return new GpuContext(device, true, description, gpuRef);
+  }
+
+  /** A compute pipeline for `code`, cached per device by `key` (the kernel's name; sizes are uniforms). */
+  pipeline(key: string, code: string): GPUComputePipeline {
+    let cache = pipelineCache.get(this.device);
+    if (!cache) pipelineCache.set(this.device, (cache = new Map()));
+    let p = cache.get(key);
+    if (!p) {
+      this.device.pushErrorScope('validation');
+      const module = this.device.createShaderModule({ code, label: key });
+      p = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: key });
+      const scope = this.device.popErrorScope();
+      this.#errors.push(
+        scope.then(async (e) => {
+          if (!e) return null;
+          const infoText = await module
+            .getCompilationInfo()
+            .then((ci) => ci.messages.map((m) => `${m.lineNum}:${m.linePos} ${m.message}`).join('\n'))
+            .catch(() => '');
+          cache.delete(key);
+          return { message: `pipeline '${key}': ${e.message}\n${infoText}` } as GPUError;
+        }),
+      );
+      cache.set(key, p);
+    }
+    return p;
+  }
+
+  /** A storage buffer of at least `bytes` bytes from the pool (contents unspecified). */
+  alloc(bytes: number): GPUBuffer {
+    this.#live();
+    const size = sizeClass(bytes);
+    if (size > this.limits.maxBufferSize) {
+      throw new DeviceLimitError(`buffer of ${bytes} bytes exceeds maxBufferSize ${this.limits.maxBufferSize}`);
+    }
+    const list = this.#free.get(size);
+    const reused = list?.pop();
+    if (reused) {
+      this.#freeBytes -= size;
+      return reused;
+    }
+    return this.device.createBuffer({ size, usage: STORAGE_USAGE });
+  }
+
+  /** Returns a buffer to the pool. */
+  free(buffer: GPUBuffer): void {
+    if (this.#destroyed) return;
+    const size = buffer.size;
+    if (this.#freeBytes + size > GpuContext.poolCapBytes) {
+      // Destroy only after pending work that may use it has been submitted.
+      this.flush();
+      buffer.destroy();
+      return;
+    }
+    let list = this.#free.get(size);
+    if (!list) this.#free.set(size, (list = []));
+    list.push(buffer);
+    this.#freeBytes += size;
+  }
+
+  /** Uploads data into a pooled buffer (flushes pending commands first, see module notes). */
+  upload(data: ArrayBufferView, bytes = data.byteLength): GPUBuffer {
+    const buf = this.alloc(bytes);
+    this.flush();
+    if (bytes > 0) this.device.queue.writeBuffer(buf, 0, data.buffer, data.byteOffset, Math.ceil(bytes / 4) * 4);
+    return buf;
+  }
+
+  /** Zero-filled buffer (recorded in the pending encoder, so it is ordered with the kernels). */
+  zeros(bytes: number): GPUBuffer {
+    const buf = this.alloc(bytes);
+    this.#endPass();
+    this.#enc().clearBuffer(buf, 0, Math.ceil(bytes / 4) * 4);
+    return buf;
+  }
+
+  /** Records one compute dispatch: binding 0 is the uniform block, bindings 1… the storage buffers. */
+  dispatch(
+    pipeline: GPUComputePipeline,
+    uniforms: Uniforms,
+    buffers: readonly GPUBuffer[],
+    workgroups: readonly [number, number?, number?],
+  ): void {
+    this.#live();
+    const [x, y = 1, z = 1] = workgroups;
+    const max = this.limits.maxComputeWorkgroupsPerDimension;
+    if (x > max || y > max || z > max) {
+      throw new DeviceLimitError(`dispatch of [${x},${y},${z}] workgroups exceeds ${max} per dimension`);
+    }
+    if (x === 0 || y === 0 || z === 0) return;
+    const ubuf = this.#uniformFree.pop() ?? this.device.createBuffer({ size: UNIFORM_BYTES, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST });
+    this.device.queue.writeBuffer(ubuf, 0, uniforms.buffer, 0, uniforms.byteLength);
+    this.#uniformPending.push(ubuf);
+    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: ubuf } }];
+    buffers.forEach((b, i) => entries.push({ binding: i + 1, resource: { buffer: b } }));
+    this.device.pushErrorScope('validation');
+    const group = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    const pass = this.#computePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, group);
+    pass.dispatchWorkgroups(x, y, z);
+    this.#errors.push(this.device.popErrorScope());
+  }
+
+  /** Records a buffer-to-buffer copy. */
+  copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
+    this.#endPass();
+    this.#enc().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+  }
+
+  /** Submits the pending commands (no wait). */
+  flush(): void {
+    if (!this.#encoder) return;
+    this.#endPass();
+    const enc = this.#encoder;
+    this.#encoder = null;
+    this.device.pushErrorScope('validation');
+    this.device.queue.submit([enc.finish()]);
+    this.#errors.push(this.device.popErrorScope());
+    this.#uniformFree.push(...this.#uniformPending);
+    this.#uniformPending = [];
+  }
+
+  /** Submits pending work and reads `bytes` bytes of `buffer` back. */
+  async read(buffer: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
+    this.#live();
+    const size = Math.max(4, Math.ceil(bytes / 4) * 4);
+    const cls = sizeClass(size);
+    const staging =
+      this.#staging.get(cls)?.pop() ??
+      this.device.createBuffer({ size: cls, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
+    this.copy(buffer, 0, staging, 0, size);
+    this.flush();
+    const errors = this.#errors;
+    this.#errors = [];
+    try {
+      await staging.mapAsync(MapMode.READ, 0, size);
+    } catch (err) {
+      await this.#throwErrors(errors);
+      throw new GpuError(`readback failed: ${this.#lost ?? String(err)}`);
+    }
+    const out = staging.getMappedRange(0, size).slice(0, bytes);
+    staging.unmap();
+    let list = this.#staging.get(cls);
+    if (!list) this.#staging.set(cls, (list = []));
+    list.push(staging);
+    await this.#throwErrors(errors);
+    return out;
+  }
+
+  /** Submits pending work and waits for the queue to drain; throws errors the work raised. */
+  async sync(): Promise<void> {
+    this.#live();
+    this.flush();
+    const errors = this.#errors;
+    this.#errors = [];
+    await this.device.queue.onSubmittedWorkDone();
+    await this.#throwErrors(errors);
+  }
+
+  /** Releases pooled buffers, and the device if this context created it. */
+  destroy(): void {
+    if (this.#destroyed) return;
+    this.flush();
+    this.#destroyed = true;
+    for (const list of [...this.#free.values(), ...this.#staging.values()]) for (const b of list) b.destroy();
+    for (const b of this.#uniformFree) b.destroy();
+    this.#free.clear();
+    this.#staging.clear();
+    if (this.#ownsDevice) this.device.destroy();
+    this.#gpuRef = null;
+  }
+
+  async #throwErrors(errors: Promise<GPUError | null>[]): Promise<void> {
+    const found = (await Promise.all(errors)).filter((e): e is GPUError => e !== null);
+    if (found.length > 0) throw new GpuError(found.map((e) => e.message).join('\n'));
+  }
+
+  #live(): void {
+    if (this.#lost) throw new GpuError(`the GPU device was lost (${this.#lost})`);
+  }
+
+  #enc(): GPUCommandEncoder {
+    return (this.#encoder ??= this.device.createCommandEncoder());
+  }
+
+  #computePass(): GPUComputePassEncoder {
+    return (this.#pass ??= this.#enc().beginComputePass());
+  }
+
+  #endPass(): void {
+    if (this.#pass) {
+      this.#pass.end();
+      this.#pass = null;
+    }
+  }
+}

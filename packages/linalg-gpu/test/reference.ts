@@ -1,0 +1,83 @@
+/** Float64 reference implementations and comparison helpers for tests. */
+
+/** Deterministic PRNG (mulberry32) so failures reproduce. */
+export function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** `count` uniform values in [-1, 1). */
+export function randn(count: number, seed: number): Float32Array {
+  const r = rng(seed);
+  return Float32Array.from({ length: count }, () => 2 * r() - 1);
+}
+
+/** Random SPD batch: `M·Mᵀ/cols + diag` per entry, well conditioned. */
+export function randomSpd(batch: number, n: number, seed: number, diag = 1): Float32Array {
+  const out = new Float32Array(batch * n * n);
+  const m = randn(batch * n * n, seed);
+  for (let b = 0; b < batch; b++) {
+    const o = b * n * n;
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j <= i; j++) {
+        let s = 0;
+        for (let p = 0; p < n; p++) s += m[o + i * n + p]! * m[o + j * n + p]!;
+        s /= n;
+        if (i === j) s += diag;
+        out[o + i * n + j] = s;
+        out[o + j * n + i] = s;
+      }
+    }
+  }
+  return out;
+}
+
+/** `alpha·op(A)·op(B) + beta·C` in float64 for one batch entry, with element accessors. */
+export function refGemm(
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  m: number,
+  n: number,
+  k: number,
+  o: { transA?: boolean; transB?: boolean; alpha?: number; beta?: number; c?: ArrayLike<number> | undefined },
+  offA = 0,
+  offB = 0,
+  offC = 0,
+): Float64Array {
+  const out = new Float64Array(m * n);
+  const alpha = o.alpha ?? 1;
+  const beta = o.beta ?? 1;
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let p = 0; p < k; p++) {
+        const av = o.transA ? a[offA + p * m + i]! : a[offA + i * k + p]!;
+        const bv = o.transB ? b[offB + j * k + p]! : b[offB + p * n + j]!;
+        s += av * bv;
+      }
+      out[i * n + j] = alpha * s + (o.c ? beta * o.c[offC + i * n + j]! : 0);
+    }
+  }
+  return out;
+}
+
+/** Max-abs error relative to the reference's max-abs (∞-norm style), 0 for equal arrays. */
+export function relError(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  if (got.length !== want.length) throw new Error(`length ${got.length} ≠ ${want.length}`);
+  let err = 0;
+  let scale = 0;
+  for (let i = 0; i < want.length; i++) {
+    const g = got[i]!;
+    const w = want[i]!;
+    if (!Number.isFinite(g)) return Infinity;
+    err = Math.max(err, Math.abs(g - w));
+    scale = Math.max(scale, Math.abs(w));
+  }
+  return err / (scale || 1);
+}

@@ -1,0 +1,68 @@
+/**
+ * The WebGPU execution context: pooled buffers stay correct across chained, disposed and re-uploaded
+ * operands; shader/validation errors surface as GpuError; a shared GPUDevice is used and not destroyed.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GpuError, LinalgDevice, createDevice } from '../src/index.js';
+import { WebGpuBackend } from '../src/webgpu/backend.js';
+import { Uniforms } from '../src/webgpu/uniforms.js';
+import { webgpuAvailable } from './devices.js';
+
+const available = await webgpuAvailable();
+
+describe.runIf(available)('webgpu context', () => {
+  let backend: WebGpuBackend;
+  let dev: LinalgDevice;
+  beforeAll(async () => {
+    backend = await WebGpuBackend.create({});
+    dev = new LinalgDevice(backend);
+  });
+  afterAll(() => dev.destroy());
+
+  it('reuses pooled buffers without corrupting pending work', async () => {
+    // x is consumed by a pending kernel, disposed, and its buffer immediately reused by an upload:
+    // the upload must not overwrite x before the pending kernel has read it.
+    const x = dev.matrix([1, 2, 3, 4], [2, 2]);
+    const y = dev.scale(x, 10);
+    x.dispose();
+    const z = dev.matrix([-1, -1, -1, -1], [2, 2]);
+    const w = dev.add(y, z);
+    expect(Array.from(await dev.read(w))).toEqual([9, 19, 29, 39]);
+    expect(Array.from(await dev.read(y))).toEqual([10, 20, 30, 40]);
+  });
+
+  it('chains many operations into one submission and reads once', async () => {
+    let m = dev.matrix([1, 1, 1, 1], [2, 2]);
+    for (let i = 0; i < 50; i++) {
+      const next = dev.scale(m, 1, 1);
+      m.dispose();
+      m = next;
+    }
+    expect(Array.from(await dev.read(m))).toEqual([51, 51, 51, 51]);
+  });
+
+  it('surfaces shader compilation errors as GpuError', async () => {
+    const ctx = backend.ctx;
+    const p = ctx.pipeline('broken-test-kernel', '@compute @workgroup_size(1) fn main() { let x: f32 = undefined_symbol; }');
+    const out = ctx.alloc(16);
+    try {
+      ctx.dispatch(p, new Uniforms().u32(1), [], [1]);
+    } catch {
+      // some implementations reject the invalid pipeline at bind time already
+    }
+    await expect(ctx.read(out, 16)).rejects.toBeInstanceOf(GpuError);
+    ctx.free(out);
+    // the device keeps working afterwards
+    expect(Array.from(await dev.read(dev.scale(dev.matrix([2], [1, 1]), 3)))).toEqual([6]);
+  });
+
+  it('runs on a shared GPUDevice and leaves it alive on destroy', async () => {
+    const shared = backend.ctx.device;
+    const other = await createDevice({ backend: 'webgpu', gpuDevice: shared });
+    expect(other.backend).toBe('webgpu');
+    expect(Array.from(await other.read(other.add(other.matrix([1, 2], [1, 2]), other.matrix([3, 4], [1, 2]))))).toEqual([4, 6]);
+    other.destroy();
+    // the shared device still works for its owner
+    expect(Array.from(await dev.read(dev.scale(dev.matrix([1], [1, 1]), 5)))).toEqual([5]);
+  });
+});
