@@ -1,0 +1,63 @@
+/**
+ * Damping: a fixed λ > 0, optionally adapted by a Levenberg–Marquardt rule on ρ = actual / predicted loss
+ * reduction of a step taken with fresh coefficients. With the direction λ(F + λI)⁻¹g, a larger λ means
+ * "trust the Fisher less" (the step tends to the SGD step at the same learning rate), a smaller λ "more":
+ * ρ < lowRho (or a step the quadratic model itself predicts to raise the loss) → λ × factor; ρ > highRho → λ ÷ factor.
+ * @module
+ */
+import { InvalidArgumentError } from './errors.js';
+
+/** Options of the adaptive (Levenberg–Marquardt) damping rule. */
+export interface AdaptiveDampingOptions {
+  /** λ is multiplied by this (> 1) when ρ < `lowRho` and divided by it when ρ > `highRho`. Default 1.5. */
+  readonly factor?: number;
+  /** Default 0.25. */
+  readonly lowRho?: number;
+  /** Default 0.75. */
+  readonly highRho?: number;
+  /** Bounds of λ. Default 1e-8 / 1e8. */
+  readonly min?: number;
+  readonly max?: number;
+}
+
+/** Throws unless λ is finite and > 0. */
+export function checkDamping(damping: number, what = 'damping'): number {
+  if (typeof damping !== 'number' || !Number.isFinite(damping) || damping <= 0) {
+    throw new InvalidArgumentError(`${what} λ must be finite and > 0, got ${String(damping)}`);
+  }
+  return damping;
+}
+
+/** Validates and fills in the defaults. */
+export function resolveAdaptive(o: AdaptiveDampingOptions): Required<AdaptiveDampingOptions> {
+  const r = { factor: o.factor ?? 1.5, lowRho: o.lowRho ?? 0.25, highRho: o.highRho ?? 0.75, min: o.min ?? 1e-8, max: o.max ?? 1e8 };
+  if (!(r.factor > 1) || !Number.isFinite(r.factor)) throw new InvalidArgumentError('adaptiveDamping: factor must be > 1');
+  if (!(r.lowRho < r.highRho)) throw new InvalidArgumentError('adaptiveDamping: lowRho must be < highRho');
+  checkDamping(r.min, 'adaptiveDamping.min');
+  checkDamping(r.max, 'adaptiveDamping.max');
+  return r;
+}
+
+/**
+ * Predicted loss reduction of the step −η·λ·Jᵀα under the quadratic model m(δ) = gᵀδ + ½δᵀFδ:
+ * `ηλ·(gᵀJᵀα) − ½η²λ²·(JᵀαᵀFJᵀα)`, both terms from the Gram (see `modelTerms`). Momentum is ignored.
+ */
+export function predictedReduction(lr: number, damping: number, terms: { linear: number; curvature: number }): number {
+  const s = lr * damping;
+  return s * terms.linear - 0.5 * s * s * terms.curvature;
+}
+
+/** One LM update: returns the new λ and ρ. */
+export function adaptDamping(
+  damping: number,
+  lossBefore: number,
+  lossAfter: number,
+  predicted: number,
+  o: Required<AdaptiveDampingOptions>,
+): { damping: number; rho: number } {
+  const rho = (lossBefore - lossAfter) / predicted;
+  let next = damping;
+  if (!(rho >= o.lowRho)) next = damping * o.factor;
+  else if (rho > o.highRho) next = damping / o.factor;
+  return { damping: Math.min(o.max, Math.max(o.min, next)), rho };
+}

@@ -1,0 +1,43 @@
+/**
+ * `ifngd`: FNGD — inverse-free fast natural gradient descent (arXiv 2403.03473) — as an optax-style optimizer
+ * with a per-batch coefficient cache, refresh policies (incl. `drift`), a reuse guard and checkpoints.
+ *
+ * Conventions: batch of n, loss L = (1/n)Σℓᵢ, J = per-sample gradients (rows), G = JJᵀ, α = (G + nλI)⁻¹1.
+ * The natural gradient is Jᵀα = Σαᵢ∇ℓᵢ; the step direction is **λ·Jᵀα** = λ(F + λI)⁻¹g, which tends to the
+ * mean gradient g as λ → ∞ — learning rates sit on SGD's scale.
+ *
+ * ```ts
+ * const opt = fngd({ device, learningRate: 0.1, damping: 0.1, momentum: 0.9 });
+ * opt.init(params);
+ * const c = await opt.coefficients({ batchKey, epoch, n, factors: () => layerFactors() });
+ * params = opt.step(weightedGradient(c.alpha), params, { coefficients: c, loss });
+ * ```
+ * @packageDocumentation
+ */
+export { fngd, FngdOptimizer, type CoefficientRequest, type Coefficients, type FngdStepExtras } from './fngd.js';
+export type { FngdOptions, GuardOptions } from './options.js';
+export type { FngdStats } from './stats.js';
+export type { RefreshPolicy, DriftOptions } from './refresh.js';
+export type { AdaptiveDampingOptions } from './damping.js';
+export type { BatchKey, CacheEntry } from './cache.js';
+export type { FngdMode } from './curvature.js';
+export type { ProbeResult, StaleReason } from './drift.js';
+export { chain, identity, type GradientTransformation, type StepExtras, type FngdStepInfo, type UpdateResult } from './transform.js';
+export { scaleByFngd, type FngdScaleState } from './transforms/fngd-scale.js';
+export { momentum, type MomentumOptions, type MomentumState } from './transforms/momentum.js';
+export { weightDecay } from './transforms/weight-decay.js';
+export { clipByGlobalNorm, type ClipState } from './transforms/clip.js';
+export { scaleByLearningRate, type LearningRateState } from './transforms/learning-rate.js';
+export { applyIfFinite, type ApplyIfFiniteState } from './transforms/apply-if-finite.js';
+export { constantSchedule, cosineSchedule, stepSchedule, warmup, type Schedule } from './schedule.js';
+export { hostTreeOps, type HostTree, type LeafSpec, type TreeOps } from './tree.js';
+export {
+  BatchSizeMismatchError,
+  CheckpointError,
+  IfngdError,
+  InvalidArgumentError,
+  NonFiniteError,
+  NotInitializedError,
+  ShapeError,
+  type IfngdErrorCode,
+} from './errors.js';

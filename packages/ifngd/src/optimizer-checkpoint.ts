@@ -1,0 +1,153 @@
+/**
+ * What an FNGD optimizer checkpoint holds, and its validation on restore: model fingerprint, mode,
+ * transformation state (momentum buffers, schedule position, …), core state (step, λ, guard reference, drift
+ * probe counters), counters, and the coefficient cache.
+ * @module
+ */
+import type { BatchKey, CacheEntry } from './cache.js';
+import { decodeCheckpoint, encodeCheckpoint, fnv1a, sameStructure } from './checkpoint.js';
+import { CheckpointError } from './errors.js';
+import { emptyStats, type FngdStats } from './stats.js';
+import type { HostTree, LeafSpec, TreeOps } from './tree.js';
+
+/** The optimizer's own state beyond the transformation chain. */
+export interface CoreState {
+  step: number;
+  /** λ for the next computation. */
+  damping: number;
+  /** Largest fresh update norm seen (guard reference). */
+  maxFreshNorm: number;
+  /** Drift: reused requests between probes, and since the last one. */
+  probeInterval: number;
+  sinceProbe: number;
+  /** Adaptive damping: the last fresh step awaiting its after-step loss. */
+  pending: { lossBefore: number; predicted: number } | null;
+}
+
+const FORMAT = 'ifngd-optimizer';
+const TREE = '__tree__';
+
+/** The model fingerprint: FNV-1a of the parameter names and sizes, in order. */
+export function modelFingerprint(spec: readonly LeafSpec[]): string {
+  return fnv1a(JSON.stringify(spec.map((l) => [l.name, l.size])));
+}
+
+function isPlain(v: unknown): boolean {
+  if (typeof v !== 'object' || v === null) return true;
+  if (Array.isArray(v) || v instanceof Float32Array || v instanceof Float64Array) return true;
+  const p = Object.getPrototypeOf(v) as unknown;
+  return p === Object.prototype || p === null;
+}
+
+function toPlain<T>(v: unknown, ops: TreeOps<T>): unknown {
+  if (!isPlain(v)) return { [TREE]: ops.toHost(v as T) };
+  if (Array.isArray(v)) return v.map((x) => toPlain(x, ops));
+  if (typeof v === 'object' && v !== null && !(v instanceof Float32Array) && !(v instanceof Float64Array)) {
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, toPlain(x, ops)]));
+  }
+  return v;
+}
+
+function fromPlain<T>(v: unknown, ops: TreeOps<T>): unknown {
+  if (Array.isArray(v)) return v.map((x) => fromPlain(x, ops));
+  if (typeof v === 'object' && v !== null && !(v instanceof Float32Array) && !(v instanceof Float64Array)) {
+    const keys = Object.keys(v);
+    if (keys.length === 1 && keys[0] === TREE) return ops.fromHost((v as Record<string, unknown>)[TREE] as HostTree);
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, fromPlain(x, ops)]));
+  }
+  return v;
+}
+
+/** Serializes an optimizer. */
+export function serializeCheckpoint<T>(s: {
+  spec: readonly LeafSpec[];
+  mode: string;
+  chain: unknown;
+  core: CoreState;
+  stats: FngdStats;
+  cache: readonly CacheEntry[];
+  ops: TreeOps<T>;
+}): Uint8Array {
+  return encodeCheckpoint({
+    format: FORMAT,
+    model: { fingerprint: modelFingerprint(s.spec), leaves: s.spec.map((l) => ({ name: l.name, size: l.size })) },
+    mode: s.mode,
+    core: s.core,
+    stats: s.stats,
+    chain: toPlain(s.chain, s.ops),
+    cache: s.cache.map((e) => ({ ...e })),
+  });
+}
+
+const bad = (what: string): never => {
+  throw new CheckpointError('CHECKPOINT_FORMAT', `checkpoint: invalid ${what}`);
+};
+
+function finiteNumber(v: unknown): v is number {
+  return typeof v === 'number' && Number.isFinite(v);
+}
+
+function checkEntry(e: unknown): CacheEntry {
+  if (typeof e !== 'object' || e === null) return bad('cache entry');
+  const x = e as Record<string, unknown>;
+  const key = x.key;
+  if (!(typeof key === 'string' || finiteNumber(key))) return bad('cache key');
+  const n = x.n;
+  const layers = x.layers;
+  if (!Number.isSafeInteger(n) || (n as number) < 1 || !Number.isSafeInteger(layers) || (layers as number) < 1) return bad('cache entry size');
+  const alpha = x.alpha;
+  if (!(alpha instanceof Float32Array) || alpha.length !== (n as number) * (layers as number) || !alpha.every(Number.isFinite)) return bad('cache coefficients');
+  if (!finiteNumber(x.damping) || x.damping <= 0 || !Number.isSafeInteger(x.epoch) || !Number.isSafeInteger(x.reuses)) return bad('cache entry fields');
+  const optNum = (v: unknown): number | null => (v === null ? null : finiteNumber(v) ? v : bad('cache entry norm/loss'));
+  if (typeof x.stale !== 'boolean') return bad('cache entry flag');
+  return {
+    key: key as BatchKey,
+    n: n as number,
+    layers: layers as number,
+    alpha,
+    damping: x.damping,
+    epoch: x.epoch as number,
+    freshNorm: optNum(x.freshNorm),
+    freshLoss: optNum(x.freshLoss),
+    stale: x.stale,
+    reuses: x.reuses as number,
+  };
+}
+
+/**
+ * Decodes and validates a checkpoint against the current model (`spec`), mode and transformation state
+ * structure. Pure: returns the restored pieces or throws {@link CheckpointError}.
+ */
+export function restoreCheckpoint<T>(
+  bytes: Uint8Array,
+  current: { spec: readonly LeafSpec[]; mode: string; chain: unknown; ops: TreeOps<T> },
+): { chain: unknown; core: CoreState; stats: FngdStats; cache: CacheEntry[] } {
+  const p = decodeCheckpoint(bytes) as Record<string, unknown> | null;
+  if (typeof p !== 'object' || p === null || p.format !== FORMAT) return bad('payload (not an optimizer checkpoint)');
+  const model = p.model as { fingerprint?: unknown; leaves?: unknown } | undefined;
+  const mine = modelFingerprint(current.spec);
+  if (!model || model.fingerprint !== mine) {
+    const theirs = Array.isArray(model?.leaves) ? (model.leaves as LeafSpec[]).map((l) => `${l.name}:${l.size}`).join(', ') : '?';
+    throw new CheckpointError(
+      'CHECKPOINT_MODEL',
+      `checkpoint belongs to another model: {${theirs}} vs {${current.spec.map((l) => `${l.name}:${l.size}`).join(', ')}}`,
+    );
+  }
+  if (p.mode !== current.mode) throw new CheckpointError('CHECKPOINT_MODEL', `checkpoint mode '${String(p.mode)}', optimizer mode '${current.mode}'`);
+  const chain = fromPlain(p.chain, current.ops);
+  if (!sameStructure(toPlain(current.chain, current.ops), p.chain)) {
+    throw new CheckpointError('CHECKPOINT_MODEL', 'checkpoint was made with another optimizer configuration (transformation state differs)');
+  }
+  const core = p.core as CoreState;
+  const coreOk =
+    typeof core === 'object' && core !== null &&
+    Number.isSafeInteger(core.step) && finiteNumber(core.damping) && core.damping > 0 && finiteNumber(core.maxFreshNorm) &&
+    Number.isSafeInteger(core.probeInterval) && Number.isSafeInteger(core.sinceProbe) &&
+    (core.pending === null || (typeof core.pending === 'object' && finiteNumber(core.pending.lossBefore) && finiteNumber(core.pending.predicted)));
+  if (!coreOk) return bad('core state');
+  const stats = p.stats as FngdStats;
+  if (!sameStructure(emptyStats(1, 1), stats)) return bad('stats');
+  if (!Array.isArray(p.cache)) return bad('cache');
+  const cache = p.cache.map(checkEntry);
+  return { chain, core: { ...core }, stats, cache };
+}

@@ -1,0 +1,102 @@
+/**
+ * Refresh policies: when cached coefficients are recomputed.
+ *
+ * - `'first-epoch'` (the paper): computed on a miss, reused forever after.
+ * - `{ everyEpochs: k }`: recomputed once they are k epochs old.
+ * - `'always'`: recomputed at every request — exact damped NGD every step (the reference).
+ * - `'drift'` / `{ drift: {...} }`: reused until a drift signal marks the batch stale, plus periodic probes
+ *   (see {@link DriftOptions}).
+ * @module
+ */
+import type { CacheEntry } from './cache.js';
+import { InvalidArgumentError } from './errors.js';
+
+/** Options of the drift policy. What it watches and why is documented on each field. */
+export interface DriftOptions {
+  /**
+   * Length test, free on every reused step: mark the batch stale when ‖λJᵀα_cached‖ exceeds this multiple of
+   * the norm the same batch's update had when its coefficients were fresh. A reused natural gradient is a
+   * near-cancelling sum that loses its cancellation as the per-sample gradients move, so it grows. Default 2.
+   */
+  readonly lengthRatio?: number;
+  /** Mark the batch stale when the reuse guard had to shorten its update. Default true. */
+  readonly markOnCap?: boolean;
+  /**
+   * Loss test: mark stale when the batch's loss (passed to `step`) exceeds this multiple of its loss at the
+   * step that used the coefficients fresh. `null` disables it. Default 1.5.
+   */
+  readonly lossRatio?: number | null;
+  /**
+   * Direction probe: after this many reused steps, the next reused request recomputes the batch's
+   * coefficients and compares directions exactly: cos(Jᵀα_c, Jᵀα_f) = α_cᵀGα_f / √(α_cᵀGα_c·α_fᵀGα_f) from the
+   * fresh Gram (no extra backward pass). Default 32.
+   */
+  readonly probeEvery?: number;
+  /** Bounds of the adaptive probe interval (halved after a failed probe, doubled after a passed one). Default 1 / 256. */
+  readonly minProbeEvery?: number;
+  readonly maxProbeEvery?: number;
+  /** A probe fails below this direction cosine (or above `lengthRatio`). Default 0.7. */
+  readonly minCosine?: number;
+}
+
+/** Which coefficients a request gets. */
+export type RefreshPolicy = 'first-epoch' | 'always' | 'drift' | { readonly everyEpochs: number } | { readonly drift: DriftOptions };
+
+/** A policy with defaults filled in. */
+export type ResolvedPolicy =
+  | { readonly kind: 'first-epoch' }
+  | { readonly kind: 'always' }
+  | { readonly kind: 'every'; readonly epochs: number }
+  | { readonly kind: 'drift'; readonly drift: Required<DriftOptions> };
+
+/** How a request is served. */
+export type Decision = 'hit' | 'miss' | 'refresh' | 'probe';
+
+function positive(x: number, name: string, integer = false): number {
+  if (!Number.isFinite(x) || x <= 0 || (integer && !Number.isSafeInteger(x))) {
+    throw new InvalidArgumentError(`refresh: ${name} must be a positive ${integer ? 'integer' : 'number'}, got ${String(x)}`);
+  }
+  return x;
+}
+
+/** Validates a policy and fills in the defaults. */
+export function resolvePolicy(policy: RefreshPolicy): ResolvedPolicy {
+  if (policy === 'first-epoch' || policy === 'always') return { kind: policy };
+  if (policy === 'drift') return resolvePolicy({ drift: {} });
+  if (typeof policy === 'object' && policy !== null && 'everyEpochs' in policy) {
+    return { kind: 'every', epochs: positive(policy.everyEpochs, 'everyEpochs', true) };
+  }
+  if (typeof policy === 'object' && policy !== null && 'drift' in policy) {
+    const d = policy.drift;
+    const lossRatio = d.lossRatio === undefined ? 1.5 : d.lossRatio;
+    const drift: Required<DriftOptions> = {
+      lengthRatio: positive(d.lengthRatio ?? 2, 'lengthRatio'),
+      markOnCap: d.markOnCap ?? true,
+      lossRatio: lossRatio === null ? null : positive(lossRatio, 'lossRatio'),
+      probeEvery: positive(d.probeEvery ?? 32, 'probeEvery', true),
+      minProbeEvery: positive(d.minProbeEvery ?? 1, 'minProbeEvery', true),
+      maxProbeEvery: positive(d.maxProbeEvery ?? 256, 'maxProbeEvery', true),
+      minCosine: d.minCosine ?? 0.7,
+    };
+    if (!(drift.minCosine >= -1 && drift.minCosine <= 1)) throw new InvalidArgumentError(`refresh: minCosine must be in [-1, 1]`);
+    if (drift.minProbeEvery > drift.maxProbeEvery) throw new InvalidArgumentError('refresh: minProbeEvery > maxProbeEvery');
+    return { kind: 'drift', drift };
+  }
+  throw new InvalidArgumentError(`refresh: unknown policy ${JSON.stringify(policy)}`);
+}
+
+/** Decides how a request for a batch is served. `probeDue`: the drift policy's probe counter has run out. */
+export function decide(policy: ResolvedPolicy, entry: CacheEntry | undefined, epoch: number, probeDue: boolean): Decision {
+  if (!entry) return 'miss';
+  switch (policy.kind) {
+    case 'first-epoch':
+      return 'hit';
+    case 'always':
+      return 'refresh';
+    case 'every':
+      return epoch - entry.epoch >= policy.epochs ? 'refresh' : 'hit';
+    case 'drift':
+      if (entry.stale) return 'refresh';
+      return probeDue ? 'probe' : 'hit';
+  }
+}

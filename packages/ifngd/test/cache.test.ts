@@ -1,0 +1,89 @@
+import { createDevice, type LinalgDevice } from '@ifngd/linalg-gpu';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BatchSizeMismatchError, fngd, type RefreshPolicy } from '../src/index.js';
+import { batches, deviceFactors, disposeFactors, forwardBackward, initParams, makeData, type Mlp } from './support/mlp.js';
+import { train } from './support/train.js';
+
+let dev: LinalgDevice;
+beforeAll(async () => {
+  dev = await createDevice({ backend: 'cpu' });
+});
+afterAll(() => dev.destroy());
+
+const model: Mlp = { din: 4, hidden: 6, dout: 3, loss: 'ce' };
+const data = batches(model, makeData(model, 40, 2), 8); // 5 batches
+const shuffled = (epoch: number): number[] => [0, 1, 2, 3, 4].map((i) => (2 * i + epoch) % 5);
+
+async function run(refresh: RefreshPolicy, epochs: number) {
+  const opt = fngd({ device: dev, learningRate: 0.1, damping: 0.1, refresh, momentum: 0.9 });
+  let params = initParams(model, 1);
+  opt.init(params);
+  const perEpoch: number[] = [];
+  for (let e = 1; e <= epochs; e++) {
+    const before = opt.stats.factorizations;
+    params = (await train(dev, model, opt, params, data, { epochs: 1, startEpoch: e, order: shuffled })).params;
+    perEpoch.push(opt.stats.factorizations - before);
+  }
+  return { opt, perEpoch };
+}
+
+describe('coefficient cache', () => {
+  it("'first-epoch': epoch 1 factorizes once per batch, later epochs never (factors not even requested)", async () => {
+    const opt = fngd({ device: dev, learningRate: 0.1, damping: 0.1 });
+    let params = initParams(model, 1);
+    opt.init(params);
+    const calls: number[] = [];
+    for (let e = 1; e <= 3; e++) {
+      const r = await train(dev, model, opt, params, data, { epochs: 1, startEpoch: e, order: shuffled });
+      params = r.params;
+      calls.push(r.factorCalls);
+    }
+    expect(calls).toEqual([5, 0, 0]);
+    const s = opt.stats;
+    expect(s.factorizations).toBe(5);
+    expect(s.cacheMisses).toBe(5);
+    expect(s.cacheHits).toBe(10);
+    expect(s.refreshes).toBe(0);
+    expect(s.cachedBatches).toBe(5);
+    expect(s.cachedFloats).toBe(40); // n floats per batch (global)
+  });
+
+  it("'always' factorizes every step; { everyEpochs: 2 } every other epoch", async () => {
+    expect((await run('always', 3)).perEpoch).toEqual([5, 5, 5]);
+    expect((await run({ everyEpochs: 2 }, 4)).perEpoch).toEqual([5, 0, 5, 0]);
+    const { opt } = await run('always', 2);
+    expect(opt.stats.refreshes).toBe(5);
+    expect(opt.stats.cacheHits).toBe(0);
+  });
+
+  it('layer-wise mode caches L·n floats per batch', async () => {
+    const opt = fngd({ device: dev, learningRate: 0.1, damping: 0.1, mode: 'layerwise' });
+    const params = initParams(model, 1);
+    opt.init(params);
+    await train(dev, model, opt, params, data, { epochs: 1 });
+    expect(opt.stats.cachedFloats).toBe(2 * 40);
+    expect(opt.cached(0)?.layers).toBe(2);
+  });
+
+  it('a key reused with a different n is a typed error and changes nothing', async () => {
+    const opt = fngd({ device: dev, learningRate: 0.1, damping: 0.1 });
+    const params = initParams(model, 1);
+    opt.init(params);
+    const pass = forwardBackward(model, params, data[0]!);
+    const fs = deviceFactors(dev, pass);
+    await opt.coefficients({ batchKey: 'a', epoch: 1, n: 8, factors: () => fs });
+    const before = opt.stats;
+    const alpha = opt.cached('a')!.alpha.slice();
+    let called = false;
+    await expect(
+      opt.coefficients({ batchKey: 'a', epoch: 2, n: 7, factors: () => ((called = true), fs) }),
+    ).rejects.toBeInstanceOf(BatchSizeMismatchError);
+    expect(called).toBe(false);
+    expect(opt.stats).toEqual(before);
+    expect(opt.cached('a')!.alpha).toEqual(alpha);
+    // numbers and strings are different keys
+    await opt.coefficients({ batchKey: 1, epoch: 1, n: 8, factors: () => fs });
+    expect(opt.stats.cacheMisses).toBe(2);
+    disposeFactors(fs);
+  });
+});
