@@ -1,0 +1,220 @@
+/**
+ * Model analysis before anything runs: opset and dtype checks, shape inference with a symbolic batch
+ * dimension, the list of unsupported nodes, and the trainable layers (Gemm, MatMul(+Add bias), Conv).
+ * @module
+ */
+import { BATCH, type Shape } from './ir.js';
+import { OP_RULES } from './ops/index.js';
+import { input } from './ops/types.js';
+import {
+  Attrs,
+  DataType,
+  defaultOpset,
+  tensorDims,
+  tensorInts,
+  valueInfoType,
+  type ModelProto,
+  type NodeProto,
+  type TensorProto,
+} from './proto.js';
+import { InvalidOptionError, UnsupportedModelError, UnsupportedOpError, type UnsupportedNode } from './errors.js';
+
+/** A trainable parameter (a float initializer in a layer role). */
+export interface ParameterInfo {
+  /** Initializer name. */
+  readonly name: string;
+  readonly dims: readonly number[];
+  /** Index of its layer. */
+  readonly layer: number;
+  readonly role: 'weight' | 'bias';
+}
+
+/** A trainable layer: its factors are what `@ifngd/fisher` turns into a per-sample Gram. */
+export interface LayerInfo {
+  readonly kind: 'dense' | 'conv2d';
+  /** The Gemm / MatMul / Conv node. */
+  readonly node: NodeProto;
+  readonly weight: string;
+  /** Trainable bias (Gemm C, Conv B, or the initializer of the Add that follows a MatMul). */
+  readonly bias: string | null;
+  /** For a Gemm: `A` is scaled by `alpha/beta` and `Δ` by `beta` so that `(AAᵀ+1)∘ΔΔᵀ` is exact. */
+  readonly scaleA: number;
+  readonly scaleD: number;
+}
+
+/** The result of {@link analyzeModel}. */
+export interface ModelAnalysis {
+  readonly model: ModelProto;
+  readonly opset: number;
+  /** Graph inputs that are fed (not initializers), with the batch dimension symbolic. */
+  readonly inputs: readonly { readonly name: string; readonly shape: Shape }[];
+  /** The output the loss is attached to. */
+  readonly output: { readonly name: string; readonly shape: Shape };
+  readonly nodes: readonly NodeProto[];
+  readonly shapes: ReadonlyMap<string, Shape>;
+  readonly initializers: ReadonlyMap<string, TensorProto>;
+  readonly layers: readonly LayerInfo[];
+  readonly params: readonly ParameterInfo[];
+}
+
+/**
+ * Analyses a decoded model. Throws {@link UnsupportedOpError} (every unsupported node at once),
+ * {@link UnsupportedModelError} or {@link InvalidOptionError} (a named output that does not exist).
+ */
+export function analyzeModel(model: ModelProto, outputName?: string): ModelAnalysis {
+  const graph = model.graph!;
+  const opset = defaultOpset(model);
+  if (opset < 13) throw new UnsupportedModelError(`default-domain opset ${opset} < 13 is not supported; convert the model to opset ≥ 13`);
+  const initializers = new Map<string, TensorProto>();
+  for (const t of graph.initializer) initializers.set(t.name, t);
+  if (graph.sparseInitializer.length > 0) throw new UnsupportedModelError('sparse initializers are not supported');
+
+  const shapes = new Map<string, Shape>();
+  const constInts = new Map<string, number[]>();
+  for (const t of graph.initializer) {
+    shapes.set(t.name, tensorDims(t));
+    if (t.dataType === DataType.INT64 || t.dataType === DataType.INT32) constInts.set(t.name, tensorInts(t));
+  }
+  const inputs: { name: string; shape: Shape }[] = [];
+  for (const v of graph.input) {
+    if (initializers.has(v.name)) continue;
+    const ty = valueInfoType(v);
+    if (!ty || ty.elemType !== DataType.FLOAT) throw new UnsupportedModelError(`input '${v.name}' must be a float32 tensor`);
+    if (!ty.dims || ty.dims.length === 0) throw new UnsupportedModelError(`input '${v.name}' needs a shape with a leading batch dimension`);
+    const rest = ty.dims.slice(1);
+    if (rest.some((d) => d === null)) throw new UnsupportedModelError(`input '${v.name}': only the first (batch) dimension may be symbolic`);
+    const shape = [BATCH, ...(rest as number[])];
+    inputs.push({ name: v.name, shape });
+    shapes.set(v.name, shape);
+  }
+
+  const problems: UnsupportedNode[] = [];
+  const ctx = {
+    shape: (n: string) => {
+      const s = shapes.get(n);
+      if (!s) throw new Error(`tensor '${n}' has no known shape (is the graph topologically sorted?)`);
+      return s;
+    },
+    constInts: (n: string) => constInts.get(n),
+  };
+  let shapeFailed = false;
+  for (const node of graph.node) {
+    const name = node.name || node.output[0] || '?';
+    const rule = node.domain === '' || node.domain === 'ai.onnx' ? OP_RULES[node.opType] : undefined;
+    if (!rule) {
+      problems.push({ opType: node.domain ? `${node.domain}::${node.opType}` : node.opType, name, reason: 'op not supported' });
+      shapeFailed = true;
+      continue;
+    }
+    if (shapeFailed) continue; // shapes downstream of an unsupported node are unknown; keep listing op types
+    let r: Shape[] | string;
+    try {
+      r = rule.infer(node, ctx);
+    } catch (err) {
+      r = (err as Error).message;
+    }
+    if (typeof r === 'string') {
+      problems.push({ opType: node.opType, name, reason: r });
+      shapeFailed = true;
+      continue;
+    }
+    r.forEach((s, i) => node.output[i] && shapes.set(node.output[i]!, s));
+    if (node.opType === 'Constant') {
+      const t = new Attrs(node).tensor('value');
+      if (t && (t.dataType === DataType.INT64 || t.dataType === DataType.INT32)) constInts.set(node.output[0]!, tensorInts(t));
+    }
+  }
+
+  const outName = outputName ?? graph.output[0]!.name;
+  if (!graph.output.some((o) => o.name === outName)) {
+    throw new InvalidOptionError(`the model has no output '${outName}' (outputs: ${graph.output.map((o) => o.name).join(', ')})`);
+  }
+
+  const { layers, params } = findLayers(graph.node, initializers, shapes, problems);
+  if (problems.length > 0) throw new UnsupportedOpError(problems);
+  if (params.length === 0) throw new UnsupportedModelError('no trainable layer (Gemm, MatMul or Conv with a float initializer weight) found');
+  const outShape = shapes.get(outName);
+  if (!outShape || outShape[0] !== BATCH) throw new UnsupportedModelError(`output '${outName}' must have the batch as its first dimension`);
+  return { model, opset, inputs, output: { name: outName, shape: outShape }, nodes: graph.node, shapes, initializers, layers, params };
+}
+
+function isFloatInit(inits: ReadonlyMap<string, TensorProto>, name: string): boolean {
+  return inits.get(name)?.dataType === DataType.FLOAT;
+}
+
+function findLayers(
+  nodes: readonly NodeProto[],
+  inits: ReadonlyMap<string, TensorProto>,
+  shapes: ReadonlyMap<string, Shape>,
+  problems: UnsupportedNode[],
+): { layers: LayerInfo[]; params: ParameterInfo[] } {
+  const consumers = new Map<string, NodeProto[]>();
+  for (const n of nodes) for (const i of n.input) if (i) consumers.set(i, [...(consumers.get(i) ?? []), n]);
+  const layers: LayerInfo[] = [];
+  const params: ParameterInfo[] = [];
+  const taken = new Set<string>();
+  const claim = (name: string, layer: number, role: 'weight' | 'bias') => {
+    if (taken.has(name)) return false;
+    taken.add(name);
+    params.push({ name, dims: tensorDims(inits.get(name)!), layer, role });
+    return true;
+  };
+  for (const node of nodes) {
+    const w = input(node, 1);
+    const name = node.name || node.output[0] || '?';
+    if (!['Gemm', 'MatMul', 'Conv'].includes(node.opType) || !isFloatInit(inits, w)) continue;
+    if (taken.has(w)) {
+      problems.push({ opType: node.opType, name, reason: `weight '${w}' is shared between layers` });
+      continue;
+    }
+    const l = layers.length;
+    let bias: string | null = null;
+    let scaleA = 1;
+    let scaleD = 1;
+    if (node.opType === 'Gemm') {
+      const at = new Attrs(node);
+      if (at.int('transA', 0) !== 0) {
+        problems.push({ opType: 'Gemm', name, reason: 'transA=1 on a trainable Gemm' });
+        continue;
+      }
+      const alpha = at.float('alpha', 1);
+      const c = input(node, 2);
+      if (c && isFloatInit(inits, c)) {
+        const dims = tensorDims(inits.get(c)!);
+        const n = (shapes.get(w) ?? [])[at.int('transB', 0) ? 0 : 1];
+        const ok = (dims.length === 1 && dims[0] === n) || (dims.length === 2 && dims[0] === 1 && dims[1] === n);
+        const beta = at.float('beta', 1);
+        if (!ok || beta === 0) {
+          problems.push({ opType: 'Gemm', name, reason: `trainable C must be [${n}] or [1,${n}] with beta ≠ 0` });
+          continue;
+        }
+        bias = c;
+        scaleA = alpha / beta;
+        scaleD = beta;
+      } else scaleA = alpha;
+    } else if (node.opType === 'Conv') {
+      if (new Attrs(node).int('group', 1) !== 1) {
+        problems.push({ opType: 'Conv', name, reason: 'a trainable Conv must have group=1' });
+        continue;
+      }
+      const b = input(node, 2);
+      if (b && isFloatInit(inits, b)) bias = b;
+    } else {
+      const y = node.output[0]!;
+      const cons = consumers.get(y) ?? [];
+      const dout = (shapes.get(w) ?? [])[1];
+      const addNode = cons.length === 1 && cons[0]!.opType === 'Add' ? cons[0]! : undefined;
+      if (addNode) {
+        const other = input(addNode, 0) === y ? input(addNode, 1) : input(addNode, 0);
+        const dims = inits.has(other) ? tensorDims(inits.get(other)!) : [];
+        if (isFloatInit(inits, other) && ((dims.length === 1 && dims[0] === dout) || (dims.length === 2 && dims[0] === 1 && dims[1] === dout))) {
+          bias = other;
+        }
+      }
+    }
+    claim(w, l, 'weight');
+    if (bias !== null && !claim(bias, l, 'bias')) bias = null;
+    layers.push({ kind: node.opType === 'Conv' ? 'conv2d' : 'dense', node, weight: w, bias, scaleA, scaleD });
+  }
+  return { layers, params };
+}

@@ -1,0 +1,195 @@
+/**
+ * The training-graph builder: trainable initializers become graph inputs, the batch dimension is symbolic,
+ * the loss is appended, and the backward graph is derived op by op (reverse topological order, gradients
+ * summed over consumers, only through tensors that depend on a parameter).
+ *
+ * Three graphs come out of one analysed model:
+ * - `'factors'`: per-sample losses and, per layer, the factors `@ifngd/fisher` needs (dense: inputs `A [N,din]`
+ *   and output-gradients `Δ [N,dout]`; conv: patches `[N,T,k]` and `[N,T,c]`). Used only when the optimizer
+ *   asks for curvature (epoch 1 with the default policy).
+ * - `'gradients'`: per-sample losses and, given `alpha [L,N]`, the weighted gradients Σᵢ αₗᵢ ∇ℓᵢ of every
+ *   parameter of layer l (the lighter graph every step runs). A parameter's gradient is computed from the
+ *   α-scaled output-gradient of its node, activations' gradients from the unscaled one — so layer-wise
+ *   coefficients cost nothing extra.
+ * - `'forward'`: the original graph with parameters as inputs (the trainer's forward pass).
+ * @module
+ */
+import type { ModelAnalysis } from './analyze.js';
+import { UnsupportedModelError } from './errors.js';
+import { BATCH, GraphBuilder, type Shape } from './ir.js';
+import { appendLoss, targetShape, type LossKind } from './loss.js';
+import { OP_RULES, convFactors } from './ops/index.js';
+import { DataType, encodeModel, makeGraph, makeModel, valueInfo, type NodeProto, type TensorProto, type ValueInfoProto } from './proto.js';
+
+/** Which training graph. */
+export type GraphKind = 'factors' | 'gradients' | 'forward';
+
+/** Reserved tensor names of the training graphs. */
+export const NAMES = {
+  target: 'ifngd/target',
+  alpha: 'ifngd/alpha',
+  losses: 'ifngd/losses',
+  grad: (p: string) => `ifngd/grad/${p}`,
+  factorInputs: (l: number) => `ifngd/factor/${l}/inputs`,
+  factorOutputGrads: (l: number) => `ifngd/factor/${l}/outputGrads`,
+} as const;
+
+/** A built graph and its I/O names. */
+export interface BuiltGraph {
+  readonly bytes: Uint8Array;
+  readonly inputs: readonly string[];
+  readonly outputs: readonly string[];
+}
+
+function dimsOf(s: Shape): (number | string)[] {
+  return s.map((d) => (d === BATCH ? 'N' : d));
+}
+
+function usedNames(an: ModelAnalysis): string[] {
+  const names: string[] = [];
+  for (const n of an.nodes) names.push(n.name, ...n.input, ...n.output);
+  for (const k of an.initializers.keys()) names.push(k);
+  for (const v of an.model.graph!.input) names.push(v.name);
+  for (const v of an.model.graph!.output) names.push(v.name);
+  return names.filter((x) => x);
+}
+
+function io(an: ModelAnalysis): { inputs: ValueInfoProto[]; initializers: TensorProto[] } {
+  const paramSet = new Set(an.params.map((p) => p.name));
+  const inputs = [
+    ...an.inputs.map((i) => valueInfo(i.name, DataType.FLOAT, dimsOf(i.shape))),
+    ...an.params.map((p) => valueInfo(p.name, DataType.FLOAT, p.dims)),
+  ];
+  const initializers = [...an.initializers.values()].filter((t) => !paramSet.has(t.name));
+  return { inputs, initializers };
+}
+
+/** Builds one of the three graphs (see the module doc). */
+export function buildGraph(an: ModelAnalysis, loss: LossKind, kind: GraphKind): BuiltGraph {
+  const base = io(an);
+  const irVersion = Math.max(Number(an.model.irVersion), 8);
+  if (kind === 'forward') {
+    const outputs = an.model.graph!.output.map((o) => valueInfo(o.name, DataType.FLOAT));
+    const graph = makeGraph({ name: 'forward', nodes: [...an.nodes], inputs: base.inputs, outputs, initializers: base.initializers });
+    const model = makeModel(graph, an.opset, irVersion);
+    return { bytes: encodeModel(model), inputs: base.inputs.map((v) => v.name), outputs: outputs.map((o) => o.name) };
+  }
+
+  const b = new GraphBuilder(usedNames(an));
+  const reserve = (n: string) => {
+    try {
+      return b.reserve(n);
+    } catch {
+      throw new UnsupportedModelError(`the model already uses the reserved name '${n}'`);
+    }
+  };
+  for (const [k, s] of an.shapes) b.shapes.set(k, s);
+
+  // forward
+  const saved = new Map<NodeProto, string[]>();
+  const producer = new Map<string, NodeProto>();
+  for (const node of an.nodes) {
+    const rule = OP_RULES[node.opType]!;
+    if (rule.forward) saved.set(node, rule.forward(b, node));
+    else b.push(node);
+    for (const o of node.output) producer.set(o, node);
+  }
+
+  // which tensors depend on a parameter
+  const live = new Set(an.params.map((p) => p.name));
+  for (const node of an.nodes) if (node.input.some((i) => live.has(i))) for (const o of node.output) live.add(o);
+
+  const target = reserve(NAMES.target);
+  const lossNodes = appendLoss(b, loss, an.output.name, producer.get(an.output.name), target);
+  const lossesOut = reserve(NAMES.losses);
+  b.op('Identity', [lossNodes.losses], {}, lossesOut);
+
+  const alphaIn = kind === 'gradients' ? reserve(NAMES.alpha) : '';
+  const paramLayer = new Map(an.params.map((p) => [p.name, p.layer]));
+  const alphaCache = new Map<string, string>();
+  const alphaFor = (layer: number, rank: number) => {
+    const key = `${layer}/${rank}`;
+    let a = alphaCache.get(key);
+    if (!a) {
+      const row = b.op('Gather', [alphaIn, b.ints([layer], 'layer')], { axis: { i: 0 } }); // [1,N]
+      a = b.reshape(row, [-1, ...Array<number>(rank - 1).fill(1)]);
+      alphaCache.set(key, a);
+    }
+    return a;
+  };
+
+  // backward
+  const grads = new Map<string, string[]>();
+  const addGrad = (name: string, g: string | undefined) => {
+    if (g) grads.set(name, [...(grads.get(name) ?? []), g]);
+  };
+  const total = (name: string): string | undefined => {
+    const gs = grads.get(name);
+    if (!gs || gs.length === 0) return undefined;
+    if (gs.length === 1) return gs[0];
+    const s = b.op('Sum', gs);
+    grads.set(name, [s]);
+    return s;
+  };
+  addGrad(lossNodes.seedAt, lossNodes.seed);
+  const layerDelta = new Map<NodeProto, string>();
+  const layerNodes = new Set(an.layers.map((l) => l.node));
+  const stopAt = lossNodes.seedAt;
+  for (let k = an.nodes.length - 1; k >= 0; k--) {
+    const node = an.nodes[k]!;
+    if (node.output.includes(an.output.name) && stopAt !== an.output.name) continue; // fused Softmax
+    const dOut = node.output.map((o) => total(o));
+    if (dOut.every((d) => d === undefined)) continue;
+    if (layerNodes.has(node)) layerDelta.set(node, dOut[0]!);
+    const rule = OP_RULES[node.opType]!;
+    const rn = { node, saved: saved.get(node) ?? [] };
+    const isParam = node.input.map((i) => paramLayer.has(i));
+    const wantAct = node.input.map((i, j) => !isParam[j] && live.has(i));
+    if (wantAct.some(Boolean)) rule.backward(b, rn, dOut, wantAct).forEach((g, j) => addGrad(node.input[j]!, g));
+    if (kind === 'gradients' && isParam.some(Boolean)) {
+      const layer = paramLayer.get(node.input[isParam.indexOf(true)]!)!;
+      const scaled = dOut.map((d, j) => (d ? b.mul(d, alphaFor(layer, b.shape(node.output[j]!).length)) : undefined));
+      rule.backward(b, rn, scaled, isParam).forEach((g, j) => addGrad(node.input[j]!, g));
+    }
+  }
+
+  // outputs
+  const outputs: string[] = [lossesOut];
+  if (kind === 'factors') {
+    an.layers.forEach((layer, l) => {
+      const delta = layerDelta.get(layer.node);
+      if (!delta) throw new UnsupportedModelError(`layer ${l} ('${layer.node.name}') does not influence the loss`);
+      const [inName, dName] = [reserve(NAMES.factorInputs(l)), reserve(NAMES.factorOutputGrads(l))];
+      if (layer.kind === 'dense') {
+        b.op('Identity', [b.scale(layer.node.input[0]!, layer.scaleA)], {}, inName);
+        b.op('Identity', [b.scale(delta, layer.scaleD)], {}, dName);
+      } else {
+        const f = convFactors(b, layer.node, delta);
+        b.op('Identity', [f.patches], {}, inName);
+        b.op('Identity', [f.outputGrads], {}, dName);
+      }
+      outputs.push(inName, dName);
+    });
+  } else {
+    for (const p of an.params) {
+      const g = total(p.name);
+      if (!g) throw new UnsupportedModelError(`parameter '${p.name}' does not influence the loss`);
+      const out = reserve(NAMES.grad(p.name));
+      b.op('Identity', [g], {}, out);
+      outputs.push(out);
+    }
+  }
+
+  const tShape = targetShape(loss, an.output.shape);
+  const inputs = [...base.inputs, valueInfo(target, DataType.FLOAT, dimsOf(tShape))];
+  if (kind === 'gradients') inputs.push(valueInfo(alphaIn, DataType.FLOAT, [an.layers.length, 'N']));
+  const graph = makeGraph({
+    name: `ifngd_${kind}`,
+    nodes: b.nodes,
+    inputs,
+    outputs: outputs.map((o) => valueInfo(o, DataType.FLOAT)),
+    initializers: [...base.initializers, ...b.initializers],
+  });
+  const model = makeModel(graph, Math.max(an.opset, 16), irVersion);
+  return { bytes: encodeModel(model), inputs: inputs.map((v) => v.name), outputs };
+}

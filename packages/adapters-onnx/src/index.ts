@@ -1,0 +1,32 @@
+/**
+ * `@ifngd/adapters-onnx`: train inference ONNX models from JavaScript with FNGD on ONNX Runtime
+ * (onnxruntime-node cpu/webgpu, onnxruntime-web). The training graph — parameters as inputs, symbolic batch,
+ * appended loss, backward derived op by op from standard ONNX ops — is built in JS.
+ *
+ * ```ts
+ * const trainer = await OnnxTrainer.create(modelBytes, { loss: 'softmax-cross-entropy', learningRate: 0.1, damping: 0.1 });
+ * const loss = await trainer.step({ x }, labels, { batchKey: 0 });
+ * await trainer.fit({ inputs: { x: allX }, targets: allLabels }, { epochs: 3, batchSize: 128 });
+ * const trained = trainer.exportModel();   // loadable by a plain InferenceSession
+ * ```
+ * @packageDocumentation
+ */
+export { OnnxTrainer, type OnnxTrainerOptions, type StepOptions, type FitOptions, type Dataset } from './trainer.js';
+export type { ParameterInfo } from './analyze.js';
+export type { LossKind } from './loss.js';
+export type { OrtRuntime } from './session.js';
+export { SUPPORTED_OPS } from './ops/index.js';
+export { buildModel, type ModelSpec } from './model-builder.js';
+export type { AttrValue } from './proto.js';
+export {
+  OnnxAdapterError,
+  MalformedModelError,
+  UnsupportedModelError,
+  UnsupportedOpError,
+  InvalidOptionError,
+  FeedError,
+  TargetError,
+  DisposedError,
+  type OnnxAdapterErrorCode,
+  type UnsupportedNode,
+} from './errors.js';

@@ -1,0 +1,112 @@
+/**
+ * Gemm, MatMul (2-D) and elementwise Add / Sub / Mul: forward shapes and backward rules.
+ * @module
+ */
+import { fmtShape, type Shape } from '../ir.js';
+import { Attrs } from '../proto.js';
+import { broadcastShapes, unbroadcast } from './broadcast.js';
+import { input, type OpRule } from './types.js';
+
+/** `Y = α·op(A)·op(B) + β·C`. */
+export const gemm: OpRule = {
+  infer(node, ctx) {
+    const at = new Attrs(node);
+    const a = ctx.shape(input(node, 0));
+    const bs = ctx.shape(input(node, 1));
+    if (a.length !== 2 || bs.length !== 2) return `inputs must be 2-D, got ${fmtShape(a)} and ${fmtShape(bs)}`;
+    const [m, k] = at.int('transA', 0) ? [a[1]!, a[0]!] : [a[0]!, a[1]!];
+    const [k2, n] = at.int('transB', 0) ? [bs[1]!, bs[0]!] : [bs[0]!, bs[1]!];
+    if (k !== k2) return `inner dimensions differ: ${fmtShape(a)} · ${fmtShape(bs)}`;
+    const y: Shape = [m, n];
+    if (input(node, 2)) {
+      const c = broadcastShapes(y, ctx.shape(input(node, 2)));
+      if (typeof c === 'string') return c;
+    }
+    return [y];
+  },
+  backward(b, { node }, [dY], wanted) {
+    if (!dY) return [];
+    const at = new Attrs(node);
+    const alpha = at.float('alpha', 1);
+    const beta = at.float('beta', 1);
+    const tA = at.int('transA', 0);
+    const tB = at.int('transB', 0);
+    const [A, B, C] = [input(node, 0), input(node, 1), input(node, 2)];
+    const al = alpha === 1 ? {} : { alpha: { f: alpha } };
+    const out: (string | undefined)[] = [];
+    if (wanted[0]) {
+      out[0] = tA
+        ? b.op('Gemm', [B, dY], { transA: { i: tB }, transB: { i: 1 }, ...al })
+        : b.op('Gemm', [dY, B], { transB: { i: tB ? 0 : 1 }, ...al });
+    }
+    if (wanted[1]) {
+      out[1] = tB
+        ? b.op('Gemm', [dY, A], { transA: { i: 1 }, transB: { i: tA }, ...al })
+        : b.op('Gemm', [A, dY], { transA: { i: tA ? 0 : 1 }, ...al });
+    }
+    if (wanted[2] && C) {
+      const yShape = b.shape(node.output[0]!);
+      out[2] = b.scale(unbroadcast(b, dY, yShape, C, b.shape(C)), beta);
+    }
+    return out;
+  },
+};
+
+/** 2-D `Y = A·B`. */
+export const matmul: OpRule = {
+  infer(node, ctx) {
+    const a = ctx.shape(input(node, 0));
+    const bs = ctx.shape(input(node, 1));
+    if (a.length !== 2 || bs.length !== 2) return `only 2-D MatMul is supported, got ${fmtShape(a)} · ${fmtShape(bs)}`;
+    if (a[1] !== bs[0]) return `inner dimensions differ: ${fmtShape(a)} · ${fmtShape(bs)}`;
+    return [[a[0]!, bs[1]!]];
+  },
+  backward(b, { node }, [dY], wanted) {
+    if (!dY) return [];
+    const out: (string | undefined)[] = [];
+    if (wanted[0]) out[0] = b.op('Gemm', [dY, input(node, 1)], { transB: { i: 1 } });
+    if (wanted[1]) out[1] = b.op('Gemm', [input(node, 0), dY], { transA: { i: 1 } });
+    return out;
+  },
+};
+
+function binaryInfer(node: Parameters<OpRule['infer']>[0], ctx: Parameters<OpRule['infer']>[1]): Shape[] | string {
+  const s = broadcastShapes(ctx.shape(input(node, 0)), ctx.shape(input(node, 1)));
+  return typeof s === 'string' ? s : [s];
+}
+
+/** Elementwise `A + B` (broadcasting). */
+export const add: OpRule = {
+  infer: binaryInfer,
+  backward(b, { node }, [dY], wanted) {
+    if (!dY) return [];
+    const y = b.shape(node.output[0]!);
+    return [0, 1].map((i) => (wanted[i] ? unbroadcast(b, dY, y, input(node, i), b.shape(input(node, i))) : undefined));
+  },
+};
+
+/** Elementwise `A − B` (broadcasting). */
+export const sub: OpRule = {
+  infer: binaryInfer,
+  backward(b, { node }, [dY], wanted) {
+    if (!dY) return [];
+    const y = b.shape(node.output[0]!);
+    return [0, 1].map((i) => {
+      if (!wanted[i]) return undefined;
+      const g = unbroadcast(b, dY, y, input(node, i), b.shape(input(node, i)));
+      return i === 0 ? g : b.op('Neg', [g]);
+    });
+  },
+};
+
+/** Elementwise `A · B` (broadcasting). */
+export const mul: OpRule = {
+  infer: binaryInfer,
+  backward(b, { node }, [dY], wanted) {
+    if (!dY) return [];
+    const y = b.shape(node.output[0]!);
+    return [0, 1].map((i) =>
+      wanted[i] ? unbroadcast(b, b.mul(dY, input(node, 1 - i)), y, input(node, i), b.shape(input(node, i))) : undefined,
+    );
+  },
+};

@@ -1,0 +1,38 @@
+/**
+ * The registry of supported op types (default domain).
+ * @module
+ */
+import { identity, logSoftmax, relu, sigmoid, softmax, tanh } from './activation.js';
+import { conv } from './conv.js';
+import { add, gemm, matmul, mul, sub } from './dense.js';
+import { averagePool, globalAveragePool, maxPool } from './pool.js';
+import { constant, flatten, reshape } from './reshape.js';
+import type { OpRule } from './types.js';
+
+/** Rules by op type. */
+export const OP_RULES: Readonly<Record<string, OpRule>> = {
+  Gemm: gemm,
+  MatMul: matmul,
+  Add: add,
+  Sub: sub,
+  Mul: mul,
+  Relu: relu,
+  Sigmoid: sigmoid,
+  Tanh: tanh,
+  Identity: identity,
+  Softmax: softmax,
+  LogSoftmax: logSoftmax,
+  Flatten: flatten,
+  Reshape: reshape,
+  Constant: constant,
+  Conv: conv,
+  MaxPool: maxPool,
+  AveragePool: averagePool,
+  GlobalAveragePool: globalAveragePool,
+};
+
+/** The supported op types. */
+export const SUPPORTED_OPS: readonly string[] = Object.keys(OP_RULES);
+
+export { convFactors } from './conv.js';
+export type { OpRule, InferContext, RuleNode } from './types.js';

@@ -1,0 +1,42 @@
+/**
+ * The contract of one op family's forward (shape) and backward rules.
+ * @module
+ */
+import type { GraphBuilder, Shape } from '../ir.js';
+import type { NodeProto } from '../proto.js';
+
+/** What shape inference can see. */
+export interface InferContext {
+  /** Static shape of a tensor (throws if unknown). */
+  shape(name: string): Shape;
+  /** Values of a constant integer tensor (initializer or `Constant`), if it is one. */
+  constInts(name: string): number[] | undefined;
+}
+
+/** A node of the training graph as the rules see it. */
+export interface RuleNode {
+  readonly node: NodeProto;
+  /** Extra forward outputs the rule asked for (e.g. MaxPool's argmax indices). */
+  readonly saved: readonly string[];
+}
+
+/** Forward and backward rules of one op type. */
+export interface OpRule {
+  /** Output shapes, or a reason string when this configuration is unsupported. */
+  infer(node: NodeProto, ctx: InferContext): Shape[] | string;
+  /**
+   * Emits the forward node into the training graph (default: unchanged) and returns the names of extra
+   * outputs the backward rule needs.
+   */
+  forward?(b: GraphBuilder, node: NodeProto): string[];
+  /**
+   * Emits the gradients of the inputs marked `wanted`, given the gradients of the outputs (undefined: zero).
+   * Returns one entry per input (undefined when not wanted or not differentiable).
+   */
+  backward(b: GraphBuilder, n: RuleNode, dOut: readonly (string | undefined)[], wanted: readonly boolean[]): (string | undefined)[];
+}
+
+/** Input `i` of a node (empty string when absent). */
+export function input(node: NodeProto, i: number): string {
+  return node.input[i] ?? '';
+}

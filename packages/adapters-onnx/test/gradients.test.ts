@@ -1,0 +1,99 @@
+/**
+ * The generated backward graph against central finite differences of a float64 reference, for every
+ * supported op; plus the per-layer factors against the weighted gradients they must reproduce.
+ */
+import * as ort from 'onnxruntime-node';
+import { describe, expect, it } from 'vitest';
+import { analyzeModel } from '../src/analyze.js';
+import { buildGraph, NAMES } from '../src/builder.js';
+import { buildModel, SUPPORTED_OPS } from '../src/index.js';
+import { decodeModel } from '../src/proto.js';
+import { testModels } from './models.js';
+import { fd, losses64, rng, type T64 } from './reference.js';
+
+const N = 3;
+
+function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, what: string, rtol = 3e-3, atol = 3e-4): void {
+  expect(got.length, what).toBe(want.length);
+  let worst = 0;
+  for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!) / (atol + rtol * Math.abs(want[i]!)));
+  expect(worst, `${what}: worst error / tolerance`).toBeLessThanOrEqual(1);
+}
+
+describe('backward graph vs float64 finite differences', () => {
+  const models = testModels();
+  it('covers every supported op', () => {
+    const used = new Set(models.flatMap((m) => m.spec.nodes.map((n) => n.op)));
+    const untested = SUPPORTED_OPS.filter((op) => !used.has(op) && op !== 'Constant');
+    expect(untested).toEqual([]);
+  });
+
+  for (const m of models) {
+    it(m.name, async () => {
+      const an = analyzeModel(decodeModel(buildModel(m.spec)));
+      const L = an.layers.length;
+      const r = rng(11);
+      const x = Float32Array.from({ length: N * m.input.dims.reduce((a, b) => a * b, 1) }, () => r(1));
+      const d = m.out.reduce((a, b) => a * b, 1);
+      const target = new Float32Array(N * d);
+      for (let i = 0; i < N; i++) {
+        if (m.loss === 'mse') for (let j = 0; j < d; j++) target[i * d + j] = r(1);
+        else target[i * d + (i % d)] = 1;
+      }
+      const alpha = Float32Array.from({ length: L * N }, () => 0.5 + r(0.4));
+      const params: Record<string, Float64Array> = {};
+      const feeds: Record<string, ort.Tensor> = {
+        [m.input.name]: new ort.Tensor('float32', x, [N, ...m.input.dims]),
+        [NAMES.target]: new ort.Tensor('float32', target, [N, ...m.out]),
+      };
+      for (const p of an.params) {
+        const t = m.spec.initializers.find((i) => i.name === p.name)!;
+        params[p.name] = Float64Array.from(t.data as ArrayLike<number>);
+        feeds[p.name] = new ort.Tensor('float32', Float32Array.from(t.data as ArrayLike<number>), [...p.dims]);
+      }
+      const grad = await ort.InferenceSession.create(buildGraph(an, m.loss, 'gradients').bytes);
+      const out = await grad.run({ ...feeds, [NAMES.alpha]: new ort.Tensor('float32', alpha, [L, N]) });
+      const x64: T64 = { data: Float64Array.from(x), dims: [N, ...m.input.dims] };
+      const lossesAt = (p: Record<string, Float64Array>) => {
+        const values: Record<string, T64> = { [m.input.name]: x64 };
+        for (const q of an.params) values[q.name] = { data: p[q.name]!, dims: [...q.dims] };
+        return losses64(m.spec, values, m.loss, Float64Array.from(target));
+      };
+      expectClose(out[NAMES.losses]!.data as Float32Array, lossesAt(params), 'per-sample losses', 1e-4, 1e-5);
+      for (const p of an.params) {
+        const w = alpha.subarray(p.layer * N, (p.layer + 1) * N);
+        const ref = fd(params, p.name, (q) => lossesAt(q).reduce((s, v, i) => s + w[i]! * v, 0));
+        expectClose(out[NAMES.grad(p.name)]!.data as Float32Array, ref, `Σαᵢ∇ℓᵢ of ${p.name}`);
+      }
+
+      // factors: Σᵢ αᵢ (per-sample gradient from A, Δ) must equal the weighted gradient
+      const fac = await ort.InferenceSession.create(buildGraph(an, m.loss, 'factors').bytes);
+      const fo = await fac.run(feeds);
+      expectClose(fo[NAMES.losses]!.data as Float32Array, out[NAMES.losses]!.data as Float32Array, 'losses (factors graph)', 1e-5, 1e-6);
+      an.layers.forEach((layer, l) => {
+        const A = fo[NAMES.factorInputs(l)]!;
+        const D = fo[NAMES.factorOutputGrads(l)]!;
+        const w = alpha.subarray(l * N, (l + 1) * N);
+        const [T, k] = layer.kind === 'dense' ? [1, A.dims[1]!] : [A.dims[1]!, A.dims[2]!];
+        const c = D.dims[D.dims.length - 1]!;
+        const a = A.data as Float32Array;
+        const dd = D.data as Float32Array;
+        const gw = new Float64Array(c * k); // [c, k]
+        const gb = new Float64Array(c);
+        for (let i = 0; i < N; i++) for (let t = 0; t < T; t++) for (let o = 0; o < c; o++) {
+          const dv = w[i]! * dd[(i * T + t) * c + o]!;
+          gb[o]! += dv;
+          for (let q = 0; q < k; q++) gw[o * k + q]! += dv * a[(i * T + t) * k + q]!;
+        }
+        const wGrad = out[NAMES.grad(layer.weight)]!.data as Float32Array;
+        // weight layout: Conv [c,k…], Gemm transB [c,k], otherwise [k,c]
+        const transB = layer.node.attribute.some((x) => x.name === 'transB' && x.i === 1n);
+        const want = layer.kind === 'conv2d' || transB ? Array.from(gw) : Array.from({ length: c * k }, (_, j) => gw[(j % c) * k + Math.floor(j / c)]!);
+        expectClose(want, wGrad, `factors of layer ${l} reproduce the weight gradient`, 1e-3, 1e-5);
+        if (layer.bias) expectClose(gb, out[NAMES.grad(layer.bias)]!.data as Float32Array, `factors of layer ${l} reproduce the bias gradient`, 1e-3, 1e-5);
+      });
+      await grad.release();
+      await fac.release();
+    });
+  }
+});

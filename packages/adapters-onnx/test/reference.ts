@@ -1,0 +1,204 @@
+/**
+ * A float64 reference interpreter for the supported ops (test-only), the losses, and central finite
+ * differences over named parameters.
+ */
+import type { ModelSpec } from '../src/index.js';
+
+export interface T64 {
+  data: Float64Array;
+  dims: number[];
+}
+type Attrs = Record<string, { i: number } | { f: number } | { s: string } | { ints: readonly number[] } | { floats: readonly number[] } | { t: unknown }>;
+const size = (d: readonly number[]) => d.reduce((a, b) => a * b, 1);
+const ai = (a: Attrs | undefined, k: string, d: number) => { const v = a?.[k]; return v && 'i' in v ? v.i : d; };
+const af = (a: Attrs | undefined, k: string, d: number) => { const v = a?.[k]; return v && 'f' in v ? v.f : d; };
+const ais = (a: Attrs | undefined, k: string, d: number[]) => { const v = a?.[k]; return v && 'ints' in v ? [...v.ints] : d; };
+
+function bcast(a: T64, b: T64, f: (x: number, y: number) => number): T64 {
+  const r = Math.max(a.dims.length, b.dims.length);
+  const pa = [...Array(r - a.dims.length).fill(1), ...a.dims];
+  const pb = [...Array(r - b.dims.length).fill(1), ...b.dims];
+  const dims = pa.map((x, i) => Math.max(x, pb[i]!));
+  const out = new Float64Array(size(dims));
+  const idx = new Array(r).fill(0);
+  for (let k = 0; k < out.length; k++) {
+    let rem = k;
+    for (let i = r - 1; i >= 0; i--) { idx[i] = rem % dims[i]!; rem = Math.floor(rem / dims[i]!); }
+    let ia = 0, ib = 0;
+    for (let i = 0; i < r; i++) { ia = ia * pa[i]! + (pa[i] === 1 ? 0 : idx[i]); ib = ib * pb[i]! + (pb[i] === 1 ? 0 : idx[i]); }
+    out[k] = f(a.data[ia]!, b.data[ib]!);
+  }
+  return { data: out, dims };
+}
+function mm(a: T64, b: T64, tA = false, tB = false): T64 {
+  const [m, k] = tA ? [a.dims[1]!, a.dims[0]!] : [a.dims[0]!, a.dims[1]!];
+  const n = tB ? b.dims[0]! : b.dims[1]!;
+  const out = new Float64Array(m * n);
+  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
+    let s = 0;
+    for (let p = 0; p < k; p++) s += (tA ? a.data[p * m + i]! : a.data[i * k + p]!) * (tB ? b.data[j * k + p]! : b.data[p * n + j]!);
+    out[i * n + j] = s;
+  }
+  return { data: out, dims: [m, n] };
+}
+const map = (x: T64, f: (v: number) => number): T64 => ({ data: x.data.map(f), dims: x.dims });
+function softmaxLast(x: T64, log: boolean): T64 {
+  const c = x.dims[x.dims.length - 1]!;
+  const out = new Float64Array(x.data.length);
+  for (let r = 0; r < x.data.length / c; r++) {
+    const row = x.data.subarray(r * c, r * c + c);
+    const mx = Math.max(...row);
+    const lse = mx + Math.log(row.reduce((s, v) => s + Math.exp(v - mx), 0));
+    for (let j = 0; j < c; j++) out[r * c + j] = log ? row[j]! - lse : Math.exp(row[j]! - lse);
+  }
+  return { data: out, dims: x.dims };
+}
+function pads2(a: Attrs | undefined, h: number, w: number, k: number[], s: number[], d: number[]): number[] {
+  const auto = a?.auto_pad && 's' in a.auto_pad ? a.auto_pad.s : 'NOTSET';
+  if (auto === 'NOTSET') return ais(a, 'pads', [0, 0, 0, 0]);
+  if (auto === 'VALID') return [0, 0, 0, 0];
+  const p = [0, 0, 0, 0];
+  [h, w].forEach((x, i) => {
+    const o = Math.ceil(x / s[i]!);
+    const tot = Math.max(0, (o - 1) * s[i]! + (k[i]! - 1) * d[i]! + 1 - x);
+    p[i] = auto === 'SAME_UPPER' ? Math.floor(tot / 2) : tot - Math.floor(tot / 2);
+    p[i + 2] = tot - p[i]!;
+  });
+  return p;
+}
+/** Generic 2-D window op over [N,C,H,W]. */
+function window(x: T64, a: Attrs | undefined, kdef: number[] | null, f: (vals: number[], total: number) => number): T64 {
+  const [n, c, h, w] = x.dims as [number, number, number, number];
+  const k = ais(a, 'kernel_shape', kdef ?? []);
+  const s = ais(a, 'strides', [1, 1]);
+  const d = ais(a, 'dilations', [1, 1]);
+  const p = pads2(a, h, w, k, s, d);
+  const ho = Math.floor((h + p[0]! + p[2]! - ((k[0]! - 1) * d[0]! + 1)) / s[0]!) + 1;
+  const wo = Math.floor((w + p[1]! + p[3]! - ((k[1]! - 1) * d[1]! + 1)) / s[1]!) + 1;
+  const out = new Float64Array(n * c * ho * wo);
+  for (let b = 0; b < n * c; b++) for (let i = 0; i < ho; i++) for (let j = 0; j < wo; j++) {
+    const vals: number[] = [];
+    for (let u = 0; u < k[0]!; u++) for (let v = 0; v < k[1]!; v++) {
+      const r = i * s[0]! - p[0]! + u * d[0]!, q = j * s[1]! - p[1]! + v * d[1]!;
+      if (r >= 0 && r < h && q >= 0 && q < w) vals.push(x.data[b * h * w + r * w + q]!);
+    }
+    out[(b * ho + i) * wo + j] = f(vals, k[0]! * k[1]!);
+  }
+  return { data: out, dims: [n, c, ho, wo] };
+}
+function conv(x: T64, wt: T64, bias: T64 | undefined, a: Attrs | undefined): T64 {
+  const [n, c, h, w] = x.dims as [number, number, number, number];
+  const [m, cg, kh, kw] = wt.dims as [number, number, number, number];
+  const g = ai(a, 'group', 1);
+  const s = ais(a, 'strides', [1, 1]);
+  const d = ais(a, 'dilations', [1, 1]);
+  const p = pads2(a, h, w, [kh, kw], s, d);
+  const ho = Math.floor((h + p[0]! + p[2]! - ((kh - 1) * d[0]! + 1)) / s[0]!) + 1;
+  const wo = Math.floor((w + p[1]! + p[3]! - ((kw - 1) * d[1]! + 1)) / s[1]!) + 1;
+  const out = new Float64Array(n * m * ho * wo);
+  const mg = m / g;
+  for (let b = 0; b < n; b++) for (let o = 0; o < m; o++) for (let i = 0; i < ho; i++) for (let j = 0; j < wo; j++) {
+    let acc = bias ? bias.data[o]! : 0;
+    const grp = Math.floor(o / mg);
+    for (let ci = 0; ci < cg; ci++) for (let u = 0; u < kh; u++) for (let v = 0; v < kw; v++) {
+      const r = i * s[0]! - p[0]! + u * d[0]!, q = j * s[1]! - p[1]! + v * d[1]!;
+      if (r < 0 || r >= h || q < 0 || q >= w) continue;
+      acc += x.data[((b * c + grp * cg + ci) * h + r) * w + q]! * wt.data[((o * cg + ci) * kh + u) * kw + v]!;
+    }
+    out[((b * m + o) * ho + i) * wo + j] = acc;
+  }
+  return { data: out, dims: [n, m, ho, wo] };
+}
+
+/** Runs a {@link ModelSpec} in float64 with `values` overriding initializers / inputs. */
+export function run64(spec: ModelSpec, values: Record<string, T64>): Record<string, T64> {
+  const env: Record<string, T64> = {};
+  for (const t of spec.initializers) env[t.name] = { data: Float64Array.from(t.data as ArrayLike<number>), dims: [...t.dims] };
+  Object.assign(env, values);
+  const ints = (n: string) => Array.from(env[n]!.data);
+  for (const node of spec.nodes) {
+    const a = node.attrs as Attrs | undefined;
+    const x = env[node.inputs[0] ?? '']!;
+    const y = env[node.inputs[1] ?? '']!;
+    let r: T64;
+    switch (node.op) {
+      case 'Gemm': {
+        let g = mm(x, y, ai(a, 'transA', 0) === 1, ai(a, 'transB', 0) === 1);
+        g = map(g, (v) => v * af(a, 'alpha', 1));
+        const c = node.inputs[2] ? env[node.inputs[2]] : undefined;
+        r = c ? bcast(g, map(c, (v) => v * af(a, 'beta', 1)), (p, q) => p + q) : g;
+        break;
+      }
+      case 'MatMul': r = mm(x, y); break;
+      case 'Add': r = bcast(x, y, (p, q) => p + q); break;
+      case 'Sub': r = bcast(x, y, (p, q) => p - q); break;
+      case 'Mul': r = bcast(x, y, (p, q) => p * q); break;
+      case 'Relu': r = map(x, (v) => Math.max(v, 0)); break;
+      case 'Sigmoid': r = map(x, (v) => 1 / (1 + Math.exp(-v))); break;
+      case 'Tanh': r = map(x, Math.tanh); break;
+      case 'Identity': r = x; break;
+      case 'Softmax': r = softmaxLast(x, false); break;
+      case 'LogSoftmax': r = softmaxLast(x, true); break;
+      case 'Flatten': { const ax = ai(a, 'axis', 1); r = { data: x.data, dims: [size(x.dims.slice(0, ax)), size(x.dims.slice(ax))] }; break; }
+      case 'Reshape': {
+        const t = ints(node.inputs[1]!).map((d, i) => (d === 0 ? x.dims[i]! : d));
+        const k = t.indexOf(-1);
+        if (k >= 0) t[k] = size(x.dims) / -size(t);
+        r = { data: x.data, dims: t };
+        break;
+      }
+      case 'Conv': r = conv(x, y, node.inputs[2] ? env[node.inputs[2]] : undefined, a); break;
+      case 'MaxPool': r = window(x, a, null, (v) => Math.max(...v)); break;
+      case 'AveragePool': r = window(x, a, null, (v, tot) => v.reduce((p, q) => p + q, 0) / (ai(a, 'count_include_pad', 0) ? tot : v.length)); break;
+      case 'GlobalAveragePool': r = window(x, { kernel_shape: { ints: [x.dims[2]!, x.dims[3]!] } }, null, (v) => v.reduce((p, q) => p + q, 0) / v.length); break;
+      default: throw new Error(`reference: ${node.op}`);
+    }
+    env[node.outputs[0]!] = r;
+  }
+  return env;
+}
+
+/** Per-sample losses of the model output (same conventions as the adapter). */
+export function losses64(spec: ModelSpec, values: Record<string, T64>, loss: 'softmax-cross-entropy' | 'mse', target: Float64Array): number[] {
+  const env = run64(spec, values);
+  const outName = spec.outputs[0]!;
+  const out = env[outName]!;
+  const n = out.dims[0]!;
+  const d = out.data.length / n;
+  const producer = spec.nodes.find((x) => x.outputs.includes(outName))!.op;
+  const res: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const row = out.data.subarray(i * d, i * d + d);
+    const t = target.subarray(i * d, i * d + d);
+    if (loss === 'mse') res.push(row.reduce((s, v, j) => s + (v - t[j]!) ** 2, 0) / d);
+    else {
+      const lp = producer === 'LogSoftmax' ? Array.from(row) : producer === 'Softmax' ? Array.from(row, Math.log) : Array.from(softmaxLast({ data: row.slice(), dims: [d] }, true).data);
+      res.push(-lp.reduce((s, v, j) => s + v * t[j]!, 0));
+    }
+  }
+  return res;
+}
+
+/** Central finite differences of `f` w.r.t. every element of `params[name]` (float64). */
+export function fd(params: Record<string, Float64Array>, name: string, f: (p: Record<string, Float64Array>) => number, h = 1e-6): Float64Array {
+  const base = params[name]!;
+  const g = new Float64Array(base.length);
+  for (let k = 0; k < base.length; k++) {
+    const plus = base.slice(); plus[k]! += h;
+    const minus = base.slice(); minus[k]! -= h;
+    g[k] = (f({ ...params, [name]: plus }) - f({ ...params, [name]: minus })) / (2 * h);
+  }
+  return g;
+}
+
+/** Deterministic uniform(−s, s) values. */
+export function rng(seed: number): (s?: number) => number {
+  let a = seed >>> 0;
+  return (s = 1) => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (((t ^ (t >>> 14)) >>> 0) / 4294967296 * 2 - 1) * s;
+  };
+}
