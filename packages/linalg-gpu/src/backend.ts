@@ -100,6 +100,11 @@ export interface BackendImpl<S = unknown> {
   /** Human-readable description (adapter name, threads…). */
   readonly description: string;
   upload(data: Float32Array): S;
+  /**
+   * Copies `elements` float32 values starting at `byteOffset` of a GPUBuffer of the same device into new
+   * storage, on the GPU, submitted at once (WebGPU backend only).
+   */
+  importGpuBuffer?(buffer: GPUBuffer, byteOffset: number, elements: number): S;
   /** Storage for `elements` float32 values; contents unspecified. */
   alloc(elements: number): S;
   /** Storage for `count` int32 values, zero-initialised. */

@@ -12,7 +12,7 @@ import {
   NotPositiveDefiniteError,
   ShapeError,
 } from './errors.js';
-import { Matrix, SharedStorage, type MatrixOwner, type Shape } from './matrix.js';
+import { Matrix, SharedStorage, type Shape } from './matrix.js';
 import {
   checkFinite,
   checkShape,
@@ -77,7 +77,7 @@ let deviceCounter = 0;
  * work and returns a new {@link Matrix} at once; {@link LinalgDevice.read} is the only await. Inputs are
  * never modified.
  */
-export class LinalgDevice implements MatrixOwner {
+export class LinalgDevice {
   /** Which backend runs the operations. */
   readonly backend: BackendKind;
   /** Device description and limits. */
@@ -114,6 +114,41 @@ export class LinalgDevice implements MatrixOwner {
     this.#checkSize(size, `matrix [${s.join(',')}]`);
     const f32 = data instanceof Float32Array ? data : Float32Array.from(data);
     return this.#wrap(s, this.#impl.upload(f32), size, null);
+  }
+
+  /**
+   * Copies float32 data out of a `GPUBuffer` of this device's `GPUDevice` — for example a TensorFlow.js
+   * tensor's `dataToGPU()` buffer when the device was created with `gpuDevice: tf.backend().device` — into a
+   * new matrix, entirely on the GPU (no round trip through the CPU). The copy is submitted before this returns,
+   * so the caller may release the source buffer right away. WebGPU backend only.
+   *
+   * @param buffer a buffer with `COPY_SRC` usage holding row-major, batch-major float32 data
+   * @param options.byteOffset where the data starts (a multiple of 4; default 0)
+   */
+  fromGpuBuffer(buffer: GPUBuffer, shape: readonly number[], options: { byteOffset?: number } = {}): Matrix {
+    this.#live('fromGpuBuffer');
+    const s = checkShape(shape, 'fromGpuBuffer');
+    const size = s.reduce((p, x) => p * x, 1);
+    const offset = options.byteOffset ?? 0;
+    if (!this.#impl.importGpuBuffer) {
+      throw new InvalidArgumentError(`fromGpuBuffer: needs the webgpu backend, this device is '${this.backend}'`);
+    }
+    if (buffer == null || typeof (buffer as GPUBuffer).size !== 'number' || typeof (buffer as GPUBuffer).usage !== 'number') {
+      throw new InvalidArgumentError('fromGpuBuffer: expected a GPUBuffer');
+    }
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset % 4 !== 0) {
+      throw new InvalidArgumentError(`fromGpuBuffer: byteOffset must be a non-negative multiple of 4, got ${String(offset)}`);
+    }
+    if ((buffer.usage & 0x0004) === 0) {
+      throw new InvalidArgumentError('fromGpuBuffer: the buffer lacks GPUBufferUsage.COPY_SRC');
+    }
+    if (offset + size * 4 > buffer.size) {
+      throw new InvalidArgumentError(
+        `fromGpuBuffer: shape [${s.join(',')}] needs ${size * 4} bytes from offset ${offset}, the buffer holds ${buffer.size}`,
+      );
+    }
+    this.#checkSize(size, `fromGpuBuffer [${s.join(',')}]`);
+    return this.#wrap(s, this.#impl.importGpuBuffer(buffer, offset, size), size, null);
   }
 
   /** A matrix with every element equal to `value`. */

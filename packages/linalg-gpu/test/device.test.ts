@@ -158,6 +158,14 @@ describe.each(await backends())('device contract on %s', (backend) => {
   });
 });
 
+describe('fromGpuBuffer on the CPU backend', () => {
+  it('is a typed error', async () => {
+    const dev = await createDevice({ backend: 'cpu' });
+    expect(() => dev.fromGpuBuffer({ size: 16, usage: 4 } as GPUBuffer, [2, 2])).toThrow(/needs the webgpu backend/);
+    dev.destroy();
+  });
+});
+
 describe('createDevice', () => {
   it('rejects an unknown backend name', async () => {
     await expect(createDevice({ backend: 'tpu' as 'cpu' })).rejects.toBeInstanceOf(InvalidArgumentError);

@@ -3,7 +3,7 @@
  * operands; shader/validation errors surface as GpuError; a shared GPUDevice is used and not destroyed.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GpuError, LinalgDevice, createDevice } from '../src/index.js';
+import { GpuError, InvalidArgumentError, LinalgDevice, createDevice } from '../src/index.js';
 import { WebGpuBackend } from '../src/webgpu/backend.js';
 import { Uniforms } from '../src/webgpu/uniforms.js';
 import { webgpuAvailable } from './devices.js';
@@ -54,6 +54,23 @@ describe.runIf(available)('webgpu context', () => {
     ctx.free(out);
     // the device keeps working afterwards
     expect(Array.from(await dev.read(dev.scale(dev.matrix([2], [1, 1]), 3)))).toEqual([6]);
+  });
+
+  it('imports a foreign GPUBuffer of the same device without a CPU round trip', async () => {
+    const device = backend.ctx.device;
+    const src = device.createBuffer({ size: 64, usage: 0x80 | 0x04 | 0x08 }); // STORAGE | COPY_SRC | COPY_DST
+    device.queue.writeBuffer(src, 0, new Float32Array([9, 9, 1, 2, 3, 4, 5, 6, 9, 9, 9, 9, 9, 9, 9, 9]));
+    const m = dev.fromGpuBuffer(src, [2, 3], { byteOffset: 8 });
+    src.destroy(); // the copy was submitted already: the source may go at once
+    expect(m.shape).toEqual([2, 3]);
+    expect(Array.from(await dev.read(m))).toEqual([1, 2, 3, 4, 5, 6]);
+    const small = device.createBuffer({ size: 16, usage: 0x80 | 0x04 });
+    expect(() => dev.fromGpuBuffer(small, [2, 3])).toThrow(/needs 24 bytes from offset 0, the buffer holds 16/);
+    expect(() => dev.fromGpuBuffer(small, [1, 1], { byteOffset: 2 })).toThrow(InvalidArgumentError);
+    const noCopy = device.createBuffer({ size: 16, usage: 0x80 });
+    expect(() => dev.fromGpuBuffer(noCopy, [1, 1])).toThrow(/COPY_SRC/);
+    small.destroy();
+    noCopy.destroy();
   });
 
   it('runs on a shared GPUDevice and leaves it alive on destroy', async () => {

@@ -40,6 +40,9 @@ export class WebGpuBackend implements BackendImpl<GPUBuffer> {
   upload(data: Float32Array): GPUBuffer {
     return this.ctx.upload(data);
   }
+  importGpuBuffer(buffer: GPUBuffer, byteOffset: number, elements: number): GPUBuffer {
+    return this.ctx.copyIn(buffer, byteOffset, elements * 4);
+  }
   alloc(elements: number): GPUBuffer {
     return this.ctx.alloc(elements * 4);
   }

@@ -191,6 +191,17 @@ export class GpuContext {
     return buf;
   }
 
+  /**
+   * Copies `bytes` bytes of a foreign buffer (same device) into a pooled buffer and submits at once, so the
+   * owner may release or reuse its buffer as soon as this returns.
+   */
+  copyIn(src: GPUBuffer, srcOffset: number, bytes: number): GPUBuffer {
+    const buf = this.alloc(bytes);
+    this.copy(src, srcOffset, buf, 0, bytes);
+    this.flush();
+    return buf;
+  }
+
   /** Zero-filled buffer (recorded in the pending encoder, so it is ordered with the kernels). */
   zeros(bytes: number): GPUBuffer {
     const buf = this.alloc(bytes);
