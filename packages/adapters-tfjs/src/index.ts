@@ -1,0 +1,22 @@
+/**
+ * `@ifngd/adapters-tfjs`: FNGD (arXiv 2403.03473) for TensorFlow.js 4.22 models.
+ *
+ * ```ts
+ * const trainer = await FngdTrainer.create(model, {
+ *   loss: 'softmax-cross-entropy',
+ *   fngd: { learningRate: 0.1, damping: 10, momentum: 0.9, refresh: 'first-epoch' },
+ * });
+ * await trainer.fit(xs, ys, { epochs: 10, batchSize: 128, seed: 1, validationData: [xt, yt] });
+ * trainer.evaluate(xt, yt);            // { loss, accuracy }
+ * await trainer.save(handler);          // weights + optimizer state (model.json metadata)
+ * ```
+ * @packageDocumentation
+ */
+export { FngdTrainer, type BatchResult, type EpochLogs, type Evaluation, type FitCallbacks, type FitOptions, type FngdTrainerOptions, type TrainerFngdOptions } from './trainer.js';
+export { fromLayersModel, denseMatMul, identityTap, type CompiledModel, type Conv2dGeometry, type FoldActivation, type FunctionModel, type Tap, type TapWeights } from './model.js';
+export { capture, perSampleJacobian, unfoldPatches, uploadFactors, weightedLossGrads, weightedRecordGrads, PatchFilters, type Capture, type TapRecord } from './capture.js';
+export { meanSquaredError, resolveLoss, sigmoidCrossEntropy, softmaxCrossEntropy, type LossName, type PerSampleLoss } from './losses.js';
+export { tfTreeOps, collectTensors, makeTree, type TfTree, type ShapeMap } from './tree-ops.js';
+export { linalgDeviceForTf } from './device.js';
+export { mulberry32, permutation } from './rng.js';
+export { AdapterArgumentError, AdapterCheckpointError, AdapterError, UnsupportedLayerError, UnsupportedModelError, type AdapterErrorCode } from './errors.js';

@@ -1,0 +1,438 @@
+/**
+ * `FngdTrainer`: the training loop FNGD needs (tfjs's `model.fit` only hands an optimizer the mean loss).
+ *
+ * Per mini-batch (the partition of samples into batches is fixed; only the batch order shuffles, seeded):
+ * 1. `opt.coefficients({ batchKey, epoch, n, factors })` — on a miss/refresh/probe the `factors` callback runs
+ *    the capture pass (one forward/backward of Σℓᵢ with identity hooks) and uploads A, Δ (conv: patches) to the
+ *    linear-algebra device; cached batches skip it.
+ * 2. The α-weighted gradient Jᵀα = Σαᵢ∇ℓᵢ: from the captured factors when there are any (no second pass);
+ *    otherwise in global mode one `tf.variableGrads` of Σαᵢℓᵢ, in layer-wise mode a capture pass and per-layer
+ *    αₗ-scaled Δ.
+ * 3. `opt.step(...)` on tfjs tensors (momentum etc. stay on the backend), then `variable.assign`.
+ * The same loop runs a tfjs optimizer (`options.optimizer`) for like-for-like baselines.
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Tensor, Variable } from '@tensorflow/tfjs-core';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
+import type { LinalgDevice, Matrix } from '@ifngd/linalg-gpu';
+import { fngd, type Coefficients, type FngdOptimizer, type FngdOptions, type FngdStats, type BatchKey } from 'ifngd';
+import { fromBase64, toBase64 } from './base64.js';
+import { capture, PatchFilters, perSampleJacobian, uploadFactors, weightedLossGrads, weightedRecordGrads, type Capture } from './capture.js';
+import { linalgDeviceForTf } from './device.js';
+import { AdapterArgumentError, AdapterCheckpointError } from './errors.js';
+import { resolveLoss, type LossName, type PerSampleLoss } from './losses.js';
+import { fromLayersModel, identityTap, type FoldActivation, type FunctionModel } from './model.js';
+import { mixSeed, permutation } from './rng.js';
+import { collectTensors, disposeReleased, makeTree, tfTreeOps, type ShapeMap, type TfTree } from './tree-ops.js';
+
+/** FNGD options as the trainer takes them (the device and tree ops are supplied by the trainer). */
+export type TrainerFngdOptions = Omit<FngdOptions<TfTree>, 'device' | 'ops'>;
+
+/** Options of {@link FngdTrainer.create}. Give exactly one of `fngd` and `optimizer`. */
+export interface FngdTrainerOptions {
+  /** Per-sample loss. The cross-entropies take logits; a model's final softmax/sigmoid is folded into them. */
+  readonly loss: LossName | PerSampleLoss;
+  /** Train with FNGD (`ifngd`'s `fngd` options without `device`/`ops`). */
+  readonly fngd?: TrainerFngdOptions;
+  /** Train with a tfjs optimizer in the same loop (baselines). */
+  readonly optimizer?: tf.Optimizer;
+  /** Linear-algebra device; default {@link linalgDeviceForTf} (shares tfjs's GPUDevice on webgpu). */
+  readonly device?: LinalgDevice;
+}
+
+/** What one training step reports. */
+export interface BatchResult {
+  /** Mean loss of the batch before the step. */
+  readonly loss: number;
+  /** Coefficients were computed for this step (FNGD only). */
+  readonly fresh: boolean;
+}
+
+/** Logs of one epoch. */
+export interface EpochLogs {
+  /** Trainer epoch (0-based, continues across `fit` calls). */
+  readonly epoch: number;
+  /** Wall-clock seconds of the training pass (validation excluded). */
+  readonly seconds: number;
+  /** Mean training loss over the epoch's batches (each before its step). */
+  readonly trainLoss: number;
+  readonly valLoss?: number;
+  readonly valAccuracy?: number;
+  /** Batches that computed coefficients (FNGD). */
+  readonly freshBatches: number;
+}
+
+/** Callbacks of {@link FngdTrainer.fit}; each may return a promise. */
+export interface FitCallbacks {
+  onEpochBegin?(epoch: number): void | Promise<void>;
+  onBatchEnd?(batch: number, logs: BatchResult & { readonly batches: number }): void | Promise<void>;
+  onEpochEnd?(epoch: number, logs: EpochLogs): void | Promise<void>;
+}
+
+/** Options of {@link FngdTrainer.fit}. */
+export interface FitOptions {
+  readonly epochs: number;
+  /** Default 128. */
+  readonly batchSize?: number;
+  /** Seeds the fixed partition and the per-epoch batch order. Default 0. */
+  readonly seed?: number;
+  /** Shuffle the batch order each epoch. Default true. */
+  readonly shuffle?: boolean;
+  readonly validationData?: readonly [Tensor, Tensor];
+  readonly callbacks?: FitCallbacks;
+}
+
+/** Result of {@link FngdTrainer.evaluate}. */
+export interface Evaluation {
+  /** Mean per-sample loss. */
+  readonly loss: number;
+  /** Top-1 accuracy (softmax cross-entropy only). */
+  readonly accuracy?: number;
+}
+
+const META_KEY = 'ifngd';
+
+function isLayersModel(m: unknown): m is LayersModel {
+  return typeof m === 'object' && m !== null && typeof (m as { getClassName?: unknown }).getClassName === 'function' && Array.isArray((m as { layers?: unknown }).layers);
+}
+
+function disposeMap(m: Map<Variable, Tensor>, keep: ReadonlySet<Tensor> = new Set()): void {
+  for (const t of m.values()) if (!keep.has(t) && !t.isDisposed) t.dispose();
+}
+
+/**
+ * The FNGD training loop for a `tf.Sequential`/`tf.LayersModel` (see {@link fromLayersModel} for the
+ * supported layers) or a {@link FunctionModel} over explicit variables. Create it with {@link FngdTrainer.create}.
+ */
+export class FngdTrainer {
+  /** The FNGD optimizer (null for a tfjs-optimizer baseline). */
+  readonly optimizer: FngdOptimizer<TfTree> | null;
+  /** The tfjs baseline optimizer (null for FNGD). */
+  readonly tfOptimizer: tf.Optimizer | null;
+  /** The model as a function over its variables. */
+  readonly model: FunctionModel;
+  /** The activation folded into the loss. */
+  readonly folded: FoldActivation;
+  readonly #layers: LayersModel | null;
+  readonly #loss: PerSampleLoss;
+  readonly #lossName: LossName | null;
+  readonly #vars: readonly Variable[];
+  readonly #names: readonly string[];
+  readonly #device: LinalgDevice | null;
+  readonly #ownsDevice: boolean;
+  readonly #filters = new PatchFilters();
+  #epoch = 0;
+
+  private constructor(
+    model: FunctionModel,
+    layers: LayersModel | null,
+    folded: FoldActivation,
+    options: FngdTrainerOptions,
+    device: LinalgDevice | null,
+    ownsDevice: boolean,
+  ) {
+    this.model = model;
+    this.#layers = layers;
+    this.folded = folded;
+    this.#loss = resolveLoss(options.loss);
+    this.#lossName = typeof options.loss === 'string' ? options.loss : null;
+    this.#vars = model.variables;
+    const names = model.names ?? model.variables.map((_, i) => `p${i}`);
+    if (names.length !== this.#vars.length || new Set(names).size !== names.length) {
+      throw new AdapterArgumentError('names: one unique name per variable is required');
+    }
+    this.#names = names;
+    this.#device = device;
+    this.#ownsDevice = ownsDevice;
+    this.tfOptimizer = options.optimizer ?? null;
+    if (options.fngd && device) {
+      const shapes: Record<string, readonly number[]> = {};
+      names.forEach((n, i) => (shapes[n] = (this.#vars[i] as Variable).shape));
+      const opt = fngd<TfTree>({ ...options.fngd, device, ops: tfTreeOps(shapes as ShapeMap) });
+      opt.init(this.#params());
+      this.optimizer = opt;
+    } else {
+      this.optimizer = null;
+    }
+  }
+
+  /**
+   * Creates a trainer. Validates the model first (unsupported layers throw `UnsupportedLayerError` before any
+   * weight changes) and initialises the optimizer.
+   */
+  static async create(model: LayersModel | FunctionModel, options: FngdTrainerOptions): Promise<FngdTrainer> {
+    if (!options || (options.fngd === undefined) === (options.optimizer === undefined)) {
+      throw new AdapterArgumentError('FngdTrainer.create: give exactly one of `fngd` and `optimizer`');
+    }
+    resolveLoss(options.loss);
+    const fold: FoldActivation =
+      options.loss === 'softmax-cross-entropy' ? 'softmax' : options.loss === 'sigmoid-cross-entropy' ? 'sigmoid' : null;
+    const layers = isLayersModel(model) ? model : null;
+    const compiled = layers ? fromLayersModel(layers, fold) : null;
+    const fm: FunctionModel = compiled ?? (model as FunctionModel);
+    if (!layers && (!Array.isArray(fm.variables) || typeof fm.forward !== 'function')) {
+      throw new AdapterArgumentError('FngdTrainer.create: expected a tf.LayersModel or a FunctionModel { variables, forward }');
+    }
+    let device: LinalgDevice | null = null;
+    let owns = false;
+    if (options.fngd) {
+      device = options.device ?? null;
+      if (!device) {
+        device = await linalgDeviceForTf();
+        owns = true;
+      }
+    }
+    return new FngdTrainer(fm, layers, compiled?.folded ?? null, options, device, owns);
+  }
+
+  /** Epochs trained so far (across `fit` calls). */
+  get epoch(): number {
+    return this.#epoch;
+  }
+
+  /** FNGD counters (null for a baseline). */
+  get stats(): FngdStats | null {
+    return this.optimizer?.stats ?? null;
+  }
+
+  #params(): TfTree {
+    const t: Record<string, Tensor> = {};
+    this.#names.forEach((n, i) => (t[n] = this.#vars[i] as Variable));
+    return makeTree(t);
+  }
+
+  /** One training step on a batch. `batchKey` identifies the batch in the coefficient cache. */
+  async trainBatch(x: Tensor, y: Tensor, options: { readonly batchKey: BatchKey; readonly epoch?: number }): Promise<BatchResult> {
+    const n = x.shape[0];
+    if (n === undefined || y.shape[0] !== n) throw new AdapterArgumentError(`trainBatch: x and y must share the batch dimension, got ${x.shape} and ${y.shape}`);
+    const epoch = options.epoch ?? this.#epoch;
+    if (this.tfOptimizer) {
+      const cost = this.tfOptimizer.minimize(() => tf.mean(this.#loss(this.model.forward(x, identityTap, true), y)) as tf.Scalar, true, [...this.#vars]);
+      const loss = cost ? (cost.dataSync()[0] as number) : NaN;
+      cost?.dispose();
+      return { loss, fresh: false };
+    }
+    const opt = this.optimizer as FngdOptimizer<TfTree>;
+    const box: { cap: Capture | null } = { cap: null };
+    const made: Matrix[] = [];
+    let grads: Map<Variable, Tensor> | null = null;
+    try {
+      const c = await opt.coefficients({
+        batchKey: options.batchKey,
+        epoch,
+        n,
+        factors: async () => {
+          box.cap?.dispose();
+          const cap = capture(this.model, this.#loss, x, y);
+          box.cap = cap;
+          return uploadFactors(this.#device as LinalgDevice, cap, this.#filters, () => perSampleJacobian(this.model, this.#loss, x, y, cap.uncovered), made);
+        },
+      });
+      for (const m of made.splice(0)) m.dispose();
+      let lossSum: number;
+      if (!box.cap && opt.mode === 'global') {
+        const r = weightedLossGrads(this.model, this.#loss, x, y, c.alpha, this.#vars);
+        grads = r.grads;
+        lossSum = r.lossSum;
+      } else {
+        const cap = box.cap ?? capture(this.model, this.#loss, x, y);
+        box.cap = cap;
+        lossSum = cap.lossSum;
+        grads = this.#gradsFromCapture(cap, c, x, y);
+      }
+      this.#apply(grads, c, lossSum / n);
+      return { loss: lossSum / n, fresh: c.fresh };
+    } finally {
+      for (const m of made) m.dispose();
+      box.cap?.dispose();
+      if (grads) disposeMap(grads);
+    }
+  }
+
+  #gradsFromCapture(cap: Capture, c: Coefficients, x: Tensor, y: Tensor): Map<Variable, Tensor> {
+    const global = c.layers === 1;
+    const out = new Map<Variable, Tensor>();
+    try {
+      cap.records.forEach((r, l) => {
+        for (const [v, g] of weightedRecordGrads(r, global ? c.alpha : c.layer(l), this.#filters)) out.set(v, g);
+      });
+      if (cap.uncovered.length > 0) {
+        const w = global ? c.alpha : c.layer(cap.records.length);
+        for (const [v, g] of weightedLossGrads(this.model, this.#loss, x, y, w, cap.uncovered).grads) out.set(v, g);
+      }
+    } catch (e) {
+      disposeMap(out);
+      throw e;
+    }
+    return out;
+  }
+
+  #apply(grads: Map<Variable, Tensor>, c: Coefficients, loss: number): void {
+    const opt = this.optimizer as FngdOptimizer<TfTree>;
+    const weighted: Record<string, Tensor> = {};
+    this.#names.forEach((name, i) => {
+      const v = this.#vars[i] as Variable;
+      const g = grads.get(v);
+      if (!g) throw new AdapterArgumentError(`no gradient for variable '${name}'`);
+      weighted[name] = g;
+    });
+    const weightedTree = makeTree(weighted);
+    const params = this.#params();
+    const before = collectTensors(opt.state);
+    let next: TfTree = params;
+    tf.tidy(() => {
+      next = opt.step(weightedTree, params, { coefficients: c, loss });
+      return [...Object.values(next), ...collectTensors(opt.state)];
+    });
+    const after = collectTensors(opt.state);
+    if (next !== params) {
+      this.#names.forEach((name, i) => {
+        const t = next[name] as Tensor;
+        (this.#vars[i] as Variable).assign(t);
+        if (!after.has(t)) t.dispose();
+      });
+    }
+    disposeReleased(before, after);
+    for (const [v, g] of [...grads.entries()]) if (after.has(g)) grads.delete(v); // kept by the optimizer state
+  }
+
+  /**
+   * Trains for `epochs` epochs. The partition of samples into batches is fixed by `seed` (and the data size
+   * and batch size); each epoch visits the batches in a seeded shuffled order.
+   */
+  async fit(xs: Tensor, ys: Tensor, options: FitOptions): Promise<EpochLogs[]> {
+    const N = xs.shape[0] as number;
+    if (ys.shape[0] !== N) throw new AdapterArgumentError('fit: xs and ys must have the same number of samples');
+    const { epochs } = options;
+    const batchSize = options.batchSize ?? 128;
+    const seed = options.seed ?? 0;
+    if (!Number.isSafeInteger(epochs) || epochs < 0) throw new AdapterArgumentError('fit: epochs must be an integer ≥ 0');
+    if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new AdapterArgumentError('fit: batchSize must be an integer ≥ 1');
+    const perm = permutation(N, seed);
+    const B = Math.ceil(N / batchSize);
+    const idx = Array.from({ length: B }, (_, b) => tf.tensor1d(perm.slice(b * batchSize, (b + 1) * batchSize), 'int32'));
+    const history: EpochLogs[] = [];
+    try {
+      for (let e = 0; e < epochs; e++) {
+        const epoch = this.#epoch;
+        await options.callbacks?.onEpochBegin?.(epoch);
+        const order = options.shuffle === false ? Array.from({ length: B }, (_, i) => i) : permutation(B, mixSeed(seed, epoch));
+        const t0 = performance.now();
+        let lossSum = 0;
+        let fresh = 0;
+        for (let s = 0; s < B; s++) {
+          const b = order[s] as number;
+          const ix = idx[b] as Tensor;
+          const xb = tf.gather(xs, ix);
+          const yb = tf.gather(ys, ix);
+          try {
+            const r = await this.trainBatch(xb, yb, { batchKey: `${N}/${batchSize}/${seed}/${b}`, epoch });
+            lossSum += r.loss * (xb.shape[0] as number);
+            if (r.fresh) fresh++;
+            await options.callbacks?.onBatchEnd?.(s, { ...r, batches: B });
+          } finally {
+            xb.dispose();
+            yb.dispose();
+          }
+        }
+        const seconds = (performance.now() - t0) / 1000;
+        let logs: EpochLogs = { epoch, seconds, trainLoss: lossSum / N, freshBatches: fresh };
+        if (options.validationData) {
+          const v = this.evaluate(options.validationData[0], options.validationData[1]);
+          logs = { ...logs, valLoss: v.loss, ...(v.accuracy === undefined ? {} : { valAccuracy: v.accuracy }) };
+        }
+        this.#epoch++;
+        history.push(logs);
+        await options.callbacks?.onEpochEnd?.(epoch, logs);
+      }
+    } finally {
+      for (const t of idx) t.dispose();
+    }
+    return history;
+  }
+
+  /** Mean per-sample loss (and accuracy for softmax cross-entropy) in inference mode. */
+  evaluate(xs: Tensor, ys: Tensor, options: { readonly batchSize?: number } = {}): Evaluation {
+    const N = xs.shape[0] as number;
+    const bs = options.batchSize ?? 1000;
+    const acc = this.#lossName === 'softmax-cross-entropy';
+    let loss = 0;
+    let correct = 0;
+    for (let s = 0; s < N; s += bs) {
+      const m = Math.min(bs, N - s);
+      const [l, c] = tf.tidy(() => {
+        const x = tf.slice(xs, [s], [m]);
+        const y = tf.slice(ys, [s], [m]);
+        const out = this.model.forward(x, identityTap, false);
+        const ls = tf.sum(this.#loss(out, y));
+        const cs = acc ? tf.sum(tf.cast(tf.equal(tf.argMax(tf.reshape(out, [m, -1]), 1), tf.argMax(tf.reshape(y, [m, -1]), 1)), 'float32')) : tf.scalar(0);
+        return [ls, cs];
+      });
+      loss += l.dataSync()[0] as number;
+      correct += c.dataSync()[0] as number;
+      l.dispose();
+      c.dispose();
+    }
+    return { loss: loss / N, ...(acc ? { accuracy: correct / N } : {}) };
+  }
+
+  /** The model's outputs (a folded softmax/sigmoid applied again). */
+  predict(x: Tensor): Tensor {
+    return tf.tidy(() => {
+      const out = this.model.forward(x, identityTap, false);
+      if (this.folded === 'softmax') return tf.reshape(tf.softmax(tf.reshape(out, [out.shape[0] as number, -1])), out.shape);
+      if (this.folded === 'sigmoid') return tf.sigmoid(out);
+      return out;
+    });
+  }
+
+  /** Checkpoint of the optimizer state (FNGD: `ifngd`'s versioned format; baselines: empty). */
+  serializeState(): Uint8Array {
+    return this.optimizer ? this.optimizer.serialize() : new Uint8Array(0);
+  }
+
+  /** Restores {@link FngdTrainer.serializeState} output (same model and configuration). */
+  restoreState(bytes: Uint8Array, epoch?: number): void {
+    const opt = this.optimizer;
+    if (opt) {
+      const before = collectTensors(opt.state);
+      opt.restore(bytes);
+      disposeReleased(before, collectTensors(opt.state));
+    }
+    if (epoch !== undefined) this.#epoch = epoch;
+  }
+
+  /**
+   * `model.save` with the optimizer state (and the trainer epoch) in the model's user-defined metadata, so it
+   * travels in model.json through any tfjs IO handler. LayersModel trainers only.
+   */
+  async save(handlerOrUrl: tf.io.IOHandler | string): Promise<tf.io.SaveResult> {
+    const model = this.#layers;
+    if (!model) throw new AdapterArgumentError('save: only trainers of a tf.LayersModel can save (use serializeState for FunctionModels)');
+    const meta = (model.getUserDefinedMetadata() ?? {}) as Record<string, unknown>;
+    model.setUserDefinedMetadata({ ...meta, [META_KEY]: { version: 1, epoch: this.#epoch, state: toBase64(this.serializeState()) } });
+    return model.save(handlerOrUrl);
+  }
+
+  /** Restores the optimizer state saved by {@link FngdTrainer.save} from the (loaded) model's metadata. */
+  restore(): void {
+    const model = this.#layers;
+    if (!model) throw new AdapterArgumentError('restore: only trainers of a tf.LayersModel can restore from the model');
+    const meta = (model.getUserDefinedMetadata() ?? {}) as Record<string, unknown>;
+    const m = meta[META_KEY] as { version?: unknown; epoch?: unknown; state?: unknown } | undefined;
+    if (!m || m.version !== 1 || typeof m.state !== 'string' || typeof m.epoch !== 'number') {
+      throw new AdapterCheckpointError('restore: the model carries no ifngd optimizer state (save it with FngdTrainer.save)');
+    }
+    const bytes = fromBase64(m.state);
+    if (this.optimizer && bytes.length === 0) throw new AdapterCheckpointError('restore: the saved state is empty (saved by a baseline trainer?)');
+    this.restoreState(bytes, m.epoch);
+  }
+
+  /** Releases the optimizer state tensors and the device the trainer created (not the model). */
+  dispose(): void {
+    if (this.optimizer) for (const t of collectTensors(this.optimizer.state)) if (!(t instanceof tf.Variable) && !t.isDisposed) t.dispose();
+    this.#filters.dispose();
+    if (this.#ownsDevice) this.#device?.destroy();
+  }
+}
