@@ -1,6 +1,7 @@
 /**
- * The CPU backend: plain JavaScript kernels with float64 accumulation over float32 storage. It is the
- * default where no GPU exists; operations execute synchronously when called.
+ * The CPU backend: JavaScript kernels (GEMM micro-kernel in WebAssembly SIMD where available) with
+ * float64 accumulation over float32 storage. It is the default where no GPU exists; operations execute
+ * synchronously when called.
  * @internal
  * @module
  */
@@ -16,7 +17,7 @@ import type {
 } from '../backend.js';
 import { choleskyInto } from './cholesky.js';
 import { elementwiseInto, sumBatchInto } from './elementwise.js';
-import { GemmEngine } from './gemm.js';
+import { GemmEngine, gemmKernel } from './gemm.js';
 import { Scratch } from './scratch.js';
 import { asFloat, asInfo, type CpuStorage } from './storage.js';
 import { gramInto } from './syrk.js';
@@ -31,7 +32,10 @@ export type { CpuStorage } from './storage.js';
 export class CpuBackend implements BackendImpl<CpuStorage> {
   readonly kind = 'cpu' as const;
   readonly limits: BackendLimits = { maxElements: 2 ** 30 };
-  readonly description = 'CPU (JavaScript, float64 accumulation)';
+  /** Names the GEMM micro-kernel in use (WebAssembly SIMD where supported, else JavaScript). */
+  get description(): string {
+    return gemmKernel() === 'wasm' ? 'CPU (WebAssembly SIMD, float64 accumulation)' : 'CPU (JavaScript, float64 accumulation)';
+  }
 
   private readonly engine = new GemmEngine();
   /** Float64 work matrix of Cholesky, right-hand sides of TRSM, accumulator of sumBatch. */

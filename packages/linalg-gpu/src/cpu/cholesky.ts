@@ -26,7 +26,8 @@ export function choleskyInto(
   out: Float32Array,
   outOffset: number,
 ): number {
-  const w = work.get(n * n);
+  // The n×n work matrix, then the inverse of one diagonal block (NB×NB) and one solved panel (n×NB).
+  const w = work.get(n * n + NB * NB + n * NB);
   for (let i = 0; i < n; i++) {
     const src = aOffset + i * n;
     const dst = i * n;
@@ -70,18 +71,28 @@ function factorInPlace(engine: GemmEngine, w: Float64Array, n: number): number {
       }
     }
     if (k1 === n) break;
-    // Panel below the diagonal block: L21 = A21·L11⁻ᵀ, one row at a time (row stays in L1).
-    for (let i = k1; i < n; i++) {
-      const ri = i * n;
-      for (let j = k0; j < k1; j++) {
-        const rj = j * n;
-        let s = w[ri + j]!;
-        for (let p = k0; p < j; p++) s -= w[ri + p]! * w[rj + p]!;
-        w[ri + j] = s / w[rj + j]!;
-      }
+    // Panel below the diagonal block: L21 = A21·L11⁻ᵀ as one GEMM with the explicit inverse of the
+    // (well-conditioned, positive-diagonal) L11, through a scratch panel and copied back.
+    const bw = k1 - k0;
+    const m = n - k1;
+    const invAt = n * n;
+    const panelAt = invAt + NB * NB;
+    invertLower(w, k0 * n + k0, n, bw, invAt);
+    engine.multiply(
+      m,
+      bw,
+      bw,
+      { data: w, offset: k1 * n + k0, rowStride: n, colStride: 1 },
+      // op(B) = L11⁻ᵀ: element (p, j) is inv(j, p).
+      { data: w, offset: invAt, rowStride: 1, colStride: bw },
+      { data: w, offset: panelAt, ld: bw, alpha: 1, beta: 0, c: null, cOffset: 0, cld: bw, lowerOnly: false },
+    );
+    for (let i = 0; i < m; i++) {
+      const src = panelAt + i * bw;
+      const dst = (k1 + i) * n + k0;
+      for (let j = 0; j < bw; j++) w[dst + j] = w[src + j]!;
     }
     // Trailing update of the lower triangle: A22 ← A22 − L21·L21ᵀ.
-    const m = n - k1;
     const panel = k1 * n + k0;
     const diag = k1 * n + k1;
     engine.multiply(
@@ -94,4 +105,21 @@ function factorInPlace(engine: GemmEngine, w: Float64Array, n: number): number {
     );
   }
   return 0;
+}
+
+/**
+ * Writes the inverse of the bw×bw lower-triangular block of `w` at `at` (leading dimension `ld`) to
+ * `w[to…]` (row-major, leading dimension bw), zeros above the diagonal. Column-by-column substitution.
+ */
+function invertLower(w: Float64Array, at: number, ld: number, bw: number, to: number): void {
+  w.fill(0, to, to + bw * bw);
+  for (let c = 0; c < bw; c++) {
+    w[to + c * bw + c] = 1 / w[at + c * ld + c]!;
+    for (let i = c + 1; i < bw; i++) {
+      const li = at + i * ld;
+      let s = 0;
+      for (let p = c; p < i; p++) s += w[li + p]! * w[to + p * bw + c]!;
+      w[to + i * bw + c] = -s / w[li + i]!;
+    }
+  }
 }

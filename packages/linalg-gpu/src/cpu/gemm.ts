@@ -3,7 +3,10 @@
  *
  * Operands are strided views, so transposes, sub-matrices and float64 work matrices (Cholesky, TRSM) all
  * go through the same code: panels of `op(A)` and `op(B)` are packed into float64 scratch (which is where
- * transposes disappear), then the {@link microKernel} sweeps register tiles over the packed blocks.
+ * transposes disappear), then a micro-kernel sweeps register tiles over the packed blocks: the WebAssembly
+ * SIMD kernel of {@link WasmGemm} (4×4 tiles of `f64x2`, operands packed straight into its memory) where
+ * the runtime supports it, else the JavaScript {@link microKernel} (2×5 tiles). Both sum every entry in
+ * the same order in float64, so they produce bit-identical results.
  * @internal
  * @module
  */
@@ -69,7 +72,7 @@ const NC = NR * Math.floor(512 / NR);
 /** Rows accumulated at once; bounds the float64 accumulator to MB×NC. */
 const MB = MC * 4;
 /** Blocking of the wasm path (multiples of its WMR×WNR tile). */
-const W_KC = 256;
+const W_KC = KC; // equal to the JS path's depth: same summation order, bit-identical results
 const W_MC = WMR * Math.floor(128 / WMR);
 const W_NC = WNR * Math.floor(512 / WNR);
 const W_MB = W_MC * 4;
@@ -354,6 +357,9 @@ export class GemmEngine {
   private multiplyWasm(m: number, n: number, k: number, a: MatrixView, b: MatrixView, target: GemmTarget): void {
     const lowerOnly = target.lowerOnly;
     const wasm = (this.wasm ??= new WasmGemm());
+    // op(B) is op(A)ᵀ over the same storage, and A panels have the layout of B panels.
+    const symmetric =
+      TM === TN && a.data === b.data && a.offset === b.offset && a.rowStride === b.colStride && a.colStride === b.rowStride;
     // Layout (float64 elements, all even so v128 accesses stay 16-byte aligned): [packed A | packed B | acc].
     const paAt = 0;
     const pbAt = paAt + Math.min(W_MC, roundUp(m, WMR)) * Math.min(W_KC, k);
@@ -370,9 +376,19 @@ export class GemmEngine {
           packBWasm(b, p0, kc, j0, nb, mem, pbAt);
           for (let ii = 0; ii < mb; ii += W_MC) {
             const mc = Math.min(W_MC, mb - ii);
-            packAWasm(a, i0 + ii, mc, p0, kc, mem, paAt);
-            const diag = lowerOnly ? j0 - (i0 + ii) : NO_DIAG;
-            wasm.block(kc, mc, nb, paAt, pbAt, accAt + ii * ldAcc, ldAcc, p0 > 0, diag);
+            const r0 = i0 + ii;
+            // Row block entirely above the diagonal: nothing of it is stored.
+            if (lowerOnly && j0 > r0 + mc - 1) continue;
+            let pa = paAt;
+            if (symmetric && r0 >= j0 && r0 + mc <= j0 + nb && (r0 - j0) % TN === 0) {
+              // op(B) = op(A)ᵀ (Gram, Cholesky updates): these rows of op(A) are already packed, in the same
+              // layout, as columns r0−j0… of the B block.
+              pa = pbAt + (r0 - j0) * kc;
+            } else {
+              packAWasm(a, r0, mc, p0, kc, mem, paAt);
+            }
+            const diag = lowerOnly ? j0 - r0 : NO_DIAG;
+            wasm.block(kc, mc, nb, pa, pbAt, accAt + ii * ldAcc, ldAcc, p0 > 0, diag);
           }
         }
         storeBlock(target, mem, accAt, ldAcc, i0, j0, mb, nb);
