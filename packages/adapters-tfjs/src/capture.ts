@@ -11,6 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor, Variable } from '@tensorflow/tfjs-core';
 import type { LayerFactors } from '@ifngd/fisher';
 import type { LinalgDevice, Matrix } from '@ifngd/linalg-gpu';
+import { sharesTfDevice } from './device.js';
 import { AdapterArgumentError } from './errors.js';
 import type { PerSampleLoss } from './losses.js';
 import { identityTap, type Conv2dGeometry, type FunctionModel, type Tap, type TapWeights } from './model.js';
@@ -68,8 +69,33 @@ export function unfoldPatches(inputs: Tensor, kernelShape: readonly number[], g:
   });
 }
 
-/** Runs the capture pass. `training` is passed to the forward (dropout). */
+/** Runs the capture pass. `training` is passed to the forward (dropout). Reads Σℓᵢ with `dataSync`. */
 export function capture(model: FunctionModel, loss: PerSampleLoss, x: Tensor, y: Tensor, training = true): Capture {
+  const { value, ...rest } = captureTensors(model, loss, x, y, training);
+  const lossSum = value.dataSync()[0] as number;
+  value.dispose();
+  return { ...rest, lossSum };
+}
+
+/**
+ * {@link capture} reading Σℓᵢ with an awaited `data()` — the form for backends without synchronous reads
+ * (tfjs webgpu in Node has no OffscreenCanvas for `dataSync`).
+ */
+export async function captureAsync(model: FunctionModel, loss: PerSampleLoss, x: Tensor, y: Tensor, training = true): Promise<Capture> {
+  const { value, ...rest } = captureTensors(model, loss, x, y, training);
+  let lossSum: number;
+  try {
+    lossSum = (await value.data())[0] as number;
+  } catch (e) {
+    rest.dispose();
+    throw e;
+  } finally {
+    value.dispose();
+  }
+  return { ...rest, lossSum };
+}
+
+function captureTensors(model: FunctionModel, loss: PerSampleLoss, x: Tensor, y: Tensor, training: boolean): Omit<Capture, 'lossSum'> & { value: Tensor } {
   const n = x.shape[0] as number;
   const kept: Tensor[] = [];
   const records: { kind: 'dense' | 'conv2d'; inputs: Tensor; weights: TapWeights; geometry: Conv2dGeometry | null }[] = [];
@@ -100,8 +126,6 @@ export function capture(model: FunctionModel, loss: PerSampleLoss, x: Tensor, y:
     throw e;
   }
   anchor.dispose();
-  const lossSum = out.value.dataSync()[0] as number;
-  out.value.dispose();
   const deltas = out.grads.slice(1);
   const full: TapRecord[] = records.map((r, i) => {
     const d = deltas[i] ?? tf.zeros(xs[i + 1]?.shape ?? [n]);
@@ -110,7 +134,7 @@ export function capture(model: FunctionModel, loss: PerSampleLoss, x: Tensor, y:
   const uncovered = model.variables.filter((v) => !seen.has(v));
   return {
     n,
-    lossSum,
+    value: out.value,
     records: full,
     uncovered,
     dispose() {
@@ -160,6 +184,42 @@ export function weightedLossGrads(
   w: Float32Array,
   vars: readonly Variable[],
 ): { grads: Map<Variable, Tensor>; lossSum: number } {
+  const { grads, lossSum } = weightedLossGradTensors(model, loss, x, y, w, vars);
+  try {
+    return { grads, lossSum: lossSum.dataSync()[0] as number };
+  } finally {
+    lossSum.dispose();
+  }
+}
+
+/** {@link weightedLossGrads} reading Σℓᵢ with an awaited `data()` (backends without synchronous reads). */
+export async function weightedLossGradsAsync(
+  model: FunctionModel,
+  loss: PerSampleLoss,
+  x: Tensor,
+  y: Tensor,
+  w: Float32Array,
+  vars: readonly Variable[],
+): Promise<{ grads: Map<Variable, Tensor>; lossSum: number }> {
+  const { grads, lossSum } = weightedLossGradTensors(model, loss, x, y, w, vars);
+  try {
+    return { grads, lossSum: (await lossSum.data())[0] as number };
+  } catch (e) {
+    for (const g of grads.values()) g.dispose();
+    throw e;
+  } finally {
+    lossSum.dispose();
+  }
+}
+
+function weightedLossGradTensors(
+  model: FunctionModel,
+  loss: PerSampleLoss,
+  x: Tensor,
+  y: Tensor,
+  w: Float32Array,
+  vars: readonly Variable[],
+): { grads: Map<Variable, Tensor>; lossSum: Tensor } {
   const wt = tf.tensor1d(w);
   let lossSumT: Tensor | null = null;
   try {
@@ -174,7 +234,8 @@ export function weightedLossGrads(
       const g = grads[v.name];
       m.set(v, g ?? tf.zerosLike(v));
     }
-    const lossSum = (lossSumT as Tensor | null)?.dataSync()[0] ?? NaN;
+    const lossSum = (lossSumT as Tensor | null) ?? tf.scalar(NaN);
+    lossSumT = null;
     return { grads: m, lossSum };
   } finally {
     wt.dispose();
@@ -201,7 +262,36 @@ export function perSampleJacobian(model: FunctionModel, loss: PerSampleLoss, x: 
   return out;
 }
 
-/** Uploads a capture's factors to the linear-algebra device (one {@link LayerFactors} per record, then the fallback). */
+/**
+ * Copies a float32 tfjs webgpu tensor into a new matrix of `dev` (which shares tfjs's GPUDevice) without
+ * leaving the GPU: `dataToGPU()` gives a copy of the tensor's buffer (STORAGE | COPY_SRC | COPY_DST, like every
+ * tfjs webgpu tensor buffer) and submits tfjs's pending work; `fromGpuBuffer` submits its copy on the same
+ * queue before returning, so the temporary `tensorRef` is released right away. Returns null for a tensor
+ * whose data still lives on the host (never uploaded: reading it costs no GPU round trip).
+ */
+function gpuFactor(dev: LinalgDevice, t: Tensor, shape: number[]): Matrix | null {
+  if (t.dtype !== 'float32') return null;
+  let gpu: { buffer?: GPUBuffer; tensorRef: Tensor };
+  try {
+    gpu = t.dataToGPU() as unknown as { buffer?: GPUBuffer; tensorRef: Tensor };
+  } catch (e) {
+    if (e instanceof Error && /not on GPU but on CPU/.test(e.message)) return null;
+    throw e;
+  }
+  try {
+    if (!gpu.buffer) throw new AdapterArgumentError('uploadFactors: dataToGPU() returned no GPUBuffer on the webgpu backend');
+    return dev.fromGpuBuffer(gpu.buffer, shape);
+  } finally {
+    gpu.tensorRef.dispose();
+  }
+}
+
+/**
+ * Moves a capture's factors to the linear-algebra device (one {@link LayerFactors} per record, then the
+ * fallback). When `dev` shares the tfjs webgpu backend's GPUDevice ({@link sharesTfDevice}) every factor is
+ * copied GPU→GPU (`dataToGPU` + `fromGpuBuffer`); otherwise (cpu/wasm, or a device of its own) it is read with
+ * `data()` and uploaded.
+ */
 export async function uploadFactors(
   dev: LinalgDevice,
   cap: Capture,
@@ -210,8 +300,9 @@ export async function uploadFactors(
   made: Matrix[],
 ): Promise<LayerFactors[]> {
   const n = cap.n;
+  const onGpu = sharesTfDevice(dev);
   const up = async (t: Tensor, shape: number[]): Promise<Matrix> => {
-    const m = dev.matrix((await t.data()) as Float32Array, shape);
+    const m = (onGpu && gpuFactor(dev, t, shape)) || dev.matrix((await t.data()) as Float32Array, shape);
     made.push(m);
     return m;
   };

@@ -14,9 +14,9 @@
  */
 export { FngdTrainer, type BatchResult, type EpochLogs, type Evaluation, type FitCallbacks, type FitOptions, type FngdTrainerOptions, type TrainerFngdOptions } from './trainer.js';
 export { fromLayersModel, denseMatMul, identityTap, type CompiledModel, type Conv2dGeometry, type FoldActivation, type FunctionModel, type Tap, type TapWeights } from './model.js';
-export { capture, perSampleJacobian, unfoldPatches, uploadFactors, weightedLossGrads, weightedRecordGrads, PatchFilters, type Capture, type TapRecord } from './capture.js';
+export { capture, captureAsync, perSampleJacobian, unfoldPatches, uploadFactors, weightedLossGrads, weightedLossGradsAsync, weightedRecordGrads, PatchFilters, type Capture, type TapRecord } from './capture.js';
 export { meanSquaredError, resolveLoss, sigmoidCrossEntropy, softmaxCrossEntropy, type LossName, type PerSampleLoss } from './losses.js';
-export { tfTreeOps, collectTensors, makeTree, type TfTree, type ShapeMap } from './tree-ops.js';
-export { linalgDeviceForTf } from './device.js';
+export { tfTreeOps, tfSyncReads, allFiniteAsync, collectTensors, makeTree, type TfTree, type TfTreeOps, type ShapeMap } from './tree-ops.js';
+export { linalgDeviceForTf, sharesTfDevice, tfGpuDevice } from './device.js';
 export { mulberry32, permutation } from './rng.js';
 export { AdapterArgumentError, AdapterCheckpointError, AdapterError, UnsupportedLayerError, UnsupportedModelError, type AdapterErrorCode } from './errors.js';

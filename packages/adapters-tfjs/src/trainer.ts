@@ -16,15 +16,15 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor, Variable } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { LinalgDevice, Matrix } from '@ifngd/linalg-gpu';
-import { fngd, type Coefficients, type FngdOptimizer, type FngdOptions, type FngdStats, type BatchKey } from 'ifngd';
+import { fngd, NonFiniteError, type Coefficients, type FngdOptimizer, type FngdOptions, type FngdStats, type BatchKey } from 'ifngd';
 import { fromBase64, toBase64 } from './base64.js';
-import { capture, PatchFilters, perSampleJacobian, uploadFactors, weightedLossGrads, weightedRecordGrads, type Capture } from './capture.js';
+import { captureAsync, PatchFilters, perSampleJacobian, uploadFactors, weightedLossGradsAsync, weightedRecordGrads, type Capture } from './capture.js';
 import { linalgDeviceForTf } from './device.js';
 import { AdapterArgumentError, AdapterCheckpointError } from './errors.js';
 import { resolveLoss, type LossName, type PerSampleLoss } from './losses.js';
 import { fromLayersModel, identityTap, type FoldActivation, type FunctionModel } from './model.js';
 import { mixSeed, permutation } from './rng.js';
-import { collectTensors, disposeReleased, makeTree, tfTreeOps, type ShapeMap, type TfTree } from './tree-ops.js';
+import { allFiniteAsync, collectTensors, disposeReleased, makeTree, tfTreeOps, type ShapeMap, type TfTree, type TfTreeOps } from './tree-ops.js';
 
 /** FNGD options as the trainer takes them (the device and tree ops are supplied by the trainer). */
 export type TrainerFngdOptions = Omit<FngdOptions<TfTree>, 'device' | 'ops'>;
@@ -122,6 +122,7 @@ export class FngdTrainer {
   readonly #device: LinalgDevice | null;
   readonly #ownsDevice: boolean;
   readonly #filters = new PatchFilters();
+  readonly #ops: TfTreeOps | null;
   #epoch = 0;
 
   private constructor(
@@ -149,10 +150,13 @@ export class FngdTrainer {
     if (options.fngd && device) {
       const shapes: Record<string, readonly number[]> = {};
       names.forEach((n, i) => (shapes[n] = (this.#vars[i] as Variable).shape));
-      const opt = fngd<TfTree>({ ...options.fngd, device, ops: tfTreeOps(shapes as ShapeMap) });
+      const ops = tfTreeOps(shapes as ShapeMap);
+      this.#ops = ops;
+      const opt = fngd<TfTree>({ ...options.fngd, device, ops });
       opt.init(this.#params());
       this.optimizer = opt;
     } else {
+      this.#ops = null;
       this.optimizer = null;
     }
   }
@@ -183,7 +187,13 @@ export class FngdTrainer {
         owns = true;
       }
     }
-    return new FngdTrainer(fm, layers, compiled?.folded ?? null, options, device, owns);
+    const trainer = new FngdTrainer(fm, layers, compiled?.folded ?? null, options, device, owns);
+    // without synchronous reads (webgpu) `init` assumed the parameters finite: check now, asynchronously
+    if (trainer.#ops && trainer.#ops.takeAssumed() > 0 && !(await allFiniteAsync(fm.variables))) {
+      trainer.dispose();
+      throw new NonFiniteError('init: parameters hold NaN or ±Infinity');
+    }
+    return trainer;
   }
 
   /** Epochs trained so far (across `fit` calls). */
@@ -209,7 +219,7 @@ export class FngdTrainer {
     const epoch = options.epoch ?? this.#epoch;
     if (this.tfOptimizer) {
       const cost = this.tfOptimizer.minimize(() => tf.mean(this.#loss(this.model.forward(x, identityTap, true), y)) as tf.Scalar, true, [...this.#vars]);
-      const loss = cost ? (cost.dataSync()[0] as number) : NaN;
+      const loss = cost ? ((await cost.data())[0] as number) : NaN;
       cost?.dispose();
       return { loss, fresh: false };
     }
@@ -224,7 +234,7 @@ export class FngdTrainer {
         n,
         factors: async () => {
           box.cap?.dispose();
-          const cap = capture(this.model, this.#loss, x, y);
+          const cap = await captureAsync(this.model, this.#loss, x, y);
           box.cap = cap;
           return uploadFactors(this.#device as LinalgDevice, cap, this.#filters, () => perSampleJacobian(this.model, this.#loss, x, y, cap.uncovered), made);
         },
@@ -232,16 +242,16 @@ export class FngdTrainer {
       for (const m of made.splice(0)) m.dispose();
       let lossSum: number;
       if (!box.cap && opt.mode === 'global') {
-        const r = weightedLossGrads(this.model, this.#loss, x, y, c.alpha, this.#vars);
+        const r = await weightedLossGradsAsync(this.model, this.#loss, x, y, c.alpha, this.#vars);
         grads = r.grads;
         lossSum = r.lossSum;
       } else {
-        const cap = box.cap ?? capture(this.model, this.#loss, x, y);
+        const cap = box.cap ?? (await captureAsync(this.model, this.#loss, x, y));
         box.cap = cap;
         lossSum = cap.lossSum;
-        grads = this.#gradsFromCapture(cap, c, x, y);
+        grads = await this.#gradsFromCapture(cap, c, x, y);
       }
-      this.#apply(grads, c, lossSum / n);
+      await this.#apply(grads, c, lossSum / n);
       return { loss: lossSum / n, fresh: c.fresh };
     } finally {
       for (const m of made) m.dispose();
@@ -250,7 +260,7 @@ export class FngdTrainer {
     }
   }
 
-  #gradsFromCapture(cap: Capture, c: Coefficients, x: Tensor, y: Tensor): Map<Variable, Tensor> {
+  async #gradsFromCapture(cap: Capture, c: Coefficients, x: Tensor, y: Tensor): Promise<Map<Variable, Tensor>> {
     const global = c.layers === 1;
     const out = new Map<Variable, Tensor>();
     try {
@@ -259,7 +269,7 @@ export class FngdTrainer {
       });
       if (cap.uncovered.length > 0) {
         const w = global ? c.alpha : c.layer(cap.records.length);
-        for (const [v, g] of weightedLossGrads(this.model, this.#loss, x, y, w, cap.uncovered).grads) out.set(v, g);
+        for (const [v, g] of (await weightedLossGradsAsync(this.model, this.#loss, x, y, w, cap.uncovered)).grads) out.set(v, g);
       }
     } catch (e) {
       disposeMap(out);
@@ -268,8 +278,9 @@ export class FngdTrainer {
     return out;
   }
 
-  #apply(grads: Map<Variable, Tensor>, c: Coefficients, loss: number): void {
+  async #apply(grads: Map<Variable, Tensor>, c: Coefficients, loss: number): Promise<void> {
     const opt = this.optimizer as FngdOptimizer<TfTree>;
+    const ops = this.#ops as TfTreeOps;
     const weighted: Record<string, Tensor> = {};
     this.#names.forEach((name, i) => {
       const v = this.#vars[i] as Variable;
@@ -279,6 +290,9 @@ export class FngdTrainer {
     });
     const weightedTree = makeTree(weighted);
     const params = this.#params();
+    // the step's reads of its inputs (‖g‖², finiteness), in one awaited read: no synchronous read on webgpu
+    await ops.prime({ norm2: [weightedTree], finite: [weightedTree, params] });
+    ops.takeAssumed();
     const before = collectTensors(opt.state);
     let next: TfTree = params;
     tf.tidy(() => {
@@ -295,6 +309,10 @@ export class FngdTrainer {
     }
     disposeReleased(before, after);
     for (const [v, g] of [...grads.entries()]) if (after.has(g)) grads.delete(v); // kept by the optimizer state
+    // checks of intermediate trees the step could not read synchronously (webgpu): verify the result instead
+    if (ops.takeAssumed() > 0 && !(await allFiniteAsync(this.#vars))) {
+      throw new NonFiniteError('step: the update made the parameters non-finite (detected after the assignment: this backend has no synchronous reads)');
+    }
   }
 
   /**
@@ -339,7 +357,7 @@ export class FngdTrainer {
         const seconds = (performance.now() - t0) / 1000;
         let logs: EpochLogs = { epoch, seconds, trainLoss: lossSum / N, freshBatches: fresh };
         if (options.validationData) {
-          const v = this.evaluate(options.validationData[0], options.validationData[1]);
+          const v = await this.evaluateAsync(options.validationData[0], options.validationData[1]);
           logs = { ...logs, valLoss: v.loss, ...(v.accuracy === undefined ? {} : { valAccuracy: v.accuracy }) };
         }
         this.#epoch++;
@@ -352,29 +370,59 @@ export class FngdTrainer {
     return history;
   }
 
-  /** Mean per-sample loss (and accuracy for softmax cross-entropy) in inference mode. */
+  /** Mean per-sample loss (and accuracy for softmax cross-entropy) in inference mode (synchronous read: not on webgpu in Node). */
   evaluate(xs: Tensor, ys: Tensor, options: { readonly batchSize?: number } = {}): Evaluation {
+    const t = this.#evalSums(xs, ys, options.batchSize ?? 1000);
+    try {
+      return this.#evalResult(t.dataSync() as Float32Array, xs.shape[0] as number);
+    } finally {
+      t.dispose();
+    }
+  }
+
+  /** {@link FngdTrainer.evaluate} with an awaited read — works on every backend (webgpu has no `dataSync` in Node). */
+  async evaluateAsync(xs: Tensor, ys: Tensor, options: { readonly batchSize?: number } = {}): Promise<Evaluation> {
+    const t = this.#evalSums(xs, ys, options.batchSize ?? 1000);
+    try {
+      return this.#evalResult((await t.data()) as Float32Array, xs.shape[0] as number);
+    } finally {
+      t.dispose();
+    }
+  }
+
+  /** Per-batch `[Σℓ, #correct]` rows `[B, 2]` (summed on the host in float64). */
+  #evalSums(xs: Tensor, ys: Tensor, bs: number): Tensor {
     const N = xs.shape[0] as number;
-    const bs = options.batchSize ?? 1000;
     const acc = this.#lossName === 'softmax-cross-entropy';
+    const rows: Tensor[] = [];
+    try {
+      for (let s = 0; s < N; s += bs) {
+        const m = Math.min(bs, N - s);
+        rows.push(
+          tf.tidy(() => {
+            const x = tf.slice(xs, [s], [m]);
+            const y = tf.slice(ys, [s], [m]);
+            const out = this.model.forward(x, identityTap, false);
+            const ls = tf.sum(this.#loss(out, y));
+            const cs = acc ? tf.sum(tf.cast(tf.equal(tf.argMax(tf.reshape(out, [m, -1]), 1), tf.argMax(tf.reshape(y, [m, -1]), 1)), 'float32')) : tf.scalar(0);
+            return tf.stack([ls, cs]);
+          }),
+        );
+      }
+      return rows.length === 0 ? tf.zeros([0, 2]) : tf.stack(rows);
+    } finally {
+      for (const r of rows) r.dispose();
+    }
+  }
+
+  #evalResult(v: Float32Array, N: number): Evaluation {
     let loss = 0;
     let correct = 0;
-    for (let s = 0; s < N; s += bs) {
-      const m = Math.min(bs, N - s);
-      const [l, c] = tf.tidy(() => {
-        const x = tf.slice(xs, [s], [m]);
-        const y = tf.slice(ys, [s], [m]);
-        const out = this.model.forward(x, identityTap, false);
-        const ls = tf.sum(this.#loss(out, y));
-        const cs = acc ? tf.sum(tf.cast(tf.equal(tf.argMax(tf.reshape(out, [m, -1]), 1), tf.argMax(tf.reshape(y, [m, -1]), 1)), 'float32')) : tf.scalar(0);
-        return [ls, cs];
-      });
-      loss += l.dataSync()[0] as number;
-      correct += c.dataSync()[0] as number;
-      l.dispose();
-      c.dispose();
+    for (let i = 0; i + 1 < v.length; i += 2) {
+      loss += v[i] as number;
+      correct += v[i + 1] as number;
     }
-    return { loss: loss / N, ...(acc ? { accuracy: correct / N } : {}) };
+    return { loss: loss / N, ...(this.#lossName === 'softmax-cross-entropy' ? { accuracy: correct / N } : {}) };
   }
 
   /** The model's outputs (a folded softmax/sigmoid applied again). */
@@ -411,6 +459,8 @@ export class FngdTrainer {
     const model = this.#layers;
     if (!model) throw new AdapterArgumentError('save: only trainers of a tf.LayersModel can save (use serializeState for FunctionModels)');
     const meta = (model.getUserDefinedMetadata() ?? {}) as Record<string, unknown>;
+    // cache the state's values on the host first (an awaited read), so the synchronous serialisation works on webgpu
+    if (this.optimizer) await Promise.all([...collectTensors(this.optimizer.state)].map((t) => t.data()));
     model.setUserDefinedMetadata({ ...meta, [META_KEY]: { version: 1, epoch: this.#epoch, state: toBase64(this.serializeState()) } });
     return model.save(handlerOrUrl);
   }

@@ -1,0 +1,205 @@
+/**
+ * tfjs on its webgpu backend (Node, Dawn; lavapipe on CPU-only machines): the linalg device shares tfjs's
+ * GPUDevice and the factors move tfjs → linalg on the GPU (`dataToGPU` + `fromGpuBuffer`), never through
+ * `data()`/`dataSync()`. With `CI=true` a missing adapter fails this file (webgpuAvailable throws).
+ * vitest runs each file in its own process (pool forks), so the global `navigator` set here stays here.
+ */
+import { create, globals } from 'webgpu';
+import * as tf from '@tensorflow/tfjs-core';
+import type { Tensor } from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
+import { LinalgDevice } from '@ifngd/linalg-gpu';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { FngdTrainer, linalgDeviceForTf, type TrainerFngdOptions } from '../src/index.js';
+import { sharesTfDevice, tfGpuDevice } from '../src/device.js';
+import { webgpuAvailable } from '../../linalg-gpu/test/devices.js';
+import { cnn, mlp, relErr } from './helpers.js';
+
+process.env.XDG_RUNTIME_DIR ??= '/tmp';
+
+const gpuOk = await webgpuAvailable();
+const requireGpu = process.env.CI === 'true' || process.env.IFNGD_REQUIRE_WEBGPU === '1';
+
+let gpuRef: unknown = null;
+async function useWebgpu(): Promise<void> {
+  if (tf.findBackend('webgpu') === null) {
+    Object.assign(globalThis, globals);
+    gpuRef = create([]);
+    Object.defineProperty(globalThis, 'navigator', { value: { gpu: gpuRef, userAgent: 'node' }, configurable: true, writable: true });
+    await import('@tensorflow/tfjs-backend-webgpu');
+  }
+  if (!(await tf.setBackend('webgpu'))) throw new Error('tfjs could not initialise its webgpu backend although a WebGPU adapter exists');
+  await tf.ready();
+  // tfjs runs ops on small host-resident inputs (< 1000 elements) on the CPU; these tiny models would then keep
+  // their factors on the host. Off, every op runs on the GPU and the GPU factor path is what gets tested.
+  tf.env().set('WEBGPU_CPU_FORWARD', false);
+}
+
+async function useCpu(): Promise<void> {
+  await tf.setBackend('cpu');
+  await tf.ready();
+}
+
+type Spec = { model: () => LayersModel; n: number; inShape: number[]; fngd: TrainerFngdOptions; factors: number };
+const SPECS: Record<'mlp' | 'cnn', Spec> = {
+  mlp: { model: () => mlp(6, 5, 3, 2), n: 12, inShape: [6], fngd: { learningRate: 0.5, damping: 0.1, mode: 'global' }, factors: 4 },
+  cnn: { model: () => cnn(4), n: 8, inShape: [6, 6, 2], fngd: { learningRate: 0.5, damping: 0.1, mode: 'layerwise' }, factors: 6 },
+};
+
+/** Host data for a batch, deterministic. */
+function hostBatch(n: number, inShape: number[], classes = 3): { x: Float32Array; y: Float32Array } {
+  const size = inShape.reduce((p, v) => p * v, 1);
+  const x = Float32Array.from({ length: n * size }, (_, i) => Math.sin(0.37 * i + 0.11) + 0.3 * Math.cos(1.3 * i));
+  const y = new Float32Array(n * classes);
+  for (let i = 0; i < n; i++) y[i * classes + ((i * 7 + 3) % classes)] = 1;
+  return { x, y };
+}
+
+/** Builds the model on the current backend with the given initial weights (or its seeded ones). */
+function build(spec: Spec, weights: Float32Array[] | null): LayersModel {
+  const m = spec.model();
+  if (weights) m.setWeights(m.getWeights().map((w, i) => tf.tensor(weights[i] as Float32Array, w.shape)));
+  return m;
+}
+
+/** Weights, read with awaited `data()` (tfjs webgpu has no `dataSync` in Node: no OffscreenCanvas). */
+async function params(m: LayersModel): Promise<number[]> {
+  const out: number[] = [];
+  for (const w of m.getWeights()) out.push(...(await w.data()));
+  return out;
+}
+
+/** One FNGD step (epoch 0, fresh factors) on the current backend; returns initial weights and the result. */
+async function oneStep(spec: Spec, init: Float32Array[] | null): Promise<{ init: Float32Array[]; after: number[]; loss: number }> {
+  const m = build(spec, init);
+  const w0 = await Promise.all(m.getWeights().map(async (w) => Float32Array.from(await w.data())));
+  const { x, y } = hostBatch(spec.n, spec.inShape);
+  const xt = tf.tensor(x, [spec.n, ...spec.inShape]);
+  const yt = tf.tensor(y, [spec.n, 3]);
+  const tr = await FngdTrainer.create(m, { loss: 'softmax-cross-entropy', fngd: spec.fngd });
+  const r = await tr.trainBatch(xt, yt, { batchKey: 0, epoch: 0 });
+  expect(r.fresh).toBe(true);
+  const after = await params(m);
+  tr.dispose();
+  tf.dispose([xt, yt]);
+  m.dispose();
+  return { init: w0, after, loss: r.loss };
+}
+
+describe.skipIf(!gpuOk && !requireGpu)('tfjs webgpu backend: factors stay on the GPU', () => {
+  beforeAll(useWebgpu);
+  afterEach(() => vi.restoreAllMocks());
+
+  it('the linalg device is created on tfjs\'s own GPUDevice', async () => {
+    await useWebgpu();
+    const gpuDevice = tfGpuDevice();
+    expect(gpuDevice).not.toBeNull();
+    const dev = await linalgDeviceForTf();
+    try {
+      expect(dev.backend).toBe('webgpu');
+      expect(dev.info.description).toMatch(/shared GPUDevice/);
+      expect(sharesTfDevice(dev)).toBe(true);
+      // a tfjs buffer copies into a matrix of this device (it would be a validation error across devices)
+      const t = tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3]);
+      const u = tf.mul(t, 2); // a kernel output: GPU-resident
+      const { buffer, tensorRef } = u.dataToGPU() as unknown as { buffer: GPUBuffer; tensorRef: Tensor };
+      expect(buffer.usage & GPUBufferUsage.COPY_SRC).toBe(GPUBufferUsage.COPY_SRC);
+      const mat = dev.fromGpuBuffer(buffer, [2, 3]);
+      tensorRef.dispose();
+      tf.dispose([t, u]);
+      expect(Array.from(await dev.read(mat))).toEqual([2, 4, 6, 8, 10, 12]);
+      mat.dispose();
+    } finally {
+      dev.destroy();
+    }
+  });
+
+  for (const name of ['mlp', 'cnn'] as const) {
+    it(`one FNGD step (${name}) equals the tfjs-cpu result; factors move by dataToGPU + fromGpuBuffer, never data()`, async () => {
+      const spec = SPECS[name];
+      await useCpu();
+      const ref = await oneStep(spec, null);
+
+      await useWebgpu();
+      const reads: { method: string; size: number }[] = [];
+      const origData = tf.Tensor.prototype.data;
+      const origSync = tf.Tensor.prototype.dataSync;
+      vi.spyOn(tf.Tensor.prototype, 'data').mockImplementation(function (this: Tensor) {
+        reads.push({ method: 'data', size: this.size });
+        return origData.call(this);
+      } as typeof origData);
+      vi.spyOn(tf.Tensor.prototype, 'dataSync').mockImplementation(function (this: Tensor) {
+        reads.push({ method: 'dataSync', size: this.size });
+        return origSync.call(this);
+      } as typeof origSync);
+      const toGpu: { usage: number; ref: Tensor }[] = [];
+      const origToGpu = tf.Tensor.prototype.dataToGPU;
+      vi.spyOn(tf.Tensor.prototype, 'dataToGPU').mockImplementation(function (this: Tensor, o?: unknown) {
+        const r = origToGpu.call(this, o as never) as unknown as { buffer: GPUBuffer; tensorRef: Tensor };
+        toGpu.push({ usage: r.buffer.usage, ref: r.tensorRef });
+        return r as never;
+      } as typeof origToGpu);
+      const imports: boolean[] = [];
+      const origImport = LinalgDevice.prototype.fromGpuBuffer;
+      vi.spyOn(LinalgDevice.prototype, 'fromGpuBuffer').mockImplementation(function (this: LinalgDevice, ...a: Parameters<typeof origImport>) {
+        imports.push(sharesTfDevice(this));
+        return origImport.apply(this, a);
+      });
+
+      // the step (weights set before the spies count; params read after)
+      const m = build(spec, ref.init);
+      const { x, y } = hostBatch(spec.n, spec.inShape);
+      const xt = tf.tensor(x, [spec.n, ...spec.inShape]);
+      const yt = tf.tensor(y, [spec.n, 3]);
+      const tr = await FngdTrainer.create(m, { loss: 'softmax-cross-entropy', fngd: spec.fngd });
+      reads.length = 0;
+      const r = await tr.trainBatch(xt, yt, { batchKey: 0, epoch: 0 });
+      const stepReads = reads.slice();
+      vi.restoreAllMocks();
+      expect(r.fresh).toBe(true);
+
+      // factors: one dataToGPU per factor, COPY_SRC buffers, every tensorRef released; none read to the host
+      expect(toGpu).toHaveLength(spec.factors);
+      for (const g of toGpu) {
+        expect(g.usage & GPUBufferUsage.COPY_SRC).toBe(GPUBufferUsage.COPY_SRC);
+        expect(g.ref.isDisposed).toBe(true);
+      }
+      expect(imports).toEqual(new Array<boolean>(spec.factors).fill(true));
+      // the only host reads in a step are scalars: Σℓ, the primed [‖g‖², finite(g), finite(p)], the post-step check
+      expect(stepReads.filter((q) => q.size > 3)).toEqual([]);
+      expect(stepReads.every((q) => q.method === 'data')).toBe(true);
+
+      expect(Math.abs(r.loss - ref.loss)).toBeLessThan(1e-5 * Math.max(1, Math.abs(ref.loss)));
+      const err = relErr(await params(m), ref.after);
+      expect(err).toBeLessThan(1e-4);
+      tr.dispose();
+      tf.dispose([xt, yt]);
+      m.dispose();
+    });
+  }
+
+  it('no tensor leaks over a few steps (fresh, cached and always-refreshed coefficients)', async () => {
+    await useWebgpu();
+    const spec = SPECS.mlp;
+    const { x, y } = hostBatch(spec.n, spec.inShape);
+    const xt = tf.tensor(x, [spec.n, ...spec.inShape]);
+    const yt = tf.tensor(y, [spec.n, 3]);
+    for (const fngd of [
+      { ...spec.fngd, momentum: 0.9 },
+      { ...spec.fngd, mode: 'layerwise' as const, refresh: 'always' as const },
+    ]) {
+      const m = build(spec, null);
+      const tr = await FngdTrainer.create(m, { loss: 'softmax-cross-entropy', fngd });
+      await tr.trainBatch(xt, yt, { batchKey: 0, epoch: 0 }); // warm-up: optimizer state exists
+      const before = tf.memory().numTensors;
+      for (let s = 0; s < 4; s++) {
+        await tr.trainBatch(xt, yt, { batchKey: s % 2, epoch: s < 2 ? 0 : 1 });
+        expect(tf.memory().numTensors).toBe(before);
+      }
+      tr.dispose();
+      m.dispose();
+    }
+    tf.dispose([xt, yt]);
+  });
+});
