@@ -299,7 +299,7 @@ async function main(): Promise<void> {
   const roiVariants = Object.fromEntries((['fngd', 'fngd-drift', 'fngd-always'] as const).filter((n) => byName(n)).map((n) => [n, roiFor(n)]));
 
   // per-epoch table
-  console.log('\nPer-epoch table (seconds = training time of the epoch; metric on the 2,000 held-out digits):');
+  console.log(`\nPer-epoch table (seconds = training time of the epoch; metric on the ${nTest.toLocaleString('en-US')} held-out digits):`);
   const head = ['epoch', ...runs.map((r) => r.optimizer)];
   console.log(head.map((h) => h.padStart(h === 'epoch' ? 5 : 24)).join(''));
   for (let e = 0; e < args.epochs; e++) {
