@@ -1,12 +1,11 @@
 /**
  * Combining layer Grams: summed (global mode) or stacked into one batch (layer-wise mode), plus selecting
- * batch entries. Built from GEMMs with 0/1 placement matrices, which copy float32 values exactly
- * (a non-finite value, though, spreads along its column: 0·∞ = NaN).
+ * batch entries. Stacking and selection are exact device-side copies (`LinalgDevice.stack` / `take`): a
+ * non-finite value stays in its own entry.
  * @module
  */
 import type { LinalgDevice, Matrix } from '@ifngd/linalg-gpu';
 import { FisherArgumentError, ShapeMismatchError } from './errors.js';
-import { scoped } from './scope.js';
 import { fmt, requireMatrix, requireSquare } from './validate.js';
 
 function checkGrams(grams: readonly Matrix[], what: string): number {
@@ -49,48 +48,19 @@ export function sumGrams(dev: LinalgDevice, grams: readonly Matrix[]): Matrix {
 
 /**
  * Concatenates Grams along the batch: `[n,n]` (or `[bₗ,n,n]`) each → `[Σbₗ,n,n]`, so every layer's system is
- * solved in one batched call. Costs `Σbₗ·n²` per input.
+ * solved in one batched call. A device-side copy (`LinalgDevice.stack`): values, NaN/±∞ included, land
+ * exactly in their own entry.
  */
 export function stackGrams(dev: LinalgDevice, grams: readonly Matrix[]): Matrix {
-  const n = checkGrams(grams, 'stackGrams');
-  const total = grams.reduce((s, g) => s + g.batch, 0);
-  return scoped((s) => {
-    let acc: Matrix | null = null;
-    try {
-      let offset = 0;
-      for (const g of grams) {
-        const place = s.tmp(dev.matrix(placement(total, offset, g.batch), [total, g.batch]));
-        const flat = s.tmp(dev.reshape(g, [g.batch, n * n]));
-        const next: Matrix = dev.gemm(place, flat, acc ? { c: acc } : {});
-        acc?.dispose();
-        acc = next;
-        offset += g.batch;
-      }
-      return dev.reshape(acc!, [total, n, n]);
-    } finally {
-      acc?.dispose(); // the result is a view that keeps the storage alive
-    }
-  });
+  checkGrams(grams, 'stackGrams');
+  return dev.stack(grams);
 }
 
 /**
- * Selected batch entries of `m` (`[b,r,c]` → `[entries.length,r,c]`), in the order given.
+ * Selected batch entries of `m` (`[b,r,c]` → `[entries.length,r,c]`), in the order given: a device-side
+ * gather (`LinalgDevice.take`).
  * @internal
  */
 export function takeEntries(dev: LinalgDevice, m: Matrix, entries: readonly number[]): Matrix {
-  return scoped((s) => {
-    const select = new Float32Array(entries.length * m.batch);
-    entries.forEach((b, i) => (select[i * m.batch + b] = 1));
-    const sel = s.tmp(dev.matrix(select, [entries.length, m.batch]));
-    const flat = s.tmp(dev.reshape(m, [m.batch, m.entrySize]));
-    const out = s.tmp(dev.gemm(sel, flat));
-    return dev.reshape(out, [entries.length, m.rows, m.cols]);
-  });
-}
-
-/** `[rows, cols]` 0/1 matrix with ones at `(offset + i, i)`. */
-function placement(rows: number, offset: number, cols: number): Float32Array {
-  const p = new Float32Array(rows * cols);
-  for (let i = 0; i < cols; i++) p[(offset + i) * cols + i] = 1;
-  return p;
+  return dev.take(m, entries);
 }

@@ -8,6 +8,7 @@ import {
   jacobianGram,
   smwCoefficients,
   solveCoefficients,
+  stackGrams,
 } from '../src/index.js';
 import { alpha64, norm, randn, relError, tracked } from './helpers.js';
 
@@ -132,6 +133,23 @@ describe.each(await backends())('%s', (backend) => {
     const err = await solveCoefficients(dev, g, 0.1).catch((e: unknown) => e);
     expect((err as NonFiniteError).entries).toEqual([1]);
     g.dispose();
+  });
+
+  it('a non-finite layer Gram stays in its own entry once stacked', async () => {
+    // stacking copies exactly: the NaN/∞ of layer 1 must not leak into layers 0 and 2 (0·∞ = NaN would)
+    const grams = [
+      dev.matrix([2, 0, 0, 2], [2, 2]),
+      dev.matrix([1, Infinity, NaN, 1], [2, 2]),
+      dev.matrix([3, 1, 1, 3], [2, 2]),
+    ];
+    const g = stackGrams(dev, grams);
+    const got = await dev.read(g);
+    expect(Array.from(got.subarray(0, 4))).toEqual([2, 0, 0, 2]);
+    expect(Array.from(got.subarray(8, 12))).toEqual([3, 1, 1, 3]);
+    const err = await solveCoefficients(dev, g, 0.1).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NonFiniteError);
+    expect((err as NonFiniteError).entries).toEqual([1]);
+    [...grams, g].forEach((m) => m.dispose());
   });
 
   it('n = 1', async () => {

@@ -83,6 +83,16 @@ export interface SumBatchPlan {
   readonly size: number;
 }
 
+/**
+ * One run of a {@link BackendImpl.copy}: `count` 4-byte elements from `src[srcOffset…]` to `dst[dstOffset…]`
+ * (offsets and counts in elements, not bytes).
+ */
+export interface CopyRange {
+  readonly srcOffset: number;
+  readonly dstOffset: number;
+  readonly count: number;
+}
+
 /** Limits a backend reports; the device checks operands against them before planning. */
 export interface BackendLimits {
   /** Largest number of float32 elements one storage may hold. */
@@ -116,6 +126,12 @@ export interface BackendImpl<S = unknown> {
   triangularSolve(plan: TrsmPlan, l: S, b: S, out: S): void;
   elementwise(plan: ElementwisePlan, a: S, b: S | null, out: S): void;
   sumBatch(plan: SumBatchPlan, a: S, out: S): void;
+  /**
+   * Copies element ranges of `src` into `dst`, in order (ordered with the work enqueued before and after).
+   * Both are float storages or both info storages (4-byte elements either way); `dst` is never `src`, and
+   * ranges lie within both storages and do not overlap in `dst`.
+   */
+  copy(ranges: readonly CopyRange[], src: S, dst: S): void;
   /** Float32 contents of the first `elements` values. */
   read(storage: S, elements: number): Promise<Float32Array>;
   /** Int32 contents of the first `count` values of an info storage. */

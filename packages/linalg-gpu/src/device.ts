@@ -16,10 +16,13 @@ import { Matrix, SharedStorage, type Shape } from './matrix.js';
 import {
   checkFinite,
   checkShape,
+  copyRuns,
   planCholesky,
   planElementwise,
   planGemm,
   planGram,
+  planStack,
+  planTake,
   planTrsm,
 } from './plans.js';
 
@@ -275,6 +278,67 @@ export class LinalgDevice {
     return this.#finish(shape, out, inherit(a));
   }
 
+  /**
+   * Concatenates matrices along the batch dimension: each operand (`[rows, cols]`, a batch of 1, or
+   * `[b, rows, cols]`) contributes its entries in order, giving `[Σb, rows, cols]` (always 3-D). Values are
+   * copied exactly (NaN/±∞ included); the inputs are not modified and may repeat.
+   *
+   * Factorization status travels with the entries: when an operand depends on a Cholesky factorization, the
+   * result's {@link LinalgDevice.readInfo} reports, for each of that operand's entries, the code the operand
+   * reports for it, and {@link LinalgDevice.read} of the result throws {@link NotPositiveDefiniteError} when
+   * any of them failed. Entries from operands without a status report 0. (For a view reshaped so that its
+   * batch no longer matches its factorization, the codes follow `readInfo` of that view.)
+   *
+   * @throws {@link InvalidArgumentError} when `ms` is not a non-empty array.
+   * @throws {@link ShapeError} when the operands differ in rows×cols per entry.
+   * @throws {@link DeviceMismatchError} / {@link DisposedError} for a matrix of another device or a disposed one.
+   * @throws {@link DeviceLimitError} when the result exceeds {@link DeviceInfo.maxElements}.
+   * Nothing is enqueued when it throws.
+   */
+  stack(ms: readonly Matrix[]): Matrix {
+    this.#live('stack');
+    if (!Array.isArray(ms) || ms.length === 0) {
+      throw new InvalidArgumentError('stack: expected a non-empty array of matrices');
+    }
+    this.#own('stack', ...ms);
+    const { shape, offsets } = planStack(ms);
+    const out = this.#alloc(shape, 'stack');
+    const size = shape[1] * shape[2];
+    ms.forEach((m, i) => {
+      const at = offsets[i]!;
+      this.#impl.copy([{ srcOffset: 0, dstOffset: at * size, count: m.size }], m.storage.value, out.value);
+    });
+    const info = this.#gatherInfo(
+      shape[0],
+      ms.flatMap((m, i) => Array.from({ length: m.batch }, (_, e) => ({ m, entry: e, dst: offsets[i]! + e }))),
+    );
+    return new Matrix(this, shape, out, info);
+  }
+
+  /**
+   * Gathers batch entries of `m`: `entries[i]` of `[b, rows, cols]` (or of a 2-D matrix, whose only entry is
+   * 0) becomes entry `i` of the `[entries.length, rows, cols]` result (always 3-D). Indices may repeat and
+   * come in any order; runs of consecutive indices are copied at once. Values are copied exactly.
+   *
+   * Factorization status travels with the entries: the result's {@link LinalgDevice.readInfo} is `m`'s
+   * `readInfo` at `entries`, and {@link LinalgDevice.read} throws {@link NotPositiveDefiniteError} only when a
+   * selected entry failed.
+   *
+   * @throws {@link InvalidArgumentError} unless `entries` is a non-empty array of integers in `[0, m.batch)`.
+   * @throws {@link DeviceMismatchError} / {@link DisposedError} for a matrix of another device or a disposed one.
+   * @throws {@link DeviceLimitError} when the result exceeds {@link DeviceInfo.maxElements}.
+   * Nothing is enqueued when it throws.
+   */
+  take(m: Matrix, entries: readonly number[]): Matrix {
+    this.#own('take', m);
+    const { shape } = planTake(m, entries);
+    const out = this.#alloc(shape, 'take');
+    const pairs = entries.map((e, i) => [e, i] as const);
+    this.#impl.copy(copyRuns(pairs, m.entrySize), m.storage.value, out.value);
+    const info = this.#gatherInfo(shape[0], entries.map((e, i) => ({ m, entry: e, dst: i })));
+    return new Matrix(this, shape, out, info);
+  }
+
   /** A view with another shape of the same number of elements, sharing storage (no copy). */
   reshape(a: Matrix, shape: readonly number[]): Matrix {
     this.#own('reshape', a);
@@ -364,6 +428,27 @@ export class LinalgDevice {
 
   #allocInfo(count: number): SharedStorage {
     return new SharedStorage(this.#impl.allocInfo(count), count, (v) => this.#impl.free(v));
+  }
+
+  /**
+   * The status of a stacked / gathered result of `batch` entries, entry `dst` taking source `m`'s status for
+   * its batch entry `entry` as {@link LinalgDevice.readInfo} maps it; null when no source carries a status.
+   */
+  #gatherInfo(batch: number, moves: readonly { m: Matrix; entry: number; dst: number }[]): SharedStorage | null {
+    if (!moves.some((x) => x.m.info)) return null;
+    const info = this.#allocInfo(batch);
+    const bySource = new Map<SharedStorage, [number, number][]>();
+    for (const { m, entry, dst } of moves) {
+      const src = m.info;
+      if (!src) continue;
+      const at = src.elements === 1 ? 0 : entry;
+      if (at >= src.elements) continue; // readInfo reports 0 there; the new status is zero-initialised
+      let pairs = bySource.get(src);
+      if (!pairs) bySource.set(src, (pairs = []));
+      pairs.push([at, dst]);
+    }
+    for (const [src, pairs] of bySource) this.#impl.copy(copyRuns(pairs, 1), src.value, info.value);
+    return info;
   }
 
   #wrap(shape: Shape, value: unknown, size: number, info: SharedStorage | null): Matrix {

@@ -4,7 +4,7 @@
  * @internal
  * @module
  */
-import type { CholeskyPlan, ElementwisePlan, GemmPlan, GramPlan, TrsmPlan } from './backend.js';
+import type { CholeskyPlan, CopyRange, ElementwisePlan, GemmPlan, GramPlan, TrsmPlan } from './backend.js';
 import { InvalidArgumentError, ShapeError } from './errors.js';
 import type { Shape } from './matrix.js';
 
@@ -153,4 +153,55 @@ export function planElementwise(
     },
     shape: resultShape(batch, a.rows, a.cols, ...ops),
   };
+}
+
+/**
+ * Plans the concatenation of operands along the batch: each operand `i` lands at `offsets[i]` (in batch
+ * entries) of a `[Σbatch, rows, cols]` result. Every operand must have the first one's rows×cols.
+ */
+export function planStack(ms: readonly Dims[], what = 'stack'): { shape: readonly [number, number, number]; offsets: number[] } {
+  const [first] = ms;
+  if (!first) throw new InvalidArgumentError(`${what}: expected a non-empty array of matrices`);
+  const bad = ms.find((d) => d.rows !== first.rows || d.cols !== first.cols);
+  if (bad) {
+    throw new ShapeError(
+      `${what}: every matrix must be ${first.rows}×${first.cols} per batch entry, got ${ms.map(fmt).join(', ')}`,
+    );
+  }
+  const offsets: number[] = [];
+  let total = 0;
+  for (const d of ms) {
+    offsets.push(total);
+    total += d.batch;
+  }
+  return { shape: [total, first.rows, first.cols], offsets };
+}
+
+/** Validates gather indices into `m`'s batch (integers in `[0, batch)`, duplicates allowed, non-empty). */
+export function planTake(m: Dims, entries: readonly number[], what = 'take'): { shape: readonly [number, number, number] } {
+  if (!Array.isArray(entries) || entries.length === 0) {
+    throw new InvalidArgumentError(`${what}: entries must be a non-empty array of batch indices`);
+  }
+  entries.forEach((e, i) => {
+    if (!Number.isSafeInteger(e) || e < 0 || e >= m.batch) {
+      throw new InvalidArgumentError(
+        `${what}: entries[${i}] = ${String(e)} is not an integer batch index in [0, ${m.batch}) of ${fmt(m)}`,
+      );
+    }
+  });
+  return { shape: [entries.length, m.rows, m.cols] };
+}
+
+/**
+ * Copy ranges moving `pairs` of `[srcEntry, dstEntry]` (entries of `size` elements), merging runs where both
+ * indices advance by one (a whole operand, or consecutive gather indices, becomes one copy).
+ */
+export function copyRuns(pairs: readonly (readonly [number, number])[], size: number): CopyRange[] {
+  const runs: { src: number; dst: number; len: number }[] = [];
+  for (const [src, dst] of pairs) {
+    const last = runs[runs.length - 1];
+    if (last && last.src + last.len === src && last.dst + last.len === dst) last.len++;
+    else runs.push({ src, dst, len: 1 });
+  }
+  return runs.map((r) => ({ srcOffset: r.src * size, dstOffset: r.dst * size, count: r.len * size }));
 }

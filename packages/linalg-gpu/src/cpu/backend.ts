@@ -9,6 +9,7 @@ import type {
   BackendImpl,
   BackendLimits,
   CholeskyPlan,
+  CopyRange,
   ElementwisePlan,
   GemmPlan,
   GramPlan,
@@ -16,6 +17,7 @@ import type {
   TrsmPlan,
 } from '../backend.js';
 import { choleskyInto } from './cholesky.js';
+import { copyRanges } from './copy.js';
 import { elementwiseInto, sumBatchInto } from './elementwise.js';
 import { GemmEngine, gemmKernel } from './gemm.js';
 import { Scratch } from './scratch.js';
@@ -113,6 +115,10 @@ export class CpuBackend implements BackendImpl<CpuStorage> {
 
   sumBatch(plan: SumBatchPlan, a: CpuStorage, out: CpuStorage): void {
     sumBatchInto(plan, asFloat(a), asFloat(out), this.work);
+  }
+
+  copy(ranges: readonly CopyRange[], src: CpuStorage, dst: CpuStorage): void {
+    copyRanges(ranges, src, dst);
   }
 
   read(storage: CpuStorage, elements: number): Promise<Float32Array> {

@@ -7,6 +7,7 @@
 import type {
   BackendImpl,
   CholeskyPlan,
+  CopyRange,
   ElementwisePlan,
   GemmPlan,
   GramPlan,
@@ -69,6 +70,10 @@ export class WebGpuBackend implements BackendImpl<GPUBuffer> {
   }
   sumBatch(plan: SumBatchPlan, a: GPUBuffer, out: GPUBuffer): void {
     encodeSumBatch(this.ctx, plan, a, out);
+  }
+  /** Buffer-to-buffer copies recorded in the pending encoder (ordered with the kernels around them). */
+  copy(ranges: readonly CopyRange[], src: GPUBuffer, dst: GPUBuffer): void {
+    for (const r of ranges) this.ctx.copy(src, r.srcOffset * 4, dst, r.dstOffset * 4, r.count * 4);
   }
   async read(storage: GPUBuffer, elements: number): Promise<Float32Array> {
     return new Float32Array(await this.ctx.read(storage, elements * 4));
