@@ -42,7 +42,7 @@ const wanted = option('backend');
 
 async function runCase(dev: LinalgDevice, c: BenchCase): Promise<Row> {
   const ours = await c.setup(dev);
-  const t = await time(ours.run, c.reps ?? 5);
+  const t = await time(ours.run, c.reps ?? 7);
   ours.dispose();
   let peerMs: number | null = null;
   let peerName: string | null = null;
@@ -52,7 +52,7 @@ async function runCase(dev: LinalgDevice, c: BenchCase): Promise<Row> {
       const p = await c.peer(dev.backend);
       if (p) {
         peerName = p.name;
-        peerMs = (await time(p.run, c.reps ?? 5)).ms;
+        peerMs = (await time(p.run, c.reps ?? 7)).ms;
         p.dispose();
       }
     } catch (err) {
