@@ -103,8 +103,13 @@ async function setBackend(kind: Args['backend']): Promise<string> {
  */
 function hyper(task: Task): { sgd: [number, number]; adam: number; fngd: TrainerFngdOptions } {
   const h = baseHyper(task);
-  const lr = process.env['FNGD_LR']; // tuning only (the README's one-time sweep); never set for reported runs
-  return lr ? { ...h, fngd: { ...h.fngd, learningRate: Number(lr) } } : h;
+  // tuning only (the README's one-time sweeps); never set for reported runs
+  const lr = process.env['FNGD_LR'];
+  const damping = process.env['FNGD_DAMPING'];
+  return {
+    ...h,
+    fngd: { ...h.fngd, ...(lr ? { learningRate: Number(lr) } : {}), ...(damping ? { damping: Number(damping) } : {}) },
+  };
 }
 
 function baseHyper(task: Task): { sgd: [number, number]; adam: number; fngd: TrainerFngdOptions } {
