@@ -65,7 +65,15 @@ function parseArgs(argv: string[]): Args {
   return a;
 }
 
-async function setBackend(kind: Args['backend']): Promise<string> {
+/**
+ * tfjs-backend-wasm 4.22 registers no Conv2DBackpropFilter kernel, so convolutions cannot be trained there:
+ * `--backend auto` picks cpu for the CNN and an explicit `--backend wasm --model cnn` is refused up front.
+ */
+async function setBackend(kind: Args['backend'], model: 'mlp' | 'cnn'): Promise<string> {
+  if (model === 'cnn' && kind === 'wasm') {
+    throw new Error('--model cnn cannot train on --backend wasm: tfjs-backend-wasm 4.22 has no Conv2DBackpropFilter kernel (use cpu or webgpu)');
+  }
+  if (model === 'cnn' && kind === 'auto') kind = 'cpu';
   const tryWasm = async (): Promise<boolean> => {
     await import('@tensorflow/tfjs-backend-wasm');
     return tf.setBackend('wasm');
@@ -196,7 +204,7 @@ function bar(done: number, total: number, width = 24): string {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const backend = await setBackend(args.backend);
+  const backend = await setBackend(args.backend, args.task === 'autoencoder' ? 'mlp' : args.model);
   const metric = args.task === 'classifier' ? 'testAccuracy' : 'testLoss';
   const [nTrain, nTest] = args.quick ? [2000, 500] : [8000, 2000];
   const all = loadAll();
