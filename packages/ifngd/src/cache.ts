@@ -8,7 +8,7 @@ import { BatchSizeMismatchError, InvalidArgumentError } from './errors.js';
 /** Identifies a mini-batch; the trainer keeps the partition of samples into batches fixed. */
 export type BatchKey = string | number;
 
-/** One cached batch. Mutable only through {@link CoefficientCache}. */
+/** One cached batch (read-only for users; the optimizer's internal cache owns it). */
 export interface CacheEntry {
   readonly key: BatchKey;
   /** Samples in the batch. */

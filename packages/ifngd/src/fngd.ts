@@ -78,7 +78,8 @@ interface Ticket {
   readonly terms: { linear: number; curvature: number } | null;
 }
 
-type ChainState = ApplyIfFiniteState<unknown[]>;
+/** State of the optimizer's transformation chain (`applyIfFinite` around the chained transforms' states). */
+export type ChainState = ApplyIfFiniteState<unknown[]>;
 
 /** The FNGD optimizer. Create it with {@link fngd}. */
 export class FngdOptimizer<T = HostTree> {

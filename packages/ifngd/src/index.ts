@@ -14,15 +14,15 @@
  * ```
  * @packageDocumentation
  */
-export { fngd, FngdOptimizer, type CoefficientRequest, type Coefficients, type FngdStepExtras } from './fngd.js';
+export { fngd, FngdOptimizer, type ChainState, type CoefficientRequest, type Coefficients, type FngdStepExtras } from './fngd.js';
 export type { FngdOptions, GuardOptions } from './options.js';
 export type { FngdStats } from './stats.js';
-export type { RefreshPolicy, DriftOptions } from './refresh.js';
+export type { RefreshPolicy, DriftOptions, Decision } from './refresh.js';
 export type { AdaptiveDampingOptions } from './damping.js';
 export type { BatchKey, CacheEntry } from './cache.js';
 export type { FngdMode } from './curvature.js';
 export type { ProbeResult, StaleReason } from './drift.js';
-export { chain, identity, type GradientTransformation, type StepExtras, type FngdStepInfo, type UpdateResult } from './transform.js';
+export { chain, identity, type StateOf, type GradientTransformation, type StepExtras, type FngdStepInfo, type UpdateResult } from './transform.js';
 export { scaleByFngd, type FngdScaleState } from './transforms/fngd-scale.js';
 export { momentum, type MomentumOptions, type MomentumState } from './transforms/momentum.js';
 export { weightDecay } from './transforms/weight-decay.js';
