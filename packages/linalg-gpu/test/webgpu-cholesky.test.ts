@@ -1,7 +1,8 @@
 /**
  * WebGPU Cholesky and triangular-solve kernels against float64 references: the one-workgroup-per-matrix
  * and blocked factorizations, LAPACK info codes, forward/transposed solves with broadcasting, and
- * Cholesky solves. Runs on the WebGPU backend only; a missing adapter fails the suite (never skips).
+ * Cholesky solves. Runs on the WebGPU backend only: a missing adapter fails the suite under CI (CI=true or
+ * IFNGD_REQUIRE_WEBGPU=1, see devices.ts) and skips it on a developer machine.
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +11,7 @@ import { NotPositiveDefiniteError } from '../src/errors.js';
 import type { Matrix } from '../src/matrix.js';
 import { encodeCholesky, useBlocked } from '../src/webgpu/cholesky/cholesky.js';
 import { WebGpuBackend } from '../src/webgpu/backend.js';
+import { webgpuAvailable } from './devices.js';
 import { trsmUsesBlocked } from '../src/webgpu/trsm/trsm.js';
 import { randn, randomSpd, relError } from './reference.js';
 
@@ -127,11 +129,12 @@ function solveResidual(
   return err / (an * xn * n);
 }
 
-describe('WebGPU Cholesky and triangular solves', () => {
+const available = await webgpuAvailable(); // throws under CI when no adapter exists
+
+describe.runIf(available)('WebGPU Cholesky and triangular solves', () => {
   let dev: LinalgDevice;
   let backend: WebGpuBackend;
   beforeAll(async () => {
-    // No CPU fallback: without an adapter this throws and every test fails.
     backend = await WebGpuBackend.create({});
     dev = new LinalgDevice(backend);
     expect(dev.backend).toBe('webgpu');
