@@ -1,21 +1,11 @@
 import { describe, it, expect } from 'vitest';
 import { CpuBackend } from '../src/cpu/backend.js';
+import { rng } from './reference.js';
 import { INNER, UNBLOCKED_MAX, outerBlock } from '../src/cpu/cholesky.js';
 
 // Crossovers of the CPU Cholesky: unblocked kernel (n ≤ UNBLOCKED_MAX), inner blocks of INNER columns,
 // outer panels of outerBlock(n) columns (changing at n = 512 / 1536).
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 2 ** 32;
-  };
-}
 
 /** A well-conditioned SPD matrix (float32), strictly upper part filled with NaN (must be ignored). */
 function randomSpd(n: number, seed: number): Float32Array {

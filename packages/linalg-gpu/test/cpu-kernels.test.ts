@@ -1,29 +1,14 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { CpuBackend } from '../src/cpu/backend.js';
+import { randn, rng } from './reference.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // Helpers: deterministic data and straightforward float64 references.
 // ---------------------------------------------------------------------------------------------------------
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 2 ** 32;
-  };
-}
 
-function randomF32(count: number, seed: number): Float32Array {
-  const r = rng(seed);
-  const out = new Float32Array(count);
-  for (let i = 0; i < count; i++) out[i] = r() * 2 - 1;
-  return out;
-}
+const randomF32 = randn;
 
 /** Symmetric positive definite n×n (float32-representable): M·Mᵀ/n + I. */
 function randomSpd(n: number, seed: number): Float32Array {

@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { CpuBackend } from '../src/cpu/backend.js';
+import { rng } from './reference.js';
 import { GemmEngine, gemmKernel, setGemmKernel, type GemmKernelKind, type MatrixView } from '../src/cpu/gemm.js';
 import { sleb, uleb } from '../src/cpu/wasm-asm.js';
 import { WasmGemm, detectWasmSimd, gemmModuleBytes, wasmSimdSupported, type WasmApi } from '../src/cpu/wasm-gemm.js';
@@ -10,17 +11,6 @@ const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 const initialKernel = gemmKernel();
 afterAll(() => setGemmKernel(initialKernel));
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 2 ** 32;
-  };
-}
 
 function random64(count: number, seed: number): Float64Array {
   const r = rng(seed);
