@@ -11,23 +11,13 @@ import { createRequire } from 'node:module';
 import { createDevice } from '@ifngd/linalg-gpu';
 import * as ort from 'onnxruntime-node';
 import { OnnxTrainer, buildModel, type ModelSpec } from '../src/index.js';
+import { mulberry32 } from '../src/rng.js';
 
 const require = createRequire(import.meta.url);
 const arg = (k: string, d: string) => {
   const i = process.argv.indexOf(`--${k}`);
   return i >= 0 ? process.argv[i + 1]! : d;
 };
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function gauss(r: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());

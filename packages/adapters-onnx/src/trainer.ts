@@ -14,6 +14,7 @@ import { BATCH, fmtShape } from './ir.js';
 import type { LossKind } from './loss.js';
 import { cloneModel, decodeModel, encodeModel, setTensorFloats, tensorFloats } from './proto.js';
 import { defaultRuntime, floats, LazySession, type OrtRuntime } from './session.js';
+import { mulberry32 } from './rng.js';
 
 /** Options of {@link OnnxTrainer.create}: the loss, the runtime, and every FNGD option. */
 export interface OnnxTrainerOptions extends Omit<FngdOptions, 'device' | 'ops' | 'learningRate' | 'damping'> {
@@ -320,13 +321,3 @@ function sliceRows(ort: OrtRuntime, t: Tensor, lo: number, hi: number): Tensor {
   return new Ctor(t.type, data, dims);
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
