@@ -175,24 +175,10 @@ export function weightedRecordGrads(r: TapRecord, w: Float32Array, filters: Patc
   return out;
 }
 
-/** `Σᵢ wᵢ∇ℓᵢ` for `vars` by differentiating the weighted loss (one extra forward/backward). */
-export function weightedLossGrads(
-  model: FunctionModel,
-  loss: PerSampleLoss,
-  x: Tensor,
-  y: Tensor,
-  w: Float32Array,
-  vars: readonly Variable[],
-): { grads: Map<Variable, Tensor>; lossSum: number } {
-  const { grads, lossSum } = weightedLossGradTensors(model, loss, x, y, w, vars);
-  try {
-    return { grads, lossSum: lossSum.dataSync()[0] as number };
-  } finally {
-    lossSum.dispose();
-  }
-}
-
-/** {@link weightedLossGrads} reading Σℓᵢ with an awaited `data()` (backends without synchronous reads). */
+/**
+ * `Σᵢ wᵢ∇ℓᵢ` for `vars` by differentiating the weighted loss (one extra forward/backward); Σℓᵢ is read with an
+ * awaited `data()`, so it works on backends without synchronous reads (tfjs-webgpu in Node).
+ */
 export async function weightedLossGradsAsync(
   model: FunctionModel,
   loss: PerSampleLoss,
