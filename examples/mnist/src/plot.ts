@@ -10,6 +10,8 @@ export interface Series {
   readonly name: string;
   readonly color: string;
   readonly points: readonly (readonly [number, number])[];
+  /** Optional spread drawn as a shaded band: `[x, low, high]` (e.g. min–max over seeds). */
+  readonly band?: readonly (readonly [number, number, number])[];
 }
 
 /** One chart. */
@@ -47,7 +49,9 @@ function fmt(v: number): string {
 
 /** The chart as an SVG document. */
 export function toSvg(c: Chart): string {
-  const pts = c.series.flatMap((s) => s.points).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
+  const pts = c.series
+    .flatMap((s) => [...s.points, ...(s.band ?? []).flatMap(([x, lo, hi]): [number, number][] => [[x, lo], [x, hi]])])
+    .filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
   const xs = pts.map((p) => p[0]);
   const ys = pts.map((p) => p[1]);
   let [x0, x1] = [Math.min(...xs, 0), Math.max(...xs, 1)];
@@ -77,6 +81,14 @@ export function toSvg(c: Chart): string {
   o.push(`<rect x="${M.l}" y="${M.t}" width="${pw}" height="${ph}" fill="none" stroke="#333"/>`);
   o.push(`<text x="${M.l + pw / 2}" y="${H - 12}" text-anchor="middle">${esc(c.xLabel)}</text>`);
   o.push(`<text transform="translate(16 ${M.t + ph / 2}) rotate(-90)" text-anchor="middle">${esc(c.yLabel)}</text>`);
+  const clampY = (y: number): number => Math.min(Math.max(y, y0), y1);
+  for (const s of c.series) {
+    const b = (s.band ?? []).filter(([x, lo, hi]) => Number.isFinite(x) && Number.isFinite(lo) && Number.isFinite(hi));
+    if (b.length > 1) {
+      const ring = [...b.map(([x, , hi]) => [x, hi] as const), ...[...b].reverse().map(([x, lo]) => [x, lo] as const)];
+      o.push(`<polygon fill="${s.color}" fill-opacity="0.15" stroke="none" points="${ring.map(([x, y]) => `${sx(x).toFixed(1)},${sy(clampY(y)).toFixed(1)}`).join(' ')}"/>`);
+    }
+  }
   c.series.forEach((s, i) => {
     const p = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
     if (p.length > 0) {

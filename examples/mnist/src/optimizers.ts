@@ -1,0 +1,30 @@
+/**
+ * Trainer options of each benchmark optimizer from one trial configuration. All run in the same
+ * `FngdTrainer` loop (tfjs optimizers through its baseline branch), so they share data handling and timing.
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { FngdTrainerOptions } from '@ifngd/adapters-tfjs';
+import type { Task } from './models.js';
+import { MOMENTUM, type OptName, type TrialConfig } from './search.js';
+
+/** The per-sample loss of a task. */
+export function lossOf(task: Task): 'softmax-cross-entropy' | 'sigmoid-cross-entropy' {
+  return task === 'classifier' ? 'softmax-cross-entropy' : 'sigmoid-cross-entropy';
+}
+
+const REFRESH = { fngd: 'first-epoch', 'fngd-drift': 'drift', 'fngd-always': 'always' } as const;
+
+/** `FngdTrainer.create` options for `name` with hyper-parameters `c`. */
+export function trainerOptions(task: Task, name: OptName, c: TrialConfig): FngdTrainerOptions {
+  const loss = lossOf(task);
+  if (name === 'adam') return { loss, optimizer: tf.train.adam(c.learningRate) };
+  if (name === 'sgd') return { loss, optimizer: tf.train.momentum(c.learningRate, MOMENTUM) };
+  if (c.damping === undefined || c.mode === undefined) throw new Error(`${name}: a trial needs damping and mode`);
+  return { loss, fngd: { learningRate: c.learningRate, damping: c.damping, mode: c.mode, momentum: MOMENTUM, refresh: REFRESH[name] } };
+}
+
+/** Short label of a configuration, e.g. `lr 0.03 λ 10 layerwise`. */
+export function describeConfig(c: TrialConfig): string {
+  return `lr ${c.learningRate}${c.damping === undefined ? '' : ` λ ${c.damping}`}${c.mode === undefined ? '' : ` ${c.mode}`}`;
+}

@@ -1,0 +1,192 @@
+/**
+ * The ROI report of a multi-seed run: a shared target, per-optimizer medians with min–max spread, epoch costs
+ * against SGD, progress per epoch against Adam, the metric at equal training time, time to target, and a
+ * one-line verdict per FNGD variant. `buildReport` is pure (tested); `printReport` formats it.
+ * @module
+ */
+import type { FngdStats } from 'ifngd';
+import type { ModelKind, Task, Initializer } from './models.js';
+import type { OptName, TrialConfig } from './search.js';
+import { metricAtTime, metricOf, spread, steadyEpochSeconds, timeToTarget, totalSeconds, type EpochRow, type Metric, type Spread } from './summary.js';
+
+/** One (optimizer, seed) run. */
+export interface Run {
+  readonly optimizer: OptName;
+  readonly seed: number;
+  readonly epochs: EpochRow[];
+  diverged: string | null;
+  stats?: FngdStats;
+}
+
+export interface ReportInput {
+  readonly task: Task;
+  readonly model: ModelKind;
+  readonly backend: string;
+  readonly metric: Metric;
+  readonly batchSize: number;
+  readonly epochs: number;
+  readonly seeds: readonly number[];
+  readonly sizes: { readonly train: number; readonly test: number };
+  readonly tuned: { readonly file: string; readonly initializer: Initializer; readonly best: Partial<Record<OptName, TrialConfig>>; readonly trialsPerOptimizer: number };
+  readonly runs: readonly Run[];
+}
+
+/** Per-optimizer figures (medians over seeds, min–max spread). */
+export interface OptimizerSummary {
+  readonly optimizer: OptName;
+  readonly config: TrialConfig | undefined;
+  readonly final: Spread | null;
+  readonly timeToTarget: Spread | null;
+  /** Seeds that reached the target. */
+  readonly reached: number;
+  readonly diverged: number;
+  readonly epoch1Seconds: Spread | null;
+  readonly steadyEpochSeconds: Spread | null;
+  /** Median epoch-1 seconds ÷ SGD's. */
+  readonly epoch1VsSgd: number | null;
+  /** Median steady-epoch seconds ÷ SGD's. */
+  readonly steadyVsSgd: number | null;
+  /** Median epoch-1 seconds minus SGD's: the first-epoch investment. */
+  readonly investmentSeconds: number | null;
+  /** Median metric at the report's equal-time point. */
+  readonly atEqualTime: number | null;
+  /** Median time to target ÷ Adam's. */
+  readonly timeToTargetVsAdam: number | null;
+  /** Median metric after each epoch (null where no seed has that epoch). */
+  readonly perEpoch: readonly (number | null)[];
+  /** Median Gram + Cholesky computations (FNGD variants). */
+  readonly factorizations: number | null;
+}
+
+export interface Report extends Omit<ReportInput, 'runs'> {
+  readonly target: { readonly value: number; readonly rule: string };
+  /** The training time at which all optimizers are compared: the shortest median total time. */
+  readonly equalTime: number;
+  readonly summary: readonly OptimizerSummary[];
+  readonly verdicts: readonly string[];
+  readonly runs: readonly Run[];
+}
+
+const med = (s: Spread | null): number | null => s?.median ?? null;
+const ratio = (a: number | null, b: number | null): number | null => (a !== null && b !== null && b > 0 ? a / b : null);
+
+/** The shared target: autoencoder — Adam's median final test loss; classifier — best baseline's median final accuracy − 0.5 points. */
+function targetOf(metric: Metric, finals: Map<OptName, Spread | null>): { value: number; rule: string } {
+  const base = (['adam', 'sgd'] as const).map((o) => med(finals.get(o) ?? null)).filter((v): v is number => v !== null);
+  if (metric === 'testAccuracy') {
+    const best = base.length ? Math.max(...base) : Math.max(...[...finals.values()].map((s) => s?.median ?? -Infinity));
+    return { value: Math.round((best - 0.005) * 10000) / 10000, rule: "best baseline's median final test accuracy − 0.5 points" };
+  }
+  const adam = med(finals.get('adam') ?? null);
+  if (adam !== null) return { value: adam, rule: "Adam's median final test loss" };
+  return { value: Math.min(...[...finals.values()].map((s) => s?.median ?? Infinity)), rule: 'best median final test loss' };
+}
+
+export function buildReport(input: ReportInput): Report {
+  const { metric } = input;
+  const names = [...new Set(input.runs.map((r) => r.optimizer))];
+  const runsOf = (o: OptName): Run[] => input.runs.filter((r) => r.optimizer === o);
+  const finalOf = (r: Run): number | null => {
+    const last = r.epochs.at(-1);
+    return r.diverged || !last ? null : metricOf(last, metric);
+  };
+  const finals = new Map(names.map((o) => [o, spread(runsOf(o).map(finalOf))]));
+  const target = targetOf(metric, finals);
+  const totals = names.map((o) => spread(runsOf(o).filter((r) => !r.diverged).map((r) => totalSeconds(r.epochs)))?.median ?? Infinity);
+  const equalTime = Math.min(...totals);
+  const e1 = (o: OptName): Spread | null => spread(runsOf(o).map((r) => r.epochs[0]?.seconds ?? null));
+  const steady = (o: OptName): Spread | null => spread(runsOf(o).map((r) => steadyEpochSeconds(r.epochs)));
+  const ttt = (o: OptName): Spread | null => spread(runsOf(o).map((r) => (r.diverged ? null : timeToTarget(r.epochs, metric, target.value))));
+  const sgdE1 = med(e1('sgd'));
+  const sgdSteady = med(steady('sgd'));
+  const adamT = med(ttt('adam'));
+  const summary: OptimizerSummary[] = names.map((o) => {
+    const rs = runsOf(o);
+    const t = ttt(o);
+    const perEpoch = Array.from({ length: input.epochs }, (_, e) => med(spread(rs.map((r) => (r.epochs[e] ? metricOf(r.epochs[e], metric) : null)))));
+    const facts = spread(rs.map((r) => r.stats?.factorizations ?? null));
+    return {
+      optimizer: o,
+      config: input.tuned.best[o],
+      final: finals.get(o) ?? null,
+      timeToTarget: t,
+      reached: t?.n ?? 0,
+      diverged: rs.filter((r) => r.diverged).length,
+      epoch1Seconds: e1(o),
+      steadyEpochSeconds: steady(o),
+      epoch1VsSgd: ratio(med(e1(o)), sgdE1),
+      steadyVsSgd: ratio(med(steady(o)), sgdSteady),
+      investmentSeconds: med(e1(o)) !== null && sgdE1 !== null ? (med(e1(o)) as number) - sgdE1 : null,
+      atEqualTime: Number.isFinite(equalTime) ? med(spread(rs.map((r) => (r.diverged ? null : metricAtTime(r.epochs, metric, equalTime))))) : null,
+      timeToTargetVsAdam: ratio(med(t), adamT),
+      perEpoch,
+      factorizations: med(facts),
+    };
+  });
+  const { runs: _runs, ...rest } = input;
+  return { ...rest, target, equalTime, summary, verdicts: verdicts(metric, summary, input.seeds.length), runs: input.runs };
+}
+
+export function fmtMetric(metric: Metric, v: number | null): string {
+  if (v === null) return 'n/a';
+  return metric === 'testAccuracy' ? `${(v * 100).toFixed(2)} %` : v.toFixed(1);
+}
+
+/** A difference of the metric: points for accuracy, loss units otherwise, always signed. */
+export function fmtDelta(metric: Metric, d: number): string {
+  const v = metric === 'testAccuracy' ? d * 100 : d;
+  return `${v >= 0 ? '+' : ''}${v.toFixed(metric === 'testAccuracy' ? 2 : 1)}${metric === 'testAccuracy' ? ' pt' : ''}`;
+}
+
+/** One line per FNGD variant: who wins on time to target, and at what price. */
+function verdicts(metric: Metric, summary: readonly OptimizerSummary[], seeds: number): string[] {
+  const out: string[] = [];
+  const base = summary.filter((s) => s.optimizer === 'adam' || s.optimizer === 'sgd');
+  const bestBase = base.filter((s) => s.timeToTarget).sort((a, b) => (a.timeToTarget as Spread).median - (b.timeToTarget as Spread).median)[0];
+  for (const s of summary) {
+    if (!s.optimizer.startsWith('fngd')) continue;
+    const cost = `epoch 1 ${s.epoch1VsSgd?.toFixed(2) ?? 'n/a'}× SGD, later ${s.steadyVsSgd?.toFixed(2) ?? 'n/a'}×`;
+    if (!s.timeToTarget) {
+      out.push(`${s.optimizer}: never reached the target (final ${fmtMetric(metric, med(s.final))}; ${cost}) — ${bestBase ? bestBase.optimizer : 'no one'} wins.`);
+      continue;
+    }
+    if (!bestBase) {
+      out.push(`${s.optimizer}: reached the target in ${s.timeToTarget.median.toFixed(1)} s; no baseline did — ${s.optimizer} wins (${cost}).`);
+      continue;
+    }
+    const r = s.timeToTarget.median / (bestBase.timeToTarget as Spread).median;
+    const who = r < 1 ? s.optimizer : bestBase.optimizer;
+    out.push(`${s.optimizer}: target in ${s.timeToTarget.median.toFixed(1)} s = ${r.toFixed(2)}× ${bestBase.optimizer}'s (${s.reached}/${seeds} seeds); ${cost} — ${who} wins.`);
+  }
+  return out;
+}
+
+/** Prints the report's tables. */
+export function printReport(r: Report): void {
+  const { metric } = r;
+  const f = (x: number | null, d = 2): string => (x === null ? 'n/a' : x.toFixed(d));
+  const sp = (s: Spread | null, fm: (v: number) => string): string => (s ? `${fm(s.median)} [${fm(s.min)}–${fm(s.max)}]` : 'n/a');
+  const fm = (v: number): string => fmtMetric(metric, v);
+  console.log(`\nPer-epoch median ${metric === 'testAccuracy' ? 'test accuracy' : 'test loss'} over seeds ${r.seeds.join(',')} (Δ vs Adam at the same epoch):`);
+  const adam = r.summary.find((s) => s.optimizer === 'adam');
+  console.log('epoch' + r.summary.map((s) => s.optimizer.padStart(22)).join(''));
+  for (let e = 0; e < r.epochs; e++) {
+    const cells = r.summary.map((s) => {
+      const v = s.perEpoch[e] ?? null;
+      const a = adam?.perEpoch[e] ?? null;
+      const d = v !== null && a !== null && s !== adam ? ` (${fmtDelta(metric, v - a)})` : '';
+      return `${fmtMetric(metric, v)}${d}`.padStart(22);
+    });
+    console.log(String(e + 1).padStart(5) + cells.join(''));
+  }
+  console.log(`\nROI summary — target ${fm(r.target.value)} (${r.target.rule}); equal-time point ${r.equalTime.toFixed(1)} s; median [min–max] over ${r.seeds.length} seed(s):`);
+  for (const s of r.summary) {
+    console.log(
+      `  ${s.optimizer.padEnd(11)} final ${sp(s.final, fm)}; time to target ${sp(s.timeToTarget, (v) => `${v.toFixed(1)} s`)} (${s.reached}/${r.seeds.length} seeds, ${f(s.timeToTargetVsAdam)}× Adam); ` +
+        `epoch 1 ${f(s.epoch1VsSgd)}× SGD (+${f(s.investmentSeconds, 1)} s), steady ${f(s.steadyVsSgd)}× SGD; at ${r.equalTime.toFixed(0)} s: ${fmtMetric(metric, s.atEqualTime)}` +
+        (s.factorizations !== null ? `; ${s.factorizations} factorizations` : '') +
+        (s.diverged ? `; ${s.diverged} diverged` : ''),
+    );
+  }
+  for (const v of r.verdicts) console.log(`  → ${v}`);
+}

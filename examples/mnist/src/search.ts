@@ -1,0 +1,79 @@
+/**
+ * The tuning protocol's search spaces and trial sampling. Every optimizer gets the same number of trials.
+ *
+ * Sampling is stratified random search (a Latin hypercube over grids): each optimizer's learning-rate grid is
+ * a log grid of half-decade steps over 3.5 decades (8 points); its `K` trials split the grid into `K`
+ * contiguous strata and draw one point from each, so the trials always span the whole grid. FNGD's damping λ
+ * (a log grid of decades) and `mode` (global, layer-wise) are drawn as balanced shuffled sequences and paired
+ * with the learning rates at random. With `K = 8` SGD's and Adam's searches are their full grids. The sample
+ * is seeded and the same for every task and batch size; the three FNGD variants share it (they differ only in
+ * the refresh policy), which makes their comparison a paired one.
+ * @module
+ */
+import { mulberry32, permutation } from '@ifngd/adapters-tfjs';
+
+/** The optimizers of the benchmark. */
+export type OptName = 'fngd' | 'fngd-drift' | 'fngd-always' | 'adam' | 'sgd';
+export const OPTIMIZERS: readonly OptName[] = ['fngd', 'fngd-drift', 'fngd-always', 'adam', 'sgd'];
+export const FNGD_VARIANTS = ['fngd', 'fngd-drift', 'fngd-always'] as const satisfies readonly OptName[];
+
+/** One trial's hyper-parameters. `damping`/`mode` for FNGD variants only. */
+export interface TrialConfig {
+  readonly learningRate: number;
+  readonly damping?: number;
+  readonly mode?: 'global' | 'layerwise';
+}
+
+/** Momentum of SGD (heavy ball) and of every FNGD variant: a fixed set-up choice, not tuned. */
+export const MOMENTUM = 0.9;
+
+/** A log grid `10^lo, 10^(lo+step), …, 10^hi` (values rounded to 4 significant digits). */
+export function logGrid(lo: number, hi: number, step: number): number[] {
+  const n = Math.round((hi - lo) / step);
+  return Array.from({ length: n + 1 }, (_, i) => Number((10 ** (lo + i * step)).toPrecision(4)));
+}
+
+/** The search space of each optimizer (exponents of 10). */
+export const SPACES = {
+  sgd: { learningRate: logGrid(-3.5, 0, 0.5) },
+  adam: { learningRate: logGrid(-4.5, -1, 0.5) },
+  fngd: { learningRate: logGrid(-2.5, 1, 0.5), damping: logGrid(-2, 2, 1), mode: ['global', 'layerwise'] as const },
+} as const;
+
+/** The space an optimizer is searched in. */
+export function spaceOf(opt: OptName): { learningRate: readonly number[]; damping?: readonly number[]; mode?: readonly ('global' | 'layerwise')[] } {
+  return opt === 'sgd' ? SPACES.sgd : opt === 'adam' ? SPACES.adam : SPACES.fngd;
+}
+
+/** Seed of the trial sample (fixed: the sample is part of the protocol). */
+export const SEARCH_SEED = 20260301;
+
+/** One point per stratum of `0..g-1` split into `k` contiguous strata, in random order. */
+function stratified(g: number, k: number, rand: () => number): number[] {
+  const picks: number[] = [];
+  for (let s = 0; s < k; s++) {
+    const lo = Math.floor((s * g) / k);
+    const hi = Math.max(lo + 1, Math.floor(((s + 1) * g) / k));
+    picks.push(lo + Math.floor(rand() * (hi - lo)));
+  }
+  return permutation(k, Math.floor(rand() * 2 ** 31)).map((i) => picks[i] as number);
+}
+
+/** `k` values cycling through `values`, shuffled: each value appears ⌊k/|values|⌋ or ⌈k/|values|⌉ times. */
+function balanced<T>(values: readonly T[], k: number, rand: () => number): T[] {
+  const seq = Array.from({ length: k }, (_, i) => values[i % values.length] as T);
+  return permutation(k, Math.floor(rand() * 2 ** 31)).map((i) => seq[i] as T);
+}
+
+/** The `k` trial configurations of `opt` (deterministic in `k` and `seed`). */
+export function sampleTrials(opt: OptName, k: number, seed = SEARCH_SEED): TrialConfig[] {
+  if (!Number.isSafeInteger(k) || k < 1) throw new Error(`trials must be a positive integer, got ${k}`);
+  const space = spaceOf(opt);
+  const kind = opt === 'sgd' || opt === 'adam' ? opt : 'fngd';
+  const rand = mulberry32(seed ^ (kind === 'sgd' ? 0x51 : kind === 'adam' ? 0xad : 0xf9));
+  const lrs = stratified(space.learningRate.length, k, rand).map((i) => space.learningRate[i] as number);
+  if (!space.damping || !space.mode) return lrs.map((learningRate) => ({ learningRate }));
+  const dampings = balanced(space.damping, k, rand);
+  const modes = balanced(space.mode, k, rand);
+  return lrs.map((learningRate, i) => ({ learningRate, damping: dampings[i] as number, mode: modes[i] as 'global' | 'layerwise' }));
+}

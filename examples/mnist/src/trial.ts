@@ -1,0 +1,67 @@
+/**
+ * One tuning trial: a fresh model, one optimizer configuration, `epochs` epochs on the fit digits, the
+ * validation metric after every epoch. A trial that produces a non-finite loss or throws `NonFiniteError`
+ * stops and is recorded as diverged (the worst score).
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { FngdTrainer } from '@ifngd/adapters-tfjs';
+import { NonFiniteError } from 'ifngd';
+import { buildModel, type Initializer, type ModelKind, type Task } from './models.js';
+import { trainerOptions } from './optimizers.js';
+import type { OptName, TrialConfig } from './search.js';
+import type { CurvePoint } from './tuned.js';
+
+/** Seeds of run `seed`: the initial weights and the batch partition/order both follow it. */
+export function seedPlan(seed: number): { weights: number; partition: number } {
+  return { weights: 1 + 1000 * seed, partition: 7 + seed };
+}
+
+export interface TrialData {
+  readonly x: tf.Tensor;
+  readonly y: tf.Tensor;
+  readonly xVal: tf.Tensor;
+  readonly yVal: tf.Tensor;
+}
+
+export interface TrialSpec {
+  readonly task: Task;
+  readonly model: ModelKind;
+  readonly optimizer: OptName;
+  readonly initializer: Initializer;
+  readonly config: TrialConfig;
+  readonly epochs: number;
+  readonly batchSize: number;
+  readonly seed: number;
+}
+
+/** Runs one trial; `onEpoch` sees each point as it is measured. */
+export async function runTrial(
+  spec: TrialSpec,
+  data: TrialData,
+  onEpoch?: (p: CurvePoint) => void,
+): Promise<{ curve: CurvePoint[]; diverged: string | null }> {
+  const seeds = seedPlan(spec.seed);
+  const model = buildModel(spec.task, spec.model, spec.initializer, seeds.weights);
+  const curve: CurvePoint[] = [];
+  let diverged: string | null = null;
+  let trainer: FngdTrainer | null = null;
+  try {
+    trainer = await FngdTrainer.create(model, trainerOptions(spec.task, spec.optimizer, spec.config));
+    for (let e = 0; e < spec.epochs && diverged === null; e++) {
+      const [l] = await trainer.fit(data.x, data.y, { epochs: 1, batchSize: spec.batchSize, seed: seeds.partition, validationData: [data.xVal, data.yVal] });
+      if (!l) throw new Error('fit returned no epoch');
+      const p: CurvePoint = { epoch: e + 1, seconds: l.seconds, trainLoss: l.trainLoss, valLoss: l.valLoss ?? NaN, ...(l.valAccuracy === undefined ? {} : { valAccuracy: l.valAccuracy }) };
+      curve.push(p);
+      onEpoch?.(p);
+      if (!Number.isFinite(p.trainLoss) || !Number.isFinite(p.valLoss)) diverged = `non-finite loss at epoch ${e + 1}`;
+    }
+  } catch (err) {
+    if (!(err instanceof NonFiniteError)) throw err;
+    diverged = `NonFiniteError at epoch ${curve.length + 1}: ${err.message}`;
+  } finally {
+    trainer?.dispose();
+    model.dispose();
+  }
+  return { curve, diverged };
+}

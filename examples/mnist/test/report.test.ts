@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import { buildReport, type ReportInput, type Run } from '../src/report.js';
+import type { OptName } from '../src/search.js';
+import { taskTable } from '../src/tables.js';
+
+/** A run whose loss falls linearly from `start` by `step` per epoch, each epoch taking `sec` seconds. */
+function run(optimizer: OptName, seed: number, sec: [number, number], start: number, step: number, epochs = 4): Run {
+  return {
+    optimizer,
+    seed,
+    diverged: null,
+    epochs: Array.from({ length: epochs }, (_, e) => ({ epoch: e + 1, seconds: e === 0 ? sec[0] : sec[1], trainLoss: start - step * e, testLoss: start - step * e })),
+  };
+}
+
+const input = (runs: Run[]): ReportInput => ({
+  task: 'autoencoder',
+  model: 'mlp',
+  backend: 'cpu',
+  metric: 'testLoss',
+  batchSize: 128,
+  epochs: 4,
+  seeds: [1, 2, 3],
+  sizes: { train: 100, test: 10 },
+  tuned: { file: 'x.json', initializer: 'lecun-normal', best: { adam: { learningRate: 0.001 } }, trialsPerOptimizer: 8 },
+  runs,
+});
+
+describe('buildReport', () => {
+  const runs: Run[] = [];
+  for (const seed of [1, 2, 3]) {
+    runs.push(run('sgd', seed, [1, 1], 200, 10));
+    runs.push(run('adam', seed, [1.2, 1.2], 200 + seed, 20)); // finals 141, 142, 143 → target 142
+    runs.push(run('fngd-always', seed, [2, 1.5], 190, 30)); // reaches 142 during epoch 3
+  }
+  const r = buildReport(input(runs));
+  const by = (o: OptName) => r.summary.find((s) => s.optimizer === o)!;
+
+  it("targets Adam's median final loss on the autoencoder", () => {
+    expect(r.target.value).toBe(142);
+    expect(by('adam').final).toEqual({ median: 142, min: 141, max: 143, n: 3 });
+  });
+
+  it('computes epoch costs against SGD, the investment, and time to target', () => {
+    const f = by('fngd-always');
+    expect(f.epoch1VsSgd).toBeCloseTo(2, 12);
+    expect(f.steadyVsSgd).toBeCloseTo(1.5, 12);
+    expect(f.investmentSeconds).toBeCloseTo(1, 12);
+    // 190,160,130: 142 is reached 18/30 into epoch 3 (from t = 3.5 s to 5 s)
+    expect(f.timeToTarget?.median).toBeCloseTo(3.5 + (18 / 30) * 1.5, 12);
+    // Adam: seed 1 (…,161,141) at 3.6 + 19/20·1.2 = 4.74 s, seed 2 (…,142) at 4.8 s, seed 3 (…,143) never
+    expect(by('adam').timeToTarget).toEqual({ median: expect.closeTo(4.77, 12), min: expect.closeTo(4.74, 12), max: expect.closeTo(4.8, 12), n: 2 });
+    expect(by('adam').reached).toBe(2);
+    expect(f.timeToTargetVsAdam).toBeCloseTo((3.5 + 0.9) / 4.77, 12);
+    expect(by('sgd').reached).toBe(0);
+  });
+
+  it('compares all at the shortest median total time and names the winner', () => {
+    expect(r.equalTime).toBe(4);
+    expect(by('sgd').atEqualTime).toBe(170);
+    expect(r.verdicts).toHaveLength(1);
+    expect(r.verdicts[0]).toMatch(/^fngd-always: .* 0\.92× adam's .* fngd-always wins\.$/);
+    expect(by('fngd-always').perEpoch).toEqual([190, 160, 130, 100]);
+  });
+
+  it('counts diverged runs and leaves them out of medians', () => {
+    const bad = runs.map((x) => (x.optimizer === 'fngd-always' && x.seed === 1 ? { ...x, diverged: 'epoch 2: boom' } : x));
+    const s = buildReport(input(bad)).summary.find((x) => x.optimizer === 'fngd-always')!;
+    expect(s.diverged).toBe(1);
+    expect(s.final?.n).toBe(2);
+    expect(s.reached).toBe(2);
+  });
+
+  it("uses the best baseline's median accuracy − 0.5 points for the classifier", () => {
+    const acc = (o: OptName, seed: number, a: number): Run => ({
+      optimizer: o,
+      seed,
+      diverged: null,
+      epochs: [{ epoch: 1, seconds: 1, trainLoss: 1, testLoss: 1, testAccuracy: a }],
+    });
+    const rr = buildReport({ ...input([acc('adam', 1, 0.95), acc('sgd', 1, 0.96), acc('fngd', 1, 0.955)]), task: 'classifier', metric: 'testAccuracy', epochs: 1, seeds: [1] });
+    expect(rr.target.value).toBeCloseTo(0.955, 12);
+    expect(rr.summary.find((s) => s.optimizer === 'fngd')?.reached).toBe(1);
+  });
+
+  it('renders a markdown table with every optimizer', () => {
+    const md = taskTable([r]);
+    for (const o of ['sgd', 'adam', 'fngd-always']) expect(md).toContain(`| 128 | ${o} |`);
+    expect(md).toContain('| 128 | 142.0 | fngd-always | +1.0 s | 1.50 |');
+  });
+});
