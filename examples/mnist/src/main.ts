@@ -12,6 +12,7 @@ import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { FngdTrainer, type EpochLogs } from '@ifngd/adapters-tfjs';
+import { NonFiniteError } from 'ifngd';
 import { BACKENDS, setBackend, type BackendName } from './backend.js';
 import { FULL_SIZES, loadAll, protocolSplits, QUICK_SIZES } from './data.js';
 import { buildModel, describeModel, TASKS, tensors, type ModelKind, type Task } from './models.js';
@@ -159,6 +160,10 @@ async function main(): Promise<void> {
             onEpochEnd(_e, lg: EpochLogs) {
               const row: EpochRow = { epoch: e + 1, seconds: lg.seconds, trainLoss: lg.trainLoss, testLoss: lg.valLoss ?? NaN, ...(lg.valAccuracy === undefined ? {} : { testAccuracy: lg.valAccuracy }) };
               run.epochs.push(row);
+              if (!Number.isFinite(row.trainLoss) || !Number.isFinite(row.testLoss)) {
+                run.diverged = `epoch ${e + 1}: non-finite loss`;
+                l.diverged = true;
+              }
               if (tty) process.stderr.write('\r');
               const m = row.testAccuracy !== undefined ? `test acc ${(row.testAccuracy * 100).toFixed(2)}%` : `test loss ${row.testLoss.toFixed(2)}`;
               console.log(`  ${run.optimizer.padEnd(11)} seed ${run.seed} epoch ${String(row.epoch).padStart(2)}/${epochs} ${row.seconds.toFixed(2)} s  train loss ${row.trainLoss.toFixed(4)}  ${m}${lg.freshBatches ? `  (${lg.freshBatches} fresh)` : ''}`);
@@ -166,7 +171,7 @@ async function main(): Promise<void> {
           },
         });
       } catch (err) {
-        if (!(err instanceof Error) || err.name !== 'NonFiniteError') throw err;
+        if (!(err instanceof NonFiniteError)) throw err;
         run.diverged = `epoch ${e + 1}: ${err.message}`;
         l.diverged = true;
         console.log(`  ${run.optimizer.padEnd(11)} seed ${run.seed} DIVERGED at epoch ${e + 1}`);
