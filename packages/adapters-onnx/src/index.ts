@@ -4,7 +4,7 @@
  * appended loss, backward derived op by op from standard ONNX ops — is built in JS.
  *
  * ```ts
- * const trainer = await OnnxTrainer.create(modelBytes, { loss: 'softmax-cross-entropy', learningRate: 0.1, damping: 0.1 });
+ * const trainer = await OnnxTrainer.create(modelBytes, { loss: 'softmax-cross-entropy' }); // FNGD_DEFAULTS
  * const loss = await trainer.step({ x }, labels, { batchKey: 0 });
  * await trainer.fit({ inputs: { x: allX }, targets: allLabels }, { epochs: 3, batchSize: 128 });
  * const trained = trainer.exportModel();   // loadable by a plain InferenceSession
@@ -16,6 +16,7 @@ export type { ParameterInfo } from './analyze.js';
 export type { LossKind } from './loss.js';
 export type { OrtRuntime } from './session.js';
 export { SUPPORTED_OPS } from './ops/index.js';
+export { FNGD_DEFAULTS } from 'ifngd';
 export { buildModel, type ModelSpec } from './model-builder.js';
 export type { AttrValue } from './proto.js';
 export {

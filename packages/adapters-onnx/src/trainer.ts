@@ -16,16 +16,15 @@ import { cloneModel, decodeModel, encodeModel, setTensorFloats, tensorFloats } f
 import { defaultRuntime, floats, LazySession, type OrtRuntime } from './session.js';
 import { mulberry32 } from './rng.js';
 
-/** Options of {@link OnnxTrainer.create}: the loss, the runtime, and every FNGD option. */
-export interface OnnxTrainerOptions extends Omit<FngdOptions, 'device' | 'ops' | 'learningRate' | 'damping'> {
+/**
+ * Options of {@link OnnxTrainer.create}: the loss, the runtime, and every FNGD option. Only `loss` is required;
+ * `learningRate`, `damping`, `momentum` and `mode` default to `ifngd`'s measured `FNGD_DEFAULTS`.
+ */
+export interface OnnxTrainerOptions extends Omit<FngdOptions, 'device' | 'ops'> {
   /** `'softmax-cross-entropy'` (output `[N,C]`, logits or Softmax/LogSoftmax output) or `'mse'`. */
   readonly loss: LossKind;
   /** Model output the loss applies to; default the first output. */
   readonly output?: string;
-  /** Default 0.1. */
-  readonly learningRate?: FngdOptions['learningRate'];
-  /** λ; default 0.1. */
-  readonly damping?: number;
   /** Linear-algebra device for Grams and Cholesky; default `createDevice({ backend: 'auto' })`. */
   readonly device?: LinalgDevice;
   /** ONNX Runtime module; default `onnxruntime-node`. */
@@ -112,9 +111,15 @@ export class OnnxTrainer {
     const model = decodeModel(modelBytes);
     const an = analyzeModel(model, options.output);
     buildGraph(an, options.loss, 'gradients'); // fail early on graph-construction errors
-    const { loss, output: _o, device: dev, ort: rt, sessionOptions, learningRate, damping, ...fngdOptions } = options;
+    const { loss, output: _o, device: dev, ort: rt, sessionOptions, ...fngdOptions } = options;
     const device = dev ?? (await createDevice({ backend: 'auto' }));
-    const opt = fngd({ ...fngdOptions, device, learningRate: learningRate ?? 0.1, damping: damping ?? 0.1 });
+    let opt: FngdOptimizer;
+    try {
+      opt = fngd({ ...fngdOptions, device });
+    } catch (e) {
+      if (!dev) device.destroy(); // e.g. an invalid FNGD option
+      throw e;
+    }
     const ort = rt ?? (await defaultRuntime());
     const t = new OnnxTrainer(an, loss, ort, device, opt, sessionOptions ?? { executionProviders: ['cpu'] });
     await t.#sessions.gradients.get();

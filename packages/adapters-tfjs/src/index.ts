@@ -2,10 +2,8 @@
  * `@ifngd/adapters-tfjs`: FNGD (arXiv 2403.03473) for TensorFlow.js 4.22 models.
  *
  * ```ts
- * const trainer = await FngdTrainer.create(model, {
- *   loss: 'softmax-cross-entropy',
- *   fngd: { learningRate: 0.1, damping: 10, momentum: 0.9, refresh: 'first-epoch' },
- * });
+ * const trainer = await FngdTrainer.create(model, { loss: 'softmax-cross-entropy' }); // FNGD at FNGD_DEFAULTS
+ * // or: { loss, fngd: { learningRate: 0.1, damping: 10, momentum: 0.9, refresh: 'first-epoch' } }
  * await trainer.fit(xs, ys, { epochs: 10, batchSize: 128, seed: 1, validationData: [xt, yt] });
  * trainer.evaluate(xt, yt);            // { loss, accuracy }
  * await trainer.save(handler);          // weights + optimizer state (model.json metadata)
@@ -19,4 +17,5 @@ export { meanSquaredError, resolveLoss, sigmoidCrossEntropy, softmaxCrossEntropy
 export { tfTreeOps, tfSyncReads, allFiniteAsync, collectTensors, makeTree, type TfTree, type TfTreeOps, type ShapeMap } from './tree-ops.js';
 export { linalgDeviceForTf, sharesTfDevice, tfGpuDevice } from './device.js';
 export { mulberry32, permutation } from './rng.js';
+export { FNGD_DEFAULTS } from 'ifngd';
 export { AdapterArgumentError, AdapterCheckpointError, AdapterError, UnsupportedLayerError, UnsupportedModelError, type AdapterErrorCode } from './errors.js';

@@ -29,13 +29,19 @@ import { allFiniteAsync, collectTensors, disposeReleased, makeTree, tfTreeOps, t
 /** FNGD options as the trainer takes them (the device and tree ops are supplied by the trainer). */
 export type TrainerFngdOptions = Omit<FngdOptions<TfTree>, 'device' | 'ops'>;
 
-/** Options of {@link FngdTrainer.create}. Give exactly one of `fngd` and `optimizer`. */
+/**
+ * Options of {@link FngdTrainer.create}. Give at most one of `fngd` and `optimizer`; with neither, the trainer
+ * trains with FNGD at `ifngd`'s measured defaults (`FNGD_DEFAULTS`), so `{ loss }` alone is enough.
+ */
 export interface FngdTrainerOptions {
   /** Per-sample loss. The cross-entropies take logits; a model's final softmax/sigmoid is folded into them. */
   readonly loss: LossName | PerSampleLoss;
-  /** Train with FNGD (`ifngd`'s `fngd` options without `device`/`ops`). */
+  /**
+   * Train with FNGD (`ifngd`'s `fngd` options without `device`/`ops`; every field optional, missing ones from
+   * `FNGD_DEFAULTS`). Default when `optimizer` is not given.
+   */
   readonly fngd?: TrainerFngdOptions;
-  /** Train with a tfjs optimizer in the same loop (baselines). */
+  /** Train with a tfjs optimizer in the same loop instead of FNGD (baselines). */
   readonly optimizer?: tf.Optimizer;
   /** Linear-algebra device; default {@link linalgDeviceForTf} (shares tfjs's GPUDevice on webgpu). */
   readonly device?: LinalgDevice;
@@ -147,12 +153,12 @@ export class FngdTrainer {
     this.#device = device;
     this.#ownsDevice = ownsDevice;
     this.tfOptimizer = options.optimizer ?? null;
-    if (options.fngd && device) {
+    if (options.optimizer === undefined && device) {
       const shapes: Record<string, readonly number[]> = {};
       names.forEach((n, i) => (shapes[n] = (this.#vars[i] as Variable).shape));
       const ops = tfTreeOps(shapes as ShapeMap);
       this.#ops = ops;
-      const opt = fngd<TfTree>({ ...options.fngd, device, ops });
+      const opt = fngd<TfTree>({ ...(options.fngd ?? {}), device, ops });
       opt.init(this.#params());
       this.optimizer = opt;
     } else {
@@ -163,11 +169,13 @@ export class FngdTrainer {
 
   /**
    * Creates a trainer. Validates the model first (unsupported layers throw `UnsupportedLayerError` before any
-   * weight changes) and initialises the optimizer.
+   * weight changes) and initialises the optimizer: FNGD (`options.fngd`, or `FNGD_DEFAULTS` when neither `fngd`
+   * nor `optimizer` is given) or the tfjs `options.optimizer`. Giving both throws `AdapterArgumentError`.
    */
   static async create(model: LayersModel | FunctionModel, options: FngdTrainerOptions): Promise<FngdTrainer> {
-    if (!options || (options.fngd === undefined) === (options.optimizer === undefined)) {
-      throw new AdapterArgumentError('FngdTrainer.create: give exactly one of `fngd` and `optimizer`');
+    if (!options || typeof options !== 'object') throw new AdapterArgumentError('FngdTrainer.create: options `{ loss }` are required');
+    if (options.fngd !== undefined && options.optimizer !== undefined) {
+      throw new AdapterArgumentError('FngdTrainer.create: give at most one of `fngd` and `optimizer`');
     }
     resolveLoss(options.loss);
     const fold: FoldActivation =
@@ -180,14 +188,20 @@ export class FngdTrainer {
     }
     let device: LinalgDevice | null = null;
     let owns = false;
-    if (options.fngd) {
+    if (options.optimizer === undefined) {
       device = options.device ?? null;
       if (!device) {
         device = await linalgDeviceForTf();
         owns = true;
       }
     }
-    const trainer = new FngdTrainer(fm, layers, compiled?.folded ?? null, options, device, owns);
+    let trainer: FngdTrainer;
+    try {
+      trainer = new FngdTrainer(fm, layers, compiled?.folded ?? null, options, device, owns);
+    } catch (e) {
+      if (owns) device?.destroy(); // e.g. an invalid FNGD option
+      throw e;
+    }
     // without synchronous reads (webgpu) `init` assumed the parameters finite: check now, asynchronously
     if (trainer.#ops && trainer.#ops.takeAssumed() > 0 && !(await allFiniteAsync(fm.variables))) {
       trainer.dispose();

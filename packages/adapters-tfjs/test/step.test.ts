@@ -65,7 +65,7 @@ describe('one FNGD step', () => {
       const model = mlp(6, 5, 3, 3);
       const vars = variablesOf(model);
       const [x, y] = classData(8, [6], 3, 6);
-      const tr = await FngdTrainer.create(model, { loss: 'softmax-cross-entropy', fngd: { learningRate: LR, damping: LAMBDA, mode, guard: false } });
+      const tr = await FngdTrainer.create(model, { loss: 'softmax-cross-entropy', fngd: { learningRate: LR, damping: LAMBDA, mode, guard: false, momentum: 0 } });
       await tr.trainBatch(x, y, { batchKey: 'k', epoch: 0 });
       const cached = tr.optimizer?.cached('k');
       expect(cached).toBeDefined();

@@ -66,7 +66,7 @@ function weightedGradient(alpha: Float32Array, A: Float32Array, D: Float32Array,
 
 const device = await createDevice({ backend: 'cpu' }); // or 'webgpu' / 'auto'
 // learning rate on SGD's scale: the direction is λ·Jᵀα = λ(F + λI)⁻¹g → g as λ → ∞
-const opt = fngd({ device, learningRate: 2, damping: 1, refresh: 'first-epoch' });
+const opt = fngd({ device, learningRate: 2, damping: 1, momentum: 0, refresh: 'first-epoch' }); // no momentum: plain FNGD steps
 let params: HostTree = { W: new Float32Array(DOUT * DIN), b: new Float32Array(DOUT) };
 opt.init(params);
 

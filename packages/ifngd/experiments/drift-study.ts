@@ -93,7 +93,8 @@ function asBatch(d: Dataset, target: 'labels' | 'input'): { n: number; x: Float3
 
 async function run(dev: LinalgDevice, cfg: RunConfig, train: readonly Dataset[], test: Dataset, log = true): Promise<RunResult> {
   const target = cfg.net.loss === 'softmax-ce' ? 'labels' : 'input';
-  const opt = fngd({ device: dev, learningRate: cfg.learningRate, damping: cfg.damping, mode: cfg.mode, refresh: cfg.policy.refresh, guard: cfg.policy.guard });
+  // no momentum: the recorded results (results/*.json) were made before momentum had a default
+  const opt = fngd({ device: dev, learningRate: cfg.learningRate, damping: cfg.damping, momentum: 0, mode: cfg.mode, refresh: cfg.policy.refresh, guard: cfg.policy.guard });
   let params: HostTree = initParams(cfg.net, cfg.seed);
   opt.init(params);
   // the batch order shuffles every epoch, identically for every policy of the same seed

@@ -380,7 +380,10 @@ export class FngdOptimizer<T = HostTree> {
   }
 }
 
-/** The ready-made FNGD optimizer (see {@link FngdOptions}). */
+/**
+ * The ready-made FNGD optimizer (see {@link FngdOptions}). `fngd({ device })` alone trains with
+ * `FNGD_DEFAULTS`; explicit options override them and are validated (`InvalidArgumentError`).
+ */
 export function fngd<T = HostTree>(options: FngdOptions<T>): FngdOptimizer<T> {
   return new FngdOptimizer(options);
 }

@@ -7,7 +7,7 @@
  * mean gradient g as λ → ∞ — learning rates sit on SGD's scale.
  *
  * ```ts
- * const opt = fngd({ device, learningRate: 0.1, damping: 0.1, momentum: 0.9 });
+ * const opt = fngd({ device }); // learningRate, damping, momentum, mode: FNGD_DEFAULTS (each overridable)
  * opt.init(params);
  * const c = await opt.coefficients({ batchKey, epoch, n, factors: () => layerFactors() });
  * params = opt.step(weightedGradient(c.alpha), params, { coefficients: c, loss });
@@ -16,6 +16,7 @@
  */
 export { fngd, FngdOptimizer, type ChainState, type CoefficientRequest, type Coefficients, type FngdStepExtras } from './fngd.js';
 export type { FngdOptions, GuardOptions } from './options.js';
+export { FNGD_DEFAULTS } from './defaults.js';
 export type { FngdStats } from './stats.js';
 export type { RefreshPolicy, DriftOptions, Decision } from './refresh.js';
 export type { AdaptiveDampingOptions } from './damping.js';

@@ -5,6 +5,7 @@
 import type { LinalgDevice } from '@ifngd/linalg-gpu';
 import type { FngdMode } from './curvature.js';
 import { checkDamping, resolveAdaptive, type AdaptiveDampingOptions } from './damping.js';
+import { FNGD_DEFAULTS } from './defaults.js';
 import { InvalidArgumentError } from './errors.js';
 import { resolvePolicy, type RefreshPolicy, type ResolvedPolicy } from './refresh.js';
 import { asSchedule, type Schedule } from './schedule.js';
@@ -22,19 +23,25 @@ export interface GuardOptions {
   readonly factor?: number;
 }
 
-/** Options of {@link fngd}. */
+/**
+ * Options of {@link fngd}. Only `device` is required: `learningRate`, `damping`, `momentum` and `mode` default to
+ * {@link FNGD_DEFAULTS} (chosen by measurement against Adam's defaults, see there).
+ */
 export interface FngdOptions<T = HostTree> {
   /** The linear-algebra device the Grams and Cholesky factorizations run on. */
   readonly device: LinalgDevice;
-  /** Learning rate or schedule (on SGD's scale: the direction is λ·Jᵀα → g as λ → ∞). */
-  readonly learningRate: number | Schedule;
-  /** Damping λ > 0. */
-  readonly damping: number;
-  /** `'global'` (default) or `'layerwise'`. */
+  /**
+   * Learning rate (finite, > 0) or schedule, on SGD's scale: the direction is λ·Jᵀα = λ(F + λI)⁻¹g → g as
+   * λ → ∞, so it is coupled to `damping` (a smaller λ needs a larger rate). Default `FNGD_DEFAULTS.learningRate`.
+   */
+  readonly learningRate?: number | Schedule;
+  /** Damping λ (finite, > 0). Default `FNGD_DEFAULTS.damping`. */
+  readonly damping?: number;
+  /** `'global'` or `'layerwise'`. Default `FNGD_DEFAULTS.mode` (`'global'`). */
   readonly mode?: FngdMode;
   /** Default `'first-epoch'`. */
   readonly refresh?: RefreshPolicy;
-  /** Momentum decay, or options (Nesterov). Default none. */
+  /** Momentum decay, or options (Nesterov). Default `FNGD_DEFAULTS.momentum`; `0` turns momentum off. */
   readonly momentum?: number | MomentumOptions;
   /** Decoupled weight decay. Default 0. */
   readonly weightDecay?: number;
@@ -70,21 +77,23 @@ export interface ResolvedOptions {
 export function resolveOptions<T>(o: FngdOptions<T>): ResolvedOptions {
   if (typeof o !== 'object' || o === null) throw new InvalidArgumentError('fngd: options are required');
   if (!o.device) throw new InvalidArgumentError('fngd: a linalg device is required');
-  const mode = o.mode ?? 'global';
+  const mode = o.mode ?? FNGD_DEFAULTS.mode;
   if (mode !== 'global' && mode !== 'layerwise') throw new InvalidArgumentError(`fngd: mode must be 'global' or 'layerwise'`);
   const guard =
     o.guard === false ? null : { reference: 'global-max' as const, factor: 1, ...(o.guard === true || o.guard === undefined ? {} : o.guard) };
   if (guard && (!(guard.factor > 0) || !Number.isFinite(guard.factor))) throw new InvalidArgumentError('fngd: guard.factor must be > 0');
   if (guard && guard.reference !== 'global-max' && guard.reference !== 'batch') throw new InvalidArgumentError('fngd: guard.reference');
-  const m = o.momentum;
+  const m = o.momentum ?? FNGD_DEFAULTS.momentum;
+  const lr = o.learningRate ?? FNGD_DEFAULTS.learningRate;
+  if (typeof lr === 'number' && !(lr > 0)) throw new InvalidArgumentError(`fngd: learningRate must be finite and > 0, got ${String(lr)}`);
   const onNonFinite = o.onNonFinite ?? 'throw';
   if (onNonFinite !== 'throw' && onNonFinite !== 'skip') throw new InvalidArgumentError(`fngd: onNonFinite must be 'throw' or 'skip'`);
   return {
     mode,
     policy: resolvePolicy(o.refresh ?? 'first-epoch'),
-    learningRate: asSchedule(o.learningRate, 'fngd: learningRate'),
-    damping: checkDamping(o.damping),
-    momentum: m === undefined || m === 0 ? null : typeof m === 'number' ? { decay: m } : m,
+    learningRate: asSchedule(lr, 'fngd: learningRate'),
+    damping: checkDamping(o.damping ?? FNGD_DEFAULTS.damping),
+    momentum: m === 0 ? null : typeof m === 'number' ? { decay: m } : m,
     weightDecay: o.weightDecay ?? 0,
     clipNorm: o.clipNorm ?? null,
     guard,

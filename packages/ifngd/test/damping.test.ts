@@ -17,7 +17,7 @@ it.each([
   ['a cautious step (ρ ≈ 1) lowers λ', 0.05, 'decreases'],
   ['an overshooting step (ρ < ¼) raises λ', 400, 'increases'],
 ] as const)('adaptive damping: %s', async (_name, lr, counter) => {
-  const opt = fngd({ device: dev, learningRate: lr, damping: 0.1, refresh: 'always', adaptiveDamping: { factor: 2 } });
+  const opt = fngd({ device: dev, learningRate: lr, damping: 0.1, momentum: 0, refresh: 'always', adaptiveDamping: { factor: 2 } });
   const params = initParams(model, 1);
   opt.init(params);
   await train(dev, model, opt, params, data, { epochs: 1, observeLoss: true });

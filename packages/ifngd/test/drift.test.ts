@@ -35,7 +35,7 @@ const noProbes = { probeEvery: 1_000_000, maxProbeEvery: 1_000_000, lossRatio: n
 
 describe('drift policy: mechanics', () => {
   it('a reused step that is too long marks only its batch stale; only that batch is recomputed', async () => {
-    const opt = fngd({ device: dev, learningRate: 0.05, damping: 0.1, refresh: { drift: { ...noProbes, markOnCap: false, lengthRatio: 2 } }, guard: false });
+    const opt = fngd({ device: dev, learningRate: 0.05, damping: 0.1, momentum: 0, refresh: { drift: { ...noProbes, markOnCap: false, lengthRatio: 2 } }, guard: false });
     let params = initParams(model, 1);
     opt.init(params);
     for (let k = 0; k < 4; k++) params = (await stepOn(opt, params, k, 1)).params;
@@ -64,7 +64,7 @@ describe('drift policy: mechanics', () => {
   });
 
   it('a capped reused step marks the batch stale (markOnCap), with the reason counted', async () => {
-    const opt = fngd({ device: dev, learningRate: 0.05, damping: 0.1, refresh: { drift: { ...noProbes, lengthRatio: 1e9 } } });
+    const opt = fngd({ device: dev, learningRate: 0.05, damping: 0.1, momentum: 0, refresh: { drift: { ...noProbes, lengthRatio: 1e9 } } });
     let params = initParams(model, 1);
     opt.init(params);
     for (let k = 0; k < 4; k++) params = (await stepOn(opt, params, k, 1)).params;
@@ -75,7 +75,7 @@ describe('drift policy: mechanics', () => {
   });
 
   it('the loss test marks a batch whose loss rose past lossRatio × its loss when fresh', async () => {
-    const opt = fngd({ device: dev, learningRate: 0.05, damping: 0.1, refresh: { drift: { ...noProbes, lossRatio: 1.5, lengthRatio: 1e9 } }, guard: false });
+    const opt = fngd({ device: dev, learningRate: 0.05, damping: 0.1, momentum: 0, refresh: { drift: { ...noProbes, lossRatio: 1.5, lengthRatio: 1e9 } }, guard: false });
     let params = initParams(model, 1);
     opt.init(params);
     params = (await stepOn(opt, params, 0, 1)).params;
@@ -92,7 +92,7 @@ describe('drift policy: mechanics', () => {
   });
 
   it('probes: exact at unchanged parameters; a failed probe refreshes the batch and halves the interval', async () => {
-    const opt = fngd({ device: dev, learningRate: 0.05, damping: 0.1, refresh: { drift: { probeEvery: 2, lossRatio: null, minCosine: 0.999999 } } });
+    const opt = fngd({ device: dev, learningRate: 0.05, damping: 0.1, momentum: 0, refresh: { drift: { probeEvery: 2, lossRatio: null, minCosine: 0.999999 } } });
     const params = initParams(model, 1);
     opt.init(params);
     const pass = forwardBackward(model, params, data[0]!);
@@ -133,7 +133,7 @@ describe('drift policy: cost and effect (measured, logged)', () => {
   const big: Mlp = { din: 6, hidden: 16, dout: 3, loss: 'ce' };
   const bigData = batches(big, makeData(big, 128, 1), 16);
   const run = async (refresh: RefreshPolicy, guard = true) => {
-    const opt = fngd({ device: dev, learningRate: 50, damping: 0.01, refresh, guard });
+    const opt = fngd({ device: dev, learningRate: 50, damping: 0.01, momentum: 0, refresh, guard });
     const params = initParams(big, 8);
     opt.init(params);
     const r = await train(dev, big, opt, params, bigData, { epochs: 4 });

@@ -14,7 +14,7 @@ afterAll(() => dev.destroy());
 // softmax regression MLP 6-16-3, 128 synthetic samples in batches of 16, λ = 0.01, lr·λ = 0.5.
 const model: Mlp = { din: 6, hidden: 16, dout: 3, loss: 'ce' };
 const data = batches(model, makeData(model, 128, 1), 16);
-const base = { learningRate: 50, damping: 0.01 } as const;
+const base = { learningRate: 50, damping: 0.01, momentum: 0 } as const;
 
 async function run(options: Partial<FngdOptions>) {
   const opt = fngd({ device: dev, ...base, ...options });
