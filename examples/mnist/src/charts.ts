@@ -33,15 +33,16 @@ export async function renderCharts(r: Report, base: string): Promise<string[]> {
   const pct = r.metric === 'testAccuracy' ? 100 : 1;
   const m = (row: EpochRow): number => metricOf(row, r.metric) * pct;
   const mlabel = r.metric === 'testAccuracy' ? 'test accuracy (%)' : 'test loss (summed BCE per image)';
-  const title = `${r.task} b${r.batchSize}, ${r.backend}, median of ${r.seeds.length} (band min–max)`;
+  const short = r.metric === 'testAccuracy' ? 'test accuracy' : 'test loss';
+  const title = `${r.task} b${r.batchSize} (${r.backend}, ${r.seeds.length} seeds, band = min–max)`;
   const files: string[] = [];
   const chart = async (suffix: string, what: string, xLabel: string, x: (rows: readonly EpochRow[], e: number) => number, y: (row: EpochRow) => number, yLabel: string): Promise<void> => {
     const series = names.map((o) => seriesOf(o, runsOf(o), r.epochs, x, y));
     files.push(...(await writeChart({ title: `${title}: ${what}`, xLabel, yLabel, series }, `${base}-${suffix}`)));
   };
-  await chart('metric-epoch', `${mlabel} vs epoch`, 'epoch', (_rows, e) => e + 1, m, mlabel);
-  await chart('metric-time', `${mlabel} vs time`, 'training seconds', cumSeconds, m, mlabel);
-  await chart('loss-epoch', 'training loss vs epoch', 'epoch', (_rows, e) => e + 1, (row) => row.trainLoss, 'training loss');
-  await chart('loss-time', 'training loss vs time', 'training seconds', cumSeconds, (row) => row.trainLoss, 'training loss');
+  await chart('metric-epoch', `${short} vs epoch`, 'epoch', (_rows, e) => e + 1, m, mlabel);
+  await chart('metric-time', `${short} vs time`, 'training seconds', cumSeconds, m, mlabel);
+  await chart('loss-epoch', 'train loss vs epoch', 'epoch', (_rows, e) => e + 1, (row) => row.trainLoss, 'training loss');
+  await chart('loss-time', 'train loss vs time', 'training seconds', cumSeconds, (row) => row.trainLoss, 'training loss');
   return files;
 }
