@@ -11,7 +11,9 @@ export const BACKENDS: readonly BackendName[] = ['cpu', 'wasm', 'webgpu', 'auto'
 /** Sets the tfjs backend and returns the name tfjs reports. */
 export async function setBackend(kind: BackendName, model: 'mlp' | 'cnn' = 'mlp'): Promise<string> {
   if (model === 'cnn' && kind === 'wasm') {
-    throw new Error('--model cnn cannot train on --backend wasm: tfjs-backend-wasm 4.22 has no Conv2DBackpropFilter kernel (use cpu or webgpu)');
+    throw new Error(
+      '--model cnn cannot train on --backend wasm: tfjs-backend-wasm 4.22 has no Conv2DBackpropFilter kernel (use cpu or webgpu)',
+    );
   }
   if (model === 'cnn' && kind === 'auto') kind = 'cpu';
   const tryWasm = async (): Promise<boolean> => {
@@ -23,7 +25,8 @@ export async function setBackend(kind: BackendName, model: 'mlp' | 'cnn' = 'mlp'
     Object.assign(globalThis, globals);
     (globalThis as { navigator?: unknown }).navigator = { gpu: create([]), userAgent: 'node' };
     await import('@tensorflow/tfjs-backend-webgpu');
-    if (!(await tf.setBackend('webgpu'))) throw new Error('the webgpu backend is not available (no adapter? see scripts/setup-webgpu.sh)');
+    if (!(await tf.setBackend('webgpu')))
+      throw new Error('the webgpu backend is not available (no adapter? see scripts/setup-webgpu.sh)');
   } else if (kind === 'wasm') {
     if (!(await tryWasm())) throw new Error('the wasm backend is not available');
   } else if (kind === 'cpu') {

@@ -7,10 +7,22 @@ import type { Report, Run } from './report.js';
 import type { OptName } from './search.js';
 import { metricOf, spread, type EpochRow } from './summary.js';
 
-const COLORS: Record<OptName, string> = { fngd: '#d62728', 'fngd-drift': '#ff7f0e', 'fngd-always': '#9467bd', adam: '#1f77b4', sgd: '#2ca02c' };
+const COLORS: Record<OptName, string> = {
+  fngd: '#d62728',
+  'fngd-drift': '#ff7f0e',
+  'fngd-always': '#9467bd',
+  adam: '#1f77b4',
+  sgd: '#2ca02c',
+};
 
 /** Median (and min–max) over runs of `y` at each epoch, placed at the median of `x`. */
-function seriesOf(name: OptName, runs: readonly Run[], epochs: number, x: (rows: readonly EpochRow[], e: number) => number, y: (row: EpochRow) => number): Series {
+function seriesOf(
+  name: OptName,
+  runs: readonly Run[],
+  epochs: number,
+  x: (rows: readonly EpochRow[], e: number) => number,
+  y: (row: EpochRow) => number,
+): Series {
   const points: [number, number][] = [];
   const band: [number, number, number][] = [];
   for (let e = 0; e < epochs; e++) {
@@ -24,7 +36,8 @@ function seriesOf(name: OptName, runs: readonly Run[], epochs: number, x: (rows:
   return { name, color: COLORS[name], points, band };
 }
 
-const cumSeconds = (rows: readonly EpochRow[], e: number): number => rows.slice(0, e + 1).reduce((s, r) => s + r.seconds, 0);
+const cumSeconds = (rows: readonly EpochRow[], e: number): number =>
+  rows.slice(0, e + 1).reduce((s, r) => s + r.seconds, 0);
 
 /** Writes four charts (SVG, and PNG when a rasteriser is installed) under `base-*`; returns the files. */
 export async function renderCharts(r: Report, base: string): Promise<string[]> {
@@ -36,13 +49,34 @@ export async function renderCharts(r: Report, base: string): Promise<string[]> {
   const short = r.metric === 'testAccuracy' ? 'test accuracy' : 'test loss';
   const title = `${r.task} b${r.batchSize} (${r.backend}, ${r.seeds.length} seeds, band = min–max)`;
   const files: string[] = [];
-  const chart = async (suffix: string, what: string, xLabel: string, x: (rows: readonly EpochRow[], e: number) => number, y: (row: EpochRow) => number, yLabel: string): Promise<void> => {
+  const chart = async (
+    suffix: string,
+    what: string,
+    xLabel: string,
+    x: (rows: readonly EpochRow[], e: number) => number,
+    y: (row: EpochRow) => number,
+    yLabel: string,
+  ): Promise<void> => {
     const series = names.map((o) => seriesOf(o, runsOf(o), r.epochs, x, y));
     files.push(...(await writeChart({ title: `${title}: ${what}`, xLabel, yLabel, series }, `${base}-${suffix}`)));
   };
   await chart('metric-epoch', `${short} vs epoch`, 'epoch', (_rows, e) => e + 1, m, mlabel);
   await chart('metric-time', `${short} vs time`, 'training seconds', cumSeconds, m, mlabel);
-  await chart('loss-epoch', 'train loss vs epoch', 'epoch', (_rows, e) => e + 1, (row) => row.trainLoss, 'training loss');
-  await chart('loss-time', 'train loss vs time', 'training seconds', cumSeconds, (row) => row.trainLoss, 'training loss');
+  await chart(
+    'loss-epoch',
+    'train loss vs epoch',
+    'epoch',
+    (_rows, e) => e + 1,
+    (row) => row.trainLoss,
+    'training loss',
+  );
+  await chart(
+    'loss-time',
+    'train loss vs time',
+    'training seconds',
+    cumSeconds,
+    (row) => row.trainLoss,
+    'training loss',
+  );
   return files;
 }

@@ -67,7 +67,10 @@ export const VALIDATION_SEED = 8128;
  * The protocol's splits: `train`/`test` for reported runs; `fit`/`validation` (a seeded partition of `train`)
  * for tuning, so that tuning never sees a test digit.
  */
-export function protocolSplits(all: Digits, sizes: SplitSizes): { train: Digits; test: Digits; fit: Digits; validation: Digits } {
+export function protocolSplits(
+  all: Digits,
+  sizes: SplitSizes,
+): { train: Digits; test: Digits; fit: Digits; validation: Digits } {
   const { train, test } = split(all, sizes.train, sizes.test);
   const p = permutation(train.count, VALIDATION_SEED);
   return {

@@ -58,7 +58,9 @@ function parse(argv: string[]): Args {
     strict: true,
   });
   if (values.help) {
-    console.log('flags: --task classifier|autoencoder --batch N --seeds K --tuned FILE --backend cpu|wasm|webgpu|auto --epochs N --quick --out DIR --json FILE --optimizers fngd,adam,… --model mlp|cnn');
+    console.log(
+      'flags: --task classifier|autoencoder --batch N --seeds K --tuned FILE --backend cpu|wasm|webgpu|auto --epochs N --quick --out DIR --json FILE --optimizers fngd,adam,… --model mlp|cnn',
+    );
     process.exit(0);
   }
   const int = (name: string, v: string | undefined): number | null => {
@@ -69,8 +71,10 @@ function parse(argv: string[]): Args {
   };
   const task = values.task as Task;
   if (!TASKS.includes(task)) throw new Error(`--task must be one of ${TASKS.join(', ')}, got ${values.task}`);
-  if (values.model !== 'mlp' && values.model !== 'cnn') throw new Error(`--model must be mlp or cnn, got ${values.model}`);
-  if (!BACKENDS.includes(values.backend as BackendName)) throw new Error(`--backend must be one of ${BACKENDS.join(', ')}, got ${values.backend}`);
+  if (values.model !== 'mlp' && values.model !== 'cnn')
+    throw new Error(`--model must be mlp or cnn, got ${values.model}`);
+  if (!BACKENDS.includes(values.backend as BackendName))
+    throw new Error(`--backend must be one of ${BACKENDS.join(', ')}, got ${values.backend}`);
   const only = values.optimizers.split(',') as OptName[];
   for (const o of only) if (!OPTIMIZERS.includes(o)) throw new Error(`--optimizers: unknown ${o}`);
   return {
@@ -98,10 +102,14 @@ async function main(): Promise<void> {
   const tunedFile = resolve(args.tuned ?? tunedPath(args.task, args.batch, undefined, args.model));
   const tuned = readTuned(tunedFile);
   if (!tuned.complete || !tuned.initializer.chosen) {
-    throw new Error(`${tunedFile} is incomplete (${tuned.trials.length} trials so far): finish it with \`npm run tune -- --task ${tuned.task} --batch ${tuned.batchSize}\``);
+    throw new Error(
+      `${tunedFile} is incomplete (${tuned.trials.length} trials so far): finish it with \`npm run tune -- --task ${tuned.task} --batch ${tuned.batchSize}\``,
+    );
   }
   if (tuned.task !== args.task || tuned.model !== args.model || tuned.batchSize !== args.batch) {
-    throw new Error(`${tunedFile} was tuned for ${tuned.task} (${tuned.model}) batch ${tuned.batchSize}, not ${args.task} (${args.model}) batch ${args.batch}`);
+    throw new Error(
+      `${tunedFile} was tuned for ${tuned.task} (${tuned.model}) batch ${tuned.batchSize}, not ${args.task} (${args.model}) batch ${args.batch}`,
+    );
   }
   const missing = args.only.filter((o) => !tuned.best[o]);
   if (missing.length > 0) throw new Error(`${tunedFile}: no surviving trial for ${missing.join(', ')}`);
@@ -123,7 +131,10 @@ async function main(): Promise<void> {
   // warm-up (JIT, wasm compilation) so that the first timed optimizer is not penalised
   for (const name of ['sgd', 'fngd'] as const) {
     const m = buildModel(args.task, args.model, init, 999);
-    const t = await FngdTrainer.create(m, trainerOptions(args.task, name, tuned.best[name]?.config ?? tuned.best['fngd-always']!.config));
+    const t = await FngdTrainer.create(
+      m,
+      trainerOptions(args.task, name, tuned.best[name]?.config ?? tuned.best['fngd-always']!.config),
+    );
     const xb = tf.slice(xTrain, [0], [args.batch]);
     const yb = tf.slice(yTrain, [0], [args.batch]);
     for (let i = 0; i < 3; i++) await t.trainBatch(xb, yb, { batchKey: 0, epoch: i });
@@ -155,18 +166,32 @@ async function main(): Promise<void> {
           validationData: [xTest, yTest],
           callbacks: {
             onBatchEnd(b, logs) {
-              if (tty && (b % 4 === 0 || b === logs.batches - 1)) process.stderr.write(`\r  ${run.optimizer.padEnd(11)} seed ${run.seed} epoch ${e + 1}/${epochs} ${bar(b + 1, logs.batches)} loss ${logs.loss.toFixed(4)}   `);
+              if (tty && (b % 4 === 0 || b === logs.batches - 1))
+                process.stderr.write(
+                  `\r  ${run.optimizer.padEnd(11)} seed ${run.seed} epoch ${e + 1}/${epochs} ${bar(b + 1, logs.batches)} loss ${logs.loss.toFixed(4)}   `,
+                );
             },
             onEpochEnd(_e, lg: EpochLogs) {
-              const row: EpochRow = { epoch: e + 1, seconds: lg.seconds, trainLoss: lg.trainLoss, testLoss: lg.valLoss ?? NaN, ...(lg.valAccuracy === undefined ? {} : { testAccuracy: lg.valAccuracy }) };
+              const row: EpochRow = {
+                epoch: e + 1,
+                seconds: lg.seconds,
+                trainLoss: lg.trainLoss,
+                testLoss: lg.valLoss ?? NaN,
+                ...(lg.valAccuracy === undefined ? {} : { testAccuracy: lg.valAccuracy }),
+              };
               run.epochs.push(row);
               if (!Number.isFinite(row.trainLoss) || !Number.isFinite(row.testLoss)) {
                 run.diverged = `epoch ${e + 1}: non-finite loss`;
                 l.diverged = true;
               }
               if (tty) process.stderr.write('\r');
-              const m = row.testAccuracy !== undefined ? `test acc ${(row.testAccuracy * 100).toFixed(2)}%` : `test loss ${row.testLoss.toFixed(2)}`;
-              console.log(`  ${run.optimizer.padEnd(11)} seed ${run.seed} epoch ${String(row.epoch).padStart(2)}/${epochs} ${row.seconds.toFixed(2)} s  train loss ${row.trainLoss.toFixed(4)}  ${m}${lg.freshBatches ? `  (${lg.freshBatches} fresh)` : ''}`);
+              const m =
+                row.testAccuracy !== undefined
+                  ? `test acc ${(row.testAccuracy * 100).toFixed(2)}%`
+                  : `test loss ${row.testLoss.toFixed(2)}`;
+              console.log(
+                `  ${run.optimizer.padEnd(11)} seed ${run.seed} epoch ${String(row.epoch).padStart(2)}/${epochs} ${row.seconds.toFixed(2)} s  train loss ${row.trainLoss.toFixed(4)}  ${m}${lg.freshBatches ? `  (${lg.freshBatches} fresh)` : ''}`,
+              );
             },
           },
         });
@@ -195,7 +220,12 @@ async function main(): Promise<void> {
     epochs,
     seeds,
     sizes: { train: sizes.train, test: sizes.test },
-    tuned: { file: relative(resolve('.'), tunedFile), initializer: init, best: Object.fromEntries(args.only.map((o) => [o, tuned.best[o]!.config])), trialsPerOptimizer: tuned.trialsPerOptimizer },
+    tuned: {
+      file: relative(resolve('.'), tunedFile),
+      initializer: init,
+      best: Object.fromEntries(args.only.map((o) => [o, tuned.best[o]!.config])),
+      trialsPerOptimizer: tuned.trialsPerOptimizer,
+    },
     runs: live.map((l) => l.run),
   });
   printReport(report);

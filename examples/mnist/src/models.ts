@@ -23,13 +23,20 @@ export function describeModel(task: Task, kind: ModelKind): string {
 export function buildModel(task: Task, kind: ModelKind, init: Initializer, seed: number): tfl.LayersModel {
   let s = seed;
   const kernelInitializer = (): ReturnType<typeof tfl.initializers.glorotUniform> =>
-    init === 'lecun-normal' ? tfl.initializers.leCunNormal({ seed: s++ }) : tfl.initializers.glorotUniform({ seed: s++ });
+    init === 'lecun-normal'
+      ? tfl.initializers.leCunNormal({ seed: s++ })
+      : tfl.initializers.glorotUniform({ seed: s++ });
   if (task === 'autoencoder') {
     const sizes = [256, 64, 16, 64, 256];
     return tfl.sequential({
       layers: [
         ...sizes.map((u, i) =>
-          tfl.layers.dense({ units: u, activation: 'tanh', kernelInitializer: kernelInitializer(), ...(i === 0 ? { inputShape: [784] } : {}) }),
+          tfl.layers.dense({
+            units: u,
+            activation: 'tanh',
+            kernelInitializer: kernelInitializer(),
+            ...(i === 0 ? { inputShape: [784] } : {}),
+          }),
         ),
         tfl.layers.dense({ units: 784, activation: 'sigmoid', kernelInitializer: kernelInitializer() }),
       ],
@@ -59,6 +66,7 @@ export function buildModel(task: Task, kind: ModelKind, init: Initializer, seed:
 /** Input and target tensors of a task: one-hot labels for the classifier, the image itself for the autoencoder. */
 export function tensors(task: Task, images: Float32Array, labels: Int32Array, count: number): [tf.Tensor, tf.Tensor] {
   const x = tf.tensor2d(images, [count, 784]);
-  const y = task === 'classifier' ? tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(labels, 'int32'), 10), 'float32')) : x.clone();
+  const y =
+    task === 'classifier' ? tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(labels, 'int32'), 10), 'float32')) : x.clone();
   return [x, y];
 }

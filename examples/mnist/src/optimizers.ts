@@ -21,7 +21,16 @@ export function trainerOptions(task: Task, name: OptName, c: TrialConfig): FngdT
   if (name === 'adam') return { loss, optimizer: tf.train.adam(c.learningRate) };
   if (name === 'sgd') return { loss, optimizer: tf.train.momentum(c.learningRate, MOMENTUM) };
   if (c.damping === undefined || c.mode === undefined) throw new Error(`${name}: a trial needs damping and mode`);
-  return { loss, fngd: { learningRate: c.learningRate, damping: c.damping, mode: c.mode, momentum: MOMENTUM, refresh: REFRESH[name] } };
+  return {
+    loss,
+    fngd: {
+      learningRate: c.learningRate,
+      damping: c.damping,
+      mode: c.mode,
+      momentum: MOMENTUM,
+      refresh: REFRESH[name],
+    },
+  };
 }
 
 /** Short label of a configuration, e.g. `lr 0.03 λ 10 layerwise`. */

@@ -50,7 +50,13 @@ function fmt(v: number): string {
 /** The chart as an SVG document. */
 export function toSvg(c: Chart): string {
   const pts = c.series
-    .flatMap((s) => [...s.points, ...(s.band ?? []).flatMap(([x, lo, hi]): [number, number][] => [[x, lo], [x, hi]])])
+    .flatMap((s) => [
+      ...s.points,
+      ...(s.band ?? []).flatMap(([x, lo, hi]): [number, number][] => [
+        [x, lo],
+        [x, hi],
+      ]),
+    ])
     .filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
   const xs = pts.map((p) => p[0]);
   const ys = pts.map((p) => p[1]);
@@ -67,7 +73,9 @@ export function toSvg(c: Chart): string {
   const sx = (x: number): number => M.l + ((x - x0) / (x1 - x0)) * pw;
   const sy = (y: number): number => M.t + ph - ((y - y0) / (y1 - y0)) * ph;
   const o: string[] = [];
-  o.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="DejaVu Sans, Arial, sans-serif" font-size="12">`);
+  o.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="DejaVu Sans, Arial, sans-serif" font-size="12">`,
+  );
   o.push(`<rect width="${W}" height="${H}" fill="white"/>`);
   o.push(`<text x="${W / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${esc(c.title)}</text>`);
   for (const t of ticks(x0, x1)) {
@@ -86,17 +94,26 @@ export function toSvg(c: Chart): string {
     const b = (s.band ?? []).filter(([x, lo, hi]) => Number.isFinite(x) && Number.isFinite(lo) && Number.isFinite(hi));
     if (b.length > 1) {
       const ring = [...b.map(([x, , hi]) => [x, hi] as const), ...[...b].reverse().map(([x, lo]) => [x, lo] as const)];
-      o.push(`<polygon fill="${s.color}" fill-opacity="0.15" stroke="none" points="${ring.map(([x, y]) => `${sx(x).toFixed(1)},${sy(clampY(y)).toFixed(1)}`).join(' ')}"/>`);
+      o.push(
+        `<polygon fill="${s.color}" fill-opacity="0.15" stroke="none" points="${ring.map(([x, y]) => `${sx(x).toFixed(1)},${sy(clampY(y)).toFixed(1)}`).join(' ')}"/>`,
+      );
     }
   }
   c.series.forEach((s, i) => {
     const p = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
     if (p.length > 0) {
-      o.push(`<polyline fill="none" stroke="${s.color}" stroke-width="2" points="${p.map(([x, y]) => `${sx(x).toFixed(1)},${sy(Math.min(Math.max(y, y0), y1)).toFixed(1)}`).join(' ')}"/>`);
-      for (const [x, y] of p) o.push(`<circle cx="${sx(x).toFixed(1)}" cy="${sy(Math.min(Math.max(y, y0), y1)).toFixed(1)}" r="2.5" fill="${s.color}"/>`);
+      o.push(
+        `<polyline fill="none" stroke="${s.color}" stroke-width="2" points="${p.map(([x, y]) => `${sx(x).toFixed(1)},${sy(Math.min(Math.max(y, y0), y1)).toFixed(1)}`).join(' ')}"/>`,
+      );
+      for (const [x, y] of p)
+        o.push(
+          `<circle cx="${sx(x).toFixed(1)}" cy="${sy(Math.min(Math.max(y, y0), y1)).toFixed(1)}" r="2.5" fill="${s.color}"/>`,
+        );
     }
     const ly = M.t + 14 + i * 20;
-    o.push(`<line x1="${M.l + pw + 12}" y1="${ly}" x2="${M.l + pw + 36}" y2="${ly}" stroke="${s.color}" stroke-width="3"/>`);
+    o.push(
+      `<line x1="${M.l + pw + 12}" y1="${ly}" x2="${M.l + pw + 36}" y2="${ly}" stroke="${s.color}" stroke-width="3"/>`,
+    );
     o.push(`<text x="${M.l + pw + 42}" y="${ly + 4}">${esc(s.name)}</text>`);
   });
   o.push('</svg>');
@@ -117,7 +134,12 @@ export async function writeChart(c: Chart, base: string): Promise<string[]> {
     }
   }
   if (!resvg) return [`${base}.svg`];
-  const png = new resvg.Resvg(svg, { background: 'white', font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' } }).render().asPng();
+  const png = new resvg.Resvg(svg, {
+    background: 'white',
+    font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' },
+  })
+    .render()
+    .asPng();
   writeFileSync(`${base}.png`, png);
   return [`${base}.svg`, `${base}.png`];
 }

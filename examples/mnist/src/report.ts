@@ -7,7 +7,17 @@
 import type { FngdStats } from 'ifngd';
 import type { ModelKind, Task, Initializer } from './models.js';
 import type { OptName, TrialConfig } from './search.js';
-import { metricAtTime, metricOf, spread, steadyEpochSeconds, timeToTarget, totalSeconds, type EpochRow, type Metric, type Spread } from './summary.js';
+import {
+  metricAtTime,
+  metricOf,
+  spread,
+  steadyEpochSeconds,
+  timeToTarget,
+  totalSeconds,
+  type EpochRow,
+  type Metric,
+  type Spread,
+} from './summary.js';
 
 /** One (optimizer, seed) run. */
 export interface Run {
@@ -27,7 +37,12 @@ export interface ReportInput {
   readonly epochs: number;
   readonly seeds: readonly number[];
   readonly sizes: { readonly train: number; readonly test: number };
-  readonly tuned: { readonly file: string; readonly initializer: Initializer; readonly best: Partial<Record<OptName, TrialConfig>>; readonly trialsPerOptimizer: number };
+  readonly tuned: {
+    readonly file: string;
+    readonly initializer: Initializer;
+    readonly best: Partial<Record<OptName, TrialConfig>>;
+    readonly trialsPerOptimizer: number;
+  };
   readonly runs: readonly Run[];
 }
 
@@ -75,11 +90,17 @@ function targetOf(metric: Metric, finals: Map<OptName, Spread | null>): { value:
   const base = (['adam', 'sgd'] as const).map((o) => med(finals.get(o) ?? null)).filter((v): v is number => v !== null);
   if (metric === 'testAccuracy') {
     const best = base.length ? Math.max(...base) : Math.max(...[...finals.values()].map((s) => s?.median ?? -Infinity));
-    return { value: Math.round((best - 0.005) * 10000) / 10000, rule: "best baseline's median final test accuracy − 0.5 points" };
+    return {
+      value: Math.round((best - 0.005) * 10000) / 10000,
+      rule: "best baseline's median final test accuracy − 0.5 points",
+    };
   }
   const adam = med(finals.get('adam') ?? null);
   if (adam !== null) return { value: adam, rule: "Adam's median final test loss" };
-  return { value: Math.min(...[...finals.values()].map((s) => s?.median ?? Infinity)), rule: 'best median final test loss' };
+  return {
+    value: Math.min(...[...finals.values()].map((s) => s?.median ?? Infinity)),
+    rule: 'best median final test loss',
+  };
 }
 
 export function buildReport(input: ReportInput): Report {
@@ -92,18 +113,28 @@ export function buildReport(input: ReportInput): Report {
   };
   const finals = new Map(names.map((o) => [o, spread(runsOf(o).map(finalOf))]));
   const target = targetOf(metric, finals);
-  const totals = names.map((o) => spread(runsOf(o).filter((r) => !r.diverged).map((r) => totalSeconds(r.epochs)))?.median ?? Infinity);
+  const totals = names.map(
+    (o) =>
+      spread(
+        runsOf(o)
+          .filter((r) => !r.diverged)
+          .map((r) => totalSeconds(r.epochs)),
+      )?.median ?? Infinity,
+  );
   const equalTime = Math.min(...totals);
   const e1 = (o: OptName): Spread | null => spread(runsOf(o).map((r) => r.epochs[0]?.seconds ?? null));
   const steady = (o: OptName): Spread | null => spread(runsOf(o).map((r) => steadyEpochSeconds(r.epochs)));
-  const ttt = (o: OptName): Spread | null => spread(runsOf(o).map((r) => (r.diverged ? null : timeToTarget(r.epochs, metric, target.value))));
+  const ttt = (o: OptName): Spread | null =>
+    spread(runsOf(o).map((r) => (r.diverged ? null : timeToTarget(r.epochs, metric, target.value))));
   const sgdE1 = med(e1('sgd'));
   const sgdSteady = med(steady('sgd'));
   const adamT = med(ttt('adam'));
   const summary: OptimizerSummary[] = names.map((o) => {
     const rs = runsOf(o);
     const t = ttt(o);
-    const perEpoch = Array.from({ length: input.epochs }, (_, e) => med(spread(rs.map((r) => (r.epochs[e] ? metricOf(r.epochs[e], metric) : null)))));
+    const perEpoch = Array.from({ length: input.epochs }, (_, e) =>
+      med(spread(rs.map((r) => (r.epochs[e] ? metricOf(r.epochs[e], metric) : null)))),
+    );
     const facts = spread(rs.map((r) => r.stats?.factorizations ?? null));
     return {
       optimizer: o,
@@ -117,14 +148,23 @@ export function buildReport(input: ReportInput): Report {
       epoch1VsSgd: ratio(med(e1(o)), sgdE1),
       steadyVsSgd: ratio(med(steady(o)), sgdSteady),
       investmentSeconds: med(e1(o)) !== null && sgdE1 !== null ? (med(e1(o)) as number) - sgdE1 : null,
-      atEqualTime: Number.isFinite(equalTime) ? med(spread(rs.map((r) => (r.diverged ? null : metricAtTime(r.epochs, metric, equalTime))))) : null,
+      atEqualTime: Number.isFinite(equalTime)
+        ? med(spread(rs.map((r) => (r.diverged ? null : metricAtTime(r.epochs, metric, equalTime)))))
+        : null,
       timeToTargetVsAdam: ratio(med(t), adamT),
       perEpoch,
       factorizations: med(facts),
     };
   });
   const { runs: _runs, ...rest } = input;
-  return { ...rest, target, equalTime, summary, verdicts: verdicts(metric, summary, input.seeds.length), runs: input.runs };
+  return {
+    ...rest,
+    target,
+    equalTime,
+    summary,
+    verdicts: verdicts(metric, summary, input.seeds.length),
+    runs: input.runs,
+  };
 }
 
 export function fmtMetric(metric: Metric, v: number | null): string {
@@ -142,21 +182,29 @@ export function fmtDelta(metric: Metric, d: number): string {
 function verdicts(metric: Metric, summary: readonly OptimizerSummary[], seeds: number): string[] {
   const out: string[] = [];
   const base = summary.filter((s) => s.optimizer === 'adam' || s.optimizer === 'sgd');
-  const bestBase = base.filter((s) => s.timeToTarget).sort((a, b) => (a.timeToTarget as Spread).median - (b.timeToTarget as Spread).median)[0];
+  const bestBase = base
+    .filter((s) => s.timeToTarget)
+    .sort((a, b) => (a.timeToTarget as Spread).median - (b.timeToTarget as Spread).median)[0];
   for (const s of summary) {
     if (!s.optimizer.startsWith('fngd')) continue;
     const cost = `epoch 1 ${s.epoch1VsSgd?.toFixed(2) ?? 'n/a'}× SGD, later ${s.steadyVsSgd?.toFixed(2) ?? 'n/a'}×`;
     if (!s.timeToTarget) {
-      out.push(`${s.optimizer}: never reached the target (final ${fmtMetric(metric, med(s.final))}; ${cost}) — ${bestBase ? bestBase.optimizer : 'no one'} wins.`);
+      out.push(
+        `${s.optimizer}: never reached the target (final ${fmtMetric(metric, med(s.final))}; ${cost}) — ${bestBase ? bestBase.optimizer : 'no one'} wins.`,
+      );
       continue;
     }
     if (!bestBase) {
-      out.push(`${s.optimizer}: reached the target in ${s.timeToTarget.median.toFixed(1)} s; no baseline did — ${s.optimizer} wins (${cost}).`);
+      out.push(
+        `${s.optimizer}: reached the target in ${s.timeToTarget.median.toFixed(1)} s; no baseline did — ${s.optimizer} wins (${cost}).`,
+      );
       continue;
     }
     const r = s.timeToTarget.median / (bestBase.timeToTarget as Spread).median;
     const who = r < 1 ? s.optimizer : bestBase.optimizer;
-    out.push(`${s.optimizer}: target in ${s.timeToTarget.median.toFixed(1)} s = ${r.toFixed(2)}× ${bestBase.optimizer}'s (${s.reached}/${seeds} seeds); ${cost} — ${who} wins.`);
+    out.push(
+      `${s.optimizer}: target in ${s.timeToTarget.median.toFixed(1)} s = ${r.toFixed(2)}× ${bestBase.optimizer}'s (${s.reached}/${seeds} seeds); ${cost} — ${who} wins.`,
+    );
   }
   return out;
 }
@@ -165,9 +213,12 @@ function verdicts(metric: Metric, summary: readonly OptimizerSummary[], seeds: n
 export function printReport(r: Report): void {
   const { metric } = r;
   const f = (x: number | null, d = 2): string => (x === null ? 'n/a' : x.toFixed(d));
-  const sp = (s: Spread | null, fm: (v: number) => string): string => (s ? `${fm(s.median)} [${fm(s.min)}–${fm(s.max)}]` : 'n/a');
+  const sp = (s: Spread | null, fm: (v: number) => string): string =>
+    s ? `${fm(s.median)} [${fm(s.min)}–${fm(s.max)}]` : 'n/a';
   const fm = (v: number): string => fmtMetric(metric, v);
-  console.log(`\nPer-epoch median ${metric === 'testAccuracy' ? 'test accuracy' : 'test loss'} over seeds ${r.seeds.join(',')} (Δ vs Adam at the same epoch):`);
+  console.log(
+    `\nPer-epoch median ${metric === 'testAccuracy' ? 'test accuracy' : 'test loss'} over seeds ${r.seeds.join(',')} (Δ vs Adam at the same epoch):`,
+  );
   const adam = r.summary.find((s) => s.optimizer === 'adam');
   console.log('epoch' + r.summary.map((s) => s.optimizer.padStart(22)).join(''));
   for (let e = 0; e < r.epochs; e++) {
@@ -179,7 +230,9 @@ export function printReport(r: Report): void {
     });
     console.log(String(e + 1).padStart(5) + cells.join(''));
   }
-  console.log(`\nROI summary — target ${fm(r.target.value)} (${r.target.rule}); equal-time point ${r.equalTime.toFixed(1)} s; median [min–max] over ${r.seeds.length} seed(s):`);
+  console.log(
+    `\nROI summary — target ${fm(r.target.value)} (${r.target.rule}); equal-time point ${r.equalTime.toFixed(1)} s; median [min–max] over ${r.seeds.length} seed(s):`,
+  );
   for (const s of r.summary) {
     console.log(
       `  ${s.optimizer.padEnd(11)} final ${sp(s.final, fm)}; time to target ${sp(s.timeToTarget, (v) => `${v.toFixed(1)} s`)} (${s.reached}/${r.seeds.length} seeds, ${f(s.timeToTargetVsAdam)}× Adam); ` +

@@ -41,7 +41,11 @@ export const SPACES = {
 } as const;
 
 /** The space an optimizer is searched in. */
-export function spaceOf(opt: OptName): { learningRate: readonly number[]; damping?: readonly number[]; mode?: readonly ('global' | 'layerwise')[] } {
+export function spaceOf(opt: OptName): {
+  learningRate: readonly number[];
+  damping?: readonly number[];
+  mode?: readonly ('global' | 'layerwise')[];
+} {
   return opt === 'sgd' ? SPACES.sgd : opt === 'adam' ? SPACES.adam : SPACES.fngd;
 }
 
@@ -75,5 +79,9 @@ export function sampleTrials(opt: OptName, k: number, seed = SEARCH_SEED): Trial
   if (!space.damping || !space.mode) return lrs.map((learningRate) => ({ learningRate }));
   const dampings = balanced(space.damping, k, rand);
   const modes = balanced(space.mode, k, rand);
-  return lrs.map((learningRate, i) => ({ learningRate, damping: dampings[i] as number, mode: modes[i] as 'global' | 'layerwise' }));
+  return lrs.map((learningRate, i) => ({
+    learningRate,
+    damping: dampings[i] as number,
+    mode: modes[i] as 'global' | 'layerwise',
+  }));
 }

@@ -49,9 +49,20 @@ export async function runTrial(
   try {
     trainer = await FngdTrainer.create(model, trainerOptions(spec.task, spec.optimizer, spec.config));
     for (let e = 0; e < spec.epochs && diverged === null; e++) {
-      const [l] = await trainer.fit(data.x, data.y, { epochs: 1, batchSize: spec.batchSize, seed: seeds.partition, validationData: [data.xVal, data.yVal] });
+      const [l] = await trainer.fit(data.x, data.y, {
+        epochs: 1,
+        batchSize: spec.batchSize,
+        seed: seeds.partition,
+        validationData: [data.xVal, data.yVal],
+      });
       if (!l) throw new Error('fit returned no epoch');
-      const p: CurvePoint = { epoch: e + 1, seconds: l.seconds, trainLoss: l.trainLoss, valLoss: l.valLoss ?? NaN, ...(l.valAccuracy === undefined ? {} : { valAccuracy: l.valAccuracy }) };
+      const p: CurvePoint = {
+        epoch: e + 1,
+        seconds: l.seconds,
+        trainLoss: l.trainLoss,
+        valLoss: l.valLoss ?? NaN,
+        ...(l.valAccuracy === undefined ? {} : { valAccuracy: l.valAccuracy }),
+      };
       curve.push(p);
       onEpoch?.(p);
       if (!Number.isFinite(p.trainLoss) || !Number.isFinite(p.valLoss)) diverged = `non-finite loss at epoch ${e + 1}`;

@@ -21,14 +21,35 @@ import { INITIALIZERS, TASKS, tensors, type Initializer, type ModelKind, type Ta
 import { describeConfig } from './optimizers.js';
 import { MOMENTUM, OPTIMIZERS, sampleTrials, SEARCH_SEED, SPACES, type OptName } from './search.js';
 import { runTrial } from './trial.js';
-import { better, bestTrial, protocolMismatch, readTuned, tunedPath, TUNED_DIR, writeTuned, type Protocol, type TrialRecord, type TunedFile } from './tuned.js';
+import {
+  better,
+  bestTrial,
+  protocolMismatch,
+  readTuned,
+  tunedPath,
+  TUNED_DIR,
+  writeTuned,
+  type Protocol,
+  type TrialRecord,
+  type TunedFile,
+} from './tuned.js';
 
 /** Order in which optimizers are tuned after the initializer is chosen. */
 const AFTER_INIT: readonly OptName[] = ['sgd', 'fngd-always', 'fngd', 'fngd-drift'];
 /** The tuning seed (reported runs use 1…K). */
 export const TUNING_SEED = 0;
 
-function args(argv: string[]): { task: Task; model: ModelKind; batch: number; trials: number; epochs: number; quick: boolean; out: string; backend: string; fresh: boolean } {
+function args(argv: string[]): {
+  task: Task;
+  model: ModelKind;
+  batch: number;
+  trials: number;
+  epochs: number;
+  quick: boolean;
+  out: string;
+  backend: string;
+  fresh: boolean;
+} {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -46,7 +67,9 @@ function args(argv: string[]): { task: Task; model: ModelKind; batch: number; tr
     strict: true,
   });
   if (values.help) {
-    console.log('npm run tune -- --task classifier|autoencoder [--model mlp|cnn] [--batch 128] [--trials 8] [--epochs 10] [--quick] [--out DIR] [--backend auto|wasm|cpu|webgpu] [--fresh]');
+    console.log(
+      'npm run tune -- --task classifier|autoencoder [--model mlp|cnn] [--batch 128] [--trials 8] [--epochs 10] [--quick] [--out DIR] [--backend auto|wasm|cpu|webgpu] [--fresh]',
+    );
     process.exit(0);
   }
   const task = values.task as Task;
@@ -57,7 +80,8 @@ function args(argv: string[]): { task: Task; model: ModelKind; batch: number; tr
     return n;
   };
   const quick = values.quick;
-  if (values.model !== 'mlp' && values.model !== 'cnn') throw new Error(`--model must be mlp or cnn, got ${values.model}`);
+  if (values.model !== 'mlp' && values.model !== 'cnn')
+    throw new Error(`--model must be mlp or cnn, got ${values.model}`);
   if (values.model === 'cnn' && task !== 'classifier') throw new Error('--model cnn is a classifier');
   return {
     task,
@@ -81,9 +105,19 @@ function protocol(a: ReturnType<typeof args>): Protocol {
     epochs: a.epochs,
     trialsPerOptimizer: a.trials,
     quick: a.quick,
-    data: { fit: sizes.train - sizes.validation, validation: sizes.validation, validationSeed: VALIDATION_SEED, note: 'validation digits carved from the training digits; test digits never used' },
+    data: {
+      fit: sizes.train - sizes.validation,
+      validation: sizes.validation,
+      validationSeed: VALIDATION_SEED,
+      note: 'validation digits carved from the training digits; test digits never used',
+    },
     seed: TUNING_SEED,
-    search: { method: 'stratified random search (Latin hypercube over log grids), same K trials per optimizer', seed: SEARCH_SEED, momentum: MOMENTUM, spaces: SPACES },
+    search: {
+      method: 'stratified random search (Latin hypercube over log grids), same K trials per optimizer',
+      seed: SEARCH_SEED,
+      momentum: MOMENTUM,
+      spaces: SPACES,
+    },
     metric: a.task === 'classifier' ? 'valAccuracy' : 'valLoss',
   };
 }
@@ -98,10 +132,22 @@ async function main(): Promise<void> {
   if (existsSync(path) && !a.fresh) {
     file = readTuned(path);
     const diff = protocolMismatch(file, p);
-    if (diff.length > 0) throw new Error(`${path} was tuned under another protocol (${diff.join(', ')} differ): pass --fresh to start over`);
+    if (diff.length > 0)
+      throw new Error(
+        `${path} was tuned under another protocol (${diff.join(', ')} differ): pass --fresh to start over`,
+      );
     console.log(`resuming ${path}: ${file.trials.length} trials done`);
   } else {
-    file = { schema: 1, ...p, backend, initializer: { chosenBy: 'adam', scores: {}, chosen: null }, trials: [], best: {}, complete: false, seconds: 0 };
+    file = {
+      schema: 1,
+      ...p,
+      backend,
+      initializer: { chosenBy: 'adam', scores: {}, chosen: null },
+      trials: [],
+      best: {},
+      complete: false,
+      seconds: 0,
+    };
   }
   file.backend = backend;
 
@@ -110,7 +156,9 @@ async function main(): Promise<void> {
   const [x, y] = tensors(a.task, s.fit.images, s.fit.labels, s.fit.count);
   const [xVal, yVal] = tensors(a.task, s.validation.images, s.validation.labels, s.validation.count);
   const total = a.trials * (INITIALIZERS.length + AFTER_INIT.length);
-  console.log(`tuning ${a.task} batch ${a.batch}: ${a.trials} trials × ${a.epochs} epochs per optimizer, ${p.data.fit} fit / ${p.data.validation} validation digits, backend ${backend}, ${total} trials in all → ${path}`);
+  console.log(
+    `tuning ${a.task} batch ${a.batch}: ${a.trials} trials × ${a.epochs} epochs per optimizer, ${p.data.fit} fit / ${p.data.validation} validation digits, backend ${backend}, ${total} trials in all → ${path}`,
+  );
 
   const run = async (opt: OptName, init: Initializer): Promise<void> => {
     const configs = sampleTrials(opt, a.trials);
@@ -118,15 +166,35 @@ async function main(): Promise<void> {
       if (file.trials.some((t) => t.optimizer === opt && t.initializer === init && t.index === i)) continue;
       const config = configs[i]!;
       const t0 = performance.now();
-      const { curve, diverged } = await runTrial({ task: a.task, model: a.model, optimizer: opt, initializer: init, config, epochs: a.epochs, batchSize: a.batch, seed: TUNING_SEED }, { x, y, xVal, yVal });
+      const { curve, diverged } = await runTrial(
+        {
+          task: a.task,
+          model: a.model,
+          optimizer: opt,
+          initializer: init,
+          config,
+          epochs: a.epochs,
+          batchSize: a.batch,
+          seed: TUNING_SEED,
+        },
+        { x, y, xVal, yVal },
+      );
       const last = curve.at(-1);
-      const score = diverged !== null || !last ? null : p.metric === 'valAccuracy' ? (last.valAccuracy ?? null) : last.valLoss;
+      const score =
+        diverged !== null || !last ? null : p.metric === 'valAccuracy' ? (last.valAccuracy ?? null) : last.valLoss;
       const rec: TrialRecord = { optimizer: opt, initializer: init, index: i, config, curve, diverged, score };
       file.trials.push(rec);
       file.seconds += (performance.now() - t0) / 1000;
       writeTuned(path, file);
-      const shown = score === null ? `diverged (${diverged})` : p.metric === 'valAccuracy' ? `val acc ${(score * 100).toFixed(2)}%` : `val loss ${score.toFixed(2)}`;
-      console.log(`  [${file.trials.length}/${total}] ${opt.padEnd(11)} ${init.padEnd(14)} #${i} ${describeConfig(config).padEnd(30)} ${shown}  (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+      const shown =
+        score === null
+          ? `diverged (${diverged})`
+          : p.metric === 'valAccuracy'
+            ? `val acc ${(score * 100).toFixed(2)}%`
+            : `val loss ${score.toFixed(2)}`;
+      console.log(
+        `  [${file.trials.length}/${total}] ${opt.padEnd(11)} ${init.padEnd(14)} #${i} ${describeConfig(config).padEnd(30)} ${shown}  (${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+      );
     }
   };
 
@@ -134,11 +202,16 @@ async function main(): Promise<void> {
   const scores: Partial<Record<Initializer, number | null>> = {};
   for (const init of INITIALIZERS) scores[init] = bestTrial(file, 'adam', init)?.score ?? null;
   // ties keep the first (glorot-uniform, tfjs's default)
-  const chosen = INITIALIZERS.reduce<Initializer | null>((c, i) => (better(p.metric, scores[i] ?? null, c === null ? null : (scores[c] ?? null)) ? i : c), null);
+  const chosen = INITIALIZERS.reduce<Initializer | null>(
+    (c, i) => (better(p.metric, scores[i] ?? null, c === null ? null : (scores[c] ?? null)) ? i : c),
+    null,
+  );
   if (!chosen) throw new Error('every Adam trial diverged: no initializer can be chosen');
   file.initializer = { chosenBy: 'adam', scores, chosen };
   writeTuned(path, file);
-  console.log(`initializer chosen by Adam's validation score: ${chosen} (${INITIALIZERS.map((i) => `${i} ${scores[i]}`).join(', ')})`);
+  console.log(
+    `initializer chosen by Adam's validation score: ${chosen} (${INITIALIZERS.map((i) => `${i} ${scores[i]}`).join(', ')})`,
+  );
 
   for (const opt of AFTER_INIT) await run(opt, chosen);
   for (const opt of OPTIMIZERS) {
@@ -150,7 +223,9 @@ async function main(): Promise<void> {
   console.log('\nbest configuration per optimizer (validation, final epoch):');
   for (const opt of OPTIMIZERS) {
     const b = file.best[opt];
-    console.log(`  ${opt.padEnd(11)} ${b ? `${describeConfig(b.config).padEnd(30)} ${b.score}` : 'every trial diverged'}`);
+    console.log(
+      `  ${opt.padEnd(11)} ${b ? `${describeConfig(b.config).padEnd(30)} ${b.score}` : 'every trial diverged'}`,
+    );
   }
   tf.dispose([x, y, xVal, yVal]);
 }

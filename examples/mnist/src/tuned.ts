@@ -38,10 +38,20 @@ export interface Protocol {
   readonly epochs: number;
   readonly trialsPerOptimizer: number;
   readonly quick: boolean;
-  readonly data: { readonly fit: number; readonly validation: number; readonly validationSeed: number; readonly note: string };
+  readonly data: {
+    readonly fit: number;
+    readonly validation: number;
+    readonly validationSeed: number;
+    readonly note: string;
+  };
   /** Weights and batch-partition seed of every trial (reported runs use other seeds). */
   readonly seed: number;
-  readonly search: { readonly method: string; readonly seed: number; readonly momentum: number; readonly spaces: unknown };
+  readonly search: {
+    readonly method: string;
+    readonly seed: number;
+    readonly momentum: number;
+    readonly spaces: unknown;
+  };
   /** `valAccuracy` (higher is better) or `valLoss` (lower is better), at the final epoch. */
   readonly metric: 'valAccuracy' | 'valLoss';
 }
@@ -49,7 +59,11 @@ export interface Protocol {
 export interface TunedFile extends Protocol {
   readonly schema: 1;
   backend: string;
-  initializer: { readonly chosenBy: 'adam'; scores: Partial<Record<Initializer, number | null>>; chosen: Initializer | null };
+  initializer: {
+    readonly chosenBy: 'adam';
+    scores: Partial<Record<Initializer, number | null>>;
+    chosen: Initializer | null;
+  };
   trials: TrialRecord[];
   best: Partial<Record<OptName, { readonly config: TrialConfig; readonly score: number; readonly index: number }>>;
   complete: boolean;
@@ -79,7 +93,11 @@ export function better(metric: Protocol['metric'], a: number | null, b: number |
 }
 
 /** The best trial of `opt` under `init` (null if none finished without diverging). */
-export function bestTrial(file: Pick<TunedFile, 'trials' | 'metric'>, opt: OptName, init: Initializer): TrialRecord | null {
+export function bestTrial(
+  file: Pick<TunedFile, 'trials' | 'metric'>,
+  opt: OptName,
+  init: Initializer,
+): TrialRecord | null {
   let best: TrialRecord | null = null;
   for (const t of file.trials) {
     if (t.optimizer !== opt || t.initializer !== init || t.score === null) continue;
@@ -90,7 +108,8 @@ export function bestTrial(file: Pick<TunedFile, 'trials' | 'metric'>, opt: OptNa
 
 /** Loads a tuned file; throws with a clear message when it is missing or malformed. */
 export function readTuned(path: string): TunedFile {
-  if (!existsSync(path)) throw new Error(`no tuned settings at ${path}: run \`npm run tune -- --task <task> --batch <n>\` first`);
+  if (!existsSync(path))
+    throw new Error(`no tuned settings at ${path}: run \`npm run tune -- --task <task> --batch <n>\` first`);
   const f = JSON.parse(readFileSync(path, 'utf8')) as TunedFile;
   if (f.schema !== 1 || !Array.isArray(f.trials)) throw new Error(`${path}: not a tuned-settings file (schema 1)`);
   return f;
@@ -106,6 +125,17 @@ export function writeTuned(path: string, f: TunedFile): void {
 
 /** Fields of the protocol that differ between `a` and `b` (empty: the file can be resumed). */
 export function protocolMismatch(a: Protocol, b: Protocol): string[] {
-  const keys = ['task', 'model', 'batchSize', 'epochs', 'trialsPerOptimizer', 'quick', 'data', 'seed', 'search', 'metric'] as const;
+  const keys = [
+    'task',
+    'model',
+    'batchSize',
+    'epochs',
+    'trialsPerOptimizer',
+    'quick',
+    'data',
+    'seed',
+    'search',
+    'metric',
+  ] as const;
   return keys.filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
 }

@@ -9,7 +9,12 @@ function run(optimizer: OptName, seed: number, sec: [number, number], start: num
     optimizer,
     seed,
     diverged: null,
-    epochs: Array.from({ length: epochs }, (_, e) => ({ epoch: e + 1, seconds: e === 0 ? sec[0] : sec[1], trainLoss: start - step * e, testLoss: start - step * e })),
+    epochs: Array.from({ length: epochs }, (_, e) => ({
+      epoch: e + 1,
+      seconds: e === 0 ? sec[0] : sec[1],
+      trainLoss: start - step * e,
+      testLoss: start - step * e,
+    })),
   };
 }
 
@@ -22,7 +27,12 @@ const input = (runs: Run[]): ReportInput => ({
   epochs: 4,
   seeds: [1, 2, 3],
   sizes: { train: 100, test: 10 },
-  tuned: { file: 'x.json', initializer: 'lecun-normal', best: { adam: { learningRate: 0.001 } }, trialsPerOptimizer: 8 },
+  tuned: {
+    file: 'x.json',
+    initializer: 'lecun-normal',
+    best: { adam: { learningRate: 0.001 } },
+    trialsPerOptimizer: 8,
+  },
   runs,
 });
 
@@ -49,7 +59,12 @@ describe('buildReport', () => {
     // 190,160,130: 142 is reached 18/30 into epoch 3 (from t = 3.5 s to 5 s)
     expect(f.timeToTarget?.median).toBeCloseTo(3.5 + (18 / 30) * 1.5, 12);
     // Adam: seed 1 (…,161,141) at 3.6 + 19/20·1.2 = 4.74 s, seed 2 (…,142) at 4.8 s, seed 3 (…,143) never
-    expect(by('adam').timeToTarget).toEqual({ median: expect.closeTo(4.77, 12), min: expect.closeTo(4.74, 12), max: expect.closeTo(4.8, 12), n: 2 });
+    expect(by('adam').timeToTarget).toEqual({
+      median: expect.closeTo(4.77, 12),
+      min: expect.closeTo(4.74, 12),
+      max: expect.closeTo(4.8, 12),
+      n: 2,
+    });
     expect(by('adam').reached).toBe(2);
     expect(f.timeToTargetVsAdam).toBeCloseTo((3.5 + 0.9) / 4.77, 12);
     expect(by('sgd').reached).toBe(0);
@@ -64,7 +79,9 @@ describe('buildReport', () => {
   });
 
   it('counts diverged runs and leaves them out of medians', () => {
-    const bad = runs.map((x) => (x.optimizer === 'fngd-always' && x.seed === 1 ? { ...x, diverged: 'epoch 2: boom' } : x));
+    const bad = runs.map((x) =>
+      x.optimizer === 'fngd-always' && x.seed === 1 ? { ...x, diverged: 'epoch 2: boom' } : x,
+    );
     const s = buildReport(input(bad)).summary.find((x) => x.optimizer === 'fngd-always')!;
     expect(s.diverged).toBe(1);
     expect(s.final?.n).toBe(2);
@@ -78,7 +95,13 @@ describe('buildReport', () => {
       diverged: null,
       epochs: [{ epoch: 1, seconds: 1, trainLoss: 1, testLoss: 1, testAccuracy: a }],
     });
-    const rr = buildReport({ ...input([acc('adam', 1, 0.95), acc('sgd', 1, 0.96), acc('fngd', 1, 0.955)]), task: 'classifier', metric: 'testAccuracy', epochs: 1, seeds: [1] });
+    const rr = buildReport({
+      ...input([acc('adam', 1, 0.95), acc('sgd', 1, 0.96), acc('fngd', 1, 0.955)]),
+      task: 'classifier',
+      metric: 'testAccuracy',
+      epochs: 1,
+      seeds: [1],
+    });
     expect(rr.target.value).toBeCloseTo(0.955, 12);
     expect(rr.summary.find((s) => s.optimizer === 'fngd')?.reached).toBe(1);
   });

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { metricAtTime, spread, steadyEpochSeconds, timeToTarget, totalSeconds, type EpochRow } from '../src/summary.js';
 
-const rows = (pairs: [number, number][]): EpochRow[] => pairs.map(([s, loss], i) => ({ epoch: i + 1, seconds: s, trainLoss: loss, testLoss: loss }));
+const rows = (pairs: [number, number][]): EpochRow[] =>
+  pairs.map(([s, loss], i) => ({ epoch: i + 1, seconds: s, trainLoss: loss, testLoss: loss }));
 
 describe('spread', () => {
   it('median of odd and even counts, min, max, ignoring null and non-finite values', () => {

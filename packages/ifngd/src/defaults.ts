@@ -33,9 +33,10 @@
  *   seed); no candidate matched Adam there.
  *
  * Against the fair MNIST tuning (`examples/mnist/tuned`, 8 trials per optimizer on a validation split): the tuned
- * FNGD settings were λ = 10 with lr 0.316 on the classifier (batch 128, 512 and 1,024; `drift` at 1,024: λ = 1, lr 3.16) and λ = 100 with lr 0.0316
- * on the autoencoder, both global mode with momentum 0.9 (effective rates 3.2 and 0.32). No single tuned setting
- * served both tasks; the defaults take the autoencoder's λ and an effective rate (1) between the two.
+ * FNGD settings were λ = 10 with lr 0.316 on the classifier (batch 128, 512 and 1,024; `drift` at 1,024: λ = 1,
+ * lr 3.16) and λ = 100 with lr 0.0316 on the autoencoder, both global mode with momentum 0.9 (effective rates 3.2
+ * and 0.32). No single tuned setting served both tasks; the defaults take the autoencoder's λ and an effective
+ * rate (1) between the two.
  *
  * The old OnnxTrainer defaults (lr 0.1, λ 0.1, no momentum) reached 41 % on tfjs and 33 % on ONNX Runtime, against
  * Adam's 89 %. The package README has the full table.
