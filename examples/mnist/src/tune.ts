@@ -132,6 +132,7 @@ async function main(): Promise<void> {
   if (existsSync(path) && !a.fresh) {
     file = readTuned(path);
     const diff = protocolMismatch(file, p);
+    if (file.trials.length > 0 && file.backend !== backend) diff.push(`backend (${file.backend} vs ${backend})`);
     if (diff.length > 0)
       throw new Error(
         `${path} was tuned under another protocol (${diff.join(', ')} differ): pass --fresh to start over`,
@@ -149,7 +150,8 @@ async function main(): Promise<void> {
       seconds: 0,
     };
   }
-  file.backend = backend;
+
+  file.backend = backend; // equal to the file's unless it had no trial yet
 
   const sizes = a.quick ? QUICK_SIZES : FULL_SIZES;
   const s = protocolSplits(loadAll(), sizes);

@@ -85,6 +85,9 @@ describe('tune → demo (quick)', () => {
     const r = await cli('tune', tuneArgs(2));
     expect(r.code).not.toBe(0);
     expect(r.out).toMatch(/another protocol \(trialsPerOptimizer differ\).*--fresh/);
+    const cpu = await cli('tune', tuneArgs().map((a) => (a === 'wasm' ? 'cpu' : a)));
+    expect(cpu.code).not.toBe(0);
+    expect(cpu.out).toMatch(/another protocol \(backend \(wasm vs cpu\) differ\)/);
   });
 
   it('the demo reads the tuned file and reports medians over seeds', { timeout: 300_000 }, async () => {
