@@ -141,3 +141,19 @@ describe('tune → demo (quick)', () => {
     expect(m.out).toMatch(/no tuned settings at .*npm run tune/);
   });
 });
+
+describe('command-line errors name the flag and change nothing', () => {
+  it.each([
+    ['tune', ['--task', 'regression'], /--task must be one of classifier, autoencoder/],
+    ['tune', ['--batch', '0'], /--batch must be a positive integer, got 0/],
+    ['tune', ['--model', 'cnn', '--task', 'autoencoder'], /--model cnn is a classifier/],
+    ['main', ['--seeds', '1.5'], /--seeds must be a positive integer, got 1.5/],
+    ['main', ['--optimizers', 'adam,lbfgs'], /--optimizers: unknown lbfgs/],
+  ])('%s %j', async (script, args, message) => {
+    const out = join(dir, 'untouched');
+    const r = await cli(script, [...args, '--out', out]);
+    expect(r.code).not.toBe(0);
+    expect(r.out).toMatch(message);
+    expect(existsSync(out)).toBe(false);
+  });
+});
