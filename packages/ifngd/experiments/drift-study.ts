@@ -7,7 +7,8 @@
  *
  * Options: --case classifier|autoencoder|all  --epochs N (classifier)  --ae-epochs N  --seeds a,b
  *          --lambdas a,b  --lrs a,b (classifier learning rates, as lr·λ products: lr = p/λ … see `clfLr`)
- *          --ae-lr x  --ae-lambda x  --ae-seeds a,b  --policies name,name  --pilot (one epoch of `always` per lr)
+ *          --ae-lr x  --ae-lambda x  --ae-seeds a,b  --policies name,name (always, first-epoch, first-epoch+guard,
+ *          drift, auto, drift-noguard)  --batch N (default 128)  --pilot (one epoch of `always` per lr)
  * @module
  */
 import { writeFileSync } from 'node:fs';
@@ -39,6 +40,7 @@ const POLICIES: Record<string, PolicySpec> = {
   'first-epoch': { name: 'first-epoch (no guard)', refresh: 'first-epoch', guard: false },
   'first-epoch+guard': { name: 'first-epoch + guard', refresh: 'first-epoch', guard: true },
   drift: { name: driftOverrides ? `drift ${JSON.stringify(driftOverrides)}` : 'drift (defaults)', refresh: driftOverrides ? { drift: driftOverrides } : 'drift', guard: true },
+  auto: { name: 'auto', refresh: 'auto', guard: true },
   'drift-noguard': { name: 'drift, no guard', refresh: driftOverrides ? { drift: driftOverrides } : 'drift', guard: false },
 };
 
@@ -275,7 +277,7 @@ async function main(): Promise<void> {
   const dev = await createDevice({ backend: 'cpu' });
   const tLoad = performance.now();
   const { train, test } = loadMnist();
-  const batches = partition(train, 128);
+  const batches = partition(train, Number(arg('batch') ?? 128));
   console.log(`MNIST: ${train.n} train (${batches.length} batches of ≤128), ${test.n} test; loaded in ${((performance.now() - tLoad) / 1000).toFixed(1)}s`);
   const policyNames = (dflt: string[]): PolicySpec[] => (arg('policies') ? arg('policies')!.split(',') : dflt).map((p) => POLICIES[p] ?? (() => { throw new Error(`unknown policy ${p}`); })());
   const out: Record<string, unknown> = { argv, startedAt: new Date().toISOString() };
@@ -304,7 +306,7 @@ async function main(): Promise<void> {
     const grid = (arg('grid') ?? '0.01:20,0.01:50,0.1:2,0.1:5,1:0.5,1:1').split(',').map((s) => s.split(':').map(Number) as [number, number]);
     const policies = policyNames(['always', 'first-epoch', 'first-epoch+guard', 'drift']);
     const results: RunResult[] = [];
-    console.log(`\n## Case 1: classifier ${clfNet.sizes.join('-')} (${clfNet.hidden}, softmax CE), global mode, batch 128, ${epochs} epochs, seeds ${seeds.join(',')}, (λ, lr) ∈ ${JSON.stringify(grid)}`);
+    console.log(`\n## Case 1: classifier ${clfNet.sizes.join('-')} (${clfNet.hidden}, softmax CE), global mode, batch ${batches[0]?.n ?? 0}, ${epochs} epochs, seeds ${seeds.join(',')}, (λ, lr) ∈ ${JSON.stringify(grid)}`);
     for (const [damping, learningRate] of grid) {
       for (const seed of seeds) {
         for (const policy of policies) {
@@ -323,7 +325,7 @@ async function main(): Promise<void> {
     const learningRate = Number(arg('ae-lr') ?? 0.01);
     const policies = policyNames(['always', 'first-epoch+guard', 'drift']);
     const results: RunResult[] = [];
-    console.log(`\n## Case 2: autoencoder ${aeNet.sizes.join('-')} (tanh, sigmoid + summed BCE), layer-wise, λ=${damping}, lr=${learningRate}, batch 128, ${epochs} epochs, seeds ${seeds.join(',')}`);
+    console.log(`\n## Case 2: autoencoder ${aeNet.sizes.join('-')} (tanh, sigmoid + summed BCE), layer-wise, λ=${damping}, lr=${learningRate}, batch ${batches[0]?.n ?? 0}, ${epochs} epochs, seeds ${seeds.join(',')}`);
     for (const seed of seeds) {
       for (const policy of policies) {
         results.push(await run(dev, { caseName: 'autoencoder', net: aeNet, policy, mode: 'layerwise', damping, learningRate, seed, epochs }, batches, test));

@@ -25,6 +25,8 @@ export interface CacheEntry {
   readonly freshNorm: number | null;
   /** Batch loss when they were computed (drift loss-ratio test). */
   readonly freshLoss: number | null;
+  /** Batch loss at the batch's last visit (the `auto` policy's shift test). */
+  readonly lastLoss: number | null;
   /** Marked for recomputation at the next request (drift policy). */
   readonly stale: boolean;
   /** Steps that reused them since they were computed. */

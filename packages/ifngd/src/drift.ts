@@ -41,6 +41,14 @@ export function reuseSignals(
   return { lengthRatio, stale };
 }
 
+/**
+ * The shift test (`auto`): the batch's loss jumped past `ratio` × its loss at the previous visit — its samples
+ * changed under the same key, or training jumped; either way its cached coefficients are suspect.
+ */
+export function shiftSignal(entry: CacheEntry, loss: number | undefined, ratio: number | null): boolean {
+  return ratio !== null && loss !== undefined && entry.lastLoss !== null && entry.lastLoss > 0 && loss > ratio * entry.lastLoss;
+}
+
 /** What a probe measured: cached against freshly computed coefficients, at the current parameters. */
 export interface ProbeResult {
   /** cos(Jᵀα_cached, Jᵀα_fresh) — the update directions, from the fresh Gram. */

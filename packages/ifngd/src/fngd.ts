@@ -14,10 +14,11 @@
  */
 import type { LayerFactors } from '@ifngd/fisher';
 import type { LinalgDevice } from '@ifngd/linalg-gpu';
+import { autoDecision, emptyAutoState, observe, optimalCycle, recordTiming, reuseEfficiency, type AutoReason } from './auto.js';
 import { CoefficientCache, cacheKey, type BatchKey, type CacheEntry } from './cache.js';
 import { solveCurvature, type FngdMode } from './curvature.js';
 import { adaptDamping, predictedReduction } from './damping.js';
-import { nextProbeInterval, probe, reuseSignals } from './drift.js';
+import { nextProbeInterval, probe, reuseSignals, shiftSignal } from './drift.js';
 import { InvalidArgumentError, NonFiniteError, NotInitializedError } from './errors.js';
 import { modelTerms } from './gram-math.js';
 import { restoreCheckpoint, serializeCheckpoint, type CoreState } from './optimizer-checkpoint.js';
@@ -95,6 +96,8 @@ export class FngdOptimizer<T = HostTree> {
   #chain: ChainState | null = null;
   #core: CoreState;
   #stats: FngdStats;
+  /** `auto` with a measured price: when and how the previous request was served (not checkpointed). */
+  #lastRequest: { time: number; epoch: number; fresh: boolean } | null = null;
 
   /** @internal use {@link fngd} */
   constructor(options: FngdOptions<T>) {
@@ -155,6 +158,7 @@ export class FngdOptimizer<T = HostTree> {
     this.#cache = new CoefficientCache();
     this.#core = this.#freshCore();
     this.#stats = emptyStats(this.#o.damping, this.#core.probeInterval);
+    this.#lastRequest = null;
   }
 
   /** Forgets the cached coefficients of one batch (or all), so the next request recomputes them. */
@@ -176,12 +180,29 @@ export class FngdOptimizer<T = HostTree> {
     if (typeof request.factors !== 'function') throw new InvalidArgumentError('coefficients: factors must be a function');
     this.#cache.checkN(batchKey, n);
     const entry = this.#cache.get(batchKey);
-    const drift = this.#o.policy.kind === 'drift' ? this.#o.policy.drift : null;
+    const policy = this.#o.policy;
+    const drift = policy.kind === 'drift' ? policy.drift : null;
+    const auto = policy.kind === 'auto' ? policy.auto : null;
     const probeDue = drift !== null && this.#core.sinceProbe >= this.#core.probeInterval;
-    const decision = decide(this.#o.policy, entry, epoch, probeDue);
+    // `auto`: the period since the previous request is one step's cost, cached or computed (same epoch only)
+    const now = auto && auto.price === 'measured' ? auto.clock() : null;
+    let autoState = this.#core.auto;
+    const last = this.#lastRequest;
+    if (autoState && now !== null && last && last.epoch === epoch) {
+      autoState = recordTiming(autoState, last.fresh ? 'freshPeriods' : 'cachedPeriods', now - last.time);
+    }
+    let reason: AutoReason = null;
+    let price: number | null = null;
+    if (auto && autoState && entry && !entry.stale) {
+      const d = autoDecision(autoState, entry.reuses, auto);
+      reason = d.reason;
+      price = d.price;
+    }
+    const decision = decide(policy, entry, epoch, probeDue, reason !== null);
     if (decision === 'hit' && entry) {
       this.#stats.cacheHits++;
       if (drift) this.#core = { ...this.#core, sinceProbe: this.#core.sinceProbe + 1 };
+      if (autoState) this.#commitAuto(autoState, price, now, epoch, false);
       return this.#ticket(entry, false, decision, null);
     }
     const damping = this.#core.damping;
@@ -197,6 +218,16 @@ export class FngdOptimizer<T = HostTree> {
     }
     // --- commit (nothing below throws) ---
     const s = this.#stats;
+    if (auto && autoState) {
+      if (now !== null) autoState = recordTiming(autoState, 'work', auto.clock() - now);
+      if (entry && entry.layers === sol.layers) {
+        autoState = observe(autoState, entry.reuses + 1, reuseEfficiency(sol.grams, n, entry.alpha, sol.alpha, damping), auto);
+      }
+      if (reason === 'warmup') s.auto.refreshes.warmup++;
+      else if (reason === 'roi') s.auto.refreshes.roi++;
+      else if (reason === 'max-age') s.auto.refreshes.maxAge++;
+      this.#commitAuto(autoState, price, now, epoch, true);
+    }
     s.factorizations++;
     s.jitterRetries += sol.jitterRetries;
     if (decision === 'miss') s.cacheMisses++;
@@ -217,6 +248,7 @@ export class FngdOptimizer<T = HostTree> {
       epoch,
       freshNorm: null,
       freshLoss: null,
+      lastLoss: entry?.lastLoss ?? null,
       stale: false,
       reuses: 0,
     };
@@ -273,19 +305,27 @@ export class FngdOptimizer<T = HostTree> {
     const lr = this.#o.learningRate((chainState.inner[chainState.inner.length - 1] as LearningRateState).count);
     let nextCore: CoreState = { ...core, step: core.step + 1 };
     if (entry && c.fresh) {
-      this.#cache.patch(c.batchKey, { freshNorm: scale.lastNorm, freshLoss: loss ?? null });
+      this.#cache.patch(c.batchKey, { freshNorm: scale.lastNorm, freshLoss: loss ?? null, lastLoss: loss ?? entry.lastLoss });
       nextCore.maxFreshNorm = Math.max(core.maxFreshNorm, scale.lastNorm);
       nextCore.pending = ticket.terms && loss !== undefined ? { lossBefore: loss, predicted: predictedReduction(lr, c.damping, ticket.terms) } : null;
     } else if (entry) {
       s.guard.reusedSteps++;
       const capped = scale.lastScale < 1;
       if (capped) s.guard.capped++;
-      const drift = this.#o.policy.kind === 'drift' ? this.#o.policy.drift : null;
-      const sig = reuseSignals(entry, { norm: scale.lastNorm, capped, loss }, drift);
+      const p = this.#o.policy;
+      const tests =
+        p.kind === 'drift'
+          ? p.drift
+          : p.kind === 'auto'
+            ? { lengthRatio: p.auto.lengthRatio, lossRatio: null, markOnCap: false, probeEvery: 1, minProbeEvery: 1, maxProbeEvery: 1, minCosine: 0 }
+            : null;
+      const reuse = reuseSignals(entry, { norm: scale.lastNorm, capped, loss }, tests);
+      const shifted = p.kind === 'auto' && reuse.stale === null && shiftSignal(entry, loss, p.auto.lossRatio);
+      const sig = shifted ? { ...reuse, stale: 'loss' as const } : reuse;
       s.guard.lastLengthRatio = sig.lengthRatio;
       if (sig.lengthRatio !== null) s.guard.maxLengthRatio = Math.max(s.guard.maxLengthRatio, sig.lengthRatio);
       if (sig.stale) s.drift.staleMarks[sig.stale]++;
-      this.#cache.patch(c.batchKey, { reuses: entry.reuses + 1, ...(sig.stale ? { stale: true } : {}) });
+      this.#cache.patch(c.batchKey, { reuses: entry.reuses + 1, lastLoss: loss ?? entry.lastLoss, ...(sig.stale ? { stale: true } : {}) });
       nextCore.pending = null;
     }
     this.#core = nextCore;
@@ -335,9 +375,12 @@ export class FngdOptimizer<T = HostTree> {
     if (!this.#chain || !this.#spec) throw new NotInitializedError('restore: call init(params) first');
     const r = restoreCheckpoint(bytes, { spec: this.#spec, mode: this.#o.mode, chain: this.#chain, ops: this.#ops });
     this.#chain = r.chain as ChainState;
-    this.#core = r.core;
+    // the `auto` state follows this optimizer's policy: learned state kept, a fresh one from another policy
+    const auto = this.#o.policy.kind === 'auto' ? (r.core.auto ?? emptyAutoState()) : null;
+    this.#core = { ...r.core, auto };
     this.#stats = r.stats;
     this.#cache.replaceAll(r.cache);
+    this.#lastRequest = null;
   }
 
   #freshCore(): CoreState {
@@ -349,7 +392,21 @@ export class FngdOptimizer<T = HostTree> {
       probeInterval: p.kind === 'drift' ? p.drift.probeEvery : 0,
       sinceProbe: 0,
       pending: null,
+      auto: p.kind === 'auto' ? emptyAutoState() : null,
     };
+  }
+
+  /** Stores the `auto` state, its counters, and the time and kind of this request. */
+  #commitAuto(state: NonNullable<CoreState['auto']>, price: number | null, now: number | null, epoch: number, fresh: boolean): void {
+    const policy = this.#o.policy;
+    this.#core = { ...this.#core, auto: state };
+    const a = this.#stats.auto;
+    if (price !== null) a.price = price;
+    a.rate = state.rate;
+    a.observations = state.observations;
+    a.last = state.last;
+    if (state.rate !== null && a.price !== null && policy.kind === 'auto') a.cycle = optimalCycle(state.rate, a.price, policy.auto.maxAge).cycle;
+    this.#lastRequest = now === null ? null : { time: now, epoch, fresh };
   }
 
   #cap(entry: CacheEntry | undefined): number | undefined {

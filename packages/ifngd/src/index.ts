@@ -1,6 +1,7 @@
 /**
  * `ifngd`: FNGD — inverse-free fast natural gradient descent (arXiv 2403.03473) — as an optax-style optimizer
- * with a per-batch coefficient cache, refresh policies (incl. `drift`), a reuse guard and checkpoints.
+ * with a per-batch coefficient cache, refresh policies (incl. `drift` and `auto`), a reuse guard, batch plans
+ * keyed by sample identity, and checkpoints.
  *
  * Conventions: batch of n, loss L = (1/n)Σℓᵢ, J = per-sample gradients (rows), G = JJᵀ, α = (G + nλI)⁻¹1.
  * The natural gradient is Jᵀα = Σαᵢ∇ℓᵢ; the step direction is **λ·Jᵀα** = λ(F + λI)⁻¹g, which tends to the
@@ -19,6 +20,8 @@ export type { FngdOptions, GuardOptions } from './options.js';
 export { FNGD_DEFAULTS } from './defaults.js';
 export type { FngdStats } from './stats.js';
 export type { RefreshPolicy, DriftOptions, Decision } from './refresh.js';
+export type { AutoOptions } from './auto.js';
+export { planBatches, batchKeyOf, checkPlan, type BatchPlan, type PlannedBatch, type PlanChange, type SampleId } from './batch-plan.js';
 export type { AdaptiveDampingOptions } from './damping.js';
 export type { BatchKey, CacheEntry } from './cache.js';
 export type { FngdMode } from './curvature.js';

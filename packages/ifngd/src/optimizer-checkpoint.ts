@@ -4,6 +4,7 @@
  * probe counters), counters, and the coefficient cache.
  * @module
  */
+import { checkAutoState, type AutoState } from './auto.js';
 import type { BatchKey, CacheEntry } from './cache.js';
 import { decodeCheckpoint, encodeCheckpoint, fnv1a, sameStructure } from './checkpoint.js';
 import { CheckpointError } from './errors.js';
@@ -22,6 +23,8 @@ export interface CoreState {
   sinceProbe: number;
   /** Adaptive damping: the last fresh step awaiting its after-step loss. */
   pending: { lossBefore: number; predicted: number } | null;
+  /** The `auto` policy's learned decay rate and timings (null for other policies). */
+  auto: AutoState | null;
 }
 
 const FORMAT = 'ifngd-optimizer';
@@ -109,6 +112,7 @@ function checkEntry(e: unknown): CacheEntry {
     epoch: x.epoch as number,
     freshNorm: optNum(x.freshNorm),
     freshLoss: optNum(x.freshLoss),
+    lastLoss: x.lastLoss === undefined ? null : optNum(x.lastLoss), // absent before the `auto` policy
     stale: x.stale,
     reuses: x.reuses as number,
   };
@@ -145,9 +149,15 @@ export function restoreCheckpoint<T>(
     Number.isSafeInteger(core.probeInterval) && Number.isSafeInteger(core.sinceProbe) &&
     (core.pending === null || (typeof core.pending === 'object' && finiteNumber(core.pending.lossBefore) && finiteNumber(core.pending.predicted)));
   if (!coreOk) return bad('core state');
+  // `auto` state: absent in checkpoints of other policies (or older versions) → null; present → validated
+  const auto = core.auto === undefined || core.auto === null ? null : checkAutoState(core.auto);
+  if (core.auto !== undefined && core.auto !== null && auto === null) return bad('auto policy state');
   const stats = p.stats as FngdStats;
+  if (typeof stats === 'object' && stats !== null && (stats as { auto?: unknown }).auto === undefined) {
+    (stats as { auto: FngdStats['auto'] }).auto = emptyStats(1, 1).auto; // a checkpoint from before `auto`
+  }
   if (!sameStructure(emptyStats(1, 1), stats)) return bad('stats');
   if (!Array.isArray(p.cache)) return bad('cache');
   const cache = p.cache.map(checkEntry);
-  return { chain, core: { ...core }, stats, cache };
+  return { chain, core: { ...core, auto }, stats, cache };
 }

@@ -15,8 +15,10 @@ import type { HostTree, TreeOps } from './tree.js';
 /** The reuse guard: caps the norm of updates made with reused coefficients. */
 export interface GuardOptions {
   /**
-   * What the cap is relative to: `'global-max'` (default) the largest fresh update norm seen so far — the rule
-   * that removed all divergences in the MNIST calibration; `'batch'` the norm of the same batch's fresh update.
+   * What the cap is relative to: `'global-max'` the largest fresh update norm seen so far — the rule that
+   * removed all divergences in the MNIST calibration, default for `'first-epoch'` and `everyEpochs`; `'batch'`
+   * the norm of the same batch's last fresh update — default for `'drift'` and `'auto'`, whose refreshes keep it
+   * current (the global maximum dates from epoch 1 and let late reused steps grow past every current fresh one).
    */
   readonly reference?: 'global-max' | 'batch';
   /** Cap = factor × reference. Default 1. */
@@ -79,8 +81,9 @@ export function resolveOptions<T>(o: FngdOptions<T>): ResolvedOptions {
   if (!o.device) throw new InvalidArgumentError('fngd: a linalg device is required');
   const mode = o.mode ?? FNGD_DEFAULTS.mode;
   if (mode !== 'global' && mode !== 'layerwise') throw new InvalidArgumentError(`fngd: mode must be 'global' or 'layerwise'`);
-  const guard =
-    o.guard === false ? null : { reference: 'global-max' as const, factor: 1, ...(o.guard === true || o.guard === undefined ? {} : o.guard) };
+  const policy = resolvePolicy(o.refresh ?? 'first-epoch');
+  const reference = policy.kind === 'drift' || policy.kind === 'auto' ? ('batch' as const) : ('global-max' as const);
+  const guard = o.guard === false ? null : { reference, factor: 1, ...(o.guard === true || o.guard === undefined ? {} : o.guard) };
   if (guard && (!(guard.factor > 0) || !Number.isFinite(guard.factor))) throw new InvalidArgumentError('fngd: guard.factor must be > 0');
   if (guard && guard.reference !== 'global-max' && guard.reference !== 'batch') throw new InvalidArgumentError('fngd: guard.reference');
   const m = o.momentum ?? FNGD_DEFAULTS.momentum;
@@ -90,7 +93,7 @@ export function resolveOptions<T>(o: FngdOptions<T>): ResolvedOptions {
   if (onNonFinite !== 'throw' && onNonFinite !== 'skip') throw new InvalidArgumentError(`fngd: onNonFinite must be 'throw' or 'skip'`);
   return {
     mode,
-    policy: resolvePolicy(o.refresh ?? 'first-epoch'),
+    policy,
     learningRate: asSchedule(lr, 'fngd: learningRate'),
     damping: checkDamping(o.damping ?? FNGD_DEFAULTS.damping),
     momentum: m === 0 ? null : typeof m === 'number' ? { decay: m } : m,

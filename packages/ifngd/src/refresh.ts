@@ -6,8 +6,11 @@
  * - `'always'`: recomputed at every request — exact damped NGD every step (the reference).
  * - `'drift'` / `{ drift: {...} }`: reused until a drift signal marks the batch stale, plus periodic probes
  *   (see {@link DriftOptions}).
+ * - `'auto'` / `{ auto: {...} }`: refreshed when a refresh pays for itself — measured price of a refresh against
+ *   the measured loss of value of reused coefficients (see {@link AutoOptions} and `auto.ts`).
  * @module
  */
+import { resolveAuto, type AutoOptions, type ResolvedAuto } from './auto.js';
 import type { CacheEntry } from './cache.js';
 import { InvalidArgumentError } from './errors.js';
 
@@ -40,14 +43,22 @@ export interface DriftOptions {
 }
 
 /** Which coefficients a request gets. */
-export type RefreshPolicy = 'first-epoch' | 'always' | 'drift' | { readonly everyEpochs: number } | { readonly drift: DriftOptions };
+export type RefreshPolicy =
+  | 'first-epoch'
+  | 'always'
+  | 'drift'
+  | 'auto'
+  | { readonly everyEpochs: number }
+  | { readonly drift: DriftOptions }
+  | { readonly auto: AutoOptions };
 
 /** A policy with defaults filled in. */
 export type ResolvedPolicy =
   | { readonly kind: 'first-epoch' }
   | { readonly kind: 'always' }
   | { readonly kind: 'every'; readonly epochs: number }
-  | { readonly kind: 'drift'; readonly drift: Required<DriftOptions> };
+  | { readonly kind: 'drift'; readonly drift: Required<DriftOptions> }
+  | { readonly kind: 'auto'; readonly auto: ResolvedAuto };
 
 /** How a request is served. */
 export type Decision = 'hit' | 'miss' | 'refresh' | 'probe';
@@ -63,6 +74,8 @@ function positive(x: number, name: string, integer = false): number {
 export function resolvePolicy(policy: RefreshPolicy): ResolvedPolicy {
   if (policy === 'first-epoch' || policy === 'always') return { kind: policy };
   if (policy === 'drift') return resolvePolicy({ drift: {} });
+  if (policy === 'auto') return { kind: 'auto', auto: resolveAuto({}) };
+  if (typeof policy === 'object' && policy !== null && 'auto' in policy) return { kind: 'auto', auto: resolveAuto(policy.auto) };
   if (typeof policy === 'object' && policy !== null && 'everyEpochs' in policy) {
     return { kind: 'every', epochs: positive(policy.everyEpochs, 'everyEpochs', true) };
   }
@@ -85,8 +98,11 @@ export function resolvePolicy(policy: RefreshPolicy): ResolvedPolicy {
   throw new InvalidArgumentError(`refresh: unknown policy ${JSON.stringify(policy)}`);
 }
 
-/** Decides how a request for a batch is served. `probeDue`: the drift policy's probe counter has run out. */
-export function decide(policy: ResolvedPolicy, entry: CacheEntry | undefined, epoch: number, probeDue: boolean): Decision {
+/**
+ * Decides how a request for a batch is served. `probeDue`: the drift policy's probe counter has run out;
+ * `autoRefresh`: the `auto` policy's return-on-investment rule asks for a refresh.
+ */
+export function decide(policy: ResolvedPolicy, entry: CacheEntry | undefined, epoch: number, probeDue: boolean, autoRefresh = false): Decision {
   if (!entry) return 'miss';
   switch (policy.kind) {
     case 'first-epoch':
@@ -98,5 +114,7 @@ export function decide(policy: ResolvedPolicy, entry: CacheEntry | undefined, ep
     case 'drift':
       if (entry.stale) return 'refresh';
       return probeDue ? 'probe' : 'hit';
+    case 'auto':
+      return entry.stale || autoRefresh ? 'refresh' : 'hit';
   }
 }

@@ -47,6 +47,21 @@ export interface FngdStats {
     /** The last probe's measurements. */
     lastProbe: Omit<ProbeResult, 'failed'> | null;
   };
+  /** The `auto` refresh policy. */
+  auto: {
+    /** Refreshes by reason: warm-up (model not trusted yet), return on investment, `maxAge`. */
+    refreshes: { warmup: number; roi: number; maxAge: number };
+    /** Price of a refresh in cached steps at the last decision (measured or fixed); null before one. */
+    price: number | null;
+    /** Smoothed decay rate r of reuse efficiency per visit (e(k) = exp(−r·k)); null before an observation. */
+    rate: number | null;
+    /** Efficiency observations (one per refresh of a reused batch). */
+    observations: number;
+    /** The last observation: age in visits and efficiency cos²_M. */
+    last: { age: number; efficiency: number } | null;
+    /** Best cycle length τ* (visits per refresh) the model implies at the current price; null before one. */
+    cycle: number | null;
+  };
   /** Damping. */
   damping: {
     /** λ for the next computation. */
@@ -74,6 +89,7 @@ export function emptyStats(damping: number, probeInterval: number): FngdStats {
     skippedSteps: 0,
     guard: { reusedSteps: 0, capped: 0, maxFreshNorm: 0, lastLengthRatio: null, maxLengthRatio: 0 },
     drift: { staleMarks: { cap: 0, length: 0, loss: 0 }, probes: 0, probeFailures: 0, probeInterval, lastProbe: null },
+    auto: { refreshes: { warmup: 0, roi: 0, maxAge: 0 }, price: null, rate: null, observations: 0, last: null, cycle: null },
     damping: { current: damping, increases: 0, decreases: 0, lastRho: null },
     cachedBatches: 0,
     cachedFloats: 0,

@@ -1,0 +1,257 @@
+/**
+ * The `auto` refresh policy: refresh a batch's coefficients when a refresh pays for itself.
+ *
+ * **Return on investment, per batch.** A batch's coefficients are computed once (cost `1 + p` in units of a
+ * cached step, `p` the measured price of a refresh) and then reused at cost 1 per visit. A reuse `k` visits
+ * after the computation keeps a fraction `e(k)` of the value of an exact natural-gradient step. Over a cycle of
+ * `τ` visits the value per unit cost is `R(τ) = (1 + Σ_{k<τ} e(k)) / (τ + p)`. With `e` decreasing, the cycle
+ * length that maximises it is the first age at which one more reuse is worth less than the best rate,
+ * `e(k) < R* = max_τ R(τ)` (renewal-reward optimal stopping). So: refresh iff `e(age) < R*`.
+ *
+ * **Benefit, measured.** Every refresh of a cached batch compares the cached coefficients with the fresh ones
+ * through the fresh Gram(s): `e = cos²_M(Jᵀα_c, Jᵀα_f)` in the damped-Fisher metric `M = F + λI` — the share of
+ * the exact natural-gradient step's model decrease that the reused direction can reach (scale-free, in [0, 1];
+ * no extra backward pass). Each observation at age `k` gives a decay rate `−ln e / k`; the policy keeps a
+ * smoothed rate `r` and models `e(k) = exp(−r·k)`.
+ *
+ * **Cost, measured.** The wall time between successive requests, split by whether the previous one was served
+ * from the cache or computed (medians of the recent ones, so an evaluation pause does not count);
+ * `p = T_fresh / T_cached − 1`. Before any cached step was timed, `p` is estimated from the time spent in the
+ * coefficient computation itself. A fixed `price` replaces the clock (flops ratios, deterministic runs).
+ *
+ * Everything here is a pure function of plain numbers (the state is checkpointed with the optimizer).
+ * @module
+ */
+import { InvalidArgumentError } from './errors.js';
+
+/** Options of the `auto` refresh policy. */
+export interface AutoOptions {
+  /**
+   * Price of a refresh in cached steps: `'measured'` (default: wall time on this backend, see the module doc)
+   * or a fixed number ≥ 0 (e.g. a flop ratio, or 0.2 for a reproducible run).
+   */
+  readonly price?: 'measured' | number;
+  /** Efficiency observations before the model is trusted; until then cached batches are refreshed. Default 4. */
+  readonly warmup?: number;
+  /** Weight of a new observation in the smoothed decay rate (0 < w ≤ 1). Default 0.25. */
+  readonly smoothing?: number;
+  /** Longest reuse, in visits of a batch, before a refresh whatever the model says. Default `Infinity`. */
+  readonly maxAge?: number;
+  /**
+   * Length test (as the `drift` policy's): mark a batch stale when its reused update is longer than this
+   * multiple of the batch's fresh update. Default 2.
+   */
+  readonly lengthRatio?: number;
+  /**
+   * Shift test: mark a batch stale when its loss exceeds this multiple of its loss at its previous visit
+   * (data that changed under the same key, or a jump in training); it is refreshed at its next visit. `null`
+   * disables it. Default 1.5.
+   */
+  readonly lossRatio?: number | null;
+  /** Clock in milliseconds for the measured price. Default `performance.now`. Not checkpointed. */
+  readonly clock?: () => number;
+}
+
+/** {@link AutoOptions} with defaults filled in. */
+export interface ResolvedAuto {
+  readonly price: 'measured' | number;
+  readonly warmup: number;
+  readonly smoothing: number;
+  readonly maxAge: number;
+  readonly lengthRatio: number;
+  readonly lossRatio: number | null;
+  readonly clock: () => number;
+}
+
+/** Recent timings kept for the measured price. */
+const WINDOW = 31;
+/** Largest cycle the optimal-rate search considers. */
+const MAX_CYCLE = 1024;
+/** Efficiency floor (a fully rotated direction still has a finite decay rate). */
+const MIN_EFFICIENCY = 1e-6;
+
+/** The policy's learned state (plain data, part of the optimizer checkpoint). */
+export interface AutoState {
+  /** Smoothed decay rate r of the efficiency per visit; null before the first observation. */
+  rate: number | null;
+  /** Efficiency observations so far. */
+  observations: number;
+  /** Last observation: age (visits) and efficiency. */
+  last: { age: number; efficiency: number } | null;
+  /** Recent periods (ms) after a cached request and after a computed one, and the computation times (ms). */
+  cachedPeriods: number[];
+  freshPeriods: number[];
+  work: number[];
+}
+
+/** A fresh state. */
+export function emptyAutoState(): AutoState {
+  return { rate: null, observations: 0, last: null, cachedPeriods: [], freshPeriods: [], work: [] };
+}
+
+function check(ok: boolean, what: string, v: unknown): void {
+  if (!ok) throw new InvalidArgumentError(`refresh auto: ${what}, got ${String(v)}`);
+}
+
+/** Validates options and fills in the defaults. */
+export function resolveAuto(o: AutoOptions): ResolvedAuto {
+  check(typeof o === 'object' && o !== null, 'options must be an object', o);
+  const price = o.price ?? 'measured';
+  check(price === 'measured' || (typeof price === 'number' && Number.isFinite(price) && price >= 0), "price must be 'measured' or a finite number ≥ 0", price);
+  const warmup = o.warmup ?? 4;
+  check(Number.isSafeInteger(warmup) && warmup >= 1, 'warmup must be an integer ≥ 1', warmup);
+  const smoothing = o.smoothing ?? 0.25;
+  check(Number.isFinite(smoothing) && smoothing > 0 && smoothing <= 1, 'smoothing must be in (0, 1]', smoothing);
+  const maxAge = o.maxAge ?? Infinity;
+  check(maxAge === Infinity || (Number.isSafeInteger(maxAge) && maxAge >= 1), 'maxAge must be an integer ≥ 1 or Infinity', maxAge);
+  const lengthRatio = o.lengthRatio ?? 2;
+  check(Number.isFinite(lengthRatio) && lengthRatio > 0, 'lengthRatio must be > 0', lengthRatio);
+  const lossRatio = o.lossRatio === undefined ? 1.5 : o.lossRatio;
+  check(lossRatio === null || (Number.isFinite(lossRatio) && lossRatio > 1), 'lossRatio must be > 1 or null', lossRatio);
+  const clock = o.clock ?? (() => performance.now());
+  check(typeof clock === 'function', 'clock must be a function', clock);
+  return { price, warmup, smoothing, maxAge, lengthRatio, lossRatio, clock };
+}
+
+/**
+ * Efficiency of cached coefficients against fresh ones, through the fresh Gram(s) `grams` (layers·n·n,
+ * layer-major) at damping λ: `cos²` of the two directions in the metric `M = F + λI`, with `F = JᵀJ/n`.
+ * For d = Jᵀa: ⟨Jᵀa, Jᵀb⟩_M = (Ga)ᵀ(Gb)/n + λ·aᵀGb. Layer-wise coefficients are one block per layer. Returns a
+ * number in [0, 1] (0 when either direction vanishes or the cached one points uphill).
+ */
+export function reuseEfficiency(grams: Float32Array, n: number, cached: Float32Array, fresh: Float32Array, damping: number): number {
+  const layers = cached.length / n;
+  let cf = 0;
+  let cc = 0;
+  let ff = 0;
+  const ga = new Float64Array(n);
+  const gb = new Float64Array(n);
+  for (let l = 0; l < layers; l++) {
+    const g0 = l * n * n;
+    const v0 = l * n;
+    for (let i = 0; i < n; i++) {
+      let sa = 0;
+      let sb = 0;
+      for (let j = 0; j < n; j++) {
+        const g = grams[g0 + i * n + j] as number;
+        sa += g * (cached[v0 + j] as number);
+        sb += g * (fresh[v0 + j] as number);
+      }
+      ga[i] = sa;
+      gb[i] = sb;
+    }
+    for (let i = 0; i < n; i++) {
+      const a = cached[v0 + i] as number;
+      const b = fresh[v0 + i] as number;
+      const x = ga[i] as number;
+      const y = gb[i] as number;
+      cf += (x * y) / n + damping * a * y;
+      cc += (x * x) / n + damping * a * x;
+      ff += (y * y) / n + damping * b * y;
+    }
+  }
+  if (!(cc > 0) || !(ff > 0) || !(cf > 0)) return 0;
+  const e = (cf * cf) / (cc * ff);
+  return Number.isFinite(e) ? Math.min(1, e) : 0;
+}
+
+/** Folds one efficiency observation at `age` visits into the state (returns a new state). */
+export function observe(s: AutoState, age: number, efficiency: number, o: ResolvedAuto): AutoState {
+  if (!(age >= 1) || !Number.isFinite(efficiency)) return s;
+  const e = Math.min(1, Math.max(MIN_EFFICIENCY, efficiency));
+  const r = -Math.log(e) / age;
+  const rate = s.rate === null ? r : s.rate + o.smoothing * (r - s.rate);
+  return { ...s, rate, observations: s.observations + 1, last: { age, efficiency: e } };
+}
+
+/** Modelled efficiency of a reuse `age` visits after the computation. */
+export function modelledEfficiency(rate: number, age: number): number {
+  return Math.exp(-rate * age);
+}
+
+/**
+ * The best value-per-cost of a refresh cycle, `R* = max_τ (1 + Σ_{k<τ} e(k)) / (τ + p)`, and the cycle τ* that
+ * reaches it (τ ≤ `maxAge`).
+ */
+export function optimalCycle(rate: number, price: number, maxAge = Infinity): { rate: number; cycle: number } {
+  let value = 1;
+  let best = 1 / (1 + price);
+  let cycle = 1;
+  const limit = Math.min(MAX_CYCLE, maxAge);
+  for (let tau = 2; tau <= limit; tau++) {
+    value += modelledEfficiency(rate, tau - 1);
+    const R = value / (tau + price);
+    if (R > best) {
+      best = R;
+      cycle = tau;
+    }
+  }
+  return { rate: best, cycle };
+}
+
+function median(xs: readonly number[]): number | null {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+}
+
+/**
+ * The price of a refresh in cached steps: the fixed `price`, or measured as `T_fresh / T_cached − 1` from the
+ * medians of recent periods; before a cached period exists, `work / (T_fresh − work)`; with no timing at all, 1.
+ */
+export function refreshPrice(s: AutoState, o: ResolvedAuto): number {
+  if (o.price !== 'measured') return o.price;
+  const fresh = median(s.freshPeriods);
+  const cached = median(s.cachedPeriods);
+  const work = median(s.work);
+  if (fresh !== null && cached !== null && cached > 0) return Math.max(0, fresh / cached - 1);
+  if (fresh !== null && work !== null && fresh > work) return work / (fresh - work);
+  return 1;
+}
+
+/** Appends one timing (a new state); `kind` says which series. Non-finite or negative timings are ignored. */
+export function recordTiming(s: AutoState, kind: 'cachedPeriods' | 'freshPeriods' | 'work', ms: number): AutoState {
+  if (!Number.isFinite(ms) || ms < 0) return s;
+  const xs = [...s[kind], ms];
+  if (xs.length > WINDOW) xs.shift();
+  return { ...s, [kind]: xs };
+}
+
+/** Why `auto` decided to refresh (or `null`: reuse). */
+export type AutoReason = 'warmup' | 'roi' | 'max-age' | null;
+
+/**
+ * The decision for a cached batch whose coefficients have been reused `reuses` times (so that reusing them now
+ * is a reuse at age `reuses + 1` visits): refresh during warm-up, past `maxAge`, or when the modelled efficiency
+ * of one more reuse falls below the best cycle rate. Every refresh of a cached batch is an observation at that
+ * age, so the rate keeps being measured whatever the cycle.
+ */
+export function autoDecision(s: AutoState, reuses: number, o: ResolvedAuto): { reason: AutoReason; price: number; threshold: number | null } {
+  const price = refreshPrice(s, o);
+  const age = reuses + 1;
+  if (age > o.maxAge) return { reason: 'max-age', price, threshold: null };
+  // warm-up: refresh, each refresh measuring the efficiency the reuse would have had
+  if (s.rate === null || s.observations < o.warmup) return { reason: 'warmup', price, threshold: null };
+  const best = optimalCycle(s.rate, price, o.maxAge).rate;
+  return { reason: modelledEfficiency(s.rate, age) < best ? 'roi' : null, price, threshold: best };
+}
+
+/** Validates a checkpointed state (returns null when it is not one). */
+export function checkAutoState(v: unknown): AutoState | null {
+  if (typeof v !== 'object' || v === null) return null;
+  const x = v as Record<string, unknown>;
+  const nums = (a: unknown): a is number[] => Array.isArray(a) && a.length <= WINDOW && a.every((t) => typeof t === 'number' && Number.isFinite(t) && t >= 0);
+  const rateOk = x.rate === null || (typeof x.rate === 'number' && Number.isFinite(x.rate) && x.rate >= 0);
+  const last = x.last as { age?: unknown; efficiency?: unknown } | null;
+  const lastOk = last === null || (typeof last === 'object' && typeof last.age === 'number' && typeof last.efficiency === 'number');
+  if (!rateOk || !Number.isSafeInteger(x.observations) || !lastOk || !nums(x.cachedPeriods) || !nums(x.freshPeriods) || !nums(x.work)) return null;
+  return {
+    rate: x.rate as number | null,
+    observations: x.observations as number,
+    last: last === null ? null : { age: last.age as number, efficiency: last.efficiency as number },
+    cachedPeriods: [...x.cachedPeriods],
+    freshPeriods: [...x.freshPeriods],
+    work: [...x.work],
+  };
+}

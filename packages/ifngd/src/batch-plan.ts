@@ -1,0 +1,168 @@
+/**
+ * The batch plan: which samples form which mini-batch, keyed by **sample identity**, so that cached
+ * coefficients survive a change of the data set.
+ *
+ * FNGD caches α per batch, and α is only meaningful for the same samples in the same order. A plan fixes the
+ * partition of samples (by id) into batches; a batch's key is a hash of its member ids in order, so it does not
+ * depend on the sample count or on where the samples sit in the data. When the data changes between runs
+ * (samples appended, removed or replaced — the nightly-retraining case), {@link planBatches} keeps every batch
+ * whose samples are all still present (same key: its cached coefficients are reused), and regroups the rest —
+ * survivors of changed batches and new samples — into new batches (new keys: computed fresh).
+ * @module
+ */
+import { InvalidArgumentError } from './errors.js';
+
+/** A sample's identity: a stable id of the caller's choosing, or a content hash (see the tfjs trainer). */
+export type SampleId = string | number;
+
+/** One planned batch: its cache key and its member ids, in batch order. */
+export interface PlannedBatch {
+  readonly key: string;
+  readonly ids: readonly SampleId[];
+}
+
+/** A partition of samples into batches (plain data: JSON-serialisable for checkpoints). */
+export interface BatchPlan {
+  readonly version: 1;
+  readonly batchSize: number;
+  readonly seed: number;
+  readonly batches: readonly PlannedBatch[];
+}
+
+/** What changed against the previous plan (all zero but `added` for a first plan). */
+export interface PlanChange {
+  /** Batches kept with their keys (cached coefficients stay valid). */
+  readonly kept: number;
+  /** Previous batches dropped because a member was removed or replaced. */
+  readonly dropped: number;
+  /** New batches (new keys). */
+  readonly added: number;
+}
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Seeded Fisher–Yates shuffle of `xs` (a new array). */
+function shuffled<T>(xs: readonly T[], seed: number): T[] {
+  const rand = mulberry32(seed);
+  const p = [...xs];
+  for (let i = p.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    const t = p[i] as T;
+    p[i] = p[j] as T;
+    p[j] = t;
+  }
+  return p;
+}
+
+/** `number:` / `string:` prefixed, so that `1` and `'1'` are different samples. */
+function idText(id: SampleId): string {
+  return typeof id === 'number' ? `n${id}` : `s${id}`;
+}
+
+/** 64-bit FNV-1a (two 32-bit lanes) of a string, as 16 hex digits. */
+function hash64(text: string): string {
+  let a = 0x811c9dc5;
+  let b = 0x01000193 ^ 0x9e3779b9;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193) >>> 0;
+    b = Math.imul(b ^ c, 0x0100019b) >>> 0;
+  }
+  return a.toString(16).padStart(8, '0') + b.toString(16).padStart(8, '0');
+}
+
+/** The key of a batch: its size and a hash of its member ids in order. */
+export function batchKeyOf(ids: readonly SampleId[]): string {
+  return `b${ids.length}:${hash64(ids.map(idText).join('\u0000'))}`;
+}
+
+function chunk(ids: readonly SampleId[], batchSize: number): PlannedBatch[] {
+  const out: PlannedBatch[] = [];
+  for (let i = 0; i < ids.length; i += batchSize) {
+    const part = ids.slice(i, i + batchSize);
+    out.push({ key: batchKeyOf(part), ids: part });
+  }
+  return out;
+}
+
+function checkIds(ids: readonly SampleId[]): Set<string> {
+  if (!Array.isArray(ids)) throw new InvalidArgumentError('batch plan: sample ids must be an array');
+  const seen = new Set<string>();
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i];
+    if (!((typeof id === 'number' && Number.isFinite(id)) || typeof id === 'string')) {
+      throw new InvalidArgumentError(`batch plan: sample id ${i} must be a finite number or a string, got ${String(id)}`);
+    }
+    const t = idText(id);
+    if (seen.has(t)) throw new InvalidArgumentError(`batch plan: sample id ${JSON.stringify(id)} appears twice (ids must be unique)`);
+    seen.add(t);
+  }
+  return seen;
+}
+
+/**
+ * Plans the batches of a data set whose samples have the given `ids` (unique). Without a usable `previous`
+ * plan (none, or another batch size or seed) the partition is a seeded permutation cut into `batchSize`
+ * chunks. With one, every previous batch whose members are all still present is kept as it was; the members
+ * of the other batches and the new samples are shuffled (seeded) and cut into new batches. Pure and
+ * deterministic. Throws `InvalidArgumentError` (duplicate or invalid ids, bad batch size or seed).
+ */
+export function planBatches(
+  ids: readonly SampleId[],
+  options: { readonly batchSize: number; readonly seed: number; readonly previous?: BatchPlan | null },
+): { plan: BatchPlan; change: PlanChange } {
+  const { batchSize, seed } = options;
+  if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new InvalidArgumentError(`batch plan: batchSize must be an integer ≥ 1, got ${String(batchSize)}`);
+  if (!Number.isSafeInteger(seed)) throw new InvalidArgumentError(`batch plan: seed must be an integer, got ${String(seed)}`);
+  const present = checkIds(ids);
+  const prev = options.previous;
+  if (!prev || prev.batchSize !== batchSize || prev.seed !== seed) {
+    const order = shuffled(
+      ids.map((_, i) => i),
+      seed,
+    ).map((i) => ids[i] as SampleId);
+    const batches = chunk(order, batchSize);
+    return { plan: { version: 1, batchSize, seed, batches }, change: { kept: 0, dropped: prev ? prev.batches.length : 0, added: batches.length } };
+  }
+  const kept: PlannedBatch[] = [];
+  const placed = new Set<string>();
+  let dropped = 0;
+  for (const b of prev.batches) {
+    if (b.ids.every((id) => present.has(idText(id)))) {
+      kept.push(b);
+      for (const id of b.ids) placed.add(idText(id));
+    } else {
+      dropped++;
+    }
+  }
+  const pool = ids.filter((id) => !placed.has(idText(id)));
+  // the pool's shuffle depends on the seed and on its members, so the same change always plans the same way
+  const fresh = chunk(shuffled(pool, (seed ^ parseInt(hash64(pool.map(idText).join('\u0000')).slice(0, 8), 16)) >>> 0), batchSize);
+  return { plan: { version: 1, batchSize, seed, batches: [...kept, ...fresh] }, change: { kept: kept.length, dropped, added: fresh.length } };
+}
+
+/** Validates a plan read back from a checkpoint (returns it, or throws `InvalidArgumentError`). */
+export function checkPlan(v: unknown): BatchPlan {
+  const p = v as Partial<BatchPlan> | null;
+  if (typeof p !== 'object' || p === null || p.version !== 1 || !Number.isSafeInteger(p.batchSize) || !Number.isSafeInteger(p.seed) || !Array.isArray(p.batches)) {
+    throw new InvalidArgumentError('batch plan: not a batch plan (version 1)');
+  }
+  const all: SampleId[] = [];
+  for (const b of p.batches as PlannedBatch[]) {
+    if (typeof b !== 'object' || b === null || !Array.isArray(b.ids) || b.ids.length === 0 || b.key !== batchKeyOf(b.ids)) {
+      throw new InvalidArgumentError('batch plan: a batch does not match its key');
+    }
+    all.push(...b.ids);
+  }
+  checkIds(all);
+  return p as BatchPlan;
+}

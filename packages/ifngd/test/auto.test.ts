@@ -1,0 +1,364 @@
+import { createDevice, type LinalgDevice } from '@ifngd/linalg-gpu';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  autoDecision,
+  emptyAutoState,
+  modelledEfficiency,
+  observe,
+  optimalCycle,
+  recordTiming,
+  refreshPrice,
+  resolveAuto,
+  reuseEfficiency,
+  type AutoState,
+} from '../src/auto.js';
+import { fngd, InvalidArgumentError, type FngdOptimizer, type HostTree } from '../src/index.js';
+import { batches, deviceFactors, forwardBackward, initParams, makeData, weightedGradient, type Mlp } from './support/mlp.js';
+
+/** Seeded uniform numbers in [-1, 1). */
+function rand(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
+  };
+}
+
+/** float64 reference: cos² of Jᵀa and Jᵀb in the metric JᵀJ/n + λI, from an explicit J (n×d). */
+function referenceEfficiency(J: Float64Array[], a: number[], b: number[], lambda: number): number {
+  const n = J.length;
+  const d = (J[0] as Float64Array).length;
+  const dir = (c: number[]) => Array.from({ length: d }, (_, k) => J.reduce((s, row, i) => s + (c[i] as number) * (row[k] as number), 0));
+  const inner = (u: number[], v: number[]) => {
+    let fuv = 0;
+    for (const row of J) {
+      let ru = 0;
+      let rv = 0;
+      for (let k = 0; k < d; k++) {
+        ru += (row[k] as number) * (u[k] as number);
+        rv += (row[k] as number) * (v[k] as number);
+      }
+      fuv += ru * rv;
+    }
+    return fuv / n + lambda * u.reduce((s, x, k) => s + x * (v[k] as number), 0);
+  };
+  const u = dir(a);
+  const v = dir(b);
+  const uv = inner(u, v);
+  return uv <= 0 ? 0 : (uv * uv) / (inner(u, u) * inner(v, v));
+}
+
+function gramOf(blocks: Float64Array[][]): Float32Array {
+  const n = (blocks[0] as Float64Array[]).length;
+  const g = new Float32Array(blocks.length * n * n);
+  blocks.forEach((J, l) => {
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < n; j++) {
+        let s = 0;
+        const ri = J[i] as Float64Array;
+        const rj = J[j] as Float64Array;
+        for (let k = 0; k < ri.length; k++) s += (ri[k] as number) * (rj[k] as number);
+        g[l * n * n + i * n + j] = s;
+      }
+  });
+  return g;
+}
+
+describe('auto: reuse efficiency cos²_M', () => {
+  it('matches a float64 reference built from explicit per-sample gradients (global and layer-wise, n not a tile multiple)', () => {
+    for (const [n, d, layers, lambda] of [
+      [5, 7, 1, 0.1],
+      [13, 9, 1, 3],
+      [7, 11, 3, 0.5],
+    ] as const) {
+      const r = rand(n * 31 + d);
+      const blocks = Array.from({ length: layers }, () => Array.from({ length: n }, () => Float64Array.from({ length: d }, r)));
+      const a = Array.from({ length: layers * n }, r);
+      const b = a.map((x) => x + 0.6 * r());
+      const got = reuseEfficiency(gramOf(blocks), n, Float32Array.from(a), Float32Array.from(b), lambda);
+      // layer-wise: the metric is block-diagonal, so the inner products add over layers
+      let cf = 0;
+      let cc = 0;
+      let ff = 0;
+      blocks.forEach((J, l) => {
+        const al = a.slice(l * n, (l + 1) * n);
+        const bl = b.slice(l * n, (l + 1) * n);
+        const e = referenceInner(J, al, bl, lambda);
+        cf += e.uv;
+        cc += e.uu;
+        ff += e.vv;
+      });
+      const want = cf <= 0 ? 0 : (cf * cf) / (cc * ff);
+      expect(got).toBeCloseTo(want, 5);
+      if (layers === 1) expect(got).toBeCloseTo(referenceEfficiency(blocks[0]!, a, b, lambda), 5);
+    }
+  });
+
+  it('is 1 for the same coefficients, 0 for opposite ones, and in [0, 1] always (property)', () => {
+    const r = rand(7);
+    const n = 6;
+    const J = Array.from({ length: n }, () => Float64Array.from({ length: 5 }, r));
+    const g = gramOf([J]);
+    const a = Float32Array.from({ length: n }, r);
+    expect(reuseEfficiency(g, n, a, a, 0.3)).toBeCloseTo(1, 6);
+    expect(reuseEfficiency(g, n, a, a.map((x) => -x), 0.3)).toBe(0);
+    expect(reuseEfficiency(g, n, new Float32Array(n), a, 0.3)).toBe(0);
+    fc.assert(
+      fc.property(fc.array(fc.float({ min: -10, max: 10, noNaN: true }), { minLength: n, maxLength: n }), fc.double({ min: 1e-6, max: 1e3 }), (c, lambda) => {
+        const e = reuseEfficiency(g, n, Float32Array.from(c), a, lambda);
+        return Number.isFinite(e) && e >= 0 && e <= 1;
+      }),
+    );
+  });
+});
+
+function referenceInner(J: Float64Array[], a: number[], b: number[], lambda: number): { uv: number; uu: number; vv: number } {
+  const d = (J[0] as Float64Array).length;
+  const n = J.length;
+  const dir = (c: number[]) => Array.from({ length: d }, (_, k) => J.reduce((s, row, i) => s + (c[i] as number) * (row[k] as number), 0));
+  const u = dir(a);
+  const v = dir(b);
+  const inner = (x: number[], y: number[]) => {
+    let f = 0;
+    for (const row of J) {
+      let rx = 0;
+      let ry = 0;
+      for (let k = 0; k < d; k++) {
+        rx += (row[k] as number) * (x[k] as number);
+        ry += (row[k] as number) * (y[k] as number);
+      }
+      f += rx * ry;
+    }
+    return f / n + lambda * x.reduce((s, t, k) => s + t * (y[k] as number), 0);
+  };
+  return { uv: inner(u, v), uu: inner(u, u), vv: inner(v, v) };
+}
+
+describe('auto: the return-on-investment rule', () => {
+  const o = resolveAuto({ price: 0.25, warmup: 2, smoothing: 0.5 });
+
+  it('optimal cycle: refresh every visit when reuse is worthless, never (up to the bound) when it is free; longer when refreshes cost more', () => {
+    expect(optimalCycle(50, 0.2).cycle).toBe(1);
+    expect(optimalCycle(0, 0.2).cycle).toBe(1024);
+    expect(optimalCycle(0, 0.2, 10).cycle).toBe(10);
+    fc.assert(
+      fc.property(fc.double({ min: 0, max: 5, noNaN: true }), fc.double({ min: 0, max: 4, noNaN: true }), fc.double({ min: 0, max: 4, noNaN: true }), (rate, p1, p2) => {
+        const [lo, hi] = p1 <= p2 ? [p1, p2] : [p2, p1];
+        const a = optimalCycle(rate, lo);
+        const b = optimalCycle(rate, hi);
+        return Number.isFinite(a.rate) && a.cycle <= b.cycle && a.rate >= b.rate - 1e-12;
+      }),
+    );
+  });
+
+  it('the rule is the renewal optimum: refresh exactly when one more reuse is worth less than the best rate', () => {
+    const rate = 0.3;
+    const price = 0.5;
+    const { rate: best, cycle } = optimalCycle(rate, price);
+    // the first age whose modelled efficiency falls below the best rate is the optimal cycle length
+    let firstBelow = 1;
+    while (modelledEfficiency(rate, firstBelow) >= best) firstBelow++;
+    expect(firstBelow).toBe(cycle);
+  });
+
+  it('warm-up: refresh until enough observations; then the model decides', () => {
+    let s = emptyAutoState();
+    expect(autoDecision(s, 0, o).reason).toBe('warmup');
+    expect(autoDecision(s, 1, o).reason).toBe('warmup');
+    s = observe(s, 2, 0.95, o);
+    expect(autoDecision(s, 1, o).reason).toBe('warmup');
+    s = observe(s, 2, 0.95, o);
+    expect(s.observations).toBe(2);
+    expect(s.rate).toBeCloseTo(-Math.log(0.95) / 2, 12);
+    expect(autoDecision(s, 0, o).reason).toBe(null); // cheap to keep: e(1) ≈ 0.97
+  });
+
+  it('refreshes when the benefit jumps and stops when it is gone (synthetic efficiency trace)', () => {
+    let s = emptyAutoState();
+    s = observe(observe(s, 2, 0.98, o), 2, 0.98, o); // reuse nearly free
+    const reuseAges = (st: AutoState) => [0, 1, 2, 3, 5, 8].filter((k) => autoDecision(st, k, o).reason === null).length;
+    const before = reuseAges(s);
+    expect(before).toBeGreaterThanOrEqual(4);
+    // curvature starts moving: reused directions keep 20 % of the step after 2 visits
+    for (let i = 0; i < 4; i++) s = observe(s, 2, 0.2, o);
+    expect(autoDecision(s, 0, o).reason).toBe('roi');
+    expect(reuseAges(s)).toBe(0);
+    // …and settles again: the policy goes back to reusing
+    for (let i = 0; i < 12; i++) s = observe(s, 3, 0.99, o);
+    expect(reuseAges(s)).toBeGreaterThanOrEqual(before);
+  });
+
+  it('never NaN and deterministic given the trace (property over random traces)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ age: fc.integer({ min: 1, max: 50 }), e: fc.double({ min: -1, max: 2, noNaN: false }), t: fc.double({ min: -5, max: 1e4 }) }), { maxLength: 40 }),
+        (trace) => {
+          const run = () => {
+            let s = emptyAutoState();
+            const out: string[] = [];
+            for (const x of trace) {
+              s = observe(s, x.age, x.e, o);
+              s = recordTiming(s, x.age % 2 ? 'cachedPeriods' : 'freshPeriods', x.t);
+              const d = autoDecision(s, x.age, resolveAuto({ warmup: 1 }));
+              if (Number.isNaN(d.price) || (d.threshold !== null && Number.isNaN(d.threshold))) throw new Error('NaN');
+              out.push(`${d.reason}:${d.price}`);
+            }
+            if (s.rate !== null && !(Number.isFinite(s.rate) && s.rate >= 0)) throw new Error(`rate ${s.rate}`);
+            return out.join(',');
+          };
+          return run() === run();
+        },
+      ),
+    );
+  });
+
+  it('price: fixed, or measured from period medians; fallback from the computation time; 1 with no timing', () => {
+    const m = resolveAuto({});
+    let s = emptyAutoState();
+    expect(refreshPrice(s, m)).toBe(1);
+    s = recordTiming(recordTiming(s, 'freshPeriods', 30), 'work', 10);
+    expect(refreshPrice(s, m)).toBeCloseTo(10 / 20, 12); // before any cached step: work / (fresh − work)
+    for (const t of [20, 21, 19, 500 /* an evaluation pause */]) s = recordTiming(s, 'cachedPeriods', t);
+    expect(refreshPrice(s, m)).toBeCloseTo(30 / 20.5 - 1, 12);
+    expect(refreshPrice(s, o)).toBe(0.25);
+    // the window keeps the recent timings only
+    for (let i = 0; i < 100; i++) s = recordTiming(s, 'cachedPeriods', 15);
+    expect(s.cachedPeriods.length).toBe(31);
+    expect(refreshPrice(s, m)).toBeCloseTo(1, 12);
+  });
+
+  it('options are validated with typed errors naming the value', () => {
+    for (const bad of [{ price: -1 }, { price: NaN }, { price: 'flops' }, { warmup: 0 }, { smoothing: 0 }, { smoothing: 2 }, { maxAge: 0.5 }, { lengthRatio: 0 }, { lossRatio: 1 }, { clock: 3 }]) {
+      expect(() => resolveAuto(bad as never)).toThrow(InvalidArgumentError);
+    }
+    expect(resolveAuto({ maxAge: 4, lossRatio: null }).lossRatio).toBe(null);
+  });
+});
+
+describe('auto policy in the optimizer', () => {
+  let dev: LinalgDevice;
+  beforeAll(async () => {
+    dev = await createDevice({ backend: 'cpu' });
+  });
+  afterAll(() => dev.destroy());
+
+  const model: Mlp = { din: 4, hidden: 6, dout: 3, loss: 'ce' };
+  const data = batches(model, makeData(model, 40, 3), 8); // 5 batches
+
+  async function epoch(opt: FngdOptimizer, params: HostTree, e: number): Promise<{ params: HostTree; computed: number }> {
+    let computed = 0;
+    for (let k = 0; k < data.length; k++) {
+      const b = data[k]!;
+      const pass = forwardBackward(model, params, b);
+      const c = await opt.coefficients({ batchKey: k, epoch: e, n: b.n, factors: () => deviceFactors(dev, pass) });
+      if (c.fresh) computed++;
+      params = opt.step(weightedGradient(pass, c.alpha), params, { coefficients: c, loss: pass.meanLoss });
+    }
+    return { params, computed };
+  }
+
+  it('warms up, measures efficiencies, and its state survives a checkpoint: the restored twin decides identically', async () => {
+    const make = () => fngd({ device: dev, learningRate: 0.2, damping: 0.5, momentum: 0, refresh: { auto: { price: 0.3, warmup: 3 } } });
+    const opt = make();
+    let params = initParams(model, 2);
+    opt.init(params);
+    const computed: number[] = [];
+    for (let e = 0; e < 3; e++) {
+      const r = await epoch(opt, params, e);
+      params = r.params;
+      computed.push(r.computed);
+    }
+    expect(computed[0]).toBe(5); // misses
+    // warm-up refreshes (each an observation) until 3 observations; then the model decides
+    const st = opt.stats;
+    expect(st.auto.refreshes.warmup).toBe(3);
+    expect(computed[1]! + computed[2]!).toBe(3 + st.auto.refreshes.roi);
+    expect(st.auto.observations).toBe(computed[1]! + computed[2]!);
+    expect(st.auto.rate).not.toBeNull();
+    expect(st.auto.last!.age).toBeGreaterThanOrEqual(1);
+    expect(st.auto.last!.efficiency).toBeGreaterThan(0);
+    expect(st.auto.last!.efficiency).toBeLessThanOrEqual(1);
+    expect(st.auto.price).toBe(0.3);
+
+    const twin = make();
+    twin.init(params);
+    twin.restore(opt.serialize());
+    expect(twin.stats.auto).toEqual(opt.stats.auto);
+    let p1 = params;
+    let p2 = params;
+    for (let e = 3; e < 6; e++) {
+      const a = await epoch(opt, p1, e);
+      const b = await epoch(twin, p2, e);
+      expect(b.computed).toBe(a.computed);
+      p1 = a.params;
+      p2 = b.params;
+    }
+    expect(twin.stats.auto).toEqual(opt.stats.auto);
+    expect(twin.stats.factorizations).toBe(opt.stats.factorizations); // restored counters included
+  });
+
+  it('a measured price follows the injected clock: expensive refreshes are made rarer', async () => {
+    const run = async (extra: number): Promise<number> => {
+      let now = 0;
+      let computing = false;
+      const opt = fngd({
+        device: dev,
+        learningRate: 0.2,
+        damping: 0.5,
+        momentum: 0,
+        refresh: { auto: { warmup: 2, clock: () => now } },
+      });
+      let params = initParams(model, 3);
+      opt.init(params);
+      let total = 0;
+      for (let e = 0; e < 8; e++) {
+        for (let k = 0; k < data.length; k++) {
+          const b = data[k]!;
+          const pass = forwardBackward(model, params, b);
+          const c = await opt.coefficients({
+            batchKey: k,
+            epoch: e,
+            n: b.n,
+            factors: () => {
+              computing = true;
+              now += extra; // the curvature work
+              return deviceFactors(dev, pass);
+            },
+          });
+          if (computing) total++;
+          computing = false;
+          params = opt.step(weightedGradient(pass, c.alpha), params, { coefficients: c, loss: pass.meanLoss });
+          now += 10; // a cached step's cost
+        }
+      }
+      expect(opt.stats.auto.price).toBeCloseTo(extra / 10, 6);
+      return total;
+    };
+    const cheap = await run(0.5);
+    const dear = await run(100);
+    expect(dear).toBeLessThan(cheap);
+  });
+
+  it('a checkpoint of another policy restores into auto with a fresh auto state', async () => {
+    const other = fngd({ device: dev, learningRate: 0.2, damping: 0.5, refresh: 'drift' });
+    const params = initParams(model, 4);
+    other.init(params);
+    await epoch(other, params, 0);
+    const auto = fngd({ device: dev, learningRate: 0.2, damping: 0.5, refresh: 'auto' });
+    auto.init(params);
+    auto.restore(other.serialize());
+    expect(auto.stats.auto.observations).toBe(0);
+    const r = await epoch(auto, params, 1);
+    expect(r.computed).toBe(4); // warm-up (4 observations), then the model decides the fifth batch
+    expect(auto.stats.auto.observations).toBe(r.computed);
+  });
+
+  it('rejects bad auto options at creation with InvalidArgumentError', () => {
+    expect(() => fngd({ device: dev, refresh: { auto: { price: -0.1 } } })).toThrow(InvalidArgumentError);
+    expect(() => fngd({ device: dev, refresh: { auto: { warmup: 1.5 } } })).toThrow(/warmup/);
+  });
+});
