@@ -16,7 +16,20 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor, Variable } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { LinalgDevice, Matrix } from '@ifngd/linalg-gpu';
-import { fngd, NonFiniteError, type Coefficients, type FngdOptimizer, type FngdOptions, type FngdStats, type BatchKey } from 'ifngd';
+import {
+  checkPlan,
+  fngd,
+  NonFiniteError,
+  planBatches,
+  type BatchKey,
+  type BatchPlan,
+  type Coefficients,
+  type FngdOptimizer,
+  type FngdOptions,
+  type FngdStats,
+  type PlanChange,
+  type SampleId,
+} from 'ifngd';
 import { fromBase64, toBase64 } from './base64.js';
 import { captureAsync, PatchFilters, perSampleJacobian, uploadFactors, weightedLossGradsAsync, weightedRecordGrads, type Capture } from './capture.js';
 import { linalgDeviceForTf } from './device.js';
@@ -24,6 +37,7 @@ import { AdapterArgumentError, AdapterCheckpointError } from './errors.js';
 import { resolveLoss, type LossName, type PerSampleLoss } from './losses.js';
 import { fromLayersModel, identityTap, type FoldActivation, type FunctionModel } from './model.js';
 import { mixSeed, permutation } from './rng.js';
+import { sampleIdsOf } from './sample-ids.js';
 import { allFiniteAsync, collectTensors, disposeReleased, makeTree, tfTreeOps, type ShapeMap, type TfTree, type TfTreeOps } from './tree-ops.js';
 
 /** FNGD options as the trainer takes them (the device and tree ops are supplied by the trainer). */
@@ -85,6 +99,12 @@ export interface FitOptions {
   readonly seed?: number;
   /** Shuffle the batch order each epoch. Default true. */
   readonly shuffle?: boolean;
+  /**
+   * Sample identity, which batch keys follow: `'content'` (default: a hash of each sample's x and y, so that
+   * appended, removed or replaced samples are recognised without help), `'index'` (the row number: right for
+   * append-only data), or one unique id per sample. See {@link FngdTrainer.batchPlan}.
+   */
+  readonly sampleIds?: 'content' | 'index' | readonly SampleId[];
   readonly validationData?: readonly [Tensor, Tensor];
   readonly callbacks?: FitCallbacks;
 }
@@ -130,6 +150,8 @@ export class FngdTrainer {
   readonly #filters = new PatchFilters();
   readonly #ops: TfTreeOps | null;
   #epoch = 0;
+  #plan: BatchPlan | null = null;
+  #planChange: PlanChange | null = null;
 
   private constructor(
     model: FunctionModel,
@@ -208,6 +230,20 @@ export class FngdTrainer {
       throw new NonFiniteError('init: parameters hold NaN or ±Infinity');
     }
     return trainer;
+  }
+
+  /**
+   * The batch plan of the last `fit` (null before one): the partition of samples (by identity) into batches
+   * and their cache keys. It carries over to the next `fit` — and through {@link FngdTrainer.save} — so that
+   * when the data changes, batches whose samples are unchanged keep their keys and cached coefficients.
+   */
+  get batchPlan(): BatchPlan | null {
+    return this.#plan;
+  }
+
+  /** How the last `fit` changed the plan: batches kept (cache hits possible), dropped, added. */
+  get lastPlanChange(): PlanChange | null {
+    return this.#planChange;
   }
 
   /** Epochs trained so far (across `fit` calls). */
@@ -330,8 +366,9 @@ export class FngdTrainer {
   }
 
   /**
-   * Trains for `epochs` epochs. The partition of samples into batches is fixed by `seed` (and the data size
-   * and batch size); each epoch visits the batches in a seeded shuffled order.
+   * Trains for `epochs` epochs. Samples are grouped into batches by a {@link BatchPlan} keyed by sample identity
+   * (`options.sampleIds`): the first plan is a permutation seeded by `seed`; later calls keep every batch whose
+   * samples are all still present. Each epoch visits the batches in a seeded shuffled order.
    */
   async fit(xs: Tensor, ys: Tensor, options: FitOptions): Promise<EpochLogs[]> {
     const N = xs.shape[0] as number;
@@ -341,9 +378,15 @@ export class FngdTrainer {
     const seed = options.seed ?? 0;
     if (!Number.isSafeInteger(epochs) || epochs < 0) throw new AdapterArgumentError('fit: epochs must be an integer ≥ 0');
     if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new AdapterArgumentError('fit: batchSize must be an integer ≥ 1');
-    const perm = permutation(N, seed);
-    const B = Math.ceil(N / batchSize);
-    const idx = Array.from({ length: B }, (_, b) => tf.tensor1d(perm.slice(b * batchSize, (b + 1) * batchSize), 'int32'));
+    if (!Number.isSafeInteger(seed)) throw new AdapterArgumentError(`fit: seed must be an integer, got ${String(seed)}`);
+    const ids = await sampleIdsOf(xs, ys, options.sampleIds ?? 'content');
+    const { plan, change } = planBatches(ids, { batchSize, seed, previous: this.#plan });
+    const row = new Map<SampleId, number>();
+    ids.forEach((id, i) => row.set(id, i));
+    this.#plan = plan;
+    this.#planChange = change;
+    const B = plan.batches.length;
+    const idx = plan.batches.map((b) => tf.tensor1d(b.ids.map((id) => row.get(id) as number), 'int32'));
     const history: EpochLogs[] = [];
     try {
       for (let e = 0; e < epochs; e++) {
@@ -359,7 +402,7 @@ export class FngdTrainer {
           const xb = tf.gather(xs, ix);
           const yb = tf.gather(ys, ix);
           try {
-            const r = await this.trainBatch(xb, yb, { batchKey: `${N}/${batchSize}/${seed}/${b}`, epoch });
+            const r = await this.trainBatch(xb, yb, { batchKey: (plan.batches[b] as { key: string }).key, epoch });
             lossSum += r.loss * (xb.shape[0] as number);
             if (r.fresh) fresh++;
             await options.callbacks?.onBatchEnd?.(s, { ...r, batches: B });
@@ -454,8 +497,19 @@ export class FngdTrainer {
     return this.optimizer ? this.optimizer.serialize() : new Uint8Array(0);
   }
 
-  /** Restores {@link FngdTrainer.serializeState} output (same model and configuration). */
-  restoreState(bytes: Uint8Array, epoch?: number): void {
+  /**
+   * Restores {@link FngdTrainer.serializeState} output (same model and configuration), optionally with the
+   * trainer epoch and the {@link FngdTrainer.batchPlan} saved beside it (validated: `AdapterCheckpointError`).
+   */
+  restoreState(bytes: Uint8Array, epoch?: number, plan?: BatchPlan | null): void {
+    let checked: BatchPlan | null = null;
+    if (plan !== undefined && plan !== null) {
+      try {
+        checked = checkPlan(plan);
+      } catch (e) {
+        throw new AdapterCheckpointError(`restoreState: ${(e as Error).message}`);
+      }
+    }
     const opt = this.optimizer;
     if (opt) {
       const before = collectTensors(opt.state);
@@ -463,6 +517,10 @@ export class FngdTrainer {
       disposeReleased(before, collectTensors(opt.state));
     }
     if (epoch !== undefined) this.#epoch = epoch;
+    if (plan !== undefined) {
+      this.#plan = checked;
+      this.#planChange = null;
+    }
   }
 
   /**
@@ -475,7 +533,7 @@ export class FngdTrainer {
     const meta = (model.getUserDefinedMetadata() ?? {}) as Record<string, unknown>;
     // cache the state's values on the host first (an awaited read), so the synchronous serialisation works on webgpu
     if (this.optimizer) await Promise.all([...collectTensors(this.optimizer.state)].map((t) => t.data()));
-    model.setUserDefinedMetadata({ ...meta, [META_KEY]: { version: 1, epoch: this.#epoch, state: toBase64(this.serializeState()) } });
+    model.setUserDefinedMetadata({ ...meta, [META_KEY]: { version: 1, epoch: this.#epoch, state: toBase64(this.serializeState()), plan: this.#plan } });
     return model.save(handlerOrUrl);
   }
 
@@ -484,13 +542,13 @@ export class FngdTrainer {
     const model = this.#layers;
     if (!model) throw new AdapterArgumentError('restore: only trainers of a tf.LayersModel can restore from the model');
     const meta = (model.getUserDefinedMetadata() ?? {}) as Record<string, unknown>;
-    const m = meta[META_KEY] as { version?: unknown; epoch?: unknown; state?: unknown } | undefined;
+    const m = meta[META_KEY] as { version?: unknown; epoch?: unknown; state?: unknown; plan?: unknown } | undefined;
     if (!m || m.version !== 1 || typeof m.state !== 'string' || typeof m.epoch !== 'number') {
       throw new AdapterCheckpointError('restore: the model carries no ifngd optimizer state (save it with FngdTrainer.save)');
     }
     const bytes = fromBase64(m.state);
     if (this.optimizer && bytes.length === 0) throw new AdapterCheckpointError('restore: the saved state is empty (saved by a baseline trainer?)');
-    this.restoreState(bytes, m.epoch);
+    this.restoreState(bytes, m.epoch, (m.plan ?? null) as BatchPlan | null);
   }
 
   /** Releases the optimizer state tensors and the device the trainer created (not the model). */
