@@ -10,6 +10,7 @@ import { metricOf, spread, type EpochRow } from './summary.js';
 const COLORS: Record<OptName, string> = {
   fngd: '#d62728',
   'fngd-drift': '#ff7f0e',
+  'fngd-auto': '#8c564b',
   'fngd-always': '#9467bd',
   adam: '#1f77b4',
   sgd: '#2ca02c',

@@ -13,7 +13,7 @@ export function lossOf(task: Task): 'softmax-cross-entropy' | 'sigmoid-cross-ent
   return task === 'classifier' ? 'softmax-cross-entropy' : 'sigmoid-cross-entropy';
 }
 
-const REFRESH = { fngd: 'first-epoch', 'fngd-drift': 'drift', 'fngd-always': 'always' } as const;
+const REFRESH = { fngd: 'first-epoch', 'fngd-drift': 'drift', 'fngd-auto': 'auto', 'fngd-always': 'always' } as const;
 
 /** `FngdTrainer.create` options for `name` with hyper-parameters `c`. */
 export function trainerOptions(task: Task, name: OptName, c: TrialConfig): FngdTrainerOptions {

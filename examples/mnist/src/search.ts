@@ -6,16 +6,16 @@
  * contiguous strata and draw one point from each, so the trials always span the whole grid. FNGD's damping λ
  * (a log grid of decades) and `mode` (global, layer-wise) are drawn as balanced shuffled sequences and paired
  * with the learning rates at random. With `K = 8` SGD's and Adam's searches are their full grids. The sample
- * is seeded and the same for every task and batch size; the three FNGD variants share it (they differ only in
+ * is seeded and the same for every task and batch size; the FNGD variants share it (they differ only in
  * the refresh policy), which makes their comparison a paired one.
  * @module
  */
 import { mulberry32, permutation } from '@ifngd/adapters-tfjs';
 
 /** The optimizers of the benchmark. */
-export type OptName = 'fngd' | 'fngd-drift' | 'fngd-always' | 'adam' | 'sgd';
-export const OPTIMIZERS: readonly OptName[] = ['fngd', 'fngd-drift', 'fngd-always', 'adam', 'sgd'];
-export const FNGD_VARIANTS = ['fngd', 'fngd-drift', 'fngd-always'] as const satisfies readonly OptName[];
+export type OptName = 'fngd' | 'fngd-drift' | 'fngd-auto' | 'fngd-always' | 'adam' | 'sgd';
+export const OPTIMIZERS: readonly OptName[] = ['fngd', 'fngd-drift', 'fngd-auto', 'fngd-always', 'adam', 'sgd'];
+export const FNGD_VARIANTS = ['fngd', 'fngd-drift', 'fngd-auto', 'fngd-always'] as const satisfies readonly OptName[];
 
 /** One trial's hyper-parameters. `damping`/`mode` for FNGD variants only. */
 export interface TrialConfig {

@@ -67,10 +67,43 @@ export function taskTable(reports: readonly Report[]): string {
     });
   }
   out.push('');
+  out.push(...policyTable(reports));
+  out.push('');
   out.push(
     `Target: ${r0.target.rule}. Reproduce: \`npm run tune -- --task ${r0.task} --batch N\`, then \`npm run demo -- --task ${r0.task} --batch N --out results\`.`,
   );
   return out.join('\n');
+}
+
+/**
+ * The refresh policies against exact NGD every step (`fngd-always`): what each keeps of its final metric, at
+ * what share of its factorizations, and how fast it reaches the shared target relative to `always` and Adam.
+ */
+export function policyTable(reports: readonly Report[]): string[] {
+  const r0 = reports[0];
+  if (!r0) return [];
+  const { metric } = r0;
+  const out = [
+    'Refresh policies against exact NGD every step (`fngd-always`), medians:',
+    '',
+    '| batch | policy | final | ÷ always | factorizations | ÷ always | time to target ÷ always | ÷ Adam | steady epoch ÷ SGD |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const r of [...reports].sort((a, b) => a.batchSize - b.batchSize)) {
+    const always = r.summary.find((s) => s.optimizer === 'fngd-always');
+    for (const s of r.summary) {
+      if (!s.optimizer.startsWith('fngd')) continue;
+      const fin = s.final?.median ?? null;
+      const aFin = always?.final?.median ?? null;
+      const t = s.timeToTarget?.median ?? null;
+      const aT = always?.timeToTarget?.median ?? null;
+      out.push(
+        `| ${r.batchSize} | ${s.optimizer} | ${fmtMetric(metric, fin)} | ${f(fin !== null && aFin ? fin / aFin : null, 3)} | ${s.factorizations ?? 'n/a'} | ` +
+          `${f(s.factorizations !== null && always?.factorizations ? s.factorizations / always.factorizations : null)} | ${f(t !== null && aT ? t / aT : null)} | ${f(s.timeToTargetVsAdam)} | ${f(s.steadyVsSgd)} |`,
+      );
+    }
+  }
+  return out;
 }
 
 async function main(): Promise<void> {

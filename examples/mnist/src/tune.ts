@@ -35,7 +35,7 @@ import {
 } from './tuned.js';
 
 /** Order in which optimizers are tuned after the initializer is chosen. */
-const AFTER_INIT: readonly OptName[] = ['sgd', 'fngd-always', 'fngd', 'fngd-drift'];
+const AFTER_INIT: readonly OptName[] = ['sgd', 'fngd-always', 'fngd', 'fngd-drift', 'fngd-auto'];
 /** The tuning seed (reported runs use 1…K). */
 export const TUNING_SEED = 0;
 
