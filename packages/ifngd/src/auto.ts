@@ -17,7 +17,8 @@
  * **Cost, measured.** The wall time between successive requests, split by whether the previous one was served
  * from the cache or computed (medians of the recent ones, so an evaluation pause does not count);
  * `p = T_fresh / T_cached − 1`. Before any cached step was timed, `p` is estimated from the time spent in the
- * coefficient computation itself. A fixed `price` replaces the clock (flops ratios, deterministic runs).
+ * coefficient computation itself; the first three cached requests are served from the cache to time them.
+ * A fixed `price` replaces the clock (flops ratios, deterministic runs).
  *
  * Everything here is a pure function of plain numbers (the state is checkpointed with the optimizer).
  * @module
@@ -67,6 +68,8 @@ export interface ResolvedAuto {
 const WINDOW = 31;
 /** Largest cycle the optimal-rate search considers. */
 const MAX_CYCLE = 1024;
+/** Cached steps timed before the measured price is trusted (served from the cache to time them). */
+const MIN_CACHED_TIMINGS = 3;
 /** Efficiency floor (a fully rotated direction still has a finite decay rate). */
 const MIN_EFFICIENCY = 1e-6;
 
@@ -218,12 +221,22 @@ export function recordTiming(s: AutoState, kind: 'cachedPeriods' | 'freshPeriods
   return { ...s, [kind]: xs };
 }
 
+/**
+ * Whether the measured price still lacks cached-step timings: then requests are served from the cache so that
+ * `T_cached` gets measured (a fresh step's own split — computation vs the rest — misjudges it: a cached step
+ * also pays a backward pass that a fresh step takes from the captured factors).
+ */
+export function needsCachedTiming(s: AutoState, o: ResolvedAuto): boolean {
+  return o.price === 'measured' && s.cachedPeriods.length < MIN_CACHED_TIMINGS;
+}
+
 /** Why `auto` decided to refresh (or `null`: reuse). */
 export type AutoReason = 'warmup' | 'roi' | 'max-age' | null;
 
 /**
  * The decision for a cached batch whose coefficients have been reused `reuses` times (so that reusing them now
- * is a reuse at age `reuses + 1` visits): refresh during warm-up, past `maxAge`, or when the modelled efficiency
+ * is a reuse at age `reuses + 1` visits): reuse while a measured price still lacks cached-step timings (the
+ * first 3 cached requests); refresh during warm-up, past `maxAge`, or when the modelled efficiency
  * of one more reuse falls below the best cycle rate. Every refresh of a cached batch is an observation at that
  * age, so the rate keeps being measured whatever the cycle.
  */
@@ -231,6 +244,7 @@ export function autoDecision(s: AutoState, reuses: number, o: ResolvedAuto): { r
   const price = refreshPrice(s, o);
   const age = reuses + 1;
   if (age > o.maxAge) return { reason: 'max-age', price, threshold: null };
+  if (needsCachedTiming(s, o)) return { reason: null, price, threshold: null };
   // warm-up: refresh, each refresh measuring the efficiency the reuse would have had
   if (s.rate === null || s.observations < o.warmup) return { reason: 'warmup', price, threshold: null };
   const best = optimalCycle(s.rate, price, o.maxAge).rate;

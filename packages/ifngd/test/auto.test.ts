@@ -343,6 +343,16 @@ describe('auto policy in the optimizer', () => {
     expect(dear).toBeLessThan(cheap);
   });
 
+  it('with a measured price, the first cached requests are served from the cache to time a cached step', () => {
+    const m = resolveAuto({});
+    let s = emptyAutoState();
+    s = observe(observe(observe(observe(s, 1, 0.01, m), 1, 0.01, m), 1, 0.01, m), 1, 0.01, m); // reuse worthless
+    expect(autoDecision(s, 0, m).reason).toBe(null); // no cached timing yet: reuse to measure it
+    for (const t of [10, 11, 12]) s = recordTiming(s, 'cachedPeriods', t);
+    expect(autoDecision(s, 0, m).reason).toBe('roi');
+    expect(autoDecision(s, 0, resolveAuto({ price: 0.1 })).reason).not.toBe(null); // a fixed price needs no timing
+  });
+
   it('a checkpoint of another policy restores into auto with a fresh auto state', async () => {
     const other = fngd({ device: dev, learningRate: 0.2, damping: 0.5, refresh: 'drift' });
     const params = initParams(model, 4);
@@ -353,8 +363,10 @@ describe('auto policy in the optimizer', () => {
     auto.restore(other.serialize());
     expect(auto.stats.auto.observations).toBe(0);
     const r = await epoch(auto, params, 1);
-    expect(r.computed).toBe(4); // warm-up (4 observations), then the model decides the fifth batch
-    expect(auto.stats.auto.observations).toBe(r.computed);
+    // measured price: the first 3 cached requests are served from the cache (timing a cached step), then warm-up
+    expect(r.computed).toBe(2);
+    expect(auto.stats.auto.refreshes.warmup).toBe(2);
+    expect(auto.stats.auto.observations).toBe(2);
   });
 
   it('rejects bad auto options at creation with InvalidArgumentError', () => {
