@@ -18,6 +18,7 @@
 export { fngd, FngdOptimizer, type ChainState, type CoefficientRequest, type Coefficients, type FngdStepExtras } from './fngd.js';
 export type { FngdOptions, GuardOptions } from './options.js';
 export { FNGD_DEFAULTS } from './defaults.js';
+export * from './kfac/index.js';
 export type { FngdStats } from './stats.js';
 export type { RefreshPolicy, DriftOptions, Decision } from './refresh.js';
 export type { AutoOptions } from './auto.js';

@@ -42,7 +42,8 @@ function isPlain(v: unknown): boolean {
   return p === Object.prototype || p === null;
 }
 
-function toPlain<T>(v: unknown, ops: TreeOps<T>): unknown {
+/** Optimizer state → plain data: framework trees (non-plain objects) go through `ops.toHost`. */
+export function toPlain<T>(v: unknown, ops: TreeOps<T>): unknown {
   if (!isPlain(v)) return { [TREE]: ops.toHost(v as T) };
   if (Array.isArray(v)) return v.map((x) => toPlain(x, ops));
   if (typeof v === 'object' && v !== null && !(v instanceof Float32Array) && !(v instanceof Float64Array)) {
@@ -51,7 +52,8 @@ function toPlain<T>(v: unknown, ops: TreeOps<T>): unknown {
   return v;
 }
 
-function fromPlain<T>(v: unknown, ops: TreeOps<T>): unknown {
+/** The inverse of {@link toPlain}: host trees back into the optimizer's tree type. */
+export function fromPlain<T>(v: unknown, ops: TreeOps<T>): unknown {
   if (Array.isArray(v)) return v.map((x) => fromPlain(x, ops));
   if (typeof v === 'object' && v !== null && !(v instanceof Float32Array) && !(v instanceof Float64Array)) {
     const keys = Object.keys(v);

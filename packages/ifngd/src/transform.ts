@@ -13,10 +13,18 @@ export interface FngdStepInfo {
   readonly maxNorm?: number;
 }
 
+/** What the KFAC preconditioner hands the transforms for one step (see `scaleByKfac`). */
+export interface KfacStepInfo {
+  /** `Σₗ ⟨Vₗ, ∇Wₗ⟩` over the preconditioned layers (bias included): V the preconditioned, ∇W the raw gradient. */
+  readonly vg: number;
+}
+
 /** Per-step inputs beyond the gradients. All optional; each transform reads what it needs. */
 export interface StepExtras {
   /** FNGD step information (λ, guard cap). */
   readonly fngd?: FngdStepInfo;
+  /** KFAC step information (for KL clipping). */
+  readonly kfac?: KfacStepInfo;
   /** Mean loss of this batch at the current parameters (before the step). */
   readonly loss?: number;
 }

@@ -10,6 +10,7 @@ import {
   InvalidArgumentError,
   momentum,
   scaleByFngd,
+  scaleByKfac,
   scaleByLearningRate,
   stepSchedule,
   warmup,
@@ -21,7 +22,7 @@ import {
 
 const params: HostTree = { a: new Float32Array([1, -2, 3]), b: new Float32Array([0.5]) };
 const grads: HostTree = { a: new Float32Array([0.1, 0.2, -0.3]), b: new Float32Array([4]) };
-const extras: StepExtras = { fngd: { damping: 0.5 } };
+const extras: StepExtras = { fngd: { damping: 0.5 }, kfac: { vg: 2 } };
 const copy = (t: HostTree): HostTree => Object.fromEntries(Object.entries(t).map(([k, v]) => [k, v.slice()]));
 
 // The contract every transformation meets: pure init/update, same tree structure out, state reusable.
@@ -33,6 +34,7 @@ const table: [string, GradientTransformation<any>][] = [
   ['clipByGlobalNorm', clipByGlobalNorm(1)],
   ['scaleByLearningRate', scaleByLearningRate(cosineSchedule(0.1, 10))],
   ['scaleByFngd', scaleByFngd()],
+  ['scaleByKfac', scaleByKfac({ klClip: 0.001, learningRate: 0.1 })],
   ['applyIfFinite(momentum)', applyIfFinite(momentum({ decay: 0.5 }))],
   ['chain', chain(scaleByFngd(), momentum({ decay: 0.9 }), weightDecay(0.1), scaleByLearningRate(0.1))],
 ];

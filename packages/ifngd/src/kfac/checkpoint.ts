@@ -1,0 +1,171 @@
+/**
+ * What a KFAC optimizer checkpoint holds, and its validation on restore. The container is
+ * `checkpoint.ts`'s (magic, container version, CRC-32, float arrays bit for bit); the payload carries its own
+ * format name and version, the model fingerprint, the layer configuration, the core counters, every layer's
+ * running averages and inverses, and the transformation state (momentum buffers, schedule position, …).
+ * @module
+ */
+import { decodeCheckpoint, encodeCheckpoint, sameStructure } from '../checkpoint.js';
+import { fromPlain, modelFingerprint as fingerprint, toPlain } from '../optimizer-checkpoint.js';
+import { CheckpointError } from '../errors.js';
+import type { LeafSpec, TreeOps } from '../tree.js';
+import { aOrder, checkLeaves, type LayerDims } from './dims.js';
+import type { KfacLayerState } from './layer-state.js';
+import type { KfacLayer } from './options.js';
+
+const FORMAT = 'ifngd-kfac';
+/** Version of the KFAC checkpoint payload. */
+export const KFAC_CHECKPOINT_VERSION = 1;
+
+/** The optimizer's counters beyond the transformation chain. */
+export interface KfacCore {
+  /** Applied steps. */
+  readonly step: number;
+  readonly skippedSteps: number;
+  readonly factorUpdates: number;
+  readonly inverseRefreshes: number;
+  readonly lastRefreshStep: number | null;
+}
+
+/** Everything a checkpoint stores. */
+export interface KfacSnapshot<T> {
+  readonly spec: readonly LeafSpec[];
+  readonly layers: readonly Required<KfacLayer>[];
+  readonly chain: unknown;
+  readonly core: KfacCore;
+  readonly states: readonly KfacLayerState[];
+  readonly ops: TreeOps<T>;
+}
+
+/** Encodes a snapshot. */
+export function serializeKfac<T>(s: KfacSnapshot<T>): Uint8Array {
+  return encodeCheckpoint({
+    format: FORMAT,
+    version: KFAC_CHECKPOINT_VERSION,
+    model: { fingerprint: fingerprint(s.spec), leaves: s.spec.map((l) => ({ name: l.name, size: l.size })) },
+    layers: s.layers.map((l) => ({ ...l })),
+    core: { ...s.core },
+    states: s.states.map((st) => ({ ...st, dims: st.dims ? { ...st.dims } : null })),
+    chain: toPlain(s.chain, s.ops),
+  });
+}
+
+const bad = (what: string): never => {
+  throw new CheckpointError('CHECKPOINT_FORMAT', `checkpoint: invalid ${what}`);
+};
+const count = (v: unknown): boolean => Number.isSafeInteger(v) && (v as number) >= 0;
+
+function checkCore(c: unknown): KfacCore {
+  const x = c as Record<string, unknown> | null;
+  if (typeof x !== 'object' || x === null) return bad('core state');
+  const ok =
+    count(x.step) &&
+    count(x.skippedSteps) &&
+    count(x.factorUpdates) &&
+    count(x.inverseRefreshes) &&
+    (x.lastRefreshStep === null || count(x.lastRefreshStep));
+  if (!ok) return bad('core state');
+  return {
+    step: x.step as number,
+    skippedSteps: x.skippedSteps as number,
+    factorUpdates: x.factorUpdates as number,
+    inverseRefreshes: x.inverseRefreshes as number,
+    lastRefreshStep: x.lastRefreshStep as number | null,
+  };
+}
+
+function matrix<A extends Float32Array | Float64Array>(
+  v: unknown,
+  kind: new (n: number) => A,
+  order: number,
+  what: string,
+): A | null {
+  if (v === null) return null;
+  if (!(v instanceof kind) || v.length !== order * order || !v.every(Number.isFinite)) return bad(what);
+  return v;
+}
+
+function checkState(
+  v: unknown,
+  layer: Required<KfacLayer>,
+  l: number,
+  leafSize: (name: string) => number | undefined,
+): KfacLayerState {
+  const x = v as Record<string, unknown> | null;
+  if (typeof x !== 'object' || x === null) return bad(`state of layer ${l}`);
+  const d = x.dims as Record<string, unknown> | null;
+  if (d === null) {
+    const empty = x.a === null && x.g === null && x.aInv === null && x.gInv === null && x.pi === null;
+    return empty ? { dims: null, a: null, g: null, aInv: null, gInv: null, pi: null } : bad(`state of layer ${l}`);
+  }
+  if (
+    typeof d !== 'object' ||
+    !count(d.p) ||
+    !count(d.q) ||
+    (d.p as number) < 1 ||
+    (d.q as number) < 1 ||
+    d.bias !== (layer.bias !== null)
+  ) {
+    return bad(`dimensions of layer ${l}`);
+  }
+  const dims: LayerDims = { p: d.p as number, q: d.q as number, bias: d.bias as boolean };
+  try {
+    checkLeaves(dims, layer, leafSize);
+  } catch (err) {
+    throw new CheckpointError('CHECKPOINT_MODEL', `checkpoint: ${(err as Error).message}`);
+  }
+  const a = matrix(x.a, Float64Array, aOrder(dims), `A of layer ${l}`);
+  const g = matrix(x.g, Float64Array, dims.q, `G of layer ${l}`);
+  const aInv = matrix(x.aInv, Float32Array, aOrder(dims), `A⁻¹ of layer ${l}`);
+  const gInv = matrix(x.gInv, Float32Array, dims.q, `G⁻¹ of layer ${l}`);
+  const pi = x.pi;
+  if (!a || !g) return bad(`factors of layer ${l}`);
+  const inverses = aInv !== null && gInv !== null && typeof pi === 'number' && Number.isFinite(pi) && pi > 0;
+  if (!inverses && !(aInv === null && gInv === null && pi === null)) return bad(`inverses of layer ${l}`);
+  return { dims, a, g, aInv, gInv, pi: inverses ? (pi as number) : null };
+}
+
+/**
+ * Decodes and validates a checkpoint against the current model, layer configuration and transformation
+ * state structure. Pure: returns the restored pieces or throws {@link CheckpointError} (`CHECKPOINT_FORMAT`,
+ * `CHECKPOINT_VERSION`, `CHECKPOINT_CHECKSUM`, `CHECKPOINT_MODEL`).
+ */
+export function restoreKfac<T>(
+  bytes: Uint8Array,
+  current: { spec: readonly LeafSpec[]; layers: readonly Required<KfacLayer>[]; chain: unknown; ops: TreeOps<T> },
+): { chain: unknown; core: KfacCore; states: KfacLayerState[] } {
+  const p = decodeCheckpoint(bytes) as Record<string, unknown> | null;
+  if (typeof p !== 'object' || p === null || p.format !== FORMAT)
+    return bad('payload (not a KFAC optimizer checkpoint)');
+  if (p.version !== KFAC_CHECKPOINT_VERSION) {
+    throw new CheckpointError(
+      'CHECKPOINT_VERSION',
+      `checkpoint: KFAC payload version ${String(p.version)}, this build reads ${KFAC_CHECKPOINT_VERSION}`,
+    );
+  }
+  const model = p.model as { fingerprint?: unknown; leaves?: unknown } | undefined;
+  if (!model || model.fingerprint !== fingerprint(current.spec)) {
+    const theirs = Array.isArray(model?.leaves)
+      ? (model.leaves as LeafSpec[]).map((l) => `${l.name}:${l.size}`).join(', ')
+      : '?';
+    const mine = current.spec.map((l) => `${l.name}:${l.size}`).join(', ');
+    throw new CheckpointError('CHECKPOINT_MODEL', `checkpoint belongs to another model: {${theirs}} vs {${mine}}`);
+  }
+  if (JSON.stringify(p.layers) !== JSON.stringify(current.layers)) {
+    throw new CheckpointError(
+      'CHECKPOINT_MODEL',
+      `checkpoint KFAC layers ${JSON.stringify(p.layers)}, optimizer layers ${JSON.stringify(current.layers)}`,
+    );
+  }
+  if (!sameStructure(toPlain(current.chain, current.ops), p.chain)) {
+    throw new CheckpointError(
+      'CHECKPOINT_MODEL',
+      'checkpoint was made with another optimizer configuration (transformation state differs)',
+    );
+  }
+  const core = checkCore(p.core);
+  const sizes = new Map(current.spec.map((l) => [l.name, l.size]));
+  if (!Array.isArray(p.states) || p.states.length !== current.layers.length) return bad('layer states');
+  const states = p.states.map((s, l) => checkState(s, current.layers[l]!, l, (name) => sizes.get(name)));
+  return { chain: fromPlain(p.chain, current.ops), core, states };
+}

@@ -1,0 +1,295 @@
+/**
+ * The ready-made KFAC optimizer (Martens & Grosse 2015; KFC for convolutions, Grosse & Martens 2016) on the
+ * same layer factors and linalg device as FNGD. Per KFAC layer l, with W̄ₗ its weight with the bias as the
+ * extra input (`layout.ts`):
+ * 1. every `factorEvery` steps: running averages (first-step initialisation, decay β) of `Aₗ = āᵀā/n` and
+ *    `Gₗ = ΔᵀΔ/n` from the layer factors — Δ from the *summed* loss, so `Gₗ ⊗ Aₗ` approximates the empirical
+ *    Fisher block of the *mean* loss (`statistics.ts`);
+ * 2. every `inverseEvery` steps: the damped inverses `(Aₗ + π√λI)⁻¹`, `(Gₗ + (√λ/π)I)⁻¹` (π-rule,
+ *    `pi-damping.ts`), batched by size on the device (`inverse.ts`);
+ * 3. every step: `Vₗ = Gₗ⁻¹·∇W̄ₗ·Aₗ⁻¹` from the *mean*-loss gradient (`precondition.ts`); leaves of no KFAC
+ *    layer keep their gradient; then the pure chain `applyIfFinite(chain(scaleByKfac (KL clip), clip?, momentum?,
+ *    weightDecay?, scaleByLearningRate))` (`chain.ts`).
+ *
+ * All a trainer provides per step:
+ * ```ts
+ * params = await opt.step(meanLossGrads, params, { factors: () => layerFactors() }); // called only when due
+ * ```
+ * A step that throws is a transaction that never happened: running averages, inverses, transformation state
+ * and counters are only replaced after everything succeeded. A skipped step (`onNonFinite: 'skip'`) changes
+ * only the skip counters (its factors are not absorbed and the step count does not advance).
+ * @module
+ */
+import type { LinalgDevice } from '@ifngd/linalg-gpu';
+import { InvalidArgumentError, NonFiniteError, NotInitializedError, ShapeError } from '../errors.js';
+import type { GradientTransformation } from '../transform.js';
+import { assertSameSpec, hostTreeOps, type HostTree, type LeafSpec, type TreeOps } from '../tree.js';
+import { kfacScaleState, kfacTransformation, skippedChain, type KfacChainState } from './chain.js';
+import { restoreKfac, serializeKfac, type KfacCore } from './checkpoint.js';
+import { updateCurvature, type FactorSource } from './curvature.js';
+import { disposeInverses, emptyLayerState, uploadInverses, type KfacLayerState } from './layer-state.js';
+import { resolveKfacOptions, type KfacLayer, type KfacOptions, type ResolvedKfacOptions } from './options.js';
+import { precondition, type DeviceInverses } from './precondition.js';
+import { kfacStats, type KfacStats } from './stats.js';
+
+/** Extras of {@link KfacOptimizer.step}. */
+export interface KfacStepExtras {
+  /**
+   * This batch's layer factors, one per entry of `layers`, in order (dense: inputs `[n, din]` and Δ `[n, dout]`;
+   * conv2d: patches `[n, T, k]` and Δ `[n, T, c]`; Δ = output-gradients of the *summed* loss, as fisher's
+   * `LayerFactors`). A function is called only when the running averages are due ({@link KfacOptimizer.factorsDue});
+   * required then, ignored otherwise. The optimizer does not dispose them.
+   */
+  readonly factors?: FactorSource;
+  /** Mean loss of the batch (passed to the transforms). */
+  readonly loss?: number;
+}
+
+const freshCore = (): KfacCore => ({
+  step: 0,
+  skippedSteps: 0,
+  factorUpdates: 0,
+  inverseRefreshes: 0,
+  lastRefreshStep: null,
+});
+
+/** The KFAC optimizer. Create it with {@link kfac}. */
+export class KfacOptimizer<T = HostTree> {
+  /** The pure transformation (`init` / `update`) applied to the preconditioned direction. */
+  readonly transformation: GradientTransformation<KfacChainState, T>;
+  readonly #device: LinalgDevice;
+  readonly #o: ResolvedKfacOptions;
+  readonly #ops: TreeOps<T>;
+  #spec: readonly LeafSpec[] | null = null;
+  #chain: KfacChainState | null = null;
+  #core: KfacCore = freshCore();
+  #states: readonly KfacLayerState[];
+  #inverses: DeviceInverses[] | null = null;
+  #busy = false;
+
+  /** @internal use {@link kfac} */
+  constructor(options: KfacOptions<T>) {
+    const o = resolveKfacOptions(options);
+    this.#o = o;
+    this.#device = options.device;
+    const ops = options.ops ?? (hostTreeOps as unknown as TreeOps<T>);
+    this.#ops = ops;
+    this.transformation = kfacTransformation(o, ops);
+    this.#states = o.layers.map(emptyLayerState);
+  }
+
+  /** The preconditioned layers (validated, `bias` null when absent). */
+  get layers(): readonly Required<KfacLayer>[] {
+    return this.#o.layers;
+  }
+
+  /**
+   * Whether the next step updates the running averages, i.e. needs `factors` (a trainer may skip capturing them
+   * otherwise).
+   */
+  get factorsDue(): boolean {
+    return this.#core.step % this.#o.factorEvery === 0 || this.#states.some((s) => s.a === null);
+  }
+
+  /** Whether the next step refreshes the damped inverses. */
+  get inverseDue(): boolean {
+    return this.#core.step % this.#o.inverseEvery === 0 || this.#states.some((s) => s.aInv === null);
+  }
+
+  /** A snapshot of the counters. */
+  get stats(): KfacStats {
+    const clip = this.#chain ? kfacScaleState(this.#chain) : null;
+    return kfacStats(
+      this.#core,
+      clip,
+      this.#states.map((st) => st.pi),
+    );
+  }
+
+  /** The transformation state (momentum buffers, schedule position, …); null before `init`. */
+  get state(): KfacChainState | null {
+    return this.#chain;
+  }
+
+  /** Layer `l`'s curvature state: running averages, inverses, π (copies). */
+  layerState(l: number): KfacLayerState {
+    const s = this.#states[l];
+    if (!Number.isSafeInteger(l) || !s)
+      throw new InvalidArgumentError(`layerState: layer ${String(l)} of ${this.#states.length}`);
+    return {
+      dims: s.dims && { ...s.dims },
+      a: s.a?.slice() ?? null,
+      g: s.g?.slice() ?? null,
+      aInv: s.aInv?.slice() ?? null,
+      gInv: s.gInv?.slice() ?? null,
+      pi: s.pi,
+    };
+  }
+
+  /**
+   * Starts (or restarts) training `params`: fresh state, no factors, zeroed counters. Throws `ShapeError` (a layer
+   * leaf missing), `NonFiniteError`; the previous state is kept then.
+   */
+  init(params: T): void {
+    this.#idle('init');
+    const spec = this.#ops.spec(params);
+    const sizes = new Map(spec.map((l) => [l.name, l.size]));
+    for (const layer of this.#o.layers) {
+      for (const name of layer.bias === null ? [layer.weight] : [layer.weight, layer.bias]) {
+        if (!sizes.has(name))
+          throw new ShapeError(
+            `init: layer leaf '${name}' is not in the parameters {${spec.map((l) => l.name).join(', ')}}`,
+          );
+      }
+      if (layer.bias !== null && (sizes.get(layer.weight) as number) % (sizes.get(layer.bias) as number) !== 0) {
+        throw new ShapeError(
+          `init: weight '${layer.weight}' (${sizes.get(layer.weight)}) is not a multiple of bias '${
+            layer.bias
+          }' (${sizes.get(layer.bias)})`,
+        );
+      }
+    }
+    if (!this.#ops.allFinite(params)) throw new NonFiniteError('init: parameters hold NaN or ±Infinity');
+    const chainState = this.transformation.init(params);
+    this.#spec = spec;
+    this.#chain = chainState;
+    this.#core = freshCore();
+    this.#states = this.#o.layers.map(emptyLayerState);
+    this.#setInverses(null);
+  }
+
+  /**
+   * One update from the mean-loss gradients: returns the new parameters (inputs are not modified). Updates
+   * the running averages every `factorEvery` steps and the inverses every `inverseEvery` steps (both on the
+   * first), preconditions every KFAC layer on the device, then applies the chain. Throws `NotInitializedError`,
+   * `InvalidArgumentError` (missing or wrong-kind factors, a step still running), `ShapeError`,
+   * `NonFiniteError` (parameters, factors; gradients and updates unless `onNonFinite: 'skip'`, which returns
+   * `params` and only counts the skip), or linalg's errors; a step that throws changes nothing.
+   */
+  async step(grads: T, params: T, extras: KfacStepExtras = {}): Promise<T> {
+    this.#idle('step');
+    const chainState = this.#chain;
+    const spec = this.#spec;
+    if (!chainState || !spec) throw new NotInitializedError('step: call init(params) (or restore) first');
+    if (typeof extras !== 'object' || extras === null) throw new InvalidArgumentError('step: extras must be an object');
+    const loss = extras.loss;
+    if (loss !== undefined && !Number.isFinite(loss)) throw new NonFiniteError(`step: loss is ${String(loss)}`);
+    const ops = this.#ops;
+    assertSameSpec(spec, ops.spec(params), 'step: params');
+    assertSameSpec(spec, ops.spec(grads), 'step: gradients');
+    if (!ops.allFinite(params)) throw new NonFiniteError('step: parameters hold NaN or ±Infinity');
+    const skip = this.#o.onNonFinite === 'skip';
+    if (!ops.allFinite(grads)) {
+      if (!skip) throw new NonFiniteError('step: gradients hold NaN or ±Infinity');
+      this.#skipped(chainState);
+      return params;
+    }
+    this.#busy = true;
+    let fresh: DeviceInverses[] | null = null;
+    try {
+      const due = { factors: this.factorsDue, inverses: this.inverseDue };
+      const sizes = new Map(spec.map((l) => [l.name, l.size]));
+      const states = await updateCurvature(this.#device, this.#o, this.#states, due, extras.factors, (name) =>
+        sizes.get(name),
+      );
+      if (due.inverses || !this.#inverses) fresh = uploadInverses(this.#device, states);
+      const inverses = fresh ?? (this.#inverses as DeviceInverses[]);
+      const host = ops.toHost(grads);
+      const dims = states.map((s) => s.dims!);
+      const pre = await precondition(this.#device, host, this.#o.layers, dims, inverses);
+      const direction = ops.fromHost({ ...host, ...pre.leaves });
+      const r = this.transformation.update(direction, chainState, params, {
+        kfac: { vg: pre.vg },
+        ...(loss === undefined ? {} : { loss }),
+      });
+      const next = r.state.lastApplied ? ops.axpy(1, r.updates, params) : null;
+      if (!next || !ops.allFinite(next)) {
+        if (!skip) throw new NonFiniteError('step: the preconditioned update is not finite');
+        disposeInverses(fresh);
+        fresh = null;
+        this.#skipped(chainState);
+        return params;
+      }
+      // --- commit (nothing below throws) ---
+      const c = this.#core;
+      this.#core = {
+        ...c,
+        step: c.step + 1,
+        factorUpdates: c.factorUpdates + (due.factors ? 1 : 0),
+        inverseRefreshes: c.inverseRefreshes + (due.inverses ? 1 : 0),
+        lastRefreshStep: due.inverses ? c.step : c.lastRefreshStep,
+      };
+      this.#states = states;
+      this.#chain = r.state;
+      if (fresh) this.#setInverses(fresh);
+      fresh = null;
+      return next;
+    } finally {
+      disposeInverses(fresh);
+      this.#busy = false;
+    }
+  }
+
+  /** Checkpoint of the transformation state, running averages, inverses and counters (versioned, CRC-32). */
+  serialize(): Uint8Array {
+    this.#idle('serialize');
+    if (!this.#chain || !this.#spec) throw new NotInitializedError('serialize: call init(params) first');
+    return serializeKfac({
+      spec: this.#spec,
+      layers: this.#o.layers,
+      chain: this.#chain,
+      core: this.#core,
+      states: this.#states,
+      ops: this.#ops,
+    });
+  }
+
+  /**
+   * Restores a checkpoint made by {@link KfacOptimizer.serialize} of the same model and layers (call
+   * `init(params)` first). Throws `CheckpointError` (format, version, checksum, other model or configuration);
+   * nothing changes then.
+   */
+  restore(bytes: Uint8Array): void {
+    this.#idle('restore');
+    if (!this.#chain || !this.#spec) throw new NotInitializedError('restore: call init(params) first');
+    const r = restoreKfac(bytes, { spec: this.#spec, layers: this.#o.layers, chain: this.#chain, ops: this.#ops });
+    this.#chain = r.chain as KfacChainState;
+    this.#core = r.core;
+    this.#states = r.states;
+    this.#setInverses(null);
+  }
+
+  /** Releases the device copies of the inverses (they are rebuilt from the state by the next step). */
+  dispose(): void {
+    this.#idle('dispose');
+    this.#setInverses(null);
+  }
+
+  #idle(what: string): void {
+    if (this.#busy) throw new InvalidArgumentError(`${what}: a step is still running (await it first)`);
+  }
+
+  #setInverses(inv: DeviceInverses[] | null): void {
+    disposeInverses(this.#inverses);
+    this.#inverses = inv;
+  }
+
+  #skipped(chainState: KfacChainState): void {
+    this.#core = { ...this.#core, skippedSteps: this.#core.skippedSteps + 1 };
+    this.#chain = skippedChain(chainState);
+  }
+}
+
+/**
+ * The ready-made KFAC optimizer (see {@link KfacOptions}). `kfac({ device, layers })` alone uses
+ * `KFAC_DEFAULTS`; explicit options override them and are validated (`InvalidArgumentError`).
+ *
+ * ```ts
+ * const opt = kfac({ device, layers: [{ weight: 'W1', bias: 'b1', layout: 'out-in' }, …], learningRate: 0.1 });
+ * opt.init(params);
+ * params = await opt.step(meanLossGrads, params, { factors: () => [{ kind: 'dense', inputs, outputGrads }, …] });
+ * ```
+ */
+export function kfac<T = HostTree>(options: KfacOptions<T>): KfacOptimizer<T> {
+  return new KfacOptimizer(options);
+}

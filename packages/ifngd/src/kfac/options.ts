@@ -1,0 +1,153 @@
+/**
+ * Options of the KFAC optimizer, their defaults and their validation.
+ * @module
+ */
+import type { LinalgDevice } from '@ifngd/linalg-gpu';
+import { InvalidArgumentError } from '../errors.js';
+import { asSchedule, type Schedule } from '../schedule.js';
+import type { MomentumOptions } from '../transforms/momentum.js';
+import type { HostTree, TreeOps } from '../tree.js';
+
+/**
+ * How a layer's weight leaf is stored (row-major), with p = inputs per position (dense `din`, conv
+ * `k = c_in·kh·kw` in the order of the patch columns) and q = outputs (dense `dout`, conv `c_out`):
+ * - `'out-in'`: `[q, p]`, `z = W·a` — this package's worked example and tests, ONNX `Conv` (`[c_out, c_in, kh, kw]`),
+ *   PyTorch `Linear`;
+ * - `'in-out'`: `[p, q]`, `z = a·W` — TensorFlow.js `Dense` kernels `[din, dout]` and `Conv2D` kernels
+ *   `[kh, kw, c_in, c_out]` (with patches unfolded in the kernel's flattening order, as the tfjs adapter does).
+ */
+export type WeightLayout = 'out-in' | 'in-out';
+
+/** One layer KFAC preconditions: which leaves of the parameter tree hold its weight and bias. */
+export interface KfacLayer {
+  /** Name of the weight leaf. */
+  readonly weight: string;
+  /** Name of the bias leaf (q values); omit or `null` for a layer without bias. */
+  readonly bias?: string | null;
+  /** How the weight leaf is laid out (required: a square layer would otherwise be silently transposed). */
+  readonly layout: WeightLayout;
+}
+
+/**
+ * Defaults of {@link kfac}: the constructor defaults of the reference PyTorch implementations
+ * (gpauloski/kfac-pytorch: learning rate 0.1, factor decay 0.95, damping 0.001, KL clip 0.001;
+ * alecwangcq/KFAC-Pytorch: momentum 0.9), with factors every step and inverses every 10 steps. They were not
+ * tuned on this project's benchmarks.
+ */
+export const KFAC_DEFAULTS = Object.freeze({
+  learningRate: 0.1,
+  damping: 0.001,
+  decay: 0.95,
+  factorEvery: 1,
+  inverseEvery: 10,
+  klClip: 0.001,
+  momentum: 0.9,
+} as const);
+
+/** Options of {@link kfac}. Only `device` and `layers` are required; the rest default to {@link KFAC_DEFAULTS}. */
+export interface KfacOptions<T = HostTree> {
+  /** The linear-algebra device the factor statistics, inverses and preconditioning run on. */
+  readonly device: LinalgDevice;
+  /** The preconditioned layers, in the order of the step's `factors`. Other leaves get the plain gradient. */
+  readonly layers: readonly KfacLayer[];
+  /** Learning rate (finite, > 0) or schedule. */
+  readonly learningRate?: number | Schedule;
+  /** Tikhonov damping λ (finite, > 0), split between the factors by the π-rule. */
+  readonly damping?: number;
+  /** Decay β ∈ [0, 1) of the factors' running averages (first-step initialisation). */
+  readonly decay?: number;
+  /** Update the running averages every this many steps (integer ≥ 1); other steps need no factors. */
+  readonly factorEvery?: number;
+  /** Refresh the damped inverses every this many steps (integer ≥ 1). */
+  readonly inverseEvery?: number;
+  /** KL clipping κ (finite, > 0): the step is scaled by ν = min(1, √(κ / (lr²·Σ⟨V, ∇W⟩))); `false` turns it off. */
+  readonly klClip?: number | false;
+  /** Momentum decay, or options (Nesterov); `0` turns momentum off. */
+  readonly momentum?: number | MomentumOptions;
+  /** Decoupled weight decay (added after the preconditioner). Default 0. */
+  readonly weightDecay?: number;
+  /** Clip the preconditioned (and KL-clipped) direction to this global norm. Default none. */
+  readonly clipNorm?: number;
+  /** Non-finite gradients or updates: throw `NonFiniteError` (default) or skip the step (counted). */
+  readonly onNonFinite?: 'throw' | 'skip';
+  /** Tree operations; default host `Float32Array` trees. */
+  readonly ops?: TreeOps<T>;
+}
+
+/** Options after validation, with defaults. */
+export interface ResolvedKfacOptions {
+  readonly layers: readonly Required<KfacLayer>[];
+  readonly learningRate: Schedule;
+  readonly damping: number;
+  readonly decay: number;
+  readonly factorEvery: number;
+  readonly inverseEvery: number;
+  readonly klClip: number | null;
+  readonly momentum: MomentumOptions | null;
+  readonly weightDecay: number;
+  readonly clipNorm: number | null;
+  readonly onNonFinite: 'throw' | 'skip';
+}
+
+const fail = (message: string): never => {
+  throw new InvalidArgumentError(`kfac: ${message}`);
+};
+
+const positive = (x: unknown, name: string): number =>
+  typeof x === 'number' && Number.isFinite(x) && x > 0 ? x : fail(`${name} must be finite and > 0, got ${String(x)}`);
+
+const positiveInt = (x: unknown, name: string): number =>
+  Number.isSafeInteger(x) && (x as number) >= 1
+    ? (x as number)
+    : fail(`${name} must be an integer ≥ 1, got ${String(x)}`);
+
+function resolveLayers(layers: unknown): Required<KfacLayer>[] {
+  if (!Array.isArray(layers) || layers.length === 0) return fail('layers must be a non-empty array');
+  const seen = new Set<string>();
+  return layers.map((layer: unknown, l) => {
+    if (typeof layer !== 'object' || layer === null) return fail(`layers[${l}] must be an object`);
+    const { weight, bias = null, layout } = layer as KfacLayer;
+    if (typeof weight !== 'string' || weight === '') return fail(`layers[${l}].weight must be a leaf name`);
+    if (bias !== null && (typeof bias !== 'string' || bias === ''))
+      return fail(`layers[${l}].bias must be a leaf name or null`);
+    if (layout !== 'out-in' && layout !== 'in-out')
+      return fail(`layers[${l}].layout must be 'out-in' or 'in-out', got ${String(layout)}`);
+    for (const name of bias === null ? [weight] : [weight, bias]) {
+      if (seen.has(name)) fail(`leaf '${name}' belongs to two layers`);
+      seen.add(name);
+    }
+    return { weight, bias, layout };
+  });
+}
+
+/** Validates every option; throws `InvalidArgumentError`. */
+export function resolveKfacOptions<T>(o: KfacOptions<T>): ResolvedKfacOptions {
+  if (typeof o !== 'object' || o === null) return fail('options are required');
+  if (typeof o.device !== 'object' || o.device === null) fail('a linalg device is required');
+  const decay = o.decay ?? KFAC_DEFAULTS.decay;
+  if (typeof decay !== 'number' || !(decay >= 0 && decay < 1)) fail(`decay must be in [0, 1), got ${String(decay)}`);
+  const lr = o.learningRate ?? KFAC_DEFAULTS.learningRate;
+  if (typeof lr === 'number') positive(lr, 'learningRate');
+  else if (typeof lr !== 'function') fail('learningRate must be a number or a schedule');
+  const klClip = o.klClip ?? KFAC_DEFAULTS.klClip;
+  const m = o.momentum ?? KFAC_DEFAULTS.momentum;
+  if (typeof m !== 'number' && (typeof m !== 'object' || m === null)) fail('momentum must be a number or options');
+  const weightDecay = o.weightDecay ?? 0;
+  if (typeof weightDecay !== 'number' || !Number.isFinite(weightDecay) || weightDecay < 0)
+    fail(`weightDecay must be finite and ≥ 0, got ${String(weightDecay)}`);
+  const onNonFinite = o.onNonFinite ?? 'throw';
+  if (onNonFinite !== 'throw' && onNonFinite !== 'skip') fail(`onNonFinite must be 'throw' or 'skip'`);
+  return {
+    layers: resolveLayers(o.layers),
+    learningRate: asSchedule(lr, 'kfac: learningRate'),
+    damping: positive(o.damping ?? KFAC_DEFAULTS.damping, 'damping'),
+    decay,
+    factorEvery: positiveInt(o.factorEvery ?? KFAC_DEFAULTS.factorEvery, 'factorEvery'),
+    inverseEvery: positiveInt(o.inverseEvery ?? KFAC_DEFAULTS.inverseEvery, 'inverseEvery'),
+    klClip: klClip === false ? null : positive(klClip, 'klClip'),
+    momentum: m === 0 ? null : typeof m === 'number' ? { decay: m } : m,
+    weightDecay,
+    clipNorm: o.clipNorm === undefined ? null : positive(o.clipNorm, 'clipNorm'),
+    onNonFinite,
+  };
+}

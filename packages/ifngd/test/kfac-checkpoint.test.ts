@@ -1,0 +1,142 @@
+/**
+ * KFAC checkpoints (CPU backend): a restored optimizer continues bit for bit like the original (running
+ * averages, inverses, momentum, schedule position, counters); bad checkpoints are refused with the matching
+ * `CheckpointError` code and leave the optimizer unchanged.
+ */
+import { createDevice, type LinalgDevice } from '@ifngd/linalg-gpu';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeCheckpoint, encodeCheckpoint } from '../src/checkpoint.js';
+import {
+  CheckpointError,
+  fngd,
+  kfac,
+  stepSchedule,
+  type HostTree,
+  type KfacOptimizer,
+  type KfacOptions,
+} from '../src/index.js';
+import {
+  deviceFactors,
+  disposeFactors,
+  forwardBackward,
+  initParams,
+  makeData,
+  weightedGradient,
+  type Mlp,
+} from './support/mlp.js';
+
+const MLP: Mlp = { din: 6, hidden: 5, dout: 3, loss: 'ce' };
+const LAYERS = [
+  { weight: 'W1', bias: 'b1', layout: 'out-in' },
+  { weight: 'W2', bias: 'b2', layout: 'out-in' },
+] as const;
+
+let dev: LinalgDevice;
+beforeAll(async () => {
+  dev = await createDevice({ backend: 'cpu' });
+});
+afterAll(() => dev.destroy());
+
+const make = (o: Partial<KfacOptions> = {}): KfacOptimizer =>
+  kfac({
+    device: dev,
+    layers: LAYERS,
+    learningRate: stepSchedule(0.2, 2, 0.5),
+    momentum: 0.9,
+    inverseEvery: 3,
+    factorEvery: 2,
+    klClip: 0.01,
+    ...o,
+  });
+
+async function train(opt: KfacOptimizer, params: HostTree, from: number, steps: number): Promise<HostTree> {
+  let p = params;
+  for (let t = from; t < from + steps; t++) {
+    const pass = forwardBackward(MLP, p, makeData(MLP, 10, 700 + t));
+    const fs = deviceFactors(dev, pass);
+    p = await opt
+      .step(weightedGradient(pass, new Float64Array(pass.n).fill(1 / pass.n)), p, { factors: () => fs })
+      .finally(() => disposeFactors(fs));
+  }
+  return p;
+}
+
+const same = (a: HostTree, b: HostTree): void => {
+  for (const k of Object.keys(a)) expect(Array.from(a[k]!), k).toEqual(Array.from(b[k]!));
+};
+
+describe('round trip', () => {
+  it.each([0, 1, 4])('after %i steps, the restored optimizer continues bit for bit', async (before) => {
+    const p0 = initParams(MLP, 2);
+    const a = make();
+    a.init(p0);
+    const p = await train(a, p0, 0, before);
+    const bytes = a.serialize();
+    const b = make();
+    b.init(p0);
+    b.restore(bytes);
+    expect(b.stats).toEqual(a.stats);
+    expect(b.serialize()).toEqual(bytes);
+    same(await train(a, p, before, 4), await train(b, p, before, 4));
+    expect(b.stats).toEqual(a.stats);
+    expect(b.serialize()).toEqual(a.serialize());
+  });
+});
+
+describe('refused checkpoints change nothing', () => {
+  /** A trained optimizer and its checkpoint. */
+  async function trained() {
+    const p0 = initParams(MLP, 3);
+    const opt = make();
+    opt.init(p0);
+    await train(opt, p0, 0, 2);
+    return { opt, bytes: opt.serialize() };
+  }
+  /** Re-encodes the payload after `edit`. */
+  const edited = (bytes: Uint8Array, edit: (p: Record<string, any>) => void): Uint8Array => {
+    const p = decodeCheckpoint(bytes) as Record<string, any>;
+    edit(p);
+    return encodeCheckpoint(p);
+  };
+
+  const fngdCheckpoint = (): Uint8Array => {
+    const f = fngd({ device: dev });
+    f.init(initParams(MLP, 3));
+    return f.serialize();
+  };
+  const cases: [string, (bytes: Uint8Array) => Uint8Array, string][] = [
+    ['a flipped byte', (b) => b.map((v, i) => (i === b.length - 5 ? v ^ 1 : v)), 'CHECKPOINT_CHECKSUM'],
+    ['truncated bytes', (b) => b.subarray(0, 12), 'CHECKPOINT_FORMAT'],
+    ['a payload version from the future', (b) => edited(b, (p) => (p.version = 2)), 'CHECKPOINT_VERSION'],
+    ['NaN in a running average', (b) => edited(b, (p) => (p.states[0].a[3] = NaN)), 'CHECKPOINT_FORMAT'],
+    [
+      'an inverse of the wrong size',
+      (b) => edited(b, (p) => (p.states[1].gInv = new Float32Array(4))),
+      'CHECKPOINT_FORMAT',
+    ],
+    ['dimensions that do not fit the leaves', (b) => edited(b, (p) => (p.states[1].dims.q = 4)), 'CHECKPOINT_MODEL'],
+    ['a negative step counter', (b) => edited(b, (p) => (p.core.step = -1)), 'CHECKPOINT_FORMAT'],
+    ['an FNGD checkpoint', fngdCheckpoint, 'CHECKPOINT_FORMAT'],
+  ];
+
+  it.each(cases)('%s', async (_name, corrupt, code) => {
+    const { opt, bytes } = await trained();
+    const bad = corrupt(bytes);
+    expect(() => opt.restore(bad)).toThrow(expect.objectContaining({ code }));
+    expect(() => opt.restore(bad)).toThrow(CheckpointError);
+    expect(opt.serialize()).toEqual(bytes);
+  });
+
+  it.each([
+    ['another model', { params: { ...initParams(MLP, 3), extra: new Float32Array(2) } }],
+    ["other layers ('in-out')", { options: { layers: LAYERS.map((l) => ({ ...l, layout: 'in-out' as const })) } }],
+    ['another chain (no momentum)', { options: { momentum: 0 } }],
+  ] as const)('from %s: CHECKPOINT_MODEL', async (_name, other) => {
+    const { bytes } = await trained();
+    const opt = make('options' in other ? other.options : {});
+    opt.init('params' in other ? other.params : initParams(MLP, 3));
+    const before = opt.serialize();
+    expect(() => opt.restore(bytes)).toThrow(expect.objectContaining({ code: 'CHECKPOINT_MODEL' }));
+    expect(opt.serialize()).toEqual(before);
+  });
+});
