@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildReport, type ReportInput, type Run } from '../src/report.js';
 import type { OptName } from '../src/search.js';
-import { taskTable } from '../src/tables.js';
+import { policyTable, taskTable } from '../src/tables.js';
 
 /** A run whose loss falls linearly from `start` by `step` per epoch, each epoch taking `sec` seconds. */
 function run(optimizer: OptName, seed: number, sec: [number, number], start: number, step: number, epochs = 4): Run {
@@ -110,5 +110,20 @@ describe('buildReport', () => {
     const md = taskTable([r]);
     for (const o of ['sgd', 'adam', 'fngd-always']) expect(md).toContain(`| 128 | ${o} |`);
     expect(md).toContain('| 128 | 142.0 | fngd-always | +1.0 s | 1.50 |');
+  });
+
+  it('compares each refresh policy with fngd-always: final, factorizations and time to target as ratios', () => {
+    const withStats = (r: Run, factorizations: number): Run => ({ ...r, stats: { factorizations } }) as unknown as Run;
+    const withAuto = [
+      ...runs.filter((x) => x.optimizer !== 'fngd-always'),
+      ...runs.filter((x) => x.optimizer === 'fngd-always').map((x) => withStats(x, 100)),
+      ...[1, 2, 3].map((seed) => withStats(run('fngd-auto', seed, [2, 1.2], 190, 27), 40)),
+    ];
+    const rows = policyTable([buildReport(input(withAuto))]);
+    // auto: 190,163,136,109 → final 109 vs always 100; reaches 142 at 3.2 + 21/27·1.2 s vs always's 4.4 s
+    const auto = rows.find((l) => l.startsWith('| 128 | fngd-auto |'))!;
+    expect(auto).toBe(`| 128 | fngd-auto | 109.0 | 1.090 | 40 | 0.40 | ${((3.2 + (21 / 27) * 1.2) / 4.4).toFixed(2)} | ${((3.2 + (21 / 27) * 1.2) / 4.77).toFixed(2)} | 1.20 |`);
+    expect(rows.find((l) => l.startsWith('| 128 | fngd-always |'))).toBe('| 128 | fngd-always | 100.0 | 1.000 | 100 | 1.00 | 1.00 | 0.92 | 1.50 |');
+    expect(rows.some((l) => l.includes('| adam |'))).toBe(false);
   });
 });
