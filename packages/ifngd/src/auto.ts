@@ -17,7 +17,8 @@
  * **Cost, measured.** The wall time between successive requests, split by whether the previous one was served
  * from the cache or computed (medians of the recent ones, so an evaluation pause does not count);
  * `p = T_fresh / T_cached − 1`. Before any cached step was timed, `p` is estimated from the time spent in the
- * coefficient computation itself; the first three cached requests are served from the cache to time them.
+ * coefficient computation itself; the first 8 cached requests (and one per 64 computed steps after that) are
+ * served from the cache to time them.
  * A fixed `price` replaces the clock (flops ratios, deterministic runs).
  *
  * Everything here is a pure function of plain numbers (the state is checkpointed with the optimizer).
@@ -69,7 +70,9 @@ const WINDOW = 31;
 /** Largest cycle the optimal-rate search considers. */
 const MAX_CYCLE = 1024;
 /** Cached steps timed before the measured price is trusted (served from the cache to time them). */
-const MIN_CACHED_TIMINGS = 3;
+const MIN_CACHED_TIMINGS = 8;
+/** Computed steps after which one request is served from the cache again, to re-time a cached step. */
+const RETIME_EVERY = 64;
 /** Efficiency floor (a fully rotated direction still has a finite decay rate). */
 const MIN_EFFICIENCY = 1e-6;
 
@@ -85,11 +88,13 @@ export interface AutoState {
   cachedPeriods: number[];
   freshPeriods: number[];
   work: number[];
+  /** Computed steps timed since the last cached one (a cached step is re-timed every 64). */
+  sinceCachedTiming: number;
 }
 
 /** A fresh state. */
 export function emptyAutoState(): AutoState {
-  return { rate: null, observations: 0, last: null, cachedPeriods: [], freshPeriods: [], work: [] };
+  return { rate: null, observations: 0, last: null, cachedPeriods: [], freshPeriods: [], work: [], sinceCachedTiming: 0 };
 }
 
 function check(ok: boolean, what: string, v: unknown): void {
@@ -218,16 +223,18 @@ export function recordTiming(s: AutoState, kind: 'cachedPeriods' | 'freshPeriods
   if (!Number.isFinite(ms) || ms < 0) return s;
   const xs = [...s[kind], ms];
   if (xs.length > WINDOW) xs.shift();
-  return { ...s, [kind]: xs };
+  const since = kind === 'cachedPeriods' ? 0 : kind === 'freshPeriods' ? s.sinceCachedTiming + 1 : s.sinceCachedTiming;
+  return { ...s, [kind]: xs, sinceCachedTiming: since };
 }
 
 /**
- * Whether the measured price still lacks cached-step timings: then requests are served from the cache so that
- * `T_cached` gets measured (a fresh step's own split — computation vs the rest — misjudges it: a cached step
- * also pays a backward pass that a fresh step takes from the captured factors).
+ * Whether the measured price lacks cached-step timings — fewer than 8, or none in the last 64 computed steps
+ * (load on the machine changes): then the request is served from the cache so that `T_cached` gets measured (a
+ * fresh step's own split — computation vs the rest — misjudges it: a cached step also pays a backward pass that
+ * a fresh step takes from the captured factors). Medians of 3 timings on a loaded machine read 0 as often as not.
  */
 export function needsCachedTiming(s: AutoState, o: ResolvedAuto): boolean {
-  return o.price === 'measured' && s.cachedPeriods.length < MIN_CACHED_TIMINGS;
+  return o.price === 'measured' && (s.cachedPeriods.length < MIN_CACHED_TIMINGS || s.sinceCachedTiming >= RETIME_EVERY);
 }
 
 /** Why `auto` decided to refresh (or `null`: reuse). */
@@ -235,8 +242,8 @@ export type AutoReason = 'warmup' | 'roi' | 'max-age' | null;
 
 /**
  * The decision for a cached batch whose coefficients have been reused `reuses` times (so that reusing them now
- * is a reuse at age `reuses + 1` visits): reuse while a measured price still lacks cached-step timings (the
- * first 3 cached requests); refresh during warm-up, past `maxAge`, or when the modelled efficiency
+ * is a reuse at age `reuses + 1` visits): reuse while a measured price lacks cached-step timings (the first 8
+ * cached requests, then one per 64 computed steps); refresh during warm-up, past `maxAge`, or when the modelled efficiency
  * of one more reuse falls below the best cycle rate. Every refresh of a cached batch is an observation at that
  * age, so the rate keeps being measured whatever the cycle.
  */
@@ -259,7 +266,9 @@ export function checkAutoState(v: unknown): AutoState | null {
   const rateOk = x.rate === null || (typeof x.rate === 'number' && Number.isFinite(x.rate) && x.rate >= 0);
   const last = x.last as { age?: unknown; efficiency?: unknown } | null;
   const lastOk = last === null || (typeof last === 'object' && typeof last.age === 'number' && typeof last.efficiency === 'number');
+  const since = x.sinceCachedTiming ?? 0;
   if (!rateOk || !Number.isSafeInteger(x.observations) || !lastOk || !nums(x.cachedPeriods) || !nums(x.freshPeriods) || !nums(x.work)) return null;
+  if (!Number.isSafeInteger(since) || (since as number) < 0) return null;
   return {
     rate: x.rate as number | null,
     observations: x.observations as number,
@@ -267,5 +276,6 @@ export function checkAutoState(v: unknown): AutoState | null {
     cachedPeriods: [...x.cachedPeriods],
     freshPeriods: [...x.freshPeriods],
     work: [...x.work],
+    sinceCachedTiming: since as number,
   };
 }

@@ -315,7 +315,7 @@ describe('auto policy in the optimizer', () => {
       let params = initParams(model, 3);
       opt.init(params);
       let total = 0;
-      for (let e = 0; e < 8; e++) {
+      for (let e = 0; e < 24; e++) {
         for (let k = 0; k < data.length; k++) {
           const b = data[k]!;
           const pass = forwardBackward(model, params, b);
@@ -348,7 +348,18 @@ describe('auto policy in the optimizer', () => {
     let s = emptyAutoState();
     s = observe(observe(observe(observe(s, 1, 0.01, m), 1, 0.01, m), 1, 0.01, m), 1, 0.01, m); // reuse worthless
     expect(autoDecision(s, 0, m).reason).toBe(null); // no cached timing yet: reuse to measure it
-    for (const t of [10, 11, 12]) s = recordTiming(s, 'cachedPeriods', t);
+    for (const t of [10, 11, 12, 10, 11, 12, 10]) s = recordTiming(s, 'cachedPeriods', t);
+    expect(autoDecision(s, 0, m).reason).toBe(null); // 7 < 8
+    s = recordTiming(s, 'cachedPeriods', 11);
+    expect(autoDecision(s, 0, m).reason).toBe('roi');
+    // after 64 computed steps without a cached one, one request is served from the cache to re-time it
+    for (let i = 0; i < 63; i++) s = recordTiming(s, 'freshPeriods', 12);
+    expect(autoDecision(s, 0, m).reason).toBe('roi');
+    s = recordTiming(s, 'freshPeriods', 12);
+    expect(s.sinceCachedTiming).toBe(64);
+    expect(autoDecision(s, 0, m).reason).toBe(null);
+    s = recordTiming(s, 'cachedPeriods', 10);
+    expect(s.sinceCachedTiming).toBe(0);
     expect(autoDecision(s, 0, m).reason).toBe('roi');
     expect(autoDecision(s, 0, resolveAuto({ price: 0.1 })).reason).not.toBe(null); // a fixed price needs no timing
   });
@@ -363,10 +374,9 @@ describe('auto policy in the optimizer', () => {
     auto.restore(other.serialize());
     expect(auto.stats.auto.observations).toBe(0);
     const r = await epoch(auto, params, 1);
-    // measured price: the first 3 cached requests are served from the cache (timing a cached step), then warm-up
-    expect(r.computed).toBe(2);
-    expect(auto.stats.auto.refreshes.warmup).toBe(2);
-    expect(auto.stats.auto.observations).toBe(2);
+    // measured price: the first cached requests are served from the cache (timing cached steps), nothing computed
+    expect(r.computed).toBe(0);
+    expect(auto.stats.cacheHits).toBe(5);
   });
 
   it('rejects bad auto options at creation with InvalidArgumentError', () => {
