@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" preserve="true" />
 /**
  * `@ifngd/linalg-gpu`: batched dense linear algebra for FNGD — GEMM, Gram (SYRK), Cholesky, triangular
  * solves — on WebGPU (WGSL kernels) or on a float64-accumulating CPU backend, behind one device API.
@@ -13,6 +14,7 @@
  * @packageDocumentation
  */
 export { createDevice, type CreateDeviceOptions } from './create.js';
+export { ensureNavigatorGpu } from './navigator-gpu.js';
 export {
   LinalgDevice,
   type BackendKind,

@@ -3,12 +3,11 @@
  * With `CI=true` (or `IFNGD_REQUIRE_WEBGPU=1`) a missing adapter is an error, never a silent skip.
  */
 import { BackendUnavailableError, createDevice, type LinalgDevice } from '../src/index.js';
+import { requireWebgpu } from './env.js';
 
 export type DeviceFactory = () => Promise<LinalgDevice>;
 
-process.env.XDG_RUNTIME_DIR ??= '/tmp';
-
-const requireGpu = process.env.CI === 'true' || process.env.IFNGD_REQUIRE_WEBGPU === '1';
+const requireGpu = requireWebgpu;
 
 let probe: Promise<boolean> | undefined;
 /** Whether a WebGPU device can be created here (cached per test file). */

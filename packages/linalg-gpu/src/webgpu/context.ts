@@ -12,6 +12,7 @@
  * @module
  */
 import { BackendUnavailableError, DeviceLimitError, GpuError } from '../errors.js';
+import { loadGpu, NO_ADAPTER_HINT } from '#platform';
 import { BufferUsage, MapMode, UNIFORM_BYTES } from './constants.js';
 import type { Uniforms } from './uniforms.js';
 
@@ -81,21 +82,14 @@ export class GpuContext {
     });
   }
 
-  /** Acquires a device: the given one, or a new one from `gpu` / `navigator.gpu` / the `webgpu` package. */
+  /** Acquires a device: the given one, or a new one from `gpu` / `navigator.gpu` / (Node) the `webgpu` package. */
   static async acquire(options: AcquireOptions = {}): Promise<GpuContext> {
     if (options.gpuDevice) return new GpuContext(options.gpuDevice, false, 'shared GPUDevice', null);
     let gpu = options.gpu ?? (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
     let gpuRef: unknown = null;
     if (!gpu) {
-      try {
-        const mod = (await import(/* @vite-ignore */ 'webgpu' as string)) as { create: (flags: string[]) => GPU };
-        gpu = mod.create([]);
-        gpuRef = gpu;
-      } catch (err) {
-        throw new BackendUnavailableError(
-          `WebGPU is not available: no navigator.gpu and the 'webgpu' package could not be loaded (${String(err)})`,
-        );
-      }
+      gpu = await loadGpu();
+      gpuRef = gpu;
     }
     let adapter: GPUAdapter | null = null;
     try {
@@ -103,11 +97,7 @@ export class GpuContext {
     } catch (err) {
       throw new BackendUnavailableError(`WebGPU adapter request failed: ${String(err)}`);
     }
-    if (!adapter) {
-      throw new BackendUnavailableError(
-        'no WebGPU adapter found (on Linux without a GPU, run scripts/setup-webgpu.sh to install a software Vulkan driver)',
-      );
-    }
+    if (!adapter) throw new BackendUnavailableError(NO_ADAPTER_HINT);
     const requiredLimits: Record<string, number> = {};
     for (const name of RAISED_LIMITS) {
       const v = adapter.limits[name];
