@@ -12,7 +12,8 @@ export type OnnxAdapterErrorCode =
   | 'invalid-option'
   | 'invalid-feed'
   | 'invalid-target'
-  | 'disposed';
+  | 'disposed'
+  | 'runtime-unavailable';
 
 /** Base class of every error thrown by `@ifngd/adapters-onnx`. */
 export class OnnxAdapterError extends Error {
@@ -85,5 +86,12 @@ export class TargetError extends OnnxAdapterError {
 export class DisposedError extends OnnxAdapterError {
   constructor(message: string) {
     super('disposed', message);
+  }
+}
+
+/** No ONNX Runtime could be loaded (neither the optional peers nor a global `ort`) and none was passed as `ort`. */
+export class RuntimeUnavailableError extends OnnxAdapterError {
+  constructor(message: string) {
+    super('runtime-unavailable', message);
   }
 }

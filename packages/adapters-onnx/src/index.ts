@@ -1,6 +1,7 @@
 /**
  * `@ifngd/adapters-onnx`: train inference ONNX models from JavaScript with FNGD on ONNX Runtime
- * (onnxruntime-node cpu/webgpu, onnxruntime-web). The training graph — parameters as inputs, symbolic batch,
+ * (onnxruntime-node cpu/webgpu in Node, onnxruntime-web wasm/webgpu in browsers and Node; both optional peers,
+ * or pass `ort`). The training graph — parameters as inputs, symbolic batch,
  * appended loss, backward derived op by op from standard ONNX ops — is built in JS.
  *
  * ```ts
@@ -14,7 +15,7 @@
 export { OnnxTrainer, type OnnxTrainerOptions, type StepOptions, type FitOptions, type Dataset } from './trainer.js';
 export type { ParameterInfo } from './analyze.js';
 export type { LossKind } from './loss.js';
-export type { OrtRuntime } from './session.js';
+export type { OrtRuntime } from './runtime-check.js';
 export { SUPPORTED_OPS } from './ops/index.js';
 export { FNGD_DEFAULTS } from 'ifngd';
 export { buildModel, type ModelSpec } from './model-builder.js';
@@ -28,6 +29,7 @@ export {
   FeedError,
   TargetError,
   DisposedError,
+  RuntimeUnavailableError,
   type OnnxAdapterErrorCode,
   type UnsupportedNode,
 } from './errors.js';

@@ -1,22 +1,9 @@
 /**
- * ONNX Runtime plumbing: the runtime interface the trainer needs (satisfied by `onnxruntime-node` and
- * `onnxruntime-web`), lazy creation of each session exactly once, and host ↔ tensor conversions.
+ * ONNX Runtime plumbing: lazy creation of each session exactly once, and host ↔ tensor conversions.
  * @module
  */
 import type { InferenceSession, Tensor } from 'onnxruntime-common';
-
-/** The part of an ONNX Runtime module the trainer uses (`import * as ort from 'onnxruntime-web'` fits). */
-export interface OrtRuntime {
-  readonly InferenceSession: { create(model: Uint8Array, options?: InferenceSession.SessionOptions): Promise<InferenceSession> };
-  readonly Tensor: new (type: 'float32', data: Float32Array, dims: readonly number[]) => Tensor;
-}
-
-/** Loads `onnxruntime-node` (the default runtime in Node). */
-export async function defaultRuntime(): Promise<OrtRuntime> {
-  const name = 'onnxruntime-node';
-  const mod = (await import(/* @vite-ignore */ name)) as OrtRuntime & { default?: OrtRuntime };
-  return mod.InferenceSession ? mod : mod.default!;
-}
+import type { OrtRuntime } from './runtime-check.js';
 
 /** A session created on first use from bytes built on demand, then reused. */
 export class LazySession {

@@ -13,7 +13,9 @@ import { DisposedError, FeedError, InvalidOptionError, TargetError } from './err
 import { BATCH, fmtShape } from './ir.js';
 import type { LossKind } from './loss.js';
 import { cloneModel, decodeModel, encodeModel, setTensorFloats, tensorFloats } from './proto.js';
-import { defaultRuntime, floats, LazySession, type OrtRuntime } from './session.js';
+import { defaultRuntime } from '#runtime';
+import { asRuntime, type OrtRuntime } from './runtime-check.js';
+import { floats, LazySession } from './session.js';
 import { mulberry32 } from './rng.js';
 
 /**
@@ -27,7 +29,10 @@ export interface OnnxTrainerOptions extends Omit<FngdOptions, 'device' | 'ops'> 
   readonly output?: string;
   /** Linear-algebra device for Grams and Cholesky; default `createDevice({ backend: 'auto' })`. */
   readonly device?: LinalgDevice;
-  /** ONNX Runtime module; default `onnxruntime-node`. */
+  /**
+   * ONNX Runtime module (`import * as ort from 'onnxruntime-web'` or `'onnxruntime-node'`). Default: in Node
+   * `onnxruntime-node`, else `onnxruntime-web`; in browsers a global `ort`, else `onnxruntime-web`.
+   */
   readonly ort?: OrtRuntime;
   /** Session options, e.g. `{ executionProviders: ['webgpu'] }`; default cpu. */
   readonly sessionOptions?: InferenceSession.SessionOptions;
@@ -102,7 +107,8 @@ export class OnnxTrainer {
   /**
    * Reads the model, checks every node (all unsupported ones are reported at once), builds the training
    * graphs and creates the gradient session. Throws `MalformedModelError`, `UnsupportedOpError`,
-   * `UnsupportedModelError`, `InvalidOptionError`.
+   * `UnsupportedModelError`, `InvalidOptionError` (also for an `ort` that is not an ONNX Runtime module),
+   * `RuntimeUnavailableError` (no `ort` given and none installed).
    */
   static async create(modelBytes: Uint8Array, options: OnnxTrainerOptions): Promise<OnnxTrainer> {
     if (options?.loss !== 'softmax-cross-entropy' && options?.loss !== 'mse') {
@@ -112,6 +118,7 @@ export class OnnxTrainer {
     const an = analyzeModel(model, options.output);
     buildGraph(an, options.loss, 'gradients'); // fail early on graph-construction errors
     const { loss, output: _o, device: dev, ort: rt, sessionOptions, ...fngdOptions } = options;
+    const ort = rt === undefined ? await defaultRuntime() : asRuntime(rt, 'options.ort');
     const device = dev ?? (await createDevice({ backend: 'auto' }));
     let opt: FngdOptimizer;
     try {
@@ -120,9 +127,13 @@ export class OnnxTrainer {
       if (!dev) device.destroy(); // e.g. an invalid FNGD option
       throw e;
     }
-    const ort = rt ?? (await defaultRuntime());
     const t = new OnnxTrainer(an, loss, ort, device, opt, sessionOptions ?? { executionProviders: ['cpu'] });
-    await t.#sessions.gradients.get();
+    try {
+      await t.#sessions.gradients.get();
+    } catch (e) {
+      if (!dev) device.destroy(); // e.g. an execution provider the runtime lacks
+      throw e;
+    }
     return t;
   }
 
