@@ -1,10 +1,10 @@
 /**
- * tfjs on its webgpu backend (Node, Dawn; lavapipe on CPU-only machines): the linalg device shares tfjs's
+ * tfjs on its webgpu backend (Node: Dawn, lavapipe on CPU-only machines; browser mode: Chromium's own WebGPU,
+ * SwiftShader in CI): the linalg device shares tfjs's
  * GPUDevice and the factors move tfjs → linalg on the GPU (`dataToGPU` + `fromGpuBuffer`), never through
  * `data()`/`dataSync()`. With `CI=true` a missing adapter fails this file (webgpuAvailable throws).
- * vitest runs each file in its own process (pool forks), so the global `navigator` set here stays here.
+ * vitest runs each file in its own process (pool forks), so the global `navigator` set here (Node only) stays here.
  */
-import { create, globals } from 'webgpu';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
@@ -14,19 +14,23 @@ import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { FngdTrainer, linalgDeviceForTf, type TrainerFngdOptions } from '../src/index.js';
 import { sharesTfDevice, tfGpuDevice } from '../src/device.js';
 import { webgpuAvailable } from '../../linalg-gpu/test/devices.js';
+import { inBrowser, requireWebgpu } from '../../linalg-gpu/test/env.js';
 import { cnn, mlp, relErr } from './helpers.js';
 
-process.env.XDG_RUNTIME_DIR ??= '/tmp';
-
 const gpuOk = await webgpuAvailable();
-const requireGpu = process.env.CI === 'true' || process.env.IFNGD_REQUIRE_WEBGPU === '1';
+const requireGpu = requireWebgpu;
+/** Node's WebGPU package, by a name bundlers do not follow (browsers have navigator.gpu). */
+const WEBGPU_PACKAGE = 'webgpu';
 
 let gpuRef: unknown = null;
 async function useWebgpu(): Promise<void> {
   if (tf.findBackend('webgpu') === null) {
-    Object.assign(globalThis, globals);
-    gpuRef = create([]);
-    Object.defineProperty(globalThis, 'navigator', { value: { gpu: gpuRef, userAgent: 'node' }, configurable: true, writable: true });
+    if (!inBrowser) {
+      const { create, globals } = (await import(/* @vite-ignore */ WEBGPU_PACKAGE)) as typeof import('webgpu');
+      Object.assign(globalThis, globals);
+      gpuRef = create([]);
+      Object.defineProperty(globalThis, 'navigator', { value: { gpu: gpuRef, userAgent: 'node' }, configurable: true, writable: true });
+    }
     await import('@tensorflow/tfjs-backend-webgpu');
   }
   if (!(await tf.setBackend('webgpu'))) throw new Error('tfjs could not initialise its webgpu backend although a WebGPU adapter exists');
