@@ -19,6 +19,7 @@ export { fngd, FngdOptimizer, type ChainState, type CoefficientRequest, type Coe
 export type { FngdOptions, GuardOptions } from './options.js';
 export { FNGD_DEFAULTS } from './defaults.js';
 export * from './kfac/index.js';
+export { checkpointKind, type CheckpointKind } from './checkpoint-kind.js';
 export type { FngdStats } from './stats.js';
 export type { RefreshPolicy, DriftOptions, Decision } from './refresh.js';
 export type { AutoOptions } from './auto.js';

@@ -27,7 +27,9 @@ export interface CoreState {
   auto: AutoState | null;
 }
 
-const FORMAT = 'ifngd-optimizer';
+/** Payload format name of an FNGD optimizer checkpoint. */
+export const FNGD_CHECKPOINT_FORMAT = 'ifngd-optimizer';
+const FORMAT = FNGD_CHECKPOINT_FORMAT;
 const TREE = '__tree__';
 
 /** The model fingerprint: FNV-1a of the parameter names and sizes, in order. */

@@ -7,6 +7,7 @@ import { createDevice, type LinalgDevice } from '@ifngd/linalg-gpu';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeCheckpoint, encodeCheckpoint } from '../src/checkpoint.js';
 import {
+  checkpointKind,
   CheckpointError,
   fngd,
   kfac,
@@ -138,5 +139,14 @@ describe('refused checkpoints change nothing', () => {
     const before = opt.serialize();
     expect(() => opt.restore(bytes)).toThrow(expect.objectContaining({ code: 'CHECKPOINT_MODEL' }));
     expect(opt.serialize()).toEqual(before);
+  });
+
+  it('checkpointKind tells a KFAC checkpoint from an FNGD one (null for other bytes)', async () => {
+    const { bytes } = await trained();
+    expect(checkpointKind(bytes)).toBe('kfac');
+    expect(checkpointKind(fngdCheckpoint())).toBe('fngd');
+    expect(checkpointKind(new Uint8Array(0))).toBeNull();
+    expect(checkpointKind(encodeCheckpoint({ format: 'something-else' }))).toBeNull();
+    expect(() => checkpointKind(bytes.subarray(0, 12))).toThrow(CheckpointError);
   });
 });

@@ -13,7 +13,9 @@ import { aOrder, checkLeaves, type LayerDims } from './dims.js';
 import type { KfacLayerState } from './layer-state.js';
 import type { KfacLayer } from './options.js';
 
-const FORMAT = 'ifngd-kfac';
+/** Payload format name of a KFAC optimizer checkpoint. */
+export const KFAC_CHECKPOINT_FORMAT = 'ifngd-kfac';
+const FORMAT = KFAC_CHECKPOINT_FORMAT;
 /** Version of the KFAC checkpoint payload. */
 export const KFAC_CHECKPOINT_VERSION = 1;
 
