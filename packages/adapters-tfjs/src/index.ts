@@ -1,9 +1,11 @@
 /**
- * `@ifngd/adapters-tfjs`: FNGD (arXiv 2403.03473) for TensorFlow.js 4.22 models.
+ * `@ifngd/adapters-tfjs`: FNGD (arXiv 2403.03473) — and KFAC on the same factor capture — for TensorFlow.js
+ * 4.22 models.
  *
  * ```ts
  * const trainer = await FngdTrainer.create(model, { loss: 'softmax-cross-entropy' }); // FNGD at FNGD_DEFAULTS
  * // or: { loss, fngd: { learningRate: 0.1, damping: 10, momentum: 0.9, refresh: 'first-epoch' } }
+ * // or KFAC on the same capture: { loss, kfac: { learningRate: 0.1, damping: 0.01, inverseEvery: 10 } }
  * await trainer.fit(xs, ys, { epochs: 10, batchSize: 128, seed: 1, validationData: [xt, yt] });
  * trainer.evaluate(xt, yt);            // { loss, accuracy }
  * await trainer.save(handler);          // weights + optimizer state (model.json metadata)
@@ -11,11 +13,12 @@
  * @packageDocumentation
  */
 export { FngdTrainer, type BatchResult, type EpochLogs, type Evaluation, type FitCallbacks, type FitOptions, type FngdTrainerOptions, type TrainerFngdOptions } from './trainer.js';
+export type { TrainerKfacOptions } from './kfac-step.js';
 export { fromLayersModel, denseMatMul, identityTap, type CompiledModel, type Conv2dGeometry, type FoldActivation, type FunctionModel, type Tap, type TapWeights } from './model.js';
 export { capture, captureAsync, perSampleJacobian, unfoldPatches, uploadFactors, weightedLossGradsAsync, weightedRecordGrads, PatchFilters, type Capture, type TapRecord } from './capture.js';
 export { meanSquaredError, resolveLoss, sigmoidCrossEntropy, softmaxCrossEntropy, type LossName, type PerSampleLoss } from './losses.js';
 export { tfTreeOps, tfSyncReads, allFiniteAsync, collectTensors, makeTree, type TfTree, type TfTreeOps, type ShapeMap } from './tree-ops.js';
 export { linalgDeviceForTf, sharesTfDevice, tfGpuDevice } from './device.js';
 export { mulberry32, permutation } from './rng.js';
-export { FNGD_DEFAULTS } from 'ifngd';
+export { FNGD_DEFAULTS, KFAC_DEFAULTS } from 'ifngd';
 export { AdapterArgumentError, AdapterCheckpointError, AdapterError, UnsupportedLayerError, UnsupportedModelError, type AdapterErrorCode } from './errors.js';

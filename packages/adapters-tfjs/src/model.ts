@@ -45,6 +45,11 @@ export interface FunctionModel {
   readonly names?: readonly string[];
   /** Outputs (logits for the cross-entropy losses) of a batch. `training` switches dropout. */
   forward(x: Tensor, tap: Tap, training: boolean): Tensor;
+  /**
+   * The weights of every tapped layer, in the order `forward` calls the tap. Optional for FNGD; KFAC needs it
+   * (its layers are fixed when the trainer is created). {@link fromLayersModel} fills it in.
+   */
+  readonly taps?: readonly TapWeights[];
 }
 
 /** A tap that does nothing (inference, and the global-mode weighted-loss gradient). */
@@ -120,6 +125,8 @@ export type FoldActivation = 'softmax' | 'sigmoid' | null;
 export interface CompiledModel extends FunctionModel {
   /** The activation folded into the loss (the model's last softmax/sigmoid), if any. */
   readonly folded: FoldActivation;
+  /** Every Dense and Conv2D layer's weights, in forward order. */
+  readonly taps: readonly TapWeights[];
 }
 
 function chainLayers(model: LayersModel): LayerLike[] {
@@ -159,6 +166,7 @@ export function fromLayersModel(model: LayersModel, fold: FoldActivation = null)
   const steps: Step[] = [];
   const variables: Variable[] = [];
   const names: string[] = [];
+  const taps: TapWeights[] = [];
   let folded: FoldActivation = null;
   layers.forEach((layer, index) => {
     const cls = layer.getClassName();
@@ -173,6 +181,7 @@ export function fromLayersModel(model: LayersModel, fold: FoldActivation = null)
       if (foldThis) folded = fold;
       variables.push(w.kernel, ...(w.bias ? [w.bias] : []));
       names.push(`${layer.name}/kernel`, ...(w.bias ? [`${layer.name}/bias`] : []));
+      taps.push(w);
       steps.push((x, tap) => {
         const z0 = denseMatMul(x, w.kernel);
         const z = tap.dense(w.bias ? tf.add(z0, w.bias) : z0, x, w);
@@ -199,6 +208,7 @@ export function fromLayersModel(model: LayersModel, fold: FoldActivation = null)
       if (foldThis) folded = fold;
       variables.push(w.kernel, ...(w.bias ? [w.bias] : []));
       names.push(`${layer.name}/kernel`, ...(w.bias ? [`${layer.name}/bias`] : []));
+      taps.push(w);
       steps.push((x, tap) => {
         const z0 = tf.conv2d(x as tf.Tensor4D, w.kernel as tf.Tensor4D, [...geometry.strides], geometry.padding, 'NHWC', [...geometry.dilations]);
         const z = tap.conv2d(w.bias ? tf.add(z0, w.bias) : z0, x, w, geometry);
@@ -225,6 +235,7 @@ export function fromLayersModel(model: LayersModel, fold: FoldActivation = null)
     variables,
     names,
     folded,
+    taps,
     forward(x, tap, training) {
       let h = x;
       steps.forEach((s, i) => {

@@ -9,7 +9,8 @@
  *    otherwise in global mode one `tf.variableGrads` of Σαᵢℓᵢ, in layer-wise mode a capture pass and per-layer
  *    αₗ-scaled Δ.
  * 3. `opt.step(...)` on tfjs tensors (momentum etc. stay on the backend), then `variable.assign`.
- * The same loop runs a tfjs optimizer (`options.optimizer`) for like-for-like baselines.
+ * The same loop runs KFAC (`options.kfac`, `kfac-step.ts`) and a tfjs optimizer (`options.optimizer`) for
+ * like-for-like comparisons.
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -18,6 +19,7 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { LinalgDevice, Matrix } from '@ifngd/linalg-gpu';
 import {
   checkPlan,
+  checkpointKind,
   fngd,
   NonFiniteError,
   planBatches,
@@ -27,6 +29,9 @@ import {
   type FngdOptimizer,
   type FngdOptions,
   type FngdStats,
+  type HostTree,
+  type KfacOptimizer,
+  type KfacStats,
   type PlanChange,
   type SampleId,
 } from 'ifngd';
@@ -34,6 +39,7 @@ import { fromBase64, toBase64 } from './base64.js';
 import { captureAsync, PatchFilters, perSampleJacobian, uploadFactors, weightedLossGradsAsync, weightedRecordGrads, type Capture } from './capture.js';
 import { linalgDeviceForTf } from './device.js';
 import { AdapterArgumentError, AdapterCheckpointError } from './errors.js';
+import { KfacStep, type TrainerKfacOptions } from './kfac-step.js';
 import { resolveLoss, type LossName, type PerSampleLoss } from './losses.js';
 import { fromLayersModel, identityTap, type FoldActivation, type FunctionModel } from './model.js';
 import { mixSeed, permutation } from './rng.js';
@@ -44,8 +50,8 @@ import { allFiniteAsync, collectTensors, disposeReleased, makeTree, tfTreeOps, t
 export type TrainerFngdOptions = Omit<FngdOptions<TfTree>, 'device' | 'ops'>;
 
 /**
- * Options of {@link FngdTrainer.create}. Give at most one of `fngd` and `optimizer`; with neither, the trainer
- * trains with FNGD at `ifngd`'s measured defaults (`FNGD_DEFAULTS`), so `{ loss }` alone is enough.
+ * Options of {@link FngdTrainer.create}. Give at most one of `fngd`, `kfac` and `optimizer`; with none, the
+ * trainer trains with FNGD at `ifngd`'s measured defaults (`FNGD_DEFAULTS`), so `{ loss }` alone is enough.
  */
 export interface FngdTrainerOptions {
   /** Per-sample loss. The cross-entropies take logits; a model's final softmax/sigmoid is folded into them. */
@@ -55,6 +61,12 @@ export interface FngdTrainerOptions {
    * `FNGD_DEFAULTS`). Default when `optimizer` is not given.
    */
   readonly fngd?: TrainerFngdOptions;
+  /**
+   * Train with KFAC instead (`ifngd`'s `kfac` options without `device`/`ops`/`layers`; every field optional,
+   * missing ones from `KFAC_DEFAULTS`). The model's Dense and Conv2D layers are its KFAC layers (a
+   * `FunctionModel` must list them in `taps`); other variables get the plain mean-loss gradient.
+   */
+  readonly kfac?: TrainerKfacOptions;
   /** Train with a tfjs optimizer in the same loop instead of FNGD (baselines). */
   readonly optimizer?: tf.Optimizer;
   /** Linear-algebra device; default {@link linalgDeviceForTf} (shares tfjs's GPUDevice on webgpu). */
@@ -65,7 +77,7 @@ export interface FngdTrainerOptions {
 export interface BatchResult {
   /** Mean loss of the batch before the step. */
   readonly loss: number;
-  /** Coefficients were computed for this step (FNGD only). */
+  /** Coefficients were computed for this step (FNGD); the damped inverses were refreshed (KFAC). */
   readonly fresh: boolean;
 }
 
@@ -79,7 +91,7 @@ export interface EpochLogs {
   readonly trainLoss: number;
   readonly valLoss?: number;
   readonly valAccuracy?: number;
-  /** Batches that computed coefficients (FNGD). */
+  /** Batches that computed coefficients (FNGD) or refreshed the inverses (KFAC). */
   readonly freshBatches: number;
 }
 
@@ -132,7 +144,7 @@ function disposeMap(m: Map<Variable, Tensor>, keep: ReadonlySet<Tensor> = new Se
  * supported layers) or a {@link FunctionModel} over explicit variables. Create it with {@link FngdTrainer.create}.
  */
 export class FngdTrainer {
-  /** The FNGD optimizer (null for a tfjs-optimizer baseline). */
+  /** The FNGD optimizer (null for KFAC and for a tfjs-optimizer baseline). */
   readonly optimizer: FngdOptimizer<TfTree> | null;
   /** The tfjs baseline optimizer (null for FNGD). */
   readonly tfOptimizer: tf.Optimizer | null;
@@ -149,6 +161,7 @@ export class FngdTrainer {
   readonly #ownsDevice: boolean;
   readonly #filters = new PatchFilters();
   readonly #ops: TfTreeOps | null;
+  readonly #kfac: KfacStep | null;
   #epoch = 0;
   #plan: BatchPlan | null = null;
   #planChange: PlanChange | null = null;
@@ -175,7 +188,14 @@ export class FngdTrainer {
     this.#device = device;
     this.#ownsDevice = ownsDevice;
     this.tfOptimizer = options.optimizer ?? null;
-    if (options.optimizer === undefined && device) {
+    this.#kfac = null;
+    if (options.kfac !== undefined && device) {
+      const taps = model.taps;
+      if (!taps) throw new AdapterArgumentError('FngdTrainer.create: KFAC needs the model\'s layers: a tf.LayersModel, or a FunctionModel with `taps`');
+      this.#kfac = new KfacStep({ model, loss: this.#loss, variables: this.#vars, names, taps, device, filters: this.#filters }, options.kfac);
+      this.#ops = null;
+      this.optimizer = null;
+    } else if (options.optimizer === undefined && device) {
       const shapes: Record<string, readonly number[]> = {};
       names.forEach((n, i) => (shapes[n] = (this.#vars[i] as Variable).shape));
       const ops = tfTreeOps(shapes as ShapeMap);
@@ -191,13 +211,15 @@ export class FngdTrainer {
 
   /**
    * Creates a trainer. Validates the model first (unsupported layers throw `UnsupportedLayerError` before any
-   * weight changes) and initialises the optimizer: FNGD (`options.fngd`, or `FNGD_DEFAULTS` when neither `fngd`
-   * nor `optimizer` is given) or the tfjs `options.optimizer`. Giving both throws `AdapterArgumentError`.
+   * weight changes) and initialises the optimizer: FNGD (`options.fngd`, or `FNGD_DEFAULTS` when none of
+   * `fngd`, `kfac`, `optimizer` is given), KFAC (`options.kfac`) or the tfjs `options.optimizer`. Giving more
+   * than one throws `AdapterArgumentError`.
    */
   static async create(model: LayersModel | FunctionModel, options: FngdTrainerOptions): Promise<FngdTrainer> {
     if (!options || typeof options !== 'object') throw new AdapterArgumentError('FngdTrainer.create: options `{ loss }` are required');
-    if (options.fngd !== undefined && options.optimizer !== undefined) {
-      throw new AdapterArgumentError('FngdTrainer.create: give at most one of `fngd` and `optimizer`');
+    const given = (['fngd', 'kfac', 'optimizer'] as const).filter((k) => options[k] !== undefined);
+    if (given.length > 1) {
+      throw new AdapterArgumentError(`FngdTrainer.create: give at most one of \`fngd\`, \`kfac\` and \`optimizer\` (got ${given.join(', ')})`);
     }
     resolveLoss(options.loss);
     const fold: FoldActivation =
@@ -229,6 +251,12 @@ export class FngdTrainer {
       trainer.dispose();
       throw new NonFiniteError('init: parameters hold NaN or ±Infinity');
     }
+    try {
+      await trainer.#kfac?.init();
+    } catch (e) {
+      trainer.dispose();
+      throw e;
+    }
     return trainer;
   }
 
@@ -251,9 +279,19 @@ export class FngdTrainer {
     return this.#epoch;
   }
 
-  /** FNGD counters (null for a baseline). */
+  /** FNGD counters (null for KFAC and for a baseline). */
   get stats(): FngdStats | null {
     return this.optimizer?.stats ?? null;
+  }
+
+  /** The KFAC optimizer (null unless the trainer was created with `kfac`). */
+  get kfacOptimizer(): KfacOptimizer<HostTree> | null {
+    return this.#kfac?.optimizer ?? null;
+  }
+
+  /** KFAC counters: steps, factor updates, inverse refreshes, KL clipping (null unless training with KFAC). */
+  get kfacStats(): KfacStats | null {
+    return this.#kfac?.optimizer.stats ?? null;
   }
 
   #params(): TfTree {
@@ -262,7 +300,7 @@ export class FngdTrainer {
     return makeTree(t);
   }
 
-  /** One training step on a batch. `batchKey` identifies the batch in the coefficient cache. */
+  /** One training step on a batch. `batchKey` identifies the batch in the FNGD coefficient cache (KFAC ignores it). */
   async trainBatch(x: Tensor, y: Tensor, options: { readonly batchKey: BatchKey; readonly epoch?: number }): Promise<BatchResult> {
     const n = x.shape[0];
     if (n === undefined || y.shape[0] !== n) throw new AdapterArgumentError(`trainBatch: x and y must share the batch dimension, got ${x.shape} and ${y.shape}`);
@@ -273,6 +311,7 @@ export class FngdTrainer {
       cost?.dispose();
       return { loss, fresh: false };
     }
+    if (this.#kfac) return this.#kfac.run(x, y, n);
     const opt = this.optimizer as FngdOptimizer<TfTree>;
     const box: { cap: Capture | null } = { cap: null };
     const made: Matrix[] = [];
@@ -492,16 +531,24 @@ export class FngdTrainer {
     });
   }
 
-  /** Checkpoint of the optimizer state (FNGD: `ifngd`'s versioned format; baselines: empty). */
+  /** Checkpoint of the optimizer state (FNGD and KFAC: `ifngd`'s versioned formats; baselines: empty). */
   serializeState(): Uint8Array {
+    if (this.#kfac) return this.#kfac.optimizer.serialize();
     return this.optimizer ? this.optimizer.serialize() : new Uint8Array(0);
   }
 
   /**
    * Restores {@link FngdTrainer.serializeState} output (same model and configuration), optionally with the
    * trainer epoch and the {@link FngdTrainer.batchPlan} saved beside it (validated: `AdapterCheckpointError`).
+   * An FNGD checkpoint offered to a KFAC trainer, or a KFAC one to an FNGD trainer, is refused with
+   * `AdapterCheckpointError`; nothing changes then.
    */
   restoreState(bytes: Uint8Array, epoch?: number, plan?: BatchPlan | null): void {
+    const want = this.#kfac ? 'kfac' : this.optimizer ? 'fngd' : null;
+    const kind = want && bytes instanceof Uint8Array ? checkpointKind(bytes) : null;
+    if (want && kind && kind !== want) {
+      throw new AdapterCheckpointError(`restoreState: this is ${kind === 'kfac' ? 'a KFAC' : 'an FNGD'} checkpoint; the trainer trains with ${want === 'kfac' ? 'KFAC' : 'FNGD'}`);
+    }
     let checked: BatchPlan | null = null;
     if (plan !== undefined && plan !== null) {
       try {
@@ -516,6 +563,7 @@ export class FngdTrainer {
       opt.restore(bytes);
       disposeReleased(before, collectTensors(opt.state));
     }
+    this.#kfac?.optimizer.restore(bytes);
     if (epoch !== undefined) this.#epoch = epoch;
     if (plan !== undefined) {
       this.#plan = checked;
@@ -547,13 +595,14 @@ export class FngdTrainer {
       throw new AdapterCheckpointError('restore: the model carries no ifngd optimizer state (save it with FngdTrainer.save)');
     }
     const bytes = fromBase64(m.state);
-    if (this.optimizer && bytes.length === 0) throw new AdapterCheckpointError('restore: the saved state is empty (saved by a baseline trainer?)');
+    if ((this.optimizer || this.#kfac) && bytes.length === 0) throw new AdapterCheckpointError('restore: the saved state is empty (saved by a baseline trainer?)');
     this.restoreState(bytes, m.epoch, (m.plan ?? null) as BatchPlan | null);
   }
 
   /** Releases the optimizer state tensors and the device the trainer created (not the model). */
   dispose(): void {
     if (this.optimizer) for (const t of collectTensors(this.optimizer.state)) if (!(t instanceof tf.Variable) && !t.isDisposed) t.dispose();
+    this.#kfac?.dispose();
     this.#filters.dispose();
     if (this.#ownsDevice) this.#device?.destroy();
   }

@@ -1,0 +1,175 @@
+/**
+ * KFAC in the tfjs trainer (`FngdTrainer.create(model, { loss, kfac })`). The model's Dense and Conv2D layers
+ * (its taps, in forward order) become KFAC layers; tfjs kernels are `[in, out]` (Conv2D `[kh, kw, cin, cout]`,
+ * patches unfolded in that order), so every layer has layout `'in-out'`. Per step:
+ * 1. when the optimizer's running averages are due (`factorsDue`): one capture pass — layer inputs A and
+ *    output-gradients Δ of the summed loss — gives both KFAC's factors and the mean-loss gradient
+ *    `Σᵢ (1/n)∇ℓᵢ` (from the factors, as FNGD's α-weighted gradient with αᵢ = 1/n); otherwise one ordinary
+ *    backward pass of the mean loss;
+ * 2. gradients and parameters are read to the host in one awaited read (KFAC preconditions on the linalg
+ *    device and keeps its state on the host: no synchronous read, so it runs on webgpu too);
+ * 3. `kfac.step(...)`, then `variable.assign`. A step that throws assigns nothing and, KFAC's steps being
+ *    transactions, leaves the optimizer as it was.
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Tensor, Variable } from '@tensorflow/tfjs-core';
+import type { LinalgDevice, Matrix } from '@ifngd/linalg-gpu';
+import { kfac, type HostTree, type KfacLayer, type KfacOptimizer, type KfacOptions } from 'ifngd';
+import { captureAsync, uploadFactors, weightedLossGradsAsync, weightedRecordGrads, type Capture, type PatchFilters } from './capture.js';
+import { AdapterArgumentError } from './errors.js';
+import type { PerSampleLoss } from './losses.js';
+import type { FunctionModel, TapWeights } from './model.js';
+
+/**
+ * KFAC options as the trainer takes them: `ifngd`'s `kfac` options without `device`, `ops` and `layers` (the
+ * trainer supplies the device and maps the model's layers); every field optional, missing ones from
+ * `KFAC_DEFAULTS`.
+ */
+export type TrainerKfacOptions = Omit<KfacOptions<HostTree>, 'device' | 'ops' | 'layers'>;
+
+/** What one KFAC step reports. */
+export interface KfacStepResult {
+  /** Mean loss of the batch before the step. */
+  readonly loss: number;
+  /** The step refreshed the damped inverses. */
+  readonly fresh: boolean;
+}
+
+/** The KFAC layer specs of a model's taps (`names`: each variable's leaf name). */
+export function kfacLayersOf(taps: readonly TapWeights[], names: ReadonlyMap<Variable, string>): KfacLayer[] {
+  const name = (v: Variable): string => {
+    const n = names.get(v);
+    if (n === undefined) throw new AdapterArgumentError(`kfac: tapped variable '${v.name}' is not among the model's variables`);
+    return n;
+  };
+  return taps.map((t) => ({ weight: name(t.kernel), bias: t.bias ? name(t.bias) : null, layout: 'in-out' }));
+}
+
+/** Reads float32 tensors to the host with one awaited read (one concatenation). */
+async function readHost(tensors: readonly Tensor[]): Promise<Float32Array[]> {
+  if (tensors.length === 0) return [];
+  const flat = tf.tidy(() => tf.concat(tensors.map((t) => tf.reshape(tf.cast(t, 'float32'), [-1]))));
+  try {
+    const data = (await flat.data()) as Float32Array;
+    let at = 0;
+    return tensors.map((t) => data.slice(at, (at += t.size)));
+  } finally {
+    flat.dispose();
+  }
+}
+
+/** The pieces of the trainer a KFAC step uses. */
+export interface KfacStepContext {
+  readonly model: FunctionModel;
+  readonly loss: PerSampleLoss;
+  readonly variables: readonly Variable[];
+  readonly names: readonly string[];
+  readonly taps: readonly TapWeights[];
+  readonly device: LinalgDevice;
+  readonly filters: PatchFilters;
+}
+
+/** The KFAC branch of the trainer: the optimizer and its step over tfjs variables. */
+export class KfacStep {
+  /** The optimizer (host parameter trees). */
+  readonly optimizer: KfacOptimizer<HostTree>;
+  readonly #c: KfacStepContext;
+
+  /** Validates the options (`AdapterArgumentError`; `ifngd`'s `InvalidArgumentError` for bad values). */
+  constructor(c: KfacStepContext, options: TrainerKfacOptions) {
+    if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+      throw new AdapterArgumentError('FngdTrainer.create: `kfac` must be an options object (`{}` for KFAC_DEFAULTS)');
+    }
+    for (const k of ['device', 'ops', 'layers'] as const) {
+      if (k in options) throw new AdapterArgumentError(`FngdTrainer.create: kfac.${k} is set by the trainer; remove it`);
+    }
+    if (c.taps.length === 0) throw new AdapterArgumentError('FngdTrainer.create: KFAC needs at least one Dense or Conv2D layer');
+    const names = new Map(c.variables.map((v, i) => [v, c.names[i] as string]));
+    this.#c = c;
+    this.optimizer = kfac<HostTree>({ ...options, device: c.device, layers: kfacLayersOf(c.taps, names) });
+  }
+
+  /** Starts the optimizer at the variables' current values (an awaited read). */
+  async init(): Promise<void> {
+    this.optimizer.init(this.#tree(await readHost(this.#c.variables)));
+  }
+
+  #tree(values: readonly Float32Array[]): HostTree {
+    const t: Record<string, Float32Array> = {};
+    this.#c.names.forEach((n, i) => (t[n] = values[i] as Float32Array));
+    return t;
+  }
+
+  /** Throws unless the capture tapped exactly the trainer's KFAC layers, in order. */
+  #checkTaps(cap: Capture): void {
+    const { taps } = this.#c;
+    const ok = cap.records.length === taps.length && cap.records.every((r, l) => r.weights.kernel === taps[l]?.kernel && (r.weights.bias ?? null) === (taps[l]?.bias ?? null));
+    if (!ok) {
+      throw new AdapterArgumentError(`kfac: the forward pass tapped ${cap.records.length} layers, not the ${taps.length} the trainer was created with (in the same order)`);
+    }
+  }
+
+  /** The mean-loss gradient from a capture (its tapped layers), plus one backward pass for untapped variables. */
+  async #gradsFromCapture(cap: Capture, w: Float32Array, x: Tensor, y: Tensor, out: Map<Variable, Tensor>): Promise<void> {
+    for (const r of cap.records) for (const [v, g] of weightedRecordGrads(r, w, this.#c.filters)) out.set(v, g);
+    if (cap.uncovered.length > 0) {
+      for (const [v, g] of (await weightedLossGradsAsync(this.#c.model, this.#c.loss, x, y, w, cap.uncovered)).grads) out.set(v, g);
+    }
+  }
+
+  /** One KFAC step on a batch of `n` samples. */
+  async run(x: Tensor, y: Tensor, n: number): Promise<KfacStepResult> {
+    const { model, loss, variables, device } = this.#c;
+    const opt = this.optimizer;
+    const refreshes = opt.stats.inverseRefreshes;
+    const w = new Float32Array(n).fill(1 / n);
+    let cap: Capture | null = null;
+    const made: Matrix[] = [];
+    const grads = new Map<Variable, Tensor>();
+    try {
+      let lossSum: number;
+      if (opt.factorsDue) {
+        cap = await captureAsync(model, loss, x, y);
+        this.#checkTaps(cap);
+        lossSum = cap.lossSum;
+        await this.#gradsFromCapture(cap, w, x, y, grads);
+      } else {
+        const r = await weightedLossGradsAsync(model, loss, x, y, w, variables);
+        for (const [v, g] of r.grads) grads.set(v, g);
+        lossSum = r.lossSum;
+      }
+      const ordered = variables.map((v, i) => {
+        const g = grads.get(v);
+        if (!g) throw new AdapterArgumentError(`no gradient for variable '${this.#c.names[i]}'`);
+        return g;
+      });
+      const host = await readHost([...ordered, ...variables]);
+      const g = this.#tree(host.slice(0, variables.length));
+      const params = this.#tree(host.slice(variables.length));
+      const captured = cap;
+      const factors = captured
+        ? await uploadFactors(device, { ...captured, uncovered: [] }, this.#c.filters, () => new Float32Array(0), made)
+        : undefined;
+      const mean = lossSum / n;
+      const next = await opt.step(g, params, { ...(factors ? { factors } : {}), ...(Number.isFinite(mean) ? { loss: mean } : {}) });
+      if (next !== params) {
+        variables.forEach((v, i) => {
+          const t = tf.tensor(next[this.#c.names[i] as string] as Float32Array, v.shape, 'float32');
+          v.assign(t);
+          t.dispose();
+        });
+      }
+      return { loss: mean, fresh: opt.stats.inverseRefreshes > refreshes };
+    } finally {
+      for (const m of made) m.dispose();
+      cap?.dispose();
+      for (const t of grads.values()) t.dispose();
+    }
+  }
+
+  /** Releases the device copies of the inverses. */
+  dispose(): void {
+    this.optimizer.dispose();
+  }
+}

@@ -1,0 +1,276 @@
+/**
+ * KFAC through `FngdTrainer` (tfjs cpu): a trainer step equals `kfac()` driven directly with the same factors
+ * (capture + upload) and the mean-loss gradient of tfjs's own autodiff; training reduces the loss; options,
+ * rejected steps, checkpoints and tensor hygiene.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import type { Tensor } from '@tensorflow/tfjs-core';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
+import { createDevice, type Matrix } from '@ifngd/linalg-gpu';
+import { InvalidArgumentError, kfac, NonFiniteError, type HostTree, type KfacLayer } from 'ifngd';
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  AdapterArgumentError,
+  AdapterCheckpointError,
+  capture,
+  FngdTrainer,
+  fromLayersModel,
+  PatchFilters,
+  softmaxCrossEntropy,
+  uploadFactors,
+  type FunctionModel,
+  type TrainerKfacOptions,
+} from '../src/index.js';
+import { classData, cnn, flatParams, mlp, relErr, useCpu, variablesOf } from './helpers.js';
+
+beforeAll(useCpu);
+
+const OPTIONS: TrainerKfacOptions = { learningRate: 0.2, damping: 0.01, factorEvery: 2, inverseEvery: 3, momentum: 0.9, klClip: 0.01 };
+
+/** Batch `b` of `k` samples. */
+const slice = (t: Tensor, b: number, k: number): Tensor => tf.slice(t, [b * k], [k]);
+
+/** `steps` KFAC steps driven directly: the package's capture for the factors, `tf.variableGrads` for the gradient. */
+async function direct(model: LayersModel, x: Tensor, y: Tensor, k: number, steps: number): Promise<{ steps: number; factorUpdates: number; inverseRefreshes: number }> {
+  const dev = await createDevice({ backend: 'cpu' });
+  const compiled = fromLayersModel(model, 'softmax');
+  const vars = compiled.variables;
+  const names = compiled.names as readonly string[];
+  const nameOf = (v: tf.Variable): string => names[vars.indexOf(v)] as string;
+  const layers: KfacLayer[] = compiled.taps.map((t) => ({ weight: nameOf(t.kernel), bias: t.bias ? nameOf(t.bias) : null, layout: 'in-out' }));
+  const opt = kfac({ ...OPTIONS, device: dev, layers });
+  const host = (ts: readonly Tensor[]): HostTree => Object.fromEntries(ts.map((t, i) => [names[i], Float32Array.from(t.dataSync())]));
+  opt.init(host(vars));
+  const filters = new PatchFilters();
+  for (let s = 0; s < steps; s++) {
+    const xb = slice(x, s, k);
+    const yb = slice(y, s, k);
+    const made: Matrix[] = [];
+    const cap = opt.factorsDue ? capture(compiled, softmaxCrossEntropy, xb, yb) : null;
+    const factors = cap ? await uploadFactors(dev, cap, filters, () => new Float32Array(0), made) : undefined;
+    const { value, grads } = tf.variableGrads(() => tf.mean(softmaxCrossEntropy(model.apply(xb) as Tensor, yb)) as tf.Scalar, [...vars]);
+    const g = host(vars.map((v) => grads[v.name] as Tensor));
+    const next = await opt.step(g, host(vars), { ...(factors ? { factors } : {}), loss: value.dataSync()[0] as number });
+    vars.forEach((v, i) => v.assign(tf.tensor(next[names[i] as string] as Float32Array, v.shape)));
+    tf.dispose([value, ...Object.values(grads), xb, yb]);
+    cap?.dispose();
+    made.forEach((m) => m.dispose());
+  }
+  const st = opt.stats;
+  filters.dispose();
+  opt.dispose();
+  dev.destroy();
+  return { steps: st.steps, factorUpdates: st.factorUpdates, inverseRefreshes: st.inverseRefreshes };
+}
+
+describe('a KFAC trainer step', () => {
+  const cases: [string, () => LayersModel, number[]][] = [
+    ['MLP (Dense, tanh)', () => mlp(6, 5, 3, 21), [6]],
+    ['CNN (conv valid + pool + conv same without bias + dense)', () => cnn(22), [6, 6, 2]],
+  ];
+  for (const [name, make, shape] of cases) {
+    it(`equals kfac() driven directly with the same factors and gradients (${name}, 5 steps)`, async () => {
+      const k = 7;
+      const steps = 5;
+      const [x, y] = classData(k * steps, shape, 3, 31);
+      const a = make();
+      const b = make();
+      expect(flatParams(variablesOf(a))).toEqual(flatParams(variablesOf(b)));
+      const tr = await FngdTrainer.create(a, { loss: 'softmax-cross-entropy', kfac: OPTIONS });
+      const fresh: boolean[] = [];
+      for (let s = 0; s < steps; s++) {
+        const xb = slice(x, s, k);
+        const yb = slice(y, s, k);
+        fresh.push((await tr.trainBatch(xb, yb, { batchKey: s })).fresh);
+        tf.dispose([xb, yb]);
+      }
+      const want = await direct(b, x, y, k, steps);
+      expect(relErr(flatParams(variablesOf(a)), flatParams(variablesOf(b)))).toBeLessThan(1e-5);
+      expect(flatParams(variablesOf(a))).not.toEqual(flatParams(variablesOf(make())));
+      expect(tr.kfacStats).toMatchObject({ ...want, steps: 5, factorUpdates: 3, inverseRefreshes: 2 });
+      expect(fresh).toEqual([true, false, false, true, false]);
+      expect(tr.stats).toBeNull();
+      expect(tr.optimizer).toBeNull();
+      expect(tr.kfacOptimizer?.layers.map((l) => l.layout)).toEqual(tr.model.taps?.map(() => 'in-out'));
+      tr.dispose();
+      tf.dispose([x, y]);
+    });
+  }
+
+  it('trains: the loss falls on a small problem (KFAC_DEFAULTS but the learning rate)', async () => {
+    const model = mlp(6, 8, 3, 5);
+    const [x, y] = classData(64, [6], 3, 8);
+    const tr = await FngdTrainer.create(model, { loss: 'softmax-cross-entropy', kfac: { learningRate: 0.3 } });
+    const h = await tr.fit(x, y, { epochs: 15, batchSize: 16, seed: 1 });
+    const first = h[0]?.trainLoss ?? NaN;
+    const last = h.at(-1)?.trainLoss ?? NaN;
+    expect(last).toBeLessThan(0.7 * first);
+    expect(tr.kfacStats?.steps).toBe(60);
+    expect(tr.kfacStats?.inverseRefreshes).toBe(6); // every 10 steps (default)
+    tr.dispose();
+    tf.dispose([x, y]);
+  });
+});
+
+describe('KFAC options', () => {
+  const model = (): LayersModel => mlp(6, 5, 3, 1);
+
+  it.each([
+    ['kfac and fngd', { kfac: {}, fngd: {} }, AdapterArgumentError, /at most one of `fngd`, `kfac` and `optimizer` \(got fngd, kfac\)/],
+    ['kfac and a tfjs optimizer', { kfac: {}, optimizer: tf.train.sgd(0.1) }, AdapterArgumentError, /got kfac, optimizer/],
+    ['kfac not an object', { kfac: 3 }, AdapterArgumentError, /`kfac` must be an options object/],
+    ['kfac.layers given', { kfac: { layers: [] } }, AdapterArgumentError, /kfac.layers is set by the trainer/],
+    ['a bad KFAC value', { kfac: { inverseEvery: 0 } }, InvalidArgumentError, /inverseEvery must be an integer ≥ 1/],
+  ])('%s is refused', async (_name, extra, type, message) => {
+    const m = model();
+    const before = flatParams(variablesOf(m));
+    const p = FngdTrainer.create(m, { loss: 'softmax-cross-entropy', ...(extra as object) });
+    await expect(p).rejects.toThrow(type);
+    await expect(FngdTrainer.create(m, { loss: 'softmax-cross-entropy', ...(extra as object) })).rejects.toThrow(message);
+    expect(flatParams(variablesOf(m))).toEqual(before);
+  });
+
+  it('a FunctionModel without taps is refused; with taps it trains', async () => {
+    const w = tf.variable(tf.randomNormal([4, 2], 0, 0.5, 'float32', 3));
+    const fm: FunctionModel = { variables: [w], names: ['w'], forward: (x, tap) => tap.dense(tf.matMul(x as tf.Tensor2D, w), x, { kernel: w }) };
+    await expect(FngdTrainer.create(fm, { loss: 'mse', kfac: {} })).rejects.toThrow(/FunctionModel with `taps`/);
+    const tr = await FngdTrainer.create({ ...fm, taps: [{ kernel: w }] }, { loss: 'mse', kfac: { learningRate: 0.1 } });
+    expect(tr.kfacOptimizer?.layers).toEqual([{ weight: 'w', bias: null, layout: 'in-out' }]);
+    const x = tf.randomNormal([8, 4], 0, 1, 'float32', 4);
+    const y = tf.randomNormal([8, 2], 0, 1, 'float32', 5);
+    const before = Array.from(w.dataSync());
+    await tr.trainBatch(x, y, { batchKey: 0 });
+    expect(Array.from(w.dataSync())).not.toEqual(before);
+    tr.dispose();
+    tf.dispose([x, y, w]);
+  });
+});
+
+describe('a rejected KFAC step changes nothing', () => {
+  for (const [when, at] of [
+    ['a factor step', 2],
+    ['a gradient-only step', 3],
+  ] as const) {
+    it(`non-finite inputs on ${when}: parameters, optimizer state and tensors as before; training continues like an undisturbed twin`, async () => {
+      const [x, y] = classData(40, [6], 3, 12);
+      const bad = tf.fill([8, 6], NaN);
+      const a = mlp(6, 5, 3, 40);
+      const b = mlp(6, 5, 3, 40);
+      const ta = await FngdTrainer.create(a, { loss: 'softmax-cross-entropy', kfac: OPTIONS });
+      const tb = await FngdTrainer.create(b, { loss: 'softmax-cross-entropy', kfac: OPTIONS });
+      const step = async (t: FngdTrainer, s: number): Promise<void> => {
+        const xb = slice(x, s, 8);
+        const yb = slice(y, s, 8);
+        await t.trainBatch(xb, yb, { batchKey: s });
+        tf.dispose([xb, yb]);
+      };
+      for (let s = 0; s < at; s++) {
+        await step(ta, s);
+        await step(tb, s);
+      }
+      expect(ta.kfacOptimizer?.factorsDue).toBe(at === 2);
+      const params = flatParams(variablesOf(a));
+      const state = ta.serializeState();
+      const tensors = tf.memory().numTensors;
+      const yb = slice(y, 0, 8);
+      await expect(ta.trainBatch(bad, yb, { batchKey: 'bad' })).rejects.toThrow(NonFiniteError);
+      yb.dispose();
+      expect(tf.memory().numTensors).toBe(tensors);
+      expect(flatParams(variablesOf(a))).toEqual(params);
+      expect(ta.serializeState()).toEqual(state);
+      for (let s = at; s < 5; s++) {
+        await step(ta, s);
+        await step(tb, s);
+      }
+      expect(flatParams(variablesOf(a))).toEqual(flatParams(variablesOf(b)));
+      // (the checkpoints differ only in the layer names tfjs numbers per model)
+      expect(ta.kfacStats).toEqual(tb.kfacStats);
+      for (const l of [0, 1]) expect(ta.kfacOptimizer?.layerState(l)).toEqual(tb.kfacOptimizer?.layerState(l));
+      ta.dispose();
+      tb.dispose();
+      tf.dispose([x, y, bad]);
+    });
+  }
+});
+
+describe('KFAC checkpoints', () => {
+  const saveTo = async (t: FngdTrainer): Promise<tf.io.ModelArtifacts> => {
+    let saved: tf.io.ModelArtifacts | null = null;
+    await t.save(
+      tf.io.withSaveHandler(async (art) => {
+        saved = art;
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      }),
+    );
+    return saved as unknown as tf.io.ModelArtifacts;
+  };
+
+  it('save → load → restore → continue equals never stopping (bit-identical)', async () => {
+    const [x, y] = classData(48, [6], 3, 13);
+    const a = mlp(6, 8, 3, 12);
+    const ta = await FngdTrainer.create(a, { loss: 'softmax-cross-entropy', kfac: OPTIONS });
+    await ta.fit(x, y, { epochs: 4, batchSize: 16, seed: 2 });
+    const want = flatParams(variablesOf(a));
+    const b = mlp(6, 8, 3, 12);
+    const tb = await FngdTrainer.create(b, { loss: 'softmax-cross-entropy', kfac: OPTIONS });
+    await tb.fit(x, y, { epochs: 2, batchSize: 16, seed: 2 });
+    const art = await saveTo(tb);
+    tb.dispose();
+    const c = await tfl.loadLayersModel(tf.io.fromMemory(art));
+    const tc = await FngdTrainer.create(c, { loss: 'softmax-cross-entropy', kfac: OPTIONS });
+    tc.restore();
+    expect(tc.epoch).toBe(2);
+    expect(tc.kfacStats?.steps).toBe(6);
+    await tc.fit(x, y, { epochs: 2, batchSize: 16, seed: 2 });
+    expect(flatParams(variablesOf(c))).toEqual(want);
+    ta.dispose();
+    tc.dispose();
+    tf.dispose([x, y]);
+  });
+
+  it('an FNGD checkpoint is refused by a KFAC trainer and vice versa (AdapterCheckpointError, nothing changes)', async () => {
+    const [x, y] = classData(16, [6], 3, 14);
+    const f = await FngdTrainer.create(mlp(6, 5, 3, 2), { loss: 'softmax-cross-entropy', fngd: { learningRate: 0.1, damping: 1 } });
+    const k = await FngdTrainer.create(mlp(6, 5, 3, 2), { loss: 'softmax-cross-entropy', kfac: OPTIONS });
+    await f.fit(x, y, { epochs: 1, batchSize: 8 });
+    await k.fit(x, y, { epochs: 1, batchSize: 8 });
+    const fs = f.serializeState();
+    const ks = k.serializeState();
+    expect(() => k.restoreState(fs, 5)).toThrow(AdapterCheckpointError);
+    expect(() => k.restoreState(fs)).toThrow(/an FNGD checkpoint; the trainer trains with KFAC/);
+    expect(() => f.restoreState(ks, 5)).toThrow(/a KFAC checkpoint; the trainer trains with FNGD/);
+    expect(k.serializeState()).toEqual(ks);
+    expect(f.serializeState()).toEqual(fs);
+    expect([k.epoch, f.epoch]).toEqual([1, 1]);
+    // through model metadata as well
+    const art = await saveTo(f);
+    const m = await tfl.loadLayersModel(tf.io.fromMemory(art));
+    const km = await FngdTrainer.create(m, { loss: 'softmax-cross-entropy', kfac: OPTIONS });
+    expect(() => km.restore()).toThrow(AdapterCheckpointError);
+    expect(km.epoch).toBe(0);
+    f.dispose();
+    k.dispose();
+    km.dispose();
+    tf.dispose([x, y]);
+  });
+});
+
+describe('KFAC tensor hygiene', () => {
+  for (const conv of [false, true]) {
+    it(`tf.memory().numTensors is flat over 50 steps (${conv ? 'CNN' : 'MLP'})`, async () => {
+      const model = conv ? cnn(3) : mlp(6, 8, 3, 6);
+      const [x, y] = conv ? classData(40, [6, 6, 2], 3) : classData(40, [6], 3);
+      const tr = await FngdTrainer.create(model, { loss: 'softmax-cross-entropy', kfac: { ...OPTIONS, weightDecay: 1e-4 } });
+      await tr.fit(x, y, { epochs: 1, batchSize: 8, seed: 3 }); // warm-up: patch filters exist
+      const start = tf.memory().numTensors;
+      await tr.fit(x, y, { epochs: 10, batchSize: 8, seed: 3 }); // 50 steps
+      expect(tf.memory().numTensors).toBe(start);
+      expect(tr.kfacStats?.steps).toBe(55);
+      tr.evaluate(x, y);
+      expect(tf.memory().numTensors).toBe(start);
+      tr.dispose();
+      tf.dispose([x, y]);
+    });
+  }
+});
