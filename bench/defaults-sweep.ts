@@ -371,7 +371,7 @@ async function runOnnx(seed: number, optimizer: Run['optimizer']): Promise<Run> 
     }
     accuracy = correct / t.test.n;
     loss = await trainer.evaluate({ x: xt }, new ort.Tensor('float32', t.test.y, [t.test.n, 10]));
-    const g = trainer.optimizer.stats.guard;
+    const g = trainer.optimizer!.stats.guard;
     capped = `${g.capped}/${g.reusedSteps}`;
     await trainer.dispose();
     device.destroy();

@@ -138,7 +138,7 @@ async function main(): Promise<void> {
         },
       },
     );
-    const s = trainer.optimizer.stats;
+    const s = trainer.optimizer!.stats;
     console.log(`${name}: ${((performance.now() - t0) / 1000).toFixed(1)} s total; factorizations ${s.factorizations}, cache hits ${s.cacheHits}, capped reused steps ${s.guard.capped}`);
     await trainer.dispose();
   }

@@ -1,11 +1,12 @@
 /**
- * `@ifngd/adapters-onnx`: train inference ONNX models from JavaScript with FNGD on ONNX Runtime
+ * `@ifngd/adapters-onnx`: train inference ONNX models from JavaScript with FNGD (or KFAC) on ONNX Runtime
  * (onnxruntime-node cpu/webgpu in Node, onnxruntime-web wasm/webgpu in browsers and Node; both optional peers,
  * or pass `ort`). The training graph — parameters as inputs, symbolic batch,
  * appended loss, backward derived op by op from standard ONNX ops — is built in JS.
  *
  * ```ts
  * const trainer = await OnnxTrainer.create(modelBytes, { loss: 'softmax-cross-entropy' }); // FNGD_DEFAULTS
+ * // or KFAC on the same factor pass: { loss: 'softmax-cross-entropy', kfac: { learningRate: 0.1 } }
  * const loss = await trainer.step({ x }, labels, { batchKey: 0 });
  * await trainer.fit({ inputs: { x: allX }, targets: allLabels }, { epochs: 3, batchSize: 128 });
  * const trained = trainer.exportModel();   // loadable by a plain InferenceSession
@@ -13,11 +14,12 @@
  * @packageDocumentation
  */
 export { OnnxTrainer, type OnnxTrainerOptions, type StepOptions, type FitOptions, type Dataset } from './trainer.js';
+export type { OnnxKfacOptions } from './kfac.js';
 export type { ParameterInfo } from './analyze.js';
 export type { LossKind } from './loss.js';
 export type { OrtRuntime } from './runtime-check.js';
 export { SUPPORTED_OPS } from './ops/index.js';
-export { FNGD_DEFAULTS } from 'ifngd';
+export { FNGD_DEFAULTS, KFAC_DEFAULTS } from 'ifngd';
 export { buildModel, type ModelSpec } from './model-builder.js';
 export type { AttrValue } from './proto.js';
 export {

@@ -1,16 +1,20 @@
 /**
- * `OnnxTrainer`: trains an inference ONNX model with FNGD on ONNX Runtime. Sessions (factors, gradients,
- * forward) are created once and reused; parameters live on the host as a `HostTree` owned by the optimizer.
+ * `OnnxTrainer`: trains an inference ONNX model with FNGD — or KFAC (`options.kfac`) on the same factor
+ * pass — on ONNX Runtime. Sessions (factors, gradients, forward) are created once and reused; parameters
+ * live on the host as a `HostTree`.
+ *
+ * A KFAC step runs the factor graph only when the running averages are due (`factorsDue`), and always the
+ * gradient graph with αᵢ = 1/n (the mean-loss gradient): two ORT passes on factor steps, one otherwise.
  * @module
  */
-import type { LayerFactors } from '@ifngd/fisher';
 import { createDevice, type LinalgDevice, type Matrix } from '@ifngd/linalg-gpu';
-import { fngd, type FngdOptimizer, type FngdOptions, type HostTree } from 'ifngd';
+import { fngd, kfac, KfacOptimizer, type FngdOptimizer, type FngdOptions, type HostTree } from 'ifngd';
 import type { InferenceSession, Tensor } from 'onnxruntime-common';
 import { analyzeModel, type ModelAnalysis, type ParameterInfo } from './analyze.js';
 import { buildGraph, NAMES } from './builder.js';
 import { DisposedError, FeedError, InvalidOptionError, TargetError } from './errors.js';
 import { BATCH, fmtShape } from './ir.js';
+import { kfacLayersOf, uploadLayerFactors, type OnnxKfacOptions } from './kfac.js';
 import type { LossKind } from './loss.js';
 import { cloneModel, decodeModel, encodeModel, setTensorFloats, tensorFloats } from './proto.js';
 import { defaultRuntime } from '#runtime';
@@ -19,10 +23,16 @@ import { floats, LazySession } from './session.js';
 import { mulberry32 } from './rng.js';
 
 /**
- * Options of {@link OnnxTrainer.create}: the loss, the runtime, and every FNGD option. Only `loss` is required;
- * `learningRate`, `damping`, `momentum` and `mode` default to `ifngd`'s measured `FNGD_DEFAULTS`.
+ * Options of {@link OnnxTrainer.create}: the loss, the runtime, and every FNGD option — or `kfac`. Only `loss`
+ * is required; `learningRate`, `damping`, `momentum` and `mode` default to `ifngd`'s measured `FNGD_DEFAULTS`.
  */
 export interface OnnxTrainerOptions extends Omit<FngdOptions, 'device' | 'ops'> {
+  /**
+   * Train with KFAC instead of FNGD (`ifngd`'s `kfac` options without `device`/`ops`/`layers`; missing fields
+   * from `KFAC_DEFAULTS`). Every trainable layer (Gemm, MatMul(+Add), Conv) is a KFAC layer. No FNGD option
+   * may be given beside it (`InvalidOptionError`).
+   */
+  readonly kfac?: OnnxKfacOptions;
   /** `'softmax-cross-entropy'` (output `[N,C]`, logits or Softmax/LogSoftmax output) or `'mse'`. */
   readonly loss: LossKind;
   /** Model output the loss applies to; default the first output. */
@@ -40,7 +50,7 @@ export interface OnnxTrainerOptions extends Omit<FngdOptions, 'device' | 'ops'> 
 
 /** Options of one {@link OnnxTrainer.step}. */
 export interface StepOptions {
-  /** Key of the batch in the fixed partition (the coefficient cache is keyed by it). */
+  /** Key of the batch in the fixed partition (the FNGD coefficient cache is keyed by it; KFAC ignores it). */
   readonly batchKey: string | number;
   /** Epoch (0-based); default the trainer's current epoch. */
   readonly epoch?: number;
@@ -67,10 +77,12 @@ export interface FitOptions {
 
 type Feeds = Readonly<Record<string, Tensor>>;
 
-/** Trains an ONNX model with FNGD. Create with {@link OnnxTrainer.create}. */
+/** Trains an ONNX model with FNGD or KFAC. Create with {@link OnnxTrainer.create}. */
 export class OnnxTrainer {
-  /** The optimizer (stats, damping, checkpoints). */
-  readonly optimizer: FngdOptimizer;
+  /** The FNGD optimizer (stats, damping, checkpoints); null when training with KFAC. */
+  readonly optimizer: FngdOptimizer | null;
+  /** The KFAC optimizer (stats, checkpoints); null when training with FNGD. */
+  readonly kfacOptimizer: KfacOptimizer | null;
   /** Trainable parameters (initializers in Gemm / MatMul(+Add) / Conv roles), in layer order. */
   readonly parameters: readonly ParameterInfo[];
   /** Names of the model inputs the feeds must hold. */
@@ -85,12 +97,13 @@ export class OnnxTrainer {
   #params: HostTree;
   #disposed = false;
 
-  private constructor(an: ModelAnalysis, loss: LossKind, ort: OrtRuntime, device: LinalgDevice, opt: FngdOptimizer, so: InferenceSession.SessionOptions) {
+  private constructor(an: ModelAnalysis, loss: LossKind, ort: OrtRuntime, device: LinalgDevice, opt: FngdOptimizer | KfacOptimizer, so: InferenceSession.SessionOptions) {
     this.#an = an;
     this.#loss = loss;
     this.#ort = ort;
     this.#device = device;
-    this.optimizer = opt;
+    this.optimizer = opt instanceof KfacOptimizer ? null : opt;
+    this.kfacOptimizer = opt instanceof KfacOptimizer ? opt : null;
     this.parameters = an.params;
     this.inputNames = an.inputs.map((i) => i.name);
     const params: Record<string, Float32Array> = {};
@@ -107,8 +120,9 @@ export class OnnxTrainer {
   /**
    * Reads the model, checks every node (all unsupported ones are reported at once), builds the training
    * graphs and creates the gradient session. Throws `MalformedModelError`, `UnsupportedOpError`,
-   * `UnsupportedModelError`, `InvalidOptionError` (also for an `ort` that is not an ONNX Runtime module),
-   * `RuntimeUnavailableError` (no `ort` given and none installed).
+   * `UnsupportedModelError`, `InvalidOptionError` (also for an `ort` that is not an ONNX Runtime module, and
+   * for `kfac` beside FNGD options), `RuntimeUnavailableError` (no `ort` given and none installed), and
+   * `ifngd`'s `InvalidArgumentError` for bad optimizer values.
    */
   static async create(modelBytes: Uint8Array, options: OnnxTrainerOptions): Promise<OnnxTrainer> {
     if (options?.loss !== 'softmax-cross-entropy' && options?.loss !== 'mse') {
@@ -117,12 +131,13 @@ export class OnnxTrainer {
     const model = decodeModel(modelBytes);
     const an = analyzeModel(model, options.output);
     buildGraph(an, options.loss, 'gradients'); // fail early on graph-construction errors
-    const { loss, output: _o, device: dev, ort: rt, sessionOptions, ...fngdOptions } = options;
+    const { loss, output: _o, device: dev, ort: rt, sessionOptions, kfac: kfacOptions, ...fngdOptions } = options;
+    if (kfacOptions !== undefined) checkKfacOptions(kfacOptions, fngdOptions);
     const ort = rt === undefined ? await defaultRuntime() : asRuntime(rt, 'options.ort');
     const device = dev ?? (await createDevice({ backend: 'auto' }));
-    let opt: FngdOptimizer;
+    let opt: FngdOptimizer | KfacOptimizer;
     try {
-      opt = fngd({ ...fngdOptions, device });
+      opt = kfacOptions === undefined ? fngd({ ...fngdOptions, device }) : kfac({ ...kfacOptions, device, layers: kfacLayersOf(an) });
     } catch (e) {
       if (!dev) device.destroy(); // e.g. an invalid FNGD option
       throw e;
@@ -145,49 +160,57 @@ export class OnnxTrainer {
   }
 
   /**
-   * One FNGD step on a mini-batch; returns the batch's mean loss before the update. Throws `FeedError` /
-   * `TargetError` (and the optimizer's typed errors) before anything changes.
+   * One FNGD (or KFAC) step on a mini-batch; returns the batch's mean loss before the update. Throws
+   * `FeedError` / `TargetError` (and the optimizer's typed errors) before anything changes.
    */
   async step(feeds: Feeds, targets: Tensor, options: StepOptions): Promise<number> {
     this.#alive();
     const n = this.#checkFeeds(feeds);
     const target = this.#checkTargets(targets, n);
-    const epoch = options?.epoch ?? this.epoch;
     const base = this.#baseFeeds(feeds, target);
+    if (this.kfacOptimizer) return this.#kfacStep(this.kfacOptimizer, base, n);
+    const opt = this.optimizer as FngdOptimizer;
+    const epoch = options?.epoch ?? this.epoch;
     const L = this.#an.layers.length;
     const created: Matrix[] = [];
     let c;
     try {
-      c = await this.optimizer.coefficients({
+      c = await opt.coefficients({
         batchKey: options?.batchKey,
         epoch,
         n,
-        factors: async () => {
-          const out = await this.#sessions.factors.run(base);
-          return this.#an.layers.map((layer, l): LayerFactors => {
-            const a = out[NAMES.factorInputs(l)]!;
-            const d = out[NAMES.factorOutputGrads(l)]!;
-            const am = this.#device.matrix(floats(a, 'factor'), a.dims as number[]);
-            created.push(am);
-            const dm = this.#device.matrix(floats(d, 'factor'), d.dims as number[]);
-            created.push(dm);
-            return layer.kind === 'dense'
-              ? { kind: 'dense', inputs: am, outputGrads: dm, bias: layer.bias !== null }
-              : { kind: 'conv2d', patches: am, outputGrads: dm, bias: layer.bias !== null };
-          });
-        },
+        factors: async () => uploadLayerFactors(this.#an, await this.#sessions.factors.run(base), this.#device, created),
       });
     } finally {
       for (const m of created) m.dispose();
     }
     const alpha = new Float32Array(L * n);
     for (let l = 0; l < L; l++) alpha.set(c.layers === 1 ? c.alpha : c.layer(l), l * n);
+    const { grads, loss } = await this.#gradients(base, alpha, n);
+    this.#params = opt.step(grads, this.#params, { coefficients: c, ...(Number.isFinite(loss) ? { loss } : {}) });
+    return loss;
+  }
+
+  /** One KFAC step: the factor pass when the running averages are due, the mean-loss gradient always. */
+  async #kfacStep(opt: KfacOptimizer, base: Record<string, Tensor>, n: number): Promise<number> {
+    const created: Matrix[] = [];
+    try {
+      const factors = opt.factorsDue ? uploadLayerFactors(this.#an, await this.#sessions.factors.run(base), this.#device, created) : undefined;
+      const { grads, loss } = await this.#gradients(base, new Float32Array(this.#an.layers.length * n).fill(1 / n), n);
+      this.#params = await opt.step(grads, this.#params, { ...(factors ? { factors } : {}), ...(Number.isFinite(loss) ? { loss } : {}) });
+      return loss;
+    } finally {
+      for (const m of created) m.dispose();
+    }
+  }
+
+  /** The gradient graph with weights `alpha` (`[L, n]`, row-major): Σᵢ αₗᵢ∇ℓᵢ per parameter and the mean loss. */
+  async #gradients(base: Record<string, Tensor>, alpha: Float32Array, n: number): Promise<{ grads: HostTree; loss: number }> {
+    const L = this.#an.layers.length;
     const out = await this.#sessions.gradients.run({ ...base, [NAMES.alpha]: new this.#ort.Tensor('float32', alpha, [L, n]) });
     const grads: Record<string, Float32Array> = {};
     for (const p of this.#an.params) grads[p.name] = floats(out[NAMES.grad(p.name)], p.name).slice();
-    const loss = mean(floats(out[NAMES.losses], 'losses'));
-    this.#params = this.optimizer.step(grads, this.#params, { coefficients: c, ...(Number.isFinite(loss) ? { loss } : {}) });
-    return loss;
+    return { grads, loss: mean(floats(out[NAMES.losses], 'losses')) };
   }
 
   /** Mean loss on a batch at the current parameters (no update). */
@@ -320,6 +343,14 @@ export class OnnxTrainer {
     if (!targets.data.every(Number.isFinite)) throw new TargetError('targets hold NaN or ±Infinity');
     return targets;
   }
+}
+
+/** Throws `InvalidOptionError` for `kfac` options that are not an object, set trainer-owned keys, or come with FNGD options. */
+function checkKfacOptions(k: unknown, fngdOptions: Readonly<Record<string, unknown>>): void {
+  if (typeof k !== 'object' || k === null || Array.isArray(k)) throw new InvalidOptionError('kfac must be an options object (`{}` for KFAC_DEFAULTS)');
+  for (const key of ['device', 'ops', 'layers']) if (key in k) throw new InvalidOptionError(`kfac.${key} is set by the trainer; remove it`);
+  const fngdKeys = Object.keys(fngdOptions).filter((key) => fngdOptions[key] !== undefined);
+  if (fngdKeys.length > 0) throw new InvalidOptionError(`give FNGD options or \`kfac\`, not both (got ${fngdKeys.join(', ')} beside kfac)`);
 }
 
 function mean(x: Float32Array): number {

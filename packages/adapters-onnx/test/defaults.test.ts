@@ -28,13 +28,13 @@ afterAll(() => device.destroy());
 async function accuracyAfter90Steps(seed: number): Promise<number> {
   const { train, test } = loadMnist({ train: 3000, test: 2000, seed });
   const trainer = await OnnxTrainer.create(buildModel(mlpSpec(mlpNet([784, 64, 10]), seed)), { loss: 'softmax-cross-entropy', device });
-  expect(trainer.optimizer.damping).toBe(FNGD_DEFAULTS.damping);
+  expect(trainer.optimizer!.damping).toBe(FNGD_DEFAULTS.damping);
   await trainer.fit(
     { inputs: { x: new ort.Tensor('float32', train.x, [train.n, 784]) }, targets: new ort.Tensor('float32', train.y, [train.n, 10]) },
     { epochs: 3, batchSize: 100, seed },
   );
-  expect(trainer.optimizer.stats.steps).toBe(90);
-  expect(trainer.optimizer.stats.factorizations).toBe(30);
+  expect(trainer.optimizer!.stats.steps).toBe(90);
+  expect(trainer.optimizer!.stats.factorizations).toBe(30);
   const logits = (await trainer.predict({ x: new ort.Tensor('float32', test.x, [test.n, 784]) }))['logits']!.data as Float32Array;
   await trainer.dispose();
   let correct = 0;

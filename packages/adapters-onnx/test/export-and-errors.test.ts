@@ -94,8 +94,8 @@ describe('bad inputs → typed errors, nothing changed', () => {
     await trainer.step({ x }, labels, { batchKey: 0 });
     await reference.step({ x }, labels, { batchKey: 0 });
     const params = trainer.params();
-    const stats = JSON.stringify(trainer.optimizer.stats);
-    const checkpoint = trainer.optimizer.serialize();
+    const stats = JSON.stringify(trainer.optimizer!.stats);
+    const checkpoint = trainer.optimizer!.serialize();
     const bad: [() => Promise<unknown>, new (...a: never[]) => Error][] = [
       [() => trainer.step({}, labels, { batchKey: 1 }), FeedError],
       [() => trainer.step({ x, image: x }, labels, { batchKey: 1 }), FeedError],
@@ -111,8 +111,8 @@ describe('bad inputs → typed errors, nothing changed', () => {
     for (const [call, type] of bad) {
       await expect(call()).rejects.toBeInstanceOf(type);
       expect(trainer.params()).toEqual(params);
-      expect(JSON.stringify(trainer.optimizer.stats)).toBe(stats);
-      expect(trainer.optimizer.serialize()).toEqual(checkpoint);
+      expect(JSON.stringify(trainer.optimizer!.stats)).toBe(stats);
+      expect(trainer.optimizer!.serialize()).toEqual(checkpoint);
     }
     // and training continues exactly as if nothing had happened
     await trainer.step({ x }, labels, { batchKey: 0, epoch: 1 });

@@ -72,8 +72,8 @@ async function check(m: TestModel, mode: 'global' | 'layerwise') {
 
   // epoch 2 reuses the cached coefficients: no new factorization
   await trainer.step({ x: new ort.Tensor('float32', xs, [N, ...m.input.dims]) }, new ort.Tensor('float32', t, [N, ...m.out]), { batchKey: 'b0', epoch: 1 });
-  expect(trainer.optimizer.stats.factorizations).toBe(1);
-  expect(trainer.optimizer.stats.cacheHits).toBe(1);
+  expect(trainer.optimizer!.stats.factorizations).toBe(1);
+  expect(trainer.optimizer!.stats.cacheHits).toBe(1);
   await trainer.dispose();
 }
 

@@ -1,0 +1,57 @@
+/**
+ * KFAC in the ONNX trainer: the model's trainable layers as KFAC layers, and the factor pass both optimizers
+ * share. Layouts follow the ONNX weights: `Gemm` with `transB = 1` (`[N, K]`) and `Conv` (`[c_out, c_in, kh,
+ * kw]`, patches unfolded in `(c_in, kh, kw)` order) are `'out-in'`; `Gemm` without `transB` and `MatMul`
+ * (`[K, N]`) are `'in-out'`. A `Gemm`'s `alpha`/`beta` are folded into its factors (`scaleA`, `scaleD`), so
+ * the factors' `Δᵀ·A` is the gradient of the stored weight and bias as they are.
+ * @module
+ */
+import type { LayerFactors } from '@ifngd/fisher';
+import type { LinalgDevice, Matrix } from '@ifngd/linalg-gpu';
+import type { HostTree, KfacLayer, KfacOptions } from 'ifngd';
+import type { Tensor } from 'onnxruntime-common';
+import type { LayerInfo, ModelAnalysis } from './analyze.js';
+import { NAMES } from './builder.js';
+import { Attrs } from './proto.js';
+import { floats } from './session.js';
+
+/**
+ * KFAC options as the ONNX trainer takes them: `ifngd`'s `kfac` options without `device`, `ops` and `layers`
+ * (the trainer supplies the device and maps the model's layers); missing fields from `KFAC_DEFAULTS`.
+ */
+export type OnnxKfacOptions = Omit<KfacOptions<HostTree>, 'device' | 'ops' | 'layers'>;
+
+/** How a layer's weight initializer is laid out (see the module comment). */
+export function layoutOf(layer: LayerInfo): KfacLayer['layout'] {
+  if (layer.kind === 'conv2d') return 'out-in';
+  if (layer.node.opType === 'Gemm') return new Attrs(layer.node).int('transB', 0) ? 'out-in' : 'in-out';
+  return 'in-out';
+}
+
+/** The KFAC layer specs of an analysed model, in layer order (the order of the factor pass). */
+export function kfacLayersOf(an: ModelAnalysis): KfacLayer[] {
+  return an.layers.map((l) => ({ weight: l.weight, bias: l.bias, layout: layoutOf(l) }));
+}
+
+/**
+ * Every layer's factors from an output of the `'factors'` graph, uploaded to `device` (the matrices are pushed
+ * to `created`; the caller disposes them).
+ */
+export function uploadLayerFactors(
+  an: ModelAnalysis,
+  out: Readonly<Record<string, Tensor>>,
+  device: LinalgDevice,
+  created: Matrix[],
+): LayerFactors[] {
+  return an.layers.map((layer, l): LayerFactors => {
+    const a = out[NAMES.factorInputs(l)];
+    const d = out[NAMES.factorOutputGrads(l)];
+    const am = device.matrix(floats(a, 'factor'), a!.dims as number[]);
+    created.push(am);
+    const dm = device.matrix(floats(d, 'factor'), d!.dims as number[]);
+    created.push(dm);
+    return layer.kind === 'dense'
+      ? { kind: 'dense', inputs: am, outputGrads: dm, bias: layer.bias !== null }
+      : { kind: 'conv2d', patches: am, outputGrads: dm, bias: layer.bias !== null };
+  });
+}
