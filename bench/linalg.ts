@@ -13,6 +13,8 @@ export interface BenchCase {
   readonly name: string;
   readonly flops?: number;
   readonly reps?: number;
+  /** Time budget of the timed runs (ms; default `time`'s). */
+  readonly budgetMs?: number;
   readonly note?: string;
   /** Name of another case on the same backend this one is compared with (`ratio = ms / baseline ms`). */
   readonly baseline?: string;

@@ -3,12 +3,15 @@
  *
  * Times @ifngd/linalg-gpu (and the FNGD curvature step) on every available backend, side by side in this
  * process with peers on the same hardware: tfjs-backend-webgpu matMul on the same adapter, jax-js Cholesky
- * (WebGPU), tfjs-backend-wasm matMul for the CPU backend. Prints a table and optionally writes JSON.
+ * (WebGPU), tfjs-backend-wasm matMul for the CPU backend. Suite `kfac` (`kfac-cases.ts`): KFAC's factor update,
+ * inverse refresh and preconditioning against FNGD's curvature step per layer size, and KFAC's amortised cost
+ * per step at its default schedule (a derived row). Prints a table and optionally writes JSON.
  */
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { createDevice, type LinalgDevice } from '@ifngd/linalg-gpu';
 import { curvatureCases } from './fngd-step.js';
+import { kfacBenchCases, kfacStepRows } from './kfac-cases.js';
 import { linalgCases, type BenchCase } from './linalg.js';
 import { hasAdapter, nodeGpu, releaseGpu } from './peers/webgpu-node.js';
 import { gflops, time } from './timing.js';
@@ -42,7 +45,7 @@ const wanted = option('backend');
 
 async function runCase(dev: LinalgDevice, c: BenchCase): Promise<Row> {
   const ours = await c.setup(dev);
-  const t = await time(ours.run, c.reps ?? 7);
+  const t = await time(ours.run, c.reps ?? 7, c.budgetMs);
   ours.dispose();
   let peerMs: number | null = null;
   let peerName: string | null = null;
@@ -99,7 +102,8 @@ async function main(): Promise<void> {
   for (const kind of kinds) {
     const dev = await createDevice(kind === 'webgpu' ? { backend: 'webgpu', gpu: nodeGpu() } : { backend: 'cpu' });
     console.log(`\n# ${kind}: ${dev.info.description}`);
-    const cases = [...linalgCases(kind, quick), ...curvatureCases(kind, quick)].filter(
+    const kfac = kfacBenchCases(quick, { reps: quick ? 3 : 5, budgetMs: 2_000 });
+    const cases = [...linalgCases(kind, quick), ...curvatureCases(kind, quick), ...kfac].filter(
       (c) => !only || `${c.suite} ${c.name}`.includes(only),
     );
     const mine: Row[] = [];
@@ -111,6 +115,9 @@ async function main(): Promise<void> {
           (row.peer ? `; ${row.peer} ${row.peerMs?.toFixed(2)} ms` : '') +
           (row.note ? `; ${row.note}` : ''),
       );
+    }
+    for (const d of kfacStepRows((name) => mine.find((r) => r.case === name)?.ms, quick)) {
+      mine.push({ suite: 'kfac', case: d.name, backend: dev.backend, ms: d.ms, gflops: null, peer: null, peerMs: null, speedup: null, vs: d.baseline, ratio: null, note: d.note });
     }
     for (const r of mine) {
       const base = mine.find((b) => b.case === r.vs);
