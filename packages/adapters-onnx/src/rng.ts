@@ -1,15 +1,6 @@
 /**
- * The seeded generator behind batch-order shuffling (and the example's data split): mulberry32, uniform in [0, 1).
+ * The seeded generator behind batch-order shuffling (and the example's data split): `ifngd`'s mulberry32.
  * @internal
  * @module
  */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 } from 'ifngd';

@@ -11,6 +11,7 @@
  * @module
  */
 import { InvalidArgumentError } from './errors.js';
+import { shuffled } from './rng.js';
 
 /** A sample's identity: a stable id of the caller's choosing, or a content hash (see the tfjs trainer). */
 export type SampleId = string | number;
@@ -37,30 +38,6 @@ export interface PlanChange {
   readonly dropped: number;
   /** New batches (new keys). */
   readonly added: number;
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Seeded Fisher–Yates shuffle of `xs` (a new array). */
-function shuffled<T>(xs: readonly T[], seed: number): T[] {
-  const rand = mulberry32(seed);
-  const p = [...xs];
-  for (let i = p.length - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    const t = p[i] as T;
-    p[i] = p[j] as T;
-    p[j] = t;
-  }
-  return p;
 }
 
 /** `number:` / `string:` prefixed, so that `1` and `'1'` are different samples. */
