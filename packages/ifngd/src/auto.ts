@@ -45,9 +45,9 @@ export interface AutoOptions {
    */
   readonly lengthRatio?: number;
   /**
-   * Shift test: mark a batch stale when its loss exceeds this multiple of its loss at its previous visit
-   * (data that changed under the same key, or a jump in training); it is refreshed at its next visit. `null`
-   * disables it. Default 1.5.
+   * Shift test: mark a batch stale when its loss exceeds this multiple of both its loss at its previous visit
+   * and the running mean batch loss (data that changed under the same key, or a jump in training — not the
+   * noise of a batch whose loss is near 0); it is refreshed at its next visit. `null` disables it. Default 1.5.
    */
   readonly lossRatio?: number | null;
   /** Clock in milliseconds for the measured price. Default `performance.now`. Not checkpointed. */
@@ -90,11 +90,22 @@ export interface AutoState {
   work: number[];
   /** Computed steps timed since the last cached one (a cached step is re-timed every 64). */
   sinceCachedTiming: number;
+  /** Running mean of batch losses (the shift test's floor); null before a loss was seen. */
+  meanLoss: number | null;
 }
 
 /** A fresh state. */
 export function emptyAutoState(): AutoState {
-  return { rate: null, observations: 0, last: null, cachedPeriods: [], freshPeriods: [], work: [], sinceCachedTiming: 0 };
+  return { rate: null, observations: 0, last: null, cachedPeriods: [], freshPeriods: [], work: [], sinceCachedTiming: 0, meanLoss: null };
+}
+
+/** Weight of one batch loss in the running mean loss. */
+const LOSS_SMOOTHING = 1 / 32;
+
+/** Folds one batch loss into the running mean (a new state; non-finite or negative losses are ignored). */
+export function observeLoss(s: AutoState, loss: number | undefined): AutoState {
+  if (loss === undefined || !Number.isFinite(loss) || loss < 0) return s;
+  return { ...s, meanLoss: s.meanLoss === null ? loss : s.meanLoss + LOSS_SMOOTHING * (loss - s.meanLoss) };
 }
 
 function check(ok: boolean, what: string, v: unknown): void {
@@ -267,6 +278,8 @@ export function checkAutoState(v: unknown): AutoState | null {
   const last = x.last as { age?: unknown; efficiency?: unknown } | null;
   const lastOk = last === null || (typeof last === 'object' && typeof last.age === 'number' && typeof last.efficiency === 'number');
   const since = x.sinceCachedTiming ?? 0;
+  const meanLoss = x.meanLoss ?? null;
+  if (meanLoss !== null && !(typeof meanLoss === 'number' && Number.isFinite(meanLoss) && meanLoss >= 0)) return null;
   if (!rateOk || !Number.isSafeInteger(x.observations) || !lastOk || !nums(x.cachedPeriods) || !nums(x.freshPeriods) || !nums(x.work)) return null;
   if (!Number.isSafeInteger(since) || (since as number) < 0) return null;
   return {
@@ -277,5 +290,6 @@ export function checkAutoState(v: unknown): AutoState | null {
     freshPeriods: [...x.freshPeriods],
     work: [...x.work],
     sinceCachedTiming: since as number,
+    meanLoss: meanLoss as number | null,
   };
 }

@@ -42,11 +42,14 @@ export function reuseSignals(
 }
 
 /**
- * The shift test (`auto`): the batch's loss jumped past `ratio` × its loss at the previous visit — its samples
- * changed under the same key, or training jumped; either way its cached coefficients are suspect.
+ * The shift test (`auto`): the batch's loss jumped past `ratio` × both its loss at the previous visit and the
+ * running mean batch loss `meanLoss` — its samples changed under the same key, or training jumped; either way
+ * its cached coefficients are suspect. The mean is a floor: a batch whose loss is near 0 moves by large ratios
+ * from noise alone (the classifier's late batch losses of ~0.005).
  */
-export function shiftSignal(entry: CacheEntry, loss: number | undefined, ratio: number | null): boolean {
-  return ratio !== null && loss !== undefined && entry.lastLoss !== null && entry.lastLoss > 0 && loss > ratio * entry.lastLoss;
+export function shiftSignal(entry: CacheEntry, loss: number | undefined, ratio: number | null, meanLoss: number | null = null): boolean {
+  if (ratio === null || loss === undefined || entry.lastLoss === null || !(entry.lastLoss > 0)) return false;
+  return loss > ratio * Math.max(entry.lastLoss, meanLoss ?? 0);
 }
 
 /** What a probe measured: cached against freshly computed coefficients, at the current parameters. */

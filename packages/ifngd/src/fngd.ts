@@ -14,7 +14,7 @@
  */
 import type { LayerFactors } from '@ifngd/fisher';
 import type { LinalgDevice } from '@ifngd/linalg-gpu';
-import { autoDecision, emptyAutoState, observe, optimalCycle, recordTiming, reuseEfficiency, type AutoReason } from './auto.js';
+import { autoDecision, emptyAutoState, observe, observeLoss, optimalCycle, recordTiming, reuseEfficiency, type AutoReason } from './auto.js';
 import { CoefficientCache, cacheKey, type BatchKey, type CacheEntry } from './cache.js';
 import { solveCurvature, type FngdMode } from './curvature.js';
 import { adaptDamping, predictedReduction } from './damping.js';
@@ -320,7 +320,7 @@ export class FngdOptimizer<T = HostTree> {
             ? { lengthRatio: p.auto.lengthRatio, lossRatio: null, markOnCap: false, probeEvery: 1, minProbeEvery: 1, maxProbeEvery: 1, minCosine: 0 }
             : null;
       const reuse = reuseSignals(entry, { norm: scale.lastNorm, capped, loss }, tests);
-      const shifted = p.kind === 'auto' && reuse.stale === null && shiftSignal(entry, loss, p.auto.lossRatio);
+      const shifted = p.kind === 'auto' && reuse.stale === null && shiftSignal(entry, loss, p.auto.lossRatio, core.auto?.meanLoss ?? null);
       const sig = shifted ? { ...reuse, stale: 'loss' as const } : reuse;
       s.guard.lastLengthRatio = sig.lengthRatio;
       if (sig.lengthRatio !== null) s.guard.maxLengthRatio = Math.max(s.guard.maxLengthRatio, sig.lengthRatio);
@@ -328,6 +328,7 @@ export class FngdOptimizer<T = HostTree> {
       this.#cache.patch(c.batchKey, { reuses: entry.reuses + 1, lastLoss: loss ?? entry.lastLoss, ...(sig.stale ? { stale: true } : {}) });
       nextCore.pending = null;
     }
+    if (nextCore.auto) nextCore.auto = observeLoss(nextCore.auto, loss);
     this.#core = nextCore;
     return next;
   }

@@ -13,7 +13,8 @@ import {
   reuseEfficiency,
   type AutoState,
 } from '../src/auto.js';
-import { fngd, InvalidArgumentError, type FngdOptimizer, type HostTree } from '../src/index.js';
+import { shiftSignal } from '../src/drift.js';
+import { fngd, InvalidArgumentError, type CacheEntry, type FngdOptimizer, type HostTree } from '../src/index.js';
 import { batches, deviceFactors, forwardBackward, initParams, makeData, weightedGradient, type Mlp } from './support/mlp.js';
 
 /** Seeded uniform numbers in [-1, 1). */
@@ -229,6 +230,15 @@ describe('auto: the return-on-investment rule', () => {
     for (let i = 0; i < 100; i++) s = recordTiming(s, 'cachedPeriods', 15);
     expect(s.cachedPeriods.length).toBe(31);
     expect(refreshPrice(s, m)).toBeCloseTo(1, 12);
+  });
+
+  it('shift test: a jump past 1.5× the previous visit and the running mean loss; noise near 0 is not a shift', () => {
+    const entry = { lastLoss: 0.005 } as CacheEntry;
+    expect(shiftSignal(entry, 0.009, 1.5, null)).toBe(true); // ratio alone: 1.8× — a false alarm
+    expect(shiftSignal(entry, 0.009, 1.5, 0.01)).toBe(false); // under 1.5× the mean batch loss
+    expect(shiftSignal(entry, 0.05, 1.5, 0.01)).toBe(true); // a real shift
+    expect(shiftSignal(entry, 0.05, null, 0.01)).toBe(false);
+    expect(shiftSignal({ lastLoss: null } as CacheEntry, 5, 1.5, 0.01)).toBe(false);
   });
 
   it('options are validated with typed errors naming the value', () => {
