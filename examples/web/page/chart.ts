@@ -37,6 +37,6 @@ export function drawChart(canvas: HTMLCanvasElement, title: string, series: read
     s.points.forEach(([px, py], j) => (j === 0 ? ctx.moveTo(x(px), y(py)) : ctx.lineTo(x(px), y(py))));
     ctx.stroke();
     for (const [px, py] of s.points) ctx.fillRect(x(px) - 2, y(py) - 2, 4, 4);
-    ctx.fillText(s.label, w - pad.r - 60, pad.t + 14 + 14 * i);
+    ctx.fillText(s.label, w - pad.r - 6 - ctx.measureText(s.label).width, pad.t + 14 + 14 * i);
   });
 }

@@ -1,16 +1,25 @@
 /**
  * FNGD against Adam on the same model, the same initial weights and the same batches, one epoch each in turn,
- * both through `FngdTrainer` (Adam via its `optimizer` option), on the chosen tfjs backend.
+ * both through `FngdTrainer` (Adam via its `optimizer` option), on the chosen tfjs backend — and a third lane:
+ * FNGD on ONNX Runtime Web (`@ifngd/adapters-onnx`' `OnnxTrainer`, wasm execution provider, single-threaded) on
+ * the same MLP as an ONNX model (same initial weights, same partition into batches), whatever the tfjs backend.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import * as ort from 'onnxruntime-web';
 import { FngdTrainer } from '@ifngd/adapters-tfjs';
+import { OnnxTrainer, buildModel, type ModelSpec } from '@ifngd/adapters-onnx';
+import { createDevice } from '@ifngd/linalg-gpu';
 import type { Digits } from './data.js';
 
 /** tfjs backends the page offers. */
 export const BACKENDS = ['webgpu', 'wasm', 'cpu'] as const;
 export type Backend = (typeof BACKENDS)[number];
-export type Optimizer = 'fngd' | 'adam';
+export type Optimizer = 'fngd' | 'adam' | 'onnx';
+/** The lanes, in the order they train each epoch. */
+export const OPTIMIZERS = ['fngd', 'adam', 'onnx'] as const satisfies readonly Optimizer[];
+/** Where src/serve.ts serves onnxruntime-web's wasm files (node_modules/onnxruntime-web/dist). */
+export const ORT_WASM_PATH = '/ort-wasm/';
 
 /** One finished epoch of one optimizer. */
 export interface Point {
@@ -55,24 +64,154 @@ export interface RaceCallbacks {
   readonly onBatch?: (optimizer: Optimizer, at: number, loss: number) => void;
 }
 
-/** Trains both optimizers for `epochs` epochs, one epoch each in turn. */
+/**
+ * The {@link mlp} as an ONNX model with the same initial weights: x `[N,784]` → Gemm → Relu → Gemm → logits
+ * (tfjs kernels are `[in, out]`, so the Gemms have no `transB`).
+ */
+export async function mlpOnnx(model: tfl.LayersModel): Promise<Uint8Array> {
+  const [w0, b0, w1, b1] = await Promise.all(model.getWeights().map((w) => w.data() as Promise<Float32Array>));
+  const spec: ModelSpec = {
+    inputs: [{ name: 'x', shape: ['N', 784] }],
+    outputs: ['logits'],
+    nodes: [
+      { op: 'Gemm', inputs: ['x', 'W0', 'b0'], outputs: ['z0'] },
+      { op: 'Relu', inputs: ['z0'], outputs: ['a0'] },
+      { op: 'Gemm', inputs: ['a0', 'W1', 'b1'], outputs: ['logits'] },
+    ],
+    initializers: [
+      { name: 'W0', dims: [784, 64], data: w0! },
+      { name: 'b0', dims: [64], data: b0! },
+      { name: 'W1', dims: [64, 10], data: w1! },
+      { name: 'b1', dims: [10], data: b1! },
+    ],
+  };
+  return buildModel(spec);
+}
+
+/** onnxruntime-web: wasm binaries from {@link ORT_WASM_PATH}, one thread (the page sets no COOP/COEP headers). */
+function ortRuntime(): typeof ort {
+  ort.env.wasm.wasmPaths = ORT_WASM_PATH;
+  ort.env.wasm.numThreads = 1;
+  return ort;
+}
+
+/** Seeded batch order (mulberry32 + Fisher–Yates), a fresh permutation per epoch. */
+function shuffler(seed: number): (n: number) => number[] {
+  let a = seed >>> 0;
+  const rand = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return (n) => {
+    const order = Array.from({ length: n }, (_, i) => i);
+    for (let i = n - 1; i > 0; i--) {
+      const j = Math.floor(rand() * (i + 1));
+      [order[i], order[j]] = [order[j]!, order[i]!];
+    }
+    return order;
+  };
+}
+
+/** The ONNX lane: `OnnxTrainer` on onnxruntime-web (wasm EP), FNGD defaults, the CPU linear-algebra device. */
+class OnnxLane {
+  private constructor(
+    private readonly trainer: OnnxTrainer,
+    private readonly device: Awaited<ReturnType<typeof createDevice>>,
+    private readonly data: { xTrain: Float32Array; yTrain: Float32Array; xTest: Float32Array; yTest: Float32Array; nTrain: number; nTest: number },
+  ) {}
+
+  static async create(data: Digits): Promise<OnnxLane> {
+    const rt = ortRuntime();
+    const model = mlp();
+    const bytes = await mlpOnnx(model).finally(() => model.dispose());
+    const device = await createDevice({ backend: 'cpu' });
+    try {
+      const trainer = await OnnxTrainer.create(bytes, {
+        loss: 'softmax-cross-entropy',
+        ort: rt,
+        device,
+        sessionOptions: { executionProviders: ['wasm'] },
+      });
+      // tfjs may hand back another typed array (e.g. the one-hot labels on cpu); onnxruntime-web wants Float32Array
+      const f32 = async (t: tf.Tensor) => Float32Array.from(await t.data());
+      const [xTrain, yTrain, xTest, yTest] = await Promise.all([f32(data.xTrain), f32(data.yTrain), f32(data.xTest), f32(data.yTest)]);
+      return new OnnxLane(trainer, device, { xTrain: xTrain!, yTrain: yTrain!, xTest: xTest!, yTest: yTest!, nTrain: data.xTrain.shape[0], nTest: data.xTest.shape[0] });
+    } catch (err) {
+      device.destroy();
+      throw err;
+    }
+  }
+
+  /** One epoch over the fixed batches (keys = batch indices) in `order`; the mean training loss and seconds. */
+  async epoch(epoch: number, order: readonly number[], batchSize: number, onBatch: (b: number, loss: number) => void): Promise<{ loss: number; seconds: number }> {
+    const { xTrain, yTrain, nTrain } = this.data;
+    const t0 = performance.now();
+    let sum = 0;
+    for (const [b, key] of order.entries()) {
+      const lo = key * batchSize;
+      const hi = Math.min(nTrain, lo + batchSize);
+      const x = new ort.Tensor('float32', xTrain.subarray(lo * 784, hi * 784), [hi - lo, 784]);
+      const y = new ort.Tensor('float32', yTrain.subarray(lo * 10, hi * 10), [hi - lo, 10]);
+      const loss = await this.trainer.step({ x }, y, { batchKey: key, epoch });
+      sum += loss * (hi - lo);
+      onBatch(b, loss);
+    }
+    return { loss: sum / nTrain, seconds: (performance.now() - t0) / 1000 };
+  }
+
+  /** Test accuracy (argmax of the logits against the one-hot labels). */
+  async accuracy(): Promise<number> {
+    const { xTest, yTest, nTest } = this.data;
+    const out = await this.trainer.predict({ x: new ort.Tensor('float32', xTest, [nTest, 784]) });
+    const logits = out.logits!.data as Float32Array;
+    const argmax = (v: Float32Array, i: number) => {
+      let best = 0;
+      for (let c = 1; c < 10; c++) if (v[i * 10 + c]! > v[i * 10 + best]!) best = c;
+      return best;
+    };
+    let correct = 0;
+    for (let i = 0; i < nTest; i++) if (argmax(logits, i) === argmax(yTest, i)) correct++;
+    return correct / nTest;
+  }
+
+  dispose(): void {
+    this.trainer.dispose();
+    this.device.destroy();
+  }
+}
+
+/** Trains the three lanes for `epochs` epochs, one epoch each in turn. */
 export async function race(data: Digits, epochs: number, batchSize: number, cb: RaceCallbacks): Promise<Point[]> {
   const loss = 'softmax-cross-entropy';
-  const trainers: Record<Optimizer, FngdTrainer> = {
+  const trainers: Record<'fngd' | 'adam', FngdTrainer> = {
     fngd: await FngdTrainer.create(mlp(), { loss }),
     adam: await FngdTrainer.create(mlp(), { loss, optimizer: tf.train.adam() }),
   };
-  const seconds: Record<Optimizer, number> = { fngd: 0, adam: 0 };
+  let onnx: OnnxLane | null = null;
+  const seconds: Record<Optimizer, number> = { fngd: 0, adam: 0, onnx: 0 };
   const points: Point[] = [];
   try {
+    onnx = await OnnxLane.create(data);
+    const batches = Math.ceil(data.xTrain.shape[0] / batchSize);
+    const order = shuffler(7);
     for (let epoch = 1; epoch <= epochs; epoch++) {
-      for (const optimizer of ['fngd', 'adam'] as const) {
-        const t = trainers[optimizer];
-        const onBatchEnd = (b: number, l: { loss: number; batches: number }) => cb.onBatch?.(optimizer, epoch - 1 + (b + 1) / l.batches, l.loss);
-        const [log] = await t.fit(data.xTrain, data.yTrain, { epochs: 1, batchSize, seed: 7, callbacks: { onBatchEnd } });
-        seconds[optimizer] += log!.seconds;
-        const ev = await t.evaluateAsync(data.xTest, data.yTest);
-        const p: Point = { optimizer, epoch, trainLoss: log!.trainLoss, testAccuracy: ev.accuracy ?? NaN, seconds: seconds[optimizer] };
+      for (const optimizer of OPTIMIZERS) {
+        let log: { trainLoss: number; seconds: number };
+        if (optimizer === 'onnx') {
+          const r = await onnx.epoch(epoch - 1, order(batches), batchSize, (b, l) => cb.onBatch?.(optimizer, epoch - 1 + (b + 1) / batches, l));
+          log = { trainLoss: r.loss, seconds: r.seconds };
+        } else {
+          const t = trainers[optimizer];
+          const onBatchEnd = (b: number, l: { loss: number; batches: number }) => cb.onBatch?.(optimizer, epoch - 1 + (b + 1) / l.batches, l.loss);
+          const [l] = await t.fit(data.xTrain, data.yTrain, { epochs: 1, batchSize, seed: 7, callbacks: { onBatchEnd } });
+          log = l!;
+        }
+        seconds[optimizer] += log.seconds;
+        const testAccuracy = optimizer === 'onnx' ? await onnx.accuracy() : ((await trainers[optimizer].evaluateAsync(data.xTest, data.yTest)).accuracy ?? NaN);
+        const p: Point = { optimizer, epoch, trainLoss: log.trainLoss, testAccuracy, seconds: seconds[optimizer] };
         points.push(p);
         cb.onPoint(p);
       }
@@ -80,6 +219,7 @@ export async function race(data: Digits, epochs: number, batchSize: number, cb: 
   } finally {
     trainers.fngd.dispose();
     trainers.adam.dispose();
+    onnx?.dispose();
   }
   return points;
 }
@@ -95,5 +235,7 @@ export function summary(points: readonly Point[]): string {
   const when = reach
     ? `FNGD reached Adam's final accuracy after ${reach.seconds.toFixed(1)} s of training (Adam: ${a.seconds.toFixed(1)} s).`
     : "FNGD did not reach Adam's final accuracy.";
-  return `Test accuracy after ${f.epoch} epoch${f.epoch === 1 ? '' : 's'}: FNGD ${pct(f.testAccuracy)}, Adam ${pct(a.testAccuracy)}. ${when}`;
+  const o = last('onnx');
+  const onnx = o ? ` FNGD on ONNX Runtime Web: ${pct(o.testAccuracy)}.` : '';
+  return `Test accuracy after ${f.epoch} epoch${f.epoch === 1 ? '' : 's'}: FNGD ${pct(f.testAccuracy)}, Adam ${pct(a.testAccuracy)}. ${when}${onnx}`;
 }

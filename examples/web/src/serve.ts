@@ -1,6 +1,7 @@
 /**
  * `npm run demo:web`: serves the page on 127.0.0.1 (vite, sources resolved through the `@ifngd/source` and
- * `browser` conditions) with the MNIST blob at `/mnist.bin` and tfjs's wasm binaries at `/tfjs-wasm/`.
+ * `browser` conditions) with the MNIST blob at `/mnist.bin`, tfjs's wasm binaries at `/tfjs-wasm/` and
+ * onnxruntime-web's wasm files (node_modules/onnxruntime-web/dist) at `/ort-wasm/`.
  * `--port N` (default 5178; 0 = any free port). Open the printed URL in a browser with WebGPU for the webgpu backend.
  * @module
  */
@@ -12,9 +13,11 @@ import { createServer, type Plugin, type ViteDevServer } from 'vite';
 import { digitsBlob } from './digits.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const WASM_DIR = dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/package.json'));
+const require = createRequire(import.meta.url);
+const WASM_DIR = dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json'));
+const ORT_DIST = dirname(require.resolve('onnxruntime-web/ort-wasm-simd-threaded.wasm'));
 
-/** Serves `/mnist.bin` (built once) and `/tfjs-wasm/*.wasm`. */
+/** Serves `/mnist.bin` (built once), `/tfjs-wasm/*.wasm` and `/ort-wasm/ort-wasm-simd-threaded*.{wasm,mjs}`. */
 function assets(): Plugin {
   let blob: Uint8Array | null = null;
   return {
@@ -32,6 +35,12 @@ function assets(): Plugin {
         if (wasm) {
           res.setHeader('Content-Type', 'application/wasm');
           res.end(readFileSync(join(WASM_DIR, 'dist', wasm[1]!)));
+          return;
+        }
+        const ortFile = /^\/ort-wasm\/(ort-wasm-simd-threaded(?:\.jsep|\.jspi|\.asyncify)?\.(wasm|mjs))$/.exec(url);
+        if (ortFile) {
+          res.setHeader('Content-Type', ortFile[2] === 'wasm' ? 'application/wasm' : 'text/javascript');
+          res.end(readFileSync(join(ORT_DIST, ortFile[1]!)));
           return;
         }
         next();
@@ -55,6 +64,10 @@ export async function startServer(port = 5178): Promise<{ url: string; close: ()
         '@tensorflow/tfjs-backend-cpu',
         '@tensorflow/tfjs-backend-wasm',
         '@tensorflow/tfjs-backend-webgpu',
+        'onnxruntime-web',
+        'onnxruntime-common',
+        'onnx-buf',
+        '@bufbuild/protobuf',
       ],
     },
     server: { host: '127.0.0.1', port, strictPort: port !== 0 },
