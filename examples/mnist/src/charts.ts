@@ -12,6 +12,7 @@ const COLORS: Record<OptName, string> = {
   'fngd-drift': '#ff7f0e',
   'fngd-auto': '#8c564b',
   'fngd-always': '#9467bd',
+  kfac: '#17becf',
   adam: '#1f77b4',
   sgd: '#2ca02c',
 };

@@ -1,7 +1,9 @@
 /**
  * FNGD return-on-investment on real MNIST through TensorFlow.js: fngd (first-epoch coefficients), fngd-drift,
- * fngd-always, tfjs Adam and tfjs momentum SGD, with the hyper-parameters chosen by `npm run tune` (read from
- * `tuned/<task>-b<batch>.json`, never typed in here), over several seeds, side by side in one process.
+ * fngd-auto, fngd-always, KFAC (the paper's comparator), tfjs Adam and tfjs momentum SGD, with the
+ * hyper-parameters chosen by `npm run tune` (read from `tuned/<task>-b<batch>.json`, never typed in here), over
+ * several seeds, side by side in one process. An optimizer the tuned file holds no trial of is skipped with a
+ * note.
  *
  *   npm run demo -- [--task classifier|autoencoder] [--batch N] [--seeds K] [--tuned FILE]
  *     [--backend cpu|wasm|webgpu|auto] [--epochs N] [--quick] [--out DIR] [--json FILE] [--optimizers a,b]
@@ -21,7 +23,7 @@ import { renderCharts } from './charts.js';
 import { buildReport, printReport, type Run } from './report.js';
 import { OPTIMIZERS, type OptName } from './search.js';
 import { seedPlan } from './trial.js';
-import { readTuned, runName, tunedPath } from './tuned.js';
+import { readTuned, runName, tunedOptimizers, tunedPath } from './tuned.js';
 import type { EpochRow } from './summary.js';
 
 interface Args {
@@ -111,8 +113,15 @@ async function main(): Promise<void> {
       `${tunedFile} was tuned for ${tuned.task} (${tuned.model}) batch ${tuned.batchSize}, not ${args.task} (${args.model}) batch ${args.batch}`,
     );
   }
-  const missing = args.only.filter((o) => !tuned.best[o]);
-  if (missing.length > 0) throw new Error(`${tunedFile}: no surviving trial for ${missing.join(', ')}`);
+  const { run: only, absent, diverged } = tunedOptimizers(tuned, args.only);
+  if (diverged.length > 0) throw new Error(`${tunedFile}: no surviving trial for ${diverged.join(', ')}`);
+  for (const o of absent) {
+    console.log(
+      `note: ${o} is skipped — ${relative(process.cwd(), tunedFile)} holds no trial of it (tuned before ${o} joined the protocol); ` +
+        `\`npm run tune -- --task ${tuned.task} --batch ${tuned.batchSize}\` adds its trials and keeps the others`,
+    );
+  }
+  if (only.length === 0) throw new Error(`${tunedFile}: none of ${args.only.join(', ')} was tuned`);
   const init = tuned.initializer.chosen;
   const epochs = args.epochs ?? (args.quick ? 3 : tuned.epochs);
   const backend = await setBackend(args.backend, args.model);
@@ -126,7 +135,7 @@ async function main(): Promise<void> {
     `MNIST ${args.task} (${describeModel(args.task, args.model)}), ${sizes.train}/${sizes.test} real digits, batch ${args.batch}, ${epochs} epochs, ` +
       `seeds ${seeds.join(',')}, backend ${backend}, initializer ${init}\ntuned settings: ${relative(process.cwd(), tunedFile)} (${tuned.trialsPerOptimizer} trials per optimizer, ${tuned.epochs} epochs, validation split)`,
   );
-  for (const o of args.only) console.log(`  ${o.padEnd(11)} ${describeConfig(tuned.best[o]!.config)}`);
+  for (const o of only) console.log(`  ${o.padEnd(11)} ${describeConfig(tuned.best[o]!.config)}`);
 
   // warm-up (JIT, wasm compilation) so that the first timed optimizer is not penalised
   for (const name of ['sgd', 'fngd'] as const) {
@@ -147,7 +156,7 @@ async function main(): Promise<void> {
   // the machine hits all of them alike; each has its own model, trainer and seeded batch partition
   const live: { run: Run; model: ReturnType<typeof buildModel>; trainer: FngdTrainer; diverged: boolean }[] = [];
   for (const seed of seeds) {
-    for (const name of args.only) {
+    for (const name of only) {
       const model = buildModel(args.task, args.model, init, seedPlan(seed).weights);
       const trainer = await FngdTrainer.create(model, trainerOptions(args.task, name, tuned.best[name]!.config));
       live.push({ run: { optimizer: name, seed, epochs: [], diverged: null }, model, trainer, diverged: false });
@@ -223,7 +232,7 @@ async function main(): Promise<void> {
     tuned: {
       file: relative(resolve('.'), tunedFile),
       initializer: init,
-      best: Object.fromEntries(args.only.map((o) => [o, tuned.best[o]!.config])),
+      best: Object.fromEntries(only.map((o) => [o, tuned.best[o]!.config])),
       trialsPerOptimizer: tuned.trialsPerOptimizer,
     },
     runs: live.map((l) => l.run),

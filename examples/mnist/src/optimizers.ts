@@ -1,6 +1,7 @@
 /**
  * Trainer options of each benchmark optimizer from one trial configuration. All run in the same
- * `FngdTrainer` loop (tfjs optimizers through its baseline branch), so they share data handling and timing.
+ * `FngdTrainer` loop (KFAC through its `kfac` branch, tfjs optimizers through its baseline branch), so they
+ * share data handling and timing.
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -20,6 +21,11 @@ export function trainerOptions(task: Task, name: OptName, c: TrialConfig): FngdT
   const loss = lossOf(task);
   if (name === 'adam') return { loss, optimizer: tf.train.adam(c.learningRate) };
   if (name === 'sgd') return { loss, optimizer: tf.train.momentum(c.learningRate, MOMENTUM) };
+  if (name === 'kfac') {
+    if (c.damping === undefined) throw new Error('kfac: a trial needs damping');
+    // the rest at KFAC_DEFAULTS: factors every step, inverses every 10, decay 0.95, KL clip 0.001
+    return { loss, kfac: { learningRate: c.learningRate, damping: c.damping, momentum: MOMENTUM } };
+  }
   if (c.damping === undefined || c.mode === undefined) throw new Error(`${name}: a trial needs damping and mode`);
   return {
     loss,

@@ -1,7 +1,8 @@
 /**
  * The ROI report of a multi-seed run: a shared target, per-optimizer medians with min–max spread, epoch costs
- * against SGD, progress per epoch against Adam, the metric at equal training time, time to target, and a
- * one-line verdict per FNGD variant. `buildReport` is pure (tested); `printReport` formats it.
+ * against SGD, progress per epoch against Adam, the metric at equal training time, time to target (each FNGD
+ * variant's also against KFAC's, the paper's comparator), and a one-line verdict per FNGD variant.
+ * `buildReport` is pure (tested); `printReport` formats it.
  * @module
  */
 import type { FngdStats } from 'ifngd';
@@ -167,6 +168,15 @@ export function buildReport(input: ReportInput): Report {
   };
 }
 
+/**
+ * Median time to target of `s` ÷ KFAC's in the same report (the paper's FNGD ÷ KFAC ratio; < 1: `s` is
+ * faster). Null when KFAC did not run or either never reached the target.
+ */
+export function timeToTargetVsKfac(summary: readonly OptimizerSummary[], s: OptimizerSummary): number | null {
+  const k = summary.find((x) => x.optimizer === 'kfac');
+  return ratio(med(s.timeToTarget), med(k?.timeToTarget ?? null));
+}
+
 export function fmtMetric(metric: Metric, v: number | null): string {
   if (v === null) return 'n/a';
   return metric === 'testAccuracy' ? `${(v * 100).toFixed(2)} %` : v.toFixed(1);
@@ -238,6 +248,9 @@ export function printReport(r: Report): void {
       `  ${s.optimizer.padEnd(11)} final ${sp(s.final, fm)}; time to target ${sp(s.timeToTarget, (v) => `${v.toFixed(1)} s`)} (${s.reached}/${r.seeds.length} seeds, ${f(s.timeToTargetVsAdam)}× Adam); ` +
         `epoch 1 ${f(s.epoch1VsSgd)}× SGD (+${f(s.investmentSeconds, 1)} s), steady ${f(s.steadyVsSgd)}× SGD; at ${r.equalTime.toFixed(0)} s: ${fmtMetric(metric, s.atEqualTime)}` +
         (s.factorizations !== null ? `; ${s.factorizations} factorizations` : '') +
+        (s.optimizer.startsWith('fngd') && r.summary.some((x) => x.optimizer === 'kfac')
+          ? `; time to target ÷ KFAC's ${f(timeToTargetVsKfac(r.summary, s))}`
+          : '') +
         (s.diverged ? `; ${s.diverged} diverged` : ''),
     );
   }

@@ -5,26 +5,26 @@
  * a log grid of half-decade steps over 3.5 decades (8 points); its `K` trials split the grid into `K`
  * contiguous strata and draw one point from each, so the trials always span the whole grid. FNGD's damping λ
  * (a log grid of decades) and `mode` (global, layer-wise) are drawn as balanced shuffled sequences and paired
- * with the learning rates at random. With `K = 8` SGD's and Adam's searches are their full grids. The sample
- * is seeded and the same for every task and batch size; the FNGD variants share it (they differ only in
- * the refresh policy), which makes their comparison a paired one.
+ * with the learning rates at random; KFAC's damping likewise (KFAC has no mode). With `K = 8` SGD's and Adam's
+ * searches are their full grids. The sample is seeded and the same for every task and batch size; the FNGD
+ * variants share it (they differ only in the refresh policy), which makes their comparison a paired one.
  * @module
  */
 import { mulberry32, permutation } from '@ifngd/adapters-tfjs';
 
 /** The optimizers of the benchmark. */
-export type OptName = 'fngd' | 'fngd-drift' | 'fngd-auto' | 'fngd-always' | 'adam' | 'sgd';
-export const OPTIMIZERS: readonly OptName[] = ['fngd', 'fngd-drift', 'fngd-auto', 'fngd-always', 'adam', 'sgd'];
+export type OptName = 'fngd' | 'fngd-drift' | 'fngd-auto' | 'fngd-always' | 'kfac' | 'adam' | 'sgd';
+export const OPTIMIZERS: readonly OptName[] = ['fngd', 'fngd-drift', 'fngd-auto', 'fngd-always', 'kfac', 'adam', 'sgd'];
 export const FNGD_VARIANTS = ['fngd', 'fngd-drift', 'fngd-auto', 'fngd-always'] as const satisfies readonly OptName[];
 
-/** One trial's hyper-parameters. `damping`/`mode` for FNGD variants only. */
+/** One trial's hyper-parameters. `damping` for FNGD variants and KFAC, `mode` for FNGD variants only. */
 export interface TrialConfig {
   readonly learningRate: number;
   readonly damping?: number;
   readonly mode?: 'global' | 'layerwise';
 }
 
-/** Momentum of SGD (heavy ball) and of every FNGD variant: a fixed set-up choice, not tuned. */
+/** Momentum of SGD (heavy ball), of every FNGD variant and of KFAC: a fixed set-up choice, not tuned. */
 export const MOMENTUM = 0.9;
 
 /** A log grid `10^lo, 10^(lo+step), …, 10^hi` (values rounded to 4 significant digits). */
@@ -38,6 +38,8 @@ export const SPACES = {
   sgd: { learningRate: logGrid(-3.5, 0, 0.5) },
   adam: { learningRate: logGrid(-4.5, -1, 0.5) },
   fngd: { learningRate: logGrid(-2.5, 1, 0.5), damping: logGrid(-2, 2, 1), mode: ['global', 'layerwise'] as const },
+  /** KFAC's λ is split between its two factors (π-rule); the reference implementations default to 1e-3. */
+  kfac: { learningRate: logGrid(-3.5, 0, 0.5), damping: logGrid(-4, 0, 1) },
 } as const;
 
 /** The space an optimizer is searched in. */
@@ -46,7 +48,7 @@ export function spaceOf(opt: OptName): {
   damping?: readonly number[];
   mode?: readonly ('global' | 'layerwise')[];
 } {
-  return opt === 'sgd' ? SPACES.sgd : opt === 'adam' ? SPACES.adam : SPACES.fngd;
+  return opt === 'sgd' ? SPACES.sgd : opt === 'adam' ? SPACES.adam : opt === 'kfac' ? SPACES.kfac : SPACES.fngd;
 }
 
 /** Seed of the trial sample (fixed: the sample is part of the protocol). */
@@ -73,15 +75,16 @@ function balanced<T>(values: readonly T[], k: number, rand: () => number): T[] {
 export function sampleTrials(opt: OptName, k: number, seed = SEARCH_SEED): TrialConfig[] {
   if (!Number.isSafeInteger(k) || k < 1) throw new Error(`trials must be a positive integer, got ${k}`);
   const space = spaceOf(opt);
-  const kind = opt === 'sgd' || opt === 'adam' ? opt : 'fngd';
-  const rand = mulberry32(seed ^ (kind === 'sgd' ? 0x51 : kind === 'adam' ? 0xad : 0xf9));
+  const kind = opt === 'sgd' || opt === 'adam' || opt === 'kfac' ? opt : 'fngd';
+  const salt = { sgd: 0x51, adam: 0xad, kfac: 0x6b, fngd: 0xf9 }[kind];
+  const rand = mulberry32(seed ^ salt);
   const lrs = stratified(space.learningRate.length, k, rand).map((i) => space.learningRate[i] as number);
-  if (!space.damping || !space.mode) return lrs.map((learningRate) => ({ learningRate }));
+  if (!space.damping) return lrs.map((learningRate) => ({ learningRate }));
   const dampings = balanced(space.damping, k, rand);
-  const modes = balanced(space.mode, k, rand);
+  const modes = space.mode ? balanced(space.mode, k, rand) : null;
   return lrs.map((learningRate, i) => ({
     learningRate,
     damping: dampings[i] as number,
-    mode: modes[i] as 'global' | 'layerwise',
+    ...(modes ? { mode: modes[i] as 'global' | 'layerwise' } : {}),
   }));
 }

@@ -35,7 +35,7 @@ import {
 } from './tuned.js';
 
 /** Order in which optimizers are tuned after the initializer is chosen. */
-const AFTER_INIT: readonly OptName[] = ['sgd', 'fngd-always', 'fngd', 'fngd-drift', 'fngd-auto'];
+const AFTER_INIT: readonly OptName[] = ['sgd', 'fngd-always', 'fngd', 'fngd-drift', 'fngd-auto', 'kfac'];
 /** The tuning seed (reported runs use 1…K). */
 export const TUNING_SEED = 0;
 
@@ -137,6 +137,9 @@ async function main(): Promise<void> {
       throw new Error(
         `${path} was tuned under another protocol (${diff.join(', ')} differ): pass --fresh to start over`,
       );
+    const added = Object.keys(p.search.spaces as object).filter((k) => !(k in (file.search.spaces as object)));
+    if (added.length > 0) console.log(`the protocol adds ${added.join(', ')}: its trials run, the others are kept`);
+    file = { ...file, search: p.search, complete: false };
     console.log(`resuming ${path}: ${file.trials.length} trials done`);
   } else {
     file = {

@@ -123,19 +123,36 @@ export function writeTuned(path: string, f: TunedFile): void {
   renameSync(tmp, path);
 }
 
-/** Fields of the protocol that differ between `a` and `b` (empty: the file can be resumed). */
+/**
+ * Fields of the protocol that differ between the file `a` and the current protocol `b` (empty: the file can be
+ * resumed). A protocol that only *adds* optimizers (search spaces the file lacks, every other space equal) is
+ * not a mismatch: resuming runs the new optimizers' trials and keeps every trial already made.
+ */
 export function protocolMismatch(a: Protocol, b: Protocol): string[] {
-  const keys = [
-    'task',
-    'model',
-    'batchSize',
-    'epochs',
-    'trialsPerOptimizer',
-    'quick',
-    'data',
-    'seed',
-    'search',
-    'metric',
-  ] as const;
-  return keys.filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+  const keys = ['task', 'model', 'batchSize', 'epochs', 'trialsPerOptimizer', 'quick', 'data', 'seed', 'metric'] as const;
+  const out: string[] = keys.filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+  const { spaces: sa, ...ra } = a.search;
+  const { spaces: sb, ...rb } = b.search;
+  const as = (sa ?? {}) as Record<string, unknown>;
+  const bs = (sb ?? {}) as Record<string, unknown>;
+  const onlyAdded = Object.keys(as).every((k) => k in bs && JSON.stringify(as[k]) === JSON.stringify(bs[k]));
+  if (!onlyAdded || JSON.stringify(ra) !== JSON.stringify(rb)) out.push('search');
+  return out;
+}
+
+/**
+ * Which of `wanted` a tuned file can run: those with a best configuration; those the file holds no trial of
+ * (tuned before they were added to the protocol) are `absent`; those whose every trial diverged are
+ * `diverged`.
+ */
+export function tunedOptimizers(
+  file: Pick<TunedFile, 'trials' | 'best'>,
+  wanted: readonly OptName[],
+): { run: OptName[]; absent: OptName[]; diverged: OptName[] } {
+  const tried = new Set(file.trials.map((t) => t.optimizer));
+  return {
+    run: wanted.filter((o) => file.best[o]),
+    absent: wanted.filter((o) => !file.best[o] && !tried.has(o)),
+    diverged: wanted.filter((o) => !file.best[o] && tried.has(o)),
+  };
 }

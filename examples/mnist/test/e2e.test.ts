@@ -62,7 +62,16 @@ describe('tune → demo (quick)', () => {
       // Adam once per initializer, every other optimizer once under the chosen one
       const counts = new Map<string, number>();
       for (const t of f.trials) counts.set(t.optimizer, (counts.get(t.optimizer) ?? 0) + 1);
-      expect(Object.fromEntries(counts)).toEqual({ adam: 2, sgd: 1, fngd: 1, 'fngd-drift': 1, 'fngd-always': 1 });
+      expect(Object.fromEntries(counts)).toEqual({
+        adam: 2,
+        sgd: 1,
+        fngd: 1,
+        'fngd-drift': 1,
+        'fngd-auto': 1,
+        'fngd-always': 1,
+        kfac: 1,
+      });
+      expect(f.best.kfac?.config).toHaveProperty('damping');
       for (const t of f.trials.filter((x) => x.optimizer !== 'adam')) expect(t.initializer).toBe(f.initializer.chosen);
       for (const t of f.trials) expect(t.curve).toHaveLength(1);
 
@@ -72,7 +81,7 @@ describe('tune → demo (quick)', () => {
       const again = await cli('tune', tuneArgs());
       expect(again.code, again.out).toBe(0);
       expect(again.out).toContain('resuming');
-      expect(again.out.match(/^\s+\[\d+\/6\]/gm)).toHaveLength(2);
+      expect(again.out.match(/^\s+\[\d+\/8\]/gm)).toHaveLength(4);
       const g = JSON.parse(readFileSync(tuned, 'utf8')) as TunedFile;
       expect(g.complete).toBe(true);
       expect(g.trials.map((t) => [t.optimizer, t.initializer, t.index])).toEqual(
@@ -80,6 +89,29 @@ describe('tune → demo (quick)', () => {
       );
     },
   );
+
+  it('resumes a file tuned before KFAC joined the protocol: only the KFAC trial runs', { timeout: 300_000 }, async () => {
+    const f = JSON.parse(readFileSync(tuned, 'utf8')) as TunedFile;
+    const { kfac: _k, ...spaces } = f.search.spaces as Record<string, unknown>;
+    const { kfac: _b, ...best } = f.best;
+    const old: TunedFile = {
+      ...f,
+      search: { ...f.search, spaces },
+      trials: f.trials.filter((t) => t.optimizer !== 'kfac'),
+      best,
+    };
+    writeFileSync(tuned, JSON.stringify(old));
+    const r = await cli('tune', tuneArgs());
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toContain('the protocol adds kfac');
+    expect(r.out.match(/^\s+\[\d+\/8\] kfac /gm)).toHaveLength(1);
+    expect(r.out.match(/^\s+\[\d+\/8\]/gm)).toHaveLength(1);
+    const g = JSON.parse(readFileSync(tuned, 'utf8')) as TunedFile;
+    expect(g.complete).toBe(true);
+    expect(g.search).toEqual(f.search);
+    expect(g.trials.filter((t) => t.optimizer !== 'kfac')).toEqual(old.trials);
+    expect(g.best.kfac).toBeDefined();
+  });
 
   it('refuses to resume under another protocol', async () => {
     const r = await cli('tune', tuneArgs(2));
@@ -113,12 +145,37 @@ describe('tune → demo (quick)', () => {
     expect(r.out).toContain('ROI summary');
     const rep = JSON.parse(readFileSync(join(out, 'classifier-b64-quick.json'), 'utf8')) as Report;
     expect(rep.seeds).toEqual([1, 2]);
-    expect(rep.runs).toHaveLength(10);
-    expect(rep.summary.map((s) => s.optimizer).sort()).toEqual(['adam', 'fngd', 'fngd-always', 'fngd-drift', 'sgd']);
+    expect(rep.runs).toHaveLength(14);
+    expect(rep.summary.map((s) => s.optimizer).sort()).toEqual([
+      'adam',
+      'fngd',
+      'fngd-always',
+      'fngd-auto',
+      'fngd-drift',
+      'kfac',
+      'sgd',
+    ]);
     for (const s of rep.summary) expect(s.final?.n).toBe(2);
-    expect(rep.verdicts).toHaveLength(3);
+    expect(rep.verdicts).toHaveLength(4);
     expect(rep.tuned.best.sgd).toEqual((JSON.parse(readFileSync(tuned, 'utf8')) as TunedFile).best.sgd?.config);
     expect(existsSync(join(out, 'classifier-b64-quick-metric-time.svg'))).toBe(true);
+  });
+
+  it('the demo skips, with a note, an optimizer the tuned file holds no trial of (tuned before it joined)', async () => {
+    const old = join(dir, 'without-kfac.json');
+    const f = JSON.parse(readFileSync(tuned, 'utf8')) as TunedFile;
+    const { kfac: _b, ...best } = f.best;
+    writeFileSync(old, JSON.stringify({ ...f, trials: f.trials.filter((t) => t.optimizer !== 'kfac'), best }));
+    const out = join(dir, 'skip');
+    const args = ['--task', 'classifier', '--batch', '64', '--quick', '--epochs', '1', '--backend', 'wasm'];
+    const r = await cli('main', [...args, '--optimizers', 'sgd,kfac', '--tuned', old, '--out', out]);
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toMatch(/note: kfac is skipped — .*holds no trial of it.*npm run tune -- --task classifier --batch 64/);
+    const rep = JSON.parse(readFileSync(join(out, 'classifier-b64-quick.json'), 'utf8')) as Report;
+    expect(rep.summary.map((s) => s.optimizer)).toEqual(['sgd']);
+    const none = await cli('main', [...args, '--optimizers', 'kfac', '--tuned', old, '--out', out]);
+    expect(none.code).not.toBe(0);
+    expect(none.out).toMatch(/none of kfac was tuned/);
   });
 
   it('the demo refuses an incomplete tuned file and a missing one', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildReport, type ReportInput, type Run } from '../src/report.js';
+import { buildReport, timeToTargetVsKfac, type ReportInput, type Run } from '../src/report.js';
 import type { OptName } from '../src/search.js';
 import { policyTable, taskTable } from '../src/tables.js';
 
@@ -110,6 +110,21 @@ describe('buildReport', () => {
     const md = taskTable([r]);
     for (const o of ['sgd', 'adam', 'fngd-always']) expect(md).toContain(`| 128 | ${o} |`);
     expect(md).toContain('| 128 | 142.0 | fngd-always | +1.0 s | 1.50 |');
+    expect(md).toContain('time to target ÷ KFAC');
+    expect(md).toMatch(/\| fngd-always \|.*\| 0\.92 \| n\/a \| n\/a \|/); // no KFAC run: n/a
+  });
+
+  it("reports each FNGD variant's time to target ÷ KFAC's (the paper's ratio); KFAC gets no verdict", () => {
+    const withKfac = [...runs];
+    for (const seed of [1, 2, 3]) withKfac.push(run('kfac', seed, [3, 2], 190, 20)); // 190,170,150,130: 142 at 3+2+2+1.6
+    const rk = buildReport(input(withKfac));
+    const k = rk.summary.find((s) => s.optimizer === 'kfac')!;
+    expect(k.timeToTarget?.median).toBeCloseTo(3 + 2 + 2 * (8 / 20) + 2, 12);
+    const f = rk.summary.find((s) => s.optimizer === 'fngd-always')!;
+    const want = (3.5 + (18 / 30) * 1.5) / (3 + 2 + 2 + 2 * (8 / 20));
+    expect(timeToTargetVsKfac(rk.summary, f)).toBeCloseTo(want, 12);
+    expect(rk.verdicts).toHaveLength(1);
+    expect(taskTable([rk])).toContain(`| ${want.toFixed(2)} |`);
   });
 
   it('compares each refresh policy with fngd-always: final, factorizations and time to target as ratios', () => {

@@ -1,15 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { logGrid, OPTIMIZERS, sampleTrials, SPACES, spaceOf } from '../src/search.js';
+import { protocolMismatch, readTuned, tunedOptimizers, tunedPath, type Protocol, type TunedFile } from '../src/tuned.js';
 
 describe('search spaces', () => {
   it('every learning-rate grid spans at least three decades in half-decade steps', () => {
-    for (const grid of [SPACES.sgd.learningRate, SPACES.adam.learningRate, SPACES.fngd.learningRate]) {
+    for (const grid of [SPACES.sgd.learningRate, SPACES.adam.learningRate, SPACES.fngd.learningRate, SPACES.kfac.learningRate]) {
       const l = grid.map((v) => Math.log10(v));
       expect(l.at(-1)! - l[0]!).toBeGreaterThanOrEqual(3 - 1e-9);
       for (let i = 1; i < l.length; i++) expect(l[i]! - l[i - 1]!).toBeCloseTo(0.5, 3);
     }
     expect(SPACES.fngd.damping.length).toBeGreaterThanOrEqual(4);
+    expect(SPACES.kfac.damping).toEqual([0.0001, 0.001, 0.01, 0.1, 1]);
+    expect(SPACES.kfac.learningRate).toHaveLength(SPACES.sgd.learningRate.length);
+    expect(OPTIMIZERS).toContain('kfac');
     expect([...SPACES.fngd.mode]).toEqual(['global', 'layerwise']);
   });
 
@@ -61,7 +65,59 @@ describe('sampleTrials', () => {
     expect(sampleTrials('adam', 3)[0]).not.toHaveProperty('damping');
   });
 
+  it('KFAC: learning rates stratified, damping balanced, no mode; its own sample', () => {
+    for (const k of [1, 3, 8, 11]) {
+      const trials = sampleTrials('kfac', k);
+      for (const t of trials) {
+        expect(SPACES.kfac.learningRate).toContain(t.learningRate);
+        expect(SPACES.kfac.damping).toContain(t.damping);
+        expect(t).not.toHaveProperty('mode');
+      }
+      const counts = SPACES.kfac.damping.map((d) => trials.filter((t) => t.damping === d).length);
+      expect(Math.max(...counts) - Math.min(...counts)).toBeLessThanOrEqual(1);
+    }
+    expect(new Set(sampleTrials('kfac', 8).map((t) => t.learningRate))).toEqual(new Set(SPACES.kfac.learningRate));
+  });
+
+  it("adding KFAC left every other optimizer's sample as the committed tuned files hold it", () => {
+    const f = readTuned(tunedPath('classifier', 128));
+    for (const o of ['sgd', 'adam', 'fngd', 'fngd-drift', 'fngd-always'] as const) {
+      const want = sampleTrials(o, f.trialsPerOptimizer);
+      for (const t of f.trials.filter((x) => x.optimizer === o)) expect(t.config).toEqual(want[t.index]);
+    }
+  });
+
   it('rejects a trial count that is not a positive integer', () => {
     for (const k of [0, -1, 1.5, NaN]) expect(() => sampleTrials('sgd', k)).toThrow(/positive integer/);
+  });
+});
+
+describe('tuned files across protocol versions', () => {
+  const committed = (): TunedFile => readTuned(tunedPath('classifier', 128));
+  const current = (f: TunedFile): Protocol => ({ ...f, search: { ...f.search, spaces: SPACES } });
+
+  it('a protocol that only adds optimizers (KFAC) resumes a committed file; a changed space does not', () => {
+    const f = committed();
+    expect(Object.keys(f.search.spaces as object)).not.toContain('kfac');
+    expect(protocolMismatch(f, current(f))).toEqual([]);
+    const changed: Protocol = { ...f, search: { ...f.search, spaces: { ...SPACES, sgd: { learningRate: [0.1] } } } };
+    expect(protocolMismatch(f, changed)).toEqual(['search']);
+    const dropped: Protocol = { ...f, search: { ...f.search, spaces: { adam: SPACES.adam, fngd: SPACES.fngd } } };
+    expect(protocolMismatch(f, dropped)).toEqual(['search']);
+    expect(protocolMismatch(f, { ...current(f), epochs: 3 })).toEqual(['epochs']);
+  });
+
+  it('tunedOptimizers: runs the tuned ones, lists those the file never tried and those that all diverged', () => {
+    const f = committed();
+    const diverged: TunedFile = {
+      ...f,
+      trials: [...f.trials, { ...f.trials[0]!, optimizer: 'fngd-auto', score: null, diverged: 'boom' }],
+    };
+    expect(tunedOptimizers(diverged, OPTIMIZERS)).toEqual({
+      run: ['fngd', 'fngd-drift', 'fngd-always', 'adam', 'sgd'],
+      absent: ['kfac'],
+      diverged: ['fngd-auto'],
+    });
+    expect(tunedOptimizers(f, ['kfac', 'sgd'])).toEqual({ run: ['sgd'], absent: ['kfac'], diverged: [] });
   });
 });
