@@ -135,7 +135,15 @@ describe('data that changes between runs: batch keys follow sample identity', ()
     const y2 = tf.concat([y, ey]);
     await t.fit(x2, y2, { epochs: 1, batchSize: 10, sampleIds: 'index' });
     expect(t.lastPlanChange).toEqual({ kept: 4, dropped: 0, added: 1 });
+    const plan = t.batchPlan;
+    const stats = t.stats;
+    const epoch = t.epoch;
+    const tensors = tf.memory().numTensors;
     expect(() => t.restoreState(t.serializeState(), 1, { version: 1, batchSize: 10, seed: 0, batches: [{ key: 'x', ids: [1] }] })).toThrow(AdapterCheckpointError);
+    expect(t.batchPlan).toBe(plan); // the refused restore changed nothing
+    expect(t.stats).toEqual(stats);
+    expect(t.epoch).toBe(epoch);
+    expect(tf.memory().numTensors).toBe(tensors);
     t.dispose();
     model.dispose();
     tf.dispose([x, y, ex, ey, x2, y2]);

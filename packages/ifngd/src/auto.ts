@@ -258,15 +258,19 @@ export type AutoReason = 'warmup' | 'roi' | 'max-age' | null;
  * of one more reuse falls below the best cycle rate. Every refresh of a cached batch is an observation at that
  * age, so the rate keeps being measured whatever the cycle.
  */
-export function autoDecision(s: AutoState, reuses: number, o: ResolvedAuto): { reason: AutoReason; price: number; threshold: number | null } {
+export function autoDecision(
+  s: AutoState,
+  reuses: number,
+  o: ResolvedAuto,
+): { reason: AutoReason; price: number; threshold: number | null; cycle: number | null } {
   const price = refreshPrice(s, o);
   const age = reuses + 1;
-  if (age > o.maxAge) return { reason: 'max-age', price, threshold: null };
-  if (needsCachedTiming(s, o)) return { reason: null, price, threshold: null };
+  if (age > o.maxAge) return { reason: 'max-age', price, threshold: null, cycle: null };
+  if (needsCachedTiming(s, o)) return { reason: null, price, threshold: null, cycle: null };
   // warm-up: refresh, each refresh measuring the efficiency the reuse would have had
-  if (s.rate === null || s.observations < o.warmup) return { reason: 'warmup', price, threshold: null };
-  const best = optimalCycle(s.rate, price, o.maxAge).rate;
-  return { reason: modelledEfficiency(s.rate, age) < best ? 'roi' : null, price, threshold: best };
+  if (s.rate === null || s.observations < o.warmup) return { reason: 'warmup', price, threshold: null, cycle: null };
+  const best = optimalCycle(s.rate, price, o.maxAge);
+  return { reason: modelledEfficiency(s.rate, age) < best.rate ? 'roi' : null, price, threshold: best.rate, cycle: best.cycle };
 }
 
 /** Validates a checkpointed state (returns null when it is not one). */

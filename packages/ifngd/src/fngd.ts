@@ -14,7 +14,7 @@
  */
 import type { LayerFactors } from '@ifngd/fisher';
 import type { LinalgDevice } from '@ifngd/linalg-gpu';
-import { autoDecision, emptyAutoState, observe, observeLoss, optimalCycle, recordTiming, reuseEfficiency, type AutoReason } from './auto.js';
+import { autoDecision, emptyAutoState, observe, observeLoss, recordTiming, reuseEfficiency, type AutoReason } from './auto.js';
 import { CoefficientCache, cacheKey, type BatchKey, type CacheEntry } from './cache.js';
 import { solveCurvature, type FngdMode } from './curvature.js';
 import { adaptDamping, predictedReduction } from './damping.js';
@@ -193,16 +193,18 @@ export class FngdOptimizer<T = HostTree> {
     }
     let reason: AutoReason = null;
     let price: number | null = null;
+    let cycle: number | null = null;
     if (auto && autoState && entry && !entry.stale) {
       const d = autoDecision(autoState, entry.reuses, auto);
       reason = d.reason;
       price = d.price;
+      cycle = d.cycle;
     }
     const decision = decide(policy, entry, epoch, probeDue, reason !== null);
     if (decision === 'hit' && entry) {
       this.#stats.cacheHits++;
       if (drift) this.#core = { ...this.#core, sinceProbe: this.#core.sinceProbe + 1 };
-      if (autoState) this.#commitAuto(autoState, price, now, epoch, false);
+      if (autoState) this.#commitAuto(autoState, price, cycle, now, epoch, false);
       return this.#ticket(entry, false, decision, null);
     }
     const damping = this.#core.damping;
@@ -226,7 +228,7 @@ export class FngdOptimizer<T = HostTree> {
       if (reason === 'warmup') s.auto.refreshes.warmup++;
       else if (reason === 'roi') s.auto.refreshes.roi++;
       else if (reason === 'max-age') s.auto.refreshes.maxAge++;
-      this.#commitAuto(autoState, price, now, epoch, true);
+      this.#commitAuto(autoState, price, cycle, now, epoch, true);
     }
     s.factorizations++;
     s.jitterRetries += sol.jitterRetries;
@@ -398,15 +400,14 @@ export class FngdOptimizer<T = HostTree> {
   }
 
   /** Stores the `auto` state, its counters, and the time and kind of this request. */
-  #commitAuto(state: NonNullable<CoreState['auto']>, price: number | null, now: number | null, epoch: number, fresh: boolean): void {
-    const policy = this.#o.policy;
+  #commitAuto(state: NonNullable<CoreState['auto']>, price: number | null, cycle: number | null, now: number | null, epoch: number, fresh: boolean): void {
     this.#core = { ...this.#core, auto: state };
     const a = this.#stats.auto;
     if (price !== null) a.price = price;
     a.rate = state.rate;
     a.observations = state.observations;
     a.last = state.last;
-    if (state.rate !== null && a.price !== null && policy.kind === 'auto') a.cycle = optimalCycle(state.rate, a.price, policy.auto.maxAge).cycle;
+    if (cycle !== null) a.cycle = cycle; // the cycle of the last model decision
     this.#lastRequest = now === null ? null : { time: now, epoch, fresh };
   }
 

@@ -59,7 +59,7 @@ export interface FngdStats {
     observations: number;
     /** The last observation: age in visits and efficiency cos²_M. */
     last: { age: number; efficiency: number } | null;
-    /** Best cycle length τ* (visits per refresh) the model implies at the current price; null before one. */
+    /** Best cycle length τ* (visits per refresh) at the last model decision; null before one. */
     cycle: number | null;
   };
   /** Damping. */

@@ -24,13 +24,11 @@ import {
   makeData,
   weightedGradient,
   type Mlp,
+  KFAC_LAYERS,
 } from './support/mlp.js';
 
 const MLP: Mlp = { din: 6, hidden: 5, dout: 3, loss: 'ce' };
-const LAYERS = [
-  { weight: 'W1', bias: 'b1', layout: 'out-in' },
-  { weight: 'W2', bias: 'b2', layout: 'out-in' },
-] as const;
+const LAYERS = KFAC_LAYERS;
 
 let dev: LinalgDevice;
 beforeAll(async () => {

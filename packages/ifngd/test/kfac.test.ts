@@ -26,15 +26,13 @@ import {
   weightedGradient,
   type Mlp,
   type Pass,
+  KFAC_LAYERS,
 } from './support/mlp.js';
 import { relativeError } from './support/reference.js';
 
 const MLP: Mlp = { din: 9, hidden: 7, dout: 5, loss: 'ce' };
 const CNN: ConvNet = { h: 5, w: 6, cin: 2, kh: 3, kw: 3, cout: 3, dout: 4 };
-const DENSE_LAYERS: KfacLayer[] = [
-  { weight: 'W1', bias: 'b1', layout: 'out-in' },
-  { weight: 'W2', bias: 'b2', layout: 'out-in' },
-];
+const DENSE_LAYERS: KfacLayer[] = [...KFAC_LAYERS];
 const CONV_LAYERS: KfacLayer[] = [
   { weight: 'Wc', bias: 'bc', layout: 'out-in' },
   { weight: 'W2', bias: 'b2', layout: 'out-in' },

@@ -57,6 +57,12 @@ export function rng(seed: number): { uniform: () => number; normal: () => number
 /** Parameter names in order (layer 1 weight and bias, layer 2 weight and bias). */
 export const NAMES = ['W1', 'b1', 'W2', 'b2'] as const;
 
+/** The two dense layers of this MLP as KFAC layer specs (weights are `[out, in]`, see {@link initParams}). */
+export const KFAC_LAYERS = [
+  { weight: 'W1', bias: 'b1', layout: 'out-in' },
+  { weight: 'W2', bias: 'b2', layout: 'out-in' },
+] as const;
+
 /** Random parameters (Glorot-like scale × `scale`). */
 export function initParams(m: Mlp, seed: number, scale = 1): HostTree {
   const r = rng(seed);
