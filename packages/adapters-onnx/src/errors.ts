@@ -1,42 +1,29 @@
 /**
  * Typed errors of the ONNX adapter. Every error is thrown before anything changes (sessions, parameters,
- * optimizer state).
+ * optimizer state). The shared concepts (`UnsupportedModelError`, `DisposedError`, the root `IfngdError`) are
+ * `ifngd`'s classes, re-exported by the package index.
  * @module
  */
+import { DisposedError, IfngdError, UnsupportedModelError } from 'ifngd';
+
+export { DisposedError, UnsupportedModelError };
 
 /** Machine-readable reason of an {@link OnnxAdapterError}. */
 export type OnnxAdapterErrorCode =
   | 'malformed-model'
-  | 'unsupported-model'
   | 'unsupported-op'
   | 'invalid-option'
   | 'invalid-feed'
   | 'invalid-target'
-  | 'disposed'
   | 'runtime-unavailable';
 
 /** Base class of every error thrown by `@ifngd/adapters-onnx`. */
-export class OnnxAdapterError extends Error {
-  /** The reason, for programmatic handling. */
-  readonly code: OnnxAdapterErrorCode;
-  constructor(code: OnnxAdapterErrorCode, message: string) {
-    super(message);
-    this.name = new.target.name;
-    this.code = code;
-  }
-}
+export class OnnxAdapterError extends IfngdError<OnnxAdapterErrorCode> {}
 
 /** The bytes are not an ONNX `ModelProto` (or lack a graph). */
 export class MalformedModelError extends OnnxAdapterError {
   constructor(message: string) {
     super('malformed-model', message);
-  }
-}
-
-/** The model is valid ONNX but outside what the adapter trains (opset, dtype, external data, shapes). */
-export class UnsupportedModelError extends OnnxAdapterError {
-  constructor(message: string) {
-    super('unsupported-model', message);
   }
 }
 
@@ -79,13 +66,6 @@ export class FeedError extends OnnxAdapterError {
 export class TargetError extends OnnxAdapterError {
   constructor(message: string) {
     super('invalid-target', message);
-  }
-}
-
-/** The trainer was disposed. */
-export class DisposedError extends OnnxAdapterError {
-  constructor(message: string) {
-    super('disposed', message);
   }
 }
 

@@ -35,3 +35,5 @@ export {
   type OnnxAdapterErrorCode,
   type UnsupportedNode,
 } from './errors.js';
+/** The stack's shared error concepts (one class each, whichever package they are imported from). */
+export { IfngdError, InvalidArgumentError, NonFiniteError, ShapeError } from 'ifngd';

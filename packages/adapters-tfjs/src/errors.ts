@@ -1,20 +1,17 @@
 /**
- * Typed errors of the TensorFlow.js adapter.
+ * Typed errors of the TensorFlow.js adapter. The shared concepts (`UnsupportedModelError`, `NonFiniteError`,
+ * `InvalidArgumentError`, the root `IfngdError`, …) are `ifngd`'s classes, re-exported by the package index.
  * @module
  */
+import { IfngdError, UnsupportedModelError } from 'ifngd';
+
+export { UnsupportedModelError };
 
 /** Codes of {@link AdapterError}. */
-export type AdapterErrorCode = 'UNSUPPORTED_LAYER' | 'UNSUPPORTED_MODEL' | 'INVALID_ARGUMENT' | 'CHECKPOINT';
+export type AdapterErrorCode = 'UNSUPPORTED_LAYER' | 'INVALID_ARGUMENT' | 'CHECKPOINT';
 
 /** Base class of every error this package throws (errors of `ifngd`, `@ifngd/fisher` pass through unchanged). */
-export class AdapterError extends Error {
-  readonly code: AdapterErrorCode;
-  constructor(code: AdapterErrorCode, message: string) {
-    super(message);
-    this.name = new.target.name;
-    this.code = code;
-  }
-}
+export class AdapterError extends IfngdError<AdapterErrorCode> {}
 
 /** A layer the trainer cannot compute per-sample factors (or a forward pass) for. Thrown before any weight changes. */
 export class UnsupportedLayerError extends AdapterError {
@@ -26,13 +23,6 @@ export class UnsupportedLayerError extends AdapterError {
     super('UNSUPPORTED_LAYER', `layer '${layerName}' (${className}): ${reason}`);
     this.layerName = layerName;
     this.className = className;
-  }
-}
-
-/** The model's topology is not a single chain of supported layers. */
-export class UnsupportedModelError extends AdapterError {
-  constructor(message: string) {
-    super('UNSUPPORTED_MODEL', message);
   }
 }
 

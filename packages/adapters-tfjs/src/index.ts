@@ -22,3 +22,5 @@ export { linalgDeviceForTf, sharesTfDevice, tfGpuDevice } from './device.js';
 export { mulberry32, permutation } from './rng.js';
 export { FNGD_DEFAULTS, KFAC_DEFAULTS } from 'ifngd';
 export { AdapterArgumentError, AdapterCheckpointError, AdapterError, UnsupportedLayerError, UnsupportedModelError, type AdapterErrorCode } from './errors.js';
+/** The stack's shared error concepts (one class each, whichever package they are imported from). */
+export { DisposedError, IfngdError, InvalidArgumentError, NonFiniteError, ShapeError } from 'ifngd';

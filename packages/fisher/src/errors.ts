@@ -1,22 +1,17 @@
 /**
  * Typed errors thrown by `@ifngd/fisher`. Each carries a stable `code`; messages name the shapes or values
- * involved. Errors of the linear-algebra layer (`LinalgError`) pass through unchanged.
+ * involved. Errors of the linear-algebra layer (`LinalgError`) pass through unchanged. {@link NonFiniteError}
+ * is defined here once for the stack (`ifngd` and the adapters re-export it); the root `IfngdError` comes from
+ * `@ifngd/linalg-gpu`.
  * @module
  */
+import { IfngdError } from '@ifngd/linalg-gpu';
 
 /** Stable machine-readable error codes of this package. */
 export type FisherErrorCode = 'INVALID_DAMPING' | 'NON_FINITE' | 'FACTORIZATION' | 'SHAPE_MISMATCH' | 'INVALID_ARGUMENT';
 
 /** Base class of every error this package throws. */
-export class FisherError extends Error {
-  /** Stable error code. */
-  readonly code: FisherErrorCode;
-  constructor(code: FisherErrorCode, message: string) {
-    super(message);
-    this.code = code;
-    this.name = new.target.name;
-  }
-}
+export class FisherError extends IfngdError<FisherErrorCode> {}
 
 /** The damping λ is not a finite number > 0 (or n·λ overflows). */
 export class InvalidDampingError extends FisherError {
@@ -28,11 +23,14 @@ export class InvalidDampingError extends FisherError {
   }
 }
 
-/** A Gram matrix (or the coefficients solved from it) holds NaN or ±Infinity. */
+/**
+ * Non-finite values (NaN, ±Infinity): in a Gram matrix or the coefficients solved from it (`entries` names the
+ * layers), or — thrown by `ifngd` and the adapters — in factors, gradients, parameters, losses or updates.
+ */
 export class NonFiniteError extends FisherError {
-  /** Batch entries (layers) found non-finite. */
+  /** Batch entries (layers) found non-finite; empty when the values are not per layer. */
   readonly entries: readonly number[];
-  constructor(message: string, entries: readonly number[]) {
+  constructor(message: string, entries: readonly number[] = []) {
     super('NON_FINITE', message);
     this.entries = entries;
   }

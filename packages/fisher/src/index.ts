@@ -17,6 +17,7 @@ export { layerGram, type LayerFactors } from './layer.js';
 export { stackGrams, sumGrams } from './combine.js';
 export { naturalGradient, smwCoefficients } from './smw.js';
 export { solveCoefficients, type CoefficientSolve, type SolveOptions } from './solve.js';
+export { IfngdError } from '@ifngd/linalg-gpu';
 export {
   FactorizationError,
   FisherArgumentError,

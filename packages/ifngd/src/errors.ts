@@ -1,10 +1,19 @@
 /**
  * Typed errors thrown by `ifngd`. Every error carries a stable `code`; whenever one is thrown, the optimizer's
  * state, coefficient cache and the caller's parameters are unchanged.
+ *
+ * One definition per concept for the whole stack: the root {@link IfngdError} and the shared
+ * {@link InvalidArgumentError}, {@link ShapeError}, {@link DisposedError} come from `@ifngd/linalg-gpu`,
+ * {@link NonFiniteError} from `@ifngd/fisher`; they are re-exported here unchanged. {@link UnsupportedModelError}
+ * is defined here for both adapters.
  * @module
  */
+import { DisposedError, IfngdError, InvalidArgumentError, ShapeError } from '@ifngd/linalg-gpu';
+import { NonFiniteError } from '@ifngd/fisher';
 
-/** Stable machine-readable error codes. */
+export { DisposedError, IfngdError, InvalidArgumentError, NonFiniteError, ShapeError };
+
+/** Stable machine-readable codes of the errors `ifngd` throws (its own and the shared concepts). */
 export type IfngdErrorCode =
   | 'INVALID_ARGUMENT'
   | 'NON_FINITE'
@@ -14,60 +23,40 @@ export type IfngdErrorCode =
   | 'CHECKPOINT_FORMAT'
   | 'CHECKPOINT_VERSION'
   | 'CHECKPOINT_CHECKSUM'
-  | 'CHECKPOINT_MODEL';
-
-/** Base class of every error this package throws. */
-export class IfngdError extends Error {
-  /** Stable error code. */
-  readonly code: IfngdErrorCode;
-  constructor(code: IfngdErrorCode, message: string) {
-    super(message);
-    this.code = code;
-    this.name = new.target.name;
-  }
-}
-
-/** An option or argument is invalid (λ ≤ 0, n = 0, a learning rate that is not finite…). */
-export class InvalidArgumentError extends IfngdError {
-  constructor(message: string) {
-    super('INVALID_ARGUMENT', message);
-  }
-}
-
-/** Non-finite values (NaN, ±Infinity) in curvature factors, gradients, parameters or coefficients. */
-export class NonFiniteError extends IfngdError {
-  constructor(message: string) {
-    super('NON_FINITE', message);
-  }
-}
-
-/** Shapes disagree: layers with different n, gradients that do not match the parameters, … */
-export class ShapeError extends IfngdError {
-  constructor(message: string) {
-    super('SHAPE', message);
-  }
-}
+  | 'CHECKPOINT_MODEL'
+  | 'UNSUPPORTED_MODEL'
+  | 'DISPOSED';
 
 /** A batch key was reused with a different number of samples than the coefficients cached for it. */
-export class BatchSizeMismatchError extends IfngdError {
+export class BatchSizeMismatchError extends IfngdError<'BATCH_SIZE_MISMATCH'> {
   constructor(message: string) {
     super('BATCH_SIZE_MISMATCH', message);
   }
 }
 
 /** The optimizer was used before `init(params)` (or `restore`). */
-export class NotInitializedError extends IfngdError {
+export class NotInitializedError extends IfngdError<'NOT_INITIALIZED'> {
   constructor(message: string) {
     super('NOT_INITIALIZED', message);
   }
 }
 
 /** A checkpoint could not be restored; `code` tells why (format, version, checksum, other model). */
-export class CheckpointError extends IfngdError {
+export class CheckpointError extends IfngdError<'CHECKPOINT_FORMAT' | 'CHECKPOINT_VERSION' | 'CHECKPOINT_CHECKSUM' | 'CHECKPOINT_MODEL'> {
   constructor(
     code: 'CHECKPOINT_FORMAT' | 'CHECKPOINT_VERSION' | 'CHECKPOINT_CHECKSUM' | 'CHECKPOINT_MODEL',
     message: string,
   ) {
     super(code, message);
+  }
+}
+
+/**
+ * A model the adapters cannot train (topology, layer kinds, opset, dtypes…). Defined once here for both adapters,
+ * which re-export it.
+ */
+export class UnsupportedModelError extends IfngdError<'UNSUPPORTED_MODEL'> {
+  constructor(message: string) {
+    super('UNSUPPORTED_MODEL', message);
   }
 }

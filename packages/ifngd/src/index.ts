@@ -41,10 +41,12 @@ export { hostTreeOps, type HostTree, type LeafSpec, type TreeOps } from './tree.
 export {
   BatchSizeMismatchError,
   CheckpointError,
+  DisposedError,
   IfngdError,
   InvalidArgumentError,
   NonFiniteError,
   NotInitializedError,
   ShapeError,
+  UnsupportedModelError,
   type IfngdErrorCode,
 } from './errors.js';

@@ -1,6 +1,11 @@
 /**
  * Typed errors thrown by `@ifngd/linalg-gpu`. Every error carries a stable `code` so callers can branch
  * without string matching; messages name the shapes involved.
+ *
+ * This module also defines, once for the whole stack, the root {@link IfngdError} and the error concepts
+ * every layer shares ({@link ShapeError}, {@link InvalidArgumentError}, {@link DisposedError}): the upper packages
+ * re-export these classes rather than defining their own, so `instanceof` holds whichever package a caller
+ * imports them from.
  * @module
  */
 
@@ -15,32 +20,44 @@ export type LinalgErrorCode =
   | 'BACKEND_UNAVAILABLE'
   | 'GPU';
 
-/** Base class of every error this package throws. */
-export class LinalgError extends Error {
-  /** Stable error code. */
-  readonly code: LinalgErrorCode;
-  constructor(code: LinalgErrorCode, message: string) {
+/**
+ * Root of every error thrown by the `@ifngd` packages and `ifngd` (each re-exports this one class):
+ * `err instanceof IfngdError` catches them all, `err.code` tells which.
+ */
+export class IfngdError<C extends string = string> extends Error {
+  /** Stable, machine-readable error code. */
+  readonly code: C;
+  constructor(code: C, message: string) {
     super(message);
     this.code = code;
     this.name = new.target.name;
   }
 }
 
-/** Operand shapes do not fit the operation (inner dimensions, batch broadcasting, squareness, rank). */
+/** Base class of every error this package throws (and of the shared concepts below). */
+export class LinalgError extends IfngdError<LinalgErrorCode> {}
+
+/**
+ * Shapes do not fit (inner dimensions, batch broadcasting, squareness, rank; gradients that do not match the
+ * parameters). Shared by every package of the stack.
+ */
 export class ShapeError extends LinalgError {
   constructor(message: string) {
     super('SHAPE', message);
   }
 }
 
-/** A scalar option or data buffer is invalid (non-finite alpha, wrong data length, negative size…). */
+/**
+ * An argument or option is invalid (non-finite alpha, wrong data length, a learning rate ≤ 0, an unknown option
+ * key…). Shared by every package of the stack.
+ */
 export class InvalidArgumentError extends LinalgError {
   constructor(message: string) {
     super('INVALID_ARGUMENT', message);
   }
 }
 
-/** A matrix handle (or its device) was used after `dispose()` / `destroy()`. */
+/** A matrix, device, optimizer or trainer was used after `dispose()` / `destroy()`. Shared by every package. */
 export class DisposedError extends LinalgError {
   constructor(message: string) {
     super('DISPOSED', message);

@@ -31,6 +31,7 @@ export {
   DeviceMismatchError,
   DisposedError,
   GpuError,
+  IfngdError,
   InvalidArgumentError,
   LinalgError,
   NotPositiveDefiniteError,
