@@ -3,4 +3,4 @@
  * @internal
  * @module
  */
-export { mulberry32 } from 'ifngd';
+export { mulberry32 } from 'ifngd/internal';

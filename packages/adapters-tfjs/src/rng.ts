@@ -2,4 +2,5 @@
  * The seeded generator of batch partitions and orders: `ifngd`'s (one RNG for the whole repository).
  * @module
  */
-export { mixSeed, mulberry32, permutation } from 'ifngd';
+export { permutation } from 'ifngd';
+export { mixSeed, mulberry32 } from 'ifngd/internal';

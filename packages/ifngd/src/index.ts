@@ -23,7 +23,7 @@ export { checkpointKind, type CheckpointKind } from './checkpoint-kind.js';
 export type { FngdStats } from './stats.js';
 export type { RefreshPolicy, DriftOptions, Decision } from './refresh.js';
 export type { AutoOptions } from './auto.js';
-export { mixSeed, mulberry32, permutation, shuffled } from './rng.js';
+export { permutation } from './rng.js';
 export { planBatches, batchKeyOf, checkPlan, type BatchPlan, type PlannedBatch, type PlanChange, type SampleId } from './batch-plan.js';
 export type { AdaptiveDampingOptions } from './damping.js';
 export type { BatchKey, CacheEntry } from './cache.js';

@@ -15,7 +15,8 @@ import {
 } from '../src/auto.js';
 import { shiftSignal } from '../src/drift.js';
 import { decodeCheckpoint, encodeCheckpoint } from '../src/checkpoint.js';
-import { CheckpointError, fngd, InvalidArgumentError, mulberry32, type CacheEntry, type FngdOptimizer, type HostTree } from '../src/index.js';
+import { mulberry32 } from '../src/internal.js';
+import { CheckpointError, fngd, InvalidArgumentError, type CacheEntry, type FngdOptimizer, type HostTree } from '../src/index.js';
 import { batches, deviceFactors, forwardBackward, initParams, makeData, weightedGradient, type Mlp } from './support/mlp.js';
 
 /** Seeded uniform numbers in [-1, 1) (the repository's generator). */
