@@ -36,4 +36,5 @@ export {
   RuntimeUnavailableError,
   type OnnxAdapterErrorCode,
   type UnsupportedNode,
+  type TensorDescription,
 } from './errors.js';
