@@ -4,6 +4,10 @@
  * throwing — with FNGD (fresh and cached coefficients) and with KFAC (factor and gradient-only steps):
  * parameters, optimizer checkpoint, stats and `epoch` are bit for bit as before, every factor matrix the
  * step uploaded is disposed, and training then continues bit-identically to an undisturbed twin.
+ *
+ * The FNGD kinds that throw *after* `coefficients()` returned (a NaN gradient or an infinite loss on cached
+ * coefficients, the gradients session failing after fresh or cached ones) need `ifngd` to stage what
+ * `coefficients()` does (cache entry, hit/miss counters) until `step()` succeeds; the adapter cannot undo it.
  */
 import { createDevice, type LinalgDevice } from '@ifngd/linalg-gpu';
 import { BatchSizeMismatchError, InvalidArgumentError, NonFiniteError } from 'ifngd';
