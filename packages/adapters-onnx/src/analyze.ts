@@ -127,7 +127,7 @@ export function analyzeModel(model: ModelProto, outputName?: string): ModelAnaly
 
   const outName = outputName ?? graph.output[0]!.name;
   if (!graph.output.some((o) => o.name === outName)) {
-    throw new InvalidOptionError(`the model has no output '${outName}' (outputs: ${graph.output.map((o) => o.name).join(', ')})`);
+    throw new InvalidOptionError(`the model has no output '${outName}' (outputs: ${graph.output.map((o) => o.name).join(', ')})`, { key: 'output', value: outName });
   }
 
   const { layers, params } = findLayers(graph.node, initializers, shapes, problems);

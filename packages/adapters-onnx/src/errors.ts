@@ -48,10 +48,19 @@ export class UnsupportedOpError extends OnnxAdapterError {
   }
 }
 
-/** An option of the trainer is invalid. */
+/**
+ * An option of the trainer (of `create`, `step` or `fit`) is invalid or unknown. `key` and `value` name it
+ * where one option is at fault.
+ */
 export class InvalidOptionError extends OnnxAdapterError {
-  constructor(message: string) {
+  /** The option's path, e.g. `'loss'`, `'kfac.layers'`, `'fit.batchSize'`; absent when no single option is at fault. */
+  readonly key: string | undefined;
+  /** The value given for {@link InvalidOptionError.key}. */
+  readonly value: unknown;
+  constructor(message: string, option?: { readonly key: string; readonly value: unknown }) {
     super('invalid-option', message);
+    this.key = option?.key;
+    this.value = option?.value;
   }
 }
 
@@ -62,10 +71,25 @@ export class FeedError extends OnnxAdapterError {
   }
 }
 
-/** Targets have the wrong type, shape or values for the loss. */
+/** A tensor's dtype and dims, as an error reports them. */
+export interface TensorDescription {
+  readonly type: string;
+  readonly dims: readonly number[];
+}
+
+/**
+ * Targets have the wrong dtype, shape or values for the model output and the loss. The message names the
+ * targets' and the output's dtype and shape, and what the loss accepts.
+ */
 export class TargetError extends OnnxAdapterError {
-  constructor(message: string) {
+  /** The targets as given (absent when they were not a tensor). */
+  readonly targets: TensorDescription | undefined;
+  /** The model output the loss applies to, with the batch dimension set to the inputs' batch size. */
+  readonly output: TensorDescription | undefined;
+  constructor(message: string, detail?: { readonly targets?: TensorDescription; readonly output?: TensorDescription }) {
     super('invalid-target', message);
+    this.targets = detail?.targets;
+    this.output = detail?.output;
   }
 }
 

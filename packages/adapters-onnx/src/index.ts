@@ -13,7 +13,9 @@
  * ```
  * @packageDocumentation
  */
-export { OnnxTrainer, type OnnxTrainerOptions, type StepOptions, type FitOptions, type Dataset } from './trainer.js';
+export { OnnxTrainer } from './trainer.js';
+export type { OnnxTrainerOptions, StepOptions } from './options.js';
+export type { FitOptions, Dataset } from './fit.js';
 export type { OnnxKfacOptions } from './kfac.js';
 export type { ParameterInfo } from './analyze.js';
 export type { LossKind } from './loss.js';
@@ -34,6 +36,7 @@ export {
   RuntimeUnavailableError,
   type OnnxAdapterErrorCode,
   type UnsupportedNode,
+  type TensorDescription,
 } from './errors.js';
 /** The stack's shared error concepts (one class each, whichever package they are imported from). */
 export { IfngdError, InvalidArgumentError, NonFiniteError, ShapeError } from 'ifngd';

@@ -24,14 +24,16 @@ function fits(m: unknown): m is OrtRuntime {
 
 /**
  * `mod` as an {@link OrtRuntime} (a CommonJS module's `default` export is accepted too); throws
- * {@link InvalidOptionError} naming `what` when it has no `InferenceSession.create` and `Tensor`.
+ * {@link InvalidOptionError} naming `what` when it has no `InferenceSession.create` and `Tensor` (`key`: the
+ * option it came from, default `what`).
  */
-export function asRuntime(mod: unknown, what: string): OrtRuntime {
+export function asRuntime(mod: unknown, what: string, key = what): OrtRuntime {
   if (fits(mod)) return mod;
   const d = (mod as { default?: unknown } | null)?.default;
   if (fits(d)) return d;
   throw new InvalidOptionError(
     `${what} is not an ONNX Runtime module: it has no InferenceSession.create and Tensor ` +
       "(pass the module itself, e.g. `import * as ort from 'onnxruntime-web'`)",
+    { key, value: mod },
   );
 }
