@@ -10,6 +10,7 @@ import type { Tensor, Variable } from '@tensorflow/tfjs-core';
 import { AdapterArgumentError } from './errors.js';
 import type { PerSampleLoss } from './losses.js';
 import type { Conv2dGeometry, FunctionModel, Tap, TapWeights } from './model.js';
+import { releaseTapeOnThrow } from './tape.js';
 
 /** One tapped layer of a captured batch. */
 export interface TapRecord {
@@ -83,7 +84,7 @@ function captureTensors(model: FunctionModel, loss: PerSampleLoss, x: Tensor, y:
   const tap: Tap = { dense: hook('dense'), conv2d: hook('conv2d') };
   let out: { value: Tensor; grads: Tensor[] };
   try {
-    out = tf.engine().gradients(() => tf.sum(loss(model.forward(x, tap, training), y)), xs, undefined, true) as { value: Tensor; grads: Tensor[] };
+    out = releaseTapeOnThrow(() => tf.engine().gradients(() => tf.sum(loss(model.forward(x, tap, training), y)), xs, undefined, true)) as { value: Tensor; grads: Tensor[] };
   } catch (e) {
     for (const t of kept) t.dispose();
     anchor.dispose();

@@ -4,7 +4,14 @@
  */
 
 /** Codes of {@link AdapterError}. */
-export type AdapterErrorCode = 'UNSUPPORTED_LAYER' | 'UNSUPPORTED_MODEL' | 'INVALID_ARGUMENT' | 'CHECKPOINT';
+export type AdapterErrorCode =
+  | 'UNSUPPORTED_LAYER'
+  | 'UNSUPPORTED_MODEL'
+  | 'INVALID_ARGUMENT'
+  | 'INVALID_OPTION'
+  | 'INVALID_TARGET'
+  | 'CHECKPOINT'
+  | 'DISPOSED';
 
 /** Base class of every error this package throws (errors of `ifngd`, `@ifngd/fisher` pass through unchanged). */
 export class AdapterError extends Error {
@@ -36,11 +43,65 @@ export class UnsupportedModelError extends AdapterError {
   }
 }
 
-/** A bad argument (shapes, options). */
+/** A bad argument (shapes, options). Subclasses narrow the `code`: {@link InvalidOptionError}, {@link TargetError}. */
 export class AdapterArgumentError extends AdapterError {
-  constructor(message: string) {
-    super('INVALID_ARGUMENT', message);
+  constructor(message: string, code: 'INVALID_ARGUMENT' | 'INVALID_OPTION' | 'INVALID_TARGET' = 'INVALID_ARGUMENT') {
+    super(code, message);
   }
+}
+
+/** An option of `FngdTrainer.create` (or `fit`) is unknown, of the wrong type, or conflicts with another. */
+export class InvalidOptionError extends AdapterArgumentError {
+  /** The option's key (dotted for nested options, e.g. `kfac.device`). */
+  readonly key: string;
+  /** The offending value. */
+  readonly value: unknown;
+  constructor(key: string, value: unknown, reason: string) {
+    super(`option '${key}' (${describeValue(value)}): ${reason}`, 'INVALID_OPTION');
+    this.key = key;
+    this.value = value;
+  }
+}
+
+/** Shape and dtype of a tensor, as {@link TargetError} reports them. */
+export interface TensorSignature {
+  readonly shape: readonly number[];
+  readonly dtype: string;
+}
+
+/**
+ * Targets that do not fit the model output and the loss (shape, dtype, sample count, values: NaN/±Infinity,
+ * class indices outside `[0, C)`). Thrown before anything runs; nothing changes.
+ */
+export class TargetError extends AdapterArgumentError {
+  /** The targets as given. */
+  readonly targets: TensorSignature;
+  /** The model output for the same inputs. */
+  readonly output: TensorSignature;
+  constructor(where: string, targets: TensorSignature, output: TensorSignature, reason: string) {
+    super(`${where}: targets ${signature(targets)} do not fit the model output ${signature(output)}: ${reason}`, 'INVALID_TARGET');
+    this.targets = { shape: [...targets.shape], dtype: targets.dtype };
+    this.output = { shape: [...output.shape], dtype: output.dtype };
+  }
+}
+
+/** The trainer was disposed (calls made after `dispose()`, and calls still queued when it was called). */
+export class DisposedError extends AdapterError {
+  constructor(message: string) {
+    super('DISPOSED', message);
+  }
+}
+
+function signature(t: TensorSignature): string {
+  return `${t.dtype}[${t.shape.join(',')}]`;
+}
+
+function describeValue(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'function') return 'a function';
+  if (Array.isArray(v)) return 'an array';
+  if (v !== null && typeof v === 'object') return `an object {${Object.keys(v).slice(0, 6).join(', ')}}`;
+  return String(v);
 }
 
 /** A saved model without (or with an unreadable) optimizer state. */

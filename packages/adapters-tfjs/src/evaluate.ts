@@ -54,3 +54,23 @@ export function predict(c: Pick<StepContext, 'model'>, folded: FoldActivation, x
     return out;
   });
 }
+
+/** Evaluates with a synchronous read (not on webgpu in Node). */
+export function evaluateSync(c: Pick<StepContext, 'model' | 'loss'>, lossName: LossName | null, xs: Tensor, ys: Tensor, bs = 1000): Evaluation {
+  const t = evalSums(c, lossName, xs, ys, bs);
+  try {
+    return evalResult(t.dataSync() as Float32Array, xs.shape[0] as number, lossName);
+  } finally {
+    t.dispose();
+  }
+}
+
+/** Evaluates with an awaited read (every backend). */
+export async function evaluateAsync(c: Pick<StepContext, 'model' | 'loss'>, lossName: LossName | null, xs: Tensor, ys: Tensor, bs = 1000): Promise<Evaluation> {
+  const t = evalSums(c, lossName, xs, ys, bs);
+  try {
+    return evalResult((await t.data()) as Float32Array, xs.shape[0] as number, lossName);
+  } finally {
+    t.dispose();
+  }
+}

@@ -17,7 +17,7 @@ export interface FitHost {
   readonly plan: BatchPlan | null;
   /** Trainer epoch. */
   readonly epoch: number;
-  /** Adopts the plan of this `fit`. */
+  /** Adopts the plan of this `fit` (with its first completed step, or at the end when no step runs). */
   setPlan(plan: BatchPlan, change: PlanChange): void;
   /** One step on a batch. */
   step(x: Tensor, y: Tensor, batchKey: BatchKey, epoch: number): Promise<BatchResult>;
@@ -27,8 +27,12 @@ export interface FitHost {
   endEpoch(): void;
 }
 
-/** Runs `fit` (see `FngdTrainer.fit`). */
-export async function fitLoop(host: FitHost, xs: Tensor, ys: Tensor, options: FitOptions): Promise<EpochLogs[]> {
+/**
+ * Runs `fit` (see `FngdTrainer.fit`) on checked data: `ys` as given (sample ids hash them), `targets` as the
+ * loss takes them (one-hot for class indices), `validationTargets` likewise for `options.validationData`.
+ * The plan is adopted with the first completed step: a `fit` whose first step throws leaves the trainer as it was.
+ */
+export async function fitLoop(host: FitHost, xs: Tensor, ys: Tensor, options: FitOptions, targets: Tensor = ys, validationTargets?: Tensor): Promise<EpochLogs[]> {
   const N = xs.shape[0] as number;
   if (ys.shape[0] !== N) throw new AdapterArgumentError('fit: xs and ys must have the same number of samples');
   const { epochs } = options;
@@ -41,7 +45,11 @@ export async function fitLoop(host: FitHost, xs: Tensor, ys: Tensor, options: Fi
   const { plan, change } = planBatches(ids, { batchSize, seed, previous: host.plan });
   const row = new Map<SampleId, number>();
   ids.forEach((id, i) => row.set(id, i));
-  host.setPlan(plan, change);
+  let adopted = false;
+  const adopt = (): void => {
+    if (!adopted) host.setPlan(plan, change);
+    adopted = true;
+  };
   const B = plan.batches.length;
   const idx = plan.batches.map((b) => tf.tensor1d(b.ids.map((id) => row.get(id) as number), 'int32'));
   const history: EpochLogs[] = [];
@@ -57,9 +65,10 @@ export async function fitLoop(host: FitHost, xs: Tensor, ys: Tensor, options: Fi
         const b = order[s] as number;
         const ix = idx[b] as Tensor;
         const xb = tf.gather(xs, ix);
-        const yb = tf.gather(ys, ix);
+        const yb = tf.gather(targets, ix);
         try {
           const r = await host.step(xb, yb, (plan.batches[b] as { key: string }).key, epoch);
+          adopt();
           lossSum += r.loss * (xb.shape[0] as number);
           if (r.fresh) fresh++;
           await options.callbacks?.onBatchEnd?.(s, { ...r, batches: B });
@@ -71,13 +80,14 @@ export async function fitLoop(host: FitHost, xs: Tensor, ys: Tensor, options: Fi
       const seconds = (performance.now() - t0) / 1000;
       let logs: EpochLogs = { epoch, seconds, trainLoss: lossSum / N, freshBatches: fresh };
       if (options.validationData) {
-        const v = await host.evaluate(options.validationData[0], options.validationData[1]);
+        const v = await host.evaluate(options.validationData[0], validationTargets ?? options.validationData[1]);
         logs = { ...logs, valLoss: v.loss, ...(v.accuracy === undefined ? {} : { valAccuracy: v.accuracy }) };
       }
       host.endEpoch();
       history.push(logs);
       await options.callbacks?.onEpochEnd?.(epoch, logs);
     }
+    adopt();
   } finally {
     for (const t of idx) t.dispose();
   }

@@ -6,7 +6,8 @@
  * 2. The α-weighted gradient Jᵀα = Σαᵢ∇ℓᵢ: from the captured factors when there are any (no second pass);
  *    otherwise in global mode one `tf.variableGrads` of Σαᵢℓᵢ, in layer-wise mode a capture pass and per-layer
  *    αₗ-scaled Δ.
- * 3. `opt.step(...)` on tfjs tensors (momentum etc. stay on the backend), then `variable.assign`.
+ * 3. `opt.step(...)` on tfjs tensors (momentum etc. stay on the backend), then `variable.assign` — the last
+ *    thing a step does: everything that can throw (targets, losses, the optimizer's checks) comes before it.
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -132,18 +133,25 @@ export class FngdStep {
       return [...Object.values(next), ...collectTensors(opt.state)];
     });
     const after = collectTensors(opt.state);
+    const assumed = ops.takeAssumed();
+    let ok: boolean | null = null;
+    try {
+      // checks of intermediate trees the step could not read synchronously (webgpu): verify the result before
+      // any variable is assigned (the optimizer state has advanced then: see the README's transaction notes)
+      ok = next === params || assumed === 0 || (await allFiniteAsync(Object.values(next)));
+    } finally {
+      disposeReleased(before, after);
+      for (const [v, g] of [...grads.entries()]) if (after.has(g)) grads.delete(v); // kept by the optimizer state
+      if (next !== params && ok !== true) for (const t of Object.values(next)) if (!after.has(t)) t.dispose();
+    }
+    if (!ok) throw new NonFiniteError('step: the update made the parameters non-finite (detected after the step: this backend has no synchronous reads)');
+    // --- commit: nothing below throws ---
     if (next !== params) {
       names.forEach((name, i) => {
         const t = next[name] as Tensor;
         (variables[i] as Variable).assign(t);
         if (!after.has(t)) t.dispose();
       });
-    }
-    disposeReleased(before, after);
-    for (const [v, g] of [...grads.entries()]) if (after.has(g)) grads.delete(v); // kept by the optimizer state
-    // checks of intermediate trees the step could not read synchronously (webgpu): verify the result instead
-    if (ops.takeAssumed() > 0 && !(await allFiniteAsync(variables))) {
-      throw new NonFiniteError('step: the update made the parameters non-finite (detected after the assignment: this backend has no synchronous reads)');
     }
   }
 

@@ -24,4 +24,4 @@ export { tfTreeOps, tfSyncReads, allFiniteAsync, collectTensors, makeTree, type 
 export { linalgDeviceForTf, sharesTfDevice, tfGpuDevice } from './device.js';
 export { mulberry32, permutation } from './rng.js';
 export { FNGD_DEFAULTS, KFAC_DEFAULTS } from 'ifngd';
-export { AdapterArgumentError, AdapterCheckpointError, AdapterError, UnsupportedLayerError, UnsupportedModelError, type AdapterErrorCode } from './errors.js';
+export { AdapterArgumentError, AdapterCheckpointError, AdapterError, DisposedError, InvalidOptionError, TargetError, UnsupportedLayerError, UnsupportedModelError, type AdapterErrorCode, type TensorSignature } from './errors.js';

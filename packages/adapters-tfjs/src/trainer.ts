@@ -12,15 +12,18 @@ import type { LinalgDevice } from '@ifngd/linalg-gpu';
 import { NonFiniteError, type BatchKey, type BatchPlan, type FngdOptimizer, type FngdStats, type HostTree, type KfacOptimizer, type KfacStats, type PlanChange } from 'ifngd';
 import { baselineStep } from './baseline-step.js';
 import { linalgDeviceForTf } from './device.js';
-import { AdapterArgumentError } from './errors.js';
-import { evalResult, evalSums, predict } from './evaluate.js';
-import { fitLoop } from './fit-loop.js';
+import { AdapterArgumentError, DisposedError } from './errors.js';
+import { evaluateAsync, evaluateSync, predict } from './evaluate.js';
+import { fitLoop, type FitHost } from './fit-loop.js';
+import { checkFitOptions, checkTrainerOptions } from './options.js';
 import { FngdStep } from './fngd-step.js';
 import { KfacStep } from './kfac-step.js';
 import { resolveLoss, type LossName } from './losses.js';
 import { fromLayersModel, type FoldActivation, type FunctionModel } from './model.js';
 import { PatchFilters } from './patches.js';
 import type { StepContext } from './step-context.js';
+import { StepQueue } from './step-queue.js';
+import { checkInputs, checkTargets, checkTargetShape, checkTargetValuesSync, lossTargets, OutputShapes } from './targets.js';
 import { checkCheckpoint, loadFromModel, saveToModel } from './trainer-checkpoint.js';
 import type { BatchResult, EpochLogs, Evaluation, FitOptions, FngdTrainerOptions } from './trainer-types.js';
 import { allFiniteAsync, collectTensors, type TfTree } from './tree-ops.js';
@@ -51,6 +54,8 @@ export class FngdTrainer {
   readonly #ownsDevice: boolean;
   readonly #fngd: FngdStep | null = null;
   readonly #kfac: KfacStep | null = null;
+  readonly #shapes: OutputShapes;
+  readonly #queue = new StepQueue();
   #epoch = 0;
   #plan: BatchPlan | null = null;
   #planChange: PlanChange | null = null;
@@ -65,6 +70,7 @@ export class FngdTrainer {
       throw new AdapterArgumentError('names: one unique name per variable is required');
     }
     this.#c = { model, loss: resolveLoss(options.loss), variables: model.variables, names, filters: new PatchFilters() };
+    this.#shapes = new OutputShapes(model);
     this.#device = device;
     this.#ownsDevice = ownsDevice;
     this.tfOptimizer = options.optimizer ?? null;
@@ -82,15 +88,11 @@ export class FngdTrainer {
    * Creates a trainer. Validates the model first (unsupported layers throw `UnsupportedLayerError` before any
    * weight changes) and initialises the optimizer: FNGD (`options.fngd`, or `FNGD_DEFAULTS` when none of
    * `fngd`, `kfac`, `optimizer` is given), KFAC (`options.kfac`) or the tfjs `options.optimizer`. Giving more
-   * than one throws `AdapterArgumentError`.
+   * than one, an unknown key (`{ loss, fngdd: {…} }`), an unknown loss name or a value of the wrong type throws
+   * `InvalidOptionError` naming the key and the value (the nested `fngd`/`kfac` fields: `ifngd`'s errors).
    */
   static async create(model: LayersModel | FunctionModel, options: FngdTrainerOptions): Promise<FngdTrainer> {
-    if (!options || typeof options !== 'object') throw new AdapterArgumentError('FngdTrainer.create: options `{ loss }` are required');
-    const given = (['fngd', 'kfac', 'optimizer'] as const).filter((k) => options[k] !== undefined);
-    if (given.length > 1) {
-      throw new AdapterArgumentError(`FngdTrainer.create: give at most one of \`fngd\`, \`kfac\` and \`optimizer\` (got ${given.join(', ')})`);
-    }
-    resolveLoss(options.loss);
+    checkTrainerOptions(options);
     const fold: FoldActivation = options.loss === 'softmax-cross-entropy' ? 'softmax' : options.loss === 'sigmoid-cross-entropy' ? 'sigmoid' : null;
     const layers = isLayersModel(model) ? model : null;
     const compiled = layers ? fromLayersModel(layers, fold) : null;
@@ -152,72 +154,126 @@ export class FngdTrainer {
     return this.#kfac?.optimizer.stats ?? null;
   }
 
-  /** One training step on a batch. `batchKey` identifies the batch in the FNGD coefficient cache (KFAC ignores it). */
-  async trainBatch(x: Tensor, y: Tensor, options: { readonly batchKey: BatchKey; readonly epoch?: number }): Promise<BatchResult> {
-    const n = x.shape[0];
-    if (n === undefined || y.shape[0] !== n) throw new AdapterArgumentError(`trainBatch: x and y must share the batch dimension, got ${x.shape} and ${y.shape}`);
-    const epoch = options.epoch ?? this.#epoch;
+  /**
+   * One training step on a batch. `batchKey` identifies the batch in the FNGD coefficient cache (KFAC ignores
+   * it). Targets are checked first (`TargetError`; see the README for the accepted forms). A step is a
+   * transaction: when it throws, the variables, the optimizer and the trainer are as before. Training calls
+   * are queued: un-awaited calls run one after another, in call order.
+   */
+  trainBatch(x: Tensor, y: Tensor, options: { readonly batchKey: BatchKey; readonly epoch?: number }): Promise<BatchResult> {
+    return this.#queue.run('trainBatch', async () => {
+      if (typeof options !== 'object' || options === null) throw new AdapterArgumentError('trainBatch: options `{ batchKey }` are required');
+      const k = await checkTargets('trainBatch', this.#shapes, this.#lossName, x, y);
+      const yl = lossTargets(y, k);
+      try {
+        return await this.#step(x, yl, options.batchKey, options.epoch ?? this.#epoch);
+      } finally {
+        if (yl !== y) yl.dispose();
+      }
+    });
+  }
+
+  /** One step on checked targets (as the loss takes them). */
+  #step(x: Tensor, y: Tensor, batchKey: BatchKey, epoch: number): Promise<BatchResult> {
+    if (this.#queue.closed) throw new DisposedError('fit: the trainer was disposed during the call');
+    const n = x.shape[0] as number;
     if (this.tfOptimizer) return baselineStep(this.tfOptimizer, this.#c, x, y);
     if (this.#kfac) return this.#kfac.run(x, y, n);
-    return (this.#fngd as FngdStep).run(x, y, options.batchKey, epoch, n);
+    return (this.#fngd as FngdStep).run(x, y, batchKey, epoch, n);
   }
 
   /**
    * Trains for `epochs` epochs. Samples are grouped into batches by a {@link BatchPlan} keyed by sample identity
    * (`options.sampleIds`): the first plan is a permutation seeded by `seed`; later calls keep every batch whose
-   * samples are all still present. Each epoch visits the batches in a seeded shuffled order.
+   * samples are all still present. Each epoch visits the batches in a seeded shuffled order. Options, data and
+   * validation data are checked before anything runs; each step is a transaction, and the plan is adopted with
+   * the first completed step. Queued behind (and ahead of) other training calls, like {@link FngdTrainer.trainBatch}.
    */
-  async fit(xs: Tensor, ys: Tensor, options: FitOptions): Promise<EpochLogs[]> {
-    const self = this;
-    return fitLoop(
-      {
-        get plan() {
-          return self.#plan;
-        },
-        get epoch() {
-          return self.#epoch;
-        },
-        setPlan: (plan, change) => {
-          this.#plan = plan;
-          this.#planChange = change;
-        },
-        step: (x, y, batchKey, epoch) => this.trainBatch(x, y, { batchKey, epoch }),
-        evaluate: (x, y) => this.evaluateAsync(x, y),
-        endEpoch: () => void this.#epoch++,
-      },
-      xs,
-      ys,
-      options,
-    );
+  fit(xs: Tensor, ys: Tensor, options: FitOptions): Promise<EpochLogs[]> {
+    return this.#queue.run('fit', async () => {
+      checkFitOptions(options);
+      const k = await checkTargets('fit', this.#shapes, this.#lossName, xs, ys);
+      const val = options.validationData;
+      const kv = val ? await checkTargets('fit (validationData)', this.#shapes, this.#lossName, val[0], val[1]) : null;
+      const yl = lossTargets(ys, k);
+      const vl = val && kv ? lossTargets(val[1], kv) : undefined;
+      try {
+        return await fitLoop(this.#fitHost(), xs, ys, options, yl, vl);
+      } finally {
+        if (yl !== ys) yl.dispose();
+        if (vl && val && vl !== val[1]) vl.dispose();
+      }
+    });
   }
 
-  /** Mean per-sample loss (and accuracy for softmax cross-entropy) in inference mode (synchronous read: not on webgpu in Node). */
+  #fitHost(): FitHost {
+    const self = this;
+    return {
+      get plan() {
+        return self.#plan;
+      },
+      get epoch() {
+        return self.#epoch;
+      },
+      setPlan: (plan, change) => {
+        this.#plan = plan;
+        this.#planChange = change;
+      },
+      step: (x, y, batchKey, epoch) => this.#step(x, y, batchKey, epoch),
+      evaluate: (x, y) => evaluateAsync(this.#c, this.#lossName, x, y),
+      endEpoch: () => void this.#epoch++,
+    };
+  }
+
+  /**
+   * Mean per-sample loss (and accuracy for softmax cross-entropy) in inference mode (synchronous read: not on
+   * webgpu in Node). Targets are checked as for training (`TargetError`).
+   */
   evaluate(xs: Tensor, ys: Tensor, options: { readonly batchSize?: number } = {}): Evaluation {
-    const t = evalSums(this.#c, this.#lossName, xs, ys, options.batchSize ?? 1000);
+    this.#live('evaluate');
+    checkInputs('evaluate', xs, ys);
+    const k = checkTargetShape('evaluate', this.#lossName, ys, this.#shapes.of(xs));
+    checkTargetValuesSync('evaluate', ys, k);
+    const yl = lossTargets(ys, k);
     try {
-      return evalResult(t.dataSync() as Float32Array, xs.shape[0] as number, this.#lossName);
+      return evaluateSync(this.#c, this.#lossName, xs, yl, options.batchSize);
     } finally {
-      t.dispose();
+      if (yl !== ys) yl.dispose();
     }
   }
 
   /** {@link FngdTrainer.evaluate} with an awaited read — works on every backend (webgpu has no `dataSync` in Node). */
   async evaluateAsync(xs: Tensor, ys: Tensor, options: { readonly batchSize?: number } = {}): Promise<Evaluation> {
-    const t = evalSums(this.#c, this.#lossName, xs, ys, options.batchSize ?? 1000);
+    this.#live('evaluateAsync');
+    const k = await checkTargets('evaluateAsync', this.#shapes, this.#lossName, xs, ys);
+    const yl = lossTargets(ys, k);
     try {
-      return evalResult((await t.data()) as Float32Array, xs.shape[0] as number, this.#lossName);
+      return await evaluateAsync(this.#c, this.#lossName, xs, yl, options.batchSize);
     } finally {
-      t.dispose();
+      if (yl !== ys) yl.dispose();
     }
+  }
+
+  /** Throws {@link DisposedError} after `dispose()`. */
+  #live(what: string): void {
+    if (this.#queue.closed) throw new DisposedError(`${what}: the trainer was disposed`);
+  }
+
+  /** Throws unless no training call is running or queued (restoring under a running `fit` would mix states). */
+  #idle(what: string): void {
+    this.#live(what);
+    if (this.#queue.busy) throw new AdapterArgumentError(`${what}: a training call is running or queued; await it first`);
   }
 
   /** The model's outputs (a folded softmax/sigmoid applied again). */
   predict(x: Tensor): Tensor {
+    this.#live('predict');
     return predict(this.#c, this.folded, x);
   }
 
   /** Checkpoint of the optimizer state (FNGD and KFAC: `ifngd`'s versioned formats; baselines: empty). */
   serializeState(): Uint8Array {
+    this.#live('serializeState');
     if (this.#kfac) return this.#kfac.optimizer.serialize();
     return this.optimizer ? this.optimizer.serialize() : new Uint8Array(0);
   }
@@ -226,9 +282,10 @@ export class FngdTrainer {
    * Restores {@link FngdTrainer.serializeState} output (same model and configuration), optionally with the
    * trainer epoch and the {@link FngdTrainer.batchPlan} saved beside it (validated: `AdapterCheckpointError`).
    * An FNGD checkpoint offered to a KFAC trainer, or a KFAC one to an FNGD trainer, is refused with
-   * `AdapterCheckpointError`; nothing changes then.
+   * `AdapterCheckpointError`; nothing changes then. Throws while a training call is running or queued.
    */
   restoreState(bytes: Uint8Array, epoch?: number, plan?: BatchPlan | null): void {
+    this.#idle('restoreState');
     const checked = checkCheckpoint(this.#kfac ? 'kfac' : this.#fngd ? 'fngd' : null, { bytes, ...(plan === undefined ? {} : { plan }) });
     this.#fngd?.restore(bytes);
     this.#kfac?.optimizer.restore(bytes);
@@ -244,6 +301,7 @@ export class FngdTrainer {
    * travels in model.json through any tfjs IO handler. LayersModel trainers only.
    */
   async save(handlerOrUrl: tf.io.IOHandler | string): Promise<tf.io.SaveResult> {
+    this.#live('save');
     // cache the state's values on the host first (an awaited read), so the synchronous serialisation works on webgpu
     if (this.#layers && this.optimizer) await Promise.all([...collectTensors(this.optimizer.state)].map((t) => t.data()));
     return saveToModel(this.#layers, handlerOrUrl, this.#epoch, this.#layers ? this.serializeState() : new Uint8Array(0), this.#plan);
@@ -251,15 +309,22 @@ export class FngdTrainer {
 
   /** Restores the optimizer state saved by {@link FngdTrainer.save} from the (loaded) model's metadata. */
   restore(): void {
+    this.#idle('restore');
     const cp = loadFromModel(this.#layers, this.optimizer !== null || this.#kfac !== null);
     this.restoreState(cp.bytes, cp.epoch, cp.plan ?? null);
   }
 
-  /** Releases the optimizer state tensors and the device the trainer created (not the model). */
+  /**
+   * Releases the optimizer state tensors and the device the trainer created (not the model). Queued training
+   * calls reject with {@link DisposedError}; a running `fit` stops at its next step with that error; the release
+   * happens once the running call has settled (at once when idle). Every later call throws `DisposedError`.
+   */
   dispose(): void {
-    this.#fngd?.dispose();
-    this.#kfac?.dispose();
-    this.#c.filters.dispose();
-    if (this.#ownsDevice) this.#device?.destroy();
+    this.#queue.close(() => {
+      this.#fngd?.dispose();
+      this.#kfac?.dispose();
+      this.#c.filters.dispose();
+      if (this.#ownsDevice) this.#device?.destroy();
+    });
   }
 }

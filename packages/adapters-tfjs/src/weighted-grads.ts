@@ -10,6 +10,7 @@ import type { TapRecord } from './capture.js';
 import type { PerSampleLoss } from './losses.js';
 import { identityTap, type Conv2dGeometry, type FunctionModel } from './model.js';
 import { unfoldPatches, type PatchFilters } from './patches.js';
+import { releaseTapeOnThrow } from './tape.js';
 
 /** Per-sample weights shaped `[n, 1, …, 1]` to broadcast against a tensor of rank `rank`. */
 function sampleWeights(w: Float32Array, rank: number): Tensor {
@@ -74,11 +75,13 @@ function weightedLossGradTensors(
   const wt = tf.tensor1d(w);
   let lossSumT: Tensor | null = null;
   try {
-    const { value, grads } = tf.variableGrads(() => {
-      const l = loss(model.forward(x, identityTap, true), y);
-      lossSumT = tf.keep(tf.sum(l));
-      return tf.sum(tf.mul(l, wt)) as tf.Scalar;
-    }, [...vars]);
+    const { value, grads } = releaseTapeOnThrow(() =>
+      tf.variableGrads(() => {
+        const l = loss(model.forward(x, identityTap, true), y);
+        lossSumT = tf.keep(tf.sum(l));
+        return tf.sum(tf.mul(l, wt)) as tf.Scalar;
+      }, [...vars]),
+    );
     value.dispose();
     const m = new Map<Variable, Tensor>();
     for (const v of vars) {
@@ -103,7 +106,7 @@ export function perSampleJacobian(model: FunctionModel, loss: PerSampleLoss, x: 
     const row = tf.tidy(() => {
       const xi = tf.slice(x, [i], [1]);
       const yi = tf.slice(y, [i], [1]);
-      const { value, grads } = tf.variableGrads(() => tf.sum(loss(model.forward(xi, identityTap, true), yi)) as tf.Scalar, [...vars]);
+      const { value, grads } = releaseTapeOnThrow(() => tf.variableGrads(() => tf.sum(loss(model.forward(xi, identityTap, true), yi)) as tf.Scalar, [...vars]));
       value.dispose();
       return tf.concat(vars.map((v) => tf.reshape(grads[v.name] ?? tf.zerosLike(v), [-1])));
     });
