@@ -149,3 +149,27 @@ export async function checkTargets(where: string, shapes: OutputShapes, loss: Lo
   await checkTargetValues(where, y as Tensor, k);
   return k;
 }
+
+/** Checks `x`, `y` ({@link checkTargets}) and runs `run` on the targets as the loss takes them (disposed after). */
+export async function withLossTargets<T>(where: string, shapes: OutputShapes, loss: LossName | null, x: unknown, y: unknown, run: (yl: Tensor) => Promise<T>): Promise<T> {
+  const k = await checkTargets(where, shapes, loss, x, y);
+  const yl = lossTargets(y as Tensor, k);
+  try {
+    return await run(yl);
+  } finally {
+    if (yl !== y) yl.dispose();
+  }
+}
+
+/** {@link withLossTargets} with synchronous reads (for `evaluate`). */
+export function withLossTargetsSync<T>(where: string, shapes: OutputShapes, loss: LossName | null, x: unknown, y: unknown, run: (yl: Tensor) => T): T {
+  checkInputs(where, x, y);
+  const k = checkTargetShape(where, loss, y as Tensor, shapes.of(x));
+  checkTargetValuesSync(where, y as Tensor, k);
+  const yl = lossTargets(y as Tensor, k);
+  try {
+    return run(yl);
+  } finally {
+    if (yl !== y) yl.dispose();
+  }
+}

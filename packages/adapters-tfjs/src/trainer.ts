@@ -23,7 +23,7 @@ import { fromLayersModel, type FoldActivation, type FunctionModel } from './mode
 import { PatchFilters } from './patches.js';
 import type { StepContext } from './step-context.js';
 import { StepQueue } from './step-queue.js';
-import { checkInputs, checkTargets, checkTargetShape, checkTargetValuesSync, lossTargets, OutputShapes } from './targets.js';
+import { checkTargets, OutputShapes, withLossTargets, withLossTargetsSync } from './targets.js';
 import { checkCheckpoint, loadFromModel, saveToModel } from './trainer-checkpoint.js';
 import type { BatchResult, EpochLogs, Evaluation, FitOptions, FngdTrainerOptions } from './trainer-types.js';
 import { allFiniteAsync, collectTensors, type TfTree } from './tree-ops.js';
@@ -163,19 +163,13 @@ export class FngdTrainer {
   trainBatch(x: Tensor, y: Tensor, options: { readonly batchKey: BatchKey; readonly epoch?: number }): Promise<BatchResult> {
     return this.#queue.run('trainBatch', async () => {
       if (typeof options !== 'object' || options === null) throw new AdapterArgumentError('trainBatch: options `{ batchKey }` are required');
-      const k = await checkTargets('trainBatch', this.#shapes, this.#lossName, x, y);
-      const yl = lossTargets(y, k);
-      try {
-        return await this.#step(x, yl, options.batchKey, options.epoch ?? this.#epoch);
-      } finally {
-        if (yl !== y) yl.dispose();
-      }
+      return withLossTargets('trainBatch', this.#shapes, this.#lossName, x, y, (yl) => this.#step(x, yl, options.batchKey, options.epoch ?? this.#epoch));
     });
   }
 
   /** One step on checked targets (as the loss takes them). */
   #step(x: Tensor, y: Tensor, batchKey: BatchKey, epoch: number): Promise<BatchResult> {
-    if (this.#queue.closed) throw new DisposedError('fit: the trainer was disposed during the call');
+    if (this.#queue.closed) throw new DisposedError('the trainer was disposed during the call');
     const n = x.shape[0] as number;
     if (this.tfOptimizer) return baselineStep(this.tfOptimizer, this.#c, x, y);
     if (this.#kfac) return this.#kfac.run(x, y, n);
@@ -192,17 +186,12 @@ export class FngdTrainer {
   fit(xs: Tensor, ys: Tensor, options: FitOptions): Promise<EpochLogs[]> {
     return this.#queue.run('fit', async () => {
       checkFitOptions(options);
-      const k = await checkTargets('fit', this.#shapes, this.#lossName, xs, ys);
       const val = options.validationData;
-      const kv = val ? await checkTargets('fit (validationData)', this.#shapes, this.#lossName, val[0], val[1]) : null;
-      const yl = lossTargets(ys, k);
-      const vl = val && kv ? lossTargets(val[1], kv) : undefined;
-      try {
-        return await fitLoop(this.#fitHost(), xs, ys, options, yl, vl);
-      } finally {
-        if (yl !== ys) yl.dispose();
-        if (vl && val && vl !== val[1]) vl.dispose();
-      }
+      if (val) await checkTargets('fit (validationData)', this.#shapes, this.#lossName, val[0], val[1]); // before anything runs
+      return withLossTargets('fit', this.#shapes, this.#lossName, xs, ys, async (yl) => {
+        if (!val) return fitLoop(this.#fitHost(), xs, ys, options, yl);
+        return withLossTargets('fit (validationData)', this.#shapes, this.#lossName, val[0], val[1], (vl) => fitLoop(this.#fitHost(), xs, ys, options, yl, vl));
+      });
     });
   }
 
@@ -231,27 +220,13 @@ export class FngdTrainer {
    */
   evaluate(xs: Tensor, ys: Tensor, options: { readonly batchSize?: number } = {}): Evaluation {
     this.#live('evaluate');
-    checkInputs('evaluate', xs, ys);
-    const k = checkTargetShape('evaluate', this.#lossName, ys, this.#shapes.of(xs));
-    checkTargetValuesSync('evaluate', ys, k);
-    const yl = lossTargets(ys, k);
-    try {
-      return evaluateSync(this.#c, this.#lossName, xs, yl, options.batchSize);
-    } finally {
-      if (yl !== ys) yl.dispose();
-    }
+    return withLossTargetsSync('evaluate', this.#shapes, this.#lossName, xs, ys, (yl) => evaluateSync(this.#c, this.#lossName, xs, yl, options.batchSize));
   }
 
   /** {@link FngdTrainer.evaluate} with an awaited read — works on every backend (webgpu has no `dataSync` in Node). */
   async evaluateAsync(xs: Tensor, ys: Tensor, options: { readonly batchSize?: number } = {}): Promise<Evaluation> {
     this.#live('evaluateAsync');
-    const k = await checkTargets('evaluateAsync', this.#shapes, this.#lossName, xs, ys);
-    const yl = lossTargets(ys, k);
-    try {
-      return await evaluateAsync(this.#c, this.#lossName, xs, yl, options.batchSize);
-    } finally {
-      if (yl !== ys) yl.dispose();
-    }
+    return withLossTargets('evaluateAsync', this.#shapes, this.#lossName, xs, ys, (yl) => evaluateAsync(this.#c, this.#lossName, xs, yl, options.batchSize));
   }
 
   /** Throws {@link DisposedError} after `dispose()`. */
