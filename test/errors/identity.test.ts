@@ -19,6 +19,8 @@ const concepts: Record<string, readonly string[]> = {
   DisposedError: ['linalg', 'core', 'tfjs', 'onnx'],
   NonFiniteError: ['fisher', 'core', 'tfjs', 'onnx'],
   UnsupportedModelError: ['core', 'tfjs', 'onnx'],
+  InvalidOptionError: ['core', 'tfjs', 'onnx'],
+  TargetError: ['core', 'tfjs', 'onnx'],
 };
 
 describe('error classes: one definition per concept', () => {
@@ -71,5 +73,7 @@ describe('error classes: one definition per concept', () => {
     expect(new onnx.DisposedError('x').code).toBe('DISPOSED');
     expect(new tfjs.UnsupportedModelError('x').code).toBe('UNSUPPORTED_MODEL');
     expect(new core.InvalidArgumentError('x').code).toBe('INVALID_ARGUMENT');
+    expect(new tfjs.InvalidOptionError('x', { key: 'k', value: 1 }).key).toBe('k');
+    expect(new onnx.TargetError('x', { targets: { shape: [2], dtype: 'int32' } }).code).toBe('INVALID_TARGET');
   });
 });

@@ -1,20 +1,19 @@
 /**
  * Typed errors of the ONNX adapter. Every error is thrown before anything changes (sessions, parameters,
- * optimizer state). The shared concepts (`UnsupportedModelError`, `DisposedError`, the root `IfngdError`) are
+ * optimizer state). The shared concepts (`UnsupportedModelError`, `DisposedError`, `InvalidOptionError`,
+ * `TargetError`, the root `IfngdError`) are
  * `ifngd`'s classes, re-exported by the package index.
  * @module
  */
-import { DisposedError, IfngdError, UnsupportedModelError } from 'ifngd';
+import { DisposedError, IfngdError, InvalidOptionError, TargetError, UnsupportedModelError, type TensorSignature } from 'ifngd';
 
-export { DisposedError, UnsupportedModelError };
+export { DisposedError, InvalidOptionError, TargetError, UnsupportedModelError, type TensorSignature };
 
 /** Machine-readable reason of an {@link OnnxAdapterError}. */
 export type OnnxAdapterErrorCode =
   | 'malformed-model'
   | 'unsupported-op'
-  | 'invalid-option'
   | 'invalid-feed'
-  | 'invalid-target'
   | 'runtime-unavailable';
 
 /** Base class of every error thrown by `@ifngd/adapters-onnx`. */
@@ -48,48 +47,10 @@ export class UnsupportedOpError extends OnnxAdapterError {
   }
 }
 
-/**
- * An option of the trainer (of `create`, `step` or `fit`) is invalid or unknown. `key` and `value` name it
- * where one option is at fault.
- */
-export class InvalidOptionError extends OnnxAdapterError {
-  /** The option's path, e.g. `'loss'`, `'kfac.layers'`, `'fit.batchSize'`; absent when no single option is at fault. */
-  readonly key: string | undefined;
-  /** The value given for {@link InvalidOptionError.key}. */
-  readonly value: unknown;
-  constructor(message: string, option?: { readonly key: string; readonly value: unknown }) {
-    super('invalid-option', message);
-    this.key = option?.key;
-    this.value = option?.value;
-  }
-}
-
 /** Feeds are missing a model input, name an unknown one, or have the wrong type or shape. */
 export class FeedError extends OnnxAdapterError {
   constructor(message: string) {
     super('invalid-feed', message);
-  }
-}
-
-/** A tensor's dtype and dims, as an error reports them. */
-export interface TensorDescription {
-  readonly type: string;
-  readonly dims: readonly number[];
-}
-
-/**
- * Targets have the wrong dtype, shape or values for the model output and the loss. The message names the
- * targets' and the output's dtype and shape, and what the loss accepts.
- */
-export class TargetError extends OnnxAdapterError {
-  /** The targets as given (absent when they were not a tensor). */
-  readonly targets: TensorDescription | undefined;
-  /** The model output the loss applies to, with the batch dimension set to the inputs' batch size. */
-  readonly output: TensorDescription | undefined;
-  constructor(message: string, detail?: { readonly targets?: TensorDescription; readonly output?: TensorDescription }) {
-    super('invalid-target', message);
-    this.targets = detail?.targets;
-    this.output = detail?.output;
   }
 }
 

@@ -27,16 +27,21 @@ export type { AttrValue } from './proto.js';
 export {
   OnnxAdapterError,
   MalformedModelError,
-  UnsupportedModelError,
   UnsupportedOpError,
-  InvalidOptionError,
   FeedError,
-  TargetError,
-  DisposedError,
   RuntimeUnavailableError,
   type OnnxAdapterErrorCode,
   type UnsupportedNode,
-  type TensorDescription,
 } from './errors.js';
 /** The stack's shared error concepts (one class each, whichever package they are imported from). */
-export { IfngdError, InvalidArgumentError, NonFiniteError, ShapeError } from 'ifngd';
+export {
+  DisposedError,
+  IfngdError,
+  InvalidArgumentError,
+  InvalidOptionError,
+  NonFiniteError,
+  ShapeError,
+  TargetError,
+  UnsupportedModelError,
+  type TensorSignature,
+} from 'ifngd';

@@ -11,32 +11,32 @@
  */
 import type { Tensor } from 'onnxruntime-common';
 import type { ModelAnalysis } from './analyze.js';
-import { TargetError, type TensorDescription } from './errors.js';
+import { TargetError, type TensorSignature } from './errors.js';
 import type { LossKind } from './loss.js';
 import type { OrtRuntime } from './runtime-check.js';
 
-const fmt = (t: TensorDescription): string => `${t.type} [${t.dims.join(',')}]`;
+const fmt = (t: TensorSignature): string => `${t.dtype} [${t.shape.join(',')}]`;
 
 /** Validates targets for `n` samples and converts them to the float tensor the graphs take. */
 export function checkTargets(ort: OrtRuntime, an: ModelAnalysis, loss: LossKind, targets: Tensor, n: number): Tensor {
   const want = [n, ...an.output.shape.slice(1)];
-  const output: TensorDescription = { type: 'float32', dims: want };
+  const output: TensorSignature = { dtype: 'float32', shape: want };
   const ce = loss === 'softmax-cross-entropy';
   const accepts = ce ? `int32/int64 class indices [${n}] in [0, ${want[1]}) or float32 [${want.join(',')}] (one-hot or probabilities)` : `float32 [${want.join(',')}]`;
   if (!isTensor(targets)) throw new TargetError(`targets must be a tensor (${loss} on output '${an.output.name}' ${fmt(output)} accepts ${accepts})`, { output });
-  const got: TensorDescription = { type: targets.type, dims: [...targets.dims] };
+  const got: TensorSignature = { dtype: targets.type, shape: [...targets.dims] };
   const fail = (why: string): never => {
     throw new TargetError(`targets ${fmt(got)} do not fit output '${an.output.name}' ${fmt(output)} under ${loss}: ${why} (accepted: ${accepts})`, { targets: got, output });
   };
-  const size = got.dims.reduce((a, d) => a * d, 1);
-  if (got.dims.some((d) => !Number.isSafeInteger(d) || d < 0) || targets.data.length !== size) fail(`their data holds ${targets.data.length} values, their dims ${size}`);
-  if (got.dims.length > 0 && got.dims[0] !== n) fail(`they hold ${got.dims[0]} samples, the inputs ${n}`);
-  if (ce && (got.type === 'int64' || got.type === 'int32')) {
-    if (got.dims.length !== 1) fail(`class indices must be [${n}]`);
+  const size = got.shape.reduce((a, d) => a * d, 1);
+  if (got.shape.some((d) => !Number.isSafeInteger(d) || d < 0) || targets.data.length !== size) fail(`their data holds ${targets.data.length} values, their dims ${size}`);
+  if (got.shape.length > 0 && got.shape[0] !== n) fail(`they hold ${got.shape[0]} samples, the inputs ${n}`);
+  if (ce && (got.dtype === 'int64' || got.dtype === 'int32')) {
+    if (got.shape.length !== 1) fail(`class indices must be [${n}]`);
     return oneHot(ort, targets, want, fail);
   }
-  if (got.type !== 'float32' || !(targets.data instanceof Float32Array)) fail(`dtype ${got.type} is not accepted`);
-  if (got.dims.length !== want.length || want.some((d, i) => d !== got.dims[i])) fail('the shape differs');
+  if (got.dtype !== 'float32' || !(targets.data instanceof Float32Array)) fail(`dtype ${got.dtype} is not accepted`);
+  if (got.shape.length !== want.length || want.some((d, i) => d !== got.shape[i])) fail('the shape differs');
   const data = targets.data as Float32Array;
   for (let i = 0; i < data.length; i++) {
     const v = data[i]!;

@@ -105,12 +105,12 @@ describe.each([
       const err = await call().catch((e: unknown) => e);
       expect(err).toBeInstanceOf(TargetError);
       const e = err as TargetError;
-      expect(e.code).toBe('invalid-target');
+      expect(e.code).toBe('INVALID_TARGET');
       expect(e.message).toContain(`targets ${got}`);
       expect(e.message).toContain(`float32 ${outDims}`);
       expect(e.message).toContain(loss);
       expect(e.output).toEqual({ type: 'float32', dims: JSON.parse(outDims) });
-      expect(`${e.targets!.type} [${e.targets!.dims.join(',')}]`).toBe(got);
+      expect(`${e.targets!.dtype} [${e.targets!.shape.join(',')}]`).toBe(got);
       expect(spy.runs).toEqual(runs);
       expectSame(snapshot(t), before);
     }

@@ -15,12 +15,25 @@
 export { FngdTrainer, type BatchResult, type EpochLogs, type Evaluation, type FitCallbacks, type FitOptions, type FngdTrainerOptions, type TrainerFngdOptions } from './trainer.js';
 export type { TrainerKfacOptions } from './kfac-step.js';
 export { fromLayersModel, denseMatMul, identityTap, type CompiledModel, type Conv2dGeometry, type FoldActivation, type FunctionModel, type Tap, type TapWeights } from './model.js';
-export { capture, captureAsync, perSampleJacobian, unfoldPatches, uploadFactors, weightedLossGradsAsync, weightedRecordGrads, PatchFilters, type Capture, type TapRecord } from './capture.js';
+export { capture, captureAsync, type Capture, type TapRecord } from './capture.js';
+export { unfoldPatches, PatchFilters } from './patches.js';
+export { uploadFactors } from './upload.js';
+export { perSampleJacobian, weightedLossGradsAsync, weightedRecordGrads } from './weighted-grads.js';
 export { meanSquaredError, resolveLoss, sigmoidCrossEntropy, softmaxCrossEntropy, type LossName, type PerSampleLoss } from './losses.js';
 export { tfTreeOps, tfSyncReads, allFiniteAsync, collectTensors, makeTree, type TfTree, type TfTreeOps, type ShapeMap } from './tree-ops.js';
 export { linalgDeviceForTf, sharesTfDevice, tfGpuDevice } from './device.js';
 export { mulberry32, permutation } from './rng.js';
 export { FNGD_DEFAULTS, KFAC_DEFAULTS } from 'ifngd';
-export { AdapterArgumentError, AdapterCheckpointError, AdapterError, UnsupportedLayerError, UnsupportedModelError, type AdapterErrorCode } from './errors.js';
+export { AdapterArgumentError, AdapterCheckpointError, AdapterError, UnsupportedLayerError, type AdapterErrorCode } from './errors.js';
 /** The stack's shared error concepts (one class each, whichever package they are imported from). */
-export { DisposedError, IfngdError, InvalidArgumentError, NonFiniteError, ShapeError } from 'ifngd';
+export {
+  DisposedError,
+  IfngdError,
+  InvalidArgumentError,
+  InvalidOptionError,
+  NonFiniteError,
+  ShapeError,
+  TargetError,
+  UnsupportedModelError,
+  type TensorSignature,
+} from 'ifngd';

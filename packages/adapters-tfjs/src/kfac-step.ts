@@ -16,10 +16,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor, Variable } from '@tensorflow/tfjs-core';
 import type { LinalgDevice, Matrix } from '@ifngd/linalg-gpu';
 import { kfac, type HostTree, type KfacLayer, type KfacOptimizer, type KfacOptions } from 'ifngd';
-import { captureAsync, uploadFactors, weightedLossGradsAsync, weightedRecordGrads, type Capture, type PatchFilters } from './capture.js';
+import { captureAsync, type Capture } from './capture.js';
 import { AdapterArgumentError } from './errors.js';
-import type { PerSampleLoss } from './losses.js';
-import type { FunctionModel, TapWeights } from './model.js';
+import type { TapWeights } from './model.js';
+import type { StepContext } from './step-context.js';
+import { uploadFactors } from './upload.js';
+import { weightedLossGradsAsync, weightedRecordGrads } from './weighted-grads.js';
 
 /**
  * KFAC options as the trainer takes them: `ifngd`'s `kfac` options without `device`, `ops` and `layers` (the
@@ -60,14 +62,9 @@ async function readHost(tensors: readonly Tensor[]): Promise<Float32Array[]> {
 }
 
 /** The pieces of the trainer a KFAC step uses. */
-export interface KfacStepContext {
-  readonly model: FunctionModel;
-  readonly loss: PerSampleLoss;
-  readonly variables: readonly Variable[];
-  readonly names: readonly string[];
+export interface KfacStepContext extends StepContext {
   readonly taps: readonly TapWeights[];
   readonly device: LinalgDevice;
-  readonly filters: PatchFilters;
 }
 
 /** The KFAC branch of the trainer: the optimizer and its step over tfjs variables. */

@@ -43,9 +43,24 @@ export function meanSquaredError(outputs: Tensor, targets: Tensor): Tensor1D {
   return tf.tidy(() => tf.mean(tf.squaredDifference(flat(outputs), flat(targets)), 1) as Tensor1D);
 }
 
-/** The per-sample loss function for a name (or the user's function). */
+/**
+ * A custom loss with its result checked: ℓ must be a tensor `[n]` for outputs `[n, …]` (a `[n, 1]` ℓ would
+ * broadcast against the per-sample weights into a wrong gradient). Throws `AdapterArgumentError`.
+ */
+export function checkedLoss(loss: PerSampleLoss): PerSampleLoss {
+  return (outputs, targets) => {
+    const l = loss(outputs, targets);
+    const n = outputs.shape[0];
+    if (!(l instanceof tf.Tensor) || l.rank !== 1 || l.shape[0] !== n) {
+      throw new AdapterArgumentError(`the custom loss must return per-sample losses [${n}], got ${l instanceof tf.Tensor ? `[${l.shape.join(',')}]` : typeof l}`);
+    }
+    return l;
+  };
+}
+
+/** The per-sample loss function for a name (or the user's function, its result checked by {@link checkedLoss}). */
 export function resolveLoss(loss: LossName | PerSampleLoss): PerSampleLoss {
-  if (typeof loss === 'function') return loss;
+  if (typeof loss === 'function') return checkedLoss(loss);
   switch (loss) {
     case 'softmax-cross-entropy':
       return softmaxCrossEntropy;

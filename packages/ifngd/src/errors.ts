@@ -25,6 +25,8 @@ export type IfngdErrorCode =
   | 'CHECKPOINT_CHECKSUM'
   | 'CHECKPOINT_MODEL'
   | 'UNSUPPORTED_MODEL'
+  | 'INVALID_OPTION'
+  | 'INVALID_TARGET'
   | 'DISPOSED';
 
 /** A batch key was reused with a different number of samples than the coefficients cached for it. */
@@ -58,5 +60,43 @@ export class CheckpointError extends IfngdError<'CHECKPOINT_FORMAT' | 'CHECKPOIN
 export class UnsupportedModelError extends IfngdError<'UNSUPPORTED_MODEL'> {
   constructor(message: string) {
     super('UNSUPPORTED_MODEL', message);
+  }
+}
+
+/** Shape and dtype of a tensor, as {@link TargetError} reports them. */
+export interface TensorSignature {
+  readonly shape: readonly number[];
+  readonly dtype: string;
+}
+
+/**
+ * An option of a trainer (or of one of its calls) is unknown, of the wrong type, out of range, or conflicts with
+ * another. Defined once here for both adapters; `key` names the option (dotted when nested, e.g. `kfac.layers`).
+ */
+export class InvalidOptionError extends IfngdError<'INVALID_OPTION'> {
+  /** The option's key, when one option is at fault. */
+  readonly key: string | undefined;
+  /** The offending value. */
+  readonly value: unknown;
+  constructor(message: string, detail?: { readonly key: string; readonly value: unknown }) {
+    super('INVALID_OPTION', message);
+    this.key = detail?.key;
+    this.value = detail?.value;
+  }
+}
+
+/**
+ * Targets that do not fit the model output and the loss (shape, dtype, sample count, values: NaN/±Infinity,
+ * class indices outside `[0, C)`). Both adapters apply one rule and throw this before anything runs.
+ */
+export class TargetError extends IfngdError<'INVALID_TARGET'> {
+  /** The targets as given (absent when they were not a tensor). */
+  readonly targets: TensorSignature | undefined;
+  /** The model output the loss applies to. */
+  readonly output: TensorSignature | undefined;
+  constructor(message: string, detail?: { readonly targets?: TensorSignature; readonly output?: TensorSignature }) {
+    super('INVALID_TARGET', message);
+    this.targets = detail?.targets && { shape: [...detail.targets.shape], dtype: detail.targets.dtype };
+    this.output = detail?.output && { shape: [...detail.output.shape], dtype: detail.output.dtype };
   }
 }

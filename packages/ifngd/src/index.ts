@@ -44,9 +44,12 @@ export {
   DisposedError,
   IfngdError,
   InvalidArgumentError,
+  InvalidOptionError,
   NonFiniteError,
   NotInitializedError,
   ShapeError,
+  TargetError,
   UnsupportedModelError,
   type IfngdErrorCode,
+  type TensorSignature,
 } from './errors.js';

@@ -1,0 +1,169 @@
+/**
+ * The FNGD step of the trainer:
+ * 1. `opt.coefficients({ batchKey, epoch, n, factors })` — on a miss/refresh/probe the `factors` callback runs
+ *    the capture pass (one forward/backward of Σℓᵢ with identity hooks) and uploads A, Δ (conv: patches) to the
+ *    linear-algebra device; cached batches skip it.
+ * 2. The α-weighted gradient Jᵀα = Σαᵢ∇ℓᵢ: from the captured factors when there are any (no second pass);
+ *    otherwise in global mode one `tf.variableGrads` of Σαᵢℓᵢ, in layer-wise mode a capture pass and per-layer
+ *    αₗ-scaled Δ.
+ * 3. `opt.step(...)` on tfjs tensors (momentum etc. stay on the backend), then `variable.assign` — the last
+ *    thing a step does: everything that can throw (targets, losses, the optimizer's checks) comes before it.
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Tensor, Variable } from '@tensorflow/tfjs-core';
+import type { LinalgDevice, Matrix } from '@ifngd/linalg-gpu';
+import { fngd, NonFiniteError, type BatchKey, type Coefficients, type FngdOptimizer } from 'ifngd';
+import { captureAsync, type Capture } from './capture.js';
+import { AdapterArgumentError } from './errors.js';
+import type { StepContext } from './step-context.js';
+import type { BatchResult, TrainerFngdOptions } from './trainer-types.js';
+import { allFiniteAsync, collectTensors, disposeReleased, makeTree, tfTreeOps, type ShapeMap, type TfTree, type TfTreeOps } from './tree-ops.js';
+import { uploadFactors } from './upload.js';
+import { perSampleJacobian, weightedLossGradsAsync, weightedRecordGrads } from './weighted-grads.js';
+
+function disposeMap(m: Map<Variable, Tensor>, keep: ReadonlySet<Tensor> = new Set()): void {
+  for (const t of m.values()) if (!keep.has(t) && !t.isDisposed) t.dispose();
+}
+
+/** The FNGD branch of the trainer: the optimizer over tfjs trees and its step over tfjs variables. */
+export class FngdStep {
+  /** The optimizer (tfjs parameter trees). */
+  readonly optimizer: FngdOptimizer<TfTree>;
+  readonly ops: TfTreeOps;
+  readonly #c: StepContext;
+  readonly #device: LinalgDevice;
+
+  /** Creates the optimizer (`ifngd`'s option errors pass through) and starts it at the variables' values. */
+  constructor(c: StepContext, device: LinalgDevice, options: TrainerFngdOptions | undefined) {
+    const shapes: Record<string, readonly number[]> = {};
+    c.names.forEach((n, i) => (shapes[n] = (c.variables[i] as Variable).shape));
+    this.ops = tfTreeOps(shapes as ShapeMap);
+    this.#c = c;
+    this.#device = device;
+    this.optimizer = fngd<TfTree>({ ...(options ?? {}), device, ops: this.ops });
+    this.optimizer.init(this.params());
+  }
+
+  /** The variables as a parameter tree. */
+  params(): TfTree {
+    const t: Record<string, Tensor> = {};
+    this.#c.names.forEach((n, i) => (t[n] = this.#c.variables[i] as Variable));
+    return makeTree(t);
+  }
+
+  /** One step on a batch of `n` samples. */
+  async run(x: Tensor, y: Tensor, batchKey: BatchKey, epoch: number, n: number): Promise<BatchResult> {
+    const { model, loss, filters } = this.#c;
+    const opt = this.optimizer;
+    const box: { cap: Capture | null } = { cap: null };
+    const made: Matrix[] = [];
+    let grads: Map<Variable, Tensor> | null = null;
+    try {
+      const c = await opt.coefficients({
+        batchKey,
+        epoch,
+        n,
+        factors: async () => {
+          box.cap?.dispose();
+          const cap = await captureAsync(model, loss, x, y);
+          box.cap = cap;
+          return uploadFactors(this.#device, cap, filters, () => perSampleJacobian(model, loss, x, y, cap.uncovered), made);
+        },
+      });
+      for (const m of made.splice(0)) m.dispose();
+      let lossSum: number;
+      if (!box.cap && opt.mode === 'global') {
+        const r = await weightedLossGradsAsync(model, loss, x, y, c.alpha, this.#c.variables);
+        grads = r.grads;
+        lossSum = r.lossSum;
+      } else {
+        const cap = box.cap ?? (await captureAsync(model, loss, x, y));
+        box.cap = cap;
+        lossSum = cap.lossSum;
+        grads = await this.#gradsFromCapture(cap, c, x, y);
+      }
+      await this.#apply(grads, c, lossSum / n);
+      return { loss: lossSum / n, fresh: c.fresh };
+    } finally {
+      for (const m of made) m.dispose();
+      box.cap?.dispose();
+      if (grads) disposeMap(grads);
+    }
+  }
+
+  async #gradsFromCapture(cap: Capture, c: Coefficients, x: Tensor, y: Tensor): Promise<Map<Variable, Tensor>> {
+    const global = c.layers === 1;
+    const out = new Map<Variable, Tensor>();
+    try {
+      cap.records.forEach((r, l) => {
+        for (const [v, g] of weightedRecordGrads(r, global ? c.alpha : c.layer(l), this.#c.filters)) out.set(v, g);
+      });
+      if (cap.uncovered.length > 0) {
+        const w = global ? c.alpha : c.layer(cap.records.length);
+        for (const [v, g] of (await weightedLossGradsAsync(this.#c.model, this.#c.loss, x, y, w, cap.uncovered)).grads) out.set(v, g);
+      }
+    } catch (e) {
+      disposeMap(out);
+      throw e;
+    }
+    return out;
+  }
+
+  async #apply(grads: Map<Variable, Tensor>, c: Coefficients, loss: number): Promise<void> {
+    const opt = this.optimizer;
+    const ops = this.ops;
+    const { names, variables } = this.#c;
+    const weighted: Record<string, Tensor> = {};
+    names.forEach((name, i) => {
+      const v = variables[i] as Variable;
+      const g = grads.get(v);
+      if (!g) throw new AdapterArgumentError(`no gradient for variable '${name}'`);
+      weighted[name] = g;
+    });
+    const weightedTree = makeTree(weighted);
+    const params = this.params();
+    // the step's reads of its inputs (‖g‖², finiteness), in one awaited read: no synchronous read on webgpu
+    await ops.prime({ norm2: [weightedTree], finite: [weightedTree, params] });
+    ops.takeAssumed();
+    const before = collectTensors(opt.state);
+    let next: TfTree = params;
+    tf.tidy(() => {
+      next = opt.step(weightedTree, params, { coefficients: c, loss });
+      return [...Object.values(next), ...collectTensors(opt.state)];
+    });
+    const after = collectTensors(opt.state);
+    const assumed = ops.takeAssumed();
+    let ok: boolean | null = null;
+    try {
+      // checks of intermediate trees the step could not read synchronously (webgpu): verify the result before
+      // any variable is assigned (the optimizer state has advanced then: see the README's transaction notes)
+      ok = next === params || assumed === 0 || (await allFiniteAsync(Object.values(next)));
+    } finally {
+      disposeReleased(before, after);
+      for (const [v, g] of [...grads.entries()]) if (after.has(g)) grads.delete(v); // kept by the optimizer state
+      if (next !== params && ok !== true) for (const t of Object.values(next)) if (!after.has(t)) t.dispose();
+    }
+    if (!ok) throw new NonFiniteError('step: the update made the parameters non-finite (detected after the step: this backend has no synchronous reads)');
+    // --- commit: nothing below throws ---
+    if (next !== params) {
+      names.forEach((name, i) => {
+        const t = next[name] as Tensor;
+        (variables[i] as Variable).assign(t);
+        if (!after.has(t)) t.dispose();
+      });
+    }
+  }
+
+  /** Restores an `ifngd` FNGD checkpoint, releasing the state tensors it replaces. */
+  restore(bytes: Uint8Array): void {
+    const before = collectTensors(this.optimizer.state);
+    this.optimizer.restore(bytes);
+    disposeReleased(before, collectTensors(this.optimizer.state));
+  }
+
+  /** Releases the optimizer state tensors (never variables). */
+  dispose(): void {
+    for (const t of collectTensors(this.optimizer.state)) if (!(t instanceof tf.Variable) && !t.isDisposed) t.dispose();
+  }
+}

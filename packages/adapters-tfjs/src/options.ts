@@ -1,0 +1,73 @@
+/**
+ * Validation of the trainer's own options (`FngdTrainer.create`, `fit`): unknown keys, wrong types and
+ * conflicting choices throw {@link InvalidOptionError} naming the key and the value, before anything is
+ * created. The nested `fngd`/`kfac` objects are validated by `ifngd`'s `fngd()`/`kfac()`.
+ * @module
+ */
+import { optionError } from './errors.js';
+import type { LossName } from './losses.js';
+
+/** The keys of `FngdTrainerOptions`. */
+const TRAINER_KEYS = ['loss', 'fngd', 'kfac', 'optimizer', 'device'] as const;
+/** The keys of `FitOptions`. */
+const FIT_KEYS = ['epochs', 'batchSize', 'seed', 'shuffle', 'sampleIds', 'validationData', 'callbacks'] as const;
+const LOSS_NAMES: readonly LossName[] = ['softmax-cross-entropy', 'sigmoid-cross-entropy', 'mse'];
+const CALLBACKS = ['onEpochBegin', 'onBatchEnd', 'onEpochEnd'] as const;
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function checkKeys(where: string, o: Record<string, unknown>, allowed: readonly string[], prefix = ''): void {
+  for (const k of Object.keys(o)) {
+    if (!allowed.includes(k)) throw optionError(prefix + k, o[k], `${where}: unknown option (expected one of ${allowed.join(', ')})`);
+  }
+}
+
+/** Which optimizer the options choose. */
+export type TrainerKind = 'fngd' | 'kfac' | 'optimizer';
+
+/** Validates `FngdTrainer.create` options (not the nested `fngd`/`kfac` objects' fields); returns the choice. */
+export function checkTrainerOptions(options: unknown): TrainerKind {
+  if (!isPlainObject(options)) throw optionError('options', options, 'FngdTrainer.create: options `{ loss }` are required');
+  checkKeys('FngdTrainer.create', options, TRAINER_KEYS);
+  const loss = options['loss'];
+  if (typeof loss !== 'function' && !LOSS_NAMES.includes(loss as LossName)) {
+    throw optionError('loss', loss, `must be ${LOSS_NAMES.map((n) => `'${n}'`).join(', ')} or a per-sample loss function`);
+  }
+  const given = (['fngd', 'kfac', 'optimizer'] as const).filter((k) => options[k] !== undefined);
+  if (given.length > 1) {
+    const second = given[1] as string;
+    throw optionError(second, options[second], `give at most one of \`fngd\`, \`kfac\` and \`optimizer\` (got ${given.join(', ')})`);
+  }
+  for (const k of ['fngd', 'kfac'] as const) {
+    const v = options[k];
+    if (v !== undefined && !isPlainObject(v)) throw optionError(k, v, `\`${k}\` must be an options object (\`{}\` for the defaults)`);
+  }
+  const opt = options['optimizer'];
+  if (opt !== undefined && !(isPlainObject(opt) && typeof opt['applyGradients'] === 'function')) {
+    throw optionError('optimizer', opt, 'must be a tf.Optimizer (e.g. tf.train.adam(0.001))');
+  }
+  const dev = options['device'];
+  if (dev !== undefined && !(isPlainObject(dev) && typeof dev['matrix'] === 'function' && typeof dev['destroy'] === 'function')) {
+    throw optionError('device', dev, 'must be a LinalgDevice (e.g. from linalgDeviceForTf())');
+  }
+  return (given[0] as TrainerKind | undefined) ?? 'fngd';
+}
+
+/** Validates `fit` options' keys and the types of `shuffle`, `validationData` and `callbacks`. */
+export function checkFitOptions(options: unknown): void {
+  if (!isPlainObject(options)) throw optionError('options', options, 'fit: options `{ epochs }` are required');
+  checkKeys('fit', options, FIT_KEYS);
+  const shuffle = options['shuffle'];
+  if (shuffle !== undefined && typeof shuffle !== 'boolean') throw optionError('shuffle', shuffle, 'fit: must be a boolean');
+  const val = options['validationData'];
+  if (val !== undefined && !(Array.isArray(val) && val.length === 2)) throw optionError('validationData', val, 'fit: must be a pair [xs, ys]');
+  const cb = options['callbacks'];
+  if (cb === undefined) return;
+  if (!isPlainObject(cb)) throw optionError('callbacks', cb, 'fit: must be an object of callbacks');
+  checkKeys('fit', cb, CALLBACKS, 'callbacks.');
+  for (const k of CALLBACKS) {
+    if (cb[k] !== undefined && typeof cb[k] !== 'function') throw optionError(`callbacks.${k}`, cb[k], 'fit: must be a function');
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * The public option and result types of `FngdTrainer`.
+ * @module
+ */
+import type * as tf from '@tensorflow/tfjs-core';
+import type { Tensor } from '@tensorflow/tfjs-core';
+import type { LinalgDevice } from '@ifngd/linalg-gpu';
+import type { FngdOptions, SampleId } from 'ifngd';
+import type { TrainerKfacOptions } from './kfac-step.js';
+import type { LossName, PerSampleLoss } from './losses.js';
+import type { TfTree } from './tree-ops.js';
+
+/** FNGD options as the trainer takes them (the device and tree ops are supplied by the trainer). */
+export type TrainerFngdOptions = Omit<FngdOptions<TfTree>, 'device' | 'ops'>;
+
+/**
+ * Options of {@link FngdTrainer.create}. Give at most one of `fngd`, `kfac` and `optimizer`; with none, the
+ * trainer trains with FNGD at `ifngd`'s measured defaults (`FNGD_DEFAULTS`), so `{ loss }` alone is enough.
+ */
+export interface FngdTrainerOptions {
+  /** Per-sample loss. The cross-entropies take logits; a model's final softmax/sigmoid is folded into them. */
+  readonly loss: LossName | PerSampleLoss;
+  /**
+   * Train with FNGD (`ifngd`'s `fngd` options without `device`/`ops`; every field optional, missing ones from
+   * `FNGD_DEFAULTS`). Default when `optimizer` is not given.
+   */
+  readonly fngd?: TrainerFngdOptions;
+  /**
+   * Train with KFAC instead (`ifngd`'s `kfac` options without `device`/`ops`/`layers`; every field optional,
+   * missing ones from `KFAC_DEFAULTS`). The model's Dense and Conv2D layers are its KFAC layers (a
+   * `FunctionModel` must list them in `taps`); other variables get the plain mean-loss gradient.
+   */
+  readonly kfac?: TrainerKfacOptions;
+  /** Train with a tfjs optimizer in the same loop instead of FNGD (baselines). */
+  readonly optimizer?: tf.Optimizer;
+  /** Linear-algebra device; default {@link linalgDeviceForTf} (shares tfjs's GPUDevice on webgpu). */
+  readonly device?: LinalgDevice;
+}
+
+/** What one training step reports. */
+export interface BatchResult {
+  /** Mean loss of the batch before the step. */
+  readonly loss: number;
+  /** Coefficients were computed for this step (FNGD); the damped inverses were refreshed (KFAC). */
+  readonly fresh: boolean;
+}
+
+/** Logs of one epoch. */
+export interface EpochLogs {
+  /** Trainer epoch (0-based, continues across `fit` calls). */
+  readonly epoch: number;
+  /** Wall-clock seconds of the training pass (validation excluded). */
+  readonly seconds: number;
+  /** Mean training loss over the epoch's batches (each before its step). */
+  readonly trainLoss: number;
+  readonly valLoss?: number;
+  readonly valAccuracy?: number;
+  /** Batches that computed coefficients (FNGD) or refreshed the inverses (KFAC). */
+  readonly freshBatches: number;
+}
+
+/** Callbacks of {@link FngdTrainer.fit}; each may return a promise. */
+export interface FitCallbacks {
+  onEpochBegin?(epoch: number): void | Promise<void>;
+  onBatchEnd?(batch: number, logs: BatchResult & { readonly batches: number }): void | Promise<void>;
+  onEpochEnd?(epoch: number, logs: EpochLogs): void | Promise<void>;
+}
+
+/** Options of {@link FngdTrainer.fit}. */
+export interface FitOptions {
+  readonly epochs: number;
+  /** Default 128. */
+  readonly batchSize?: number;
+  /** Seeds the fixed partition and the per-epoch batch order. Default 0. */
+  readonly seed?: number;
+  /** Shuffle the batch order each epoch. Default true. */
+  readonly shuffle?: boolean;
+  /**
+   * Sample identity, which batch keys follow: `'content'` (default: a hash of each sample's x and y, so that
+   * appended, removed or replaced samples are recognised without help), `'index'` (the row number: right for
+   * append-only data), or one unique id per sample. See {@link FngdTrainer.batchPlan}.
+   */
+  readonly sampleIds?: 'content' | 'index' | readonly SampleId[];
+  readonly validationData?: readonly [Tensor, Tensor];
+  readonly callbacks?: FitCallbacks;
+}
+
+/** Result of {@link FngdTrainer.evaluate}. */
+export interface Evaluation {
+  /** Mean per-sample loss. */
+  readonly loss: number;
+  /** Top-1 accuracy (softmax cross-entropy only). */
+  readonly accuracy?: number;
+}

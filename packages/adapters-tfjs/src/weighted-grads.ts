@@ -1,0 +1,117 @@
+/**
+ * Gradients from factors and losses: `Σᵢ wᵢ∇ℓᵢ` from a capture's records (dense `∇W = Aᵀ(w∘Δ)`,
+ * `∇b = (w∘Δ)ᵀ1`; conv the same with unfolded patches), by differentiating the weighted loss, and the
+ * per-sample `tf.grad` loop for variables no tap covers (slow: n extra forward/backward passes; documented).
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Tensor, Variable } from '@tensorflow/tfjs-core';
+import type { TapRecord } from './capture.js';
+import type { PerSampleLoss } from './losses.js';
+import { identityTap, type Conv2dGeometry, type FunctionModel } from './model.js';
+import { unfoldPatches, type PatchFilters } from './patches.js';
+import { releaseTapeOnThrow } from './tape.js';
+
+/** Per-sample weights shaped `[n, 1, …, 1]` to broadcast against a tensor of rank `rank`. */
+function sampleWeights(w: Float32Array, rank: number): Tensor {
+  return tf.tensor(w, [w.length, ...new Array<number>(rank - 1).fill(1)]);
+}
+
+/**
+ * `Σᵢ wᵢ∇ℓᵢ` for the tapped variables of one record, from its factors. Returns `[kernelGrad, biasGrad?]`.
+ */
+export function weightedRecordGrads(r: TapRecord, w: Float32Array, filters: PatchFilters): Map<Variable, Tensor> {
+  const out = new Map<Variable, Tensor>();
+  tf.tidy(() => {
+    const wd = tf.mul(r.delta, sampleWeights(w, r.delta.rank));
+    const dout = r.delta.shape[r.delta.rank - 1] as number;
+    const d2 = tf.reshape(wd, [-1, dout]) as tf.Tensor2D;
+    let a2: tf.Tensor2D;
+    if (r.kind === 'dense') {
+      const din = r.inputs.shape[r.inputs.rank - 1] as number;
+      a2 = tf.reshape(r.inputs, [-1, din]) as tf.Tensor2D;
+    } else {
+      const p = unfoldPatches(r.inputs, r.weights.kernel.shape, r.geometry as Conv2dGeometry, filters);
+      a2 = tf.reshape(p, [-1, p.shape[2] as number]) as tf.Tensor2D;
+    }
+    const gk = tf.reshape(tf.matMul(a2, d2, true, false), r.weights.kernel.shape);
+    out.set(r.weights.kernel, tf.keep(gk));
+    if (r.weights.bias) out.set(r.weights.bias, tf.keep(tf.sum(d2, 0)));
+  });
+  return out;
+}
+
+/**
+ * `Σᵢ wᵢ∇ℓᵢ` for `vars` by differentiating the weighted loss (one extra forward/backward); Σℓᵢ is read with an
+ * awaited `data()`, so it works on backends without synchronous reads (tfjs-webgpu in Node).
+ */
+export async function weightedLossGradsAsync(
+  model: FunctionModel,
+  loss: PerSampleLoss,
+  x: Tensor,
+  y: Tensor,
+  w: Float32Array,
+  vars: readonly Variable[],
+): Promise<{ grads: Map<Variable, Tensor>; lossSum: number }> {
+  const { grads, lossSum } = weightedLossGradTensors(model, loss, x, y, w, vars);
+  try {
+    return { grads, lossSum: (await lossSum.data())[0] as number };
+  } catch (e) {
+    for (const g of grads.values()) g.dispose();
+    throw e;
+  } finally {
+    lossSum.dispose();
+  }
+}
+
+function weightedLossGradTensors(
+  model: FunctionModel,
+  loss: PerSampleLoss,
+  x: Tensor,
+  y: Tensor,
+  w: Float32Array,
+  vars: readonly Variable[],
+): { grads: Map<Variable, Tensor>; lossSum: Tensor } {
+  const wt = tf.tensor1d(w);
+  let lossSumT: Tensor | null = null;
+  try {
+    const { value, grads } = releaseTapeOnThrow(() =>
+      tf.variableGrads(() => {
+        const l = loss(model.forward(x, identityTap, true), y);
+        lossSumT = tf.keep(tf.sum(l));
+        return tf.sum(tf.mul(l, wt)) as tf.Scalar;
+      }, [...vars]),
+    );
+    value.dispose();
+    const m = new Map<Variable, Tensor>();
+    for (const v of vars) {
+      const g = grads[v.name];
+      m.set(v, g ?? tf.zerosLike(v));
+    }
+    const lossSum = (lossSumT as Tensor | null) ?? tf.scalar(NaN);
+    lossSumT = null;
+    return { grads: m, lossSum };
+  } finally {
+    wt.dispose();
+    (lossSumT as Tensor | null)?.dispose();
+  }
+}
+
+/** Per-sample gradients `[n, d]` of `vars` by a `tf.grad` loop (the generic fallback: slow). */
+export function perSampleJacobian(model: FunctionModel, loss: PerSampleLoss, x: Tensor, y: Tensor, vars: readonly Variable[]): Float32Array {
+  const n = x.shape[0] as number;
+  const d = vars.reduce((s, v) => s + v.size, 0);
+  const out = new Float32Array(n * d);
+  for (let i = 0; i < n; i++) {
+    const row = tf.tidy(() => {
+      const xi = tf.slice(x, [i], [1]);
+      const yi = tf.slice(y, [i], [1]);
+      const { value, grads } = releaseTapeOnThrow(() => tf.variableGrads(() => tf.sum(loss(model.forward(xi, identityTap, true), yi)) as tf.Scalar, [...vars]));
+      value.dispose();
+      return tf.concat(vars.map((v) => tf.reshape(grads[v.name] ?? tf.zerosLike(v), [-1])));
+    });
+    out.set(row.dataSync(), i * d);
+    row.dispose();
+  }
+  return out;
+}
