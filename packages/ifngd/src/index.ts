@@ -46,5 +46,6 @@ export {
   NonFiniteError,
   NotInitializedError,
   ShapeError,
+  StaleCoefficientsError,
   type IfngdErrorCode,
 } from './errors.js';

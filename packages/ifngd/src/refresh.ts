@@ -104,6 +104,8 @@ export function resolvePolicy(policy: RefreshPolicy): ResolvedPolicy {
  */
 export function decide(policy: ResolvedPolicy, entry: CacheEntry | undefined, epoch: number, probeDue: boolean, autoRefresh = false): Decision {
   if (!entry) return 'miss';
+  // a stale mark (drift's and auto's tests, `invalidate(key)`, a checkpoint of another policy) → recompute, whatever the policy
+  if (entry.stale) return 'refresh';
   switch (policy.kind) {
     case 'first-epoch':
       return 'hit';
@@ -112,9 +114,8 @@ export function decide(policy: ResolvedPolicy, entry: CacheEntry | undefined, ep
     case 'every':
       return epoch - entry.epoch >= policy.epochs ? 'refresh' : 'hit';
     case 'drift':
-      if (entry.stale) return 'refresh';
       return probeDue ? 'probe' : 'hit';
     case 'auto':
-      return entry.stale || autoRefresh ? 'refresh' : 'hit';
+      return autoRefresh ? 'refresh' : 'hit';
   }
 }
