@@ -25,6 +25,7 @@
  * @module
  */
 import { InvalidArgumentError } from './errors.js';
+import { checkKeys } from './option-keys.js';
 
 /** Options of the `auto` refresh policy. */
 export interface AutoOptions {
@@ -114,7 +115,8 @@ function check(ok: boolean, what: string, v: unknown): void {
 
 /** Validates options and fills in the defaults. */
 export function resolveAuto(o: AutoOptions): ResolvedAuto {
-  check(typeof o === 'object' && o !== null, 'options must be an object', o);
+  check(typeof o === 'object' && o !== null && !Array.isArray(o), 'options must be an object', o);
+  checkKeys(o, ['price', 'warmup', 'smoothing', 'maxAge', 'lengthRatio', 'lossRatio', 'clock'], 'refresh: auto');
   const price = o.price ?? 'measured';
   check(price === 'measured' || (typeof price === 'number' && Number.isFinite(price) && price >= 0), "price must be 'measured' or a finite number ≥ 0", price);
   const warmup = o.warmup ?? 4;

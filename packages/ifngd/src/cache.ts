@@ -27,7 +27,7 @@ export interface CacheEntry {
   readonly freshLoss: number | null;
   /** Batch loss at the batch's last visit (the `auto` policy's shift test). */
   readonly lastLoss: number | null;
-  /** Marked for recomputation at the next request (drift policy). */
+  /** Marked for recomputation at the next request (drift's and auto's tests, `invalidate(key)`; every policy honours it). */
   readonly stale: boolean;
   /** Steps that reused them since they were computed. */
   readonly reuses: number;

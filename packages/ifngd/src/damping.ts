@@ -6,6 +6,7 @@
  * @module
  */
 import { InvalidArgumentError } from './errors.js';
+import { checkKeys } from './option-keys.js';
 
 /** Options of the adaptive (Levenberg–Marquardt) damping rule. */
 export interface AdaptiveDampingOptions {
@@ -28,13 +29,21 @@ export function checkDamping(damping: number, what = 'damping'): number {
   return damping;
 }
 
-/** Validates and fills in the defaults. */
+/** Validates (unknown keys included) and fills in the defaults; throws `InvalidArgumentError` naming the key. */
 export function resolveAdaptive(o: AdaptiveDampingOptions): Required<AdaptiveDampingOptions> {
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) throw new InvalidArgumentError(`adaptiveDamping must be an options object, got ${String(o)}`);
+  checkKeys(o, ['factor', 'lowRho', 'highRho', 'min', 'max'], 'adaptiveDamping');
   const r = { factor: o.factor ?? 1.5, lowRho: o.lowRho ?? 0.25, highRho: o.highRho ?? 0.75, min: o.min ?? 1e-8, max: o.max ?? 1e8 };
-  if (!(r.factor > 1) || !Number.isFinite(r.factor)) throw new InvalidArgumentError('adaptiveDamping: factor must be > 1');
-  if (!(r.lowRho < r.highRho)) throw new InvalidArgumentError('adaptiveDamping: lowRho must be < highRho');
+  const bad = (key: string, rule: string, v: unknown): never => {
+    throw new InvalidArgumentError(`adaptiveDamping: ${key} must be ${rule}, got ${String(v)}`);
+  };
+  if (typeof r.factor !== 'number' || !(r.factor > 1) || !Number.isFinite(r.factor)) bad('factor', 'finite and > 1', r.factor);
+  if (typeof r.lowRho !== 'number' || !Number.isFinite(r.lowRho)) bad('lowRho', 'finite', r.lowRho);
+  if (typeof r.highRho !== 'number' || !Number.isFinite(r.highRho)) bad('highRho', 'finite', r.highRho);
+  if (!(r.lowRho < r.highRho)) bad('lowRho', `< highRho (${r.highRho})`, r.lowRho);
   checkDamping(r.min, 'adaptiveDamping.min');
   checkDamping(r.max, 'adaptiveDamping.max');
+  if (!(r.min <= r.max)) bad('min', `≤ max (${r.max})`, r.min);
   return r;
 }
 

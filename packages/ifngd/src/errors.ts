@@ -20,6 +20,7 @@ export type IfngdErrorCode =
   | 'SHAPE'
   | 'BATCH_SIZE_MISMATCH'
   | 'NOT_INITIALIZED'
+  | 'STALE_COEFFICIENTS'
   | 'CHECKPOINT_FORMAT'
   | 'CHECKPOINT_VERSION'
   | 'CHECKPOINT_CHECKSUM'
@@ -40,6 +41,17 @@ export class BatchSizeMismatchError extends IfngdError<'BATCH_SIZE_MISMATCH'> {
 export class NotInitializedError extends IfngdError<'NOT_INITIALIZED'> {
   constructor(message: string) {
     super('NOT_INITIALIZED', message);
+  }
+}
+
+/**
+ * Coefficients handed to `step` that can no longer be committed: already used by a successful step, requested
+ * before an `init`/`restore`, or served from a cache entry of the batch that has changed since (another step on
+ * the same batch committed first, or `invalidate`).
+ */
+export class StaleCoefficientsError extends IfngdError<'STALE_COEFFICIENTS'> {
+  constructor(message: string) {
+    super('STALE_COEFFICIENTS', message);
   }
 }
 

@@ -10,20 +10,29 @@
  *    layer's output-gradients scaled by `c.layer(l)`).
  * 3. `params = opt.step(weighted, params, { coefficients: c, loss })` — direction `λ·Jᵀα`, guard, momentum,
  *    weight decay, learning rate. Optionally `opt.observeLoss(lossAfter)` for adaptive damping.
+ *
+ * **Every step is a transaction.** `coefficients()` changes nothing: the request's effects (the cache entry of a
+ * computed request, counters, drift's probe countdown, `auto`'s timings and observations) are staged in the
+ * returned coefficients (`request.ts`). `step()` applies them together with its own effects only when it
+ * succeeds; coefficients whose step throws, or that never reach a step, leave no trace. Coefficients commit at
+ * most once, and only while the batch's cache entry they were served from is unchanged and no `init`/`restore`
+ * came in between (`StaleCoefficientsError` otherwise).
  * @module
  */
 import type { LayerFactors } from '@ifngd/fisher';
 import type { LinalgDevice } from '@ifngd/linalg-gpu';
-import { autoDecision, emptyAutoState, observe, observeLoss, recordTiming, reuseEfficiency, type AutoReason } from './auto.js';
-import { CoefficientCache, cacheKey, type BatchKey, type CacheEntry } from './cache.js';
-import { solveCurvature, type FngdMode } from './curvature.js';
+import { emptyAutoState, observeLoss } from './auto.js';
+import { CoefficientCache, type BatchKey, type CacheEntry } from './cache.js';
+import type { FngdMode } from './curvature.js';
 import { adaptDamping, predictedReduction } from './damping.js';
-import { nextProbeInterval, probe, reuseSignals, shiftSignal } from './drift.js';
-import { InvalidArgumentError, NonFiniteError, NotInitializedError } from './errors.js';
-import { modelTerms } from './gram-math.js';
+import { nextProbeInterval, reuseSignals, shiftSignal } from './drift.js';
+import { BatchSizeMismatchError, InvalidArgumentError, NonFiniteError, NotInitializedError, StaleCoefficientsError } from './errors.js';
 import { restoreCheckpoint, serializeCheckpoint, type CoreState } from './optimizer-checkpoint.js';
 import { resolveOptions, type FngdOptions, type ResolvedOptions } from './options.js';
-import { decide, type Decision } from './refresh.js';
+import { convertCore } from './policy-restore.js';
+import { scheduledRate } from './rate.js';
+import type { Decision } from './refresh.js';
+import { serveRequest, type RequestTiming, type StagedRequest } from './request.js';
 import { cloneStats, emptyStats, type FngdStats } from './stats.js';
 import { chain, type GradientTransformation } from './transform.js';
 import { applyIfFinite, type ApplyIfFiniteState } from './transforms/apply-if-finite.js';
@@ -75,8 +84,10 @@ export interface FngdStepExtras {
   readonly loss?: number;
 }
 
-interface Ticket {
-  readonly terms: { linear: number; curvature: number } | null;
+interface TicketRecord {
+  readonly staged: StagedRequest;
+  /** Set when a step committed it (a ticket commits at most once). */
+  committed: boolean;
 }
 
 /** State of the optimizer's transformation chain (`applyIfFinite` around the chained transforms' states). */
@@ -90,14 +101,16 @@ export class FngdOptimizer<T = HostTree> {
   readonly #o: ResolvedOptions;
   readonly #ops: TreeOps<T>;
   readonly #maxJitterRetries: number | undefined;
-  readonly #tickets = new WeakMap<Coefficients, Ticket>();
+  readonly #tickets = new WeakMap<Coefficients, TicketRecord>();
+  /** Incremented by `init` and `restore`: requests of an older generation cannot commit. */
+  #generation = 0;
   #cache = new CoefficientCache();
   #spec: readonly LeafSpec[] | null = null;
   #chain: ChainState | null = null;
   #core: CoreState;
   #stats: FngdStats;
-  /** `auto` with a measured price: when and how the previous request was served (not checkpointed). */
-  #lastRequest: { time: number; epoch: number; fresh: boolean } | null = null;
+  /** `auto` with a measured price: when and how the previous committed request was served (not checkpointed). */
+  #lastRequest: RequestTiming | null = null;
 
   /** @internal use {@link fngd} */
   constructor(options: FngdOptions<T>) {
@@ -159,6 +172,7 @@ export class FngdOptimizer<T = HostTree> {
     this.#core = this.#freshCore();
     this.#stats = emptyStats(this.#o.damping, this.#core.probeInterval);
     this.#lastRequest = null;
+    this.#generation++;
   }
 
   /** Forgets the cached coefficients of one batch (or all), so the next request recomputes them. */
@@ -169,108 +183,46 @@ export class FngdOptimizer<T = HostTree> {
 
   /**
    * The coefficients for one batch: served from the cache, or computed from `request.factors()` on a miss,
-   * a refresh or a drift probe. Throws `InvalidArgumentError` (bad key, epoch, n = 0),
-   * `BatchSizeMismatchError`, `ShapeError` (layers with different n), `NonFiniteError`; nothing changes then.
+   * a refresh or a drift probe. Changes nothing: the request's effects (cache entry, counters, probe interval,
+   * `auto` state) are staged in the returned coefficients and applied by the {@link FngdOptimizer.step} that
+   * uses them, only when it succeeds. Throws `InvalidArgumentError` (bad key, epoch, n = 0),
+   * `BatchSizeMismatchError`, `ShapeError` (layers with different n), `NonFiniteError`.
    */
   async coefficients(request: CoefficientRequest): Promise<Coefficients> {
-    const { batchKey, epoch, n } = request;
-    cacheKey(batchKey);
-    if (!Number.isSafeInteger(epoch) || epoch < 0) throw new InvalidArgumentError(`coefficients: epoch must be an integer ≥ 0, got ${String(epoch)}`);
-    if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError(`coefficients: n must be an integer ≥ 1, got ${String(n)}`);
-    if (typeof request.factors !== 'function') throw new InvalidArgumentError('coefficients: factors must be a function');
-    this.#cache.checkN(batchKey, n);
-    const entry = this.#cache.get(batchKey);
-    const policy = this.#o.policy;
-    const drift = policy.kind === 'drift' ? policy.drift : null;
-    const auto = policy.kind === 'auto' ? policy.auto : null;
-    const probeDue = drift !== null && this.#core.sinceProbe >= this.#core.probeInterval;
-    // `auto`: the period since the previous request is one step's cost, cached or computed (same epoch only)
-    const now = auto && auto.price === 'measured' ? auto.clock() : null;
-    let autoState = this.#core.auto;
-    const last = this.#lastRequest;
-    if (autoState && now !== null && last && last.epoch === epoch) {
-      autoState = recordTiming(autoState, last.fresh ? 'freshPeriods' : 'cachedPeriods', now - last.time);
-    }
-    let reason: AutoReason = null;
-    let price: number | null = null;
-    let cycle: number | null = null;
-    if (auto && autoState && entry && !entry.stale) {
-      const d = autoDecision(autoState, entry.reuses, auto);
-      reason = d.reason;
-      price = d.price;
-      cycle = d.cycle;
-    }
-    const decision = decide(policy, entry, epoch, probeDue, reason !== null);
-    if (decision === 'hit' && entry) {
-      this.#stats.cacheHits++;
-      if (drift) this.#core = { ...this.#core, sinceProbe: this.#core.sinceProbe + 1 };
-      if (autoState) this.#commitAuto(autoState, price, cycle, now, epoch, false);
-      return this.#ticket(entry, false, decision, null);
-    }
-    const damping = this.#core.damping;
-    const factors = await request.factors();
-    const sol = await solveCurvature(this.#device, factors, {
-      mode: this.#o.mode,
-      damping,
-      n,
-      ...(this.#maxJitterRetries === undefined ? {} : { maxJitterRetries: this.#maxJitterRetries }),
-    });
-    if (entry && entry.layers !== sol.layers) {
-      throw new InvalidArgumentError(`coefficients: batch ${JSON.stringify(batchKey)} had ${entry.layers} layers, now ${sol.layers}`);
-    }
-    // --- commit (nothing below throws) ---
-    const s = this.#stats;
-    if (auto && autoState) {
-      if (now !== null) autoState = recordTiming(autoState, 'work', auto.clock() - now);
-      if (entry && entry.layers === sol.layers) {
-        autoState = observe(autoState, entry.reuses + 1, reuseEfficiency(sol.grams, n, entry.alpha, sol.alpha, damping), auto);
-      }
-      if (reason === 'warmup') s.auto.refreshes.warmup++;
-      else if (reason === 'roi') s.auto.refreshes.roi++;
-      else if (reason === 'max-age') s.auto.refreshes.maxAge++;
-      this.#commitAuto(autoState, price, cycle, now, epoch, true);
-    }
-    s.factorizations++;
-    s.jitterRetries += sol.jitterRetries;
-    if (decision === 'miss') s.cacheMisses++;
-    else if (decision === 'refresh') s.refreshes++;
-    else if (decision === 'probe' && entry && drift) {
-      const r = probe(sol.grams, n, entry, { alpha: sol.alpha, damping }, drift);
-      s.drift.probes++;
-      if (r.failed) s.drift.probeFailures++;
-      s.drift.lastProbe = { directionCosine: r.directionCosine, alphaCosine: r.alphaCosine, lengthRatio: r.lengthRatio };
-      this.#core = { ...this.#core, sinceProbe: 0, probeInterval: nextProbeInterval(this.#core.probeInterval, r.failed, drift) };
-    }
-    const fresh: CacheEntry = {
-      key: batchKey,
-      n,
-      layers: sol.layers,
-      alpha: sol.alpha,
-      damping,
-      epoch,
-      freshNorm: null,
-      freshLoss: null,
-      lastLoss: entry?.lastLoss ?? null,
-      stale: false,
-      reuses: 0,
-    };
-    this.#cache.set(fresh);
-    const terms = this.#o.adaptive ? modelTerms(sol.grams, n, sol.alpha) : null;
-    return this.#ticket(fresh, true, decision, terms);
+    const staged = await serveRequest(
+      {
+        device: this.#device,
+        options: this.#o,
+        maxJitterRetries: this.#maxJitterRetries,
+        cache: this.#cache,
+        core: this.#core,
+        lastRequest: this.#lastRequest,
+        generation: this.#generation,
+      },
+      request,
+    );
+    return this.#ticket(staged);
   }
 
   /**
-   * One update from the α-weighted gradient: returns the new parameters (inputs are not modified). Throws
-   * `ShapeError`, `NonFiniteError` (non-finite parameters; gradients unless `onNonFinite: 'skip'`, which
-   * returns `params` unchanged and counts the skip); nothing changes then.
+   * One update from the α-weighted gradient: returns the new parameters (inputs are not modified). A step is a
+   * transaction: it commits its coefficients' staged request together with its own effects, or throws and
+   * changes nothing. Throws `NotInitializedError`, `InvalidArgumentError` (coefficients of another optimizer, a
+   * schedule's negative rate), `StaleCoefficientsError` (coefficients already used by a step, requested before
+   * `init`/`restore`, or the batch's cache entry changed since), `BatchSizeMismatchError` (another request for the
+   * batch with another n committed first), `ShapeError`, `NonFiniteError` (non-finite loss or parameters;
+   * gradients, a schedule's NaN/±Infinity rate or an update that is not finite in float32 unless
+   * `onNonFinite: 'skip'`, which returns `params` unchanged, commits the coefficients' request and counts the skip).
    */
   step(weightedGrads: T, params: T, extras: FngdStepExtras): T {
     const chainState = this.#chain;
     const spec = this.#spec;
     if (!chainState || !spec) throw new NotInitializedError('step: call init(params) (or restore) first');
-    const c = extras?.coefficients;
+    if (typeof extras !== 'object' || extras === null) throw new InvalidArgumentError('step: extras must be an object');
+    const c = extras.coefficients;
     const ticket = c ? this.#tickets.get(c) : undefined;
     if (!c || !ticket) throw new InvalidArgumentError('step: extras.coefficients must come from this optimizer');
+    this.#checkTicket(ticket);
     const loss = extras.loss;
     if (loss !== undefined && !Number.isFinite(loss)) throw new NonFiniteError(`step: loss is ${String(loss)}`);
     const ops = this.#ops;
@@ -279,22 +231,26 @@ export class FngdOptimizer<T = HostTree> {
     if (!ops.allFinite(params)) throw new NonFiniteError('step: parameters hold NaN or ±Infinity');
     const skip = this.#o.onNonFinite === 'skip';
     if (!skip && !ops.allFinite(weightedGrads)) throw new NonFiniteError('step: gradients hold NaN or ±Infinity');
+    const lr = scheduledRate(this.#o.learningRate, (chainState.inner[chainState.inner.length - 1] as LearningRateState).count, skip, 'step');
 
-    const entry = this.#cache.get(c.batchKey);
-    const core = this.#core;
-    const maxNorm = c.fresh ? undefined : this.#cap(entry);
+    const staged = ticket.staged;
+    const maxNorm = staged.fresh ? undefined : this.#cap(staged.entry);
     const r = this.transformation.update(weightedGrads, chainState, params, {
       fngd: { damping: c.damping, ...(maxNorm === undefined ? {} : { maxNorm }) },
       ...(loss === undefined ? {} : { loss }),
     });
-    let next = r.state.lastApplied ? ops.axpy(1, r.updates, params) : params;
     let applied = r.state.lastApplied;
+    // `applyIfFinite` skips an update that is not finite (overflow in float32, a NaN rate): a skip only when asked for
+    if (!applied && !skip) throw new NonFiniteError('step: the update is not finite (it overflows float32, or the learning rate is not finite)');
+    let next = applied ? ops.axpy(1, r.updates, params) : params;
     if (applied && !ops.allFinite(next)) {
       if (!skip) throw new NonFiniteError('step: the update made the parameters non-finite');
       applied = false;
       next = params;
     }
     // --- commit (nothing below throws) ---
+    ticket.committed = true;
+    this.#commitRequest(staged);
     const s = this.#stats;
     if (!applied) {
       s.skippedSteps++;
@@ -304,12 +260,13 @@ export class FngdOptimizer<T = HostTree> {
     this.#chain = r.state;
     s.steps++;
     const scale = r.state.inner[0] as FngdScaleState;
-    const lr = this.#o.learningRate((chainState.inner[chainState.inner.length - 1] as LearningRateState).count);
+    const core = this.#core;
+    const entry = this.#cache.get(c.batchKey);
     let nextCore: CoreState = { ...core, step: core.step + 1 };
     if (entry && c.fresh) {
       this.#cache.patch(c.batchKey, { freshNorm: scale.lastNorm, freshLoss: loss ?? null, lastLoss: loss ?? entry.lastLoss });
       nextCore.maxFreshNorm = Math.max(core.maxFreshNorm, scale.lastNorm);
-      nextCore.pending = ticket.terms && loss !== undefined ? { lossBefore: loss, predicted: predictedReduction(lr, c.damping, ticket.terms) } : null;
+      nextCore.pending = staged.terms && loss !== undefined ? { lossBefore: loss, predicted: predictedReduction(lr, c.damping, staged.terms) } : null;
     } else if (entry) {
       s.guard.reusedSteps++;
       const capped = scale.lastScale < 1;
@@ -338,12 +295,14 @@ export class FngdOptimizer<T = HostTree> {
   /**
    * Adaptive damping: the batch loss after the last step (same batch, new parameters). Adjusts λ by the
    * Levenberg–Marquardt rule when the last step used fresh coefficients; otherwise a no-op. Returns ρ or null.
+   * Throws `NonFiniteError` for a loss that is not a finite number (whether or not λ would change); nothing
+   * changes then.
    */
   observeLoss(lossAfter: number): number | null {
+    if (typeof lossAfter !== 'number' || !Number.isFinite(lossAfter)) throw new NonFiniteError(`observeLoss: loss is ${String(lossAfter)}`);
     const a = this.#o.adaptive;
     const p = this.#core.pending;
     if (!a || !p) return null;
-    if (!Number.isFinite(lossAfter)) throw new NonFiniteError(`observeLoss: loss is ${String(lossAfter)}`);
     // a non-positive predicted reduction: the quadratic model itself rejects the step → trust F less (λ up)
     const { damping, rho } =
       p.predicted > 0
@@ -362,6 +321,7 @@ export class FngdOptimizer<T = HostTree> {
     return serializeCheckpoint({
       spec: this.#spec,
       mode: this.#o.mode,
+      policy: this.#o.policy.kind,
       chain: this.#chain,
       core: this.#core,
       stats: this.#stats,
@@ -372,18 +332,23 @@ export class FngdOptimizer<T = HostTree> {
 
   /**
    * Restores a checkpoint made by {@link FngdOptimizer.serialize} of the same model (call `init(params)` first).
-   * Throws `CheckpointError` (format, version, checksum, other model or configuration); nothing changes then.
+   * A checkpoint of another refresh policy converts (see `policy-restore.ts`): the cached coefficients, counters
+   * and transformation state are kept; the policy's own state (drift's probe interval, `auto`'s learned model)
+   * is kept from the same policy and starts fresh from another. Coefficients requested before the restore can no
+   * longer be used by `step`. Throws `CheckpointError` (format, version, checksum, other model or
+   * configuration, a policy state that contradicts its policy); nothing changes then.
    */
   restore(bytes: Uint8Array): void {
     if (!this.#chain || !this.#spec) throw new NotInitializedError('restore: call init(params) first');
     const r = restoreCheckpoint(bytes, { spec: this.#spec, mode: this.#o.mode, chain: this.#chain, ops: this.#ops });
+    const core = convertCore(r.core, r.policy, this.#o.policy);
     this.#chain = r.chain as ChainState;
-    // the `auto` state follows this optimizer's policy: learned state kept, a fresh one from another policy
-    const auto = this.#o.policy.kind === 'auto' ? (r.core.auto ?? emptyAutoState()) : null;
-    this.#core = { ...r.core, auto };
+    this.#core = core;
     this.#stats = r.stats;
+    this.#cache = new CoefficientCache();
     this.#cache.replaceAll(r.cache);
     this.#lastRequest = null;
+    this.#generation++;
   }
 
   #freshCore(): CoreState {
@@ -399,16 +364,59 @@ export class FngdOptimizer<T = HostTree> {
     };
   }
 
-  /** Stores the `auto` state, its counters, and the time and kind of this request. */
-  #commitAuto(state: NonNullable<CoreState['auto']>, price: number | null, cycle: number | null, now: number | null, epoch: number, fresh: boolean): void {
-    this.#core = { ...this.#core, auto: state };
-    const a = this.#stats.auto;
-    if (price !== null) a.price = price;
-    a.rate = state.rate;
-    a.observations = state.observations;
-    a.last = state.last;
-    if (cycle !== null) a.cycle = cycle; // the cycle of the last model decision
-    this.#lastRequest = now === null ? null : { time: now, epoch, fresh };
+  /** Refuses a ticket that cannot commit (used, from before `init`/`restore`, or its batch's entry changed). */
+  #checkTicket(ticket: TicketRecord): void {
+    const { staged } = ticket;
+    const key = JSON.stringify(staged.entry.key);
+    if (ticket.committed) throw new StaleCoefficientsError(`step: the coefficients of batch ${key} were already used by a step; request new ones`);
+    if (staged.generation !== this.#generation) {
+      throw new StaleCoefficientsError(`step: the coefficients of batch ${key} were requested before init/restore; request new ones`);
+    }
+    const current = this.#cache.get(staged.entry.key);
+    if (current === staged.basis) return;
+    if (current && current.n !== staged.entry.n) {
+      throw new BatchSizeMismatchError(`step: batch ${key} was cached with n = ${current.n} since these coefficients (n = ${staged.entry.n}) were requested`);
+    }
+    throw new StaleCoefficientsError(`step: the cached coefficients of batch ${key} changed since these were requested (another step on the batch, or invalidate); request new ones`);
+  }
+
+  /** Applies a request's staged effects: cache entry, counters, drift probe interval, `auto` state. */
+  #commitRequest(staged: StagedRequest): void {
+    const s = this.#stats;
+    const p = this.#o.policy;
+    if (!staged.fresh) {
+      s.cacheHits++;
+      if (p.kind === 'drift') this.#core = { ...this.#core, sinceProbe: this.#core.sinceProbe + 1 };
+    } else {
+      s.factorizations++;
+      s.jitterRetries += staged.jitterRetries;
+      if (staged.decision === 'miss') s.cacheMisses++;
+      else if (staged.decision === 'refresh') s.refreshes++;
+      else if (staged.decision === 'probe' && staged.probe && p.kind === 'drift') {
+        const r = staged.probe;
+        s.drift.probes++;
+        if (r.failed) s.drift.probeFailures++;
+        s.drift.lastProbe = { directionCosine: r.directionCosine, alphaCosine: r.alphaCosine, lengthRatio: r.lengthRatio };
+        this.#core = { ...this.#core, sinceProbe: 0, probeInterval: nextProbeInterval(this.#core.probeInterval, r.failed, p.drift) };
+      }
+      this.#cache.set(staged.entry);
+    }
+    const a = staged.auto;
+    if (a && this.#core.auto) {
+      const state = a.update(this.#core.auto);
+      if (staged.fresh) {
+        if (a.reason === 'warmup') s.auto.refreshes.warmup++;
+        else if (a.reason === 'roi') s.auto.refreshes.roi++;
+        else if (a.reason === 'max-age') s.auto.refreshes.maxAge++;
+      }
+      this.#core = { ...this.#core, auto: state };
+      if (a.price !== null) s.auto.price = a.price;
+      s.auto.rate = state.rate;
+      s.auto.observations = state.observations;
+      s.auto.last = state.last;
+      if (a.cycle !== null) s.auto.cycle = a.cycle; // the cycle of the last model decision
+      this.#lastRequest = a.timing;
+    }
   }
 
   #cap(entry: CacheEntry | undefined): number | undefined {
@@ -418,7 +426,8 @@ export class FngdOptimizer<T = HostTree> {
     return ref !== null && ref > 0 ? g.factor * ref : undefined;
   }
 
-  #ticket(entry: CacheEntry, fresh: boolean, source: Decision, terms: Ticket['terms']): Coefficients {
+  #ticket(staged: StagedRequest): Coefficients {
+    const entry = staged.entry;
     const alpha = entry.alpha.slice();
     const n = entry.n;
     const c: Coefficients = Object.freeze({
@@ -427,14 +436,14 @@ export class FngdOptimizer<T = HostTree> {
       layers: entry.layers,
       alpha,
       damping: entry.damping,
-      fresh,
-      source,
+      fresh: staged.fresh,
+      source: staged.decision,
       layer: (l: number) => {
         if (!Number.isSafeInteger(l) || l < 0 || l >= entry.layers) throw new InvalidArgumentError(`layer ${l} of ${entry.layers}`);
         return alpha.subarray(l * n, (l + 1) * n);
       },
     });
-    this.#tickets.set(c, { terms });
+    this.#tickets.set(c, { staged, committed: false });
     return c;
   }
 }

@@ -48,6 +48,7 @@ export {
   NonFiniteError,
   NotInitializedError,
   ShapeError,
+  StaleCoefficientsError,
   TargetError,
   UnsupportedModelError,
   type IfngdErrorCode,

@@ -8,6 +8,7 @@ import { checkAutoState, type AutoState } from './auto.js';
 import type { BatchKey, CacheEntry } from './cache.js';
 import { decodeCheckpoint, encodeCheckpoint, fnv1a, sameStructure } from './checkpoint.js';
 import { CheckpointError } from './errors.js';
+import { checkpointPolicy, type CheckpointPolicy } from './policy-restore.js';
 import { emptyStats, type FngdStats } from './stats.js';
 import type { HostTree, LeafSpec, TreeOps } from './tree.js';
 
@@ -69,6 +70,8 @@ export function fromPlain<T>(v: unknown, ops: TreeOps<T>): unknown {
 export function serializeCheckpoint<T>(s: {
   spec: readonly LeafSpec[];
   mode: string;
+  /** The refresh policy's kind (restore converts between policies, see `policy-restore.ts`). */
+  policy: string;
   chain: unknown;
   core: CoreState;
   stats: FngdStats;
@@ -79,6 +82,7 @@ export function serializeCheckpoint<T>(s: {
     format: FORMAT,
     model: { fingerprint: modelFingerprint(s.spec), leaves: s.spec.map((l) => ({ name: l.name, size: l.size })) },
     mode: s.mode,
+    policy: s.policy,
     core: s.core,
     stats: s.stats,
     chain: toPlain(s.chain, s.ops),
@@ -129,7 +133,7 @@ function checkEntry(e: unknown): CacheEntry {
 export function restoreCheckpoint<T>(
   bytes: Uint8Array,
   current: { spec: readonly LeafSpec[]; mode: string; chain: unknown; ops: TreeOps<T> },
-): { chain: unknown; core: CoreState; stats: FngdStats; cache: CacheEntry[] } {
+): { chain: unknown; core: CoreState; policy: CheckpointPolicy; stats: FngdStats; cache: CacheEntry[] } {
   const p = decodeCheckpoint(bytes) as Record<string, unknown> | null;
   if (typeof p !== 'object' || p === null || p.format !== FORMAT) return bad('payload (not an optimizer checkpoint)');
   const model = p.model as { fingerprint?: unknown; leaves?: unknown } | undefined;
@@ -156,6 +160,7 @@ export function restoreCheckpoint<T>(
   // `auto` state: absent in checkpoints of other policies (or older versions) → null; present → validated
   const auto = core.auto === undefined || core.auto === null ? null : checkAutoState(core.auto);
   if (core.auto !== undefined && core.auto !== null && auto === null) return bad('auto policy state');
+  const policy = checkpointPolicy(p.policy, { ...core, auto });
   const stats = p.stats as FngdStats;
   if (typeof stats === 'object' && stats !== null && (stats as { auto?: unknown }).auto === undefined) {
     (stats as { auto: FngdStats['auto'] }).auto = emptyStats(1, 1).auto; // a checkpoint from before `auto`
@@ -163,5 +168,5 @@ export function restoreCheckpoint<T>(
   if (!sameStructure(emptyStats(1, 1), stats)) return bad('stats');
   if (!Array.isArray(p.cache)) return bad('cache');
   const cache = p.cache.map(checkEntry);
-  return { chain, core: { ...core, auto }, stats, cache };
+  return { chain, core: { ...core, auto }, policy, stats, cache };
 }

@@ -7,6 +7,7 @@ import type { FngdMode } from './curvature.js';
 import { checkDamping, resolveAdaptive, type AdaptiveDampingOptions } from './damping.js';
 import { FNGD_DEFAULTS } from './defaults.js';
 import { InvalidArgumentError } from './errors.js';
+import { checkKeys } from './option-keys.js';
 import { resolvePolicy, type RefreshPolicy, type ResolvedPolicy } from './refresh.js';
 import { asSchedule, type Schedule } from './schedule.js';
 import type { MomentumOptions } from './transforms/momentum.js';
@@ -75,32 +76,95 @@ export interface ResolvedOptions {
   readonly onNonFinite: 'throw' | 'skip';
 }
 
-/** Validates every option; throws `InvalidArgumentError`. */
+/** Every key {@link fngd} accepts (adapters pass `device` and `ops` through). */
+export const FNGD_OPTION_KEYS: readonly (keyof FngdOptions)[] = [
+  'device',
+  'learningRate',
+  'damping',
+  'mode',
+  'refresh',
+  'momentum',
+  'weightDecay',
+  'clipNorm',
+  'guard',
+  'adaptiveDamping',
+  'onNonFinite',
+  'maxJitterRetries',
+  'ops',
+];
+
+const fail = (message: string): never => {
+  throw new InvalidArgumentError(`fngd: ${message}`);
+};
+const show = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v) : typeof v === 'object' && v !== null ? JSON.stringify(v) ?? String(v) : String(v));
+const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+/** A learning rate: finite > 0, or a schedule (checked at use, see `rate.ts`). */
+function resolveRate(lr: unknown): Schedule {
+  if (typeof lr === 'function') return lr as Schedule;
+  if (!finite(lr) || lr <= 0) return fail(`learningRate must be finite and > 0 (or a schedule), got ${show(lr)}`);
+  return asSchedule(lr, 'fngd: learningRate');
+}
+
+/** Momentum: a decay in [0, 1) (0 = off) or `{ decay, nesterov? }`. */
+function resolveMomentum(m: unknown): MomentumOptions | null {
+  if (typeof m === 'number') {
+    if (!(m >= 0 && m < 1)) return fail(`momentum must be in [0, 1), got ${show(m)}`);
+    return m === 0 ? null : { decay: m };
+  }
+  if (typeof m !== 'object' || m === null || Array.isArray(m)) return fail(`momentum must be a number or { decay, nesterov }, got ${show(m)}`);
+  checkKeys(m, ['decay', 'nesterov'], 'fngd: momentum');
+  const { decay, nesterov } = m as MomentumOptions;
+  if (typeof decay !== 'number' || !(decay >= 0 && decay < 1)) fail(`momentum.decay must be in [0, 1), got ${show(decay)}`);
+  if (nesterov !== undefined && typeof nesterov !== 'boolean') fail(`momentum.nesterov must be a boolean, got ${show(nesterov)}`);
+  return { decay, ...(nesterov === undefined ? {} : { nesterov }) };
+}
+
+/** The reuse guard: `true`/`undefined` (defaults), `false` (off) or `{ reference?, factor? }`. */
+function resolveGuard(g: unknown, reference: 'global-max' | 'batch'): Required<GuardOptions> | null {
+  if (g === false) return null;
+  if (g === true || g === undefined) return { reference, factor: 1 };
+  if (typeof g !== 'object' || g === null || Array.isArray(g)) return fail(`guard must be a boolean or { reference, factor }, got ${show(g)}`);
+  checkKeys(g, ['reference', 'factor'], 'fngd: guard');
+  const o = g as GuardOptions;
+  const r = { reference: o.reference ?? reference, factor: o.factor ?? 1 };
+  if (r.reference !== 'global-max' && r.reference !== 'batch') fail(`guard.reference must be 'global-max' or 'batch', got ${show(r.reference)}`);
+  if (!finite(r.factor) || r.factor <= 0) fail(`guard.factor must be finite and > 0, got ${show(r.factor)}`);
+  return r;
+}
+
+/** Validates every option (unknown keys included); throws `InvalidArgumentError` naming the key and value. */
 export function resolveOptions<T>(o: FngdOptions<T>): ResolvedOptions {
-  if (typeof o !== 'object' || o === null) throw new InvalidArgumentError('fngd: options are required');
-  if (!o.device) throw new InvalidArgumentError('fngd: a linalg device is required');
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) return fail('options are required');
+  checkKeys(o, FNGD_OPTION_KEYS, 'fngd');
+  if (typeof o.device !== 'object' || o.device === null) fail(`a linalg device is required, got ${show(o.device)}`);
+  if (o.ops !== undefined && (typeof o.ops !== 'object' || o.ops === null)) fail(`ops must be tree operations, got ${show(o.ops)}`);
   const mode = o.mode ?? FNGD_DEFAULTS.mode;
-  if (mode !== 'global' && mode !== 'layerwise') throw new InvalidArgumentError(`fngd: mode must be 'global' or 'layerwise'`);
+  if (mode !== 'global' && mode !== 'layerwise') fail(`mode must be 'global' or 'layerwise', got ${show(mode)}`);
   const policy = resolvePolicy(o.refresh ?? 'first-epoch');
   const reference = policy.kind === 'drift' || policy.kind === 'auto' ? ('batch' as const) : ('global-max' as const);
-  const guard = o.guard === false ? null : { reference, factor: 1, ...(o.guard === true || o.guard === undefined ? {} : o.guard) };
-  if (guard && (!(guard.factor > 0) || !Number.isFinite(guard.factor))) throw new InvalidArgumentError('fngd: guard.factor must be > 0');
-  if (guard && guard.reference !== 'global-max' && guard.reference !== 'batch') throw new InvalidArgumentError('fngd: guard.reference');
-  const m = o.momentum ?? FNGD_DEFAULTS.momentum;
-  const lr = o.learningRate ?? FNGD_DEFAULTS.learningRate;
-  if (typeof lr === 'number' && !(lr > 0)) throw new InvalidArgumentError(`fngd: learningRate must be finite and > 0, got ${String(lr)}`);
+  const damping = o.damping ?? FNGD_DEFAULTS.damping;
+  if (!finite(damping) || damping <= 0) fail(`damping must be finite and > 0, got ${show(damping)}`);
+  const weightDecay = o.weightDecay ?? 0;
+  if (!finite(weightDecay) || weightDecay < 0) fail(`weightDecay must be finite and ≥ 0, got ${show(weightDecay)}`);
+  const clipNorm = o.clipNorm ?? null;
+  if (clipNorm !== null && (!finite(clipNorm) || clipNorm <= 0)) fail(`clipNorm must be finite and > 0, got ${show(clipNorm)}`);
+  const a = o.adaptiveDamping;
+  if (a !== undefined && (typeof a !== 'object' || a === null || Array.isArray(a))) fail(`adaptiveDamping must be an options object, got ${show(a)}`);
   const onNonFinite = o.onNonFinite ?? 'throw';
-  if (onNonFinite !== 'throw' && onNonFinite !== 'skip') throw new InvalidArgumentError(`fngd: onNonFinite must be 'throw' or 'skip'`);
+  if (onNonFinite !== 'throw' && onNonFinite !== 'skip') fail(`onNonFinite must be 'throw' or 'skip', got ${show(onNonFinite)}`);
+  const retries = o.maxJitterRetries;
+  if (retries !== undefined && (!Number.isSafeInteger(retries) || retries < 0)) fail(`maxJitterRetries must be an integer ≥ 0, got ${show(retries)}`);
   return {
     mode,
     policy,
-    learningRate: asSchedule(lr, 'fngd: learningRate'),
-    damping: checkDamping(o.damping ?? FNGD_DEFAULTS.damping),
-    momentum: m === 0 ? null : typeof m === 'number' ? { decay: m } : m,
-    weightDecay: o.weightDecay ?? 0,
-    clipNorm: o.clipNorm ?? null,
-    guard,
-    adaptive: o.adaptiveDamping ? resolveAdaptive(o.adaptiveDamping) : null,
+    learningRate: resolveRate(o.learningRate ?? FNGD_DEFAULTS.learningRate),
+    damping: checkDamping(damping),
+    momentum: resolveMomentum(o.momentum ?? FNGD_DEFAULTS.momentum),
+    weightDecay,
+    clipNorm,
+    guard: resolveGuard(o.guard, reference),
+    adaptive: a ? resolveAdaptive(a) : null,
     onNonFinite,
   };
 }

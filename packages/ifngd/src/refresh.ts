@@ -13,6 +13,7 @@
 import { resolveAuto, type AutoOptions, type ResolvedAuto } from './auto.js';
 import type { CacheEntry } from './cache.js';
 import { InvalidArgumentError } from './errors.js';
+import { checkKeys, checkObject } from './option-keys.js';
 
 /** Options of the drift policy. What it watches and why is documented on each field. */
 export interface DriftOptions {
@@ -64,38 +65,52 @@ export type ResolvedPolicy =
 export type Decision = 'hit' | 'miss' | 'refresh' | 'probe';
 
 function positive(x: number, name: string, integer = false): number {
-  if (!Number.isFinite(x) || x <= 0 || (integer && !Number.isSafeInteger(x))) {
+  if (typeof x !== 'number' || !Number.isFinite(x) || x <= 0 || (integer && !Number.isSafeInteger(x))) {
     throw new InvalidArgumentError(`refresh: ${name} must be a positive ${integer ? 'integer' : 'number'}, got ${String(x)}`);
   }
   return x;
 }
 
-/** Validates a policy and fills in the defaults. */
+/** Every key of {@link DriftOptions}. */
+const DRIFT_KEYS: readonly (keyof DriftOptions)[] = ['lengthRatio', 'markOnCap', 'lossRatio', 'probeEvery', 'minProbeEvery', 'maxProbeEvery', 'minCosine'];
+
+function resolveDrift(d: DriftOptions): Required<DriftOptions> {
+  checkObject(d, 'refresh: drift');
+  checkKeys(d, DRIFT_KEYS, 'refresh: drift');
+  const lossRatio = d.lossRatio === undefined ? 1.5 : d.lossRatio;
+  const drift: Required<DriftOptions> = {
+    lengthRatio: positive(d.lengthRatio ?? 2, 'lengthRatio'),
+    markOnCap: d.markOnCap ?? true,
+    lossRatio: lossRatio === null ? null : positive(lossRatio, 'lossRatio'),
+    probeEvery: positive(d.probeEvery ?? 32, 'probeEvery', true),
+    minProbeEvery: positive(d.minProbeEvery ?? 1, 'minProbeEvery', true),
+    maxProbeEvery: positive(d.maxProbeEvery ?? 256, 'maxProbeEvery', true),
+    minCosine: d.minCosine ?? 0.7,
+  };
+  if (typeof drift.markOnCap !== 'boolean') throw new InvalidArgumentError(`refresh: markOnCap must be a boolean, got ${String(drift.markOnCap)}`);
+  if (typeof drift.minCosine !== 'number' || !(drift.minCosine >= -1 && drift.minCosine <= 1)) {
+    throw new InvalidArgumentError(`refresh: minCosine must be in [-1, 1], got ${String(drift.minCosine)}`);
+  }
+  if (drift.minProbeEvery > drift.maxProbeEvery) {
+    throw new InvalidArgumentError(`refresh: minProbeEvery (${drift.minProbeEvery}) > maxProbeEvery (${drift.maxProbeEvery})`);
+  }
+  return drift;
+}
+
+/** Validates a policy (unknown keys included) and fills in the defaults; throws `InvalidArgumentError`. */
 export function resolvePolicy(policy: RefreshPolicy): ResolvedPolicy {
   if (policy === 'first-epoch' || policy === 'always') return { kind: policy };
   if (policy === 'drift') return resolvePolicy({ drift: {} });
   if (policy === 'auto') return { kind: 'auto', auto: resolveAuto({}) };
-  if (typeof policy === 'object' && policy !== null && 'auto' in policy) return { kind: 'auto', auto: resolveAuto(policy.auto) };
-  if (typeof policy === 'object' && policy !== null && 'everyEpochs' in policy) {
-    return { kind: 'every', epochs: positive(policy.everyEpochs, 'everyEpochs', true) };
+  if (typeof policy === 'object' && policy !== null && !Array.isArray(policy)) {
+    const keys = Object.keys(policy);
+    if (keys.length === 1 && keys[0] === 'auto') return { kind: 'auto', auto: resolveAuto((policy as { auto: AutoOptions }).auto) };
+    if (keys.length === 1 && keys[0] === 'everyEpochs') return { kind: 'every', epochs: positive((policy as { everyEpochs: number }).everyEpochs, 'everyEpochs', true) };
+    if (keys.length === 1 && keys[0] === 'drift') return { kind: 'drift', drift: resolveDrift((policy as { drift: DriftOptions }).drift) };
+    if (keys.length !== 1) throw new InvalidArgumentError(`refresh: a policy object has exactly one of everyEpochs, drift, auto; got {${keys.join(', ')}}`);
+    checkKeys(policy, ['everyEpochs', 'drift', 'auto'], 'refresh');
   }
-  if (typeof policy === 'object' && policy !== null && 'drift' in policy) {
-    const d = policy.drift;
-    const lossRatio = d.lossRatio === undefined ? 1.5 : d.lossRatio;
-    const drift: Required<DriftOptions> = {
-      lengthRatio: positive(d.lengthRatio ?? 2, 'lengthRatio'),
-      markOnCap: d.markOnCap ?? true,
-      lossRatio: lossRatio === null ? null : positive(lossRatio, 'lossRatio'),
-      probeEvery: positive(d.probeEvery ?? 32, 'probeEvery', true),
-      minProbeEvery: positive(d.minProbeEvery ?? 1, 'minProbeEvery', true),
-      maxProbeEvery: positive(d.maxProbeEvery ?? 256, 'maxProbeEvery', true),
-      minCosine: d.minCosine ?? 0.7,
-    };
-    if (!(drift.minCosine >= -1 && drift.minCosine <= 1)) throw new InvalidArgumentError(`refresh: minCosine must be in [-1, 1]`);
-    if (drift.minProbeEvery > drift.maxProbeEvery) throw new InvalidArgumentError('refresh: minProbeEvery > maxProbeEvery');
-    return { kind: 'drift', drift };
-  }
-  throw new InvalidArgumentError(`refresh: unknown policy ${JSON.stringify(policy)}`);
+  throw new InvalidArgumentError(`refresh: unknown policy ${JSON.stringify(policy) ?? String(policy)}`);
 }
 
 /**
@@ -104,6 +119,8 @@ export function resolvePolicy(policy: RefreshPolicy): ResolvedPolicy {
  */
 export function decide(policy: ResolvedPolicy, entry: CacheEntry | undefined, epoch: number, probeDue: boolean, autoRefresh = false): Decision {
   if (!entry) return 'miss';
+  // a stale mark (drift's and auto's tests, `invalidate(key)`, a checkpoint of another policy) → recompute, whatever the policy
+  if (entry.stale) return 'refresh';
   switch (policy.kind) {
     case 'first-epoch':
       return 'hit';
@@ -112,9 +129,8 @@ export function decide(policy: ResolvedPolicy, entry: CacheEntry | undefined, ep
     case 'every':
       return epoch - entry.epoch >= policy.epochs ? 'refresh' : 'hit';
     case 'drift':
-      if (entry.stale) return 'refresh';
       return probeDue ? 'probe' : 'hit';
     case 'auto':
-      return entry.stale || autoRefresh ? 'refresh' : 'hit';
+      return autoRefresh ? 'refresh' : 'hit';
   }
 }

@@ -1,6 +1,7 @@
 /**
  * Counters of an FNGD optimizer (`opt.stats`): the cost of the curvature work and what the guard and the
- * drift policy saw.
+ * drift policy saw. A request's counters (hits, misses, refreshes, factorizations, probes, `auto`) move when the
+ * step that uses its coefficients commits, not at `coefficients()`: a request whose step fails is not counted.
  * @module
  */
 import type { ProbeResult, StaleReason } from './drift.js';

@@ -1,7 +1,7 @@
 import { createDevice, type LinalgDevice } from '@ifngd/linalg-gpu';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatchSizeMismatchError, fngd, type RefreshPolicy } from '../src/index.js';
-import { batches, deviceFactors, disposeFactors, forwardBackward, initParams, makeData, type Mlp } from './support/mlp.js';
+import { batches, deviceFactors, disposeFactors, forwardBackward, initParams, makeData, weightedGradient, type Mlp } from './support/mlp.js';
 import { train } from './support/train.js';
 
 let dev: LinalgDevice;
@@ -71,7 +71,8 @@ describe('coefficient cache', () => {
     opt.init(params);
     const pass = forwardBackward(model, params, data[0]!);
     const fs = deviceFactors(dev, pass);
-    await opt.coefficients({ batchKey: 'a', epoch: 1, n: 8, factors: () => fs });
+    const a = await opt.coefficients({ batchKey: 'a', epoch: 1, n: 8, factors: () => fs });
+    opt.step(weightedGradient(pass, a.alpha), params, { coefficients: a }); // counting and caching happen on commit
     const before = opt.stats;
     const alpha = opt.cached('a')!.alpha.slice();
     let called = false;
@@ -82,7 +83,9 @@ describe('coefficient cache', () => {
     expect(opt.stats).toEqual(before);
     expect(opt.cached('a')!.alpha).toEqual(alpha);
     // numbers and strings are different keys
-    await opt.coefficients({ batchKey: 1, epoch: 1, n: 8, factors: () => fs });
+    const one = await opt.coefficients({ batchKey: 1, epoch: 1, n: 8, factors: () => fs });
+    expect(one.source).toBe('miss');
+    opt.step(weightedGradient(pass, one.alpha), params, { coefficients: one });
     expect(opt.stats.cacheMisses).toBe(2);
     disposeFactors(fs);
   });

@@ -86,7 +86,9 @@ describe('drift policy: mechanics', () => {
     expect(c.fresh).toBe(false);
     opt.step(weightedGradient(pass, c.alpha), params, { coefficients: c, loss: 1.4 * freshLoss });
     expect(opt.cached(0)!.stale).toBe(false);
-    opt.step(weightedGradient(pass, c.alpha), params, { coefficients: c, loss: 1.6 * freshLoss });
+    const c2 = await opt.coefficients({ batchKey: 0, epoch: 2, n: 8, factors: () => deviceFactors(dev, pass) }); // coefficients commit once
+    expect(c2.fresh).toBe(false);
+    opt.step(weightedGradient(pass, c2.alpha), params, { coefficients: c2, loss: 1.6 * freshLoss });
     expect(opt.cached(0)!.stale).toBe(true);
     expect(opt.stats.drift.staleMarks).toEqual({ cap: 0, length: 0, loss: 1 });
   });
@@ -99,10 +101,17 @@ describe('drift policy: mechanics', () => {
     const fs = deviceFactors(dev, pass);
     let calls = 0;
     const req = { batchKey: 0, epoch: 1, n: 8, factors: () => (calls++, fs) };
-    await opt.coefficients(req); // miss
-    expect((await opt.coefficients(req)).source).toBe('hit');
-    expect((await opt.coefficients(req)).source).toBe('hit');
-    const p = await opt.coefficients(req); // probe: same parameters
+    // a request counts when its step commits: step each one with a zero gradient (parameters unchanged)
+    const zero = Object.fromEntries(Object.entries(params).map(([k, v]) => [k, new Float32Array(v.length)]));
+    const served = async (r: typeof req) => {
+      const c = await opt.coefficients(r);
+      opt.step(zero, params, { coefficients: c });
+      return c;
+    };
+    await served(req); // miss
+    expect((await served(req)).source).toBe('hit');
+    expect((await served(req)).source).toBe('hit');
+    const p = await served(req); // probe: same parameters
     expect(p.source).toBe('probe');
     expect(calls).toBe(2);
     const probe = opt.stats.drift.lastProbe!;
@@ -118,8 +127,8 @@ describe('drift policy: mechanics', () => {
     const pass2 = forwardBackward(model, far, data[0]!);
     const fs2 = deviceFactors(dev, pass2);
     const req2 = { ...req, factors: () => fs2 };
-    for (let i = 0; i < 4; i++) expect((await opt.coefficients(req2)).source).toBe('hit');
-    expect((await opt.coefficients(req2)).source).toBe('probe');
+    for (let i = 0; i < 4; i++) expect((await served(req2)).source).toBe('hit');
+    expect((await served(req2)).source).toBe('probe');
     disposeFactors(fs2);
     const s = opt.stats;
     expect(s.drift.probeFailures).toBe(1);

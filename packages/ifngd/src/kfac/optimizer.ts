@@ -22,7 +22,9 @@
  */
 import type { LinalgDevice } from '@ifngd/linalg-gpu';
 import { InvalidArgumentError, NonFiniteError, NotInitializedError, ShapeError } from '../errors.js';
+import { scheduledRate } from '../rate.js';
 import type { GradientTransformation } from '../transform.js';
+import type { LearningRateState } from '../transforms/learning-rate.js';
 import { assertSameSpec, hostTreeOps, type HostTree, type LeafSpec, type TreeOps } from '../tree.js';
 import { kfacScaleState, kfacTransformation, skippedChain, type KfacChainState } from './chain.js';
 import { restoreKfac, serializeKfac, type KfacCore } from './checkpoint.js';
@@ -162,9 +164,10 @@ export class KfacOptimizer<T = HostTree> {
    * One update from the mean-loss gradients: returns the new parameters (inputs are not modified). Updates
    * the running averages every `factorEvery` steps and the inverses every `inverseEvery` steps (both on the
    * first), preconditions every KFAC layer on the device, then applies the chain. Throws `NotInitializedError`,
-   * `InvalidArgumentError` (missing or wrong-kind factors, a step still running), `ShapeError`,
-   * `NonFiniteError` (parameters, factors; gradients and updates unless `onNonFinite: 'skip'`, which returns
-   * `params` and only counts the skip), or linalg's errors; a step that throws changes nothing.
+   * `InvalidArgumentError` (missing or wrong-kind factors, a step still running, a schedule's negative rate),
+   * `ShapeError`, `NonFiniteError` (parameters, factors; gradients, a schedule's NaN/±Infinity rate and updates
+   * unless `onNonFinite: 'skip'`, which returns `params` and only counts the skip), or linalg's errors; a step
+   * that throws changes nothing.
    */
   async step(grads: T, params: T, extras: KfacStepExtras = {}): Promise<T> {
     this.#idle('step');
@@ -184,6 +187,7 @@ export class KfacOptimizer<T = HostTree> {
       this.#skipped(chainState);
       return params;
     }
+    scheduledRate(this.#o.learningRate, (chainState.inner[chainState.inner.length - 1] as LearningRateState).count, skip, 'kfac: step');
     this.#busy = true;
     let fresh: DeviceInverses[] | null = null;
     try {

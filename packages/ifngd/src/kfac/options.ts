@@ -4,6 +4,7 @@
  */
 import type { LinalgDevice } from '@ifngd/linalg-gpu';
 import { InvalidArgumentError } from '../errors.js';
+import { checkKeys } from '../option-keys.js';
 import { asSchedule, type Schedule } from '../schedule.js';
 import type { MomentumOptions } from '../transforms/momentum.js';
 import type { HostTree, TreeOps } from '../tree.js';
@@ -106,6 +107,7 @@ function resolveLayers(layers: unknown): Required<KfacLayer>[] {
   const seen = new Set<string>();
   return layers.map((layer: unknown, l) => {
     if (typeof layer !== 'object' || layer === null) return fail(`layers[${l}] must be an object`);
+    checkKeys(layer, ['weight', 'bias', 'layout'], `kfac: layers[${l}]`);
     const { weight, bias = null, layout } = layer as KfacLayer;
     if (typeof weight !== 'string' || weight === '') return fail(`layers[${l}].weight must be a leaf name`);
     if (bias !== null && (typeof bias !== 'string' || bias === ''))
@@ -120,23 +122,55 @@ function resolveLayers(layers: unknown): Required<KfacLayer>[] {
   });
 }
 
-/** Validates every option; throws `InvalidArgumentError`. */
+/** Every key {@link kfac} accepts (adapters pass `device`, `ops` and `layers` through). */
+export const KFAC_OPTION_KEYS: readonly (keyof KfacOptions)[] = [
+  'device',
+  'layers',
+  'learningRate',
+  'damping',
+  'decay',
+  'factorEvery',
+  'inverseEvery',
+  'klClip',
+  'momentum',
+  'weightDecay',
+  'clipNorm',
+  'onNonFinite',
+  'ops',
+];
+
+/** Momentum: a decay in [0, 1) (0 = off) or `{ decay, nesterov? }`. */
+function resolveMomentum(m: unknown): MomentumOptions | null {
+  if (typeof m === 'number') {
+    if (!(m >= 0 && m < 1)) return fail(`momentum must be in [0, 1), got ${String(m)}`);
+    return m === 0 ? null : { decay: m };
+  }
+  if (typeof m !== 'object' || m === null || Array.isArray(m)) return fail(`momentum must be a number or options, got ${String(m)}`);
+  checkKeys(m, ['decay', 'nesterov'], 'kfac: momentum');
+  const { decay, nesterov } = m as MomentumOptions;
+  if (typeof decay !== 'number' || !(decay >= 0 && decay < 1)) fail(`momentum.decay must be in [0, 1), got ${String(decay)}`);
+  if (nesterov !== undefined && typeof nesterov !== 'boolean') fail(`momentum.nesterov must be a boolean, got ${String(nesterov)}`);
+  return { decay, ...(nesterov === undefined ? {} : { nesterov }) };
+}
+
+/** Validates every option (unknown keys included); throws `InvalidArgumentError` naming the key and value. */
 export function resolveKfacOptions<T>(o: KfacOptions<T>): ResolvedKfacOptions {
-  if (typeof o !== 'object' || o === null) return fail('options are required');
-  if (typeof o.device !== 'object' || o.device === null) fail('a linalg device is required');
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) return fail('options are required');
+  checkKeys(o, KFAC_OPTION_KEYS, 'kfac');
+  if (typeof o.device !== 'object' || o.device === null) fail(`a linalg device is required, got ${String(o.device)}`);
+  if (o.ops !== undefined && (typeof o.ops !== 'object' || o.ops === null)) fail(`ops must be tree operations, got ${String(o.ops)}`);
   const decay = o.decay ?? KFAC_DEFAULTS.decay;
   if (typeof decay !== 'number' || !(decay >= 0 && decay < 1)) fail(`decay must be in [0, 1), got ${String(decay)}`);
   const lr = o.learningRate ?? KFAC_DEFAULTS.learningRate;
   if (typeof lr === 'number') positive(lr, 'learningRate');
   else if (typeof lr !== 'function') fail('learningRate must be a number or a schedule');
   const klClip = o.klClip ?? KFAC_DEFAULTS.klClip;
-  const m = o.momentum ?? KFAC_DEFAULTS.momentum;
-  if (typeof m !== 'number' && (typeof m !== 'object' || m === null)) fail('momentum must be a number or options');
+  const momentum = resolveMomentum(o.momentum ?? KFAC_DEFAULTS.momentum);
   const weightDecay = o.weightDecay ?? 0;
   if (typeof weightDecay !== 'number' || !Number.isFinite(weightDecay) || weightDecay < 0)
     fail(`weightDecay must be finite and ≥ 0, got ${String(weightDecay)}`);
   const onNonFinite = o.onNonFinite ?? 'throw';
-  if (onNonFinite !== 'throw' && onNonFinite !== 'skip') fail(`onNonFinite must be 'throw' or 'skip'`);
+  if (onNonFinite !== 'throw' && onNonFinite !== 'skip') fail(`onNonFinite must be 'throw' or 'skip', got ${String(onNonFinite)}`);
   return {
     layers: resolveLayers(o.layers),
     learningRate: asSchedule(lr, 'kfac: learningRate'),
@@ -145,7 +179,7 @@ export function resolveKfacOptions<T>(o: KfacOptions<T>): ResolvedKfacOptions {
     factorEvery: positiveInt(o.factorEvery ?? KFAC_DEFAULTS.factorEvery, 'factorEvery'),
     inverseEvery: positiveInt(o.inverseEvery ?? KFAC_DEFAULTS.inverseEvery, 'inverseEvery'),
     klClip: klClip === false ? null : positive(klClip, 'klClip'),
-    momentum: m === 0 ? null : typeof m === 'number' ? { decay: m } : m,
+    momentum,
     weightDecay,
     clipNorm: o.clipNorm === undefined ? null : positive(o.clipNorm, 'clipNorm'),
     onNonFinite,

@@ -1,0 +1,142 @@
+/**
+ * Options are validated at creation: every bad value and every unknown (misspelled) key, at the top level and
+ * in nested option objects, is an `InvalidArgumentError` whose message names the key and the value.
+ */
+import { createDevice, type LinalgDevice } from '@ifngd/linalg-gpu';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { constantSchedule, fngd, hostTreeOps, InvalidArgumentError, kfac, type FngdOptions, type KfacOptions } from '../src/index.js';
+import { KFAC_LAYERS } from './support/mlp.js';
+
+let dev: LinalgDevice;
+beforeAll(async () => {
+  dev = await createDevice({ backend: 'cpu' });
+});
+afterAll(() => dev.destroy());
+
+/** [extra options, substrings the message must contain]. */
+const fngdBad: [Record<string, unknown>, string[]][] = [
+  [{ learningrate: 0.1 }, ["'learningrate'", "did you mean 'learningRate'"]],
+  [{ lr: 0.1 }, ["'lr'"]],
+  [{ learningRate: 0 }, ['learningRate', '0']],
+  [{ learningRate: -1 }, ['learningRate', '-1']],
+  [{ learningRate: NaN }, ['learningRate', 'NaN']],
+  [{ learningRate: Infinity }, ['learningRate', 'Infinity']],
+  [{ learningRate: '0.1' }, ['learningRate', '0.1']],
+  [{ damping: 0 }, ['damping', '0']],
+  [{ damping: NaN }, ['damping', 'NaN']],
+  [{ mode: 'blockwise' }, ['mode', 'blockwise']],
+  [{ weightDecay: -0.1 }, ['weightDecay', '-0.1']],
+  [{ weightDecay: NaN }, ['weightDecay', 'NaN']],
+  [{ weightDecay: '0' }, ['weightDecay']],
+  [{ clipNorm: 0 }, ['clipNorm', '0']],
+  [{ clipNorm: NaN }, ['clipNorm', 'NaN']],
+  [{ momentum: 1 }, ['momentum', '1']],
+  [{ momentum: -0.1 }, ['momentum', '-0.1']],
+  [{ momentum: NaN }, ['momentum', 'NaN']],
+  [{ momentum: { decay: 2 } }, ['momentum.decay', '2']],
+  [{ momentum: { decay: 0.5, nesterov: 'yes' } }, ['momentum.nesterov', 'yes']],
+  [{ momentum: { decay: 0.5, nestrov: true } }, ["'nestrov'"]],
+  [{ guard: 'on' }, ['guard', 'on']],
+  [{ guard: { factor: 0 } }, ['guard.factor', '0']],
+  [{ guard: { reference: 'max' } }, ['guard.reference', 'max']],
+  [{ guard: { factr: 2 } }, ["'factr'"]],
+  [{ adaptiveDamping: true }, ['adaptiveDamping', 'true']],
+  [{ adaptiveDamping: { factor: 1 } }, ['factor', '1']],
+  [{ adaptiveDamping: { lowRho: NaN } }, ['lowRho', 'NaN']],
+  [{ adaptiveDamping: { lowRho: -Infinity } }, ['lowRho', '-Infinity']],
+  [{ adaptiveDamping: { min: 10, max: 1 } }, ['min', '10']],
+  [{ adaptiveDamping: { facter: 2 } }, ["'facter'"]],
+  [{ onNonFinite: 'ignore' }, ['onNonFinite', 'ignore']],
+  [{ maxJitterRetries: -1 }, ['maxJitterRetries', '-1']],
+  [{ maxJitterRetries: 1.5 }, ['maxJitterRetries', '1.5']],
+  [{ ops: 5 }, ['ops', '5']],
+  [{ refresh: 'sometimes' }, ['refresh', 'sometimes']],
+  [{ refresh: { everyEpochs: 0 } }, ['everyEpochs', '0']],
+  [{ refresh: { evryEpochs: 2 } }, ["'evryEpochs'"]],
+  [{ refresh: { everyEpochs: 1, drift: {} } }, ['everyEpochs, drift']],
+  [{ refresh: { drift: { probeEvery: 0 } } }, ['probeEvery', '0']],
+  [{ refresh: { drift: { probeevery: 4 } } }, ["'probeevery'", "did you mean 'probeEvery'"]],
+  [{ refresh: { drift: { markOnCap: 'yes' } } }, ['markOnCap', 'yes']],
+  [{ refresh: { drift: { minCosine: NaN } } }, ['minCosine', 'NaN']],
+  [{ refresh: { drift: { minProbeEvery: 8, maxProbeEvery: 4 } } }, ['minProbeEvery', '8']],
+  [{ refresh: { drift: null } }, ['drift', 'null']],
+  [{ refresh: { auto: { prise: 1 } } }, ["'prise'"]],
+  [{ refresh: { auto: { price: -1 } } }, ['price', '-1']],
+  [{ refresh: { auto: { warmup: 0 } } }, ['warmup', '0']],
+];
+
+describe('fngd options', () => {
+  it.each(fngdBad)('%j → InvalidArgumentError naming it', (extra, words) => {
+    const make = () => fngd({ device: dev, ...extra } as FngdOptions);
+    expect(make).toThrow(InvalidArgumentError);
+    try {
+      make();
+    } catch (e) {
+      for (const w of words) expect((e as Error).message).toContain(w);
+    }
+  });
+
+  it('every known key is accepted, with schedules and nested objects', () => {
+    const all: Required<FngdOptions> = {
+      device: dev,
+      learningRate: constantSchedule(0.1),
+      damping: 1,
+      mode: 'layerwise',
+      refresh: { drift: { lengthRatio: 3, markOnCap: false, lossRatio: null, probeEvery: 4, minProbeEvery: 2, maxProbeEvery: 8, minCosine: 0.5 } },
+      momentum: { decay: 0.9, nesterov: true },
+      weightDecay: 0,
+      clipNorm: 10,
+      guard: { reference: 'batch', factor: 2 },
+      adaptiveDamping: { factor: 2, lowRho: 0.1, highRho: 0.9, min: 1e-3, max: 1e3 },
+      onNonFinite: 'skip',
+      maxJitterRetries: 0,
+      ops: hostTreeOps,
+    };
+    expect(fngd(all).mode).toBe('layerwise');
+    expect(fngd({ device: dev, refresh: { auto: { price: 0, warmup: 1, smoothing: 1, maxAge: 8, lengthRatio: 2, lossRatio: null, clock: () => 0 } } })).toBeDefined();
+    expect(fngd({ device: dev, momentum: 0, guard: false, refresh: { everyEpochs: 3 } })).toBeDefined();
+  });
+});
+
+const kfacBad: [Record<string, unknown>, string[]][] = [
+  [{ learningrate: 0.1 }, ["'learningrate'", "did you mean 'learningRate'"]],
+  [{ inverseevery: 5 }, ["'inverseevery'"]],
+  [{ learningRate: -1 }, ['learningRate', '-1']],
+  [{ weightDecay: NaN }, ['weightDecay', 'NaN']],
+  [{ momentum: { decay: 0.9, nestrov: true } }, ["'nestrov'"]],
+  [{ momentum: { decay: 0.9, nesterov: 1 } }, ['momentum.nesterov', '1']],
+  [{ layers: [{ ...KFAC_LAYERS[0], layuot: 'out-in' }, KFAC_LAYERS[1]] }, ["'layuot'", 'layers[0]']],
+  [{ ops: 'host' }, ['ops', 'host']],
+  [{ onNonFinite: 'ignore' }, ['onNonFinite', 'ignore']],
+];
+
+describe('kfac options', () => {
+  it.each(kfacBad)('%j → InvalidArgumentError naming it', (extra, words) => {
+    const make = () => kfac({ device: dev, layers: KFAC_LAYERS, ...extra } as KfacOptions);
+    expect(make).toThrow(InvalidArgumentError);
+    try {
+      make();
+    } catch (e) {
+      for (const w of words) expect((e as Error).message).toContain(w);
+    }
+  });
+
+  it('every known key is accepted', () => {
+    const all: Required<KfacOptions> = {
+      device: dev,
+      layers: KFAC_LAYERS,
+      learningRate: constantSchedule(0.1),
+      damping: 0.01,
+      decay: 0.9,
+      factorEvery: 2,
+      inverseEvery: 4,
+      klClip: false,
+      momentum: { decay: 0.9, nesterov: false },
+      weightDecay: 1e-4,
+      clipNorm: 1,
+      onNonFinite: 'skip',
+      ops: hostTreeOps,
+    };
+    expect(kfac(all).layers).toHaveLength(2);
+  });
+});
