@@ -15,6 +15,7 @@ import type {
   GramPlan,
   SumBatchPlan,
   TrsmPlan,
+  StatusPlan,
 } from '../backend.js';
 import { choleskyInto } from './cholesky.js';
 import { copyRanges } from './copy.js';
@@ -24,6 +25,7 @@ import { Scratch } from './scratch.js';
 import { asFloat, asInfo, type CpuStorage } from './storage.js';
 import { gramInto } from './syrk.js';
 import { triangularSolveInto } from './trsm.js';
+import { statusInto } from './status.js';
 
 export type { CpuStorage } from './storage.js';
 
@@ -107,6 +109,11 @@ export class CpuBackend implements BackendImpl<CpuStorage> {
     for (let e = 0; e < batch; e++) {
       triangularSolveInto(this.engine, this.work, n, nrhs, transpose, ld, e * strideL, bd, e * strideB, od, e * n * nrhs);
     }
+  }
+
+  status(plan: StatusPlan, l: CpuStorage | null, prior0: CpuStorage | null, prior1: CpuStorage | null, out: CpuStorage): void {
+    const info = (s: CpuStorage | null): Int32Array | null => (s === null ? null : asInfo(s));
+    statusInto(plan, l === null ? null : asFloat(l), info(prior0), info(prior1), asInfo(out));
   }
 
   elementwise(plan: ElementwisePlan, a: CpuStorage, b: CpuStorage | null, out: CpuStorage): void {

@@ -6,6 +6,7 @@
  */
 import type {
   BackendImpl,
+  BackendStats,
   CholeskyPlan,
   CopyRange,
   ElementwisePlan,
@@ -13,12 +14,14 @@ import type {
   GramPlan,
   SumBatchPlan,
   TrsmPlan,
+  StatusPlan,
 } from '../backend.js';
 import { encodeCholesky } from './cholesky/cholesky.js';
 import { GpuContext, type AcquireOptions } from './context.js';
 import { encodeElementwise, encodeSumBatch } from './elementwise/elementwise.js';
 import { encodeGemm } from './gemm/gemm.js';
 import { encodeGram } from './gemm/syrk.js';
+import { encodeStatus } from './status/status.js';
 import { encodeTrsm } from './trsm/trsm.js';
 
 export class WebGpuBackend implements BackendImpl<GPUBuffer> {
@@ -65,6 +68,9 @@ export class WebGpuBackend implements BackendImpl<GPUBuffer> {
   triangularSolve(plan: TrsmPlan, l: GPUBuffer, b: GPUBuffer, out: GPUBuffer): void {
     encodeTrsm(this.ctx, plan, l, b, out);
   }
+  status(plan: StatusPlan, l: GPUBuffer | null, prior0: GPUBuffer | null, prior1: GPUBuffer | null, out: GPUBuffer): void {
+    encodeStatus(this.ctx, plan, l, prior0, prior1, out);
+  }
   elementwise(plan: ElementwisePlan, a: GPUBuffer, b: GPUBuffer | null, out: GPUBuffer): void {
     encodeElementwise(this.ctx, plan, a, b, out);
   }
@@ -83,6 +89,12 @@ export class WebGpuBackend implements BackendImpl<GPUBuffer> {
   }
   sync(): Promise<void> {
     return this.ctx.sync();
+  }
+  lostReason(): string | null {
+    return this.ctx.lostReason;
+  }
+  stats(): BackendStats {
+    return this.ctx.stats();
   }
   destroy(): void {
     this.ctx.destroy();
