@@ -127,6 +127,12 @@ export interface CopyRange {
 export interface BackendLimits {
   /** Largest number of float32 elements one storage may hold. */
   readonly maxElements: number;
+  /**
+   * Largest operand or result (float32 elements) of the operations that bind whole operands: Cholesky,
+   * triangular solves, element-wise maps, sumBatch. `gemm` and `gram` split larger work themselves (and throw
+   * DeviceLimitError where they cannot).
+   */
+  readonly maxBindingElements: number;
 }
 
 /**

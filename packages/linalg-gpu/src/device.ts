@@ -89,6 +89,15 @@ export interface DeviceInfo {
   readonly description: string;
   /** Largest number of float32 elements one matrix may hold on this device. */
   readonly maxElements: number;
+  /**
+   * Largest operand or result (float32 elements) of `cholesky`, `triangularSolve`, `choleskySolve`, `add`,
+   * `scale`, `mul` and `sumBatch`, which bind each operand whole (WebGPU: `maxStorageBufferBindingSize` / 4);
+   * larger ones are refused with {@link DeviceLimitError}. `gemm` and `gram` split work past it over several
+   * bindings (batch chunks, then row blocks of the result), and refuse only what cannot be split: a single
+   * entry of B (of A for `gram`), or of A used transposed, beyond it. Copies (`matrix`, `stack`, `take`,
+   * `read`…) go up to {@link DeviceInfo.maxElements}. Equal to `maxElements` on the CPU.
+   */
+  readonly maxBindingElements: number;
 }
 
 let deviceCounter = 0;
@@ -115,7 +124,12 @@ export class LinalgDevice {
     this.#impl = impl;
     this.backend = impl.kind;
     this.label = `${impl.kind}#${++deviceCounter}`;
-    this.info = Object.freeze({ backend: impl.kind, description: impl.description, maxElements: impl.limits.maxElements });
+    this.info = Object.freeze({
+      backend: impl.kind,
+      description: impl.description,
+      maxElements: impl.limits.maxElements,
+      maxBindingElements: impl.limits.maxBindingElements,
+    });
   }
 
   /** @internal */
@@ -220,7 +234,7 @@ export class LinalgDevice {
       beta: options.beta ?? 1,
     });
     const out = this.#alloc(shape, 'gemm');
-    this.#impl.gemm(plan, a.storage.value, b.storage.value, c ? c.storage.value : null, out.value);
+    this.#refusable(out, () => this.#impl.gemm(plan, a.storage.value, b.storage.value, c ? c.storage.value : null, out.value));
     return this.#finish(shape, out, a, b, c);
   }
 
@@ -229,7 +243,7 @@ export class LinalgDevice {
     this.#own('gram', a);
     const { plan, shape } = planGram(a);
     const out = this.#alloc(shape, 'gram');
-    this.#impl.gram(plan, a.storage.value, out.value);
+    this.#refusable(out, () => this.#impl.gram(plan, a.storage.value, out.value));
     return this.#finish(shape, out, a);
   }
 
@@ -241,6 +255,7 @@ export class LinalgDevice {
   cholesky(a: Matrix, options: ShiftOptions = {}): Matrix {
     this.#own('cholesky', a);
     const { plan, shape } = planCholesky(a, options.shift ?? 0);
+    this.#checkBinding('cholesky', a);
     const out = this.#alloc(shape, 'cholesky');
     const info = this.#allocInfo(plan.batch);
     this.#impl.cholesky(plan, a.storage.value, out.value, info.value);
@@ -262,6 +277,7 @@ export class LinalgDevice {
   triangularSolve(l: Matrix, b: Matrix, options: TriangularSolveOptions = {}): Matrix {
     this.#own('triangularSolve', l, b);
     const { plan, shape } = planTrsm(l, b, options.transpose ?? false);
+    this.#checkBinding('triangularSolve', l, b, shape);
     const out = this.#alloc(shape, 'triangularSolve');
     const status = this.#status(plan.batch, [l, b], { l, n: plan.n, strideL: plan.strideL });
     this.#impl.triangularSolve(plan, l.storage.value, b.storage.value, out.value);
@@ -273,7 +289,8 @@ export class LinalgDevice {
     this.#own('choleskySolve', a, b);
     // validate both steps before enqueuing anything
     planCholesky(a, options.shift ?? 0, 'choleskySolve');
-    planTrsm(a, b, false, 'choleskySolve');
+    const { shape } = planTrsm(a, b, false, 'choleskySolve');
+    this.#checkBinding('choleskySolve', a, b, shape);
     const l = this.cholesky(a, options);
     try {
       const y = this.triangularSolve(l, b);
@@ -297,6 +314,7 @@ export class LinalgDevice {
       { alpha: options.alpha ?? 1, beta: options.beta ?? 1, gamma: 0 },
       'add',
     );
+    this.#checkBinding('add', a, b, shape);
     const out = this.#alloc(shape, 'add');
     this.#impl.elementwise(plan, a.storage.value, b.storage.value, out.value);
     return this.#finish(shape, out, a, b);
@@ -306,6 +324,7 @@ export class LinalgDevice {
   scale(a: Matrix, alpha: number, shift = 0): Matrix {
     this.#own('scale', a);
     const { plan, shape } = planElementwise('axpby', a, null, { alpha, beta: 0, gamma: shift }, 'scale');
+    this.#checkBinding('scale', a, shape);
     const out = this.#alloc(shape, 'scale');
     this.#impl.elementwise(plan, a.storage.value, null, out.value);
     return this.#finish(shape, out, a);
@@ -321,6 +340,7 @@ export class LinalgDevice {
       { alpha: options.alpha ?? 1, beta: 0, gamma: options.shiftA ?? 0 },
       'mul',
     );
+    this.#checkBinding('mul', a, b, shape);
     const out = this.#alloc(shape, 'mul');
     this.#impl.elementwise(plan, a.storage.value, b.storage.value, out.value);
     return this.#finish(shape, out, a, b);
@@ -330,6 +350,7 @@ export class LinalgDevice {
   sumBatch(a: Matrix): Matrix {
     this.#own('sumBatch', a);
     const shape: Shape = [a.rows, a.cols];
+    this.#checkBinding('sumBatch', a);
     const out = this.#alloc(shape, 'sumBatch');
     this.#impl.sumBatch({ batch: a.batch, size: a.entrySize }, a.storage.value, out.value);
     return this.#finish(shape, out, a);
@@ -497,6 +518,33 @@ export class LinalgDevice {
       throw new DeviceLimitError(
         `${what}: ${elements} elements exceed the device limit of ${this.#impl.limits.maxElements} per matrix`,
       );
+    }
+  }
+
+  /**
+   * Throws {@link DeviceLimitError} unless every operand (a matrix) and result (a shape) fits one binding
+   * (see {@link DeviceInfo.maxBindingElements}).
+   */
+  #checkBinding(what: string, ...xs: (Matrix | Shape)[]): void {
+    const max = this.#impl.limits.maxBindingElements;
+    for (const x of xs) {
+      const size = x instanceof Matrix ? x.size : x.reduce((p, v) => p * v, 1);
+      if (size > max) {
+        const name = x instanceof Matrix ? `operand ${x.toString()}` : `result [${x.join(',')}]`;
+        throw new DeviceLimitError(
+          `${what}: ${name} has ${size} elements, beyond the ${max} this operation can bind at once on this device (maxBindingElements)`,
+        );
+      }
+    }
+  }
+
+  /** Runs a backend call that may refuse the work (DeviceLimitError, nothing enqueued); frees `out` then. */
+  #refusable(out: SharedStorage, call: () => void): void {
+    try {
+      call();
+    } catch (err) {
+      out.drop();
+      throw err;
     }
   }
 

@@ -35,7 +35,7 @@ export type { CpuStorage } from './storage.js';
  */
 export class CpuBackend implements BackendImpl<CpuStorage> {
   readonly kind = 'cpu' as const;
-  readonly limits: BackendLimits = { maxElements: 2 ** 30 };
+  readonly limits: BackendLimits = { maxElements: 2 ** 30, maxBindingElements: 2 ** 30 };
   /** Names the GEMM micro-kernel in use (WebAssembly SIMD where supported, else JavaScript). */
   get description(): string {
     return gemmKernel() === 'wasm' ? 'CPU (WebAssembly SIMD, float64 accumulation)' : 'CPU (JavaScript, float64 accumulation)';

@@ -6,6 +6,7 @@
  */
 import type {
   BackendImpl,
+  BackendLimits,
   BackendStats,
   CholeskyPlan,
   CopyRange,
@@ -26,14 +27,14 @@ import { encodeTrsm } from './trsm/trsm.js';
 
 export class WebGpuBackend implements BackendImpl<GPUBuffer> {
   readonly kind = 'webgpu' as const;
-  readonly limits: { maxElements: number };
+  readonly limits: BackendLimits;
   readonly description: string;
   /** @internal */
   readonly ctx: GpuContext;
 
   private constructor(ctx: GpuContext) {
     this.ctx = ctx;
-    this.limits = { maxElements: ctx.maxElements };
+    this.limits = { maxElements: ctx.maxElements, maxBindingElements: Math.floor(ctx.bindingLimit / 4) };
     this.description = ctx.description;
   }
 

@@ -15,7 +15,7 @@
  * @internal
  * @module
  */
-import { BackendUnavailableError, DeviceLimitError, DeviceLostError, GpuError } from '../errors.js';
+import { BackendUnavailableError, DeviceLimitError, DeviceLostError, GpuError, InvalidArgumentError } from '../errors.js';
 import { loadGpu, NO_ADAPTER_HINT } from '#platform';
 import { BufferUsage, MapMode, UNIFORM_BYTES } from './constants.js';
 import type { Uniforms } from './uniforms.js';
@@ -25,6 +25,18 @@ export interface AcquireOptions {
   readonly gpuDevice?: GPUDevice;
   readonly gpu?: GPU;
   readonly powerPreference?: GPUPowerPreference;
+  /**
+   * Caps the storage-binding size the kernels plan with, below the device's `maxStorageBufferBindingSize`
+   * (tests of the paths that split work over several bindings). A multiple of 16, at least 256.
+   */
+  readonly maxBindingBytes?: number;
+}
+
+/** A sub-range of a buffer to bind (bytes; offset a multiple of `minStorageBufferOffsetAlignment`). */
+export interface BufferRange {
+  readonly buffer: GPUBuffer;
+  readonly offset: number;
+  readonly size: number;
 }
 
 const pipelineCache = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>();
@@ -65,8 +77,15 @@ export class GpuContext {
   readonly device: GPUDevice;
   readonly limits: GPUSupportedLimits;
   readonly description: string;
-  /** Largest float32 element count of one bound buffer. */
+  /** Largest float32 element count of one buffer (one matrix). */
   readonly maxElements: number;
+  /**
+   * Largest storage binding the kernels use, in bytes: the device's `maxStorageBufferBindingSize` (or the
+   * `maxBindingBytes` cap), rounded down to a multiple of 16.
+   */
+  readonly bindingLimit: number;
+  /** `minStorageBufferOffsetAlignment` of the device: binding offsets are multiples of it. */
+  readonly bindingAlignment: number;
   readonly #ownsDevice: boolean;
   /** Keeps Node's GPU instance alive while the device is in use; dropped on destroy. */
   #gpuRef: unknown;
@@ -87,13 +106,16 @@ export class GpuContext {
   /** Most bytes kept in the free pool before buffers are destroyed instead. */
   static poolCapBytes = 512 * 2 ** 20;
 
-  private constructor(device: GPUDevice, ownsDevice: boolean, description: string, gpuRef: unknown) {
+  private constructor(device: GPUDevice, ownsDevice: boolean, description: string, gpuRef: unknown, maxBindingBytes?: number) {
     this.device = device;
     this.limits = device.limits;
     this.description = description;
     this.#ownsDevice = ownsDevice;
     this.#gpuRef = gpuRef;
-    this.maxElements = Math.floor(Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize) / 4);
+    const binding = Math.min(device.limits.maxStorageBufferBindingSize, maxBindingBytes ?? Infinity);
+    this.bindingLimit = Math.floor(binding / 16) * 16;
+    this.bindingAlignment = device.limits.minStorageBufferOffsetAlignment;
+    this.maxElements = Math.floor(device.limits.maxBufferSize / 4);
     void device.lost.then((info) => {
       this.#lost ??= `${String(info.reason)}: ${info.message}`;
     });
@@ -101,7 +123,11 @@ export class GpuContext {
 
   /** Acquires a device: the given one, or a new one from `gpu` / `navigator.gpu` / (Node) the `webgpu` package. */
   static async acquire(options: AcquireOptions = {}): Promise<GpuContext> {
-    if (options.gpuDevice) return new GpuContext(options.gpuDevice, false, 'shared GPUDevice', null);
+    const cap = options.maxBindingBytes;
+    if (cap !== undefined && (!Number.isSafeInteger(cap) || cap < 256 || cap % 16 !== 0)) {
+      throw new InvalidArgumentError(`maxBindingBytes must be a multiple of 16 of at least 256, got ${String(cap)}`);
+    }
+    if (options.gpuDevice) return new GpuContext(options.gpuDevice, false, 'shared GPUDevice', null, cap);
     let gpu = options.gpu ?? (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
     let gpuRef: unknown = null;
     if (!gpu) {
@@ -129,7 +155,7 @@ export class GpuContext {
     const info = adapter.info;
     const description =
       [info?.vendor, info?.architecture, info?.device, info?.description].filter((s) => s).join(' ') || 'WebGPU adapter';
-    return new GpuContext(device, true, description, gpuRef);
+    return new GpuContext(device, true, description, gpuRef, cap);
   }
 
   /** A compute pipeline for `code`, cached per device by `key` (the kernel's name; sizes are uniforms). */
@@ -234,11 +260,15 @@ export class GpuContext {
     return buf;
   }
 
-  /** Records one compute dispatch: binding 0 is the uniform block, bindings 1… the storage buffers. */
+  /**
+   * Records one compute dispatch: binding 0 is the uniform block, bindings 1… the storage buffers. A whole
+   * buffer is bound from offset 0 up to {@link GpuContext.bindingLimit} bytes (kernels never reach past their
+   * operands, which callers keep within that limit); a {@link BufferRange} binds exactly that range.
+   */
   dispatch(
     pipeline: GPUComputePipeline,
     uniforms: Uniforms,
-    buffers: readonly GPUBuffer[],
+    buffers: readonly (GPUBuffer | BufferRange)[],
     workgroups: readonly [number, number?, number?],
   ): void {
     this.#live();
@@ -248,11 +278,19 @@ export class GpuContext {
       throw new DeviceLimitError(`dispatch of [${x},${y},${z}] workgroups exceeds ${max} per dimension`);
     }
     if (x === 0 || y === 0 || z === 0) return;
+    const storage: GPUBindGroupEntry[] = buffers.map((b, i) => {
+      const range = 'buffer' in b ? b : { buffer: b, offset: 0, size: Math.min(b.size, this.bindingLimit) };
+      if (range.size > this.bindingLimit || range.offset % this.bindingAlignment !== 0) {
+        throw new DeviceLimitError(
+          `binding of ${range.size} bytes at offset ${range.offset} exceeds the binding limit ${this.bindingLimit} or alignment ${this.bindingAlignment}`,
+        );
+      }
+      return { binding: i + 1, resource: range };
+    });
     const ubuf = this.#uniformFree.pop() ?? this.#createBuffer(UNIFORM_BYTES, BufferUsage.UNIFORM | BufferUsage.COPY_DST);
     this.device.queue.writeBuffer(ubuf, 0, uniforms.buffer, 0, uniforms.byteLength);
     this.#uniformPending.push(ubuf);
-    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: ubuf } }];
-    buffers.forEach((b, i) => entries.push({ binding: i + 1, resource: { buffer: b } }));
+    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: ubuf } }, ...storage];
     this.device.pushErrorScope('validation');
     const group = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
     const pass = this.#computePass();
