@@ -9,7 +9,7 @@
  *
  * Per sample pair that is `c·k·(1/2 + T/n)` against `T²·((k + c)/2 + 1)`: the double sum wins only for few
  * positions (`T² ≲ c·k/(k + c)`, e.g. 1×1 or 2×2 feature maps), the per-sample gradients everywhere else.
- * `auto` picks the cheaper one that fits the memory budget (`min(maxElements, 2²⁴)` floats per matrix).
+ * `auto` picks the cheaper one that fits the memory budget (`min(maxBindingElements, 2²⁴)` floats per matrix).
  * @module
  */
 

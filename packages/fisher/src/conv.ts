@@ -41,7 +41,7 @@ export function conv2dGram(dev: LinalgDevice, patches: Matrix, outputGrads: Matr
       `${what}: patches ${fmt(patches)} and outputGrads ${fmt(outputGrads)} must agree in samples n and positions T`,
     );
   }
-  const chosen = method === 'auto' ? conv2dGramMethod(n, t, k, c, dev.info.maxElements) : method;
+  const chosen = method === 'auto' ? conv2dGramMethod(n, t, k, c, dev.info.maxBindingElements) : method;
   return chosen === 'per-sample'
     ? perSampleGram(dev, patches, outputGrads, bias)
     : doubleSumGram(dev, patches, outputGrads, bias);

@@ -60,6 +60,36 @@ export interface TrsmPlan {
 }
 
 /**
+ * A merged per-entry status (LAPACK `info` codes), written by {@link BackendImpl.status}: the status a
+ * triangular solve records (`trtrs`, extended to non-finite diagonals), or the union of two operands' statuses.
+ * For `e < count`, with `pᵢ(e)` the code of prior `i` as {@link LinalgDevice.readInfo} maps it (`prior[0]` when
+ * its count is 1, `prior[e]` when `e <` its count, else 0; 0 for an absent prior):
+ * - `out[e] = p₀(e)` when non-zero, else `p₁(e)` when non-zero (the earlier failure wins);
+ * - else, when `n > 0`, `out[e] = −(j + 1)` for the first `j` whose diagonal entry `L[e][j][j]` (entry `e` of L
+ *   at `e·strideL`) is 0 or not finite;
+ * - else `out[e] = 0`.
+ * Negative codes mark singular solves, positive ones failed factorizations (the device reports both as
+ * positive 1-based indices and throws the matching error type).
+ */
+export interface StatusPlan {
+  readonly count: number;
+  /** Order of L; 0 when there is no diagonal to check (L absent). */
+  readonly n: number;
+  /** 0 when one L serves every entry, else n·n. */
+  readonly strideL: number;
+  /** Codes in each prior (0 for an absent one). */
+  readonly priorCounts: readonly [number, number];
+}
+
+/** What a backend reports about its resources (diagnostics, leak tests). */
+export interface BackendStats {
+  /** GPU buffers that exist now: held by matrices, pooled, uniform and staging buffers (WebGPU only). */
+  readonly gpuBuffers: number;
+  /** Of those, the storage buffers kept in the free pool for reuse. */
+  readonly pooledBuffers: number;
+}
+
+/**
  * Element-wise maps over `batch` entries of `size` elements each (out is batch×size, contiguous):
  * - `axpby`: `out = alpha·a + beta·b + gamma` (b absent: `alpha·a + gamma`)
  * - `mul`:   `out = alpha·(a + gamma)∘b`
@@ -97,6 +127,12 @@ export interface CopyRange {
 export interface BackendLimits {
   /** Largest number of float32 elements one storage may hold. */
   readonly maxElements: number;
+  /**
+   * Largest operand or result (float32 elements) of the operations that bind whole operands: Cholesky,
+   * triangular solves, element-wise maps, sumBatch. `gemm` and `gram` split larger work themselves (and throw
+   * DeviceLimitError where they cannot).
+   */
+  readonly maxBindingElements: number;
 }
 
 /**
@@ -124,6 +160,11 @@ export interface BackendImpl<S = unknown> {
   gram(plan: GramPlan, a: S, out: S): void;
   cholesky(plan: CholeskyPlan, a: S, out: S, info: S): void;
   triangularSolve(plan: TrsmPlan, l: S, b: S, out: S): void;
+  /**
+   * Writes a merged status into the info storage `out` (see {@link StatusPlan}): L is float storage (null
+   * when `plan.n` is 0), the priors info storages (null when absent; `out` is neither).
+   */
+  status(plan: StatusPlan, l: S | null, prior0: S | null, prior1: S | null, out: S): void;
   elementwise(plan: ElementwisePlan, a: S, b: S | null, out: S): void;
   sumBatch(plan: SumBatchPlan, a: S, out: S): void;
   /**
@@ -138,5 +179,12 @@ export interface BackendImpl<S = unknown> {
   readInfo(storage: S, count: number): Promise<Int32Array>;
   /** Resolves when all work enqueued so far has finished (benchmarks); optional for synchronous backends. */
   sync?(): Promise<void>;
+  /**
+   * Why the device is gone when it was lost (WebGPU: `GPUDevice.lost` settled, or a readback found it gone),
+   * else null. Once non-null it stays so; the device then refuses every operation.
+   */
+  lostReason?(): string | null;
+  /** Resource counts (WebGPU). */
+  stats?(): BackendStats;
   destroy(): void;
 }

@@ -3,7 +3,7 @@
  * @module
  */
 import { CpuBackend } from './cpu/backend.js';
-import { LinalgDevice } from './device.js';
+import { LinalgDevice, type DeviceInfo } from './device.js';
 import { BackendUnavailableError, InvalidArgumentError } from './errors.js';
 
 /** Options of {@link createDevice}. */
@@ -19,6 +19,13 @@ export interface CreateDeviceOptions {
   readonly gpu?: GPU;
   /** Passed to `requestAdapter`. */
   readonly powerPreference?: GPUPowerPreference;
+  /**
+   * WebGPU only: caps the storage-binding size (bytes) the kernels plan with below the adapter's
+   * `maxStorageBufferBindingSize` — a multiple of 16, at least 256 — so that the paths splitting large GEMM and
+   * Gram work over several bindings can be exercised on small matrices (tests, diagnostics). Operations that
+   * cannot split refuse operands beyond it with DeviceLimitError (see {@link DeviceInfo.maxBindingElements}).
+   */
+  readonly maxBindingBytes?: number;
 }
 
 /**

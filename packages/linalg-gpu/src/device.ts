@@ -3,14 +3,16 @@
  * the arithmetic to a backend (WebGPU or CPU).
  * @module
  */
-import type { BackendImpl } from './backend.js';
+import type { BackendImpl, StatusPlan } from './backend.js';
 import {
   DeviceLimitError,
+  DeviceLostError,
   DeviceMismatchError,
   DisposedError,
   InvalidArgumentError,
   NotPositiveDefiniteError,
   ShapeError,
+  SingularMatrixError,
 } from './errors.js';
 import { Matrix, SharedStorage, type Shape } from './matrix.js';
 import {
@@ -58,10 +60,26 @@ export interface ShiftOptions {
 /** Options of {@link LinalgDevice.read}. */
 export interface ReadOptions {
   /**
-   * Return the data even when a Cholesky factorization this matrix depends on failed
-   * (otherwise a {@link NotPositiveDefiniteError} is thrown). Default false.
+   * Return the data even when a Cholesky factorization or a triangular solve this matrix depends on failed
+   * (otherwise a {@link NotPositiveDefiniteError} or {@link SingularMatrixError} is thrown). Default false.
    */
   readonly allowFailed?: boolean;
+}
+
+/** Resource counts of a device, for diagnostics and leak tests (see {@link LinalgDevice.stats}). */
+export interface DeviceStats {
+  /**
+   * Backend storages held by live matrix handles (data and status storages; a storage shared by reshaped
+   * views counts once). Grows when handles are not disposed.
+   */
+  readonly liveStorages: number;
+  /**
+   * WebGPU: every `GPUBuffer` the device has created and not destroyed — buffers of live matrices, the free
+   * pool, uniform and staging buffers. Bounded in a steady loop that disposes what it creates. 0 on the CPU.
+   */
+  readonly gpuBuffers: number;
+  /** WebGPU: of {@link DeviceStats.gpuBuffers}, the storage buffers waiting in the free pool. 0 on the CPU. */
+  readonly pooledBuffers: number;
 }
 
 /** What a device is. */
@@ -71,6 +89,15 @@ export interface DeviceInfo {
   readonly description: string;
   /** Largest number of float32 elements one matrix may hold on this device. */
   readonly maxElements: number;
+  /**
+   * Largest operand or result (float32 elements) of `cholesky`, `triangularSolve`, `choleskySolve`, `add`,
+   * `scale`, `mul` and `sumBatch`, which bind each operand whole (WebGPU: `maxStorageBufferBindingSize` / 4);
+   * larger ones are refused with {@link DeviceLimitError}. `gemm` and `gram` split work past it over several
+   * bindings (batch chunks, then row blocks of the result), and refuse only what cannot be split: a single
+   * entry of B (of A for `gram`), or of A used transposed, beyond it. Copies (`matrix`, `stack`, `take`,
+   * `read`…) go up to {@link DeviceInfo.maxElements}. Equal to `maxElements` on the CPU.
+   */
+  readonly maxBindingElements: number;
 }
 
 let deviceCounter = 0;
@@ -89,18 +116,50 @@ export class LinalgDevice {
   readonly label: string;
   readonly #impl: BackendImpl;
   #destroyed = false;
+  /** Storages created and not yet released (see {@link DeviceStats.liveStorages}). */
+  #liveStorages = 0;
 
   /** @internal use `createDevice` */
   constructor(impl: BackendImpl) {
     this.#impl = impl;
     this.backend = impl.kind;
     this.label = `${impl.kind}#${++deviceCounter}`;
-    this.info = Object.freeze({ backend: impl.kind, description: impl.description, maxElements: impl.limits.maxElements });
+    this.info = Object.freeze({
+      backend: impl.kind,
+      description: impl.description,
+      maxElements: impl.limits.maxElements,
+      maxBindingElements: impl.limits.maxBindingElements,
+    });
   }
 
   /** @internal */
   get destroyed(): boolean {
     return this.#destroyed;
+  }
+
+  /**
+   * Whether the GPU device was lost (WebGPU: its `GPUDevice` was destroyed, reset or crashed). The loss is
+   * noticed when `GPUDevice.lost` settles or when a `read`/`readInfo`/`sync` finds the device gone; from then
+   * on every operation — and every use of this device's matrices — throws {@link DeviceLostError}, and reads
+   * in flight reject with it (they never hang or return stale data). Create a new device to continue. Always
+   * false on the CPU.
+   */
+  get isLost(): boolean {
+    return this.lostReason !== null;
+  }
+
+  /** @internal Why the device was lost, or null. */
+  get lostReason(): string | null {
+    return this.#impl.lostReason?.() ?? null;
+  }
+
+  /**
+   * Resource counts (diagnostics): storages held by matrices and, on WebGPU, live `GPUBuffer`s. Allowed on a
+   * destroyed or lost device.
+   */
+  stats(): DeviceStats {
+    const backend = this.#impl.stats?.() ?? { gpuBuffers: 0, pooledBuffers: 0 };
+    return { liveStorages: this.#liveStorages, gpuBuffers: backend.gpuBuffers, pooledBuffers: backend.pooledBuffers };
   }
 
   /** Uploads row-major, batch-major float data. `shape` is `[rows, cols]` or `[batch, rows, cols]`. */
@@ -175,8 +234,8 @@ export class LinalgDevice {
       beta: options.beta ?? 1,
     });
     const out = this.#alloc(shape, 'gemm');
-    this.#impl.gemm(plan, a.storage.value, b.storage.value, c ? c.storage.value : null, out.value);
-    return this.#finish(shape, out, inherit(a, b, c));
+    this.#refusable(out, () => this.#impl.gemm(plan, a.storage.value, b.storage.value, c ? c.storage.value : null, out.value));
+    return this.#finish(shape, out, a, b, c);
   }
 
   /** `A·Aᵀ` for each batch entry (SYRK: one triangle computed, both filled). A `[n,d]` → `[n,n]`. */
@@ -184,8 +243,8 @@ export class LinalgDevice {
     this.#own('gram', a);
     const { plan, shape } = planGram(a);
     const out = this.#alloc(shape, 'gram');
-    this.#impl.gram(plan, a.storage.value, out.value);
-    return this.#finish(shape, out, inherit(a));
+    this.#refusable(out, () => this.#impl.gram(plan, a.storage.value, out.value));
+    return this.#finish(shape, out, a);
   }
 
   /**
@@ -196,19 +255,33 @@ export class LinalgDevice {
   cholesky(a: Matrix, options: ShiftOptions = {}): Matrix {
     this.#own('cholesky', a);
     const { plan, shape } = planCholesky(a, options.shift ?? 0);
+    this.#checkBinding('cholesky', a);
     const out = this.#alloc(shape, 'cholesky');
     const info = this.#allocInfo(plan.batch);
     this.#impl.cholesky(plan, a.storage.value, out.value, info.value);
     return new Matrix(this, shape, out, info);
   }
 
-  /** Solves `L·X = B` (or `Lᵀ·X = B` with `transpose`) for lower-triangular L; many right-hand sides. */
+  /**
+   * Solves `L·X = B` (or `Lᵀ·X = B` with `transpose`) for lower-triangular L; many right-hand sides. Only the
+   * lower triangle of L is read.
+   *
+   * A diagonal entry of L that is 0 or not finite (±∞, NaN) makes the solve of that batch entry undefined: it
+   * is recorded per entry like a Cholesky failure (LAPACK `trtrs`'s `info`, extended to non-finite
+   * diagonals), {@link LinalgDevice.readInfo} of the result reports the 1-based index of the first such
+   * diagonal entry, and {@link LinalgDevice.read} of the result, or of anything computed from it, throws
+   * {@link SingularMatrixError} (unless `allowFailed`). When L or B already depends on a failed factorization
+   * or solve, that earlier failure is what the result reports for the entry (so a solve through a failed
+   * Cholesky factor still throws {@link NotPositiveDefiniteError}).
+   */
   triangularSolve(l: Matrix, b: Matrix, options: TriangularSolveOptions = {}): Matrix {
     this.#own('triangularSolve', l, b);
     const { plan, shape } = planTrsm(l, b, options.transpose ?? false);
+    this.#checkBinding('triangularSolve', l, b, shape);
     const out = this.#alloc(shape, 'triangularSolve');
+    const status = this.#status(plan.batch, [l, b], { l, n: plan.n, strideL: plan.strideL });
     this.#impl.triangularSolve(plan, l.storage.value, b.storage.value, out.value);
-    return this.#finish(shape, out, inherit(l, b));
+    return new Matrix(this, shape, out, status);
   }
 
   /** Solves `(A + shift·I)·X = B` for symmetric positive-definite A through its Cholesky factor. */
@@ -216,7 +289,8 @@ export class LinalgDevice {
     this.#own('choleskySolve', a, b);
     // validate both steps before enqueuing anything
     planCholesky(a, options.shift ?? 0, 'choleskySolve');
-    planTrsm(a, b, false, 'choleskySolve');
+    const { shape } = planTrsm(a, b, false, 'choleskySolve');
+    this.#checkBinding('choleskySolve', a, b, shape);
     const l = this.cholesky(a, options);
     try {
       const y = this.triangularSolve(l, b);
@@ -240,18 +314,20 @@ export class LinalgDevice {
       { alpha: options.alpha ?? 1, beta: options.beta ?? 1, gamma: 0 },
       'add',
     );
+    this.#checkBinding('add', a, b, shape);
     const out = this.#alloc(shape, 'add');
     this.#impl.elementwise(plan, a.storage.value, b.storage.value, out.value);
-    return this.#finish(shape, out, inherit(a, b));
+    return this.#finish(shape, out, a, b);
   }
 
   /** `alpha·A + shift` element-wise. */
   scale(a: Matrix, alpha: number, shift = 0): Matrix {
     this.#own('scale', a);
     const { plan, shape } = planElementwise('axpby', a, null, { alpha, beta: 0, gamma: shift }, 'scale');
+    this.#checkBinding('scale', a, shape);
     const out = this.#alloc(shape, 'scale');
     this.#impl.elementwise(plan, a.storage.value, null, out.value);
-    return this.#finish(shape, out, inherit(a));
+    return this.#finish(shape, out, a);
   }
 
   /** Element-wise (Hadamard) product `alpha·(A + shiftA)∘B` (batch broadcast). */
@@ -264,18 +340,20 @@ export class LinalgDevice {
       { alpha: options.alpha ?? 1, beta: 0, gamma: options.shiftA ?? 0 },
       'mul',
     );
+    this.#checkBinding('mul', a, b, shape);
     const out = this.#alloc(shape, 'mul');
     this.#impl.elementwise(plan, a.storage.value, b.storage.value, out.value);
-    return this.#finish(shape, out, inherit(a, b));
+    return this.#finish(shape, out, a, b);
   }
 
   /** Sum over the batch: `[batch, r, c]` → `[r, c]`. */
   sumBatch(a: Matrix): Matrix {
     this.#own('sumBatch', a);
     const shape: Shape = [a.rows, a.cols];
+    this.#checkBinding('sumBatch', a);
     const out = this.#alloc(shape, 'sumBatch');
     this.#impl.sumBatch({ batch: a.batch, size: a.entrySize }, a.storage.value, out.value);
-    return this.#finish(shape, out, inherit(a));
+    return this.#finish(shape, out, a);
   }
 
   /**
@@ -285,8 +363,8 @@ export class LinalgDevice {
    *
    * Factorization status travels with the entries: when an operand depends on a Cholesky factorization, the
    * result's {@link LinalgDevice.readInfo} reports, for each of that operand's entries, the code the operand
-   * reports for it, and {@link LinalgDevice.read} of the result throws {@link NotPositiveDefiniteError} when
-   * any of them failed. Entries from operands without a status report 0. (For a view reshaped so that its
+   * reports for it, and {@link LinalgDevice.read} of the result throws {@link NotPositiveDefiniteError} (or
+   * {@link SingularMatrixError} for a failed triangular solve) when any of them failed. Entries from operands without a status report 0. (For a view reshaped so that its
    * batch no longer matches its factorization, the codes follow `readInfo` of that view.)
    *
    * @throws {@link InvalidArgumentError} when `ms` is not a non-empty array.
@@ -321,8 +399,8 @@ export class LinalgDevice {
    * come in any order; runs of consecutive indices are copied at once. Values are copied exactly.
    *
    * Factorization status travels with the entries: the result's {@link LinalgDevice.readInfo} is `m`'s
-   * `readInfo` at `entries`, and {@link LinalgDevice.read} throws {@link NotPositiveDefiniteError} only when a
-   * selected entry failed.
+   * `readInfo` at `entries`, and {@link LinalgDevice.read} throws {@link NotPositiveDefiniteError} (or
+   * {@link SingularMatrixError}) only when a selected entry failed.
    *
    * @throws {@link InvalidArgumentError} unless `entries` is a non-empty array of integers in `[0, m.batch)`.
    * @throws {@link DeviceMismatchError} / {@link DisposedError} for a matrix of another device or a disposed one.
@@ -349,33 +427,54 @@ export class LinalgDevice {
   }
 
   /**
-   * Reads a matrix back as float32, row-major and batch-major; the only await. Throws
-   * {@link NotPositiveDefiniteError} if a factorization the matrix depends on failed (unless `allowFailed`).
+   * Reads a matrix back as float32, row-major and batch-major; the only await. Unless `allowFailed`, throws
+   * {@link NotPositiveDefiniteError} if a Cholesky factorization the matrix depends on failed in some entry
+   * (its `info` holds those entries' pivots), else {@link SingularMatrixError} if a triangular solve it depends
+   * on met a zero or non-finite diagonal (its `info` holds those entries' diagonal indices).
+   * On a lost WebGPU device it rejects with {@link DeviceLostError}.
    */
   async read(m: Matrix, options: ReadOptions = {}): Promise<Float32Array> {
     this.#own('read', m);
     const info = m.info;
     const data = this.#impl.read(m.storage.value, m.size);
     if (info && !options.allowFailed) {
-      const codes = await this.#impl.readInfo(info.value, info.elements);
-      if (codes.some((v) => v !== 0)) {
+      // While the status is awaited, a failing data read (a lost device) must not count as unhandled; it is
+      // still returned or awaited below.
+      data.catch(() => undefined);
+      const codes = await this.#codes(m, info);
+      if (codes.some((v) => v > 0)) {
         await data;
-        throw new NotPositiveDefiniteError(codes);
+        throw new NotPositiveDefiniteError(codes.map((v) => (v > 0 ? v : 0)));
+      }
+      if (codes.some((v) => v < 0)) {
+        await data;
+        throw new SingularMatrixError(codes.map((v) => (v < 0 ? -v : 0)));
       }
     }
     return data;
   }
 
   /**
-   * Per-batch factorization status of a matrix: for a Cholesky factor (or a solve through one) LAPACK's
-   * `info` (0 = success, k = first failing pivot, 1-based); all zeros for any other matrix.
+   * Per-batch status of a matrix, LAPACK style (0 = success, else a 1-based index): for a Cholesky factor
+   * `potrf`'s first failing pivot; for a triangular solve (or anything computed from one) the status of the
+   * factorization or solve it depends on — the factor's failing pivot when it came from a failed Cholesky,
+   * else `trtrs`'s first zero or non-finite diagonal entry of L. All zeros for any other matrix.
+   * {@link LinalgDevice.read} tells the two kinds apart by the error it throws.
    */
   async readInfo(m: Matrix): Promise<Int32Array> {
     this.#own('readInfo', m);
     if (!m.info) return new Int32Array(m.batch);
-    const codes = await this.#impl.readInfo(m.info.value, m.info.elements);
+    // statuses store singular solves as negative codes (see StatusPlan)
+    return (await this.#codes(m, m.info)).map(Math.abs);
+  }
+
+  /**
+   * The stored (signed) codes of `m`'s status, one per batch entry of `m`: a broadcast status (one code)
+   * serves every entry; entries past the status (a reshaped view) report 0.
+   */
+  async #codes(m: Matrix, info: SharedStorage): Promise<Int32Array> {
+    const codes = await this.#impl.readInfo(info.value, info.elements);
     if (codes.length === m.batch) return codes;
-    // a broadcast factor (batch 1) solved against a batch: repeat its status
     return Int32Array.from({ length: m.batch }, (_, i) => codes[codes.length === 1 ? 0 : i] ?? 0);
   }
 
@@ -397,6 +496,8 @@ export class LinalgDevice {
 
   #live(what: string): void {
     if (this.#destroyed) throw new DisposedError(`${what}: device ${this.label} was destroyed`);
+    const lost = this.lostReason;
+    if (lost !== null) throw new DeviceLostError(`${what}: device ${this.label}`, lost);
   }
 
   #own(what: string, ...ms: Matrix[]): void {
@@ -420,14 +521,50 @@ export class LinalgDevice {
     }
   }
 
+  /**
+   * Throws {@link DeviceLimitError} unless every operand (a matrix) and result (a shape) fits one binding
+   * (see {@link DeviceInfo.maxBindingElements}).
+   */
+  #checkBinding(what: string, ...xs: (Matrix | Shape)[]): void {
+    const max = this.#impl.limits.maxBindingElements;
+    for (const x of xs) {
+      const size = x instanceof Matrix ? x.size : x.reduce((p, v) => p * v, 1);
+      if (size > max) {
+        const name = x instanceof Matrix ? `operand ${x.toString()}` : `result [${x.join(',')}]`;
+        throw new DeviceLimitError(
+          `${what}: ${name} has ${size} elements, beyond the ${max} this operation can bind at once on this device (maxBindingElements)`,
+        );
+      }
+    }
+  }
+
+  /** Runs a backend call that may refuse the work (DeviceLimitError, nothing enqueued); frees `out` then. */
+  #refusable(out: SharedStorage, call: () => void): void {
+    try {
+      call();
+    } catch (err) {
+      out.drop();
+      throw err;
+    }
+  }
+
   #alloc(shape: Shape, what: string): SharedStorage {
     const size = shape.reduce((p, x) => p * x, 1);
     this.#checkSize(size, `${what} result [${shape.join(',')}]`);
-    return new SharedStorage(this.#impl.alloc(size), size, (v) => this.#impl.free(v));
+    return this.#track(this.#impl.alloc(size), size);
   }
 
   #allocInfo(count: number): SharedStorage {
-    return new SharedStorage(this.#impl.allocInfo(count), count, (v) => this.#impl.free(v));
+    return this.#track(this.#impl.allocInfo(count), count);
+  }
+
+  /** Shared storage over `value`, counted in {@link DeviceStats.liveStorages} until its last holder drops it. */
+  #track(value: unknown, elements: number): SharedStorage {
+    this.#liveStorages++;
+    return new SharedStorage(value, elements, (v) => {
+      this.#liveStorages--;
+      this.#impl.free(v);
+    });
   }
 
   /**
@@ -452,16 +589,48 @@ export class LinalgDevice {
   }
 
   #wrap(shape: Shape, value: unknown, size: number, info: SharedStorage | null): Matrix {
-    return new Matrix(this, shape, new SharedStorage(value, size, (v) => this.#impl.free(v)), info);
+    return new Matrix(this, shape, this.#track(value, size), info);
   }
 
-  #finish(shape: Shape, out: SharedStorage, info: SharedStorage | null): Matrix {
-    return new Matrix(this, shape, out, info?.retain() ?? null);
+  /** A result over `out` carrying the statuses of its operands `ms` (see `#status`). */
+  #finish(shape: Shape, out: SharedStorage, ...ms: (Matrix | null)[]): Matrix {
+    return new Matrix(this, shape, out, this.#status(shape.length === 3 ? shape[0] : 1, ms, null));
   }
-}
 
-/** The factorization status a result depends on: the first operand that carries one. */
-function inherit(...ms: (Matrix | null)[]): SharedStorage | null {
-  for (const m of ms) if (m?.info) return m.info;
-  return null;
+  /**
+   * The status a result of `batch` entries depends on: none when no operand carries one; the operand's own
+   * (shared) when exactly one distinct status is involved and there is no diagonal to check; else a new status
+   * merging the operands' statuses in order (the first non-zero code of an entry wins) and, for a triangular
+   * solve (`diag`), then checking the diagonal of L (see {@link StatusPlan}).
+   */
+  #status(
+    batch: number,
+    ms: readonly (Matrix | null)[],
+    diag: { l: Matrix; n: number; strideL: number } | null,
+  ): SharedStorage | null {
+    const priors = [...new Set(ms.map((m) => m?.info ?? null).filter((x): x is SharedStorage => x !== null))];
+    if (diag === null && priors.length <= 1) return priors[0]?.retain() ?? null;
+    // Fold the priors pairwise into new statuses; the last step also checks the diagonal.
+    let acc: SharedStorage | null = priors[0] ?? null;
+    let owned = false;
+    let next = 1;
+    do {
+      const second = priors[next++] ?? null;
+      const check = next >= priors.length ? diag : null;
+      const perEntry = (check !== null && check.strideL !== 0) || [acc, second].some((x) => x !== null && x.elements > 1);
+      const count = perEntry ? batch : 1;
+      const out = this.#allocInfo(count);
+      const plan: StatusPlan = {
+        count,
+        n: check?.n ?? 0,
+        strideL: check?.strideL ?? 0,
+        priorCounts: [acc?.elements ?? 0, second?.elements ?? 0],
+      };
+      this.#impl.status(plan, check?.l.storage.value ?? null, acc?.value ?? null, second?.value ?? null, out.value);
+      if (owned) acc!.drop();
+      acc = out;
+      owned = true;
+    } while (next < priors.length);
+    return acc;
+  }
 }

@@ -17,6 +17,8 @@ export type LinalgErrorCode =
   | 'DEVICE_MISMATCH'
   | 'DEVICE_LIMIT'
   | 'NOT_POSITIVE_DEFINITE'
+  | 'SINGULAR'
+  | 'DEVICE_LOST'
   | 'BACKEND_UNAVAILABLE'
   | 'GPU';
 
@@ -85,11 +87,38 @@ export class BackendUnavailableError extends LinalgError {
   }
 }
 
-/** The GPU reported a validation or out-of-memory error, a shader failed to compile, or the device was lost. */
+/** The GPU reported a validation or out-of-memory error, or a shader failed to compile. */
 export class GpuError extends LinalgError {
   constructor(message: string) {
     super('GPU', message);
   }
+}
+
+/**
+ * The `GPUDevice` behind a WebGPU linear-algebra device was lost (`GPUDevice.destroy()` by its owner, a
+ * driver reset, the GPU process crashing…). Once seen, every later operation of that device —
+ * and every use of its matrices — throws this error; create a new device to continue.
+ */
+export class DeviceLostError extends LinalgError {
+  /** `GPUDeviceLostInfo.reason` and message as the implementation reported them (or what failed). */
+  readonly reason: string;
+  constructor(what: string, reason: string) {
+    super('DEVICE_LOST', `${what}: the GPU device was lost (${reason}); create a new device`);
+    this.reason = reason;
+  }
+}
+
+/** Batch indices whose code is not 0, and a short text naming the first few. */
+function failures(info: Int32Array, noun: string): { failed: number[]; text: string } {
+  const failed: number[] = [];
+  info.forEach((v, i) => {
+    if (v !== 0) failed.push(i);
+  });
+  const shown = failed
+    .slice(0, 8)
+    .map((b) => `entry ${b}: ${noun} ${info[b]}`)
+    .join(', ');
+  return { failed, text: `${failed.length} of ${info.length} batch entries (${shown}${failed.length > 8 ? ', …' : ''})` };
 }
 
 /**
@@ -104,18 +133,28 @@ export class NotPositiveDefiniteError extends LinalgError {
   /** Batch indices whose factorization failed. */
   readonly failed: readonly number[];
   constructor(info: Int32Array) {
-    const failed: number[] = [];
-    info.forEach((v, i) => {
-      if (v !== 0) failed.push(i);
-    });
-    const shown = failed
-      .slice(0, 8)
-      .map((b) => `entry ${b}: pivot ${info[b]}`)
-      .join(', ');
-    super(
-      'NOT_POSITIVE_DEFINITE',
-      `matrix is not positive definite in ${failed.length} of ${info.length} batch entries (${shown}${failed.length > 8 ? ', …' : ''})`,
-    );
+    const { failed, text } = failures(info, 'pivot');
+    super('NOT_POSITIVE_DEFINITE', `matrix is not positive definite in ${text}`);
+    this.info = info;
+    this.failed = failed;
+  }
+}
+
+/**
+ * A triangular solve met a diagonal entry of L that is zero or not finite (±∞, NaN) in at least one batch
+ * entry, so its solution is undefined there.
+ *
+ * `info[b]` follows LAPACK's `trtrs` convention, extended to non-finite diagonals: `0` when entry `b` solved,
+ * otherwise the 1-based index of the first diagonal entry of L that is 0 or not finite.
+ */
+export class SingularMatrixError extends LinalgError {
+  /** Per batch entry: 0 on success, else the 1-based index of the first zero or non-finite diagonal entry. */
+  readonly info: Int32Array;
+  /** Batch indices whose solve failed. */
+  readonly failed: readonly number[];
+  constructor(info: Int32Array) {
+    const { failed, text } = failures(info, 'diagonal');
+    super('SINGULAR', `triangular matrix is singular in ${text}`);
     this.info = info;
     this.failed = failed;
   }

@@ -19,6 +19,7 @@ export {
   LinalgDevice,
   type BackendKind,
   type DeviceInfo,
+  type DeviceStats,
   type GemmOptions,
   type ReadOptions,
   type ShiftOptions,
@@ -28,6 +29,7 @@ export { Matrix, type Shape } from './matrix.js';
 export {
   BackendUnavailableError,
   DeviceLimitError,
+  DeviceLostError,
   DeviceMismatchError,
   DisposedError,
   GpuError,
@@ -36,5 +38,6 @@ export {
   LinalgError,
   NotPositiveDefiniteError,
   ShapeError,
+  SingularMatrixError,
   type LinalgErrorCode,
 } from './errors.js';

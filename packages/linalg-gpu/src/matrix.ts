@@ -2,7 +2,7 @@
  * Matrix handles: a shape, an owner device and reference-counted backend storage.
  * @module
  */
-import { DisposedError } from './errors.js';
+import { DeviceLostError, DisposedError } from './errors.js';
 
 /** `[rows, cols]` or `[batch, rows, cols]`; row-major, batch-major. */
 export type Shape = readonly [number, number] | readonly [number, number, number];
@@ -32,6 +32,8 @@ export class SharedStorage {
 export interface MatrixOwner {
   readonly label: string;
   readonly destroyed: boolean;
+  /** Why the device was lost, or null. */
+  readonly lostReason: string | null;
 }
 
 /**
@@ -53,7 +55,8 @@ export class Matrix {
   /** @internal */
   readonly storage: SharedStorage;
   /**
-   * Per-batch factorization status this matrix depends on (a Cholesky factor, or a solve through one).
+   * Per-batch status this matrix depends on (a Cholesky factor, a triangular solve, or a result computed from
+   * one): int32 codes, positive for a failed factorization, negative for a singular solve.
    * @internal
    */
   readonly info: SharedStorage | null;
@@ -85,6 +88,14 @@ export class Matrix {
     return this.#disposed;
   }
 
+  /**
+   * Whether the device this matrix lives on was lost (see `LinalgDevice.isLost`): its data is gone, and every
+   * use of it throws {@link DeviceLostError}. {@link Matrix.dispose} stays allowed (and does nothing more).
+   */
+  get isLost(): boolean {
+    return this.owner.lostReason !== null;
+  }
+
   /** Releases this handle's storage (shared storage is freed when its last view is disposed). Idempotent. */
   dispose(): void {
     if (this.#disposed) return;
@@ -106,5 +117,7 @@ export class Matrix {
     if (this.owner.destroyed) {
       throw new DisposedError(`${what}: matrix ${this.toString()} belongs to a destroyed device (${this.owner.label})`);
     }
+    const lost = this.owner.lostReason;
+    if (lost !== null) throw new DeviceLostError(`${what}: matrix ${this.toString()} of device ${this.owner.label}`, lost);
   }
 }

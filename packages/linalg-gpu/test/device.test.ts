@@ -27,6 +27,8 @@ describe.each(await backends())('device contract on %s', (backend) => {
     expect(dev.backend).toBe(backend);
     expect(dev.info.backend).toBe(backend);
     expect(dev.info.maxElements).toBeGreaterThan(1 << 20);
+    expect(dev.info.maxBindingElements).toBeGreaterThan(1 << 20);
+    expect(dev.info.maxBindingElements).toBeLessThanOrEqual(dev.info.maxElements);
     expect(dev.info.description.length).toBeGreaterThan(0);
   });
 

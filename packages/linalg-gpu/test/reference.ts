@@ -81,3 +81,52 @@ export function relError(got: ArrayLike<number>, want: ArrayLike<number>): numbe
   }
   return err / (scale || 1);
 }
+
+/** Float64 solve of `L·X = B` or `Lᵀ·X = B` (L lower n×n at `ol`, only its lower triangle read; B n×k at `ob`). */
+export function refTriangularSolve(
+  l: ArrayLike<number>,
+  b: ArrayLike<number>,
+  n: number,
+  k: number,
+  transpose: boolean,
+  ol = 0,
+  ob = 0,
+): Float64Array {
+  const x = new Float64Array(n * k);
+  for (let c = 0; c < k; c++) {
+    for (let s = 0; s < n; s++) {
+      const i = transpose ? n - 1 - s : s;
+      let v = b[ob + i * k + c]!;
+      if (transpose) for (let p = i + 1; p < n; p++) v -= l[ol + p * n + i]! * x[p * k + c]!;
+      else for (let p = 0; p < i; p++) v -= l[ol + i * n + p]! * x[p * k + c]!;
+      x[i * k + c] = v / l[ol + i * n + i]!;
+    }
+  }
+  return x;
+}
+
+/** LAPACK `trtrs` info of L (n×n at `ol`), extended to non-finite diagonals: first bad diagonal, 1-based, or 0. */
+export function refTrsmInfo(l: ArrayLike<number>, n: number, ol = 0): number {
+  for (let j = 0; j < n; j++) {
+    const d = l[ol + j * n + j]!;
+    if (d === 0 || !Number.isFinite(d)) return j + 1;
+  }
+  return 0;
+}
+
+/** A well-conditioned random lower-triangular batch: |diagonal| in [1, 2) with random signs, off-diagonal / n. */
+export function randomLower(batch: number, n: number, seed: number, upper = 0): Float32Array {
+  const r = rng(seed);
+  const out = new Float32Array(batch * n * n);
+  for (let e = 0; e < batch; e++) {
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < n; j++) {
+        const at = e * n * n + i * n + j;
+        if (j < i) out[at] = (2 * r() - 1) / n;
+        else if (j === i) out[at] = (1 + r()) * (r() < 0.5 ? -1 : 1);
+        else out[at] = upper; // never read
+      }
+    }
+  }
+  return out;
+}

@@ -56,6 +56,27 @@ describe.runIf(available)('webgpu context', () => {
     expect(Array.from(await dev.read(dev.scale(dev.matrix([2], [1, 1]), 3)))).toEqual([6]);
   });
 
+  it('keeps a GPU error raised before hundreds of unread dispatches (pending error scopes are folded)', async () => {
+    const ctx = backend.ctx;
+    const p = ctx.pipeline('broken-test-kernel-2', '@compute @workgroup_size(1) fn main() { let y: f32 = nope; }');
+    const out = ctx.alloc(16);
+    try {
+      ctx.dispatch(p, new Uniforms().u32(1), [], [1]);
+    } catch {
+      // some implementations reject the invalid pipeline at bind time already
+    }
+    let m = dev.matrix([1], [1, 1]);
+    for (let i = 0; i < 600; i++) {
+      const next = dev.scale(m, 1, 1); // one error scope each, never read in between
+      m.dispose();
+      m = next;
+    }
+    await expect(ctx.read(out, 16)).rejects.toBeInstanceOf(GpuError);
+    ctx.free(out);
+    expect(Array.from(await dev.read(m))).toEqual([601]);
+    m.dispose();
+  });
+
   it('imports a foreign GPUBuffer of the same device without a CPU round trip', async () => {
     const device = backend.ctx.device;
     const src = device.createBuffer({ size: 64, usage: 0x80 | 0x04 | 0x08 }); // STORAGE | COPY_SRC | COPY_DST

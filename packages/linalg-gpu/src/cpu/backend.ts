@@ -15,6 +15,7 @@ import type {
   GramPlan,
   SumBatchPlan,
   TrsmPlan,
+  StatusPlan,
 } from '../backend.js';
 import { choleskyInto } from './cholesky.js';
 import { copyRanges } from './copy.js';
@@ -24,6 +25,7 @@ import { Scratch } from './scratch.js';
 import { asFloat, asInfo, type CpuStorage } from './storage.js';
 import { gramInto } from './syrk.js';
 import { triangularSolveInto } from './trsm.js';
+import { statusInto } from './status.js';
 
 export type { CpuStorage } from './storage.js';
 
@@ -33,7 +35,7 @@ export type { CpuStorage } from './storage.js';
  */
 export class CpuBackend implements BackendImpl<CpuStorage> {
   readonly kind = 'cpu' as const;
-  readonly limits: BackendLimits = { maxElements: 2 ** 30 };
+  readonly limits: BackendLimits = { maxElements: 2 ** 30, maxBindingElements: 2 ** 30 };
   /** Names the GEMM micro-kernel in use (WebAssembly SIMD where supported, else JavaScript). */
   get description(): string {
     return gemmKernel() === 'wasm' ? 'CPU (WebAssembly SIMD, float64 accumulation)' : 'CPU (JavaScript, float64 accumulation)';
@@ -107,6 +109,11 @@ export class CpuBackend implements BackendImpl<CpuStorage> {
     for (let e = 0; e < batch; e++) {
       triangularSolveInto(this.engine, this.work, n, nrhs, transpose, ld, e * strideL, bd, e * strideB, od, e * n * nrhs);
     }
+  }
+
+  status(plan: StatusPlan, l: CpuStorage | null, prior0: CpuStorage | null, prior1: CpuStorage | null, out: CpuStorage): void {
+    const info = (s: CpuStorage | null): Int32Array | null => (s === null ? null : asInfo(s));
+    statusInto(plan, l === null ? null : asFloat(l), info(prior0), info(prior1), asInfo(out));
   }
 
   elementwise(plan: ElementwisePlan, a: CpuStorage, b: CpuStorage | null, out: CpuStorage): void {

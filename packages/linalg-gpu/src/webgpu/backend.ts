@@ -6,6 +6,8 @@
  */
 import type {
   BackendImpl,
+  BackendLimits,
+  BackendStats,
   CholeskyPlan,
   CopyRange,
   ElementwisePlan,
@@ -13,24 +15,26 @@ import type {
   GramPlan,
   SumBatchPlan,
   TrsmPlan,
+  StatusPlan,
 } from '../backend.js';
 import { encodeCholesky } from './cholesky/cholesky.js';
 import { GpuContext, type AcquireOptions } from './context.js';
 import { encodeElementwise, encodeSumBatch } from './elementwise/elementwise.js';
 import { encodeGemm } from './gemm/gemm.js';
 import { encodeGram } from './gemm/syrk.js';
+import { encodeStatus } from './status/status.js';
 import { encodeTrsm } from './trsm/trsm.js';
 
 export class WebGpuBackend implements BackendImpl<GPUBuffer> {
   readonly kind = 'webgpu' as const;
-  readonly limits: { maxElements: number };
+  readonly limits: BackendLimits;
   readonly description: string;
   /** @internal */
   readonly ctx: GpuContext;
 
   private constructor(ctx: GpuContext) {
     this.ctx = ctx;
-    this.limits = { maxElements: ctx.maxElements };
+    this.limits = { maxElements: ctx.maxElements, maxBindingElements: Math.floor(ctx.bindingLimit / 4) };
     this.description = ctx.description;
   }
 
@@ -65,6 +69,9 @@ export class WebGpuBackend implements BackendImpl<GPUBuffer> {
   triangularSolve(plan: TrsmPlan, l: GPUBuffer, b: GPUBuffer, out: GPUBuffer): void {
     encodeTrsm(this.ctx, plan, l, b, out);
   }
+  status(plan: StatusPlan, l: GPUBuffer | null, prior0: GPUBuffer | null, prior1: GPUBuffer | null, out: GPUBuffer): void {
+    encodeStatus(this.ctx, plan, l, prior0, prior1, out);
+  }
   elementwise(plan: ElementwisePlan, a: GPUBuffer, b: GPUBuffer | null, out: GPUBuffer): void {
     encodeElementwise(this.ctx, plan, a, b, out);
   }
@@ -83,6 +90,12 @@ export class WebGpuBackend implements BackendImpl<GPUBuffer> {
   }
   sync(): Promise<void> {
     return this.ctx.sync();
+  }
+  lostReason(): string | null {
+    return this.ctx.lostReason;
+  }
+  stats(): BackendStats {
+    return this.ctx.stats();
   }
   destroy(): void {
     this.ctx.destroy();

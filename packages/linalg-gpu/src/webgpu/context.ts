@@ -8,10 +8,14 @@
  *   same encoder (commands execute in order), but `queue.writeBuffer` runs *before* pending commands, so
  *   uploads flush the encoder first;
  * - uniform buffers are never rewritten while a pending encoder references them.
+ *
+ * Device loss: `GPUDevice.lost` settling, or a readback whose mapping fails, marks the context lost; from then
+ * on every call throws {@link DeviceLostError}. Work recorded between the loss and its discovery is discarded
+ * by the implementation and never read back.
  * @internal
  * @module
  */
-import { BackendUnavailableError, DeviceLimitError, GpuError } from '../errors.js';
+import { BackendUnavailableError, DeviceLimitError, DeviceLostError, GpuError, InvalidArgumentError } from '../errors.js';
 import { loadGpu, NO_ADAPTER_HINT } from '#platform';
 import { BufferUsage, MapMode, UNIFORM_BYTES } from './constants.js';
 import type { Uniforms } from './uniforms.js';
@@ -21,6 +25,18 @@ export interface AcquireOptions {
   readonly gpuDevice?: GPUDevice;
   readonly gpu?: GPU;
   readonly powerPreference?: GPUPowerPreference;
+  /**
+   * Caps the storage-binding size the kernels plan with, below the device's `maxStorageBufferBindingSize`
+   * (tests of the paths that split work over several bindings). A multiple of 16, at least 256.
+   */
+  readonly maxBindingBytes?: number;
+}
+
+/** A sub-range of a buffer to bind (bytes; offset a multiple of `minStorageBufferOffsetAlignment`). */
+export interface BufferRange {
+  readonly buffer: GPUBuffer;
+  readonly offset: number;
+  readonly size: number;
 }
 
 const pipelineCache = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>();
@@ -48,12 +64,28 @@ function sizeClass(bytes: number): number {
   return Math.ceil(b / step) * step;
 }
 
+/** Error-scope promises kept between reads before they are folded into one (see `#pushError`). */
+const MAX_PENDING_ERRORS = 256;
+
+/** The errors of settled error scopes; a scope that rejects (a lost device) counts as an error. */
+async function collect(errors: readonly Promise<GPUError | null>[]): Promise<GPUError[]> {
+  const settled = await Promise.all(errors.map((p) => p.catch((err: unknown) => ({ message: String(err) }) as GPUError)));
+  return settled.filter((e): e is GPUError => e !== null);
+}
+
 export class GpuContext {
   readonly device: GPUDevice;
   readonly limits: GPUSupportedLimits;
   readonly description: string;
-  /** Largest float32 element count of one bound buffer. */
+  /** Largest float32 element count of one buffer (one matrix). */
   readonly maxElements: number;
+  /**
+   * Largest storage binding the kernels use, in bytes: the device's `maxStorageBufferBindingSize` (or the
+   * `maxBindingBytes` cap), rounded down to a multiple of 16.
+   */
+  readonly bindingLimit: number;
+  /** `minStorageBufferOffsetAlignment` of the device: binding offsets are multiples of it. */
+  readonly bindingAlignment: number;
   readonly #ownsDevice: boolean;
   /** Keeps Node's GPU instance alive while the device is in use; dropped on destroy. */
   #gpuRef: unknown;
@@ -65,26 +97,37 @@ export class GpuContext {
   #uniformPending: GPUBuffer[] = [];
   readonly #staging = new Map<number, GPUBuffer[]>();
   #errors: Promise<GPUError | null>[] = [];
+  /** GPU buffers created by this context and not destroyed (pool, matrices, uniforms, staging, probe). */
+  #liveBuffers = 0;
+  /** A 4-byte mappable buffer whose mapping tells {@link GpuContext.sync} whether the device still exists. */
+  #probe: GPUBuffer | null = null;
   #lost: string | null = null;
   #destroyed = false;
   /** Most bytes kept in the free pool before buffers are destroyed instead. */
   static poolCapBytes = 512 * 2 ** 20;
 
-  private constructor(device: GPUDevice, ownsDevice: boolean, description: string, gpuRef: unknown) {
+  private constructor(device: GPUDevice, ownsDevice: boolean, description: string, gpuRef: unknown, maxBindingBytes?: number) {
     this.device = device;
     this.limits = device.limits;
     this.description = description;
     this.#ownsDevice = ownsDevice;
     this.#gpuRef = gpuRef;
-    this.maxElements = Math.floor(Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize) / 4);
+    const binding = Math.min(device.limits.maxStorageBufferBindingSize, maxBindingBytes ?? Infinity);
+    this.bindingLimit = Math.floor(binding / 16) * 16;
+    this.bindingAlignment = device.limits.minStorageBufferOffsetAlignment;
+    this.maxElements = Math.floor(device.limits.maxBufferSize / 4);
     void device.lost.then((info) => {
-      this.#lost = `${info.reason}: ${info.message}`;
+      this.#lost ??= `${String(info.reason)}: ${info.message}`;
     });
   }
 
   /** Acquires a device: the given one, or a new one from `gpu` / `navigator.gpu` / (Node) the `webgpu` package. */
   static async acquire(options: AcquireOptions = {}): Promise<GpuContext> {
-    if (options.gpuDevice) return new GpuContext(options.gpuDevice, false, 'shared GPUDevice', null);
+    const cap = options.maxBindingBytes;
+    if (cap !== undefined && (!Number.isSafeInteger(cap) || cap < 256 || cap % 16 !== 0)) {
+      throw new InvalidArgumentError(`maxBindingBytes must be a multiple of 16 of at least 256, got ${String(cap)}`);
+    }
+    if (options.gpuDevice) return new GpuContext(options.gpuDevice, false, 'shared GPUDevice', null, cap);
     let gpu = options.gpu ?? (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
     let gpuRef: unknown = null;
     if (!gpu) {
@@ -112,7 +155,7 @@ export class GpuContext {
     const info = adapter.info;
     const description =
       [info?.vendor, info?.architecture, info?.device, info?.description].filter((s) => s).join(' ') || 'WebGPU adapter';
-    return new GpuContext(device, true, description, gpuRef);
+    return new GpuContext(device, true, description, gpuRef, cap);
   }
 
   /** A compute pipeline for `code`, cached per device by `key` (the kernel's name; sizes are uniforms). */
@@ -154,17 +197,34 @@ export class GpuContext {
       this.#freeBytes -= size;
       return reused;
     }
-    return this.device.createBuffer({ size, usage: STORAGE_USAGE });
+    return this.#createBuffer(size, STORAGE_USAGE);
+  }
+
+  /** Why the device is gone, or null while it works. */
+  get lostReason(): string | null {
+    return this.#lost;
+  }
+
+  /** Buffer counts for diagnostics and leak tests. */
+  stats(): { gpuBuffers: number; pooledBuffers: number } {
+    let pooled = 0;
+    for (const list of this.#free.values()) pooled += list.length;
+    return { gpuBuffers: this.#liveBuffers, pooledBuffers: pooled };
   }
 
   /** Returns a buffer to the pool. */
   free(buffer: GPUBuffer): void {
     if (this.#destroyed) return;
     const size = buffer.size;
+    if (this.#lost !== null) {
+      // nothing will run on this device again: no pooling, no flush
+      this.#destroyBuffer(buffer);
+      return;
+    }
     if (this.#freeBytes + size > GpuContext.poolCapBytes) {
       // Destroy only after pending work that may use it has been submitted.
       this.flush();
-      buffer.destroy();
+      this.#destroyBuffer(buffer);
       return;
     }
     let list = this.#free.get(size);
@@ -200,11 +260,15 @@ export class GpuContext {
     return buf;
   }
 
-  /** Records one compute dispatch: binding 0 is the uniform block, bindings 1… the storage buffers. */
+  /**
+   * Records one compute dispatch: binding 0 is the uniform block, bindings 1… the storage buffers. A whole
+   * buffer is bound from offset 0 up to {@link GpuContext.bindingLimit} bytes (kernels never reach past their
+   * operands, which callers keep within that limit); a {@link BufferRange} binds exactly that range.
+   */
   dispatch(
     pipeline: GPUComputePipeline,
     uniforms: Uniforms,
-    buffers: readonly GPUBuffer[],
+    buffers: readonly (GPUBuffer | BufferRange)[],
     workgroups: readonly [number, number?, number?],
   ): void {
     this.#live();
@@ -214,18 +278,26 @@ export class GpuContext {
       throw new DeviceLimitError(`dispatch of [${x},${y},${z}] workgroups exceeds ${max} per dimension`);
     }
     if (x === 0 || y === 0 || z === 0) return;
-    const ubuf = this.#uniformFree.pop() ?? this.device.createBuffer({ size: UNIFORM_BYTES, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST });
+    const storage: GPUBindGroupEntry[] = buffers.map((b, i) => {
+      const range = 'buffer' in b ? b : { buffer: b, offset: 0, size: Math.min(b.size, this.bindingLimit) };
+      if (range.size > this.bindingLimit || range.offset % this.bindingAlignment !== 0) {
+        throw new DeviceLimitError(
+          `binding of ${range.size} bytes at offset ${range.offset} exceeds the binding limit ${this.bindingLimit} or alignment ${this.bindingAlignment}`,
+        );
+      }
+      return { binding: i + 1, resource: range };
+    });
+    const ubuf = this.#uniformFree.pop() ?? this.#createBuffer(UNIFORM_BYTES, BufferUsage.UNIFORM | BufferUsage.COPY_DST);
     this.device.queue.writeBuffer(ubuf, 0, uniforms.buffer, 0, uniforms.byteLength);
     this.#uniformPending.push(ubuf);
-    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: ubuf } }];
-    buffers.forEach((b, i) => entries.push({ binding: i + 1, resource: { buffer: b } }));
+    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: ubuf } }, ...storage];
     this.device.pushErrorScope('validation');
     const group = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
     const pass = this.#computePass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, group);
     pass.dispatchWorkgroups(x, y, z);
-    this.#errors.push(this.device.popErrorScope());
+    this.#pushError(this.device.popErrorScope());
   }
 
   /** Records a buffer-to-buffer copy. */
@@ -242,19 +314,18 @@ export class GpuContext {
     this.#encoder = null;
     this.device.pushErrorScope('validation');
     this.device.queue.submit([enc.finish()]);
-    this.#errors.push(this.device.popErrorScope());
+    this.#pushError(this.device.popErrorScope());
     this.#uniformFree.push(...this.#uniformPending);
     this.#uniformPending = [];
   }
 
   /** Submits pending work and reads `bytes` bytes of `buffer` back. */
   async read(buffer: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
-    this.#live();
+    this.#live('read');
     const size = Math.max(4, Math.ceil(bytes / 4) * 4);
     const cls = sizeClass(size);
     const staging =
-      this.#staging.get(cls)?.pop() ??
-      this.device.createBuffer({ size: cls, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
+      this.#staging.get(cls)?.pop() ?? this.#createBuffer(cls, BufferUsage.MAP_READ | BufferUsage.COPY_DST);
     this.copy(buffer, 0, staging, 0, size);
     this.flush();
     const errors = this.#errors;
@@ -262,8 +333,13 @@ export class GpuContext {
     try {
       await staging.mapAsync(MapMode.READ, 0, size);
     } catch (err) {
-      await this.#throwErrors(errors);
-      throw new GpuError(`readback failed: ${this.#lost ?? String(err)}`);
+      // The staging buffer is ours and idle, so its mapping fails only when the submission was invalid (the
+      // validation errors say why) or the device is gone.
+      this.#destroyBuffer(staging);
+      const found = await collect(errors);
+      if (this.#lost === null && found.length > 0) throw new GpuError(found.map((e) => e.message).join('\n'));
+      this.#lost ??= `a readback failed: ${String(err)}`;
+      throw new DeviceLostError('read', this.#lost);
     }
     const out = staging.getMappedRange(0, size).slice(0, bytes);
     staging.unmap();
@@ -276,11 +352,20 @@ export class GpuContext {
 
   /** Submits pending work and waits for the queue to drain; throws errors the work raised. */
   async sync(): Promise<void> {
-    this.#live();
+    this.#live('sync');
     this.flush();
     const errors = this.#errors;
     this.#errors = [];
     await this.device.queue.onSubmittedWorkDone();
+    // onSubmittedWorkDone resolves on a destroyed device too; mapping a buffer does not.
+    const probe = (this.#probe ??= this.#createBuffer(4, BufferUsage.MAP_READ));
+    try {
+      await probe.mapAsync(MapMode.READ, 0, 4);
+      probe.unmap();
+    } catch (err) {
+      this.#lost ??= `a mapping failed: ${String(err)}`;
+    }
+    this.#live('sync');
     await this.#throwErrors(errors);
   }
 
@@ -289,21 +374,52 @@ export class GpuContext {
     if (this.#destroyed) return;
     this.flush();
     this.#destroyed = true;
-    for (const list of [...this.#free.values(), ...this.#staging.values()]) for (const b of list) b.destroy();
-    for (const b of this.#uniformFree) b.destroy();
+    for (const list of [...this.#free.values(), ...this.#staging.values()]) for (const b of list) this.#destroyBuffer(b);
+    for (const b of this.#uniformFree) this.#destroyBuffer(b);
+    if (this.#probe) this.#destroyBuffer(this.#probe);
+    this.#probe = null;
     this.#free.clear();
+    this.#freeBytes = 0;
     this.#staging.clear();
+    this.#uniformFree.length = 0;
     if (this.#ownsDevice) this.device.destroy();
     this.#gpuRef = null;
   }
 
   async #throwErrors(errors: Promise<GPUError | null>[]): Promise<void> {
-    const found = (await Promise.all(errors)).filter((e): e is GPUError => e !== null);
+    const found = await collect(errors);
     if (found.length > 0) throw new GpuError(found.map((e) => e.message).join('\n'));
   }
 
-  #live(): void {
-    if (this.#lost) throw new GpuError(`the GPU device was lost (${this.#lost})`);
+  /**
+   * Keeps an error-scope promise until the next read or sync. Without reads the list would grow with every
+   * dispatch, so past {@link MAX_PENDING_ERRORS} entries it is folded into one promise of the first error.
+   */
+  #pushError(p: Promise<GPUError | null>): void {
+    this.#errors.push(p);
+    if (this.#errors.length > MAX_PENDING_ERRORS) {
+      const all = this.#errors;
+      this.#errors = [
+        collect(all).then((found) =>
+          found.length === 0 ? null : ({ message: found.map((e) => e.message).join('\n') } as GPUError),
+        ),
+      ];
+    }
+  }
+
+  #createBuffer(size: number, usage: number): GPUBuffer {
+    const b = this.device.createBuffer({ size, usage });
+    this.#liveBuffers++;
+    return b;
+  }
+
+  #destroyBuffer(b: GPUBuffer): void {
+    b.destroy();
+    this.#liveBuffers--;
+  }
+
+  #live(what = 'webgpu'): void {
+    if (this.#lost !== null) throw new DeviceLostError(what, this.#lost);
   }
 
   #enc(): GPUCommandEncoder {

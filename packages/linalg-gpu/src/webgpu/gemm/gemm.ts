@@ -9,6 +9,7 @@ import type { GpuContext } from '../context.js';
 import { forEachChunk } from '../grid.js';
 import { Uniforms } from '../uniforms.js';
 import { GEMM_TILE, gemmWgsl } from './gemm.wgsl.js';
+import { splitLaunch, type BoundView } from './split.js';
 
 /**
  * A strided view of one matrix (or one matrix per batch entry) inside a buffer of float32 elements.
@@ -88,9 +89,20 @@ function vec4Eligible(g: GemmLaunch, useC: boolean): boolean {
   );
 }
 
-/** Records the dispatches of one launch, splitting the batch over the per-dimension workgroup limit. */
-function launch(ctx: GpuContext, g: GemmLaunch): void {
+/**
+ * Records the dispatches of one launch: split over several bindings when its operands exceed the binding limit
+ * (see `split.ts`; throws DeviceLimitError, recording nothing, where that is impossible), and each part's batch
+ * over the per-dimension workgroup limit.
+ */
+function launch(ctx: GpuContext, g: GemmLaunch, what?: string): void {
   if (g.batch === 0 || g.m === 0 || g.n === 0) return;
+  for (const p of splitLaunch(ctx, g, what)) launchPart(ctx, p);
+}
+
+/** The binding of a view: its range when the splitter bound one, else the whole buffer. */
+const binding = (v: BoundView) => v.range ?? v.buffer;
+
+function launchPart(ctx: GpuContext, g: GemmLaunch): void {
   const useC = g.c !== null && g.beta !== 0;
   const c = g.c ?? g.out;
   const vec4 = vec4Eligible(g, useC);
@@ -101,10 +113,10 @@ function launch(ctx: GpuContext, g: GemmLaunch): void {
   let code = sources.get(key);
   if (code === undefined) sources.set(key, (code = gemmWgsl(vec4, alias)));
   const pipeline = ctx.pipeline(key, code);
-  const buffers = [out];
-  if (!alias.a) buffers.push(g.a.buffer);
-  if (!alias.b) buffers.push(g.b.buffer);
-  if (!alias.c) buffers.push(c.buffer);
+  const buffers = [binding(g.out)];
+  if (!alias.a) buffers.push(binding(g.a));
+  if (!alias.b) buffers.push(binding(g.b));
+  if (!alias.c) buffers.push(binding(c));
   const x = Math.ceil(g.n / GEMM_TILE);
   const y = Math.ceil(g.m / GEMM_TILE);
   forEachChunk(g.batch, ctx.limits.maxComputeWorkgroupsPerDimension, (first, count) => {
@@ -162,7 +174,7 @@ export function encodeGemm(
     b: { buffer: b, offset: 0, ld: plan.transB ? k : n, batchStride: plan.strideB },
     c: c ? { buffer: c, offset: 0, ld: n, batchStride: plan.strideC } : null,
     out: { buffer: out, offset: 0, ld: n, batchStride: m * n },
-  });
+  }, 'gemm');
 }
 
 /**
@@ -215,5 +227,5 @@ export function encodeSymmetricRankK(
     b: view,
     c: null,
     out: { buffer: out, offset: 0, ld: n, batchStride: n * n },
-  });
+  }, 'gram');
 }
