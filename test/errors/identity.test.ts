@@ -18,6 +18,7 @@ const concepts: Record<string, readonly string[]> = {
   InvalidArgumentError: ['linalg', 'core', 'tfjs', 'onnx'],
   DisposedError: ['linalg', 'core', 'tfjs', 'onnx'],
   NonFiniteError: ['fisher', 'core', 'tfjs', 'onnx'],
+  FactorizationError: ['fisher', 'core'],
   UnsupportedModelError: ['core', 'tfjs', 'onnx'],
   InvalidOptionError: ['core', 'tfjs', 'onnx'],
   TargetError: ['core', 'tfjs', 'onnx'],

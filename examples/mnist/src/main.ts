@@ -14,7 +14,7 @@ import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { FngdTrainer, type EpochLogs } from '@ifngd/adapters-tfjs';
-import { NonFiniteError } from 'ifngd';
+import { FactorizationError, NonFiniteError } from 'ifngd';
 import { BACKENDS, setBackend, type BackendName } from './backend.js';
 import { FULL_SIZES, loadAll, protocolSplits, QUICK_SIZES } from './data.js';
 import { buildModel, describeModel, TASKS, tensors, type ModelKind, type Task } from './models.js';
@@ -205,7 +205,7 @@ async function main(): Promise<void> {
           },
         });
       } catch (err) {
-        if (!(err instanceof NonFiniteError)) throw err;
+        if (!(err instanceof NonFiniteError) && !(err instanceof FactorizationError)) throw err;
         run.diverged = `epoch ${e + 1}: ${err.message}`;
         l.diverged = true;
         console.log(`  ${run.optimizer.padEnd(11)} seed ${run.seed} DIVERGED at epoch ${e + 1}`);

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { FngdTrainer } from '@ifngd/adapters-tfjs';
-import { NonFiniteError } from 'ifngd';
+import { FactorizationError, NonFiniteError } from 'ifngd';
 import { buildModel, type Initializer, type ModelKind, type Task } from './models.js';
 import { trainerOptions } from './optimizers.js';
 import type { OptName, TrialConfig } from './search.js';
@@ -68,7 +68,7 @@ export async function runTrial(
       if (!Number.isFinite(p.trainLoss) || !Number.isFinite(p.valLoss)) diverged = `non-finite loss at epoch ${e + 1}`;
     }
   } catch (err) {
-    if (!(err instanceof NonFiniteError)) throw err;
+    if (!(err instanceof NonFiniteError) && !(err instanceof FactorizationError)) throw err;
     diverged = `NonFiniteError at epoch ${curve.length + 1}: ${err.message}`;
   } finally {
     trainer?.dispose();

@@ -11,7 +11,9 @@ describe('search spaces', () => {
       for (let i = 1; i < l.length; i++) expect(l[i]! - l[i - 1]!).toBeCloseTo(0.5, 3);
     }
     expect(SPACES.fngd.damping.length).toBeGreaterThanOrEqual(4);
-    expect(SPACES.kfac.damping).toEqual([0.0001, 0.001, 0.01, 0.1, 1]);
+    // KFAC's λ grid covers the reference implementations' range and all of FNGD's (same Fisher units)
+    expect(SPACES.kfac.damping).toEqual([0.0001, 0.001, 0.01, 0.1, 1, 10, 100]);
+    for (const l of SPACES.fngd.damping) expect(SPACES.kfac.damping).toContain(l);
     expect(SPACES.kfac.learningRate).toHaveLength(SPACES.sgd.learningRate.length);
     expect(OPTIMIZERS).toContain('kfac');
     expect([...SPACES.fngd.mode]).toEqual(['global', 'layerwise']);

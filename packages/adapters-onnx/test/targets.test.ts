@@ -109,7 +109,7 @@ describe.each([
       expect(e.message).toContain(`targets ${got}`);
       expect(e.message).toContain(`float32 ${outDims}`);
       expect(e.message).toContain(loss);
-      expect(e.output).toEqual({ type: 'float32', dims: JSON.parse(outDims) });
+      expect(e.output).toEqual({ dtype: 'float32', shape: JSON.parse(outDims) });
       expect(`${e.targets!.dtype} [${e.targets!.shape.join(',')}]`).toBe(got);
       expect(spy.runs).toEqual(runs);
       expectSame(snapshot(t), before);

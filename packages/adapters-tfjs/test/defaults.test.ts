@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import { FNGD_DEFAULTS, InvalidArgumentError } from 'ifngd';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { AdapterArgumentError, FngdTrainer, type FngdTrainerOptions } from '../src/index.js';
+import { InvalidOptionError, FngdTrainer, type FngdTrainerOptions } from '../src/index.js';
 import { mlp } from './helpers.js';
 import { denseModel, mnistTensors, type MnistTensors } from './mnist.js';
 
@@ -53,7 +53,7 @@ describe('defaults that train: FngdTrainer.create(model, { loss }) on real MNIST
 });
 
 describe('FngdTrainer.create options', () => {
-  it('neither fngd nor optimizer → FNGD with FNGD_DEFAULTS; both → AdapterArgumentError', async () => {
+  it('neither fngd nor optimizer → FNGD with FNGD_DEFAULTS; both → InvalidOptionError', async () => {
     const tr = await FngdTrainer.create(mlp(6, 8, 3, 5), { loss: 'softmax-cross-entropy' });
     expect(tr.optimizer?.damping).toBe(FNGD_DEFAULTS.damping);
     expect(tr.optimizer?.mode).toBe(FNGD_DEFAULTS.mode);
@@ -63,7 +63,7 @@ describe('FngdTrainer.create options', () => {
     expect(partial.optimizer?.damping).toBe(FNGD_DEFAULTS.damping);
     partial.dispose();
     const adam = tf.train.adam();
-    await expect(FngdTrainer.create(mlp(6, 8, 3, 5), { loss: 'mse', fngd: {}, optimizer: adam })).rejects.toBeInstanceOf(AdapterArgumentError);
+    await expect(FngdTrainer.create(mlp(6, 8, 3, 5), { loss: 'mse', fngd: {}, optimizer: adam })).rejects.toBeInstanceOf(InvalidOptionError);
     adam.dispose();
   });
 

@@ -12,6 +12,7 @@ import { InvalidArgumentError, kfac, NonFiniteError, type HostTree, type KfacLay
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   AdapterArgumentError,
+  InvalidOptionError,
   AdapterCheckpointError,
   capture,
   FngdTrainer,
@@ -117,9 +118,9 @@ describe('KFAC options', () => {
   const model = (): LayersModel => mlp(6, 5, 3, 1);
 
   it.each([
-    ['kfac and fngd', { kfac: {}, fngd: {} }, AdapterArgumentError, /at most one of `fngd`, `kfac` and `optimizer` \(got fngd, kfac\)/],
-    ['kfac and a tfjs optimizer', { kfac: {}, optimizer: tf.train.sgd(0.1) }, AdapterArgumentError, /got kfac, optimizer/],
-    ['kfac not an object', { kfac: 3 }, AdapterArgumentError, /`kfac` must be an options object/],
+    ['kfac and fngd', { kfac: {}, fngd: {} }, InvalidOptionError, /at most one of `fngd`, `kfac` and `optimizer` \(got fngd, kfac\)/],
+    ['kfac and a tfjs optimizer', { kfac: {}, optimizer: tf.train.sgd(0.1) }, InvalidOptionError, /got kfac, optimizer/],
+    ['kfac not an object', { kfac: 3 }, InvalidOptionError, /`kfac` must be an options object/],
     ['kfac.layers given', { kfac: { layers: [] } }, AdapterArgumentError, /kfac.layers is set by the trainer/],
     ['a bad KFAC value', { kfac: { inverseEvery: 0 } }, InvalidArgumentError, /inverseEvery must be an integer ≥ 1/],
   ])('%s is refused', async (_name, extra, type, message) => {

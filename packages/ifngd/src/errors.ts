@@ -4,14 +4,15 @@
  *
  * One definition per concept for the whole stack: the root {@link IfngdError} and the shared
  * {@link InvalidArgumentError}, {@link ShapeError}, {@link DisposedError} come from `@ifngd/linalg-gpu`,
- * {@link NonFiniteError} from `@ifngd/fisher`; they are re-exported here unchanged. {@link UnsupportedModelError}
+ * {@link NonFiniteError} and {@link FactorizationError} (a damped matrix
+ * that stays indefinite after every jitter retry) from `@ifngd/fisher`; they are re-exported here unchanged. {@link UnsupportedModelError}
  * is defined here for both adapters.
  * @module
  */
 import { DisposedError, IfngdError, InvalidArgumentError, ShapeError } from '@ifngd/linalg-gpu';
-import { NonFiniteError } from '@ifngd/fisher';
+import { FactorizationError, NonFiniteError } from '@ifngd/fisher';
 
-export { DisposedError, IfngdError, InvalidArgumentError, NonFiniteError, ShapeError };
+export { DisposedError, FactorizationError, IfngdError, InvalidArgumentError, NonFiniteError, ShapeError };
 
 /** Stable machine-readable codes of the errors `ifngd` throws (its own and the shared concepts). */
 export type IfngdErrorCode =

@@ -42,6 +42,7 @@ export {
   BatchSizeMismatchError,
   CheckpointError,
   DisposedError,
+  FactorizationError,
   IfngdError,
   InvalidArgumentError,
   InvalidOptionError,

@@ -8,7 +8,8 @@
  * (Cholesky, triangular solve with m right-hand sides, GEMM).
  * @module
  */
-import type { LinalgDevice, Matrix } from '@ifngd/linalg-gpu';
+import { FactorizationError } from '@ifngd/fisher';
+import { NotPositiveDefiniteError, type LinalgDevice } from '@ifngd/linalg-gpu';
 import { collecting, readAll } from './read.js';
 
 /** A matrix to invert: row-major `[order, order]` float32. */
@@ -17,12 +18,57 @@ export interface SpdMatrix {
   readonly order: number;
 }
 
+/** Diagonal jitter of a retried factorization: `INITIAL_JITTER·mean(diag M)`, ×10 per retry. */
+export const INITIAL_JITTER = 1e-6;
+/** Retries per matrix before {@link spdInverses} gives up. */
+export const MAX_JITTER_RETRIES = 6;
+
 /**
- * `M⁻¹` of every matrix, in input order. Throws linalg's `NotPositiveDefiniteError` when a factorization fails
- * (the damped factors are positive definite in exact arithmetic; float32 can still fail for damping that is
- * tiny against the factor's scale); all device memory is released either way.
+ * `M⁻¹` of every matrix, in input order. The damped factors are positive definite in exact arithmetic, but
+ * float32 can fail a Cholesky pivot when the π-rule gives one factor a damping tiny against its scale; then
+ * each matrix is inverted alone, and one that fails is retried with a diagonal jitter
+ * `INITIAL_JITTER·mean(diag M)`, ×10 per retry (as `@ifngd/fisher` does for Grams). Still failing after
+ * `MAX_JITTER_RETRIES` → fisher's `FactorizationError`. All device memory is released either way.
  */
 export async function spdInverses(dev: LinalgDevice, ms: readonly SpdMatrix[]): Promise<Float32Array[]> {
+  try {
+    return await batchedInverses(dev, ms);
+  } catch (err) {
+    if (!(err instanceof NotPositiveDefiniteError)) throw err;
+  }
+  const out: Float32Array[] = [];
+  for (let i = 0; i < ms.length; i++) out.push(await jitteredInverse(dev, ms[i] as SpdMatrix, i));
+  return out;
+}
+
+async function jitteredInverse(dev: LinalgDevice, m: SpdMatrix, index: number): Promise<Float32Array> {
+  const { order, data } = m;
+  let trace = 0;
+  for (let r = 0; r < order; r++) trace += data[r * order + r] as number;
+  const scale = trace > 0 && Number.isFinite(trace) ? trace / order : 1;
+  let info = 0;
+  for (let k = 0; k <= MAX_JITTER_RETRIES; k++) {
+    let d = data;
+    if (k > 0) {
+      d = data.slice();
+      const eps = INITIAL_JITTER * scale * 10 ** (k - 1);
+      for (let r = 0; r < order; r++) d[r * order + r] = (d[r * order + r] as number) + eps;
+    }
+    try {
+      return (await batchedInverses(dev, [{ data: d, order }]))[0] as Float32Array;
+    } catch (err) {
+      if (!(err instanceof NotPositiveDefiniteError)) throw err;
+      info = err.info[0] ?? 0;
+    }
+  }
+  throw new FactorizationError(
+    `kfac: factor ${index} (order ${order}) is not positive definite after ${MAX_JITTER_RETRIES} jitter retries (pivot ${info})`,
+    [index],
+    [info],
+  );
+}
+
+async function batchedInverses(dev: LinalgDevice, ms: readonly SpdMatrix[]): Promise<Float32Array[]> {
   const groups = new Map<number, number[]>();
   ms.forEach((m, i) => {
     const g = groups.get(m.order);
