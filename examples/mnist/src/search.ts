@@ -10,7 +10,8 @@
  * variants share it (they differ only in the refresh policy), which makes their comparison a paired one.
  * @module
  */
-import { mulberry32, permutation } from '@ifngd/adapters-tfjs';
+import { permutation } from '@ifngd/adapters-tfjs';
+import { mulberry32 } from '@ifngd/adapters-tfjs/internal';
 
 /** The optimizers of the benchmark. */
 export type OptName = 'fngd' | 'fngd-drift' | 'fngd-auto' | 'fngd-always' | 'kfac' | 'adam' | 'sgd';

@@ -8,7 +8,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import * as ort from 'onnxruntime-web';
 import { FngdTrainer } from '@ifngd/adapters-tfjs';
-import { OnnxTrainer, buildModel, type ModelSpec } from '@ifngd/adapters-onnx';
+import { OnnxTrainer } from '@ifngd/adapters-onnx';
+import { buildModel, type ModelSpec } from '@ifngd/adapters-onnx/internal';
 import { createDevice } from '@ifngd/linalg-gpu';
 import type { Digits } from './data.js';
 

@@ -10,7 +10,8 @@
 import { createRequire } from 'node:module';
 import { createDevice } from '@ifngd/linalg-gpu';
 import * as ort from 'onnxruntime-node';
-import { OnnxTrainer, buildModel, type ModelSpec } from '../src/index.js';
+import { OnnxTrainer } from '../src/index.js';
+import { buildModel, type ModelSpec } from '../src/internal.js';
 import { mulberry32 } from '../src/rng.js';
 
 const require = createRequire(import.meta.url);

@@ -22,8 +22,6 @@ export type { LossKind } from './loss.js';
 export type { OrtRuntime } from './runtime-check.js';
 export { SUPPORTED_OPS } from './ops/index.js';
 export { FNGD_DEFAULTS, KFAC_DEFAULTS } from 'ifngd';
-export { buildModel, type ModelSpec } from './model-builder.js';
-export type { AttrValue } from './proto.js';
 export {
   OnnxAdapterError,
   MalformedModelError,

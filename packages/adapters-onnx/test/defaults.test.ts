@@ -12,7 +12,8 @@ import { FNGD_DEFAULTS, InvalidArgumentError } from 'ifngd';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadMnist } from '../../ifngd/experiments/data.js';
-import { OnnxTrainer, buildModel } from '../src/index.js';
+import { OnnxTrainer } from '../src/index.js';
+import { buildModel } from '../src/internal.js';
 import { mlpNet, mlpSpec } from './mnist-mlp.js';
 
 /** Test accuracy of tf.train.adam() defaults after the same 90 steps, same weights and batches, per seed. */

@@ -2,15 +2,8 @@
 import { createDevice } from '@ifngd/linalg-gpu';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import {
-  FeedError,
-  InvalidOptionError,
-  MalformedModelError,
-  OnnxTrainer,
-  TargetError,
-  UnsupportedOpError,
-  buildModel,
-} from '../src/index.js';
+import { FeedError, InvalidOptionError, MalformedModelError, OnnxTrainer, TargetError, UnsupportedOpError } from '../src/index.js';
+import { buildModel } from '../src/internal.js';
 import { testModels } from './models.js';
 import { rng } from './reference.js';
 

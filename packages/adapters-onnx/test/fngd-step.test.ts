@@ -2,7 +2,8 @@
 import { createDevice } from '@ifngd/linalg-gpu';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { OnnxTrainer, buildModel } from '../src/index.js';
+import { OnnxTrainer } from '../src/index.js';
+import { buildModel } from '../src/internal.js';
 import { testModels, type TestModel } from './models.js';
 import { losses64, rng, type T64 } from './reference.js';
 

@@ -5,7 +5,7 @@
  * measure Adam on identical weights and batches.
  */
 import { initParams, type Net } from '../../ifngd/experiments/mlp.js';
-import type { ModelSpec } from '../src/index.js';
+import type { ModelSpec } from '../src/internal.js';
 
 /** A ReLU MLP classifier with the given layer sizes (softmax cross-entropy on its logits). */
 export function mlpNet(sizes: readonly number[]): Net {

@@ -1,5 +1,5 @@
 /** Small random test models, one per op family, built with the package's own protobuf writer. */
-import type { ModelSpec } from '../src/index.js';
+import type { ModelSpec } from '../src/internal.js';
 import { rng } from './reference.js';
 
 export interface TestModel {

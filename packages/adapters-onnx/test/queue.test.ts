@@ -7,7 +7,8 @@
 import { createDevice, type LinalgDevice } from '@ifngd/linalg-gpu';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { DisposedError, OnnxTrainer, TargetError, buildModel, type OnnxTrainerOptions } from '../src/index.js';
+import { DisposedError, OnnxTrainer, TargetError, type OnnxTrainerOptions } from '../src/index.js';
+import { buildModel } from '../src/internal.js';
 import { expectSame, snapshot, spyRuntime } from './harness.js';
 import { testModels } from './models.js';
 import { rng } from './reference.js';

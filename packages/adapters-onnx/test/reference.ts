@@ -2,7 +2,7 @@
  * A float64 reference interpreter for the supported ops (test-only), the losses, and central finite
  * differences over named parameters.
  */
-import type { ModelSpec } from '../src/index.js';
+import type { ModelSpec } from '../src/internal.js';
 
 export interface T64 {
   data: Float64Array;

@@ -6,7 +6,8 @@
 import { createDevice, type LinalgDevice } from '@ifngd/linalg-gpu';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OnnxTrainer, TargetError, buildModel } from '../src/index.js';
+import { OnnxTrainer, TargetError } from '../src/index.js';
+import { buildModel } from '../src/internal.js';
 import { expectSame, snapshot, spyRuntime } from './harness.js';
 import { testModels } from './models.js';
 import { rng } from './reference.js';

@@ -15,14 +15,10 @@
 export { FngdTrainer, type BatchResult, type EpochLogs, type Evaluation, type FitCallbacks, type FitOptions, type FngdTrainerOptions, type TrainerFngdOptions } from './trainer.js';
 export type { TrainerKfacOptions } from './kfac-step.js';
 export { fromLayersModel, denseMatMul, identityTap, type CompiledModel, type Conv2dGeometry, type FoldActivation, type FunctionModel, type Tap, type TapWeights } from './model.js';
-export { capture, captureAsync, type Capture, type TapRecord } from './capture.js';
-export { unfoldPatches, PatchFilters } from './patches.js';
-export { uploadFactors } from './upload.js';
-export { perSampleJacobian, weightedLossGradsAsync, weightedRecordGrads } from './weighted-grads.js';
 export { meanSquaredError, resolveLoss, sigmoidCrossEntropy, softmaxCrossEntropy, type LossName, type PerSampleLoss } from './losses.js';
-export { tfTreeOps, tfSyncReads, allFiniteAsync, collectTensors, makeTree, type TfTree, type TfTreeOps, type ShapeMap } from './tree-ops.js';
+export { tfTreeOps, type TfTree, type TfTreeOps } from './tree-ops.js';
 export { linalgDeviceForTf, sharesTfDevice, tfGpuDevice } from './device.js';
-export { mulberry32, permutation } from './rng.js';
+export { permutation } from './rng.js';
 export { FNGD_DEFAULTS, KFAC_DEFAULTS } from 'ifngd';
 export { AdapterArgumentError, AdapterCheckpointError, AdapterError, UnsupportedLayerError, type AdapterErrorCode } from './errors.js';
 /** The stack's shared error concepts (one class each, whichever package they are imported from). */

@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createDevice, type LinalgDevice, type Matrix } from '@ifngd/linalg-gpu';
 import { layerGram } from '@ifngd/fisher';
-import { capture, fromLayersModel, PatchFilters, perSampleJacobian, softmaxCrossEntropy, uploadFactors } from '../src/index.js';
+import { fromLayersModel, softmaxCrossEntropy } from '../src/index.js';
+import { capture, PatchFilters, perSampleJacobian, uploadFactors } from '../src/internal.js';
 import { bruteJacobian, classData, cnn, gram, mlp, useCpu, variablesOf } from './helpers.js';
 
 let dev: LinalgDevice;

@@ -10,19 +10,8 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { createDevice, type Matrix } from '@ifngd/linalg-gpu';
 import { InvalidArgumentError, kfac, NonFiniteError, type HostTree, type KfacLayer } from 'ifngd';
 import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  AdapterArgumentError,
-  InvalidOptionError,
-  AdapterCheckpointError,
-  capture,
-  FngdTrainer,
-  fromLayersModel,
-  PatchFilters,
-  softmaxCrossEntropy,
-  uploadFactors,
-  type FunctionModel,
-  type TrainerKfacOptions,
-} from '../src/index.js';
+import { AdapterArgumentError, InvalidOptionError, AdapterCheckpointError, FngdTrainer, fromLayersModel, softmaxCrossEntropy, type FunctionModel, type TrainerKfacOptions } from '../src/index.js';
+import { capture, PatchFilters, uploadFactors } from '../src/internal.js';
 import { classData, cnn, flatParams, mlp, relErr, useCpu, variablesOf } from './helpers.js';
 
 beforeAll(useCpu);
