@@ -1,7 +1,7 @@
 /**
  * The trainer's optimizer side: which step implementation runs — FNGD (`fngd-step.ts`), KFAC (`kfac-step.ts`)
  * or a tfjs optimizer (`baseline-step.ts`) — on which linear-algebra device (and whether the trainer created
- * it), the optimizer's checkpoint bytes, and the release of what it holds.
+ * it), the optimizer's checkpoint bytes, moving it to another device, and the release of what it holds.
  * @module
  */
 import type * as tf from '@tensorflow/tfjs-core';
@@ -22,23 +22,29 @@ export class StepEngine {
   /** The tfjs baseline optimizer (null for FNGD and KFAC). */
   readonly tfOptimizer: tf.Optimizer | null;
   readonly #c: StepContext;
-  readonly #fngd: FngdStep | null = null;
-  readonly #kfac: KfacStep | null = null;
-  readonly #device: LinalgDevice | null;
-  readonly #ownsDevice: boolean;
+  readonly #options: FngdTrainerOptions;
+  #fngd: FngdStep | null = null;
+  #kfac: KfacStep | null = null;
+  #device: LinalgDevice | null;
+  #ownsDevice: boolean;
 
   private constructor(c: StepContext, options: FngdTrainerOptions, device: LinalgDevice | null, ownsDevice: boolean) {
     this.#c = c;
+    this.#options = { ...options, ...(options.fngd ? { fngd: { ...options.fngd } } : {}), ...(options.kfac ? { kfac: { ...options.kfac } } : {}) };
     this.#device = device;
     this.#ownsDevice = ownsDevice;
     this.tfOptimizer = options.optimizer ?? null;
     if (options.kfac !== undefined && device) {
       const taps = c.model.taps;
       if (!taps) throw new AdapterArgumentError('FngdTrainer.create: KFAC needs the model\'s layers: a tf.LayersModel, or a FunctionModel with `taps`');
-      this.#kfac = new KfacStep({ ...c, taps, device }, options.kfac);
+      this.#kfac = this.#newKfac(device);
     } else if (options.optimizer === undefined && device) {
-      this.#fngd = new FngdStep(c, device, options.fngd);
+      this.#fngd = new FngdStep(c, device, this.#options.fngd);
     }
+  }
+
+  #newKfac(device: LinalgDevice): KfacStep {
+    return new KfacStep({ ...this.#c, taps: this.#c.model.taps ?? [], device }, this.#options.kfac ?? {});
   }
 
   /**
@@ -108,6 +114,60 @@ export class StepEngine {
   restore(bytes: Uint8Array): void {
     this.#fngd?.restore(bytes);
     this.#kfac?.optimizer.restore(bytes);
+  }
+
+  /**
+   * Throws `AdapterArgumentError` unless `device` can take the optimizer: a baseline has none; the device must be
+   * a live `LinalgDevice` (not destroyed, not lost).
+   */
+  checkDevice(device: LinalgDevice): void {
+    if (this.kind === null) throw new AdapterArgumentError('useDevice: a tfjs-optimizer trainer uses no linear-algebra device');
+    const d = device as Partial<LinalgDevice> | null;
+    if (typeof d !== 'object' || d === null || typeof d.matrix !== 'function' || typeof d.destroy !== 'function') {
+      throw new AdapterArgumentError(`useDevice: expected a LinalgDevice, got ${d === null ? 'null' : typeof d}`);
+    }
+    if (device.destroyed) throw new AdapterArgumentError('useDevice: the device was destroyed');
+    if (device.isLost) throw new AdapterArgumentError('useDevice: the device is lost');
+  }
+
+  /**
+   * Moves the optimizer to `device` (checked by {@link StepEngine.checkDevice}): a new FNGD or KFAC optimizer on
+   * it takes the current one's checkpoint — transformation state, coefficient cache, counters, KFAC's running
+   * averages and inverses — and the old one is released; so only device-resident state is dropped (KFAC's
+   * device copies of its inverses, uploaded again from the state by the next step). The old device is destroyed
+   * when the trainer created it; the new one stays the caller's. A throw leaves the engine as it was.
+   */
+  async useDevice(device: LinalgDevice): Promise<void> {
+    if (device === this.#device) return;
+    if (this.#fngd) {
+      await this.prefetch();
+      const bytes = this.#fngd.optimizer.serialize();
+      const next = new FngdStep(this.#c, device, this.#options.fngd);
+      try {
+        next.restore(bytes);
+        next.ops.takeAssumed(); // the parameters' finiteness was checked when they were last assigned
+      } catch (e) {
+        next.dispose();
+        throw e;
+      }
+      this.#fngd.dispose();
+      this.#fngd = next;
+    } else if (this.#kfac) {
+      const bytes = this.#kfac.optimizer.serialize();
+      const next = this.#newKfac(device);
+      try {
+        await next.init();
+        next.optimizer.restore(bytes);
+      } catch (e) {
+        next.dispose();
+        throw e;
+      }
+      this.#kfac.dispose();
+      this.#kfac = next;
+    }
+    if (this.#ownsDevice) this.#device?.destroy();
+    this.#device = device;
+    this.#ownsDevice = false;
   }
 
   /** Releases the optimizer state tensors, the KFAC inverses and the device the trainer created. */

@@ -8,6 +8,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
+import type { LinalgDevice } from '@ifngd/linalg-gpu';
 import type { BatchKey, BatchPlan, FngdOptimizer, FngdStats, HostTree, KfacOptimizer, KfacStats, PlanChange } from 'ifngd';
 import { AdapterArgumentError, DisposedError } from './errors.js';
 import { evaluateAsync, evaluateSync, predict } from './evaluate.js';
@@ -175,6 +176,26 @@ export class FngdTrainer {
   predict(x: Tensor): Tensor {
     this.#live('predict');
     return predict(this.#c, this.folded, x);
+  }
+
+  /**
+   * Moves training to another linear-algebra device — e.g. after a WebGPU device loss made a step throw
+   * `DeviceLostError` (parameters, optimizer state, cache and counters are then as before that step): a fresh
+   * WebGPU device or a CPU one (`createDevice({ backend: 'cpu' })`). The optimizer is rebuilt on `device` from
+   * its own checkpoint, so only device-resident state is dropped (KFAC's device copies of its inverses, which
+   * the next step uploads again); {@link FngdTrainer.optimizer} is a new object afterwards. The old device is
+   * destroyed if the trainer created it; `device` stays the caller's. Only between calls: throws
+   * `AdapterArgumentError` while a training call is running or queued, for a baseline trainer, and for a
+   * destroyed or lost device (nothing changes then); `DisposedError` after `dispose()`.
+   */
+  useDevice(device: LinalgDevice): Promise<void> {
+    try {
+      this.#idle('useDevice');
+      this.#engine.checkDevice(device);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.#queue.run('useDevice', () => this.#engine.useDevice(device));
   }
 
   /** Checkpoint of the optimizer state (FNGD and KFAC: `ifngd`'s versioned formats; baselines: empty). */
