@@ -6,10 +6,11 @@
  * (`fit-run.ts`, `fit.ts`), export (`export-model.ts`).
  * @module
  */
+import type { LinalgDevice } from '@ifngd/linalg-gpu';
 import type { FngdOptimizer, HostTree, KfacOptimizer } from 'ifngd';
 import type { Tensor } from 'onnxruntime-common';
 import type { ModelAnalysis, ParameterInfo } from './analyze.js';
-import type { Engine } from './engine.js';
+import { Engine } from './engine.js';
 import { DisposedError } from './errors.js';
 import { exportWithParams } from './export-model.js';
 import { checkFeeds, type Feeds } from './feeds.js';
@@ -147,6 +148,24 @@ export class OnnxTrainer {
     return this.#queue.run(() => runFit(host, data, options));
   }
 
+  /**
+   * Moves training to another linear-algebra device — e.g. after a WebGPU device loss made a step throw
+   * `DeviceLostError` (parameters, optimizer state, cache and stats are then as before that step): a fresh
+   * WebGPU device or a CPU one. The optimizer is rebuilt on `device` from its own checkpoint, keeping everything
+   * but device-resident state (KFAC's device copies of its inverses); `optimizer`/`kfacOptimizer` are new
+   * objects afterwards. Queued like the training calls, so it runs between them. Throws `InvalidOptionError`
+   * (key `device`) for a value that is not a live device (destroyed, lost) with nothing changed, `DisposedError`
+   * after `dispose()`. The old device is destroyed if the trainer created it; `device` stays the caller's.
+   */
+  useDevice(device: LinalgDevice): Promise<void> {
+    try {
+      Engine.checkDevice(device);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.#queue.run(async () => this.#engine.useDevice(device, this.#params));
+  }
+
   /** The original model with the trained initializers (every other field kept), as ONNX bytes. */
   exportModel(): Uint8Array {
     if (this.#queue.closed) throw disposed();
@@ -155,10 +174,14 @@ export class OnnxTrainer {
 
   /**
    * Stops the trainer: calls still queued reject with `DisposedError` (so do later ones); the running call
-   * finishes (a running `fit` stops before its next step), then the sessions are released.
+   * finishes (a running `fit` stops before its next step), then the sessions and the device the trainer created
+   * are released.
    */
   dispose(): Promise<void> {
-    this.#disposal ??= this.#queue.close().then(() => this.#passes.release());
+    this.#disposal ??= this.#queue.close().then(async () => {
+      await this.#passes.release();
+      this.#engine.releaseDevice();
+    });
     return this.#disposal;
   }
 }
