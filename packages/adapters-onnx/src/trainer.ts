@@ -7,11 +7,11 @@
  * @module
  */
 import type { LinalgDevice } from '@ifngd/linalg-gpu';
-import type { FngdOptimizer, HostTree, KfacOptimizer } from 'ifngd';
+import { checkPlan, type BatchPlan, type FngdOptimizer, type HostTree, type KfacOptimizer, type PlanChange } from 'ifngd';
 import type { Tensor } from 'onnxruntime-common';
 import type { ModelAnalysis, ParameterInfo } from './analyze.js';
 import { Engine } from './engine.js';
-import { DisposedError } from './errors.js';
+import { DisposedError, InvalidOptionError } from './errors.js';
 import { exportWithParams } from './export-model.js';
 import { checkFeeds, type Feeds } from './feeds.js';
 import type { Dataset, FitOptions } from './fit.js';
@@ -45,6 +45,8 @@ export class OnnxTrainer {
   readonly #passes: Passes;
   readonly #queue = new CallQueue(disposed);
   #params: HostTree;
+  #plan: BatchPlan | null = null;
+  #planChange: PlanChange | null = null;
   #disposal: Promise<void> | null = null;
 
   private constructor(p: TrainerParts) {
@@ -126,11 +128,44 @@ export class OnnxTrainer {
   }
 
   /**
-   * Trains for `epochs` over a fixed partition of the dataset into consecutive batches of `batchSize`
-   * (the last may be smaller); batch keys are the batch indices, and only the order of batches is shuffled.
-   * Returns the mean training loss of each epoch. Options, inputs and targets are validated before the first
-   * step; each step is a transaction (a throw keeps the earlier steps of the fit). One queued call: calls made
-   * while `onEpochEnd` runs (e.g. an evaluation it awaits) run at once, before the fit goes on.
+   * The batch plan of the last `fit` (null before one): the partition of samples (by `sampleIds`) into batches
+   * of `batchSize` and their cache keys. The next `fit` keeps every batch whose samples are all still present.
+   */
+  get batchPlan(): BatchPlan | null {
+    return this.#plan;
+  }
+
+  /** How the last `fit` changed the plan: batches kept (cache hits possible), dropped, added. */
+  get lastPlanChange(): PlanChange | null {
+    return this.#planChange;
+  }
+
+  /**
+   * Takes a {@link OnnxTrainer.batchPlan} saved beside `optimizer.serialize()` (e.g. for a new trainer on
+   * `exportModel()`), so the next `fit` keeps its batches and keys; null forgets the plan. Queued like the other
+   * calls. A plan that is not valid throws `InvalidOptionError` (key `plan`) and changes nothing.
+   */
+  restorePlan(plan: BatchPlan | null): Promise<void> {
+    let checked: BatchPlan | null;
+    try {
+      checked = plan === null ? null : checkPlan(plan);
+    } catch (e) {
+      return Promise.reject(new InvalidOptionError(`restorePlan: ${(e as Error).message}`, { key: 'plan', value: plan }));
+    }
+    return this.#queue.run(async () => {
+      this.#plan = checked;
+      this.#planChange = null;
+    });
+  }
+
+  /**
+   * Trains for `epochs` on `ifngd`'s batch contract, as the tfjs trainer: samples are grouped into batches by a
+   * {@link BatchPlan} keyed by sample identity (`sampleIds`, default the row number; the first plan a seeded
+   * permutation, later calls keep every batch whose samples are all still present) and each epoch visits the
+   * batches in the order `permutation(B, mixSeed(seed, epoch))`. Returns the mean training loss of each epoch.
+   * Options, ids, inputs and targets are validated before the first step; each step is a transaction (a throw
+   * keeps the earlier steps of the fit), and the plan is adopted with the first completed step. One queued
+   * call: calls made while `onEpochEnd` runs (e.g. an evaluation it awaits) run at once, before the fit goes on.
    */
   fit(data: Dataset, options: FitOptions): Promise<number[]> {
     const self = this;
@@ -140,6 +175,13 @@ export class OnnxTrainer {
       loss: this.#p.o.loss,
       get epoch() {
         return self.epoch;
+      },
+      get plan() {
+        return self.#plan;
+      },
+      setPlan: (plan: BatchPlan, change: PlanChange) => {
+        this.#plan = plan;
+        this.#planChange = change;
       },
       step: (feeds: Feeds, targets: Tensor, so: StepOptions) => this.#step(feeds, targets, so),
       open: (fn: () => void | Promise<void>) => this.#queue.open(fn),
