@@ -14,6 +14,7 @@ import { checkFeeds, type Feeds } from './feeds.js';
 import { checkFit, gatherRows, sampleIdsOf, type Dataset, type FitOptions } from './fit.js';
 import type { LossKind } from './loss.js';
 import type { StepOptions } from './options.js';
+import type { PlanState } from './plan-state.js';
 import { mixSeed, permutation } from './rng.js';
 import type { OrtRuntime } from './runtime-check.js';
 import { checkTargets } from './targets.js';
@@ -23,12 +24,10 @@ export interface FitHost {
   readonly an: ModelAnalysis;
   readonly ort: OrtRuntime;
   readonly loss: LossKind;
+  /** The plan carried from the previous `fit`; this one's is adopted into it. */
+  readonly plans: PlanState;
   /** Trainer epoch. */
-  readonly epoch: number;
-  /** The plan of the previous `fit` (null before one). */
-  readonly plan: BatchPlan | null;
-  /** Adopts this `fit`'s plan. */
-  setPlan(plan: BatchPlan, change: PlanChange): void;
+  epoch(): number;
   /** One step (a transaction) → the batch's mean loss. */
   step(feeds: Feeds, targets: Tensor, options: StepOptions): Promise<number>;
   /** Runs user code with the trainer's call queue open. */
@@ -54,20 +53,20 @@ export async function runFit(host: FitHost, d: Dataset, o: FitOptions): Promise<
   checkTargets(host.ort, host.an, host.loss, data.targets, total);
   const seed = options.seed ?? 0;
   const ids = sampleIdsOf(options.sampleIds, total);
-  const p = plan(ids, options.batchSize, seed, host.plan);
+  const p = plan(ids, options.batchSize, seed, host.plans.plan);
   const row = new Map<SampleId, number>();
   ids.forEach((id, i) => row.set(id, i));
   const rows = p.plan.batches.map((b) => b.ids.map((id) => row.get(id) as number));
   let adopted = false;
   const adopt = (): void => {
-    if (!adopted) host.setPlan(p.plan, p.change);
+    if (!adopted) host.plans.set(p.plan, p.change);
     adopted = true;
   };
   const B = rows.length;
   const history: number[] = [];
   for (let e = 0; e < options.epochs; e++) {
     const t0 = performance.now();
-    const epoch = host.epoch;
+    const epoch = host.epoch();
     const order = options.shuffle === false ? Array.from({ length: B }, (_, i) => i) : permutation(B, mixSeed(seed, epoch));
     let sum = 0;
     for (const b of order) {

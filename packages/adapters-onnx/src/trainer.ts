@@ -7,15 +7,16 @@
  * @module
  */
 import type { LinalgDevice } from '@ifngd/linalg-gpu';
-import { checkPlan, type BatchPlan, type FngdOptimizer, type HostTree, type KfacOptimizer, type PlanChange } from 'ifngd';
+import type { BatchPlan, FngdOptimizer, HostTree, KfacOptimizer, PlanChange } from 'ifngd';
 import type { Tensor } from 'onnxruntime-common';
 import type { ModelAnalysis, ParameterInfo } from './analyze.js';
 import { Engine } from './engine.js';
-import { DisposedError, InvalidOptionError } from './errors.js';
+import { DisposedError } from './errors.js';
 import { exportWithParams } from './export-model.js';
 import { checkFeeds, type Feeds } from './feeds.js';
 import type { Dataset, FitOptions } from './fit.js';
-import { runFit } from './fit-run.js';
+import { runFit, type FitHost } from './fit-run.js';
+import { PlanState } from './plan-state.js';
 import { checkStepOptions, type OnnxTrainerOptions, type StepOptions } from './options.js';
 import type { Passes } from './passes.js';
 import { CallQueue } from './queue.js';
@@ -45,8 +46,7 @@ export class OnnxTrainer {
   readonly #passes: Passes;
   readonly #queue = new CallQueue(disposed);
   #params: HostTree;
-  #plan: BatchPlan | null = null;
-  #planChange: PlanChange | null = null;
+  readonly #plans = new PlanState();
   #disposal: Promise<void> | null = null;
 
   private constructor(p: TrainerParts) {
@@ -132,12 +132,12 @@ export class OnnxTrainer {
    * of `batchSize` and their cache keys. The next `fit` keeps every batch whose samples are all still present.
    */
   get batchPlan(): BatchPlan | null {
-    return this.#plan;
+    return this.#plans.plan;
   }
 
   /** How the last `fit` changed the plan: batches kept (cache hits possible), dropped, added. */
   get lastPlanChange(): PlanChange | null {
-    return this.#planChange;
+    return this.#plans.change;
   }
 
   /**
@@ -148,13 +148,13 @@ export class OnnxTrainer {
   restorePlan(plan: BatchPlan | null): Promise<void> {
     let checked: BatchPlan | null;
     try {
-      checked = plan === null ? null : checkPlan(plan);
+      checked = PlanState.check(plan);
     } catch (e) {
-      return Promise.reject(new InvalidOptionError(`restorePlan: ${(e as Error).message}`, { key: 'plan', value: plan }));
+      return Promise.reject(e);
     }
     return this.#queue.run(async () => {
-      this.#plan = checked;
-      this.#planChange = null;
+      this.#plans.plan = checked;
+      this.#plans.change = null;
     });
   }
 
@@ -168,24 +168,16 @@ export class OnnxTrainer {
    * call: calls made while `onEpochEnd` runs (e.g. an evaluation it awaits) run at once, before the fit goes on.
    */
   fit(data: Dataset, options: FitOptions): Promise<number[]> {
-    const self = this;
-    const host = {
-      an: this.#an,
-      ort: this.#p.ort,
-      loss: this.#p.o.loss,
-      get epoch() {
-        return self.epoch;
-      },
-      get plan() {
-        return self.#plan;
-      },
-      setPlan: (plan: BatchPlan, change: PlanChange) => {
-        this.#plan = plan;
-        this.#planChange = change;
-      },
-      step: (feeds: Feeds, targets: Tensor, so: StepOptions) => this.#step(feeds, targets, so),
-      open: (fn: () => void | Promise<void>) => this.#queue.open(fn),
+    const { an, ort, o } = this.#p;
+    const host: FitHost = {
+      an,
+      ort,
+      loss: o.loss,
+      plans: this.#plans,
+      epoch: () => this.epoch,
       endEpoch: () => void this.epoch++,
+      step: (f, t, so) => this.#step(f, t, so),
+      open: (fn) => this.#queue.open(fn),
     };
     return this.#queue.run(() => runFit(host, data, options));
   }
