@@ -38,9 +38,9 @@ import { OnnxTrainer } from '@ifngd/adapters-onnx';
 import { buildModel } from '@ifngd/adapters-onnx/internal';
 import { createDevice } from '@ifngd/linalg-gpu';
 import * as ort from 'onnxruntime-node';
-import { FNGD_DEFAULTS } from 'ifngd';
+import { FNGD_DEFAULTS, permutation, planBatches } from 'ifngd';
+import { mixSeed } from 'ifngd/internal';
 import { FngdTrainer, type LossName, type TrainerFngdOptions } from '@ifngd/adapters-tfjs';
-import { mulberry32 } from '@ifngd/adapters-tfjs/internal';
 import { initParams } from '../packages/ifngd/experiments/mlp.js';
 import { mlpNet, mlpSpec } from '../packages/adapters-onnx/test/mnist-mlp.js';
 import { denseModel, mnistTensors, type MnistTensors } from '../packages/adapters-tfjs/test/mnist.js';
@@ -347,7 +347,8 @@ function choose(candidates: readonly Candidate[]): { rule: string; ranking: Reco
 /**
  * (a') OnnxTrainer on `mlpSpec(net, seed)` (FNGD: the candidate, or only the loss for `defaults`), or for `adam`
  * tfjs `tf.train.adam()` on the same weights (W `[dout,din]` → kernel `[din,dout]`), digits and batches
- * (OnnxTrainer.fit's consecutive batches, their order shuffled by mulberry32(seed) each epoch).
+ * (OnnxTrainer.fit's batches: ifngd's `planBatches` over sample indices, each epoch's order
+ * `permutation(B, mixSeed(seed, epoch))` — the repository's one batch contract).
  */
 async function runOnnx(seed: number, optimizer: Run['optimizer']): Promise<Run> {
   const s = A_ONNX;
@@ -387,21 +388,17 @@ async function runOnnx(seed: number, optimizer: Run['optimizer']): Promise<Run> 
     tf.dispose(weights);
     const adam = tf.train.adam();
     const tr = await FngdTrainer.create(m, { loss: 'softmax-cross-entropy', optimizer: adam });
-    const batches = Math.ceil(t.train.n / s.batchSize);
-    const rand = mulberry32(seed);
+    // the batches OnnxTrainer.fit trains on: ifngd's batch contract over sample ids 0…n−1 ('index'), each
+    // epoch's order permutation(B, mixSeed(seed, epoch))
+    const { plan } = planBatches(Array.from({ length: t.train.n }, (_, i) => i), { batchSize: s.batchSize, seed });
     for (let e = 0; e < s.epochs; e++) {
-      const order = Array.from({ length: batches }, (_, i) => i);
-      for (let i = batches - 1; i > 0; i--) {
-        const j = Math.floor(rand() * (i + 1));
-        [order[i], order[j]] = [order[j] as number, order[i] as number];
-      }
-      for (const b of order) {
-        const lo = b * s.batchSize;
-        const n = Math.min(s.batchSize, t.train.n - lo);
-        const xb = tf.slice(t.xs, [lo], [n]);
-        const yb = tf.slice(t.ys, [lo], [n]);
-        await tr.trainBatch(xb, yb, { batchKey: b, epoch: e });
-        tf.dispose([xb, yb]);
+      for (const b of permutation(plan.batches.length, mixSeed(seed, e))) {
+        const batch = plan.batches[b]!;
+        const idx = tf.tensor1d(batch.ids as number[], 'int32');
+        const xb = tf.gather(t.xs, idx);
+        const yb = tf.gather(t.ys, idx);
+        await tr.trainBatch(xb, yb, { batchKey: batch.key, epoch: e });
+        tf.dispose([idx, xb, yb]);
       }
     }
     const ev = tr.evaluate(t.xt, t.yt);

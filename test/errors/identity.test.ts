@@ -17,6 +17,7 @@ const concepts: Record<string, readonly string[]> = {
   ShapeError: ['linalg', 'core', 'tfjs', 'onnx'],
   InvalidArgumentError: ['linalg', 'core', 'tfjs', 'onnx'],
   DisposedError: ['linalg', 'core', 'tfjs', 'onnx'],
+  DeviceLostError: ['linalg', 'core', 'tfjs', 'onnx'],
   NonFiniteError: ['fisher', 'core', 'tfjs', 'onnx'],
   FactorizationError: ['fisher', 'core'],
   UnsupportedModelError: ['core', 'tfjs', 'onnx'],

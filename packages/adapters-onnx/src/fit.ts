@@ -1,8 +1,9 @@
 /**
- * What {@link OnnxTrainer.fit} needs besides steps: its dataset and options, the seeded batch order and
- * row slices of the full arrays.
+ * What {@link OnnxTrainer.fit} needs besides steps: its dataset and options, the sample ids its batch plan is
+ * keyed by, and the rows of one batch gathered from the full arrays.
  * @module
  */
+import type { SampleId } from 'ifngd';
 import type { Tensor } from 'onnxruntime-common';
 import { InvalidOptionError } from './errors.js';
 import { rejectUnknownKeys, show } from './options.js';
@@ -20,9 +21,16 @@ export interface Dataset {
 export interface FitOptions {
   readonly epochs: number;
   readonly batchSize: number;
-  /** Shuffle the *order* of the fixed batches each epoch (seeded); default true. */
+  /** Visit the planned batches in a seeded order per epoch, `permutation(B, mixSeed(seed, epoch))`; default true. */
   readonly shuffle?: boolean;
+  /** Seeds the batch plan (the partition of samples into batches) and the per-epoch order; default 0. */
   readonly seed?: number;
+  /**
+   * Sample identity, which the batch plan — and so the batch keys of the coefficient cache — follows:
+   * `'index'` (default: the row number, right for append-only data) or one unique id per sample (`string` or
+   * finite `number`, e.g. a database key: right when samples are removed or replaced).
+   */
+  readonly sampleIds?: 'index' | readonly SampleId[];
   /** After each epoch, with the mean training loss; may be async. */
   readonly onEpochEnd?: (epoch: number, info: { loss: number; seconds: number }) => void | Promise<void>;
 }
@@ -38,12 +46,13 @@ const fail = (key: string, value: unknown, why: string): never => {
  */
 export function checkFit(data: unknown, o: unknown): { data: Dataset; options: FitOptions } {
   if (typeof o !== 'object' || o === null || Array.isArray(o)) return fail('options', o, 'must be an object ({ epochs, batchSize, … })');
-  rejectUnknownKeys(o, ['epochs', 'batchSize', 'shuffle', 'seed', 'onEpochEnd'], 'fit.');
+  rejectUnknownKeys(o, ['epochs', 'batchSize', 'shuffle', 'seed', 'sampleIds', 'onEpochEnd'], 'fit.');
   const f = o as Record<string, unknown>;
   for (const key of ['epochs', 'batchSize']) if (!Number.isSafeInteger(f[key]) || (f[key] as number) < 1) fail(key, f[key], 'must be an integer ≥ 1');
   if (f.shuffle !== undefined && typeof f.shuffle !== 'boolean') fail('shuffle', f.shuffle, 'must be a boolean');
   if (f.seed !== undefined && !Number.isSafeInteger(f.seed)) fail('seed', f.seed, 'must be a safe integer');
   if (f.onEpochEnd !== undefined && typeof f.onEpochEnd !== 'function') fail('onEpochEnd', f.onEpochEnd, 'must be a function');
+  if (f.sampleIds !== undefined && f.sampleIds !== 'index' && !Array.isArray(f.sampleIds)) fail('sampleIds', f.sampleIds, "must be 'index' or an array of ids");
   const d = data as { inputs?: unknown } | null;
   if (typeof d !== 'object' || d === null || typeof d.inputs !== 'object' || d.inputs === null) {
     throw new InvalidOptionError(`fit: the dataset must be { inputs, targets }, got ${show(data)}`, { key: 'fit.data', value: data });
@@ -51,19 +60,21 @@ export function checkFit(data: unknown, o: unknown): { data: Dataset; options: F
   return { data: data as Dataset, options: o as FitOptions };
 }
 
-/** The order of `batches` batch indices for one epoch: a seeded Fisher–Yates shuffle, or in order. */
-export function batchOrder(batches: number, rand: () => number, shuffle: boolean): number[] {
-  const order = Array.from({ length: batches }, (_, i) => i);
-  if (shuffle) for (let i = batches - 1; i > 0; i--) { const j = Math.floor(rand() * (i + 1)); [order[i], order[j]] = [order[j]!, order[i]!]; }
-  return order;
+/** One id per sample: the row numbers for `'index'`, else the given ids (their count checked against `total`). */
+export function sampleIdsOf(mode: FitOptions['sampleIds'], total: number): SampleId[] {
+  if (mode === undefined || mode === 'index') return Array.from({ length: total }, (_, i) => i);
+  if (mode.length !== total) fail('sampleIds', mode, `must hold one id per sample (${total}), not ${mode.length}`);
+  return [...mode];
 }
 
-/** Rows `[lo, hi)` of a sample-major tensor (a view of its data, same dtype). */
-export function sliceRows(ort: OrtRuntime, t: Tensor, lo: number, hi: number): Tensor {
+/** The given rows of a sample-major tensor, in that order (a copy, same dtype). */
+export function gatherRows(ort: OrtRuntime, t: Tensor, rows: readonly number[]): Tensor {
   const row = t.dims.slice(1).reduce((a, d) => a * d, 1);
-  const dims = [hi - lo, ...t.dims.slice(1)];
-  const data = (t.data as Float32Array).subarray(lo * row, hi * row);
-  if (t.type === 'float32') return new ort.Tensor('float32', data, dims);
+  const src = t.data as Float32Array;
+  const out = new (src.constructor as new (n: number) => Float32Array)(rows.length * row);
+  rows.forEach((r, i) => out.set(src.subarray(r * row, (r + 1) * row), i * row));
+  const dims = [rows.length, ...t.dims.slice(1)];
+  if (t.type === 'float32') return new ort.Tensor('float32', out, dims);
   const Ctor = (t as unknown as { constructor: new (type: string, data: unknown, dims: readonly number[]) => Tensor }).constructor;
-  return new Ctor(t.type, data, dims);
+  return new Ctor(t.type, out, dims);
 }

@@ -33,6 +33,7 @@ export {
 } from './errors.js';
 /** The stack's shared error concepts (one class each, whichever package they are imported from). */
 export {
+  DeviceLostError,
   DisposedError,
   IfngdError,
   InvalidArgumentError,

@@ -1,6 +1,8 @@
 /**
- * The seeded generator behind batch-order shuffling (and the example's data split): `ifngd`'s mulberry32.
+ * The seeded generators of the repository (`ifngd`'s): the per-epoch batch order of `fit` (`permutation` with
+ * `mixSeed(seed, epoch)`, as the tfjs trainer) and mulberry32 (the example's data split).
  * @internal
  * @module
  */
-export { mulberry32 } from 'ifngd/internal';
+export { permutation } from 'ifngd';
+export { mixSeed, mulberry32 } from 'ifngd/internal';

@@ -1,30 +1,27 @@
 /**
  * `OnnxTrainer`: trains an inference ONNX model with FNGD — or KFAC (`options.kfac`) on the same factor
  * pass — on ONNX Runtime. Sessions (factors, gradients, forward) are created once and reused; parameters
- * live on the host as a `HostTree`. The jobs live in their own modules: options (`options.ts`), feeds and
- * targets (`feeds.ts`, `targets.ts`), graph runs (`passes.ts`), FNGD and KFAC steps (`steps.ts`), `fit`'s
- * batching (`fit.ts`).
+ * live on the host as a `HostTree`. A façade: set-up (`trainer-setup.ts`), the optimizer on its device
+ * (`engine.ts`, `steps.ts`), feeds and targets (`feeds.ts`, `targets.ts`), graph runs (`passes.ts`), `fit`
+ * (`fit-run.ts`, `fit.ts`), export (`export-model.ts`).
  * @module
  */
-import { createDevice, type LinalgDevice } from '@ifngd/linalg-gpu';
-import { fngd, kfac, KfacOptimizer, type FngdOptimizer, type HostTree } from 'ifngd';
-import { mulberry32 } from 'ifngd/internal';
-import type { InferenceSession, Tensor } from 'onnxruntime-common';
-import { analyzeModel, type ModelAnalysis, type ParameterInfo } from './analyze.js';
-import { buildGraph } from './builder.js';
+import type { LinalgDevice } from '@ifngd/linalg-gpu';
+import type { BatchPlan, FngdOptimizer, HostTree, KfacOptimizer, PlanChange } from 'ifngd';
+import type { Tensor } from 'onnxruntime-common';
+import type { ModelAnalysis, ParameterInfo } from './analyze.js';
+import { Engine } from './engine.js';
 import { DisposedError } from './errors.js';
+import { exportWithParams } from './export-model.js';
 import { checkFeeds, type Feeds } from './feeds.js';
-import { batchOrder, checkFit, sliceRows, type Dataset, type FitOptions } from './fit.js';
-import { kfacLayersOf } from './kfac.js';
-import type { LossKind } from './loss.js';
-import { checkStepOptions, resolveTrainerOptions, type OnnxTrainerOptions, type StepOptions } from './options.js';
-import { Passes } from './passes.js';
-import { cloneModel, decodeModel, encodeModel, setTensorFloats, tensorFloats } from './proto.js';
+import type { Dataset, FitOptions } from './fit.js';
+import { runFit, type FitHost } from './fit-run.js';
+import { PlanState } from './plan-state.js';
+import { checkStepOptions, type OnnxTrainerOptions, type StepOptions } from './options.js';
+import type { Passes } from './passes.js';
 import { CallQueue } from './queue.js';
-import { defaultRuntime } from '#runtime';
-import { asRuntime, type OrtRuntime } from './runtime-check.js';
-import { fngdStep, kfacStep } from './steps.js';
 import { checkTargets } from './targets.js';
+import { setUpTrainer, type TrainerParts } from './trainer-setup.js';
 
 const disposed = (): DisposedError => new DisposedError('the trainer was disposed');
 
@@ -37,41 +34,29 @@ const disposed = (): DisposedError => new DisposedError('the trainer was dispose
  * one at a time in call order; `dispose()` rejects the calls still waiting with `DisposedError`.
  */
 export class OnnxTrainer {
-  /** The FNGD optimizer (stats, damping, checkpoints); null when training with KFAC. */
-  readonly optimizer: FngdOptimizer | null;
-  /** The KFAC optimizer (stats, checkpoints); null when training with FNGD. */
-  readonly kfacOptimizer: KfacOptimizer | null;
   /** Trainable parameters (initializers in Gemm / MatMul(+Add) / Conv roles), in layer order. */
   readonly parameters: readonly ParameterInfo[];
   /** Names of the model inputs the feeds must hold. */
   readonly inputNames: readonly string[];
   /** Epoch used when a step does not say (advanced by {@link OnnxTrainer.fit}). */
   epoch = 0;
+  readonly #p: TrainerParts;
   readonly #an: ModelAnalysis;
-  readonly #loss: LossKind;
-  readonly #ort: OrtRuntime;
-  readonly #device: LinalgDevice;
+  readonly #engine: Engine;
   readonly #passes: Passes;
-  readonly #onNonFinite: 'throw' | 'skip';
   readonly #queue = new CallQueue(disposed);
   #params: HostTree;
+  readonly #plans = new PlanState();
   #disposal: Promise<void> | null = null;
 
-  private constructor(an: ModelAnalysis, loss: LossKind, ort: OrtRuntime, device: LinalgDevice, opt: FngdOptimizer | KfacOptimizer, so: InferenceSession.SessionOptions, onNonFinite: 'throw' | 'skip') {
-    this.#an = an;
-    this.#loss = loss;
-    this.#ort = ort;
-    this.#device = device;
-    this.#onNonFinite = onNonFinite;
-    this.optimizer = opt instanceof KfacOptimizer ? null : opt;
-    this.kfacOptimizer = opt instanceof KfacOptimizer ? opt : null;
-    this.parameters = an.params;
-    this.inputNames = an.inputs.map((i) => i.name);
-    const params: Record<string, Float32Array> = {};
-    for (const p of an.params) params[p.name] = tensorFloats(an.initializers.get(p.name)!);
-    this.#params = params;
-    opt.init(this.#params);
-    this.#passes = new Passes(an, loss, ort, so);
+  private constructor(p: TrainerParts) {
+    this.#p = p;
+    this.#an = p.an;
+    this.#engine = p.engine;
+    this.#passes = p.passes;
+    this.#params = p.params;
+    this.parameters = p.an.params;
+    this.inputNames = p.an.inputs.map((i) => i.name);
   }
 
   /**
@@ -83,26 +68,17 @@ export class OnnxTrainer {
    * given and none installed), and `ifngd`'s `InvalidArgumentError` for bad optimizer values.
    */
   static async create(modelBytes: Uint8Array, options: OnnxTrainerOptions): Promise<OnnxTrainer> {
-    const o = resolveTrainerOptions(options);
-    const an = analyzeModel(decodeModel(modelBytes), o.output);
-    buildGraph(an, o.loss, 'gradients'); // fail early on graph-construction errors
-    const ort = o.ort === undefined ? await defaultRuntime() : asRuntime(o.ort, 'options.ort', 'ort');
-    const device = o.device ?? (await createDevice({ backend: 'auto' }));
-    let opt: FngdOptimizer | KfacOptimizer;
-    try {
-      opt = o.kfac === undefined ? fngd({ ...o.fngd, device }) : kfac({ ...o.kfac, device, layers: kfacLayersOf(an) });
-    } catch (e) {
-      if (!o.device) device.destroy(); // e.g. an invalid FNGD option
-      throw e;
-    }
-    const t = new OnnxTrainer(an, o.loss, ort, device, opt, o.sessionOptions, o.onNonFinite);
-    try {
-      await t.#passes.warmUp();
-    } catch (e) {
-      if (!o.device) device.destroy(); // e.g. an execution provider the runtime lacks
-      throw e;
-    }
-    return t;
+    return new OnnxTrainer(await setUpTrainer(modelBytes, options));
+  }
+
+  /** The FNGD optimizer (stats, damping, checkpoints); null when training with KFAC. */
+  get optimizer(): FngdOptimizer | null {
+    return this.#engine.optimizer;
+  }
+
+  /** The KFAC optimizer (stats, checkpoints); null when training with FNGD. */
+  get kfacOptimizer(): KfacOptimizer | null {
+    return this.#engine.kfacOptimizer;
   }
 
   /** A copy of the current parameters (those of the last completed step). */
@@ -125,11 +101,11 @@ export class OnnxTrainer {
     if (this.#queue.closed) throw disposed();
     const so = checkStepOptions(options);
     const n = checkFeeds(this.#an, feeds);
-    const target = checkTargets(this.#ort, this.#an, this.#loss, targets, n);
+    const target = checkTargets(this.#p.ort, this.#an, this.#p.o.loss, targets, n);
     const params = this.#params;
     const base = this.#passes.baseFeeds(feeds, params, target);
-    const cx = { passes: this.#passes, device: this.#device, layers: this.#an.layers.length, params, base, n, onNonFinite: this.#onNonFinite };
-    const r = this.kfacOptimizer ? await kfacStep(this.kfacOptimizer, cx) : await fngdStep(this.optimizer as FngdOptimizer, cx, so?.batchKey as string | number, so?.epoch ?? this.epoch);
+    const cx = { passes: this.#passes, layers: this.#an.layers.length, params, base, n, onNonFinite: this.#p.o.onNonFinite };
+    const r = await this.#engine.step(cx, so?.batchKey as string | number, so?.epoch ?? this.epoch);
     this.#params = r.params; // the commit: the optimizer committed its own state in its step
     return r.loss;
   }
@@ -138,7 +114,7 @@ export class OnnxTrainer {
   evaluate(feeds: Feeds, targets: Tensor): Promise<number> {
     return this.#queue.run(async () => {
       const n = checkFeeds(this.#an, feeds);
-      const target = checkTargets(this.#ort, this.#an, this.#loss, targets, n);
+      const target = checkTargets(this.#p.ort, this.#an, this.#p.o.loss, targets, n);
       return this.#passes.loss(this.#passes.baseFeeds(feeds, this.#params, target), n);
     });
   }
@@ -152,58 +128,94 @@ export class OnnxTrainer {
   }
 
   /**
-   * Trains for `epochs` over a fixed partition of the dataset into consecutive batches of `batchSize`
-   * (the last may be smaller); batch keys are the batch indices, and only the order of batches is shuffled.
-   * Returns the mean training loss of each epoch. Options, inputs and targets are validated before the first
-   * step; each step is a transaction (a throw keeps the earlier steps of the fit). One queued call: calls made
-   * while `onEpochEnd` runs (e.g. an evaluation it awaits) run at once, before the fit goes on.
+   * The batch plan of the last `fit` (null before one): the partition of samples (by `sampleIds`) into batches
+   * of `batchSize` and their cache keys. The next `fit` keeps every batch whose samples are all still present.
    */
-  fit(data: Dataset, options: FitOptions): Promise<number[]> {
-    return this.#queue.run(() => this.#fit(data, options));
+  get batchPlan(): BatchPlan | null {
+    return this.#plans.plan;
   }
 
-  async #fit(d: Dataset, o: FitOptions): Promise<number[]> {
-    const { data, options } = checkFit(d, o);
-    const total = checkFeeds(this.#an, data.inputs);
-    checkTargets(this.#ort, this.#an, this.#loss, data.targets, total);
-    const batches = Math.ceil(total / options.batchSize);
-    const rand = mulberry32(options.seed ?? 1);
-    const history: number[] = [];
-    for (let e = 0; e < options.epochs; e++) {
-      const t0 = performance.now();
-      let sum = 0;
-      for (const bIdx of batchOrder(batches, rand, options.shuffle ?? true)) {
-        const lo = bIdx * options.batchSize;
-        const hi = Math.min(total, lo + options.batchSize);
-        const feeds: Record<string, Tensor> = {};
-        for (const [k, t] of Object.entries(data.inputs)) feeds[k] = sliceRows(this.#ort, t, lo, hi);
-        sum += (await this.#step(feeds, sliceRows(this.#ort, data.targets, lo, hi), { batchKey: bIdx, epoch: this.epoch })) * (hi - lo);
-      }
-      history.push(sum / total);
-      const info = { loss: sum / total, seconds: (performance.now() - t0) / 1000 };
-      await this.#queue.open(() => options.onEpochEnd?.(this.epoch, info));
-      this.epoch++;
+  /** How the last `fit` changed the plan: batches kept (cache hits possible), dropped, added. */
+  get lastPlanChange(): PlanChange | null {
+    return this.#plans.change;
+  }
+
+  /**
+   * Takes a {@link OnnxTrainer.batchPlan} saved beside `optimizer.serialize()` (e.g. for a new trainer on
+   * `exportModel()`), so the next `fit` keeps its batches and keys; null forgets the plan. Queued like the other
+   * calls. A plan that is not valid throws `InvalidOptionError` (key `plan`) and changes nothing.
+   */
+  restorePlan(plan: BatchPlan | null): Promise<void> {
+    let checked: BatchPlan | null;
+    try {
+      checked = PlanState.check(plan);
+    } catch (e) {
+      return Promise.reject(e);
     }
-    return history;
+    return this.#queue.run(async () => {
+      this.#plans.plan = checked;
+      this.#plans.change = null;
+    });
+  }
+
+  /**
+   * Trains for `epochs` on `ifngd`'s batch contract, as the tfjs trainer: samples are grouped into batches by a
+   * {@link BatchPlan} keyed by sample identity (`sampleIds`, default the row number; the first plan a seeded
+   * permutation, later calls keep every batch whose samples are all still present) and each epoch visits the
+   * batches in the order `permutation(B, mixSeed(seed, epoch))`. Returns the mean training loss of each epoch.
+   * Options, ids, inputs and targets are validated before the first step; each step is a transaction (a throw
+   * keeps the earlier steps of the fit), and the plan is adopted with the first completed step. One queued
+   * call: calls made while `onEpochEnd` runs (e.g. an evaluation it awaits) run at once, before the fit goes on.
+   */
+  fit(data: Dataset, options: FitOptions): Promise<number[]> {
+    const { an, ort, o } = this.#p;
+    const host: FitHost = {
+      an,
+      ort,
+      loss: o.loss,
+      plans: this.#plans,
+      epoch: () => this.epoch,
+      endEpoch: () => void this.epoch++,
+      step: (f, t, so) => this.#step(f, t, so),
+      open: (fn) => this.#queue.open(fn),
+    };
+    return this.#queue.run(() => runFit(host, data, options));
+  }
+
+  /**
+   * Moves training to another linear-algebra device — e.g. after a WebGPU device loss made a step throw
+   * `DeviceLostError` (parameters, optimizer state, cache and stats are then as before that step): a fresh
+   * WebGPU device or a CPU one. The optimizer is rebuilt on `device` from its own checkpoint, keeping everything
+   * but device-resident state (KFAC's device copies of its inverses); `optimizer`/`kfacOptimizer` are new
+   * objects afterwards. Queued like the training calls, so it runs between them. Throws `InvalidOptionError`
+   * (key `device`) for a value that is not a live device (destroyed, lost) with nothing changed, `DisposedError`
+   * after `dispose()`. The old device is destroyed if the trainer created it; `device` stays the caller's.
+   */
+  useDevice(device: LinalgDevice): Promise<void> {
+    try {
+      Engine.checkDevice(device);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.#queue.run(async () => this.#engine.useDevice(device, this.#params));
   }
 
   /** The original model with the trained initializers (every other field kept), as ONNX bytes. */
   exportModel(): Uint8Array {
     if (this.#queue.closed) throw disposed();
-    const m = cloneModel(this.#an.model);
-    for (const t of m.graph!.initializer) {
-      const v = this.#params[t.name];
-      if (v) setTensorFloats(t, v);
-    }
-    return encodeModel(m);
+    return exportWithParams(this.#an.model, this.#params);
   }
 
   /**
    * Stops the trainer: calls still queued reject with `DisposedError` (so do later ones); the running call
-   * finishes (a running `fit` stops before its next step), then the sessions are released.
+   * finishes (a running `fit` stops before its next step), then the sessions and the device the trainer created
+   * are released.
    */
   dispose(): Promise<void> {
-    this.#disposal ??= this.#queue.close().then(() => this.#passes.release());
+    this.#disposal ??= this.#queue.close().then(async () => {
+      await this.#passes.release();
+      this.#engine.releaseDevice();
+    });
     return this.#disposal;
   }
 }

@@ -4,8 +4,11 @@
  *
  * The Adam figures are floors measured once, not run here: this package does not depend on tfjs. They come from
  * `packages/adapters-tfjs/experiments/defaults-sweep.ts` (setting (a'), `adam` runs, in `defaults-sweep.json`), which
- * trains a tfjs model with exactly this test's initial weights (`mlpSpec(net, seed)`), digits and batch order
- * (OnnxTrainer.fit's consecutive batches, order shuffled by mulberry32(seed)) with `tf.train.adam()` for 90 steps.
+ * trains a tfjs model with exactly this test's initial weights (`mlpSpec(net, seed)`) and digits with
+ * `tf.train.adam()` for 90 steps of batch 100, on the batches OnnxTrainer.fit formed when they were measured
+ * (consecutive rows, order shuffled by mulberry32(seed)). `fit` now forms its batches by `ifngd`'s batch plan
+ * (a seeded permutation of the rows, as the tfjs trainer): same data, weights, batch size and step count, other
+ * batch members — the floors compare the optimizers, not one batch sequence.
  */
 import { createDevice, type LinalgDevice } from '@ifngd/linalg-gpu';
 import { FNGD_DEFAULTS, InvalidArgumentError } from 'ifngd';

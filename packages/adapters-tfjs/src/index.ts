@@ -23,6 +23,7 @@ export { FNGD_DEFAULTS, KFAC_DEFAULTS } from 'ifngd';
 export { AdapterArgumentError, AdapterCheckpointError, AdapterError, UnsupportedLayerError, type AdapterErrorCode } from './errors.js';
 /** The stack's shared error concepts (one class each, whichever package they are imported from). */
 export {
+  DeviceLostError,
   DisposedError,
   IfngdError,
   InvalidArgumentError,

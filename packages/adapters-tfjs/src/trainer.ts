@@ -1,48 +1,38 @@
 /**
  * `FngdTrainer`: the training loop FNGD needs (tfjs's `model.fit` only hands an optimizer the mean loss). A
- * façade over one step implementation — FNGD (`fngd-step.ts`), KFAC (`kfac-step.ts`) or a tfjs optimizer
- * (`baseline-step.ts`) — plus the fit loop (`fit-loop.ts`), evaluation (`evaluate.ts`) and checkpoints
- * (`trainer-checkpoint.ts`).
+ * façade over the model set-up (`trainer-setup.ts`), one step implementation on its device (`step-engine.ts`:
+ * FNGD, KFAC or a tfjs optimizer), the progress across calls (`progress.ts`), `fit` (`trainer-fit.ts`,
+ * `fit-loop.ts`), evaluation (`evaluate.ts`) and checkpoints (`trainer-checkpoint.ts`).
  * @module
  */
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { LinalgDevice } from '@ifngd/linalg-gpu';
-import { NonFiniteError, type BatchKey, type BatchPlan, type FngdOptimizer, type FngdStats, type HostTree, type KfacOptimizer, type KfacStats, type PlanChange } from 'ifngd';
-import { baselineStep } from './baseline-step.js';
-import { linalgDeviceForTf } from './device.js';
+import type { BatchKey, BatchPlan, FngdOptimizer, FngdStats, HostTree, KfacOptimizer, KfacStats, PlanChange } from 'ifngd';
 import { AdapterArgumentError, DisposedError } from './errors.js';
 import { evaluateAsync, evaluateSync, predict } from './evaluate.js';
-import { fitLoop, type FitHost } from './fit-loop.js';
-import { checkFitOptions, checkTrainerOptions } from './options.js';
-import { FngdStep } from './fngd-step.js';
-import { KfacStep } from './kfac-step.js';
-import { resolveLoss, type LossName } from './losses.js';
-import { fromLayersModel, type FoldActivation, type FunctionModel } from './model.js';
-import { PatchFilters } from './patches.js';
+import type { LossName } from './losses.js';
+import type { FoldActivation, FunctionModel } from './model.js';
+import { checkTrainerOptions } from './options.js';
+import { TrainingProgress } from './progress.js';
 import type { StepContext } from './step-context.js';
+import { StepEngine } from './step-engine.js';
 import { StepQueue } from './step-queue.js';
-import { checkTargets, OutputShapes, withLossTargets, withLossTargetsSync } from './targets.js';
+import { OutputShapes, withLossTargets, withLossTargetsSync } from './targets.js';
 import { checkCheckpoint, loadFromModel, saveToModel } from './trainer-checkpoint.js';
+import { checkedFit, fitHost } from './trainer-fit.js';
+import { stepContext, trainerModel, type TrainerModel } from './trainer-setup.js';
 import type { BatchResult, EpochLogs, Evaluation, FitOptions, FngdTrainerOptions } from './trainer-types.js';
-import { allFiniteAsync, collectTensors, type TfTree } from './tree-ops.js';
+import type { TfTree } from './tree-ops.js';
 
 export type { BatchResult, EpochLogs, Evaluation, FitCallbacks, FitOptions, FngdTrainerOptions, TrainerFngdOptions } from './trainer-types.js';
-
-function isLayersModel(m: unknown): m is LayersModel {
-  return typeof m === 'object' && m !== null && typeof (m as { getClassName?: unknown }).getClassName === 'function' && Array.isArray((m as { layers?: unknown }).layers);
-}
 
 /**
  * The FNGD training loop for a `tf.Sequential`/`tf.LayersModel` (see {@link fromLayersModel} for the
  * supported layers) or a {@link FunctionModel} over explicit variables. Create it with {@link FngdTrainer.create}.
  */
 export class FngdTrainer {
-  /** The FNGD optimizer (null for KFAC and for a tfjs-optimizer baseline). */
-  readonly optimizer: FngdOptimizer<TfTree> | null;
-  /** The tfjs baseline optimizer (null for FNGD). */
-  readonly tfOptimizer: tf.Optimizer | null;
   /** The model as a function over its variables. */
   readonly model: FunctionModel;
   /** The activation folded into the loss. */
@@ -50,38 +40,19 @@ export class FngdTrainer {
   readonly #layers: LayersModel | null;
   readonly #c: StepContext;
   readonly #lossName: LossName | null;
-  readonly #device: LinalgDevice | null;
-  readonly #ownsDevice: boolean;
-  readonly #fngd: FngdStep | null = null;
-  readonly #kfac: KfacStep | null = null;
+  readonly #engine: StepEngine;
   readonly #shapes: OutputShapes;
   readonly #queue = new StepQueue();
-  #epoch = 0;
-  #plan: BatchPlan | null = null;
-  #planChange: PlanChange | null = null;
+  readonly #progress = new TrainingProgress();
 
-  private constructor(model: FunctionModel, layers: LayersModel | null, folded: FoldActivation, options: FngdTrainerOptions, device: LinalgDevice | null, ownsDevice: boolean) {
-    this.model = model;
-    this.#layers = layers;
-    this.folded = folded;
+  private constructor(m: TrainerModel, c: StepContext, engine: StepEngine, options: FngdTrainerOptions) {
+    this.model = m.fm;
+    this.#layers = m.layers;
+    this.folded = m.folded;
+    this.#c = c;
+    this.#engine = engine;
     this.#lossName = typeof options.loss === 'string' ? options.loss : null;
-    const names = model.names ?? model.variables.map((_, i) => `p${i}`);
-    if (names.length !== model.variables.length || new Set(names).size !== names.length) {
-      throw new AdapterArgumentError('names: one unique name per variable is required');
-    }
-    this.#c = { model, loss: resolveLoss(options.loss), variables: model.variables, names, filters: new PatchFilters() };
-    this.#shapes = new OutputShapes(model);
-    this.#device = device;
-    this.#ownsDevice = ownsDevice;
-    this.tfOptimizer = options.optimizer ?? null;
-    if (options.kfac !== undefined && device) {
-      const taps = model.taps;
-      if (!taps) throw new AdapterArgumentError('FngdTrainer.create: KFAC needs the model\'s layers: a tf.LayersModel, or a FunctionModel with `taps`');
-      this.#kfac = new KfacStep({ ...this.#c, taps, device }, options.kfac);
-    } else if (options.optimizer === undefined && device) {
-      this.#fngd = new FngdStep(this.#c, device, options.fngd);
-    }
-    this.optimizer = this.#fngd?.optimizer ?? null;
+    this.#shapes = new OutputShapes(m.fm);
   }
 
   /**
@@ -93,31 +64,19 @@ export class FngdTrainer {
    */
   static async create(model: LayersModel | FunctionModel, options: FngdTrainerOptions): Promise<FngdTrainer> {
     checkTrainerOptions(options);
-    const fold: FoldActivation = options.loss === 'softmax-cross-entropy' ? 'softmax' : options.loss === 'sigmoid-cross-entropy' ? 'sigmoid' : null;
-    const layers = isLayersModel(model) ? model : null;
-    const compiled = layers ? fromLayersModel(layers, fold) : null;
-    const fm: FunctionModel = compiled ?? (model as FunctionModel);
-    if (!layers && (!Array.isArray(fm.variables) || typeof fm.forward !== 'function')) {
-      throw new AdapterArgumentError('FngdTrainer.create: expected a tf.LayersModel or a FunctionModel { variables, forward }');
-    }
-    const owns = options.optimizer === undefined && !options.device;
-    const device = options.optimizer !== undefined ? null : (options.device ?? (await linalgDeviceForTf()));
-    let trainer: FngdTrainer;
-    try {
-      trainer = new FngdTrainer(fm, layers, compiled?.folded ?? null, options, device, owns);
-    } catch (e) {
-      if (owns) device?.destroy(); // e.g. an invalid FNGD option
-      throw e;
-    }
-    try {
-      // without synchronous reads (webgpu) `init` assumed the parameters finite: check now, asynchronously
-      if (trainer.#fngd && trainer.#fngd.ops.takeAssumed() > 0 && !(await allFiniteAsync(fm.variables))) throw new NonFiniteError('init: parameters hold NaN or ±Infinity');
-      await trainer.#kfac?.init();
-    } catch (e) {
-      trainer.dispose();
-      throw e;
-    }
-    return trainer;
+    const m = trainerModel(model, options);
+    const c = stepContext(m.fm, options);
+    return new FngdTrainer(m, c, await StepEngine.create(c, options), options);
+  }
+
+  /** The FNGD optimizer (null for KFAC and for a tfjs-optimizer baseline). */
+  get optimizer(): FngdOptimizer<TfTree> | null {
+    return this.#engine.optimizer;
+  }
+
+  /** The tfjs baseline optimizer (null for FNGD). */
+  get tfOptimizer(): tf.Optimizer | null {
+    return this.#engine.tfOptimizer;
   }
 
   /**
@@ -126,17 +85,17 @@ export class FngdTrainer {
    * when the data changes, batches whose samples are unchanged keep their keys and cached coefficients.
    */
   get batchPlan(): BatchPlan | null {
-    return this.#plan;
+    return this.#progress.plan;
   }
 
   /** How the last `fit` changed the plan: batches kept (cache hits possible), dropped, added. */
   get lastPlanChange(): PlanChange | null {
-    return this.#planChange;
+    return this.#progress.change;
   }
 
   /** Epochs trained so far (across `fit` calls). */
   get epoch(): number {
-    return this.#epoch;
+    return this.#progress.epoch;
   }
 
   /** FNGD counters (null for KFAC and for a baseline). */
@@ -146,12 +105,12 @@ export class FngdTrainer {
 
   /** The KFAC optimizer (null unless the trainer was created with `kfac`). */
   get kfacOptimizer(): KfacOptimizer<HostTree> | null {
-    return this.#kfac?.optimizer ?? null;
+    return this.#engine.kfacOptimizer;
   }
 
   /** KFAC counters: steps, factor updates, inverse refreshes, KL clipping (null unless training with KFAC). */
   get kfacStats(): KfacStats | null {
-    return this.#kfac?.optimizer.stats ?? null;
+    return this.kfacOptimizer?.stats ?? null;
   }
 
   /**
@@ -163,17 +122,14 @@ export class FngdTrainer {
   trainBatch(x: Tensor, y: Tensor, options: { readonly batchKey: BatchKey; readonly epoch?: number }): Promise<BatchResult> {
     return this.#queue.run('trainBatch', async () => {
       if (typeof options !== 'object' || options === null) throw new AdapterArgumentError('trainBatch: options `{ batchKey }` are required');
-      return withLossTargets('trainBatch', this.#shapes, this.#lossName, x, y, (yl) => this.#step(x, yl, options.batchKey, options.epoch ?? this.#epoch));
+      return withLossTargets('trainBatch', this.#shapes, this.#lossName, x, y, (yl) => this.#step(x, yl, options.batchKey, options.epoch ?? this.epoch));
     });
   }
 
   /** One step on checked targets (as the loss takes them). */
   #step(x: Tensor, y: Tensor, batchKey: BatchKey, epoch: number): Promise<BatchResult> {
     if (this.#queue.closed) throw new DisposedError('the trainer was disposed during the call');
-    const n = x.shape[0] as number;
-    if (this.tfOptimizer) return baselineStep(this.tfOptimizer, this.#c, x, y);
-    if (this.#kfac) return this.#kfac.run(x, y, n);
-    return (this.#fngd as FngdStep).run(x, y, batchKey, epoch, n);
+    return this.#engine.step(x, y, batchKey, epoch);
   }
 
   /**
@@ -184,34 +140,10 @@ export class FngdTrainer {
    * the first completed step. Queued behind (and ahead of) other training calls, like {@link FngdTrainer.trainBatch}.
    */
   fit(xs: Tensor, ys: Tensor, options: FitOptions): Promise<EpochLogs[]> {
-    return this.#queue.run('fit', async () => {
-      checkFitOptions(options);
-      const val = options.validationData;
-      if (val) await checkTargets('fit (validationData)', this.#shapes, this.#lossName, val[0], val[1]); // before anything runs
-      return withLossTargets('fit', this.#shapes, this.#lossName, xs, ys, async (yl) => {
-        if (!val) return fitLoop(this.#fitHost(), xs, ys, options, yl);
-        return withLossTargets('fit (validationData)', this.#shapes, this.#lossName, val[0], val[1], (vl) => fitLoop(this.#fitHost(), xs, ys, options, yl, vl));
-      });
+    return this.#queue.run('fit', () => {
+      const host = fitHost(this.#progress, (x, y, key, epoch) => this.#step(x, y, key, epoch), (x, y) => evaluateAsync(this.#c, this.#lossName, x, y));
+      return checkedFit(host, this.#shapes, this.#lossName, xs, ys, options);
     });
-  }
-
-  #fitHost(): FitHost {
-    const self = this;
-    return {
-      get plan() {
-        return self.#plan;
-      },
-      get epoch() {
-        return self.#epoch;
-      },
-      setPlan: (plan, change) => {
-        this.#plan = plan;
-        this.#planChange = change;
-      },
-      step: (x, y, batchKey, epoch) => this.#step(x, y, batchKey, epoch),
-      evaluate: (x, y) => evaluateAsync(this.#c, this.#lossName, x, y),
-      endEpoch: () => void this.#epoch++,
-    };
   }
 
   /**
@@ -246,11 +178,30 @@ export class FngdTrainer {
     return predict(this.#c, this.folded, x);
   }
 
+  /**
+   * Moves training to another linear-algebra device — e.g. after a WebGPU device loss made a step throw
+   * `DeviceLostError` (parameters, optimizer state, cache and counters are then as before that step): a fresh
+   * WebGPU device or a CPU one (`createDevice({ backend: 'cpu' })`). The optimizer is rebuilt on `device` from
+   * its own checkpoint, so only device-resident state is dropped (KFAC's device copies of its inverses, which
+   * the next step uploads again); {@link FngdTrainer.optimizer} is a new object afterwards. The old device is
+   * destroyed if the trainer created it; `device` stays the caller's. Only between calls: throws
+   * `AdapterArgumentError` while a training call is running or queued, for a baseline trainer, and for a
+   * destroyed or lost device (nothing changes then); `DisposedError` after `dispose()`.
+   */
+  useDevice(device: LinalgDevice): Promise<void> {
+    try {
+      this.#idle('useDevice');
+      this.#engine.checkDevice(device);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.#queue.run('useDevice', () => this.#engine.useDevice(device));
+  }
+
   /** Checkpoint of the optimizer state (FNGD and KFAC: `ifngd`'s versioned formats; baselines: empty). */
   serializeState(): Uint8Array {
     this.#live('serializeState');
-    if (this.#kfac) return this.#kfac.optimizer.serialize();
-    return this.optimizer ? this.optimizer.serialize() : new Uint8Array(0);
+    return this.#engine.serialize();
   }
 
   /**
@@ -261,14 +212,9 @@ export class FngdTrainer {
    */
   restoreState(bytes: Uint8Array, epoch?: number, plan?: BatchPlan | null): void {
     this.#idle('restoreState');
-    const checked = checkCheckpoint(this.#kfac ? 'kfac' : this.#fngd ? 'fngd' : null, { bytes, ...(plan === undefined ? {} : { plan }) });
-    this.#fngd?.restore(bytes);
-    this.#kfac?.optimizer.restore(bytes);
-    if (epoch !== undefined) this.#epoch = epoch;
-    if (checked !== undefined) {
-      this.#plan = checked;
-      this.#planChange = null;
-    }
+    const checked = checkCheckpoint(this.#engine.kind, { bytes, ...(plan === undefined ? {} : { plan }) });
+    this.#engine.restore(bytes);
+    this.#progress.restore(epoch, checked);
   }
 
   /**
@@ -277,15 +223,14 @@ export class FngdTrainer {
    */
   async save(handlerOrUrl: tf.io.IOHandler | string): Promise<tf.io.SaveResult> {
     this.#live('save');
-    // cache the state's values on the host first (an awaited read), so the synchronous serialisation works on webgpu
-    if (this.#layers && this.optimizer) await Promise.all([...collectTensors(this.optimizer.state)].map((t) => t.data()));
-    return saveToModel(this.#layers, handlerOrUrl, this.#epoch, this.#layers ? this.serializeState() : new Uint8Array(0), this.#plan);
+    if (this.#layers) await this.#engine.prefetch(); // the synchronous serialisation below then works on webgpu
+    return saveToModel(this.#layers, handlerOrUrl, this.epoch, this.#layers ? this.serializeState() : new Uint8Array(0), this.batchPlan);
   }
 
   /** Restores the optimizer state saved by {@link FngdTrainer.save} from the (loaded) model's metadata. */
   restore(): void {
     this.#idle('restore');
-    const cp = loadFromModel(this.#layers, this.optimizer !== null || this.#kfac !== null);
+    const cp = loadFromModel(this.#layers, this.#engine.kind !== null);
     this.restoreState(cp.bytes, cp.epoch, cp.plan ?? null);
   }
 
@@ -296,10 +241,8 @@ export class FngdTrainer {
    */
   dispose(): void {
     this.#queue.close(() => {
-      this.#fngd?.dispose();
-      this.#kfac?.dispose();
+      this.#engine.dispose();
       this.#c.filters.dispose();
-      if (this.#ownsDevice) this.#device?.destroy();
     });
   }
 }

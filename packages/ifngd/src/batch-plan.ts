@@ -133,10 +133,11 @@ export function checkPlan(v: unknown): BatchPlan {
   if (typeof p !== 'object' || p === null || p.version !== 1 || !Number.isSafeInteger(p.batchSize) || !Number.isSafeInteger(p.seed) || !Array.isArray(p.batches)) {
     throw new InvalidArgumentError('batch plan: not a batch plan (version 1)');
   }
+  if ((p.batchSize as number) < 1) throw new InvalidArgumentError(`batch plan: batchSize must be an integer ≥ 1, got ${String(p.batchSize)}`);
   const all: SampleId[] = [];
   for (const b of p.batches as PlannedBatch[]) {
-    if (typeof b !== 'object' || b === null || !Array.isArray(b.ids) || b.ids.length === 0 || b.key !== batchKeyOf(b.ids)) {
-      throw new InvalidArgumentError('batch plan: a batch does not match its key');
+    if (typeof b !== 'object' || b === null || !Array.isArray(b.ids) || b.ids.length === 0 || b.ids.length > (p.batchSize as number) || b.key !== batchKeyOf(b.ids)) {
+      throw new InvalidArgumentError('batch plan: a batch is empty, larger than batchSize, or does not match its key');
     }
     all.push(...b.ids);
   }

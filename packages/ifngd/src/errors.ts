@@ -3,16 +3,17 @@
  * state, coefficient cache and the caller's parameters are unchanged.
  *
  * One definition per concept for the whole stack: the root {@link IfngdError} and the shared
- * {@link InvalidArgumentError}, {@link ShapeError}, {@link DisposedError} come from `@ifngd/linalg-gpu`,
+ * {@link InvalidArgumentError}, {@link ShapeError}, {@link DisposedError}, {@link DeviceLostError} come from
+ * `@ifngd/linalg-gpu`,
  * {@link NonFiniteError} and {@link FactorizationError} (a damped matrix
  * that stays indefinite after every jitter retry) from `@ifngd/fisher`; they are re-exported here unchanged. {@link UnsupportedModelError}
  * is defined here for both adapters.
  * @module
  */
-import { DisposedError, IfngdError, InvalidArgumentError, ShapeError } from '@ifngd/linalg-gpu';
+import { DeviceLostError, DisposedError, IfngdError, InvalidArgumentError, ShapeError } from '@ifngd/linalg-gpu';
 import { FactorizationError, NonFiniteError } from '@ifngd/fisher';
 
-export { DisposedError, FactorizationError, IfngdError, InvalidArgumentError, NonFiniteError, ShapeError };
+export { DeviceLostError, DisposedError, FactorizationError, IfngdError, InvalidArgumentError, NonFiniteError, ShapeError };
 
 /** Stable machine-readable codes of the errors `ifngd` throws (its own and the shared concepts). */
 export type IfngdErrorCode =

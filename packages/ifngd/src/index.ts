@@ -41,6 +41,7 @@ export { hostTreeOps, type HostTree, type LeafSpec, type TreeOps } from './tree.
 export {
   BatchSizeMismatchError,
   CheckpointError,
+  DeviceLostError,
   DisposedError,
   FactorizationError,
   IfngdError,

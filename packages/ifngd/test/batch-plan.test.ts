@@ -84,5 +84,8 @@ describe('batch plan: keys follow sample identity', () => {
     t.batches[0].ids[0] = 99;
     expect(() => checkPlan(t)).toThrow(/does not match its key/);
     expect(() => checkPlan({ version: 2 })).toThrow(InvalidArgumentError);
+    // a batch size that planBatches itself refuses, and a batch larger than the plan's batch size
+    for (const bad of [0, -4]) expect(() => checkPlan({ ...JSON.parse(JSON.stringify(plan)), batchSize: bad })).toThrow(/batchSize must be an integer ≥ 1/);
+    expect(() => checkPlan({ ...JSON.parse(JSON.stringify(plan)), batchSize: 2 })).toThrow(/larger than batchSize/);
   });
 });

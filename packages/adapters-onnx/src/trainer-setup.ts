@@ -1,0 +1,51 @@
+/**
+ * What `OnnxTrainer.create` sets up: validated options, the analysed model (graph construction checked early),
+ * the runtime, the optimizer on its device started at the model's initializers, and the warmed-up sessions.
+ * @module
+ */
+import type { HostTree } from 'ifngd';
+import { analyzeModel, type ModelAnalysis } from './analyze.js';
+import { buildGraph } from './builder.js';
+import { Engine } from './engine.js';
+import { resolveTrainerOptions, type OnnxTrainerOptions, type TrainerOptions } from './options.js';
+import { Passes } from './passes.js';
+import { decodeModel, tensorFloats } from './proto.js';
+import { defaultRuntime } from '#runtime';
+import { asRuntime, type OrtRuntime } from './runtime-check.js';
+
+/** Everything a trainer is made of. */
+export interface TrainerParts {
+  readonly an: ModelAnalysis;
+  readonly o: TrainerOptions;
+  readonly ort: OrtRuntime;
+  readonly engine: Engine;
+  readonly passes: Passes;
+  /** The trainable initializers' values. */
+  readonly params: HostTree;
+}
+
+/** The trainable initializers' values (copies), by name. */
+function initialParams(an: ModelAnalysis): HostTree {
+  const params: Record<string, Float32Array> = {};
+  for (const p of an.params) params[p.name] = tensorFloats(an.initializers.get(p.name)!);
+  return params;
+}
+
+/** Sets a trainer up (see `OnnxTrainer.create` for what it throws); a throw releases the device it created. */
+export async function setUpTrainer(modelBytes: Uint8Array, options: OnnxTrainerOptions): Promise<TrainerParts> {
+  const o = resolveTrainerOptions(options);
+  const an = analyzeModel(decodeModel(modelBytes), o.output);
+  buildGraph(an, o.loss, 'gradients'); // fail early on graph-construction errors
+  const ort = o.ort === undefined ? await defaultRuntime() : asRuntime(o.ort, 'options.ort', 'ort');
+  const engine = await Engine.create(an, o);
+  const params = initialParams(an);
+  engine.init(params);
+  const passes = new Passes(an, o.loss, ort, o.sessionOptions);
+  try {
+    await passes.warmUp();
+  } catch (e) {
+    engine.releaseDevice(); // e.g. an execution provider the runtime lacks
+    throw e;
+  }
+  return { an, o, ort, engine, passes, params };
+}

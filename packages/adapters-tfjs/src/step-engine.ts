@@ -1,0 +1,179 @@
+/**
+ * The trainer's optimizer side: which step implementation runs — FNGD (`fngd-step.ts`), KFAC (`kfac-step.ts`)
+ * or a tfjs optimizer (`baseline-step.ts`) — on which linear-algebra device (and whether the trainer created
+ * it), the optimizer's checkpoint bytes, moving it to another device, and the release of what it holds.
+ * @module
+ */
+import type * as tf from '@tensorflow/tfjs-core';
+import type { Tensor } from '@tensorflow/tfjs-core';
+import type { LinalgDevice } from '@ifngd/linalg-gpu';
+import { NonFiniteError, type BatchKey, type FngdOptimizer, type HostTree, type KfacOptimizer } from 'ifngd';
+import { baselineStep } from './baseline-step.js';
+import { linalgDeviceForTf } from './device.js';
+import { AdapterArgumentError } from './errors.js';
+import { FngdStep } from './fngd-step.js';
+import { KfacStep } from './kfac-step.js';
+import type { StepContext } from './step-context.js';
+import type { BatchResult, FngdTrainerOptions } from './trainer-types.js';
+import { allFiniteAsync, collectTensors, type TfTree } from './tree-ops.js';
+
+/** One step implementation of a trainer and the linalg device it runs on. */
+export class StepEngine {
+  /** The tfjs baseline optimizer (null for FNGD and KFAC). */
+  readonly tfOptimizer: tf.Optimizer | null;
+  readonly #c: StepContext;
+  readonly #options: FngdTrainerOptions;
+  #fngd: FngdStep | null = null;
+  #kfac: KfacStep | null = null;
+  #device: LinalgDevice | null;
+  #ownsDevice: boolean;
+
+  private constructor(c: StepContext, options: FngdTrainerOptions, device: LinalgDevice | null, ownsDevice: boolean) {
+    this.#c = c;
+    this.#options = { ...options, ...(options.fngd ? { fngd: { ...options.fngd } } : {}), ...(options.kfac ? { kfac: { ...options.kfac } } : {}) };
+    this.#device = device;
+    this.#ownsDevice = ownsDevice;
+    this.tfOptimizer = options.optimizer ?? null;
+    if (options.kfac !== undefined && device) {
+      const taps = c.model.taps;
+      if (!taps) throw new AdapterArgumentError('FngdTrainer.create: KFAC needs the model\'s layers: a tf.LayersModel, or a FunctionModel with `taps`');
+      this.#kfac = this.#newKfac(device);
+    } else if (options.optimizer === undefined && device) {
+      this.#fngd = new FngdStep(c, device, this.#options.fngd);
+    }
+  }
+
+  #newKfac(device: LinalgDevice): KfacStep {
+    return new KfacStep({ ...this.#c, taps: this.#c.model.taps ?? [], device }, this.#options.kfac ?? {});
+  }
+
+  /**
+   * Chooses the step (KFAC with `options.kfac`, the tfjs `options.optimizer`, else FNGD), creates the linalg
+   * device unless `options.device` gives one, and starts the optimizer at the variables. A throw releases
+   * everything created here (and the context's patch filters).
+   */
+  static async create(c: StepContext, options: FngdTrainerOptions): Promise<StepEngine> {
+    const owns = options.optimizer === undefined && !options.device;
+    const device = options.optimizer !== undefined ? null : (options.device ?? (await linalgDeviceForTf()));
+    let engine: StepEngine;
+    try {
+      engine = new StepEngine(c, options, device, owns);
+    } catch (e) {
+      if (owns) device?.destroy(); // e.g. an invalid FNGD option
+      c.filters.dispose();
+      throw e;
+    }
+    try {
+      // without synchronous reads (webgpu) `init` assumed the parameters finite: check now, asynchronously
+      if (engine.#fngd && engine.#fngd.ops.takeAssumed() > 0 && !(await allFiniteAsync(c.variables))) throw new NonFiniteError('init: parameters hold NaN or ±Infinity');
+      await engine.#kfac?.init();
+    } catch (e) {
+      engine.dispose();
+      c.filters.dispose();
+      throw e;
+    }
+    return engine;
+  }
+
+  /** `'fngd'`, `'kfac'`, or null for a tfjs-optimizer baseline (which has no optimizer state of its own). */
+  get kind(): 'fngd' | 'kfac' | null {
+    return this.#kfac ? 'kfac' : this.#fngd ? 'fngd' : null;
+  }
+
+  /** The FNGD optimizer (null for KFAC and for a baseline). */
+  get optimizer(): FngdOptimizer<TfTree> | null {
+    return this.#fngd?.optimizer ?? null;
+  }
+
+  /** The KFAC optimizer (null unless training with KFAC). */
+  get kfacOptimizer(): KfacOptimizer<HostTree> | null {
+    return this.#kfac?.optimizer ?? null;
+  }
+
+  /** One step on a batch of checked targets. */
+  step(x: Tensor, y: Tensor, batchKey: BatchKey, epoch: number): Promise<BatchResult> {
+    const n = x.shape[0] as number;
+    if (this.tfOptimizer) return baselineStep(this.tfOptimizer, this.#c, x, y);
+    if (this.#kfac) return this.#kfac.run(x, y, n);
+    return (this.#fngd as FngdStep).run(x, y, batchKey, epoch, n);
+  }
+
+  /** The optimizer's checkpoint (`ifngd`'s formats; a baseline: empty). Synchronous reads: see {@link StepEngine.prefetch}. */
+  serialize(): Uint8Array {
+    if (this.#kfac) return this.#kfac.optimizer.serialize();
+    return this.#fngd ? this.#fngd.optimizer.serialize() : new Uint8Array(0);
+  }
+
+  /** Caches the FNGD state's values on the host (an awaited read), so {@link StepEngine.serialize} works on webgpu. */
+  async prefetch(): Promise<void> {
+    const state = this.#fngd?.optimizer.state;
+    if (state) await Promise.all([...collectTensors(state)].map((t) => t.data()));
+  }
+
+  /** Restores {@link StepEngine.serialize} output (checked by the caller for its kind). */
+  restore(bytes: Uint8Array): void {
+    this.#fngd?.restore(bytes);
+    this.#kfac?.optimizer.restore(bytes);
+  }
+
+  /**
+   * Throws `AdapterArgumentError` unless `device` can take the optimizer: a baseline has none; the device must be
+   * a live `LinalgDevice` (not destroyed, not lost).
+   */
+  checkDevice(device: LinalgDevice): void {
+    if (this.kind === null) throw new AdapterArgumentError('useDevice: a tfjs-optimizer trainer uses no linear-algebra device');
+    const d = device as Partial<LinalgDevice> | null;
+    if (typeof d !== 'object' || d === null || typeof d.matrix !== 'function' || typeof d.destroy !== 'function') {
+      throw new AdapterArgumentError(`useDevice: expected a LinalgDevice, got ${d === null ? 'null' : typeof d}`);
+    }
+    if (device.destroyed) throw new AdapterArgumentError('useDevice: the device was destroyed');
+    if (device.isLost) throw new AdapterArgumentError('useDevice: the device is lost');
+  }
+
+  /**
+   * Moves the optimizer to `device` (checked by {@link StepEngine.checkDevice}): a new FNGD or KFAC optimizer on
+   * it takes the current one's checkpoint — transformation state, coefficient cache, counters, KFAC's running
+   * averages and inverses — and the old one is released; so only device-resident state is dropped (KFAC's
+   * device copies of its inverses, uploaded again from the state by the next step). The old device is destroyed
+   * when the trainer created it; the new one stays the caller's. A throw leaves the engine as it was.
+   */
+  async useDevice(device: LinalgDevice): Promise<void> {
+    if (device === this.#device) return;
+    if (this.#fngd) {
+      await this.prefetch();
+      const bytes = this.#fngd.optimizer.serialize();
+      const next = new FngdStep(this.#c, device, this.#options.fngd);
+      try {
+        next.restore(bytes);
+        next.ops.takeAssumed(); // the parameters' finiteness was checked when they were last assigned
+      } catch (e) {
+        next.dispose();
+        throw e;
+      }
+      this.#fngd.dispose();
+      this.#fngd = next;
+    } else if (this.#kfac) {
+      const bytes = this.#kfac.optimizer.serialize();
+      const next = this.#newKfac(device);
+      try {
+        await next.init();
+        next.optimizer.restore(bytes);
+      } catch (e) {
+        next.dispose();
+        throw e;
+      }
+      this.#kfac.dispose();
+      this.#kfac = next;
+    }
+    if (this.#ownsDevice) this.#device?.destroy();
+    this.#device = device;
+    this.#ownsDevice = false;
+  }
+
+  /** Releases the optimizer state tensors, the KFAC inverses and the device the trainer created. */
+  dispose(): void {
+    this.#fngd?.dispose();
+    this.#kfac?.dispose();
+    if (this.#ownsDevice) this.#device?.destroy();
+  }
+}
