@@ -7,7 +7,7 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderCharts } from './charts.js';
-import { fmtDelta, fmtMetric, timeToTargetVsKfac, type OptimizerSummary, type Report } from './report.js';
+import { fmtDelta, fmtMetric, kfacMark, timeToTargetVsKfac, type OptimizerSummary, type Report } from './report.js';
 import { describeConfig } from './optimizers.js';
 import type { Spread } from './summary.js';
 
@@ -68,12 +68,47 @@ export function taskTable(reports: readonly Report[]): string {
     });
   }
   out.push('');
+  out.push(...kfacTable(reports));
+  out.push('');
   out.push(...policyTable(reports));
   out.push('');
   out.push(
     `Target: ${r0.target.rule}. Reproduce: \`npm run tune -- --task ${r0.task} --batch N\`, then \`npm run demo -- --task ${r0.task} --batch N --out results\`.`,
   );
   return out.join('\n');
+}
+
+/**
+ * FNGD against KFAC (the paper's comparator): time to the shared target and to KFAC's own median final metric,
+ * each FNGD variant's ÷ KFAC's (the paper reports FNGD 2.07× faster: a ratio of 0.48). Empty without KFAC runs.
+ */
+export function kfacTable(reports: readonly Report[]): string[] {
+  const r0 = reports[0];
+  if (!r0 || !reports.some((r) => r.summary.some((s) => s.optimizer === 'kfac'))) return [];
+  const { metric } = r0;
+  const fm = (v: number | null): string => fmtMetric(metric, v);
+  const f = (v: number | null): string => (v === null ? 'n/a' : v.toFixed(2));
+  const sec = (sp: { median: number; n: number } | null, seeds: number): string => (sp ? `${sp.median.toFixed(1)} s (${sp.n}/${seeds})` : 'not reached');
+  const out = [
+    'FNGD against KFAC (the paper\'s comparator, tuned by the same protocol), medians; "÷ KFAC" < 1: faster than KFAC (the paper: 0.48):',
+    '',
+    '| batch | optimizer | final | time to target | ÷ KFAC | time to KFAC\'s final | ÷ KFAC |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const r of [...reports].sort((a, b) => a.batchSize - b.batchSize)) {
+    const mark = kfacMark(r);
+    if (!mark) continue;
+    for (const s of r.summary) {
+      if (!s.optimizer.startsWith('fngd') && s.optimizer !== 'kfac') continue;
+      const m = mark.rows.get(s.optimizer);
+      out.push(
+        `| ${r.batchSize} | ${s.optimizer} | ${fm(s.final?.median ?? null)} | ${sec(s.timeToTarget, r.seeds.length)} | ${f(timeToTargetVsKfac(r.summary, s))} | ` +
+          `${sec(m?.seconds ?? null, r.seeds.length)} | ${f(m?.ratio ?? null)} |`,
+      );
+    }
+    out.push(`| ${r.batchSize} | | target ${fm(r.target.value)}; KFAC's final ${fm(mark.mark)} | | | | |`);
+  }
+  return out;
 }
 
 /**

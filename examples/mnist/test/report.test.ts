@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { buildReport, timeToTargetVsKfac, type ReportInput, type Run } from '../src/report.js';
+import { buildReport, kfacMark, timeToTargetVsKfac, type ReportInput, type Run } from '../src/report.js';
 import type { OptName } from '../src/search.js';
-import { policyTable, taskTable } from '../src/tables.js';
+import { kfacTable, policyTable, taskTable } from '../src/tables.js';
 
 /** A run whose loss falls linearly from `start` by `step` per epoch, each epoch taking `sec` seconds. */
 function run(optimizer: OptName, seed: number, sec: [number, number], start: number, step: number, epochs = 4): Run {
@@ -125,6 +125,26 @@ describe('buildReport', () => {
     expect(timeToTargetVsKfac(rk.summary, f)).toBeCloseTo(want, 12);
     expect(rk.verdicts).toHaveLength(1);
     expect(taskTable([rk])).toContain(`| ${want.toFixed(2)} |`);
+  });
+
+  it("measures every optimizer against KFAC's own final mark, which reads where KFAC misses the shared target", () => {
+    expect(kfacMark(r)).toBeNull(); // no KFAC run
+    expect(kfacTable([r])).toEqual([]);
+    const withKfac = [...runs];
+    for (const seed of [1, 2, 3]) withKfac.push(run('kfac', seed, [3, 2], 190, 20)); // 190,170,150,130 at 3,5,7,9 s
+    const rk = buildReport(input(withKfac));
+    const m = kfacMark(rk)!;
+    expect(m.mark).toBe(130);
+    expect(m.rows.get('kfac')?.seconds?.median).toBeCloseTo(9, 12);
+    expect(m.rows.get('kfac')?.ratio).toBeCloseTo(1, 12);
+    // fngd-always: 190,160,130 at 2, 3.5, 5 s → the mark at 5 s
+    expect(m.rows.get('fngd-always')?.seconds?.median).toBeCloseTo(5, 12);
+    expect(m.rows.get('fngd-always')?.ratio).toBeCloseTo(5 / 9, 12);
+    expect(m.rows.get('adam')?.ratio).toBeNull(); // Adam ends at 141–143
+    const md = kfacTable([rk]).join('\n');
+    expect(md).toContain(`| 128 | fngd-always | 100.0 | ${(3.5 + (18 / 30) * 1.5).toFixed(1)} s (3/3) |`);
+    expect(md).toContain(`| 5.0 s (3/3) | ${(5 / 9).toFixed(2)} |`);
+    expect(md).toContain("KFAC's final 130.0");
   });
 
   it('compares each refresh policy with fngd-always: final, factorizations and time to target as ratios', () => {
