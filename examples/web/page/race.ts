@@ -11,6 +11,8 @@ import { FngdTrainer } from '@ifngd/adapters-tfjs';
 import { OnnxTrainer } from '@ifngd/adapters-onnx';
 import { buildModel, type ModelSpec } from '@ifngd/adapters-onnx/internal';
 import { createDevice } from '@ifngd/linalg-gpu';
+import { permutation, planBatches, type BatchPlan } from 'ifngd';
+import { mixSeed } from 'ifngd/internal';
 import type { Digits } from './data.js';
 
 /** tfjs backends the page offers. */
@@ -96,24 +98,16 @@ function ortRuntime(): typeof ort {
   return ort;
 }
 
-/** Seeded batch order (mulberry32 + Fisher–Yates), a fresh permutation per epoch. */
-function shuffler(seed: number): (n: number) => number[] {
-  let a = seed >>> 0;
-  const rand = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return (n) => {
-    const order = Array.from({ length: n }, (_, i) => i);
-    for (let i = n - 1; i > 0; i--) {
-      const j = Math.floor(rand() * (i + 1));
-      [order[i], order[j]] = [order[j]!, order[i]!];
-    }
-    return order;
-  };
+/** The seed of the batch plan and of each epoch's order, shared by the three lanes. */
+const SEED = 7;
+
+/**
+ * The repository's one batch contract (the one `FngdTrainer.fit` follows with `sampleIds: 'index'`): samples
+ * 0…n−1 partitioned by `planBatches`, each epoch's order `permutation(B, mixSeed(seed, epoch))`.
+ */
+function batchContract(n: number, batchSize: number): { plan: BatchPlan; order: (epoch: number) => number[] } {
+  const { plan } = planBatches(Array.from({ length: n }, (_, i) => i), { batchSize, seed: SEED });
+  return { plan, order: (epoch) => permutation(plan.batches.length, mixSeed(SEED, epoch)) };
 }
 
 /** The ONNX lane: `OnnxTrainer` on onnxruntime-web (wasm EP), FNGD defaults, the CPU linear-algebra device. */
@@ -146,18 +140,23 @@ class OnnxLane {
     }
   }
 
-  /** One epoch over the fixed batches (keys = batch indices) in `order`; the mean training loss and seconds. */
-  async epoch(epoch: number, order: readonly number[], batchSize: number, onBatch: (b: number, loss: number) => void): Promise<{ loss: number; seconds: number }> {
+  /** One epoch over the planned batches in the contract's order for `epoch`; the mean training loss and seconds. */
+  async epoch(epoch: number, batches: ReturnType<typeof batchContract>, onBatch: (b: number, loss: number) => void): Promise<{ loss: number; seconds: number }> {
     const { xTrain, yTrain, nTrain } = this.data;
     const t0 = performance.now();
     let sum = 0;
-    for (const [b, key] of order.entries()) {
-      const lo = key * batchSize;
-      const hi = Math.min(nTrain, lo + batchSize);
-      const x = new ort.Tensor('float32', xTrain.subarray(lo * 784, hi * 784), [hi - lo, 784]);
-      const y = new ort.Tensor('float32', yTrain.subarray(lo * 10, hi * 10), [hi - lo, 10]);
-      const loss = await this.trainer.step({ x }, y, { batchKey: key, epoch });
-      sum += loss * (hi - lo);
+    for (const [b, index] of batches.order(epoch).entries()) {
+      const { ids, key } = batches.plan.batches[index]!;
+      const n = ids.length;
+      const xb = new Float32Array(n * 784);
+      const yb = new Float32Array(n * 10);
+      ids.forEach((id, i) => {
+        const r = id as number;
+        xb.set(xTrain.subarray(r * 784, (r + 1) * 784), i * 784);
+        yb.set(yTrain.subarray(r * 10, (r + 1) * 10), i * 10);
+      });
+      const loss = await this.trainer.step({ x: new ort.Tensor('float32', xb, [n, 784]) }, new ort.Tensor('float32', yb, [n, 10]), { batchKey: key, epoch });
+      sum += loss * n;
       onBatch(b, loss);
     }
     return { loss: sum / nTrain, seconds: (performance.now() - t0) / 1000 };
@@ -196,18 +195,18 @@ export async function race(data: Digits, epochs: number, batchSize: number, cb: 
   const points: Point[] = [];
   try {
     onnx = await OnnxLane.create(data);
-    const batches = Math.ceil(data.xTrain.shape[0] / batchSize);
-    const order = shuffler(7);
+    const contract = batchContract(data.xTrain.shape[0], batchSize);
+    const batches = contract.plan.batches.length;
     for (let epoch = 1; epoch <= epochs; epoch++) {
       for (const optimizer of OPTIMIZERS) {
         let log: { trainLoss: number; seconds: number };
         if (optimizer === 'onnx') {
-          const r = await onnx.epoch(epoch - 1, order(batches), batchSize, (b, l) => cb.onBatch?.(optimizer, epoch - 1 + (b + 1) / batches, l));
+          const r = await onnx.epoch(epoch - 1, contract, (b, l) => cb.onBatch?.(optimizer, epoch - 1 + (b + 1) / batches, l));
           log = { trainLoss: r.loss, seconds: r.seconds };
         } else {
           const t = trainers[optimizer];
           const onBatchEnd = (b: number, l: { loss: number; batches: number }) => cb.onBatch?.(optimizer, epoch - 1 + (b + 1) / l.batches, l.loss);
-          const [l] = await t.fit(data.xTrain, data.yTrain, { epochs: 1, batchSize, seed: 7, callbacks: { onBatchEnd } });
+          const [l] = await t.fit(data.xTrain, data.yTrain, { epochs: 1, batchSize, seed: SEED, sampleIds: 'index', callbacks: { onBatchEnd } });
           log = l!;
         }
         seconds[optimizer] += log.seconds;
