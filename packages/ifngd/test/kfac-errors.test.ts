@@ -4,7 +4,7 @@
  * like an undisturbed twin (same parameters bit for bit, same checkpoint bytes, same counters).
  */
 import type { LayerFactors } from '@ifngd/fisher';
-import { createDevice, NotPositiveDefiniteError, type LinalgDevice } from '@ifngd/linalg-gpu';
+import { createDevice, type LinalgDevice } from '@ifngd/linalg-gpu';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   InvalidArgumentError,
@@ -308,7 +308,7 @@ describe('a rejected step changes nothing (against an undisturbed twin)', () => 
     await expectSameFuture(a, b, pa);
   });
 
-  it("a failed factorization (rank-1 batch ×1e8, decay 0): linalg's NotPositiveDefiniteError", async () => {
+  it('a factor float32 cannot factorize (rank-1 batch ×1e8, decay 0) is inverted with a diagonal jitter: the step goes through', async () => {
     const { a, b, p1 } = await twins({ decay: 0, inverseEvery: 1 });
     const pass = batch(p1, 1).pass;
     const one = pass.layers.map((f) => ({
@@ -322,10 +322,10 @@ describe('a rejected step changes nothing (against an undisturbed twin)', () => 
         [1, f.dout],
       ),
     }));
-    await expect(
-      a.step(batch(p1, 1).grads, p1, { factors: one }).finally(() => disposeFactors(one)),
-    ).rejects.toBeInstanceOf(NotPositiveDefiniteError);
-    await expectSameFuture(a, b, p1);
+    // without the jitter retry this step threw linalg's NotPositiveDefiniteError (a zero pivot in float32)
+    const out = await a.step(batch(p1, 1).grads, p1, { factors: one }).finally(() => disposeFactors(one));
+    for (const k of Object.keys(out)) expect(out[k]!.every(Number.isFinite)).toBe(true);
+    expect(a.stats.inverseRefreshes).toBe(b.stats.inverseRefreshes + 1);
   });
 
   it('a failed init keeps the previous state', async () => {
