@@ -20,7 +20,7 @@ export { unfoldPatches, PatchFilters } from './patches.js';
 export { uploadFactors } from './upload.js';
 export { perSampleJacobian, weightedLossGradsAsync, weightedRecordGrads } from './weighted-grads.js';
 export { meanSquaredError, resolveLoss, sigmoidCrossEntropy, softmaxCrossEntropy, type LossName, type PerSampleLoss } from './losses.js';
-export { tfTreeOps, tfSyncReads, allFiniteAsync, collectTensors, makeTree, type TfTree, type TfTreeOps, type ShapeMap } from './tree-ops.js';
+export { tfTreeOps, collectTensors, makeTree, type TfTree, type TfTreeOps, type ShapeMap } from './tree-ops.js';
 export { linalgDeviceForTf, sharesTfDevice, tfGpuDevice } from './device.js';
 export { mulberry32, permutation } from './rng.js';
 export { FNGD_DEFAULTS, KFAC_DEFAULTS } from 'ifngd';

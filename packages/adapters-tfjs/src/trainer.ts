@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { LinalgDevice } from '@ifngd/linalg-gpu';
-import { NonFiniteError, type BatchKey, type BatchPlan, type FngdOptimizer, type FngdStats, type HostTree, type KfacOptimizer, type KfacStats, type PlanChange } from 'ifngd';
+import { type BatchKey, type BatchPlan, type FngdOptimizer, type FngdStats, type HostTree, type KfacOptimizer, type KfacStats, type PlanChange } from 'ifngd';
 import { baselineStep } from './baseline-step.js';
 import { linalgDeviceForTf } from './device.js';
 import { AdapterArgumentError, DisposedError } from './errors.js';
@@ -26,7 +26,7 @@ import { StepQueue } from './step-queue.js';
 import { checkTargets, OutputShapes, withLossTargets, withLossTargetsSync } from './targets.js';
 import { checkCheckpoint, loadFromModel, saveToModel } from './trainer-checkpoint.js';
 import type { BatchResult, EpochLogs, Evaluation, FitOptions, FngdTrainerOptions } from './trainer-types.js';
-import { allFiniteAsync, collectTensors, type TfTree } from './tree-ops.js';
+import { collectTensors, type TfTree } from './tree-ops.js';
 
 export type { BatchResult, EpochLogs, Evaluation, FitCallbacks, FitOptions, FngdTrainerOptions, TrainerFngdOptions } from './trainer-types.js';
 
@@ -40,7 +40,7 @@ function isLayersModel(m: unknown): m is LayersModel {
  */
 export class FngdTrainer {
   /** The FNGD optimizer (null for KFAC and for a tfjs-optimizer baseline). */
-  readonly optimizer: FngdOptimizer<TfTree> | null;
+  readonly optimizer: FngdOptimizer<TfTree, Tensor> | null;
   /** The tfjs baseline optimizer (null for FNGD). */
   readonly tfOptimizer: tf.Optimizer | null;
   /** The model as a function over its variables. */
@@ -110,8 +110,7 @@ export class FngdTrainer {
       throw e;
     }
     try {
-      // without synchronous reads (webgpu) `init` assumed the parameters finite: check now, asynchronously
-      if (trainer.#fngd && trainer.#fngd.ops.takeAssumed() > 0 && !(await allFiniteAsync(fm.variables))) throw new NonFiniteError('init: parameters hold NaN or ±Infinity');
+      await trainer.#fngd?.init();
       await trainer.#kfac?.init();
     } catch (e) {
       trainer.dispose();
