@@ -171,8 +171,8 @@ describe.skipIf(!gpuOk && !requireGpu)('tfjs webgpu backend: factors stay on the
       }
       expect(imports).toEqual(new Array<boolean>(spec.factors).fill(true));
       // trainBatch's target check (one scalar), then a fresh step reads Σℓ (capture) and the step's [finite(p),
-      // finite(g), finite(u), finite(p'), ‖d‖] in one stack — nothing larger, nothing synchronous
-      expect(stepReads.map((q) => q.size)).toEqual([1, 1, 5]);
+      // finite(p'), ‖d‖] in one stack — nothing larger, nothing synchronous
+      expect(stepReads.map((q) => q.size)).toEqual([1, 1, 3]);
       expect(stepReads.every((q) => q.method === 'data')).toBe(true);
 
       expect(Math.abs(r.loss - ref.loss)).toBeLessThan(1e-5 * Math.max(1, Math.abs(ref.loss)));
@@ -235,8 +235,8 @@ describe.skipIf(!gpuOk && !requireGpu)('tfjs webgpu backend: factors stay on the
     expect(ref.capped).toBeGreaterThan(0);
     expect(gpu.capped).toBe(ref.capped);
     // after trainBatch's target check (one scalar): fresh, Σℓ (capture) then the step's scalars; cached, one
-    // read of [Σℓ, 4 finiteness flags, ‖d‖, guard factor, capped count, clipped count]
-    expect(gpu.reads).toEqual([[1, 1, 6], [1, 9], [1, 9]]);
+    // read of [Σℓ, finite(p), finite(p'), ‖d‖, guard factor, capped count, clipped count]
+    expect(gpu.reads).toEqual([[1, 1, 4], [1, 7], [1, 7]]);
     for (let i = 0; i < 3; i++) expect(Math.abs((gpu.losses[i] as number) - (ref.losses[i] as number))).toBeLessThan(1e-5);
     expect(relErr(gpu.after, ref.after)).toBeLessThan(1e-4);
   });
