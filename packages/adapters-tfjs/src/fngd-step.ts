@@ -6,21 +6,23 @@
  * 2. The α-weighted gradient Jᵀα = Σαᵢ∇ℓᵢ: from the captured factors when there are any (no second pass);
  *    otherwise in global mode one `tf.variableGrads` of Σαᵢℓᵢ, in layer-wise mode a capture pass and per-layer
  *    αₗ-scaled Δ.
- * 3. `opt.step(...)` on tfjs tensors (momentum etc. stay on the backend), then `variable.assign` — the last
- *    thing a step does: everything that can throw (targets, losses, the optimizer's checks) comes before it.
+ * 3. `opt.propose(...)` on tfjs tensors (guard, clipping, momentum etc. stay on the backend; nothing is read),
+ *    one awaited read of the proposal's scalars — with Σℓᵢ on cached batches — then `opt.settle(...)` and
+ *    `variable.assign`, the last thing a step does: everything that can throw (targets, losses, the optimizer's
+ *    checks) comes before it.
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor, Variable } from '@tensorflow/tfjs-core';
 import type { LinalgDevice, Matrix } from '@ifngd/linalg-gpu';
-import { fngd, NonFiniteError, type BatchKey, type Coefficients, type FngdOptimizer } from 'ifngd';
+import { fngd, type BatchKey, type Coefficients, type FngdOptimizer, type FngdProposal } from 'ifngd';
 import { captureAsync, type Capture } from './capture.js';
 import { AdapterArgumentError } from './errors.js';
 import type { StepContext } from './step-context.js';
 import type { BatchResult, TrainerFngdOptions } from './trainer-types.js';
-import { allFiniteAsync, collectTensors, disposeReleased, makeTree, tfTreeOps, type ShapeMap, type TfTree, type TfTreeOps } from './tree-ops.js';
+import { collectTensors, disposeReleased, makeTree, tfTreeOps, type ShapeMap, type TfTree, type TfTreeOps } from './tree-ops.js';
 import { uploadFactors } from './upload.js';
-import { perSampleJacobian, weightedLossGradsAsync, weightedRecordGrads } from './weighted-grads.js';
+import { perSampleJacobian, weightedLossGradsAsync, weightedLossGradTensors, weightedRecordGrads } from './weighted-grads.js';
 
 function disposeMap(m: Map<Variable, Tensor>, keep: ReadonlySet<Tensor> = new Set()): void {
   for (const t of m.values()) if (!keep.has(t) && !t.isDisposed) t.dispose();
@@ -29,7 +31,7 @@ function disposeMap(m: Map<Variable, Tensor>, keep: ReadonlySet<Tensor> = new Se
 /** The FNGD branch of the trainer: the optimizer over tfjs trees and its step over tfjs variables. */
 export class FngdStep {
   /** The optimizer (tfjs parameter trees). */
-  readonly optimizer: FngdOptimizer<TfTree>;
+  readonly optimizer: FngdOptimizer<TfTree, Tensor>;
   readonly ops: TfTreeOps;
   readonly #c: StepContext;
   readonly #device: LinalgDevice;
@@ -41,8 +43,12 @@ export class FngdStep {
     this.ops = tfTreeOps(shapes as ShapeMap);
     this.#c = c;
     this.#device = device;
-    this.optimizer = fngd<TfTree>({ ...(options ?? {}), device, ops: this.ops });
-    this.optimizer.init(this.params());
+    this.optimizer = fngd<TfTree, Tensor>({ ...(options ?? {}), device, ops: this.ops });
+  }
+
+  /** Starts the optimizer at the variables' values (an awaited read: `NonFiniteError` for NaN/±Infinity). */
+  init(): Promise<void> {
+    return this.optimizer.initAsync(this.params());
   }
 
   /** The variables as a parameter tree. */
@@ -72,9 +78,10 @@ export class FngdStep {
         },
       });
       for (const m of made.splice(0)) m.dispose();
-      let lossSum: number;
+      let lossSum: number | Tensor;
       if (!box.cap && opt.mode === 'global') {
-        const r = await weightedLossGradsAsync(model, loss, x, y, c.alpha, this.#c.variables);
+        // a cached batch: Σℓᵢ stays on the backend and is read with the step's scalars (one read per step)
+        const r = weightedLossGradTensors(model, loss, x, y, c.alpha, this.#c.variables);
         grads = r.grads;
         lossSum = r.lossSum;
       } else {
@@ -83,8 +90,8 @@ export class FngdStep {
         lossSum = cap.lossSum;
         grads = await this.#gradsFromCapture(cap, c, x, y);
       }
-      await this.#apply(grads, c, lossSum / n);
-      return { loss: lossSum / n, fresh: c.fresh };
+      const mean = await this.#apply(grads, c, n, lossSum);
+      return { loss: mean, fresh: c.fresh };
     } finally {
       for (const m of made) m.dispose();
       box.cap?.dispose();
@@ -110,48 +117,45 @@ export class FngdStep {
     return out;
   }
 
-  async #apply(grads: Map<Variable, Tensor>, c: Coefficients, loss: number): Promise<void> {
+  /**
+   * Proposes the step on the backend, reads Σℓᵢ (when still a tensor) and the step's scalars in one awaited read,
+   * settles, and assigns the variables last. Returns the mean loss. Consumes `lossSum` when it is a tensor.
+   */
+  async #apply(grads: Map<Variable, Tensor>, c: Coefficients, n: number, lossSum: number | Tensor): Promise<number> {
     const opt = this.optimizer;
-    const ops = this.ops;
     const { names, variables } = this.#c;
-    const weighted: Record<string, Tensor> = {};
-    names.forEach((name, i) => {
-      const v = variables[i] as Variable;
-      const g = grads.get(v);
-      if (!g) throw new AdapterArgumentError(`no gradient for variable '${name}'`);
-      weighted[name] = g;
-    });
-    const weightedTree = makeTree(weighted);
-    const params = this.params();
-    // the step's reads of its inputs (‖g‖², finiteness), in one awaited read: no synchronous read on webgpu
-    await ops.prime({ norm2: [weightedTree], finite: [weightedTree, params] });
-    ops.takeAssumed();
+    let lossT = typeof lossSum === 'number' ? null : lossSum;
     const before = collectTensors(opt.state);
-    let next: TfTree = params;
-    tf.tidy(() => {
-      next = opt.step(weightedTree, params, { coefficients: c, loss });
-      return [...Object.values(next), ...collectTensors(opt.state)];
-    });
-    const after = collectTensors(opt.state);
-    const assumed = ops.takeAssumed();
-    let ok: boolean | null = null;
+    let proposed = new Set<Tensor>();
     try {
-      // checks of intermediate trees the step could not read synchronously (webgpu): verify the result before
-      // any variable is assigned (the optimizer state has advanced then: see the README's transaction notes)
-      ok = next === params || assumed === 0 || (await allFiniteAsync(Object.values(next)));
-    } finally {
-      disposeReleased(before, after);
-      for (const [v, g] of [...grads.entries()]) if (after.has(g)) grads.delete(v); // kept by the optimizer state
-      if (next !== params && ok !== true) for (const t of Object.values(next)) if (!after.has(t)) t.dispose();
-    }
-    if (!ok) throw new NonFiniteError('step: the update made the parameters non-finite (detected after the step: this backend has no synchronous reads)');
-    // --- commit: nothing below throws ---
-    if (next !== params) {
+      const weighted: Record<string, Tensor> = {};
       names.forEach((name, i) => {
-        const t = next[name] as Tensor;
-        (variables[i] as Variable).assign(t);
-        if (!after.has(t)) t.dispose();
+        const g = grads.get(variables[i] as Variable);
+        if (!g) throw new AdapterArgumentError(`no gradient for variable '${name}'`);
+        weighted[name] = g;
       });
+      const params = this.params();
+      let p: FngdProposal<TfTree, Tensor> | null = null;
+      tf.tidy(() => {
+        p = opt.propose(makeTree(weighted), params, { coefficients: c });
+        proposed = collectTensors([p.params, p.state, p.scalars]);
+        return [...proposed];
+      });
+      const proposal = p as unknown as FngdProposal<TfTree, Tensor>;
+      const read = lossT ? [lossT, ...proposal.scalars] : proposal.scalars;
+      lossT = null; // consumed by the read
+      const values = await this.ops.read(read);
+      const mean = (typeof lossSum === 'number' ? lossSum : (values[0] as number)) / n;
+      const next = opt.settle(proposal, typeof lossSum === 'number' ? values : values.slice(1), { loss: mean });
+      // --- commit: nothing below throws ---
+      if (next !== params) names.forEach((name, i) => (variables[i] as Variable).assign(next[name] as Tensor));
+      return mean;
+    } finally {
+      lossT?.dispose();
+      const after = collectTensors(opt.state);
+      disposeReleased(before, after);
+      disposeReleased(proposed, after);
+      for (const [v, g] of [...grads.entries()]) if (after.has(g)) grads.delete(v); // kept by the optimizer state
     }
   }
 

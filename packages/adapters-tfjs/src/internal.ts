@@ -8,5 +8,5 @@ export { capture, captureAsync, type Capture, type TapRecord } from './capture.j
 export { unfoldPatches, PatchFilters } from './patches.js';
 export { uploadFactors } from './upload.js';
 export { perSampleJacobian, weightedLossGradsAsync, weightedRecordGrads } from './weighted-grads.js';
-export { tfSyncReads, allFiniteAsync, collectTensors, makeTree, type ShapeMap } from './tree-ops.js';
+export { collectTensors, makeTree, type ShapeMap } from './tree-ops.js';
 export { mixSeed, mulberry32 } from './rng.js';

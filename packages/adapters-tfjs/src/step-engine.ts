@@ -15,7 +15,7 @@ import { FngdStep } from './fngd-step.js';
 import { KfacStep } from './kfac-step.js';
 import type { StepContext } from './step-context.js';
 import type { BatchResult, FngdTrainerOptions } from './trainer-types.js';
-import { allFiniteAsync, collectTensors, type TfTree } from './tree-ops.js';
+import { collectTensors, type TfTree } from './tree-ops.js';
 
 /** One step implementation of a trainer and the linalg device it runs on. */
 export class StepEngine {
@@ -64,8 +64,8 @@ export class StepEngine {
       throw e;
     }
     try {
-      // without synchronous reads (webgpu) `init` assumed the parameters finite: check now, asynchronously
-      if (engine.#fngd && engine.#fngd.ops.takeAssumed() > 0 && !(await allFiniteAsync(c.variables))) throw new NonFiniteError('init: parameters hold NaN or ±Infinity');
+      // an awaited read on every backend (`NonFiniteError` for NaN/±Infinity parameters)
+      await engine.#fngd?.init();
       await engine.#kfac?.init();
     } catch (e) {
       engine.dispose();
@@ -81,7 +81,7 @@ export class StepEngine {
   }
 
   /** The FNGD optimizer (null for KFAC and for a baseline). */
-  get optimizer(): FngdOptimizer<TfTree> | null {
+  get optimizer(): FngdOptimizer<TfTree, Tensor> | null {
     return this.#fngd?.optimizer ?? null;
   }
 
@@ -144,8 +144,8 @@ export class StepEngine {
       const bytes = this.#fngd.optimizer.serialize();
       const next = new FngdStep(this.#c, device, this.#options.fngd);
       try {
+        await next.init();
         next.restore(bytes);
-        next.ops.takeAssumed(); // the parameters' finiteness was checked when they were last assigned
       } catch (e) {
         next.dispose();
         throw e;

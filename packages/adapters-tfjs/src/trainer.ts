@@ -70,7 +70,7 @@ export class FngdTrainer {
   }
 
   /** The FNGD optimizer (null for KFAC and for a tfjs-optimizer baseline). */
-  get optimizer(): FngdOptimizer<TfTree> | null {
+  get optimizer(): FngdOptimizer<TfTree, Tensor> | null {
     return this.#engine.optimizer;
   }
 

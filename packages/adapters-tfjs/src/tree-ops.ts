@@ -31,89 +31,47 @@ function map1(t: TfTree, f: (x: Tensor) => Tensor): TfTree {
   return makeTree(out);
 }
 
-/** {@link TreeOps} over tfjs tensors, with the asynchronous reads that backends without `dataSync` need. */
-export interface TfTreeOps extends TreeOps<TfTree> {
-  /**
-   * Reads ahead, with one awaited `data()`, the norm² of `norm2` trees and the finiteness of `finite` trees,
-   * so the optimizer's synchronous step finds them without a synchronous read. Keyed by tree object.
-   */
-  prime(trees: { readonly norm2?: readonly TfTree[]; readonly finite?: readonly TfTree[] }): Promise<void>;
-  /**
-   * How many finiteness checks were assumed true (no synchronous read available and not primed) since the last
-   * call; resets the count. The caller verifies the result asynchronously afterwards.
-   */
-  takeAssumed(): number;
-}
+/** {@link TreeOps} over tfjs tensors; the scalars are 0-d float32 tensors. */
+export type TfTreeOps = TreeOps<TfTree, Tensor>;
 
-/** Whether the active tfjs backend can read synchronously: webgpu cannot in Node (no OffscreenCanvas), and is slow at it anywhere. */
-export function tfSyncReads(): boolean {
-  return tf.getBackend() !== 'webgpu';
-}
-
-/** Whether every element of the tensors is finite, read with an awaited `data()` (one scalar). */
-export async function allFiniteAsync(tensors: readonly Tensor[]): Promise<boolean> {
-  if (tensors.length === 0) return true;
-  const r = tf.tidy(() => tf.all(tf.stack(tensors.map((t) => tf.all(tf.isFinite(t))))));
-  try {
-    return (await r.data())[0] === 1;
-  } finally {
-    r.dispose();
-  }
-}
+const leaves = (t: TfTree): Tensor[] => Object.keys(t).map((k) => t[k] as Tensor);
 
 /**
- * {@link TreeOps} over tfjs tensors. Every op returns new tensors (callers run the optimizer step inside
- * `tf.tidy`, see {@link collectTensors}). `norm2` and `allFinite` read one scalar back — or find it primed
- * ({@link TfTreeOps.prime}). Without synchronous reads (`syncReads()` false, default: the webgpu backend) an
- * unprimed `allFinite` is assumed true and counted ({@link TfTreeOps.takeAssumed}); an unprimed `norm2` throws.
+ * {@link TreeOps} over tfjs tensors. Every op returns new tensors (callers run the optimizer's `propose` inside
+ * `tf.tidy`, see {@link collectTensors}). Reductions (`norm2`, `norm`, `allFinite`) and the scalar ops (`shrink`,
+ * `countBelow`) return 0-d tensors and read nothing: the reuse guard, clipping and the finiteness checks are
+ * decided on the backend, and the values the optimizer needs on the host are read once per step with the
+ * awaited {@link TreeOps.read} (one `data()` of the stacked scalars) — the form every backend supports,
+ * webgpu in Node (no synchronous reads) included.
  */
-export function tfTreeOps(shapes: ShapeMap, options: { readonly syncReads?: () => boolean } = {}): TfTreeOps {
-  const syncReads = options.syncReads ?? tfSyncReads;
-  const norms = new WeakMap<object, number>();
-  const finite = new WeakMap<object, boolean>();
-  let assumed = 0;
+export function tfTreeOps(shapes: ShapeMap): TfTreeOps {
+  const norm2 = (t: TfTree): Tensor => {
+    const ls = leaves(t);
+    return ls.length === 0 ? tf.scalar(0) : tf.tidy(() => tf.addN(ls.map((x) => tf.sum(tf.square(x)))));
+  };
   return {
     spec: (t): LeafSpec[] => Object.keys(t).map((name) => ({ name, size: (t[name] as Tensor).size })),
     zerosLike: (t) => map1(t, (x) => tf.zerosLike(x)),
-    async prime(trees) {
-      const ns = trees.norm2 ?? [];
-      const fs = trees.finite ?? [];
-      if (ns.length + fs.length === 0) return;
-      const leaves = (t: TfTree): Tensor[] => Object.keys(t).map((k) => t[k] as Tensor);
-      const r = tf.tidy(() =>
-        tf.stack([
-          ...ns.map((t) => (Object.keys(t).length === 0 ? tf.scalar(0) : tf.addN(leaves(t).map((x) => tf.sum(tf.square(x)))))),
-          ...fs.map((t) => (Object.keys(t).length === 0 ? tf.scalar(1) : tf.cast(tf.all(tf.stack(leaves(t).map((x) => tf.all(tf.isFinite(x))))), 'float32'))),
-        ]),
-      );
-      let v: Float32Array;
-      try {
-        v = (await r.data()) as Float32Array;
-      } finally {
-        r.dispose();
-      }
-      ns.forEach((t, i) => norms.set(t, v[i] as number));
-      fs.forEach((t, i) => finite.set(t, v[ns.length + i] === 1));
+    norm2,
+    norm: (t, k) => tf.tidy(() => tf.mul(tf.sqrt(norm2(t)), tf.scalar(k))),
+    allFinite(t) {
+      const ls = leaves(t);
+      if (ls.length === 0) return tf.scalar(1);
+      return tf.tidy(() => tf.cast(tf.all(tf.stack(ls.map((x) => tf.all(tf.isFinite(x))))), 'float32'));
     },
-    takeAssumed() {
-      const a = assumed;
-      assumed = 0;
-      return a;
-    },
-    norm2(t) {
-      const keys = Object.keys(t);
-      if (keys.length === 0) return 0;
-      const primed = norms.get(t);
-      if (primed !== undefined) return primed;
-      if (!syncReads()) {
-        throw new Error(`norm2: the '${tf.getBackend()}' backend has no synchronous reads and this tree was not primed (clipNorm is not supported there)`);
-      }
-      const s = tf.tidy(() => tf.addN(keys.map((k) => tf.sum(tf.square(t[k] as Tensor)))));
-      const v = s.dataSync()[0] as number;
-      s.dispose();
-      return v;
-    },
+    shrink: (norm, max) =>
+      tf.tidy(() => {
+        const m = tf.scalar(max);
+        return tf.where(tf.greater(norm, m), tf.div(m, norm), tf.onesLike(norm));
+      }),
+    countBelow: (count, x, bound) => tf.tidy(() => tf.add(typeof count === 'number' ? tf.scalar(count) : count, tf.cast(tf.less(x, tf.scalar(bound)), 'float32'))),
     scale: (t, s) => map1(t, (x) => tf.mul(x, tf.scalar(s))),
+    scaleBy: (t, s, k) => {
+      const f = tf.mul(s, tf.scalar(k));
+      const out = map1(t, (x) => tf.mul(x, f));
+      f.dispose();
+      return out;
+    },
     axpy: (a, x, y) => {
       const out: Record<string, Tensor> = {};
       for (const k of Object.keys(x)) {
@@ -124,19 +82,15 @@ export function tfTreeOps(shapes: ShapeMap, options: { readonly syncReads?: () =
       }
       return makeTree(out);
     },
-    allFinite(t) {
-      const keys = Object.keys(t);
-      if (keys.length === 0) return true;
-      const primed = finite.get(t);
-      if (primed !== undefined) return primed;
-      if (!syncReads()) {
-        assumed++;
-        return true;
+    async read(scalars) {
+      if (scalars.length === 0) return [];
+      const r = tf.stack([...scalars]);
+      try {
+        return Array.from((await r.data()) as Float32Array);
+      } finally {
+        r.dispose();
+        for (const x of scalars) x.dispose();
       }
-      const r = tf.tidy(() => tf.all(tf.stack(keys.map((k) => tf.all(tf.isFinite(t[k] as Tensor))))));
-      const ok = r.dataSync()[0] === 1;
-      r.dispose();
-      return ok;
     },
     toHost: (t): HostTree => {
       const out: Record<string, Float32Array> = {};

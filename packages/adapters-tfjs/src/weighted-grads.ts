@@ -64,7 +64,11 @@ export async function weightedLossGradsAsync(
   }
 }
 
-function weightedLossGradTensors(
+/**
+ * `Σᵢ wᵢ∇ℓᵢ` for `vars` and Σℓᵢ as a 0-d tensor (not read: the caller reads it with whatever else the step
+ * needs, and disposes it and the gradients).
+ */
+export function weightedLossGradTensors(
   model: FunctionModel,
   loss: PerSampleLoss,
   x: Tensor,

@@ -170,8 +170,9 @@ describe.skipIf(!gpuOk && !requireGpu)('tfjs webgpu backend: factors stay on the
         expect(g.ref.isDisposed).toBe(true);
       }
       expect(imports).toEqual(new Array<boolean>(spec.factors).fill(true));
-      // the only host reads in a step are scalars: Σℓ, the primed [‖g‖², finite(g), finite(p)], the post-step check
-      expect(stepReads.filter((q) => q.size > 3)).toEqual([]);
+      // trainBatch's target check (one scalar), then a fresh step reads Σℓ (capture) and the step's [finite(p),
+      // finite(p'), ‖d‖] in one stack — nothing larger, nothing synchronous
+      expect(stepReads.map((q) => q.size)).toEqual([1, 1, 3]);
       expect(stepReads.every((q) => q.method === 'data')).toBe(true);
 
       expect(Math.abs(r.loss - ref.loss)).toBeLessThan(1e-5 * Math.max(1, Math.abs(ref.loss)));
@@ -183,6 +184,63 @@ describe.skipIf(!gpuOk && !requireGpu)('tfjs webgpu backend: factors stay on the
     });
   }
 
+  it('a cached step reads once (Σℓ with the step\'s scalars); the guard, clipNorm and momentum run on the GPU and match tfjs-cpu', async () => {
+    const spec = SPECS.mlp;
+    // clipNorm small enough to clip every step, a guard factor small enough to cap the reused direction
+    const fngd: TrainerFngdOptions = { ...spec.fngd, momentum: 0.9, clipNorm: 0.01, guard: { factor: 0.5 } };
+    const { x, y } = hostBatch(spec.n, spec.inShape);
+    const run = async (counted: boolean, w0: Float32Array[] | null): Promise<{ init: Float32Array[]; after: number[]; losses: number[]; reads: number[][]; clipped: unknown; capped: number }> => {
+      const m = build(spec, w0);
+      const init = await Promise.all(m.getWeights().map(async (w) => Float32Array.from(await w.data())));
+      const xt = tf.tensor(x, [spec.n, ...spec.inShape]);
+      const yt = tf.tensor(y, [spec.n, 3]);
+      const tr = await FngdTrainer.create(m, { loss: 'softmax-cross-entropy', fngd });
+      const losses: number[] = [];
+      const reads: number[][] = [];
+      for (let e = 0; e < 3; e++) {
+        const sizes: number[] = [];
+        if (counted) {
+          const orig = tf.Tensor.prototype.data;
+          vi.spyOn(tf.Tensor.prototype, 'data').mockImplementation(function (this: Tensor) {
+            sizes.push(this.size);
+            return orig.call(this);
+          } as typeof orig);
+          vi.spyOn(tf.Tensor.prototype, 'dataSync').mockImplementation(() => {
+            throw new Error('dataSync in a step');
+          });
+        }
+        const r = await tr.trainBatch(xt, yt, { batchKey: 0, epoch: e });
+        vi.restoreAllMocks();
+        expect(r.fresh).toBe(e === 0);
+        losses.push(r.loss);
+        reads.push(sizes);
+      }
+      const after = await params(m);
+      const s = tr.stats!;
+      expect(s.guard.reusedSteps).toBe(2);
+      const clipped = (tr.optimizer!.state!.inner[1] as { clipped: unknown }).clipped;
+      tr.dispose();
+      tf.dispose([xt, yt]);
+      m.dispose();
+      return { init, after, losses, reads, clipped, capped: s.guard.capped };
+    };
+    await useCpu();
+    const ref = await run(false, null);
+    await useWebgpu();
+    const gpu = await run(true, ref.init);
+    // every step clipped (a number in the committed state, read with the step), as on the CPU
+    expect(ref.clipped).toBe(3);
+    expect(gpu.clipped).toBe(3);
+    // the guard capped the reused direction on both
+    expect(ref.capped).toBeGreaterThan(0);
+    expect(gpu.capped).toBe(ref.capped);
+    // after trainBatch's target check (one scalar): fresh, Σℓ (capture) then the step's scalars; cached, one
+    // read of [Σℓ, finite(p), finite(p'), ‖d‖, guard factor, capped count, clipped count]
+    expect(gpu.reads).toEqual([[1, 1, 4], [1, 7], [1, 7]]);
+    for (let i = 0; i < 3; i++) expect(Math.abs((gpu.losses[i] as number) - (ref.losses[i] as number))).toBeLessThan(1e-5);
+    expect(relErr(gpu.after, ref.after)).toBeLessThan(1e-4);
+  });
+
   it('no tensor leaks over a few steps (fresh, cached and always-refreshed coefficients)', async () => {
     await useWebgpu();
     const spec = SPECS.mlp;
@@ -191,6 +249,7 @@ describe.skipIf(!gpuOk && !requireGpu)('tfjs webgpu backend: factors stay on the
     const yt = tf.tensor(y, [spec.n, 3]);
     for (const fngd of [
       { ...spec.fngd, momentum: 0.9 },
+      { ...spec.fngd, momentum: 0.9, clipNorm: 0.01, guard: { factor: 0.5 } },
       { ...spec.fngd, mode: 'layerwise' as const, refresh: 'always' as const },
     ]) {
       const m = build(spec, null);

@@ -36,12 +36,12 @@ import { serveRequest, type RequestTiming, type StagedRequest } from './request.
 import { cloneStats, emptyStats, type FngdStats } from './stats.js';
 import { chain, type GradientTransformation } from './transform.js';
 import { applyIfFinite, type ApplyIfFiniteState } from './transforms/apply-if-finite.js';
-import { clipByGlobalNorm } from './transforms/clip.js';
+import { clipByGlobalNorm, type ClipState } from './transforms/clip.js';
 import { scaleByFngd, type FngdScaleState } from './transforms/fngd-scale.js';
 import { scaleByLearningRate, type LearningRateState } from './transforms/learning-rate.js';
 import { momentum } from './transforms/momentum.js';
 import { weightDecay } from './transforms/weight-decay.js';
-import { assertSameSpec, hostTreeOps, type HostTree, type LeafSpec, type TreeOps } from './tree.js';
+import { assertSameSpec, hostTreeOps, readNow, type HostTree, type LeafSpec, type TreeOps } from './tree.js';
 
 /** A request for one batch's coefficients. */
 export interface CoefficientRequest {
@@ -84,24 +84,72 @@ export interface FngdStepExtras {
   readonly loss?: number;
 }
 
+/**
+ * A step computed but not yet committed (see {@link FngdOptimizer.propose}): the proposed parameters and the
+ * scalars the commit decides on, still where the trees live. Read `scalars` (once, e.g. with the batch loss) and
+ * hand the values to {@link FngdOptimizer.settle}.
+ */
+export interface FngdProposal<T, S = number> {
+  /** The parameters after the step, if it commits and is applied (`settle` says which parameters to keep). */
+  readonly params: T;
+  /** The scalars to read, in order; their values go to `settle`. */
+  readonly scalars: readonly S[];
+  /** The proposed transformation state, scalars unread (for releasing a framework's resources; do not use). */
+  readonly state: ChainState;
+}
+
 interface TicketRecord {
   readonly staged: StagedRequest;
   /** Set when a step committed it (a ticket commits at most once). */
   committed: boolean;
 }
 
+/** What `settle` needs of a proposal (kept private to the optimizer). */
+interface ProposalRecord<T> {
+  readonly coefficients: Coefficients;
+  readonly ticket: TicketRecord;
+  /** The chain state the proposal was computed from: another commit in between voids it. */
+  readonly basis: ChainState;
+  readonly params: T;
+  readonly next: T;
+  /** Where each value of the read goes: a slot index into `scalars`, or a number known without reading. */
+  readonly slots: ProposalSlots;
+  readonly inner: unknown[];
+  readonly lr: number;
+  settled: boolean;
+}
+
+/** Positions of the read values (`number` = the value itself, `{ at }` = `values[at]`). */
+type Slot = number | { readonly at: number };
+interface ProposalSlots {
+  readonly finiteParams: Slot;
+  readonly finiteNext: Slot;
+  readonly norm: Slot;
+  readonly scale: Slot;
+  readonly capped: Slot;
+  /** `clipByGlobalNorm`'s count, when clipping is on. */
+  readonly clipped: Slot | null;
+}
+
 /** State of the optimizer's transformation chain (`applyIfFinite` around the chained transforms' states). */
 export type ChainState = ApplyIfFiniteState<unknown[]>;
 
 /** The FNGD optimizer. Create it with {@link fngd}. */
-export class FngdOptimizer<T = HostTree> {
-  /** The pure transformation (`init` / `update`) the optimizer applies. */
+export class FngdOptimizer<T = HostTree, S = number> {
+  /**
+   * The pure transformation (`init` / `update`) the optimizer applies. Its `update` decides finiteness on the
+   * host (`applyIfFinite`), so it needs host-readable tree ops; the optimizer's own steps use the chain inside
+   * it and decide with one read per step (`propose`/`settle`).
+   */
   readonly transformation: GradientTransformation<ChainState, T>;
+  /** The chain inside `applyIfFinite`. */
+  readonly #inner: GradientTransformation<unknown[], T>;
   readonly #device: LinalgDevice;
   readonly #o: ResolvedOptions;
-  readonly #ops: TreeOps<T>;
+  readonly #ops: TreeOps<T, S>;
   readonly #maxJitterRetries: number | undefined;
   readonly #tickets = new WeakMap<Coefficients, TicketRecord>();
+  readonly #proposals = new WeakMap<FngdProposal<T, S>, ProposalRecord<T>>();
   /** Incremented by `init` and `restore`: requests of an older generation cannot commit. */
   #generation = 0;
   #cache = new CoefficientCache();
@@ -113,10 +161,10 @@ export class FngdOptimizer<T = HostTree> {
   #lastRequest: RequestTiming | null = null;
 
   /** @internal use {@link fngd} */
-  constructor(options: FngdOptions<T>) {
+  constructor(options: FngdOptions<T, S>) {
     this.#o = resolveOptions(options);
     this.#device = options.device;
-    this.#ops = options.ops ?? (hostTreeOps as unknown as TreeOps<T>);
+    this.#ops = options.ops ?? (hostTreeOps as unknown as TreeOps<T, S>);
     this.#maxJitterRetries = options.maxJitterRetries;
     const o = this.#o;
     const ops = this.#ops;
@@ -125,7 +173,8 @@ export class FngdOptimizer<T = HostTree> {
     if (o.momentum) parts.push(momentum(o.momentum, ops));
     if (o.weightDecay > 0) parts.push(weightDecay(o.weightDecay, ops));
     parts.push(scaleByLearningRate(o.learningRate, ops));
-    this.transformation = applyIfFinite(chain<T, GradientTransformation<any, T>[]>(...parts), ops) as GradientTransformation<ChainState, T>;
+    this.#inner = chain<T, GradientTransformation<any, T>[]>(...parts) as GradientTransformation<unknown[], T>;
+    this.transformation = applyIfFinite(this.#inner, ops) as GradientTransformation<ChainState, T>;
     this.#core = this.#freshCore();
     this.#stats = emptyStats(o.damping, this.#core.probeInterval);
   }
@@ -161,10 +210,25 @@ export class FngdOptimizer<T = HostTree> {
     return this.#cache.get(key);
   }
 
-  /** Starts (or restarts) training `params`: fresh state, empty cache, zeroed counters. */
+  /**
+   * Starts (or restarts) training `params`: fresh state, empty cache, zeroed counters. Reads the parameters'
+   * finiteness synchronously: tree ops whose reads are asynchronous use {@link FngdOptimizer.initAsync}
+   * (`InvalidArgumentError` here). Throws `NonFiniteError` for NaN or ±Infinity parameters; nothing changes then.
+   */
   init(params: T): void {
     const spec = this.#ops.spec(params);
-    if (!this.#ops.allFinite(params)) throw new NonFiniteError('init: parameters hold NaN or ±Infinity');
+    this.#start(params, spec, readNow(this.#ops, [this.#ops.allFinite(params)], 'init')[0] === 1);
+  }
+
+  /** {@link FngdOptimizer.init} with an awaited read (tree ops that live on a device). */
+  async initAsync(params: T): Promise<void> {
+    const spec = this.#ops.spec(params);
+    const [finite] = await this.#ops.read([this.#ops.allFinite(params)]);
+    this.#start(params, spec, finite === 1);
+  }
+
+  #start(params: T, spec: readonly LeafSpec[], finite: boolean): void {
+    if (!finite) throw new NonFiniteError('init: parameters hold NaN or ±Infinity');
     const chainState = this.transformation.init(params);
     this.#spec = spec;
     this.#chain = chainState;
@@ -208,58 +272,144 @@ export class FngdOptimizer<T = HostTree> {
    * One update from the α-weighted gradient: returns the new parameters (inputs are not modified). A step is a
    * transaction: it commits its coefficients' staged request together with its own effects, or throws and
    * changes nothing. Throws `NotInitializedError`, `InvalidArgumentError` (coefficients of another optimizer, a
-   * schedule's negative rate), `StaleCoefficientsError` (coefficients already used by a step, requested before
+   * schedule's negative rate, tree ops that read asynchronously: use {@link FngdOptimizer.stepAsync} or
+   * `propose`/`settle`), `StaleCoefficientsError` (coefficients already used by a step, requested before
    * `init`/`restore`, or the batch's cache entry changed since), `BatchSizeMismatchError` (another request for the
    * batch with another n committed first), `ShapeError`, `NonFiniteError` (non-finite loss or parameters;
    * gradients, a schedule's NaN/±Infinity rate or an update that is not finite in float32 unless
    * `onNonFinite: 'skip'`, which returns `params` unchanged, commits the coefficients' request and counts the skip).
+   * It is `settle(propose(…), read(scalars))` with a synchronous read.
    */
   step(weightedGrads: T, params: T, extras: FngdStepExtras): T {
-    const chainState = this.#chain;
-    const spec = this.#spec;
-    if (!chainState || !spec) throw new NotInitializedError('step: call init(params) (or restore) first');
-    if (typeof extras !== 'object' || extras === null) throw new InvalidArgumentError('step: extras must be an object');
+    const loss = this.#checkStep(extras);
+    const p = this.propose(weightedGrads, params, extras);
+    let values: readonly number[];
+    try {
+      values = readNow(this.#ops, p.scalars, 'step');
+    } catch (e) {
+      this.#void(p);
+      throw e;
+    }
+    return this.settle(p, values, loss === undefined ? {} : { loss });
+  }
+
+  /** {@link FngdOptimizer.step} with an awaited read: for tree ops that live on a device. */
+  async stepAsync(weightedGrads: T, params: T, extras: FngdStepExtras): Promise<T> {
+    const loss = this.#checkStep(extras);
+    const p = this.propose(weightedGrads, params, extras);
+    let values: readonly number[];
+    try {
+      values = await this.#ops.read(p.scalars);
+    } catch (e) {
+      this.#void(p);
+      throw e;
+    }
+    return this.settle(p, values, loss === undefined ? {} : { loss });
+  }
+
+  /**
+   * The first half of a step: computes the update and the proposed parameters where the trees live, reading
+   * nothing, and changes nothing. The guard's factor `min(1, cap/‖d‖)`, clipping and the finiteness checks are
+   * scalars of the tree's kind in the returned proposal; read its `scalars` once (an adapter reads them together
+   * with the batch loss) and commit with {@link FngdOptimizer.settle}. `extras.loss`, if given, is checked here
+   * too. Throws what {@link FngdOptimizer.step} throws before its reads (not initialised, foreign or stale
+   * coefficients, shapes, a schedule's rate).
+   */
+  propose(weightedGrads: T, params: T, extras: FngdStepExtras): FngdProposal<T, S> {
+    this.#checkStep(extras);
+    const chainState = this.#chain as ChainState;
+    const spec = this.#spec as readonly LeafSpec[];
     const c = extras.coefficients;
-    const ticket = c ? this.#tickets.get(c) : undefined;
-    if (!c || !ticket) throw new InvalidArgumentError('step: extras.coefficients must come from this optimizer');
-    this.#checkTicket(ticket);
-    const loss = extras.loss;
-    if (loss !== undefined && !Number.isFinite(loss)) throw new NonFiniteError(`step: loss is ${String(loss)}`);
+    const ticket = this.#tickets.get(c) as TicketRecord;
     const ops = this.#ops;
     assertSameSpec(spec, ops.spec(params), 'step: params');
     assertSameSpec(spec, ops.spec(weightedGrads), 'step: gradients');
-    if (!ops.allFinite(params)) throw new NonFiniteError('step: parameters hold NaN or ±Infinity');
     const skip = this.#o.onNonFinite === 'skip';
-    if (!skip && !ops.allFinite(weightedGrads)) throw new NonFiniteError('step: gradients hold NaN or ±Infinity');
     const lr = scheduledRate(this.#o.learningRate, (chainState.inner[chainState.inner.length - 1] as LearningRateState).count, skip, 'step');
-
     const staged = ticket.staged;
     const maxNorm = staged.fresh ? undefined : this.#cap(staged.entry);
-    const r = this.transformation.update(weightedGrads, chainState, params, {
+    const finiteParams = ops.allFinite(params);
+    const r = this.#inner.update(weightedGrads, chainState.inner, params, {
       fngd: { damping: c.damping, ...(maxNorm === undefined ? {} : { maxNorm }) },
-      ...(loss === undefined ? {} : { loss }),
     });
-    let applied = r.state.lastApplied;
-    // `applyIfFinite` skips an update that is not finite (overflow in float32, a NaN rate): a skip only when asked for
-    if (!applied && !skip) throw new NonFiniteError('step: the update is not finite (it overflows float32, or the learning rate is not finite)');
-    let next = applied ? ops.axpy(1, r.updates, params) : params;
-    if (applied && !ops.allFinite(next)) {
-      if (!skip) throw new NonFiniteError('step: the update made the parameters non-finite');
-      applied = false;
-      next = params;
+    const next = ops.axpy(1, r.updates, params);
+    const scalars: S[] = [];
+    const slot = (v: S | number): Slot => {
+      if (typeof v === 'number') return v;
+      scalars.push(v);
+      return { at: scalars.length - 1 };
+    };
+    const scaleState = r.state[0] as FngdScaleState<S | number>;
+    const slots: ProposalSlots = {
+      finiteParams: slot(finiteParams),
+      finiteNext: slot(ops.allFinite(next)),
+      norm: slot(scaleState.lastNorm),
+      scale: slot(scaleState.lastScale),
+      capped: slot(scaleState.capped),
+      clipped: this.#o.clipNorm === null ? null : slot((r.state[1] as ClipState<S | number>).clipped),
+    };
+    const state: ChainState = { ...chainState, inner: r.state };
+    const proposal: FngdProposal<T, S> = Object.freeze({ params: next, scalars, state });
+    this.#proposals.set(proposal, { coefficients: c, ticket, basis: chainState, params, next, slots, inner: r.state, lr, settled: false });
+    return proposal;
+  }
+
+  /**
+   * The second half of a step: decides with the values of `proposal.scalars` (read once, in order) and commits —
+   * the coefficients' staged request, counters, cache signals, transformation state — or throws and changes
+   * nothing. Returns the parameters to keep: `proposal.params`, or the step's input `params` when it was skipped
+   * (`onNonFinite: 'skip'`). A proposal settles at most once and only while nothing else committed since it was
+   * proposed (`StaleCoefficientsError`). Throws as {@link FngdOptimizer.step}; `InvalidArgumentError` for a
+   * proposal of another optimizer or values that do not match its scalars.
+   */
+  settle(proposal: FngdProposal<T, S>, values: readonly number[], extras: { readonly loss?: number } = {}): T {
+    const rec = proposal ? this.#proposals.get(proposal) : undefined;
+    if (!rec) throw new InvalidArgumentError('settle: the proposal must come from this optimizer\'s propose');
+    if (!Array.isArray(values) || values.length !== proposal.scalars.length || values.some((v) => typeof v !== 'number')) {
+      throw new InvalidArgumentError(`settle: expected the ${proposal.scalars.length} values of the proposal's scalars, got ${Array.isArray(values) ? `${values.length} values` : String(values)}`);
+    }
+    if (rec.settled) throw new StaleCoefficientsError('settle: this proposal was already settled');
+    if (typeof extras !== 'object' || extras === null) throw new InvalidArgumentError('settle: extras must be an object');
+    const loss = extras.loss;
+    if (loss !== undefined && !Number.isFinite(loss)) throw new NonFiniteError(`step: loss is ${String(loss)}`);
+    this.#checkTicket(rec.ticket);
+    if (this.#chain !== rec.basis) throw new StaleCoefficientsError('settle: the optimizer committed another step since this one was proposed; propose it again');
+    const at = (s: Slot): number => (typeof s === 'number' ? s : (values[s.at] as number));
+    const { slots } = rec;
+    const skip = this.#o.onNonFinite === 'skip';
+    if (at(slots.finiteParams) !== 1) throw new NonFiniteError('step: parameters hold NaN or ±Infinity');
+    // every transform of the chain is linear in the gradients with finite or data-dependent factors (0·∞ and
+    // 0·NaN are NaN), so non-finite gradients or updates always make the new parameters non-finite: with finite
+    // parameters, finite new parameters are the whole check. Which part failed only picks the message — the
+    // direction norm λ‖Jᵀα‖, a step scalar anyway, tells non-finite gradients apart.
+    const applied = at(slots.finiteNext) === 1;
+    if (!applied && !skip) {
+      throw new NonFiniteError(
+        Number.isFinite(at(slots.norm))
+          ? 'step: the update is not finite or made the parameters non-finite (it overflows float32, or the learning rate is not finite)'
+          : 'step: gradients hold NaN or ±Infinity',
+      );
     }
     // --- commit (nothing below throws) ---
-    ticket.committed = true;
+    rec.settled = true;
+    const chainState = rec.basis;
+    const c = rec.coefficients;
+    const staged = rec.ticket.staged;
+    rec.ticket.committed = true;
     this.#commitRequest(staged);
     const s = this.#stats;
     if (!applied) {
       s.skippedSteps++;
-      this.#chain = r.state.lastApplied ? { ...chainState, consecutive: chainState.consecutive + 1, skipped: chainState.skipped + 1, lastApplied: false } : r.state;
-      return params;
+      this.#chain = { ...chainState, consecutive: chainState.consecutive + 1, skipped: chainState.skipped + 1, lastApplied: false };
+      return rec.params;
     }
-    this.#chain = r.state;
+    const scale: FngdScaleState = { capped: at(slots.capped), lastNorm: at(slots.norm), lastScale: at(slots.scale) };
+    const inner = rec.inner.slice();
+    inner[0] = scale;
+    if (slots.clipped !== null) inner[1] = { clipped: at(slots.clipped) } satisfies ClipState;
+    this.#chain = { inner, consecutive: 0, skipped: chainState.skipped, lastApplied: true };
     s.steps++;
-    const scale = r.state.inner[0] as FngdScaleState;
+    const lr = rec.lr;
     const core = this.#core;
     const entry = this.#cache.get(c.batchKey);
     let nextCore: CoreState = { ...core, step: core.step + 1 };
@@ -289,7 +439,26 @@ export class FngdOptimizer<T = HostTree> {
     }
     if (nextCore.auto) nextCore.auto = observeLoss(nextCore.auto, loss);
     this.#core = nextCore;
-    return next;
+    return rec.next;
+  }
+
+  /** The checks every step starts with (before any tree op); returns the loss. */
+  #checkStep(extras: FngdStepExtras): number | undefined {
+    if (!this.#chain || !this.#spec) throw new NotInitializedError('step: call init(params) (or restore) first');
+    if (typeof extras !== 'object' || extras === null) throw new InvalidArgumentError('step: extras must be an object');
+    const c = extras.coefficients;
+    const ticket = c ? this.#tickets.get(c) : undefined;
+    if (!c || !ticket) throw new InvalidArgumentError('step: extras.coefficients must come from this optimizer');
+    this.#checkTicket(ticket);
+    const loss = extras.loss;
+    if (loss !== undefined && !Number.isFinite(loss)) throw new NonFiniteError(`step: loss is ${String(loss)}`);
+    return loss;
+  }
+
+  /** Marks a proposal that will never settle (its read failed). */
+  #void(p: FngdProposal<T, S>): void {
+    const rec = this.#proposals.get(p);
+    if (rec) rec.settled = true;
   }
 
   /**
@@ -452,6 +621,6 @@ export class FngdOptimizer<T = HostTree> {
  * The ready-made FNGD optimizer (see {@link FngdOptions}). `fngd({ device })` alone trains with
  * `FNGD_DEFAULTS`; explicit options override them and are validated (`InvalidArgumentError`).
  */
-export function fngd<T = HostTree>(options: FngdOptions<T>): FngdOptimizer<T> {
+export function fngd<T = HostTree, S = number>(options: FngdOptions<T, S>): FngdOptimizer<T, S> {
   return new FngdOptimizer(options);
 }

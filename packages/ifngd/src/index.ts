@@ -15,7 +15,7 @@
  * ```
  * @packageDocumentation
  */
-export { fngd, FngdOptimizer, type ChainState, type CoefficientRequest, type Coefficients, type FngdStepExtras } from './fngd.js';
+export { fngd, FngdOptimizer, type ChainState, type CoefficientRequest, type Coefficients, type FngdProposal, type FngdStepExtras } from './fngd.js';
 export type { FngdOptions, GuardOptions } from './options.js';
 export { FNGD_DEFAULTS } from './defaults.js';
 export * from './kfac/index.js';
@@ -37,7 +37,7 @@ export { clipByGlobalNorm, type ClipState } from './transforms/clip.js';
 export { scaleByLearningRate, type LearningRateState } from './transforms/learning-rate.js';
 export { applyIfFinite, type ApplyIfFiniteState } from './transforms/apply-if-finite.js';
 export { constantSchedule, cosineSchedule, stepSchedule, warmup, type Schedule } from './schedule.js';
-export { hostTreeOps, type HostTree, type LeafSpec, type TreeOps } from './tree.js';
+export { hostTreeOps, isThenable, type HostTree, type LeafSpec, type TreeOps } from './tree.js';
 export {
   BatchSizeMismatchError,
   CheckpointError,

@@ -46,7 +46,7 @@ function isPlain(v: unknown): boolean {
 }
 
 /** Optimizer state → plain data: framework trees (non-plain objects) go through `ops.toHost`. */
-export function toPlain<T>(v: unknown, ops: TreeOps<T>): unknown {
+export function toPlain<T>(v: unknown, ops: TreeOps<T, unknown>): unknown {
   if (!isPlain(v)) return { [TREE]: ops.toHost(v as T) };
   if (Array.isArray(v)) return v.map((x) => toPlain(x, ops));
   if (typeof v === 'object' && v !== null && !(v instanceof Float32Array) && !(v instanceof Float64Array)) {
@@ -56,7 +56,7 @@ export function toPlain<T>(v: unknown, ops: TreeOps<T>): unknown {
 }
 
 /** The inverse of {@link toPlain}: host trees back into the optimizer's tree type. */
-export function fromPlain<T>(v: unknown, ops: TreeOps<T>): unknown {
+export function fromPlain<T>(v: unknown, ops: TreeOps<T, unknown>): unknown {
   if (Array.isArray(v)) return v.map((x) => fromPlain(x, ops));
   if (typeof v === 'object' && v !== null && !(v instanceof Float32Array) && !(v instanceof Float64Array)) {
     const keys = Object.keys(v);
@@ -76,7 +76,7 @@ export function serializeCheckpoint<T>(s: {
   core: CoreState;
   stats: FngdStats;
   cache: readonly CacheEntry[];
-  ops: TreeOps<T>;
+  ops: TreeOps<T, unknown>;
 }): Uint8Array {
   return encodeCheckpoint({
     format: FORMAT,
@@ -132,7 +132,7 @@ function checkEntry(e: unknown): CacheEntry {
  */
 export function restoreCheckpoint<T>(
   bytes: Uint8Array,
-  current: { spec: readonly LeafSpec[]; mode: string; chain: unknown; ops: TreeOps<T> },
+  current: { spec: readonly LeafSpec[]; mode: string; chain: unknown; ops: TreeOps<T, unknown> },
 ): { chain: unknown; core: CoreState; policy: CheckpointPolicy; stats: FngdStats; cache: CacheEntry[] } {
   const p = decodeCheckpoint(bytes) as Record<string, unknown> | null;
   if (typeof p !== 'object' || p === null || p.format !== FORMAT) return bad('payload (not an optimizer checkpoint)');

@@ -30,7 +30,7 @@ export interface GuardOptions {
  * Options of {@link fngd}. Only `device` is required: `learningRate`, `damping`, `momentum` and `mode` default to
  * {@link FNGD_DEFAULTS} (chosen by measurement against Adam's defaults, see there).
  */
-export interface FngdOptions<T = HostTree> {
+export interface FngdOptions<T = HostTree, S = number> {
   /** The linear-algebra device the Grams and Cholesky factorizations run on. */
   readonly device: LinalgDevice;
   /**
@@ -59,7 +59,7 @@ export interface FngdOptions<T = HostTree> {
   /** Passed to the coefficient solver. */
   readonly maxJitterRetries?: number;
   /** Tree operations; default host `Float32Array` trees. */
-  readonly ops?: TreeOps<T>;
+  readonly ops?: TreeOps<T, S>;
 }
 
 /** Options after validation, with defaults. */
@@ -134,7 +134,7 @@ function resolveGuard(g: unknown, reference: 'global-max' | 'batch'): Required<G
 }
 
 /** Validates every option (unknown keys included); throws `InvalidArgumentError` naming the key and value. */
-export function resolveOptions<T>(o: FngdOptions<T>): ResolvedOptions {
+export function resolveOptions<T, S>(o: FngdOptions<T, S>): ResolvedOptions {
   if (typeof o !== 'object' || o === null || Array.isArray(o)) return fail('options are required');
   checkKeys(o, FNGD_OPTION_KEYS, 'fngd');
   if (typeof o.device !== 'object' || o.device === null) fail(`a linalg device is required, got ${show(o.device)}`);

@@ -14,7 +14,7 @@ export interface LearningRateState {
 /** `u ← −lr(count)·u`, `count ← count + 1`. */
 export function scaleByLearningRate<T = HostTree>(
   learningRate: number | Schedule,
-  ops: TreeOps<T> = hostTreeOps as unknown as TreeOps<T>,
+  ops: TreeOps<T, unknown> = hostTreeOps as unknown as TreeOps<T, unknown>,
 ): GradientTransformation<LearningRateState, T> {
   const lr = asSchedule(learningRate, 'scaleByLearningRate: learningRate');
   return {

@@ -22,7 +22,7 @@ export interface MomentumOptions {
 /** `v ← u + β·v`; update `v` (heavy ball) or `u + β·v` (Nesterov). */
 export function momentum<T = HostTree>(
   options: MomentumOptions,
-  ops: TreeOps<T> = hostTreeOps as unknown as TreeOps<T>,
+  ops: TreeOps<T, unknown> = hostTreeOps as unknown as TreeOps<T, unknown>,
 ): GradientTransformation<MomentumState<T>, T> {
   const { decay } = options;
   if (!Number.isFinite(decay) || decay < 0 || decay >= 1) {

@@ -9,7 +9,7 @@ import { hostTreeOps, type HostTree, type TreeOps } from '../tree.js';
 /** `u ← u + w·θ`. Stateless. */
 export function weightDecay<T = HostTree>(
   weight: number,
-  ops: TreeOps<T> = hostTreeOps as unknown as TreeOps<T>,
+  ops: TreeOps<T, unknown> = hostTreeOps as unknown as TreeOps<T, unknown>,
 ): GradientTransformation<Record<string, never>, T> {
   if (!Number.isFinite(weight) || weight < 0) {
     throw new InvalidArgumentError(`weightDecay: weight must be finite and ≥ 0, got ${String(weight)}`);
