@@ -95,7 +95,8 @@ describe('sampleTrials', () => {
 });
 
 describe('tuned files across protocol versions', () => {
-  const committed = (): TunedFile => readTuned(tunedPath('classifier', 128));
+  // a committed file tuned before KFAC joined (the b128 and b1024 files now hold KFAC's trials)
+  const committed = (): TunedFile => readTuned(tunedPath('classifier', 512));
   const current = (f: TunedFile): Protocol => ({ ...f, search: { ...f.search, spaces: SPACES } });
 
   it('a protocol that only adds optimizers (KFAC) resumes a committed file; a changed space does not', () => {
@@ -127,5 +128,14 @@ describe('tuned files across protocol versions', () => {
       diverged: ['fngd-auto'],
     });
     expect(tunedOptimizers(f, ['kfac', 'sgd'])).toEqual({ run: ['sgd'], absent: ['kfac'], diverged: [] });
+  });
+
+  it('a committed file that holds KFAC trials matches the current protocol and runs all seven', () => {
+    for (const b of [128, 1024]) {
+      const f = readTuned(tunedPath('classifier', b));
+      expect(protocolMismatch(f, current(f))).toEqual([]);
+      expect(f.trials.filter((t) => t.optimizer === 'kfac')).toHaveLength(f.trialsPerOptimizer);
+      expect(tunedOptimizers(f, OPTIMIZERS)).toEqual({ run: [...OPTIMIZERS], absent: [], diverged: [] });
+    }
   });
 });
