@@ -14,11 +14,19 @@
  * no extra backward pass). Each observation at age `k` gives a decay rate `−ln e / k`; the policy keeps a
  * smoothed rate `r` and models `e(k) = exp(−r·k)`.
  *
- * **Cost, measured.** The wall time between successive requests, split by whether the previous one was served
- * from the cache or computed (medians of the recent ones, so an evaluation pause does not count);
- * `p = T_fresh / T_cached − 1`. Before any cached step was timed, `p` is estimated from the time spent in the
- * coefficient computation itself; the first 8 cached requests (and one per 64 computed steps after that) are
- * served from the cache to time them.
+ * **Cost, measured — paired in time.** On a shared machine the load changes faster than an epoch, so two
+ * timings are only compared when they were taken close together:
+ * - every computed step gives a *split*: the time of the curvature computation itself (Gram, factorization,
+ *   solves, the efficiency probe — after the factors were captured) against the rest of that same step,
+ *   `solve / (T_fresh − solve)`. Both parts are timed within one step, under one load. It is a lower bound of
+ *   the price: the rest of a computed step (capture pass, weighted gradient from the factors) costs at least a
+ *   cached step's forward/backward.
+ * - the wall time between successive requests (one step's cost, cached or computed, same epoch only, so that an
+ *   evaluation pause does not count) gives *pairs*: each computed-step period against the cached-step period
+ *   recorded nearest to it in the sequence of steps (within 32 steps), `T_fresh / T_cached − 1`.
+ * The price is the larger of the split median and the pair median (3 pairs at least), so a cached-step timing
+ * from a quieter moment cannot drive it to 0, and no request is ever served from the cache only to time it:
+ * cached steps are timed when the policy reuses anyway.
  * A fixed `price` replaces the clock (flops ratios, deterministic runs).
  *
  * Everything here is a pure function of plain numbers (the state is checkpointed with the optimizer).
@@ -70,10 +78,10 @@ export interface ResolvedAuto {
 const WINDOW = 31;
 /** Largest cycle the optimal-rate search considers. */
 const MAX_CYCLE = 1024;
-/** Cached steps timed before the measured price is trusted (served from the cache to time them). */
-const MIN_CACHED_TIMINGS = 8;
-/** Computed steps after which one request is served from the cache again, to re-time a cached step. */
-const RETIME_EVERY = 64;
+/** Furthest apart (in steps) a computed-step and a cached-step period may be to form a pair. */
+const PAIR_SPAN = 32;
+/** Pairs needed before the pair median counts. */
+const MIN_PAIRS = 3;
 /** Efficiency floor (a fully rotated direction still has a finite decay rate). */
 const MIN_EFFICIENCY = 1e-6;
 
@@ -85,19 +93,23 @@ export interface AutoState {
   observations: number;
   /** Last observation: age (visits) and efficiency. */
   last: { age: number; efficiency: number } | null;
-  /** Recent periods (ms) after a cached request and after a computed one, and the computation times (ms). */
+  /** Recent periods (ms) after a cached request and after a computed one… */
   cachedPeriods: number[];
   freshPeriods: number[];
-  work: number[];
-  /** Computed steps timed since the last cached one (a cached step is re-timed every 64). */
-  sinceCachedTiming: number;
+  /** …and the ordinal of each (periods recorded before it), which pairs them in time. */
+  cachedAt: number[];
+  freshAt: number[];
+  /** Periods recorded so far. */
+  periods: number;
+  /** Recent split prices of computed steps: curvature time ÷ the rest of the same step. */
+  splits: number[];
   /** Running mean of batch losses (the shift test's floor); null before a loss was seen. */
   meanLoss: number | null;
 }
 
 /** A fresh state. */
 export function emptyAutoState(): AutoState {
-  return { rate: null, observations: 0, last: null, cachedPeriods: [], freshPeriods: [], work: [], sinceCachedTiming: 0, meanLoss: null };
+  return { rate: null, observations: 0, last: null, cachedPeriods: [], freshPeriods: [], cachedAt: [], freshAt: [], periods: 0, splits: [], meanLoss: null };
 }
 
 /** Weight of one batch loss in the running mean loss. */
@@ -218,36 +230,58 @@ function median(xs: readonly number[]): number | null {
 }
 
 /**
- * The price of a refresh in cached steps: the fixed `price`, or measured as `T_fresh / T_cached − 1` from the
- * medians of recent periods; before a cached period exists, `work / (T_fresh − work)`; with no timing at all, 1.
+ * The pair median: each computed-step period over the cached-step period nearest to it in sequence (within
+ * {@link PAIR_SPAN} steps; ties: the earlier), minus 1; null with fewer than 3 pairs.
  */
-export function refreshPrice(s: AutoState, o: ResolvedAuto): number {
-  if (o.price !== 'measured') return o.price;
-  const fresh = median(s.freshPeriods);
-  const cached = median(s.cachedPeriods);
-  const work = median(s.work);
-  if (fresh !== null && cached !== null && cached > 0) return Math.max(0, fresh / cached - 1);
-  if (fresh !== null && work !== null && fresh > work) return work / (fresh - work);
-  return 1;
-}
-
-/** Appends one timing (a new state); `kind` says which series. Non-finite or negative timings are ignored. */
-export function recordTiming(s: AutoState, kind: 'cachedPeriods' | 'freshPeriods' | 'work', ms: number): AutoState {
-  if (!Number.isFinite(ms) || ms < 0) return s;
-  const xs = [...s[kind], ms];
-  if (xs.length > WINDOW) xs.shift();
-  const since = kind === 'cachedPeriods' ? 0 : kind === 'freshPeriods' ? s.sinceCachedTiming + 1 : s.sinceCachedTiming;
-  return { ...s, [kind]: xs, sinceCachedTiming: since };
+export function pairedPrice(s: AutoState): number | null {
+  const ratios: number[] = [];
+  s.freshPeriods.forEach((f, i) => {
+    const at = s.freshAt[i] as number;
+    let best = -1;
+    let gap = Infinity;
+    s.cachedAt.forEach((c, j) => {
+      const d = Math.abs(c - at);
+      if (d < gap) {
+        gap = d;
+        best = j;
+      }
+    });
+    const c = best >= 0 ? (s.cachedPeriods[best] as number) : 0;
+    if (gap <= PAIR_SPAN && c > 0) ratios.push(f / c - 1);
+  });
+  return ratios.length >= MIN_PAIRS ? median(ratios) : null;
 }
 
 /**
- * Whether the measured price lacks cached-step timings — fewer than 8, or none in the last 64 computed steps
- * (load on the machine changes): then the request is served from the cache so that `T_cached` gets measured (a
- * fresh step's own split — computation vs the rest — misjudges it: a cached step also pays a backward pass that
- * a fresh step takes from the captured factors). Medians of 3 timings on a loaded machine read 0 as often as not.
+ * The price of a refresh in cached steps: the fixed `price`, or measured (see the module doc) as the larger of
+ * the split median and the pair median; 1 before any computed step was timed.
  */
-export function needsCachedTiming(s: AutoState, o: ResolvedAuto): boolean {
-  return o.price === 'measured' && (s.cachedPeriods.length < MIN_CACHED_TIMINGS || s.sinceCachedTiming >= RETIME_EVERY);
+export function refreshPrice(s: AutoState, o: ResolvedAuto): number {
+  if (o.price !== 'measured') return o.price;
+  const split = median(s.splits);
+  const paired = pairedPrice(s);
+  if (split === null && paired === null) return 1;
+  return Math.max(0, split ?? 0, paired ?? 0);
+}
+
+/**
+ * Appends one timing (a new state): a period after a cached or a computed request (ms), or a computed step's
+ * split price. Non-finite or negative values are ignored; each series keeps its 31 most recent.
+ */
+export function recordTiming(s: AutoState, kind: 'cachedPeriods' | 'freshPeriods' | 'splits', value: number): AutoState {
+  if (!Number.isFinite(value) || value < 0) return s;
+  const push = (xs: readonly number[], x: number): number[] => [...xs, x].slice(-WINDOW);
+  if (kind === 'splits') return { ...s, splits: push(s.splits, value) };
+  const at = kind === 'cachedPeriods' ? 'cachedAt' : 'freshAt';
+  return { ...s, [kind]: push(s[kind], value), [at]: push(s[at], s.periods), periods: s.periods + 1 };
+}
+
+/**
+ * The split price of a computed step: its curvature computation `solveMs` against the rest of its period
+ * `periodMs` (null when the period does not exceed the computation: a clock that did not move).
+ */
+export function splitPrice(solveMs: number, periodMs: number): number | null {
+  return Number.isFinite(solveMs) && Number.isFinite(periodMs) && solveMs >= 0 && periodMs > solveMs ? solveMs / (periodMs - solveMs) : null;
 }
 
 /** Why `auto` decided to refresh (or `null`: reuse). */
@@ -255,8 +289,7 @@ export type AutoReason = 'warmup' | 'roi' | 'max-age' | null;
 
 /**
  * The decision for a cached batch whose coefficients have been reused `reuses` times (so that reusing them now
- * is a reuse at age `reuses + 1` visits): reuse while a measured price lacks cached-step timings (the first 8
- * cached requests, then one per 64 computed steps); refresh during warm-up, past `maxAge`, or when the modelled efficiency
+ * is a reuse at age `reuses + 1` visits): refresh during warm-up, past `maxAge`, or when the modelled efficiency
  * of one more reuse falls below the best cycle rate. Every refresh of a cached batch is an observation at that
  * age, so the rate keeps being measured whatever the cycle.
  */
@@ -268,14 +301,17 @@ export function autoDecision(
   const price = refreshPrice(s, o);
   const age = reuses + 1;
   if (age > o.maxAge) return { reason: 'max-age', price, threshold: null, cycle: null };
-  if (needsCachedTiming(s, o)) return { reason: null, price, threshold: null, cycle: null };
   // warm-up: refresh, each refresh measuring the efficiency the reuse would have had
   if (s.rate === null || s.observations < o.warmup) return { reason: 'warmup', price, threshold: null, cycle: null };
   const best = optimalCycle(s.rate, price, o.maxAge);
   return { reason: modelledEfficiency(s.rate, age) < best.rate ? 'roi' : null, price, threshold: best.rate, cycle: best.cycle };
 }
 
-/** Validates a checkpointed state (returns null when it is not one). */
+/**
+ * Validates a checkpointed state (returns null when it is not one). A state from before the paired price (with
+ * `work` and `sinceCachedTiming`, no ordinals) keeps its learned model and mean loss; its timings, which cannot
+ * be paired, are dropped.
+ */
 export function checkAutoState(v: unknown): AutoState | null {
   if (typeof v !== 'object' || v === null) return null;
   const x = v as Record<string, unknown>;
@@ -283,19 +319,37 @@ export function checkAutoState(v: unknown): AutoState | null {
   const rateOk = x.rate === null || (typeof x.rate === 'number' && Number.isFinite(x.rate) && x.rate >= 0);
   const last = x.last as { age?: unknown; efficiency?: unknown } | null;
   const lastOk = last === null || (typeof last === 'object' && typeof last.age === 'number' && typeof last.efficiency === 'number');
-  const since = x.sinceCachedTiming ?? 0;
   const meanLoss = x.meanLoss ?? null;
   if (meanLoss !== null && !(typeof meanLoss === 'number' && Number.isFinite(meanLoss) && meanLoss >= 0)) return null;
-  if (!rateOk || !Number.isSafeInteger(x.observations) || !lastOk || !nums(x.cachedPeriods) || !nums(x.freshPeriods) || !nums(x.work)) return null;
-  if (!Number.isSafeInteger(since) || (since as number) < 0) return null;
-  return {
+  if (!rateOk || !Number.isSafeInteger(x.observations) || !lastOk || !nums(x.cachedPeriods) || !nums(x.freshPeriods)) return null;
+  const model = {
     rate: x.rate as number | null,
     observations: x.observations as number,
     last: last === null ? null : { age: last.age as number, efficiency: last.efficiency as number },
+    meanLoss: meanLoss as number | null,
+  };
+  if (x.periods === undefined) {
+    // before the paired price
+    const since = x.sinceCachedTiming ?? 0;
+    if (!nums(x.work) || !Number.isSafeInteger(since) || (since as number) < 0) return null;
+    return { ...emptyAutoState(), ...model };
+  }
+  const periods = x.periods;
+  if (!Number.isSafeInteger(periods) || (periods as number) < 0 || !nums(x.splits)) return null;
+  const ordinals = (a: unknown, len: number): a is number[] =>
+    Array.isArray(a) && a.length === len && a.every((t, i) => Number.isSafeInteger(t) && t >= 0 && t < (periods as number) && (i === 0 || t > (a[i - 1] as number)));
+  if (!ordinals(x.cachedAt, x.cachedPeriods.length) || !ordinals(x.freshAt, x.freshPeriods.length)) return null;
+  // in emptyAutoState's key order (a checkpoint round-trips byte for byte)
+  return {
+    rate: model.rate,
+    observations: model.observations,
+    last: model.last,
     cachedPeriods: [...x.cachedPeriods],
     freshPeriods: [...x.freshPeriods],
-    work: [...x.work],
-    sinceCachedTiming: since as number,
-    meanLoss: meanLoss as number | null,
+    cachedAt: [...x.cachedAt],
+    freshAt: [...x.freshAt],
+    periods: periods as number,
+    splits: [...x.splits],
+    meanLoss: model.meanLoss,
   };
 }

@@ -6,7 +6,7 @@
  * @module
  */
 import type { LinalgDevice } from '@ifngd/linalg-gpu';
-import { autoDecision, observe, recordTiming, reuseEfficiency, type AutoReason, type AutoState } from './auto.js';
+import { autoDecision, observe, recordTiming, reuseEfficiency, splitPrice, type AutoReason, type AutoState } from './auto.js';
 import { cacheKey, type CacheEntry, type CoefficientCache } from './cache.js';
 import { solveCurvature } from './curvature.js';
 import { probe, type ProbeResult } from './drift.js';
@@ -22,6 +22,8 @@ export interface RequestTiming {
   readonly time: number;
   readonly epoch: number;
   readonly fresh: boolean;
+  /** A computed request's curvature time in ms — after its factors were captured (null: served from the cache). */
+  readonly solve: number | null;
 }
 
 /** The `auto` policy's part of a staged request. */
@@ -98,7 +100,13 @@ export async function serveRequest(ctx: RequestContext, request: CoefficientRequ
   const now = auto && auto.price === 'measured' ? auto.clock() : null;
   const last = ctx.lastRequest;
   const period = now !== null && last && last.epoch === epoch ? { kind: last.fresh ? ('freshPeriods' as const) : ('cachedPeriods' as const), ms: now - last.time } : null;
-  const timed = (s: AutoState): AutoState => (period ? recordTiming(s, period.kind, period.ms) : s);
+  // …and after a computed request, that step's split price (its curvature time against the rest of its period)
+  const split = period && last?.solve != null ? splitPrice(last.solve, period.ms) : null;
+  const timed = (s: AutoState): AutoState => {
+    if (!period) return s;
+    const x = recordTiming(s, period.kind, period.ms);
+    return split === null ? x : recordTiming(x, 'splits', split);
+  };
   let reason: AutoReason = null;
   let price: number | null = null;
   let cycle: number | null = null;
@@ -111,11 +119,12 @@ export async function serveRequest(ctx: RequestContext, request: CoefficientRequ
   const decision = decide(policy, basis, epoch, probeDue, reason !== null);
   const staged = { generation: ctx.generation, basis, decision, jitterRetries: 0, probe: null, terms: null };
   if (decision === 'hit' && basis) {
-    const autoPart = auto && core.auto ? { update: timed, reason, price, cycle, timing: now === null ? null : { time: now, epoch, fresh: false } } : null;
+    const autoPart = auto && core.auto ? { update: timed, reason, price, cycle, timing: now === null ? null : { time: now, epoch, fresh: false, solve: null } } : null;
     return { ...staged, entry: basis, fresh: false, auto: autoPart };
   }
   const damping = core.damping;
   const factors = await request.factors();
+  const solveStart = now !== null && auto ? auto.clock() : null;
   const sol = await solveCurvature(ctx.device, factors, {
     mode: o.mode,
     damping,
@@ -127,15 +136,14 @@ export async function serveRequest(ctx: RequestContext, request: CoefficientRequ
   }
   let autoPart: StagedAuto | null = null;
   if (auto && core.auto) {
-    const work = now !== null ? auto.clock() - now : null;
     const efficiency = basis ? reuseEfficiency(sol.grams, n, basis.alpha, sol.alpha, damping) : null;
+    const solve = solveStart !== null ? auto.clock() - solveStart : null;
     const age = basis ? basis.reuses + 1 : 0;
     const update = (s: AutoState): AutoState => {
-      let x = timed(s);
-      if (work !== null) x = recordTiming(x, 'work', work);
+      const x = timed(s);
       return efficiency === null ? x : observe(x, age, efficiency, auto);
     };
-    autoPart = { update, reason, price, cycle, timing: now === null ? null : { time: now, epoch, fresh: true } };
+    autoPart = { update, reason, price, cycle, timing: now === null ? null : { time: now, epoch, fresh: true, solve } };
   }
   const entry: CacheEntry = {
     key: batchKey,

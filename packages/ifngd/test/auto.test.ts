@@ -6,9 +6,12 @@ import {
   emptyAutoState,
   modelledEfficiency,
   observe,
+  checkAutoState,
   optimalCycle,
+  pairedPrice,
   recordTiming,
   refreshPrice,
+  splitPrice,
   resolveAuto,
   reuseEfficiency,
   type AutoState,
@@ -189,19 +192,46 @@ describe('auto: the return-on-investment rule', () => {
     );
   });
 
-  it('price: fixed, or measured from period medians; fallback from the computation time; 1 with no timing', () => {
+  it('price: fixed, or measured as the larger of the split median and the pair median; 1 with no timing', () => {
     const m = resolveAuto({});
     let s = emptyAutoState();
     expect(refreshPrice(s, m)).toBe(1);
-    s = recordTiming(recordTiming(s, 'freshPeriods', 30), 'work', 10);
-    expect(refreshPrice(s, m)).toBeCloseTo(10 / 20, 12); // before any cached step: work / (fresh − work)
+    expect(splitPrice(10, 30)).toBeCloseTo(10 / 20, 12);
+    expect(splitPrice(10, 10)).toBe(null); // a clock that did not move past the computation
+    expect(splitPrice(NaN, 30)).toBe(null);
+    s = recordTiming(recordTiming(s, 'freshPeriods', 30), 'splits', 0.5);
+    expect(refreshPrice(s, m)).toBeCloseTo(0.5, 12); // one computed step timed: its split
+    expect(pairedPrice(s)).toBe(null);
     for (const t of [20, 21, 19, 500 /* an evaluation pause */]) s = recordTiming(s, 'cachedPeriods', t);
-    expect(refreshPrice(s, m)).toBeCloseTo(30 / 20.5 - 1, 12);
+    s = recordTiming(recordTiming(s, 'freshPeriods', 31), 'freshPeriods', 29);
+    // pairs: 30 ↔ 20 (nearest in sequence), 31 ↔ 500, 29 ↔ 500 → ratios 0.5, −0.938, −0.942: median −0.938
+    expect(pairedPrice(s)).toBeCloseTo(31 / 500 - 1, 12);
+    expect(refreshPrice(s, m)).toBeCloseTo(0.5, 12); // the split is the floor
+    for (let i = 0; i < 6; i++) s = recordTiming(recordTiming(s, 'cachedPeriods', 10), 'freshPeriods', 25);
+    expect(pairedPrice(s)).toBeCloseTo(1.5, 12);
+    expect(refreshPrice(s, m)).toBeCloseTo(1.5, 12);
     expect(refreshPrice(s, o)).toBe(0.25);
-    // the window keeps the recent timings only
+    // the window keeps the recent timings only, with their ordinals
     for (let i = 0; i < 100; i++) s = recordTiming(s, 'cachedPeriods', 15);
     expect(s.cachedPeriods.length).toBe(31);
-    expect(refreshPrice(s, m)).toBeCloseTo(1, 12);
+    expect(s.cachedAt.length).toBe(31);
+    expect(s.periods).toBe(4 + 4 + 12 + 100 - 1);
+    for (const bad of [NaN, -1, Infinity]) expect(recordTiming(s, 'splits', bad)).toBe(s);
+  });
+
+  it('pairs only timings taken close together: a cached step timed under another load cannot drive the price to 0', () => {
+    const m = resolveAuto({});
+    let s = emptyAutoState();
+    // epoch 2 under heavy load: cached steps take 100 ms
+    for (let i = 0; i < 8; i++) s = recordTiming(s, 'cachedPeriods', 100);
+    // later, the load is gone: 40 computed steps of 30 ms whose curvature takes 10 ms (split 0.5)
+    for (let i = 0; i < 40; i++) s = recordTiming(recordTiming(s, 'freshPeriods', 30), 'splits', 0.5);
+    // unpaired medians would read 30 / 100 − 1 < 0 → 0; only the first few computed steps are within 32 steps
+    // of a cached one, and their pairs alone say 0 — the split keeps the price at its lower bound
+    expect(refreshPrice(s, m)).toBeCloseTo(0.5, 12);
+    // cached steps timed under today's load pair with today's computed steps
+    for (let i = 0; i < 10; i++) s = recordTiming(recordTiming(s, 'cachedPeriods', 20), 'freshPeriods', 30);
+    expect(pairedPrice(s)).toBeCloseTo(0.5, 12);
   });
 
   it('shift test: a jump past 1.5× the previous visit and the running mean loss; noise near 0 is not a shift', () => {
@@ -287,12 +317,23 @@ describe('auto policy in the optimizer', () => {
     const run = async (extra: number): Promise<number> => {
       let now = 0;
       let computing = false;
+      // the curvature computation (after the factors are captured) takes `extra`: the clock's second reading
+      // after a capture is `extra` later than its first
+      let phase = 0;
+      const clock = (): number => {
+        if (phase === 1) phase = 2;
+        else if (phase === 2) {
+          phase = 0;
+          now += extra;
+        }
+        return now;
+      };
       const opt = fngd({
         device: dev,
         learningRate: 0.2,
         damping: 0.5,
         momentum: 0,
-        refresh: { auto: { warmup: 2, clock: () => now } },
+        refresh: { auto: { warmup: 2, clock } },
       });
       let params = initParams(model, 3);
       opt.init(params);
@@ -307,7 +348,7 @@ describe('auto policy in the optimizer', () => {
             n: b.n,
             factors: () => {
               computing = true;
-              now += extra; // the curvature work
+              phase = 1;
               return deviceFactors(dev, pass);
             },
           });
@@ -325,25 +366,14 @@ describe('auto policy in the optimizer', () => {
     expect(dear).toBeLessThan(cheap);
   });
 
-  it('with a measured price, the first cached requests are served from the cache to time a cached step', () => {
+  it('no request is served from the cache only to time it: worthless reuse is refused from the first decision', () => {
     const m = resolveAuto({});
     let s = emptyAutoState();
     s = observe(observe(observe(observe(s, 1, 0.01, m), 1, 0.01, m), 1, 0.01, m), 1, 0.01, m); // reuse worthless
-    expect(autoDecision(s, 0, m).reason).toBe(null); // no cached timing yet: reuse to measure it
-    for (const t of [10, 11, 12, 10, 11, 12, 10]) s = recordTiming(s, 'cachedPeriods', t);
-    expect(autoDecision(s, 0, m).reason).toBe(null); // 7 < 8
-    s = recordTiming(s, 'cachedPeriods', 11);
+    expect(autoDecision(s, 0, m).reason).toBe('roi'); // no timing at all: price 1
+    s = recordTiming(s, 'splits', 0.05);
     expect(autoDecision(s, 0, m).reason).toBe('roi');
-    // after 64 computed steps without a cached one, one request is served from the cache to re-time it
-    for (let i = 0; i < 63; i++) s = recordTiming(s, 'freshPeriods', 12);
-    expect(autoDecision(s, 0, m).reason).toBe('roi');
-    s = recordTiming(s, 'freshPeriods', 12);
-    expect(s.sinceCachedTiming).toBe(64);
-    expect(autoDecision(s, 0, m).reason).toBe(null);
-    s = recordTiming(s, 'cachedPeriods', 10);
-    expect(s.sinceCachedTiming).toBe(0);
-    expect(autoDecision(s, 0, m).reason).toBe('roi');
-    expect(autoDecision(s, 0, resolveAuto({ price: 0.1 })).reason).not.toBe(null); // a fixed price needs no timing
+    expect(autoDecision(s, 0, resolveAuto({ price: 0.1 })).reason).toBe('roi');
   });
 
   it('a checkpoint of another policy restores into auto with a fresh auto state', async () => {
@@ -356,9 +386,25 @@ describe('auto policy in the optimizer', () => {
     auto.restore(other.serialize());
     expect(auto.stats.auto.observations).toBe(0);
     const r = await epoch(auto, params, 1);
-    // measured price: the first cached requests are served from the cache (timing cached steps), nothing computed
-    expect(r.computed).toBe(0);
-    expect(auto.stats.cacheHits).toBe(5);
+    // a fresh model warms up: the first 4 cached batches (warmup 4) are refreshed, each refresh an efficiency
+    // observation; then the model decides — no batch is served from the cache only to time it
+    const a = auto.stats.auto;
+    expect(a.refreshes.warmup).toBe(4);
+    expect(r.computed).toBe(4 + a.refreshes.roi);
+    expect(a.observations).toBe(r.computed);
+  });
+
+  it('a state saved before the paired price keeps its learned model and drops its unpairable timings', () => {
+    const old = { rate: 0.2, observations: 7, last: { age: 2, efficiency: 0.7 }, cachedPeriods: [10, 11], freshPeriods: [14], work: [3], sinceCachedTiming: 4, meanLoss: 0.5 };
+    expect(checkAutoState(old)).toEqual({ ...emptyAutoState(), rate: 0.2, observations: 7, last: { age: 2, efficiency: 0.7 }, meanLoss: 0.5 });
+    expect(checkAutoState({ ...old, work: [-1] })).toBe(null);
+    expect(checkAutoState({ ...old, sinceCachedTiming: 1.5 })).toBe(null);
+    // the current form round-trips; ordinals must increase and precede `periods`
+    let s = emptyAutoState();
+    for (const t of [10, 12]) s = recordTiming(recordTiming(s, 'cachedPeriods', t), 'freshPeriods', t + 5);
+    expect(checkAutoState(JSON.parse(JSON.stringify(s)))).toEqual(s);
+    expect(checkAutoState({ ...s, freshAt: [3, 1] })).toBe(null);
+    expect(checkAutoState({ ...s, periods: 2 })).toBe(null);
   });
 
   it('a checkpoint whose auto state is corrupt is refused with CheckpointError and changes nothing', async () => {
@@ -368,7 +414,7 @@ describe('auto policy in the optimizer', () => {
     for (let e = 0; e < 3; e++) params = (await epoch(opt, params, e)).params;
     const good = opt.serialize();
     const before = opt.stats;
-    for (const corrupt of [{ rate: -1 }, { cachedPeriods: [1, NaN] }, { meanLoss: 'x' }, { sinceCachedTiming: 1.5 }]) {
+    for (const corrupt of [{ rate: -1 }, { cachedPeriods: [1, NaN] }, { meanLoss: 'x' }, { periods: 1.5 }, { splits: [-1] }, { cachedAt: [0, 0] }]) {
       const payload = decodeCheckpoint(good) as { core: { auto: Record<string, unknown> } };
       payload.core.auto = { ...payload.core.auto, ...corrupt };
       expect(() => opt.restore(encodeCheckpoint(payload))).toThrow(CheckpointError);
