@@ -4,16 +4,17 @@
  * and coefficient cache), stats and epoch bit for bit as before, and `trainer.useDevice(fresh)` resumes from that
  * step — on a fresh WebGPU device or on the CPU device — with the result of a twin that trained the same steps
  * on the CPU device without a loss (to float32 tolerance: the first steps ran in float32 on the GPU).
+ * The scenario is shared with the tfjs adapter (`test/shared/device-loss.ts` at the repository root).
  */
-import { createDevice, DeviceLostError, LinalgDevice } from '@ifngd/linalg-gpu';
+import { createDevice, LinalgDevice } from '@ifngd/linalg-gpu';
 import type { HostTree } from 'ifngd';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DisposedError, InvalidOptionError, OnnxTrainer, type OnnxTrainerOptions } from '../src/index.js';
 import { buildModel } from '../src/internal.js';
 import { webgpuAvailable } from '../../linalg-gpu/test/devices.js';
-import { expectSame, snapshot } from './harness.js';
-import { losableDevice } from './lost-device.js';
+import { AFTER, BEFORE, destroyedDevice, loseAndResume, RESUME_CASES, train as trainSteps, type LossAdapter, type LossKind } from '../../../test/shared/device-loss.js';
+import { expectSame, snapshot, type Snapshot } from './harness.js';
 import { testModels } from './models.js';
 import { rng } from './reference.js';
 
@@ -21,8 +22,7 @@ const gpuOk = await webgpuAvailable();
 const model = testModels(6)[0]!; // Gemm + Tanh + Gemm → softmax cross-entropy; input [4], 3 classes
 const bytes = buildModel(model.spec);
 
-type Kind = 'fngd' | 'kfac';
-function optionsOf(kind: Kind, device: LinalgDevice): OnnxTrainerOptions {
+function optionsOf(kind: LossKind, device: LinalgDevice): OnnxTrainerOptions {
   return kind === 'kfac'
     ? { loss: model.loss, device, kfac: { learningRate: 0.1, damping: 0.1, inverseEvery: 2 } }
     : { loss: model.loss, device, learningRate: 0.2, damping: 1, momentum: 0.9, refresh: 'first-epoch' };
@@ -37,35 +37,32 @@ function batch(k: number): { x: ort.Tensor; t: ort.Tensor } {
   };
 }
 
-const BEFORE: readonly [number, number][] = [[0, 0], [1, 0], [2, 0]];
-const LOST: [number, number] = [3, 0]; // a new batch: FNGD computes coefficients on the device; KFAC always uses it
-const AFTER: readonly [number, number][] = [LOST, [0, 1], [1, 1], [4, 0], [2, 1], [3, 1]];
+/** The parameters flat, leaves in name order. */
+const flat = (p: HostTree): number[] => Object.keys(p).sort().flatMap((k) => Array.from(p[k] as Float32Array));
 
-async function train(t: OnnxTrainer, steps: readonly [number, number][]): Promise<void> {
-  for (const [k, epoch] of steps) {
+/** The ONNX trainer in the shared device-loss scenario (snapshots compared bit for bit: `harness.ts`). */
+const adapter: LossAdapter<OnnxTrainer, Snapshot> = {
+  create: (kind, device) => OnnxTrainer.create(bytes, optionsOf(kind, device)),
+  step(t, k, epoch) {
     const b = batch(k);
-    await t.step({ x: b.x }, b.t, { batchKey: k, epoch });
-  }
-}
+    return t.step({ x: b.x }, b.t, { batchKey: k, epoch });
+  },
+  snapshot,
+  expectSame,
+  params: (t) => flat(t.params()),
+  counters,
+  optimizer: (t) => t.optimizer ?? t.kfacOptimizer,
+  useDevice: (t, device) => t.useDevice(device),
+  dispose: (t) => t.dispose(),
+};
+
+const train = (t: OnnxTrainer, steps: readonly [number, number][]): Promise<void> => trainSteps(adapter, t, steps);
 
 function counters(t: OnnxTrainer): Record<string, number> {
   const s = t.optimizer?.stats;
   if (s) return { steps: s.steps, cacheHits: s.cacheHits, cacheMisses: s.cacheMisses, factorizations: s.factorizations, cachedBatches: s.cachedBatches };
   const k = t.kfacOptimizer!.stats;
   return { steps: k.steps, factorUpdates: k.factorUpdates, inverseRefreshes: k.inverseRefreshes };
-}
-
-function relErr(a: HostTree, b: HostTree): number {
-  let num = 0;
-  let den = 0;
-  for (const [name, v] of Object.entries(a)) {
-    const w = b[name] as Float32Array;
-    (v as Float32Array).forEach((x, i) => {
-      num += (x - (w[i] as number)) ** 2;
-      den += (w[i] as number) ** 2;
-    });
-  }
-  return Math.sqrt(num / den);
 }
 
 let cpu: LinalgDevice;
@@ -75,57 +72,14 @@ beforeAll(async () => {
 afterAll(() => cpu.destroy());
 
 describe.runIf(gpuOk)('WebGPU device lost between two steps', () => {
-  it.each([
-    ['fngd', 'webgpu'],
-    ['fngd', 'cpu'],
-    ['kfac', 'webgpu'],
-    ['kfac', 'cpu'],
-  ] as const)('%s: DeviceLostError with nothing changed, then useDevice(%s) resumes like a CPU twin', async (kind, target) => {
-    const lost = await losableDevice();
-    const a = await OnnxTrainer.create(bytes, optionsOf(kind, lost.device));
-    const twin = await OnnxTrainer.create(bytes, optionsOf(kind, cpu));
-    await train(a, BEFORE);
-    await train(twin, BEFORE);
-    lost.lose();
-
-    const before = snapshot(a);
-    const optimizer = a.optimizer ?? a.kfacOptimizer;
-    const err = await train(a, [LOST]).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(DeviceLostError);
-    expect((err as DeviceLostError).code).toBe('DEVICE_LOST');
-    expect(lost.device.isLost).toBe(true);
-    expectSame(snapshot(a), before);
-    expect(a.optimizer ?? a.kfacOptimizer).toBe(optimizer);
-    await expect(a.useDevice(lost.device)).rejects.toThrow(/the device is lost/);
-    expectSame(snapshot(a), before);
-
-    const fresh = target === 'cpu' ? cpu : (await losableDevice()).device;
-    await a.useDevice(fresh);
-    expectSame(snapshot(a), before); // moving changes no state
-    expect(a.optimizer ?? a.kfacOptimizer).not.toBe(optimizer);
-    await train(a, AFTER);
-    await train(twin, AFTER);
-    expect(counters(a)).toEqual(counters(twin));
-    expect(relErr(a.params(), twin.params())).toBeLessThan(1e-5);
-    expect(relErr(a.params(), before.params)).toBeGreaterThan(1e-3); // it did train on
-
-    await Promise.all([a.dispose(), twin.dispose()]);
-    expect(fresh.destroyed).toBe(false); // the caller's device
-    if (fresh !== cpu) fresh.destroy();
-    lost.device.destroy();
-  });
+  it.each(RESUME_CASES)('%s: DeviceLostError with nothing changed, then useDevice(%s) resumes like a CPU twin', (kind, target) => loseAndResume(adapter, kind, target, cpu));
 });
 
 describe('useDevice', () => {
-  const destroyed = async (): Promise<unknown> => {
-    const d = await createDevice({ backend: 'cpu' });
-    d.destroy();
-    return d;
-  };
   it.each<[string, () => unknown, RegExp]>([
     ['null', () => null, /expected a @ifngd\/linalg-gpu device/],
     ['an object that is not a device', () => ({}), /expected a @ifngd\/linalg-gpu device/],
-    ['a destroyed device', destroyed, /destroyed/],
+    ['a destroyed device', destroyedDevice, /destroyed/],
   ])('refuses %s with nothing changed (InvalidOptionError, key device)', async (_name, make, message) => {
     for (const kind of ['fngd', 'kfac'] as const) {
       const t = await OnnxTrainer.create(bytes, optionsOf(kind, cpu));

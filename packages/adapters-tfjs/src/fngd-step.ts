@@ -7,9 +7,9 @@
  *    otherwise in global mode one `tf.variableGrads` of Σαᵢℓᵢ, in layer-wise mode a capture pass and per-layer
  *    αₗ-scaled Δ.
  * 3. `opt.propose(...)` on tfjs tensors (guard, clipping, momentum etc. stay on the backend; nothing is read),
- *    one awaited read of the proposal's scalars — with Σℓᵢ on cached batches — then `opt.settle(...)` and
- *    `variable.assign`, the last thing a step does: everything that can throw (targets, losses, the optimizer's
- *    checks) comes before it.
+ *    one awaited read of the proposal's scalars — with Σℓᵢ on cached batches, and with `trainBatch`'s target
+ *    value check — then the check (`TargetError`), `opt.settle(...)` and `variable.assign`, the last thing a
+ *    step does: everything that can throw (targets, losses, the optimizer's checks) comes before it.
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -19,6 +19,7 @@ import { fngd, type BatchKey, type Coefficients, type FngdOptimizer, type FngdPr
 import { captureAsync, type Capture } from './capture.js';
 import { AdapterArgumentError } from './errors.js';
 import type { StepContext } from './step-context.js';
+import type { TargetValueCheck } from './targets.js';
 import type { BatchResult, TrainerFngdOptions } from './trainer-types.js';
 import { collectTensors, disposeReleased, makeTree, tfTreeOps, type ShapeMap, type TfTree, type TfTreeOps } from './tree-ops.js';
 import { uploadFactors } from './upload.js';
@@ -58,8 +59,8 @@ export class FngdStep {
     return makeTree(t);
   }
 
-  /** One step on a batch of `n` samples. */
-  async run(x: Tensor, y: Tensor, batchKey: BatchKey, epoch: number, n: number): Promise<BatchResult> {
+  /** One step on a batch of `n` samples; `check`: the targets' value check to read with the step's scalars. */
+  async run(x: Tensor, y: Tensor, batchKey: BatchKey, epoch: number, n: number, check: TargetValueCheck | null = null): Promise<BatchResult> {
     const { model, loss, filters } = this.#c;
     const opt = this.optimizer;
     const box: { cap: Capture | null } = { cap: null };
@@ -90,7 +91,7 @@ export class FngdStep {
         lossSum = cap.lossSum;
         grads = await this.#gradsFromCapture(cap, c, x, y);
       }
-      const mean = await this.#apply(grads, c, n, lossSum);
+      const mean = await this.#apply(grads, c, n, lossSum, check);
       return { loss: mean, fresh: c.fresh };
     } finally {
       for (const m of made) m.dispose();
@@ -118,10 +119,11 @@ export class FngdStep {
   }
 
   /**
-   * Proposes the step on the backend, reads Σℓᵢ (when still a tensor) and the step's scalars in one awaited read,
-   * settles, and assigns the variables last. Returns the mean loss. Consumes `lossSum` when it is a tensor.
+   * Proposes the step on the backend, reads the target check's scalars, Σℓᵢ (when still a tensor) and the step's
+   * scalars in one awaited read, verifies the targets (`TargetError`: nothing settles), settles, and assigns the
+   * variables last. Returns the mean loss. Consumes `lossSum` when it is a tensor.
    */
-  async #apply(grads: Map<Variable, Tensor>, c: Coefficients, n: number, lossSum: number | Tensor): Promise<number> {
+  async #apply(grads: Map<Variable, Tensor>, c: Coefficients, n: number, lossSum: number | Tensor, check: TargetValueCheck | null): Promise<number> {
     const opt = this.optimizer;
     const { names, variables } = this.#c;
     let lossT = typeof lossSum === 'number' ? null : lossSum;
@@ -142,9 +144,12 @@ export class FngdStep {
         return [...proposed];
       });
       const proposal = p as unknown as FngdProposal<TfTree, Tensor>;
-      const read = lossT ? [lossT, ...proposal.scalars] : proposal.scalars;
-      lossT = null; // consumed by the read
-      const values = await this.ops.read(read);
+      const probe = check ? check.take() : [];
+      const read = [...probe, ...(lossT ? [lossT] : []), ...proposal.scalars];
+      lossT = null; // consumed by the read (with the probe)
+      const all = await this.ops.read(read);
+      check?.verify(all.slice(0, probe.length)); // bad targets: TargetError before anything settles
+      const values = all.slice(probe.length);
       const mean = (typeof lossSum === 'number' ? lossSum : (values[0] as number)) / n;
       const next = opt.settle(proposal, typeof lossSum === 'number' ? values : values.slice(1), { loss: mean });
       // --- commit: nothing below throws ---

@@ -7,7 +7,8 @@
  *    `Σᵢ (1/n)∇ℓᵢ` (from the factors, as FNGD's α-weighted gradient with αᵢ = 1/n); otherwise one ordinary
  *    backward pass of the mean loss;
  * 2. gradients and parameters are read to the host in one awaited read (KFAC preconditions on the linalg
- *    device and keeps its state on the host: no synchronous read, so it runs on webgpu too);
+ *    device and keeps its state on the host: no synchronous read, so it runs on webgpu too) — with
+ *    `trainBatch`'s target value check, verified right after it (`TargetError` before anything changes);
  * 3. `kfac.step(...)`, then `variable.assign`. A step that throws assigns nothing and, KFAC's steps being
  *    transactions, leaves the optimizer as it was.
  * @module
@@ -20,6 +21,7 @@ import { captureAsync, type Capture } from './capture.js';
 import { AdapterArgumentError } from './errors.js';
 import type { TapWeights } from './model.js';
 import type { StepContext } from './step-context.js';
+import type { TargetValueCheck } from './targets.js';
 import { uploadFactors } from './upload.js';
 import { weightedLossGradsAsync, weightedRecordGrads } from './weighted-grads.js';
 
@@ -115,8 +117,8 @@ export class KfacStep {
     }
   }
 
-  /** One KFAC step on a batch of `n` samples. */
-  async run(x: Tensor, y: Tensor, n: number): Promise<KfacStepResult> {
+  /** One KFAC step on a batch of `n` samples; `check`: the targets' value check to read with the gradients. */
+  async run(x: Tensor, y: Tensor, n: number, check: TargetValueCheck | null = null): Promise<KfacStepResult> {
     const { model, loss, variables, device } = this.#c;
     const opt = this.optimizer;
     const refreshes = opt.stats.inverseRefreshes;
@@ -124,6 +126,7 @@ export class KfacStep {
     let cap: Capture | null = null;
     const made: Matrix[] = [];
     const grads = new Map<Variable, Tensor>();
+    let probe: Tensor[] = [];
     try {
       let lossSum: number;
       if (opt.factorsDue) {
@@ -141,7 +144,9 @@ export class KfacStep {
         if (!g) throw new AdapterArgumentError(`no gradient for variable '${this.#c.names[i]}'`);
         return g;
       });
-      const host = await readHost([...ordered, ...variables]);
+      probe = check ? check.take() : [];
+      const host = await readHost([...ordered, ...variables, ...probe]);
+      check?.verify(host.slice(2 * variables.length).map((v) => v[0] as number)); // bad targets: TargetError now
       const g = this.#tree(host.slice(0, variables.length));
       const params = this.#tree(host.slice(variables.length));
       const captured = cap;
@@ -159,6 +164,7 @@ export class KfacStep {
       }
       return { loss: mean, fresh: opt.stats.inverseRefreshes > refreshes };
     } finally {
+      tf.dispose(probe);
       for (const m of made) m.dispose();
       cap?.dispose();
       for (const t of grads.values()) t.dispose();

@@ -14,6 +14,7 @@ import { AdapterArgumentError } from './errors.js';
 import { FngdStep } from './fngd-step.js';
 import { KfacStep } from './kfac-step.js';
 import type { StepContext } from './step-context.js';
+import type { TargetValueCheck } from './targets.js';
 import type { BatchResult, FngdTrainerOptions } from './trainer-types.js';
 import { collectTensors, type TfTree } from './tree-ops.js';
 
@@ -90,12 +91,19 @@ export class StepEngine {
     return this.#kfac?.optimizer ?? null;
   }
 
-  /** One step on a batch of checked targets. */
-  step(x: Tensor, y: Tensor, batchKey: BatchKey, epoch: number): Promise<BatchResult> {
+  /**
+   * One step on a batch of targets whose shapes are checked. Their values are checked already unless `check` is
+   * given (FNGD and KFAC only: the step reads it with its own scalars and throws its `TargetError` before
+   * committing anything); a baseline's targets must be checked before (it mutates as it applies).
+   */
+  step(x: Tensor, y: Tensor, batchKey: BatchKey, epoch: number, check: TargetValueCheck | null = null): Promise<BatchResult> {
     const n = x.shape[0] as number;
-    if (this.tfOptimizer) return baselineStep(this.tfOptimizer, this.#c, x, y);
-    if (this.#kfac) return this.#kfac.run(x, y, n);
-    return (this.#fngd as FngdStep).run(x, y, batchKey, epoch, n);
+    if (this.tfOptimizer) {
+      if (check) throw new AdapterArgumentError('step: a tfjs-optimizer step takes checked targets only');
+      return baselineStep(this.tfOptimizer, this.#c, x, y);
+    }
+    if (this.#kfac) return this.#kfac.run(x, y, n, check);
+    return (this.#fngd as FngdStep).run(x, y, batchKey, epoch, n, check);
   }
 
   /** The optimizer's checkpoint (`ifngd`'s formats; a baseline: empty). Synchronous reads: see {@link StepEngine.prefetch}. */

@@ -7,6 +7,10 @@
  * - softmax cross-entropy also: int32 class indices `[n]` in `[0, C)` (C: the output's per-sample size),
  *   turned into float32 one-hot targets shaped like the output before the loss sees them;
  * - a custom loss: any numeric targets with the inputs' sample count (the loss owns their meaning).
+ *
+ * Shapes and dtypes need no read and are checked synchronously. Values need one: `fit`, `evaluate` and a
+ * baseline's `trainBatch` read them before running ({@link checkTargetValues}); an FNGD or KFAC `trainBatch` folds
+ * them into the read its step makes anyway ({@link TargetValueCheck}, {@link withDeferredTargetCheck}).
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -135,6 +139,95 @@ function checkValues(where: string, y: Tensor, k: TargetKind, v: ArrayLike<numbe
   }
 }
 
+/**
+ * The targets' value check of a step that reads once to decide whether it commits (FNGD, KFAC): the check runs
+ * on the backend at once, as 0-d float32 scalars, and the step reads them with its own scalars (see
+ * {@link withDeferredTargetCheck}), so `trainBatch` pays no read of its own. What is read: dense targets, one
+ * flag (all finite); class indices, a flag (all in `[0, C)`), the first bad sample and its index (as the high
+ * and low 16 bits, each exact in float32); custom losses, nothing.
+ */
+export class TargetValueCheck {
+  readonly #where: string;
+  readonly #targets: TensorSignature;
+  readonly #k: TargetKind;
+  #scalars: Tensor[] | null;
+
+  constructor(where: string, y: Tensor, k: TargetKind) {
+    this.#where = where;
+    this.#targets = sig(y);
+    this.#k = k;
+    this.#scalars = k.kind === 'custom' ? [] : valueScalars(y, k);
+  }
+
+  /**
+   * Hands the scalars over for the step's read — the caller owns them from here on (disposes them). Take them
+   * once, just before the read: a step that throws before taking them is checked by {@link TargetValueCheck.verifyUnread}.
+   */
+  take(): Tensor[] {
+    const s = this.#scalars;
+    if (s === null) throw new Error('TargetValueCheck.take: already taken');
+    this.#scalars = null;
+    return s;
+  }
+
+  /** Decides with the values read of the taken scalars (in order): throws {@link TargetError} for bad targets. */
+  verify(values: ArrayLike<number>): void {
+    const k = this.#k;
+    if (k.kind === 'custom' || values[0] === 1) return;
+    if (k.kind === 'dense') throw targetError(this.#where, this.#targets, k.output, 'targets hold NaN or ±Infinity');
+    const i = values[1] as number;
+    const c = (values[2] as number) * 65536 + (values[3] as number);
+    throw targetError(this.#where, this.#targets, k.output, `class index ${c} of sample ${i} is outside [0, ${k.classes})`);
+  }
+
+  /**
+   * For a step that threw before its read: reads the scalars now (one awaited read, on the failure path only)
+   * and throws {@link TargetError} for bad targets, so bad targets are reported as such whatever they made fail.
+   * Does nothing when the step took the scalars, or when this read fails (the step's error stands then).
+   */
+  async verifyUnread(): Promise<void> {
+    const s = this.#scalars;
+    if (s === null || s.length === 0) return;
+    this.#scalars = null;
+    let values: Float32Array;
+    try {
+      const stacked = tf.stack(s);
+      try {
+        values = (await stacked.data()) as Float32Array;
+      } finally {
+        stacked.dispose();
+      }
+    } catch {
+      return;
+    } finally {
+      tf.dispose(s);
+    }
+    this.verify(values);
+  }
+
+  /** Releases the scalars unless the step took them. */
+  dispose(): void {
+    if (this.#scalars) tf.dispose(this.#scalars);
+    this.#scalars = null;
+  }
+}
+
+/** The scalars of a {@link TargetValueCheck} (dense or class-index targets). */
+function valueScalars(y: Tensor, k: TargetKind): Tensor[] {
+  return tf.tidy(() => {
+    if (k.kind === 'dense') return [tf.cast(tf.all(tf.isFinite(y)), 'float32')];
+    const n = y.shape[0] as number;
+    const idx = tf.reshape(y, [n]);
+    const bad = tf.logicalOr(tf.less(idx, tf.scalar(0, 'int32')), tf.greaterEqual(idx, tf.scalar(k.classes, 'int32')));
+    const at = tf.range(0, n, 1, 'int32');
+    const first = tf.min(tf.where(bad, at, tf.fill([n], n, 'int32'))); // n when none is bad
+    const c = tf.sum(tf.where(tf.equal(at, first), idx, tf.zerosLike(idx))); // no gather: no index read on cpu
+    const hi = tf.floorDiv(c, tf.scalar(65536, 'int32'));
+    const lo = tf.sub(c, tf.mul(hi, tf.scalar(65536, 'int32')));
+    return [tf.cast(tf.logicalNot(tf.any(bad)), 'float32'), ...[first, hi, lo].map((t) => tf.cast(t, 'float32'))];
+  });
+}
+
 /** The targets the loss takes: `y` itself, or (indices) a new float32 one-hot tensor shaped like the output. */
 export function lossTargets(y: Tensor, k: TargetKind): Tensor {
   if (k.kind !== 'indices') return y;
@@ -157,6 +250,36 @@ export async function withLossTargets<T>(where: string, shapes: OutputShapes, lo
   try {
     return await run(yl);
   } finally {
+    if (yl !== y) yl.dispose();
+  }
+}
+
+/**
+ * {@link withLossTargets} for a step that reads once to decide whether it commits (FNGD, KFAC): inputs, shapes
+ * and dtypes are checked here, synchronously; the values by a {@link TargetValueCheck} that `run` reads with its
+ * own scalars and verifies before committing anything. When `run` throws before its read, the check is read then
+ * (the failure path only), so bad targets throw {@link TargetError} whatever they made fail first.
+ */
+export async function withDeferredTargetCheck<T>(
+  where: string,
+  shapes: OutputShapes,
+  loss: LossName | null,
+  x: unknown,
+  y: unknown,
+  run: (yl: Tensor, check: TargetValueCheck) => Promise<T>,
+): Promise<T> {
+  checkInputs(where, x, y);
+  const k = checkTargetShape(where, loss, y as Tensor, shapes.of(x));
+  const check = new TargetValueCheck(where, y as Tensor, k);
+  let yl = y as Tensor;
+  try {
+    yl = lossTargets(y as Tensor, k);
+    return await run(yl, check);
+  } catch (e) {
+    await check.verifyUnread();
+    throw e;
+  } finally {
+    check.dispose();
     if (yl !== y) yl.dispose();
   }
 }

@@ -19,7 +19,7 @@ import { TrainingProgress } from './progress.js';
 import type { StepContext } from './step-context.js';
 import { StepEngine } from './step-engine.js';
 import { StepQueue } from './step-queue.js';
-import { OutputShapes, withLossTargets, withLossTargetsSync } from './targets.js';
+import { OutputShapes, withDeferredTargetCheck, withLossTargets, withLossTargetsSync, type TargetValueCheck } from './targets.js';
 import { checkCheckpoint, loadFromModel, saveToModel } from './trainer-checkpoint.js';
 import { checkedFit, fitHost } from './trainer-fit.js';
 import { stepContext, trainerModel, type TrainerModel } from './trainer-setup.js';
@@ -115,21 +115,24 @@ export class FngdTrainer {
 
   /**
    * One training step on a batch. `batchKey` identifies the batch in the FNGD coefficient cache (KFAC ignores
-   * it). Targets are checked first (`TargetError`; see the README for the accepted forms). A step is a
-   * transaction: when it throws, the variables, the optimizer and the trainer are as before. Training calls
-   * are queued: un-awaited calls run one after another, in call order.
+   * it). Targets are checked (`TargetError`; see the README for the accepted forms): shapes and dtypes first;
+   * their values with the step's own read for FNGD and KFAC (no read of their own), before a baseline step. A
+   * step is a transaction: when it throws, the variables, the optimizer and the trainer are as before. Training
+   * calls are queued: un-awaited calls run one after another, in call order.
    */
   trainBatch(x: Tensor, y: Tensor, options: { readonly batchKey: BatchKey; readonly epoch?: number }): Promise<BatchResult> {
     return this.#queue.run('trainBatch', async () => {
       if (typeof options !== 'object' || options === null) throw new AdapterArgumentError('trainBatch: options `{ batchKey }` are required');
-      return withLossTargets('trainBatch', this.#shapes, this.#lossName, x, y, (yl) => this.#step(x, yl, options.batchKey, options.epoch ?? this.epoch));
+      const epoch = options.epoch ?? this.epoch;
+      if (this.#engine.kind === null) return withLossTargets('trainBatch', this.#shapes, this.#lossName, x, y, (yl) => this.#step(x, yl, options.batchKey, epoch));
+      return withDeferredTargetCheck('trainBatch', this.#shapes, this.#lossName, x, y, (yl, check) => this.#step(x, yl, options.batchKey, epoch, check));
     });
   }
 
-  /** One step on checked targets (as the loss takes them). */
-  #step(x: Tensor, y: Tensor, batchKey: BatchKey, epoch: number): Promise<BatchResult> {
+  /** One step on targets as the loss takes them: values checked, or checked by the step through `check`. */
+  #step(x: Tensor, y: Tensor, batchKey: BatchKey, epoch: number, check: TargetValueCheck | null = null): Promise<BatchResult> {
     if (this.#queue.closed) throw new DisposedError('the trainer was disposed during the call');
-    return this.#engine.step(x, y, batchKey, epoch);
+    return this.#engine.step(x, y, batchKey, epoch, check);
   }
 
   /**

@@ -170,9 +170,9 @@ describe.skipIf(!gpuOk && !requireGpu)('tfjs webgpu backend: factors stay on the
         expect(g.ref.isDisposed).toBe(true);
       }
       expect(imports).toEqual(new Array<boolean>(spec.factors).fill(true));
-      // trainBatch's target check (one scalar), then a fresh step reads Σℓ (capture) and the step's [finite(p),
+      // a fresh step reads Σℓ (capture), then trainBatch's target check (one flag) with the step's [finite(p),
       // finite(p'), ‖d‖] in one stack — nothing larger, nothing synchronous
-      expect(stepReads.map((q) => q.size)).toEqual([1, 1, 3]);
+      expect(stepReads.map((q) => q.size)).toEqual([1, 4]);
       expect(stepReads.every((q) => q.method === 'data')).toBe(true);
 
       expect(Math.abs(r.loss - ref.loss)).toBeLessThan(1e-5 * Math.max(1, Math.abs(ref.loss)));
@@ -234,9 +234,9 @@ describe.skipIf(!gpuOk && !requireGpu)('tfjs webgpu backend: factors stay on the
     // the guard capped the reused direction on both
     expect(ref.capped).toBeGreaterThan(0);
     expect(gpu.capped).toBe(ref.capped);
-    // after trainBatch's target check (one scalar): fresh, Σℓ (capture) then the step's scalars; cached, one
-    // read of [Σℓ, finite(p), finite(p'), ‖d‖, guard factor, capped count, clipped count]
-    expect(gpu.reads).toEqual([[1, 1, 4], [1, 7], [1, 7]]);
+    // trainBatch's target check (one flag) rides on the step's read: fresh, Σℓ (capture) then [flag, the step's
+    // scalars]; cached, one read of [flag, Σℓ, finite(p), finite(p'), ‖d‖, guard factor, capped count, clipped count]
+    expect(gpu.reads).toEqual([[1, 5], [8], [8]]);
     for (let i = 0; i < 3; i++) expect(Math.abs((gpu.losses[i] as number) - (ref.losses[i] as number))).toBeLessThan(1e-5);
     expect(relErr(gpu.after, ref.after)).toBeLessThan(1e-4);
   });
@@ -263,6 +263,40 @@ describe.skipIf(!gpuOk && !requireGpu)('tfjs webgpu backend: factors stay on the
       tr.dispose();
       m.dispose();
     }
+    tf.dispose([xt, yt]);
+  });
+
+  it('the target check on the GPU: bad class indices throw the TargetError naming the first bad one, nothing changes', async () => {
+    await useWebgpu();
+    const spec = SPECS.mlp;
+    const { x, y } = hostBatch(spec.n, spec.inShape);
+    const xt = tf.tensor(x, [spec.n, ...spec.inShape]);
+    const yt = tf.tensor(y, [spec.n, 3]);
+    const m = build(spec, null);
+    const tr = await FngdTrainer.create(m, { loss: 'softmax-cross-entropy', fngd: spec.fngd });
+    await tr.trainBatch(xt, yt, { batchKey: 0, epoch: 0 });
+    const w = await params(m);
+    const stats = JSON.stringify(tr.stats);
+    const cached = JSON.stringify([tr.optimizer!.cached(0), tr.optimizer!.cached(1)]);
+    const before = tf.memory().numTensors;
+    for (const c of [3, -1, 100000, -2147483648]) {
+      for (const key of [0, 1]) {
+        const idx = tf.tensor1d(Array.from({ length: spec.n }, (_, i) => (i === 5 ? c : i === 9 ? 7 : i % 3)), 'int32');
+        await expect(tr.trainBatch(xt, idx, { batchKey: key, epoch: 1 })).rejects.toThrow(
+          `trainBatch: targets int32[${spec.n}] do not fit the model output float32[${spec.n},3]: class index ${c} of sample 5 is outside [0, 3)`,
+        );
+        idx.dispose();
+      }
+    }
+    const nan = tf.tensor(Float32Array.from(y, (v, i) => (i === 7 ? NaN : v)), [spec.n, 3]);
+    await expect(tr.trainBatch(xt, nan, { batchKey: 0, epoch: 1 })).rejects.toThrow(/targets hold NaN or ±Infinity/);
+    nan.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    expect(await params(m)).toEqual(w);
+    expect(JSON.stringify(tr.stats)).toBe(stats);
+    expect(JSON.stringify([tr.optimizer!.cached(0), tr.optimizer!.cached(1)])).toBe(cached);
+    tr.dispose();
+    m.dispose();
     tf.dispose([xt, yt]);
   });
 });
