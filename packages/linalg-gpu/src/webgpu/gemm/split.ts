@@ -8,7 +8,8 @@
  * What cannot be split this way is refused with {@link DeviceLimitError} before anything is recorded: a
  * single entry of B (every row block reads all of it), of A used transposed (its rows of op(A) are columns of
  * the stored matrix), or an operand aliased to the output's buffer (internal in-place updates, which callers
- * keep within one binding).
+ * keep within one binding — the blocked Cholesky and solves bind their chunk's range and pass views already
+ * bound to it, {@link GemmView.range}, which must then fit).
  * @internal
  * @module
  */
