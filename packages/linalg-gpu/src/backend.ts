@@ -128,9 +128,9 @@ export interface BackendLimits {
   /** Largest number of float32 elements one storage may hold. */
   readonly maxElements: number;
   /**
-   * Largest operand or result (float32 elements) of the operations that bind whole operands: Cholesky,
-   * triangular solves, element-wise maps, sumBatch. `gemm` and `gram` split larger work themselves (and throw
-   * DeviceLimitError where they cannot).
+   * Largest number of float32 elements one kernel binds at once. Backends split larger work over several
+   * bindings themselves and throw DeviceLimitError, recording nothing, where they cannot (see
+   * `DeviceInfo.maxBindingElements`).
    */
   readonly maxBindingElements: number;
 }
@@ -159,7 +159,19 @@ export interface BackendImpl<S = unknown> {
   gemm(plan: GemmPlan, a: S, b: S, c: S | null, out: S): void;
   gram(plan: GramPlan, a: S, out: S): void;
   cholesky(plan: CholeskyPlan, a: S, out: S, info: S): void;
+  /**
+   * Throws DeviceLimitError when {@link BackendImpl.cholesky} would refuse `plan` (WebGPU: one batch entry
+   * beyond a storage binding), recording nothing; `what` names the operation in the message. Absent: nothing
+   * is refused.
+   */
+  checkCholesky?(plan: CholeskyPlan, what: string): void;
   triangularSolve(plan: TrsmPlan, l: S, b: S, out: S): void;
+  /**
+   * Throws DeviceLimitError when {@link BackendImpl.triangularSolve} would refuse `plan` (WebGPU: one batch
+   * entry of L, B or X beyond a storage binding), recording nothing; `what` names the operation in the
+   * message. Absent: nothing is refused.
+   */
+  checkTriangularSolve?(plan: TrsmPlan, what: string): void;
   /**
    * Writes a merged status into the info storage `out` (see {@link StatusPlan}): L is float storage (null
    * when `plan.n` is 0), the priors info storages (null when absent; `out` is neither).

@@ -21,9 +21,11 @@ export interface CreateDeviceOptions {
   readonly powerPreference?: GPUPowerPreference;
   /**
    * WebGPU only: caps the storage-binding size (bytes) the kernels plan with below the adapter's
-   * `maxStorageBufferBindingSize` — a multiple of 16, at least 256 — so that the paths splitting large GEMM and
-   * Gram work over several bindings can be exercised on small matrices (tests, diagnostics). Operations that
-   * cannot split refuse operands beyond it with DeviceLimitError (see {@link DeviceInfo.maxBindingElements}).
+   * `maxStorageBufferBindingSize` — a multiple of 16, at least 256 — so that the paths splitting work over
+   * several bindings (GEMM and Gram, Cholesky and triangular solves, element-wise maps and sumBatch) can be
+   * exercised on small matrices (tests, diagnostics). What cannot split — such as one batch entry of a
+   * Cholesky or solve operand beyond it — is refused with DeviceLimitError (see
+   * {@link DeviceInfo.maxBindingElements}).
    */
   readonly maxBindingBytes?: number;
 }

@@ -90,12 +90,20 @@ export interface DeviceInfo {
   /** Largest number of float32 elements one matrix may hold on this device. */
   readonly maxElements: number;
   /**
-   * Largest operand or result (float32 elements) of `cholesky`, `triangularSolve`, `choleskySolve`, `add`,
-   * `scale`, `mul` and `sumBatch`, which bind each operand whole (WebGPU: `maxStorageBufferBindingSize` / 4);
-   * larger ones are refused with {@link DeviceLimitError}. `gemm` and `gram` split work past it over several
-   * bindings (batch chunks, then row blocks of the result), and refuse only what cannot be split: a single
-   * entry of B (of A for `gram`), or of A used transposed, beyond it. Copies (`matrix`, `stack`, `take`,
-   * `read`…) go up to {@link DeviceInfo.maxElements}. Equal to `maxElements` on the CPU.
+   * Largest number of float32 elements one kernel binds at once (WebGPU: `maxStorageBufferBindingSize` / 4, or
+   * the `maxBindingBytes` cap). Operations split work past it over several bindings, each bound at an offset
+   * aligned to `minStorageBufferOffsetAlignment`, and refuse with {@link DeviceLimitError} (nothing enqueued)
+   * only what cannot be split:
+   * - `gemm` and `gram` split into batch chunks, then row blocks of the result; refused: a single entry of B
+   *   (of A for `gram`), or of A used transposed, beyond it;
+   * - `cholesky`, `triangularSolve` and `choleskySolve` split into chunks of whole batch entries; refused: a
+   *   single batch entry of an operand or result (A, L, B, X) that does not fit one binding — counting the up
+   *   to `minStorageBufferOffsetAlignment − 4` bytes before it where its aligned binding has to start, so an
+   *   entry within that margin of the limit may be refused too;
+   * - `add`, `scale`, `mul` (flat element ranges) and `sumBatch` (column blocks and chunks of entries) always
+   *   split.
+   * Copies (`matrix`, `stack`, `take`, `read`…) go up to {@link DeviceInfo.maxElements}. Equal to
+   * `maxElements` on the CPU.
    */
   readonly maxBindingElements: number;
 }
@@ -234,7 +242,7 @@ export class LinalgDevice {
       beta: options.beta ?? 1,
     });
     const out = this.#alloc(shape, 'gemm');
-    this.#refusable(out, () => this.#impl.gemm(plan, a.storage.value, b.storage.value, c ? c.storage.value : null, out.value));
+    this.#refusable([out], () => this.#impl.gemm(plan, a.storage.value, b.storage.value, c ? c.storage.value : null, out.value));
     return this.#finish(shape, out, a, b, c);
   }
 
@@ -243,7 +251,7 @@ export class LinalgDevice {
     this.#own('gram', a);
     const { plan, shape } = planGram(a);
     const out = this.#alloc(shape, 'gram');
-    this.#refusable(out, () => this.#impl.gram(plan, a.storage.value, out.value));
+    this.#refusable([out], () => this.#impl.gram(plan, a.storage.value, out.value));
     return this.#finish(shape, out, a);
   }
 
@@ -255,10 +263,10 @@ export class LinalgDevice {
   cholesky(a: Matrix, options: ShiftOptions = {}): Matrix {
     this.#own('cholesky', a);
     const { plan, shape } = planCholesky(a, options.shift ?? 0);
-    this.#checkBinding('cholesky', a);
+    this.#impl.checkCholesky?.(plan, 'cholesky'); // before the status is allocated (and cleared)
     const out = this.#alloc(shape, 'cholesky');
     const info = this.#allocInfo(plan.batch);
-    this.#impl.cholesky(plan, a.storage.value, out.value, info.value);
+    this.#refusable([out, info], () => this.#impl.cholesky(plan, a.storage.value, out.value, info.value));
     return new Matrix(this, shape, out, info);
   }
 
@@ -277,20 +285,27 @@ export class LinalgDevice {
   triangularSolve(l: Matrix, b: Matrix, options: TriangularSolveOptions = {}): Matrix {
     this.#own('triangularSolve', l, b);
     const { plan, shape } = planTrsm(l, b, options.transpose ?? false);
-    this.#checkBinding('triangularSolve', l, b, shape);
     const out = this.#alloc(shape, 'triangularSolve');
-    const status = this.#status(plan.batch, [l, b], { l, n: plan.n, strideL: plan.strideL });
-    this.#impl.triangularSolve(plan, l.storage.value, b.storage.value, out.value);
+    // the solve first: it may refuse (nothing recorded then); the status reads the same entries of L
+    this.#refusable([out], () => this.#impl.triangularSolve(plan, l.storage.value, b.storage.value, out.value));
+    let status: SharedStorage | null;
+    try {
+      status = this.#status(plan.batch, [l, b], { l, n: plan.n, strideL: plan.strideL });
+    } catch (err) {
+      out.drop();
+      throw err;
+    }
     return new Matrix(this, shape, out, status);
   }
 
   /** Solves `(A + shift·I)·X = B` for symmetric positive-definite A through its Cholesky factor. */
   choleskySolve(a: Matrix, b: Matrix, options: ShiftOptions = {}): Matrix {
     this.#own('choleskySolve', a, b);
-    // validate both steps before enqueuing anything
+    // validate both steps before enqueuing anything: the solves bind entries of L (= A), B and X, which
+    // covers the factorization's entries of A and L
     planCholesky(a, options.shift ?? 0, 'choleskySolve');
-    const { shape } = planTrsm(a, b, false, 'choleskySolve');
-    this.#checkBinding('choleskySolve', a, b, shape);
+    const { plan } = planTrsm(a, b, false, 'choleskySolve');
+    this.#impl.checkTriangularSolve?.(plan, 'choleskySolve');
     const l = this.cholesky(a, options);
     try {
       const y = this.triangularSolve(l, b);
@@ -314,9 +329,8 @@ export class LinalgDevice {
       { alpha: options.alpha ?? 1, beta: options.beta ?? 1, gamma: 0 },
       'add',
     );
-    this.#checkBinding('add', a, b, shape);
     const out = this.#alloc(shape, 'add');
-    this.#impl.elementwise(plan, a.storage.value, b.storage.value, out.value);
+    this.#refusable([out], () => this.#impl.elementwise(plan, a.storage.value, b.storage.value, out.value));
     return this.#finish(shape, out, a, b);
   }
 
@@ -324,9 +338,8 @@ export class LinalgDevice {
   scale(a: Matrix, alpha: number, shift = 0): Matrix {
     this.#own('scale', a);
     const { plan, shape } = planElementwise('axpby', a, null, { alpha, beta: 0, gamma: shift }, 'scale');
-    this.#checkBinding('scale', a, shape);
     const out = this.#alloc(shape, 'scale');
-    this.#impl.elementwise(plan, a.storage.value, null, out.value);
+    this.#refusable([out], () => this.#impl.elementwise(plan, a.storage.value, null, out.value));
     return this.#finish(shape, out, a);
   }
 
@@ -340,9 +353,8 @@ export class LinalgDevice {
       { alpha: options.alpha ?? 1, beta: 0, gamma: options.shiftA ?? 0 },
       'mul',
     );
-    this.#checkBinding('mul', a, b, shape);
     const out = this.#alloc(shape, 'mul');
-    this.#impl.elementwise(plan, a.storage.value, b.storage.value, out.value);
+    this.#refusable([out], () => this.#impl.elementwise(plan, a.storage.value, b.storage.value, out.value));
     return this.#finish(shape, out, a, b);
   }
 
@@ -350,9 +362,8 @@ export class LinalgDevice {
   sumBatch(a: Matrix): Matrix {
     this.#own('sumBatch', a);
     const shape: Shape = [a.rows, a.cols];
-    this.#checkBinding('sumBatch', a);
     const out = this.#alloc(shape, 'sumBatch');
-    this.#impl.sumBatch({ batch: a.batch, size: a.entrySize }, a.storage.value, out.value);
+    this.#refusable([out], () => this.#impl.sumBatch({ batch: a.batch, size: a.entrySize }, a.storage.value, out.value));
     return this.#finish(shape, out, a);
   }
 
@@ -521,29 +532,12 @@ export class LinalgDevice {
     }
   }
 
-  /**
-   * Throws {@link DeviceLimitError} unless every operand (a matrix) and result (a shape) fits one binding
-   * (see {@link DeviceInfo.maxBindingElements}).
-   */
-  #checkBinding(what: string, ...xs: (Matrix | Shape)[]): void {
-    const max = this.#impl.limits.maxBindingElements;
-    for (const x of xs) {
-      const size = x instanceof Matrix ? x.size : x.reduce((p, v) => p * v, 1);
-      if (size > max) {
-        const name = x instanceof Matrix ? `operand ${x.toString()}` : `result [${x.join(',')}]`;
-        throw new DeviceLimitError(
-          `${what}: ${name} has ${size} elements, beyond the ${max} this operation can bind at once on this device (maxBindingElements)`,
-        );
-      }
-    }
-  }
-
-  /** Runs a backend call that may refuse the work (DeviceLimitError, nothing enqueued); frees `out` then. */
-  #refusable(out: SharedStorage, call: () => void): void {
+  /** Runs a backend call that may refuse the work (DeviceLimitError, nothing enqueued); frees `outs` then. */
+  #refusable(outs: readonly SharedStorage[], call: () => void): void {
     try {
       call();
     } catch (err) {
-      out.drop();
+      for (const out of outs) out.drop();
       throw err;
     }
   }
@@ -626,7 +620,13 @@ export class LinalgDevice {
         strideL: check?.strideL ?? 0,
         priorCounts: [acc?.elements ?? 0, second?.elements ?? 0],
       };
-      this.#impl.status(plan, check?.l.storage.value ?? null, acc?.value ?? null, second?.value ?? null, out.value);
+      try {
+        this.#impl.status(plan, check?.l.storage.value ?? null, acc?.value ?? null, second?.value ?? null, out.value);
+      } catch (err) {
+        out.drop();
+        if (owned) acc!.drop();
+        throw err;
+      }
       if (owned) acc!.drop();
       acc = out;
       owned = true;

@@ -38,6 +38,25 @@ export function randomSpd(batch: number, n: number, seed: number, diag = 1): Flo
   return out;
 }
 
+/** Float64 Cholesky of entry `e` of a batch of n×n matrices (lower triangle read) → L, or the info code. */
+export function refCholesky(a: ArrayLike<number>, n: number, e = 0, shift = 0): { l: Float64Array; info: number } {
+  const l = new Float64Array(n * n);
+  const o = e * n * n;
+  for (let j = 0; j < n; j++) {
+    let d = a[o + j * n + j]! + shift;
+    for (let p = 0; p < j; p++) d -= l[j * n + p]! ** 2;
+    if (!(d > 0) || !Number.isFinite(d)) return { l, info: j + 1 };
+    const s = Math.sqrt(d);
+    l[j * n + j] = s;
+    for (let i = j + 1; i < n; i++) {
+      let v = a[o + i * n + j]!;
+      for (let p = 0; p < j; p++) v -= l[i * n + p]! * l[j * n + p]!;
+      l[i * n + j] = v / s;
+    }
+  }
+  return { l, info: 0 };
+}
+
 /** `alpha·op(A)·op(B) + beta·C` in float64 for one batch entry, with element accessors. */
 export function refGemm(
   a: ArrayLike<number>,

@@ -2,8 +2,9 @@
  * Work past the storage-binding limit on WebGPU, with the limit lowered to 4 KiB (1,024 floats) through
  * `maxBindingBytes`: GEMM and Gram split over batch chunks and row blocks bound at aligned offsets and match
  * float64 references (scalar and vec4 kernels, C, transposes, broadcasting); what cannot split — one entry of B,
- * one entry of A used transposed, and operands of the operations that bind whole matrices — is refused with
- * DeviceLimitError and nothing changes; copies are not limited by bindings.
+ * one entry of A used transposed, one entry of a Cholesky or solve operand — is refused with DeviceLimitError
+ * and nothing changes; element-wise maps and sumBatch of such operands split; copies are not limited by
+ * bindings. (Cholesky, solves and element-wise maps in chunks: webgpu-binding-split-batched.test.ts.)
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDevice, DeviceLimitError, InvalidArgumentError, type LinalgDevice, type Matrix } from '../src/index.js';
@@ -111,16 +112,30 @@ describe.runIf(available)('webgpu work past the binding limit', () => {
     const b = dev.matrix(randn(40 * 2, 11), [40, 2]);
     await expectRefused(() => dev.gemm(bigAt, b, { transA: true }), [bigAt, b], /one entry of A used transposed/);
     await expectRefused(() => dev.gram(bigB), [bigB], /one entry of B/); // a Gram reads its whole entry as B
+    // one 40×40 entry (6,400 bytes) of a factorization or a solve cannot split
     const spd = dev.matrix(randn(40 * 40, 12), [40, 40]);
-    await expectRefused(() => dev.cholesky(spd), [spd], /cholesky: operand \[40,40\] has 1600 elements/);
-    await expectRefused(() => dev.choleskySolve(spd, b), [spd, b], /choleskySolve: operand \[40,40\]/);
-    await expectRefused(() => dev.triangularSolve(spd, b), [spd, b], /triangularSolve: operand \[40,40\]/);
-    await expectRefused(() => dev.add(spd, spd), [spd], /add: operand \[40,40\]/);
-    await expectRefused(() => dev.scale(spd, 2), [spd], /scale: operand/);
-    await expectRefused(() => dev.mul(spd, spd), [spd], /mul: operand/);
-    const stackable = dev.matrix(randn(3 * 20 * 20, 13), [3, 20, 20]);
-    await expectRefused(() => dev.sumBatch(stackable), [stackable], /sumBatch: operand \[3,20,20\]/);
-    [bigB, a, bigAt, b, spd, stackable].forEach((m) => m.dispose());
+    await expectRefused(() => dev.cholesky(spd), [spd], /cholesky: one batch entry of A \(1600 elements/);
+    await expectRefused(() => dev.choleskySolve(spd, b), [spd, b], /choleskySolve: one batch entry of L \(1600/);
+    await expectRefused(() => dev.triangularSolve(spd, b), [spd, b], /triangularSolve: one batch entry of L \(1600/);
+    [bigB, a, bigAt, b, spd].forEach((m) => m.dispose());
+  });
+
+  it('element-wise maps and sumBatch of the same operands (refused before) split and match float64', async () => {
+    const data = randn(40 * 40, 12);
+    const spd = dev.matrix(data, [40, 40]);
+    const sum = dev.add(spd, spd);
+    const scaled = dev.scale(spd, 2);
+    const prod = dev.mul(spd, spd);
+    const want2x = Array.from(data, (x) => 2 * x);
+    expect(relError(await dev.read(sum), want2x)).toBeLessThan(1e-7);
+    expect(relError(await dev.read(scaled), want2x)).toBeLessThan(1e-7);
+    expect(relError(await dev.read(prod), Array.from(data, (x) => x * x))).toBeLessThan(1e-6);
+    const stacked = randn(3 * 20 * 20, 13);
+    const stackable = dev.matrix(stacked, [3, 20, 20]);
+    const total = dev.sumBatch(stackable);
+    const want = Array.from({ length: 400 }, (_, i) => stacked[i]! + stacked[400 + i]! + stacked[800 + i]!);
+    expect(relError(await dev.read(total), want)).toBeLessThan(1e-6);
+    [spd, sum, scaled, prod, stackable, total].forEach((m) => m.dispose());
   });
 
   it('copies go past the binding limit: matrix, stack, take, reshape, read', async () => {

@@ -14,26 +14,7 @@ import { WebGpuBackend } from '../src/webgpu/backend.js';
 import { webgpuAvailable } from './devices.js';
 import { inBrowser } from './env.js';
 import { trsmUsesBlocked } from '../src/webgpu/trsm/trsm.js';
-import { randn, randomSpd, relError } from './reference.js';
-
-/** Float64 Cholesky of entry `e` of a batch of n×n matrices (lower triangle read) → L, or the info code. */
-function refCholesky(a: ArrayLike<number>, n: number, e = 0, shift = 0): { l: Float64Array; info: number } {
-  const l = new Float64Array(n * n);
-  const o = e * n * n;
-  for (let j = 0; j < n; j++) {
-    let d = a[o + j * n + j]! + shift;
-    for (let p = 0; p < j; p++) d -= l[j * n + p]! ** 2;
-    if (!(d > 0) || !Number.isFinite(d)) return { l, info: j + 1 };
-    const s = Math.sqrt(d);
-    l[j * n + j] = s;
-    for (let i = j + 1; i < n; i++) {
-      let v = a[o + i * n + j]!;
-      for (let p = 0; p < j; p++) v -= l[i * n + p]! * l[j * n + p]!;
-      l[i * n + j] = v / s;
-    }
-  }
-  return { l, info: 0 };
-}
+import { randn, randomSpd, refCholesky, relError } from './reference.js';
 
 /** Float64 solve of L·X = B or Lᵀ·X = B (L lower, n×n at `ol`, B n×k at `ob`). */
 function refTrsm(

@@ -17,13 +17,13 @@ import type {
   TrsmPlan,
   StatusPlan,
 } from '../backend.js';
-import { encodeCholesky } from './cholesky/cholesky.js';
+import { checkCholesky as checkCholeskyEntries, encodeCholesky } from './cholesky/cholesky.js';
 import { GpuContext, type AcquireOptions } from './context.js';
 import { encodeElementwise, encodeSumBatch } from './elementwise/elementwise.js';
 import { encodeGemm } from './gemm/gemm.js';
 import { encodeGram } from './gemm/syrk.js';
 import { encodeStatus } from './status/status.js';
-import { encodeTrsm } from './trsm/trsm.js';
+import { checkTrsm, encodeTrsm } from './trsm/trsm.js';
 
 export class WebGpuBackend implements BackendImpl<GPUBuffer> {
   readonly kind = 'webgpu' as const;
@@ -66,8 +66,14 @@ export class WebGpuBackend implements BackendImpl<GPUBuffer> {
   cholesky(plan: CholeskyPlan, a: GPUBuffer, out: GPUBuffer, info: GPUBuffer): void {
     encodeCholesky(this.ctx, plan, a, out, info);
   }
+  checkCholesky(plan: CholeskyPlan, what: string): void {
+    checkCholeskyEntries(this.ctx, plan, what);
+  }
   triangularSolve(plan: TrsmPlan, l: GPUBuffer, b: GPUBuffer, out: GPUBuffer): void {
     encodeTrsm(this.ctx, plan, l, b, out);
+  }
+  checkTriangularSolve(plan: TrsmPlan, what: string): void {
+    checkTrsm(this.ctx, plan, what);
   }
   status(plan: StatusPlan, l: GPUBuffer | null, prior0: GPUBuffer | null, prior1: GPUBuffer | null, out: GPUBuffer): void {
     encodeStatus(this.ctx, plan, l, prior0, prior1, out);

@@ -13,11 +13,16 @@
  *
  * Failures: every kernel reads `info` and skips a failed entry (the panel kernel writes a zero panel so the
  * GEMM update is a no-op), so a failure never feeds NaN work into later steps.
+ *
+ * Past the storage-binding limit the batch is factored in chunks of whole entries (`batch-split.ts`): A, the
+ * factor and `info` are bound as the aligned ranges a chunk touches, with the kernels' offsets rebased. One
+ * entry that does not fit a binding is refused with DeviceLimitError before anything is recorded.
  * @internal
  * @module
  */
 import type { CholeskyPlan } from '../../backend.js';
-import type { GpuContext } from '../context.js';
+import { checkEntries, splitEntries, type EntryBinding, type EntryShape } from '../batch-split.js';
+import type { BufferRange, GpuContext } from '../context.js';
 import { encodeGemmStrided } from '../gemm/gemm.js';
 import { forEachChunk } from '../grid.js';
 import { Uniforms } from '../uniforms.js';
@@ -64,10 +69,44 @@ export function useBlocked(n: number, _batch: number): boolean {
   return n > CROSSOVER;
 }
 
+/** One chunk of entries: A, the factor and info bound (the same element offset in A and in the factor). */
+interface Chunk {
+  readonly count: number;
+  readonly a: GPUBuffer | BufferRange;
+  readonly out: GPUBuffer | BufferRange;
+  /** The buffer of the factor (`out` may be a range of it). */
+  readonly outBuffer: GPUBuffer;
+  readonly info: GPUBuffer | BufferRange;
+  /** Element offset of the chunk's first entry in A's and the factor's bindings. */
+  readonly offset: number;
+  /** Element offset of its status in info's binding. */
+  readonly infoOffset: number;
+}
+
+/** The operands of a factorization as the batch splitter sees them: A, the factor, the status. */
+function shapes(plan: CholeskyPlan): EntryShape[] {
+  const nn = plan.n * plan.n;
+  return [
+    { name: 'A', stride: nn, span: nn },
+    { name: 'the factor', stride: nn, span: nn },
+    { name: 'the status', stride: 1, span: 1 },
+  ];
+}
+
+/**
+ * Throws DeviceLimitError when {@link encodeCholesky} would refuse `plan` (one entry beyond a binding);
+ * records nothing.
+ */
+export function checkCholesky(ctx: GpuContext, plan: CholeskyPlan, what: string): void {
+  if (plan.batch === 0 || plan.n === 0) return;
+  checkEntries(ctx, what, plan.batch, shapes(plan));
+}
+
 /**
  * Records the factorization of `plan.batch` n×n matrices of `a` into `out` (contiguous, same layout), with
  * per-entry LAPACK `info` codes in `info` (int32, zero-filled by the caller). `regime` forces one algorithm
- * (benchmarks and tests); by default {@link useBlocked} chooses.
+ * (benchmarks and tests); by default {@link useBlocked} chooses. Throws DeviceLimitError, recording nothing,
+ * when one entry does not fit a storage binding.
  */
 export function encodeCholesky(
   ctx: GpuContext,
@@ -79,60 +118,86 @@ export function encodeCholesky(
 ): void {
   const { batch, n } = plan;
   if (batch === 0 || n === 0) return;
+  const [as, ls, is] = shapes(plan) as [EntryShape, EntryShape, EntryShape];
+  const chunks = splitEntries(ctx, 'cholesky', batch, [
+    { ...as, buffer: a },
+    { ...ls, buffer: out },
+    { ...is, buffer: info },
+  ]);
   const blocked = regime ? regime === 'blocked' : useBlocked(n, batch);
-  if (blocked || n > CHOL_UNBLOCKED_MAX) encodeBlocked(ctx, plan, a, out, info);
-  else encodeUnblocked(ctx, plan, a, out, info);
+  for (const { count, operands } of chunks) {
+    const [av, ov, iv] = operands as [EntryBinding, EntryBinding, EntryBinding];
+    // A and the factor have one layout, so their ranges start equally far before the chunk (the kernels
+    // index both with one offset)
+    if (av.offset !== ov.offset) throw new Error('cholesky: A and the factor are bound at different offsets');
+    const chunk: Chunk = {
+      count,
+      a: av.binding,
+      out: ov.binding,
+      outBuffer: out,
+      info: iv.binding,
+      offset: ov.offset,
+      infoOffset: iv.offset,
+    };
+    if (blocked || n > CHOL_UNBLOCKED_MAX) encodeBlocked(ctx, plan, chunk);
+    else encodeUnblocked(ctx, plan, chunk);
+  }
 }
 
-function encodeUnblocked(ctx: GpuContext, plan: CholeskyPlan, a: GPUBuffer, out: GPUBuffer, info: GPUBuffer): void {
+function encodeUnblocked(ctx: GpuContext, plan: CholeskyPlan, c: Chunk): void {
   const { n } = plan;
   const pipeline = ctx.pipeline('cholesky.unblocked.copy', cholUnblockedWgsl(true));
-  forEachChunk(plan.batch, MAX_GROUPS * MAX_GROUPS, (first, count) => {
+  forEachChunk(c.count, MAX_GROUPS * MAX_GROUPS, (first, count) => {
     const x = Math.min(count, MAX_GROUPS);
     const y = Math.ceil(count / x);
     const u = new Uniforms()
       .u32(n) // n
       .u32(n) // ld
-      .u32(0) // offset
+      .u32(c.offset) // offset
       .u32(n * n) // batchStride
       .u32(first) // batchBase
       .u32(count) // batchCount
       .u32(x) // gridX
       .u32(0) // infoBase
+      .u32(c.infoOffset) // infoOffset
       .f32(plan.shift);
-    ctx.dispatch(pipeline, u, [a, out, info], [x, y]);
+    ctx.dispatch(pipeline, u, [c.a, c.out, c.info], [x, y]);
   });
 }
 
-function encodeBlocked(ctx: GpuContext, plan: CholeskyPlan, a: GPUBuffer, out: GPUBuffer, info: GPUBuffer): void {
+function encodeBlocked(ctx: GpuContext, plan: CholeskyPlan, c: Chunk): void {
   const { n } = plan;
   const nn = n * n;
   const copy = ctx.pipeline('cholesky.copy', CHOL_COPY_WGSL);
   const diag = ctx.pipeline('cholesky.unblocked.inplace', cholUnblockedWgsl(false));
   const panel = ctx.pipeline('cholesky.panel', CHOL_PANEL_WGSL);
   const tiles = Math.ceil(n / 16);
-  forEachChunk(plan.batch, MAX_GROUPS, (first, count) => {
-    ctx.dispatch(copy, new Uniforms().u32(n).u32(first).f32(plan.shift), [a, out], [tiles, tiles, count]);
+  // the GEMM updates read and write the factor through its binding
+  const range = 'buffer' in c.out ? { range: c.out } : {};
+  forEachChunk(c.count, MAX_GROUPS, (first, count) => {
+    const copyU = new Uniforms().u32(n).u32(first).u32(c.offset).f32(plan.shift);
+    ctx.dispatch(copy, copyU, [c.a, c.out], [tiles, tiles, count]);
     for (let k0 = 0; k0 < n; k0 += BLOCK) {
       const nb = Math.min(BLOCK, n - k0);
       const diagU = new Uniforms()
         .u32(nb)
         .u32(n)
-        .u32(k0 * n + k0)
+        .u32(c.offset + k0 * n + k0)
         .u32(nn)
         .u32(first)
         .u32(count)
         .u32(count) // gridX: the batch runs on x only
         .u32(k0) // infoBase
+        .u32(c.infoOffset)
         .f32(0);
-      ctx.dispatch(diag, diagU, [out, info], [count, 1, 1]);
+      ctx.dispatch(diag, diagU, [c.out, c.info], [count, 1, 1]);
       const k1 = k0 + nb;
       const rest = n - k1;
       if (rest === 0) break;
-      const panelU = new Uniforms().u32(n).u32(n).u32(k0).u32(nb).u32(nn).u32(first);
-      ctx.dispatch(panel, panelU, [out, info], [Math.ceil(rest / CHOL_PANEL_ROWS), 1, count]);
-      const base = first * nn;
-      const l21 = { buffer: out, offset: base + k1 * n + k0, ld: n, batchStride: nn };
+      const panelU = new Uniforms().u32(n).u32(n).u32(k0).u32(nb).u32(nn).u32(first).u32(c.offset).u32(c.infoOffset);
+      ctx.dispatch(panel, panelU, [c.out, c.info], [Math.ceil(rest / CHOL_PANEL_ROWS), 1, count]);
+      const base = c.offset + first * nn;
+      const l21 = { buffer: c.outBuffer, ...range, offset: base + k1 * n + k0, ld: n, batchStride: nn };
       encodeGemmStrided(ctx, {
         batch: count,
         m: rest,
@@ -144,7 +209,7 @@ function encodeBlocked(ctx: GpuContext, plan: CholeskyPlan, a: GPUBuffer, out: G
         beta: 1,
         a: l21,
         b: l21,
-        out: { buffer: out, offset: base + k1 * n + k1, ld: n, batchStride: nn },
+        out: { buffer: c.outBuffer, ...range, offset: base + k1 * n + k1, ld: n, batchStride: nn },
         lowerOnly: true,
       });
     }

@@ -26,12 +26,12 @@ export const CHOL_PANEL_ROWS = 64;
  * around workgroup memory), written back, and the trailing lower triangle gets one rank-8 update, so the
  * global read-modify-write traffic is n³/48 rather than n³/6.
  *
- * Entry `e = batchBase + wid.x + wid.y·gridX`; the block starts at `e·batchStride + offset` with row pitch
- * `ld`. The `copyIn` variant (bindings src, out, info) first fills the block from `src` (same layout):
+ * Entry `e = batchBase + wid.x + wid.y·gridX` (counted from the entry the bindings' offsets point at); the
+ * block starts at `e·batchStride + offset` with row pitch `ld`, its status is `info[infoOffset + e]`. The `copyIn` variant (bindings src, out, info) first fills the block from `src` (same layout):
  * lower triangle of A plus `shift` on the diagonal, strict upper part 0; the in-place variant (bindings out,
  * info; WebGPU forbids aliasing a writable binding) only zeroes the strict upper part of the block and
- * factors the lower part as it stands. A non-zero `info[e]` on entry skips the block; a pivot that is ≤ 0 or
- * not finite stores `infoBase + j + 1` in `info[e]` and the whole workgroup leaves together.
+ * factors the lower part as it stands. A non-zero status on entry skips the block; a pivot that is ≤ 0 or
+ * not finite stores `infoBase + j + 1` in it and the whole workgroup leaves together.
  * Two fixed shader texts, one pipeline key each.
  */
 export function cholUnblockedWgsl(copyIn: boolean): string {
@@ -59,6 +59,7 @@ struct Params {
   batchCount: u32,
   gridX: u32,
   infoBase: u32,
+  infoOffset: u32,
   shift: f32,
 }
 
@@ -86,7 +87,8 @@ fn main(
   let n = p.n;
   let ld = p.ld;
 
-  if (lid == 0u) { wFail = select(0u, 1u, info[e] != 0); }
+  let status = p.infoOffset + e;
+  if (lid == 0u) { wFail = select(0u, 1u, info[status] != 0); }
   if (workgroupUniformLoad(&wFail) != 0u) { return; }
 
   // Fill (copyIn) or clean (strict upper part) the block.
@@ -123,7 +125,7 @@ fn main(
           wRecip = 1.0 / s;
           wFail = 0u;
         } else {
-          info[e] = i32(p.infoBase + j + 1u);
+          info[status] = i32(p.infoBase + j + 1u);
           wFail = 1u;
         }
       }
@@ -177,8 +179,9 @@ fn main(
  * Panel solve of the blocked factorization: `L21 = A21·L11⁻ᵀ` in place, where L11 is the factored nb×nb
  * diagonal block at (k0, k0) and A21 the rows `k0 + nb … n-1` of the same block column. One invocation
  * per row (rows are independent); L11 is cached packed in workgroup memory, the row's solution in a
- * column-major workgroup tile. Entry `e = batchBase + wid.z`; an entry whose `info` is non-zero gets a
- * zero panel so the trailing update leaves its matrix untouched (no NaN work after a failure).
+ * column-major workgroup tile. Entry `e = batchBase + wid.z` starts at `offset + e·batchStride`, its status
+ * is `info[infoOffset + e]`; an entry whose status is non-zero gets a zero panel so the trailing update
+ * leaves its matrix untouched (no NaN work after a failure).
  */
 export const CHOL_PANEL_WGSL = /* wgsl */ `
 struct Params {
@@ -188,6 +191,8 @@ struct Params {
   nb: u32,
   batchStride: u32,
   batchBase: u32,
+  offset: u32,
+  infoOffset: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -201,7 +206,7 @@ var<workgroup> xs: array<f32, 2048>;   // solution tile: (row, j) at j·64 + row
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let e = p.batchBase + wid.z;
-  let base = e * p.batchStride;
+  let base = p.offset + e * p.batchStride;
   let nb = p.nb;
   let k0 = p.k0;
   let ld = p.ld;
@@ -219,7 +224,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let r = k0 + nb + wid.x * 64u + lid;
   if (r >= p.n) { return; }
   let row = base + r * ld + k0;
-  if (info[e] != 0) {
+  if (info[p.infoOffset + e] != 0) {
     for (var j = 0u; j < nb; j++) { out[row + j] = 0.0; }
     return;
   }
@@ -238,12 +243,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 
 /**
  * Copies the lower triangle of `src` plus `shift` on the diagonal into `out` and zeroes the strict upper part
- * (16×16 invocations per workgroup over (column, row), entry `batchBase + wid.z`, contiguous n×n entries).
+ * (16×16 invocations per workgroup over (column, row), entry `batchBase + wid.z`, contiguous n×n entries from
+ * element `offset` of both bindings).
  */
 export const CHOL_COPY_WGSL = /* wgsl */ `
 struct Params {
   n: u32,
   batchBase: u32,
+  offset: u32,
   shift: f32,
 }
 
@@ -257,7 +264,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let j = gid.x;
   let i = gid.y;
   if (i >= n || j >= n) { return; }
-  let at = (p.batchBase + gid.z) * n * n + i * n + j;
+  let at = p.offset + (p.batchBase + gid.z) * n * n + i * n + j;
   var v = 0.0;
   if (j <= i) {
     v = src[at];

@@ -5,11 +5,11 @@
  * @module
  */
 import type { GemmPlan } from '../../backend.js';
-import type { GpuContext } from '../context.js';
+import type { BufferRange, GpuContext } from '../context.js';
 import { forEachChunk } from '../grid.js';
 import { Uniforms } from '../uniforms.js';
 import { GEMM_TILE, gemmWgsl } from './gemm.wgsl.js';
-import { splitLaunch, type BoundView } from './split.js';
+import { splitLaunch } from './split.js';
 
 /**
  * A strided view of one matrix (or one matrix per batch entry) inside a buffer of float32 elements.
@@ -23,6 +23,12 @@ export interface GemmView {
   readonly ld: number;
   /** Elements between consecutive batch entries; 0 broadcasts one matrix over the batch. */
   readonly batchStride: number;
+  /**
+   * The range of `buffer` the view is bound to, `offset` then counting from the range's start (launches split
+   * over bindings, see `split.ts` and `batch-split.ts`); absent: the buffer is bound from its start. Views of
+   * one buffer in one launch share one range.
+   */
+  readonly range?: BufferRange;
 }
 
 /**
@@ -54,7 +60,7 @@ export interface StridedGemm {
 }
 
 /** Everything one kernel launch needs (element units throughout). @internal */
-interface GemmLaunch {
+export interface GemmLaunch {
   readonly batch: number;
   readonly m: number;
   readonly n: number;
@@ -100,7 +106,7 @@ function launch(ctx: GpuContext, g: GemmLaunch, what?: string): void {
 }
 
 /** The binding of a view: its range when the splitter bound one, else the whole buffer. */
-const binding = (v: BoundView) => v.range ?? v.buffer;
+const binding = (v: GemmView) => v.range ?? v.buffer;
 
 function launchPart(ctx: GpuContext, g: GemmLaunch): void {
   const useC = g.c !== null && g.beta !== 0;

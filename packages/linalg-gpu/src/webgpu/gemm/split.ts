@@ -8,31 +8,18 @@
  * What cannot be split this way is refused with {@link DeviceLimitError} before anything is recorded: a
  * single entry of B (every row block reads all of it), of A used transposed (its rows of op(A) are columns of
  * the stored matrix), or an operand aliased to the output's buffer (internal in-place updates, which callers
- * keep within one binding).
+ * keep within one binding — the blocked Cholesky and solves bind their chunk's range and pass views already
+ * bound to it, {@link GemmView.range}, which must then fit).
  * @internal
  * @module
  */
 import { DeviceLimitError } from '../../errors.js';
-import type { BufferRange, GpuContext } from '../context.js';
-import type { GemmView } from './gemm.js';
+import { alignedRange, largest } from '../binding.js';
+import type { GpuContext } from '../context.js';
+import type { GemmLaunch, GemmView } from './gemm.js';
 
 /** The part of a launch the splitter reads and rewrites. */
-export interface SplitLaunch {
-  readonly batch: number;
-  readonly m: number;
-  readonly n: number;
-  readonly k: number;
-  readonly transA: boolean;
-  readonly transB: boolean;
-  readonly mode: 0 | 1 | 2;
-  readonly a: GemmView;
-  readonly b: GemmView;
-  readonly c: GemmView | null;
-  readonly out: GemmView;
-}
-
-/** A view bound to a range of its buffer: `offset` is then relative to the range. */
-export type BoundView = GemmView & { readonly range?: BufferRange };
+export type SplitLaunch = Pick<GemmLaunch, 'batch' | 'm' | 'n' | 'k' | 'transA' | 'transB' | 'mode' | 'a' | 'b' | 'c' | 'out'>;
 
 /** Stored rows×cols of each operand for `m` rows of the result. */
 function dims(g: SplitLaunch, m: number): { a: [number, number]; b: [number, number]; out: [number, number] } {
@@ -48,14 +35,10 @@ function span(v: GemmView, count: number, rows: number, cols: number): [number, 
   return [v.offset, v.offset + (count - 1) * v.batchStride + (rows - 1) * v.ld + cols];
 }
 
-/** The aligned binding of a span, or null when it exceeds the binding limit. */
-function bind(ctx: GpuContext, v: GemmView, count: number, rows: number, cols: number): BoundView | null {
-  const [start, end] = span(v, count, rows, cols);
-  const first = Math.floor((start * 4) / ctx.bindingAlignment) * ctx.bindingAlignment;
-  // whole 16-byte groups (the vec4 kernel reads them), never past the buffer
-  const size = Math.min(Math.ceil((end * 4 - first) / 16) * 16, v.buffer.size - first);
-  if (size > ctx.bindingLimit) return null;
-  return { ...v, offset: v.offset - first / 4, range: { buffer: v.buffer, offset: first, size } };
+/** The aligned binding of a span (whole 16-byte groups, which the vec4 kernel reads), or null when it exceeds the binding limit. */
+function bind(ctx: GpuContext, v: GemmView, count: number, rows: number, cols: number): GemmView | null {
+  const r = alignedRange(ctx, v.buffer, ...span(v, count, rows, cols));
+  return r && { ...v, offset: v.offset - r.base, range: r.range };
 }
 
 /** The launch restricted to entries `[e0, e0 + count)` and result rows `[r0, r0 + rows)`, bound; or null. */
@@ -73,24 +56,25 @@ function part<G extends SplitLaunch>(ctx: GpuContext, g: G, e0: number, count: n
   return { ...g, batch: count, m: rows, a, b, c, out };
 }
 
-/** Largest `x` in `[1, hi]` with `ok(x)` (monotone: true up to some point), or 0. */
-function largest(hi: number, ok: (x: number) => boolean): number {
-  if (!ok(1)) return 0;
-  let lo = 1;
-  while (lo < hi) {
-    const mid = Math.ceil((lo + hi) / 2);
-    if (ok(mid)) lo = mid;
-    else hi = mid - 1;
-  }
-  return lo;
-}
-
-/** Whether every operand of the launch lies within the first {@link GpuContext.bindingLimit} bytes of its buffer. */
+/**
+ * Whether every operand of the launch lies within its binding: the range a caller bound it to (see
+ * {@link GemmView.range}), else the first {@link GpuContext.bindingLimit} bytes of its buffer.
+ */
 function fitsWhole(ctx: GpuContext, g: SplitLaunch): boolean {
   const d = dims(g, g.m);
-  const ends = [span(g.a, g.batch, ...d.a)[1], span(g.b, g.batch, ...d.b)[1], span(g.out, g.batch, ...d.out)[1]];
-  if (g.c) ends.push(span(g.c, g.batch, ...d.out)[1]);
-  return ends.every((e) => e * 4 <= ctx.bindingLimit);
+  const views: [GemmView, [number, number]][] = [[g.a, d.a], [g.b, d.b], [g.out, d.out]];
+  if (g.c) views.push([g.c, d.out]);
+  return views.every(([v, [rows, cols]]) => span(v, g.batch, rows, cols)[1] * 4 <= (v.range?.size ?? ctx.bindingLimit));
+}
+
+/** Views of one buffer must share one binding: an operand in out's buffer is read through out's binding. */
+function checkAliases(g: SplitLaunch): void {
+  const out = g.out;
+  for (const v of [g.a, g.b, g.c]) {
+    if (v && v.buffer === out.buffer && (v.range?.offset ?? 0) !== (out.range?.offset ?? 0)) {
+      throw new Error('gemm: an operand in the output buffer is bound to another range than the output');
+    }
+  }
 }
 
 /**
@@ -99,7 +83,11 @@ function fitsWhole(ctx: GpuContext, g: SplitLaunch): boolean {
  * element is the same sequence of multiply-adds either way). Throws {@link DeviceLimitError} when it cannot.
  */
 export function splitLaunch<G extends SplitLaunch>(ctx: GpuContext, g: G, what = 'gemm'): G[] {
+  checkAliases(g);
   if (fitsWhole(ctx, g)) return [g];
+  if ([g.a, g.b, g.c, g.out].some((v) => v?.range)) {
+    throw new Error(`${what}: a view bound to a range reaches past it`);
+  }
   const refuse = (why: string): never => {
     throw new DeviceLimitError(
       `${what}: ${why} exceeds the storage binding limit of ${ctx.bindingLimit} bytes and cannot be split over bindings`,

@@ -8,11 +8,13 @@
 export const STATUS_GROUP = 64;
 
 /**
- * One invocation per status entry `e = gid.x + gid.y·rowPitch < count`: the code of `prior0`, else of
- * `prior1`, when non-zero (each read as `readInfo` maps it: element 0 when its count is 1, element `e` below
- * its count, else 0; a count of 0 means absent), else — when `n > 0` — `−(j + 1)` for the first diagonal entry
- * `l[e·strideL + j·(n + 1)]` that is 0 or not finite (tested on the bits, which fast-math cannot fold away),
- * else 0. Absent operands are bound to any read-only buffer and never read.
+ * One invocation per status entry `e = gid.x + gid.y·rowPitch < count` of a chunk starting at entry `first`
+ * of the batch (global entry `g = first + e`): the code of `prior0`, else of `prior1`, when non-zero (each read
+ * as `readInfo` maps it: its element 0 when its count is 1, element `g` below its count, else 0; a count of 0
+ * means absent), else — when `n > 0` — `−(j + 1)` for the first diagonal entry `l[offL + e·strideL + j·(n + 1)]`
+ * that is 0 or not finite (tested on the bits, which fast-math cannot fold away), else 0; written to
+ * `info[offInfo + e]`. The `off…` uniforms are the element offsets of the chunk's first entry (of element 0
+ * for a prior of count 1) in the bindings. Absent operands are bound to any read-only buffer and never read.
  */
 export const STATUS_WGSL = /* wgsl */ `
 struct Params {
@@ -22,6 +24,11 @@ struct Params {
   count0: u32,
   count1: u32,
   rowPitch: u32,
+  first: u32,
+  offL: u32,
+  off0: u32,
+  off1: u32,
+  offInfo: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -31,14 +38,14 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> info: array<i32>;
 
 fn code0(e: u32) -> i32 {
-  if (p.count0 == 1u) { return prior0[0]; }
-  if (e < p.count0) { return prior0[e]; }
+  if (p.count0 == 1u) { return prior0[p.off0]; }
+  if (p.first + e < p.count0) { return prior0[p.off0 + e]; }
   return 0;
 }
 
 fn code1(e: u32) -> i32 {
-  if (p.count1 == 1u) { return prior1[0]; }
-  if (e < p.count1) { return prior1[e]; }
+  if (p.count1 == 1u) { return prior1[p.off1]; }
+  if (p.first + e < p.count1) { return prior1[p.off1 + e]; }
   return 0;
 }
 
@@ -49,7 +56,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   var code = code0(e);
   if (code == 0) { code = code1(e); }
   if (code == 0) {
-    let base = e * p.strideL;
+    let base = p.offL + e * p.strideL;
     for (var j = 0u; j < p.n; j++) {
       let bits = bitcast<u32>(l[base + j * (p.n + 1u)]);
       // zero (either sign), or exponent all ones (±inf, NaN)
@@ -59,6 +66,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
       }
     }
   }
-  info[e] = code;
+  info[p.offInfo + e] = code;
 }
 `;

@@ -8,11 +8,17 @@
  * - **blocked** (large n with many right-hand sides, or n·cb beyond the tile): for each diagonal block of
  *   {@link BLOCK} rows, solve it with the sweep kernel in place in `out`, then update the rows still to be
  *   solved with the strided GEMM (`X_rest -= L_rest,k·X_k`, or `-= L_k,restᵀ·X_k` for `Lᵀ`).
+ *
+ * Past the storage-binding limit the batch is solved in chunks of whole entries (`batch-split.ts`): L, B and
+ * X are bound as the aligned ranges a chunk touches (a broadcast operand as its one entry), with the kernels'
+ * offsets rebased. One entry of L, B or X that does not fit a binding is refused with DeviceLimitError before
+ * anything is recorded ({@link checkTrsm} tells in advance).
  * @internal
  * @module
  */
 import type { TrsmPlan } from '../../backend.js';
-import type { GpuContext } from '../context.js';
+import { checkEntries, splitEntries, type EntryBinding, type EntryShape } from '../batch-split.js';
+import type { BufferRange, GpuContext } from '../context.js';
 import { encodeGemmStrided } from '../gemm/gemm.js';
 import { forEachChunk, grid1d } from '../grid.js';
 import { Uniforms } from '../uniforms.js';
@@ -51,8 +57,11 @@ export function trsmUsesBlocked(n: number, nrhs: number): boolean {
   return n > TRSM_TILE || (n > BLOCKED_MIN_N && nrhs >= BLOCKED_MIN_NRHS);
 }
 
+/** A strided view of L, B or X: entry e at `offset + e·stride` of its binding, rows `ld` apart. */
 interface SweepView {
   readonly buffer: GPUBuffer;
+  /** What is bound: the buffer, or the range of it `offset` counts from. */
+  readonly binding: GPUBuffer | BufferRange;
   readonly offset: number;
   readonly ld: number;
   readonly stride: number;
@@ -93,31 +102,47 @@ function sweep(
         .u32(xv.stride)
         .u32(first)
         .u32(colBase);
-      const buffers = inPlace ? [lv.buffer, xv.buffer] : [lv.buffer, bv.buffer, xv.buffer];
+      const buffers = inPlace ? [lv.binding, xv.binding] : [lv.binding, bv.binding, xv.binding];
       ctx.dispatch(pipeline, u, buffers, [colCount, count]);
     });
   });
 }
 
-/** Writes `out[e] = b[e·strideB]` for every batch entry (strideB 0 broadcasts). */
-function copyRhs(ctx: GpuContext, plan: TrsmPlan, b: GPUBuffer, out: GPUBuffer): void {
+/** Writes `X[e] = B[e·strideB]` for the chunk's entries (strideB 0 broadcasts) with the copy kernel. */
+function copyRhs(ctx: GpuContext, plan: TrsmPlan, count: number, bv: SweepView, xv: SweepView): void {
   const size = plan.n * plan.nrhs;
-  if (plan.strideB === size) {
-    ctx.copy(b, 0, out, 0, plan.batch * size * 4);
-    return;
-  }
   const pipeline = ctx.pipeline('trsm.copy', TRSM_COPY_WGSL);
   const [x, y] = grid1d(size, TRSM_GROUP);
-  forEachChunk(plan.batch, MAX_GROUPS, (first, count) => {
-    const u = new Uniforms().u32(size).u32(plan.strideB).u32(first).u32(x * TRSM_GROUP);
-    ctx.dispatch(pipeline, u, [b, out], [x, y, count]);
+  forEachChunk(count, MAX_GROUPS, (first, n) => {
+    const u = new Uniforms().u32(size).u32(plan.strideB).u32(first).u32(x * TRSM_GROUP).u32(bv.offset).u32(xv.offset);
+    ctx.dispatch(pipeline, u, [bv.binding, xv.binding], [x, y, n]);
   });
+}
+
+/** The operands of a solve as the batch splitter sees them: L, B, X. */
+function shapes(plan: TrsmPlan): EntryShape[] {
+  const size = plan.n * plan.nrhs;
+  return [
+    { name: 'L', stride: plan.strideL, span: plan.n * plan.n },
+    { name: 'B', stride: plan.strideB, span: size },
+    { name: 'X (the result)', stride: size, span: size },
+  ];
+}
+
+/**
+ * Throws DeviceLimitError when {@link encodeTrsm} would refuse `plan` (one entry of L, B or X beyond a
+ * binding); records nothing, so a caller can check before recording the steps that lead to the solve.
+ */
+export function checkTrsm(ctx: GpuContext, plan: TrsmPlan, what: string): void {
+  if (plan.batch === 0 || plan.n === 0 || plan.nrhs === 0) return;
+  checkEntries(ctx, what, plan.batch, shapes(plan));
 }
 
 /**
  * Records the solve of `plan.batch` systems `L·X = B` (or `Lᵀ·X = B`) into `out` (batch×n×nrhs,
  * contiguous). `l` and `b` may broadcast (stride 0). `regime` forces one algorithm (benchmarks and tests;
- * the sweep needs n ≤ 4096); by default {@link trsmUsesBlocked} chooses.
+ * the sweep needs n ≤ 4096); by default {@link trsmUsesBlocked} chooses. Throws DeviceLimitError, recording
+ * nothing, when one entry does not fit a storage binding.
  */
 export function encodeTrsm(
   ctx: GpuContext,
@@ -127,17 +152,39 @@ export function encodeTrsm(
   out: GPUBuffer,
   regime?: 'blocked' | 'sweep',
 ): void {
-  const { batch, n, nrhs, transpose } = plan;
+  const { batch, n, nrhs } = plan;
   if (batch === 0 || n === 0 || nrhs === 0) return;
-  const size = n * nrhs;
-  const lv: SweepView = { buffer: l, offset: 0, ld: n, stride: plan.strideL };
-  const xv: SweepView = { buffer: out, offset: 0, ld: nrhs, stride: size };
+  const [ls, bs, xs] = shapes(plan) as [EntryShape, EntryShape, EntryShape];
+  const chunks = splitEntries(ctx, 'triangularSolve', batch, [
+    { ...ls, buffer: l },
+    { ...bs, buffer: b },
+    { ...xs, buffer: out },
+  ]);
   const blocked = n > TRSM_TILE || (regime ? regime === 'blocked' : trsmUsesBlocked(n, nrhs));
-  if (!blocked) {
-    sweep(ctx, batch, n, nrhs, transpose, lv, { buffer: b, offset: 0, ld: nrhs, stride: plan.strideB }, xv);
-    return;
+  const size = n * nrhs;
+  // X = B in one copy, which no binding limits, when B is not broadcast
+  const copied = blocked && plan.strideB === size;
+  if (copied) ctx.copy(b, 0, out, 0, batch * size * 4);
+  for (const { count, operands } of chunks) {
+    const [lb, bb, xb] = operands as [EntryBinding, EntryBinding, EntryBinding];
+    const lv: SweepView = { buffer: l, binding: lb.binding, offset: lb.offset, ld: n, stride: plan.strideL };
+    const bv: SweepView = { buffer: b, binding: bb.binding, offset: bb.offset, ld: nrhs, stride: plan.strideB };
+    const xv: SweepView = { buffer: out, binding: xb.binding, offset: xb.offset, ld: nrhs, stride: size };
+    if (!blocked) {
+      sweep(ctx, count, n, nrhs, plan.transpose, lv, bv, xv);
+      continue;
+    }
+    if (!copied) copyRhs(ctx, plan, count, bv, xv);
+    encodeBlocked(ctx, plan, count, lv, xv);
   }
-  copyRhs(ctx, plan, b, out);
+}
+
+/** The blocked solve of `count` entries, in place in X (which holds B). */
+function encodeBlocked(ctx: GpuContext, plan: TrsmPlan, batch: number, lv: SweepView, xv: SweepView): void {
+  const { n, nrhs, transpose } = plan;
+  const size = n * nrhs;
+  // the GEMM updates bind L and X as the chunk does
+  const rangeOf = (v: SweepView) => ('buffer' in v.binding ? { range: v.binding } : {});
   const blocks = Math.ceil(n / BLOCK);
   for (let s = 0; s < blocks; s++) {
     // forward: blocks top to bottom; transposed (backward): bottom to top
@@ -145,13 +192,14 @@ export function encodeTrsm(
     const k0 = blk * BLOCK;
     const nb = Math.min(BLOCK, n - k0);
     const k1 = k0 + nb;
-    const diagL: SweepView = { buffer: l, offset: k0 * n + k0, ld: n, stride: plan.strideL };
-    const xk: SweepView = { buffer: out, offset: k0 * nrhs, ld: nrhs, stride: size };
+    const diagL: SweepView = { ...lv, offset: lv.offset + k0 * n + k0 };
+    const xk: SweepView = { ...xv, offset: xv.offset + k0 * nrhs };
     sweep(ctx, batch, nb, nrhs, transpose, diagL, xk, xk);
     const rest = transpose ? k0 : n - k1;
     if (rest === 0) continue;
     forEachChunk(batch, MAX_GROUPS, (first, count) => {
-      const xBlock = { buffer: out, offset: first * size + k0 * nrhs, ld: nrhs, batchStride: size };
+      const xBase = xv.offset + first * size;
+      const xBlock = { buffer: xv.buffer, ...rangeOf(xv), offset: xBase + k0 * nrhs, ld: nrhs, batchStride: size };
       encodeGemmStrided(ctx, {
         batch: count,
         m: rest,
@@ -164,13 +212,14 @@ export function encodeTrsm(
         alpha: -1,
         beta: 1,
         a: {
-          buffer: l,
-          offset: first * plan.strideL + (transpose ? k0 * n : k1 * n + k0),
+          buffer: lv.buffer,
+          ...rangeOf(lv),
+          offset: lv.offset + first * plan.strideL + (transpose ? k0 * n : k1 * n + k0),
           ld: n,
           batchStride: plan.strideL,
         },
         b: xBlock,
-        out: { buffer: out, offset: first * size + (transpose ? 0 : k1 * nrhs), ld: nrhs, batchStride: size },
+        out: { buffer: xv.buffer, ...rangeOf(xv), offset: xBase + (transpose ? 0 : k1 * nrhs), ld: nrhs, batchStride: size },
       });
     });
   }

@@ -132,13 +132,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 `;
 }
 
-/** Batched copy with broadcast: `out[e·size + i] = src[e·strideSrc + i]` (blocked solve's initial X = B). */
+/**
+ * Batched copy with broadcast: `out[offOut + e·size + i] = src[offSrc + e·strideSrc + i]` (blocked solve's
+ * initial X = B).
+ */
 export const TRSM_COPY_WGSL = /* wgsl */ `
 struct Params {
   size: u32,
   strideSrc: u32,
   batchBase: u32,
   rowPitch: u32,   // invocations per dispatch row (x extent · 256)
+  offSrc: u32,
+  offOut: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -150,6 +155,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let i = gid.x + gid.y * p.rowPitch;
   if (i >= p.size) { return; }
   let e = p.batchBase + gid.z;
-  out[e * p.size + i] = src[e * p.strideSrc + i];
+  out[p.offOut + e * p.size + i] = src[p.offSrc + e * p.strideSrc + i];
 }
 `;
