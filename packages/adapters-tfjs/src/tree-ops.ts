@@ -84,11 +84,12 @@ export function tfTreeOps(shapes: ShapeMap): TfTreeOps {
     },
     async read(scalars) {
       if (scalars.length === 0) return [];
-      const r = tf.stack([...scalars]);
+      let r: Tensor | null = null;
       try {
+        r = tf.stack([...scalars]); // inside the try: the scalars are released even when stacking throws
         return Array.from((await r.data()) as Float32Array);
       } finally {
-        r.dispose();
+        r?.dispose();
         for (const x of scalars) x.dispose();
       }
     },

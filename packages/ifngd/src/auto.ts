@@ -22,8 +22,9 @@
  *   the price: the rest of a computed step (capture pass, weighted gradient from the factors) costs at least a
  *   cached step's forward/backward.
  * - the wall time between successive requests (one step's cost, cached or computed, same epoch only, so that an
- *   evaluation pause does not count) gives *pairs*: each computed-step period against the cached-step period
- *   recorded nearest to it in the sequence of steps (within 32 steps), `T_fresh / T_cached − 1`.
+ *   evaluation pause does not count) gives *pairs*: each period, as it is recorded, against the latest period of
+ *   the other kind if that one is at most 32 steps older, `T_fresh / T_cached − 1`. Pairs are kept as they form
+ *   (the 31 most recent), so long reuse cycles keep their pairs too.
  * The price is the larger of the split median and the pair median (3 pairs at least), so a cached-step timing
  * from a quieter moment cannot drive it to 0, and no request is ever served from the cache only to time it:
  * cached steps are timed when the policy reuses anyway.
@@ -93,14 +94,13 @@ export interface AutoState {
   observations: number;
   /** Last observation: age (visits) and efficiency. */
   last: { age: number; efficiency: number } | null;
-  /** Recent periods (ms) after a cached request and after a computed one… */
-  cachedPeriods: number[];
-  freshPeriods: number[];
-  /** …and the ordinal of each (periods recorded before it), which pairs them in time. */
-  cachedAt: number[];
-  freshAt: number[];
-  /** Periods recorded so far. */
+  /** The latest period (ms) after a cached request and after a computed one, with its ordinal `at`. */
+  lastCached: { ms: number; at: number } | null;
+  lastFresh: { ms: number; at: number } | null;
+  /** Periods recorded so far (the ordinal of the next one). */
   periods: number;
+  /** Recent pair prices: `T_fresh / T_cached − 1` of a computed-step and a cached-step period ≤ 32 steps apart. */
+  pairs: number[];
   /** Recent split prices of computed steps: curvature time ÷ the rest of the same step. */
   splits: number[];
   /** Running mean of batch losses (the shift test's floor); null before a loss was seen. */
@@ -109,7 +109,7 @@ export interface AutoState {
 
 /** A fresh state. */
 export function emptyAutoState(): AutoState {
-  return { rate: null, observations: 0, last: null, cachedPeriods: [], freshPeriods: [], cachedAt: [], freshAt: [], periods: 0, splits: [], meanLoss: null };
+  return { rate: null, observations: 0, last: null, lastCached: null, lastFresh: null, periods: 0, pairs: [], splits: [], meanLoss: null };
 }
 
 /** Weight of one batch loss in the running mean loss. */
@@ -229,27 +229,9 @@ function median(xs: readonly number[]): number | null {
   return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 }
 
-/**
- * The pair median: each computed-step period over the cached-step period nearest to it in sequence (within
- * {@link PAIR_SPAN} steps; ties: the earlier), minus 1; null with fewer than 3 pairs.
- */
+/** The pair median (null with fewer than 3 pairs). */
 export function pairedPrice(s: AutoState): number | null {
-  const ratios: number[] = [];
-  s.freshPeriods.forEach((f, i) => {
-    const at = s.freshAt[i] as number;
-    let best = -1;
-    let gap = Infinity;
-    s.cachedAt.forEach((c, j) => {
-      const d = Math.abs(c - at);
-      if (d < gap) {
-        gap = d;
-        best = j;
-      }
-    });
-    const c = best >= 0 ? (s.cachedPeriods[best] as number) : 0;
-    if (gap <= PAIR_SPAN && c > 0) ratios.push(f / c - 1);
-  });
-  return ratios.length >= MIN_PAIRS ? median(ratios) : null;
+  return s.pairs.length >= MIN_PAIRS ? median(s.pairs) : null;
 }
 
 /**
@@ -265,15 +247,26 @@ export function refreshPrice(s: AutoState, o: ResolvedAuto): number {
 }
 
 /**
- * Appends one timing (a new state): a period after a cached or a computed request (ms), or a computed step's
- * split price. Non-finite or negative values are ignored; each series keeps its 31 most recent.
+ * Records one timing (a new state): a period after a cached or a computed request (ms) — paired with the latest
+ * period of the other kind when that one is at most 32 steps older — or a computed step's split price.
+ * Non-finite or negative values are ignored; pairs and splits keep their 31 most recent.
  */
 export function recordTiming(s: AutoState, kind: 'cachedPeriods' | 'freshPeriods' | 'splits', value: number): AutoState {
   if (!Number.isFinite(value) || value < 0) return s;
   const push = (xs: readonly number[], x: number): number[] => [...xs, x].slice(-WINDOW);
   if (kind === 'splits') return { ...s, splits: push(s.splits, value) };
-  const at = kind === 'cachedPeriods' ? 'cachedAt' : 'freshAt';
-  return { ...s, [kind]: push(s[kind], value), [at]: push(s[at], s.periods), periods: s.periods + 1 };
+  const at = s.periods;
+  const fresh = kind === 'freshPeriods';
+  const other = fresh ? s.lastCached : s.lastFresh;
+  const [f, c] = fresh ? [value, other?.ms] : [other?.ms, value];
+  const paired = other !== null && at - other.at <= PAIR_SPAN && (c as number) > 0;
+  const mark = { ms: value, at };
+  return {
+    ...s,
+    ...(fresh ? { lastFresh: mark } : { lastCached: mark }),
+    periods: at + 1,
+    pairs: paired ? push(s.pairs, (f as number) / (c as number) - 1) : s.pairs,
+  };
 }
 
 /**
@@ -315,13 +308,13 @@ export function autoDecision(
 export function checkAutoState(v: unknown): AutoState | null {
   if (typeof v !== 'object' || v === null) return null;
   const x = v as Record<string, unknown>;
-  const nums = (a: unknown): a is number[] => Array.isArray(a) && a.length <= WINDOW && a.every((t) => typeof t === 'number' && Number.isFinite(t) && t >= 0);
+  const nums = (a: unknown, min = 0): a is number[] => Array.isArray(a) && a.length <= WINDOW && a.every((t) => typeof t === 'number' && Number.isFinite(t) && t >= min);
   const rateOk = x.rate === null || (typeof x.rate === 'number' && Number.isFinite(x.rate) && x.rate >= 0);
   const last = x.last as { age?: unknown; efficiency?: unknown } | null;
   const lastOk = last === null || (typeof last === 'object' && typeof last.age === 'number' && typeof last.efficiency === 'number');
   const meanLoss = x.meanLoss ?? null;
   if (meanLoss !== null && !(typeof meanLoss === 'number' && Number.isFinite(meanLoss) && meanLoss >= 0)) return null;
-  if (!rateOk || !Number.isSafeInteger(x.observations) || !lastOk || !nums(x.cachedPeriods) || !nums(x.freshPeriods)) return null;
+  if (!rateOk || !Number.isSafeInteger(x.observations) || !lastOk) return null;
   const model = {
     rate: x.rate as number | null,
     observations: x.observations as number,
@@ -331,24 +324,24 @@ export function checkAutoState(v: unknown): AutoState | null {
   if (x.periods === undefined) {
     // before the paired price
     const since = x.sinceCachedTiming ?? 0;
-    if (!nums(x.work) || !Number.isSafeInteger(since) || (since as number) < 0) return null;
+    if (!nums(x.cachedPeriods) || !nums(x.freshPeriods) || !nums(x.work) || !Number.isSafeInteger(since) || (since as number) < 0) return null;
     return { ...emptyAutoState(), ...model };
   }
   const periods = x.periods;
-  if (!Number.isSafeInteger(periods) || (periods as number) < 0 || !nums(x.splits)) return null;
-  const ordinals = (a: unknown, len: number): a is number[] =>
-    Array.isArray(a) && a.length === len && a.every((t, i) => Number.isSafeInteger(t) && t >= 0 && t < (periods as number) && (i === 0 || t > (a[i - 1] as number)));
-  if (!ordinals(x.cachedAt, x.cachedPeriods.length) || !ordinals(x.freshAt, x.freshPeriods.length)) return null;
+  if (!Number.isSafeInteger(periods) || (periods as number) < 0 || !nums(x.pairs, -1) || !nums(x.splits)) return null;
+  const mark = (m: unknown): m is { ms: number; at: number } | null =>
+    m === null ||
+    (typeof m === 'object' && m !== null && nums([(m as { ms: unknown }).ms]) && Number.isSafeInteger((m as { at: unknown }).at) && (m as { at: number }).at >= 0 && (m as { at: number }).at < (periods as number));
+  if (!mark(x.lastCached) || !mark(x.lastFresh)) return null;
   // in emptyAutoState's key order (a checkpoint round-trips byte for byte)
   return {
     rate: model.rate,
     observations: model.observations,
     last: model.last,
-    cachedPeriods: [...x.cachedPeriods],
-    freshPeriods: [...x.freshPeriods],
-    cachedAt: [...x.cachedAt],
-    freshAt: [...x.freshAt],
+    lastCached: x.lastCached === null ? null : { ms: x.lastCached.ms, at: x.lastCached.at },
+    lastFresh: x.lastFresh === null ? null : { ms: x.lastFresh.ms, at: x.lastFresh.at },
     periods: periods as number,
+    pairs: [...(x.pairs as number[])],
     splits: [...x.splits],
     meanLoss: model.meanLoss,
   };

@@ -202,20 +202,22 @@ describe('auto: the return-on-investment rule', () => {
     s = recordTiming(recordTiming(s, 'freshPeriods', 30), 'splits', 0.5);
     expect(refreshPrice(s, m)).toBeCloseTo(0.5, 12); // one computed step timed: its split
     expect(pairedPrice(s)).toBe(null);
+    // each period pairs, as it is recorded, with the latest of the other kind
     for (const t of [20, 21, 19, 500 /* an evaluation pause */]) s = recordTiming(s, 'cachedPeriods', t);
     s = recordTiming(recordTiming(s, 'freshPeriods', 31), 'freshPeriods', 29);
-    // pairs: 30 ↔ 20 (nearest in sequence), 31 ↔ 500, 29 ↔ 500 → ratios 0.5, −0.938, −0.942: median −0.938
-    expect(pairedPrice(s)).toBeCloseTo(31 / 500 - 1, 12);
+    // pairs: 30/20, 30/21, 30/19, 30/500, 31/500, 29/500 (each − 1): median of the six = (30/21 + 31/500) / 2 − 1
+    expect(s.pairs).toHaveLength(6);
+    expect(pairedPrice(s)).toBeCloseTo((30 / 21 + 31 / 500) / 2 - 1, 12);
     expect(refreshPrice(s, m)).toBeCloseTo(0.5, 12); // the split is the floor
-    for (let i = 0; i < 6; i++) s = recordTiming(recordTiming(s, 'cachedPeriods', 10), 'freshPeriods', 25);
+    for (let i = 0; i < 12; i++) s = recordTiming(recordTiming(s, 'cachedPeriods', 10), 'freshPeriods', 25);
     expect(pairedPrice(s)).toBeCloseTo(1.5, 12);
     expect(refreshPrice(s, m)).toBeCloseTo(1.5, 12);
     expect(refreshPrice(s, o)).toBe(0.25);
-    // the window keeps the recent timings only, with their ordinals
+    // the pairs and splits keep their 31 most recent; the latest periods carry their ordinals
     for (let i = 0; i < 100; i++) s = recordTiming(s, 'cachedPeriods', 15);
-    expect(s.cachedPeriods.length).toBe(31);
-    expect(s.cachedAt.length).toBe(31);
-    expect(s.periods).toBe(4 + 4 + 12 + 100 - 1);
+    expect(s.pairs.length).toBe(31);
+    expect(s.periods).toBe(4 + 4 + 24 + 100 - 1);
+    expect(s.lastCached).toEqual({ ms: 15, at: s.periods - 1 });
     for (const bad of [NaN, -1, Infinity]) expect(recordTiming(s, 'splits', bad)).toBe(s);
   });
 
@@ -224,14 +226,27 @@ describe('auto: the return-on-investment rule', () => {
     let s = emptyAutoState();
     // epoch 2 under heavy load: cached steps take 100 ms
     for (let i = 0; i < 8; i++) s = recordTiming(s, 'cachedPeriods', 100);
-    // later, the load is gone: 40 computed steps of 30 ms whose curvature takes 10 ms (split 0.5)
+    // later, the load is gone: 40 computed steps of 30 ms whose curvature takes 10 ms (split 0.5); the first 32
+    // pair with the last 100 ms cached step (−0.7 each), the rest are too far from any cached step to pair
     for (let i = 0; i < 40; i++) s = recordTiming(recordTiming(s, 'freshPeriods', 30), 'splits', 0.5);
-    // unpaired medians would read 30 / 100 − 1 < 0 → 0; only the first few computed steps are within 32 steps
-    // of a cached one, and their pairs alone say 0 — the split keeps the price at its lower bound
+    expect(s.pairs).toHaveLength(31);
+    expect(pairedPrice(s)).toBeCloseTo(-0.7, 12);
+    // unpaired medians would read 30 / 100 − 1 < 0 → 0: the split keeps the price at its lower bound
     expect(refreshPrice(s, m)).toBeCloseTo(0.5, 12);
     // cached steps timed under today's load pair with today's computed steps
-    for (let i = 0; i < 10; i++) s = recordTiming(recordTiming(s, 'cachedPeriods', 20), 'freshPeriods', 30);
+    for (let i = 0; i < 40; i++) s = recordTiming(recordTiming(s, 'cachedPeriods', 20), 'freshPeriods', 30);
     expect(pairedPrice(s)).toBeCloseTo(0.5, 12);
+  });
+
+  it('long reuse cycles keep their pairs: one computed step in 30 still measures the price', () => {
+    const m = resolveAuto({});
+    let s = emptyAutoState();
+    for (let cycle = 0; cycle < 40; cycle++) {
+      for (let i = 0; i < 29; i++) s = recordTiming(s, 'cachedPeriods', 10);
+      s = recordTiming(recordTiming(s, 'freshPeriods', 20), 'splits', 0.3);
+    }
+    expect(pairedPrice(s)).toBeCloseTo(1, 12);
+    expect(refreshPrice(s, m)).toBeCloseTo(1, 12);
   });
 
   it('shift test: a jump past 1.5× the previous visit and the running mean loss; noise near 0 is not a shift', () => {
@@ -399,12 +414,14 @@ describe('auto policy in the optimizer', () => {
     expect(checkAutoState(old)).toEqual({ ...emptyAutoState(), rate: 0.2, observations: 7, last: { age: 2, efficiency: 0.7 }, meanLoss: 0.5 });
     expect(checkAutoState({ ...old, work: [-1] })).toBe(null);
     expect(checkAutoState({ ...old, sinceCachedTiming: 1.5 })).toBe(null);
-    // the current form round-trips; ordinals must increase and precede `periods`
+    // the current form round-trips; the latest periods' ordinals precede `periods`; a pair price is ≥ −1
     let s = emptyAutoState();
     for (const t of [10, 12]) s = recordTiming(recordTiming(s, 'cachedPeriods', t), 'freshPeriods', t + 5);
     expect(checkAutoState(JSON.parse(JSON.stringify(s)))).toEqual(s);
-    expect(checkAutoState({ ...s, freshAt: [3, 1] })).toBe(null);
+    expect(checkAutoState({ ...s, lastFresh: { ms: 3, at: 4 } })).toBe(null);
+    expect(checkAutoState({ ...s, lastCached: { ms: -3, at: 0 } })).toBe(null);
     expect(checkAutoState({ ...s, periods: 2 })).toBe(null);
+    expect(checkAutoState({ ...s, pairs: [-2] })).toBe(null);
   });
 
   it('a checkpoint whose auto state is corrupt is refused with CheckpointError and changes nothing', async () => {
@@ -414,7 +431,7 @@ describe('auto policy in the optimizer', () => {
     for (let e = 0; e < 3; e++) params = (await epoch(opt, params, e)).params;
     const good = opt.serialize();
     const before = opt.stats;
-    for (const corrupt of [{ rate: -1 }, { cachedPeriods: [1, NaN] }, { meanLoss: 'x' }, { periods: 1.5 }, { splits: [-1] }, { cachedAt: [0, 0] }]) {
+    for (const corrupt of [{ rate: -1 }, { pairs: [1, NaN] }, { meanLoss: 'x' }, { periods: 1.5 }, { splits: [-1] }, { lastCached: { ms: 1, at: 0 } }]) {
       const payload = decodeCheckpoint(good) as { core: { auto: Record<string, unknown> } };
       payload.core.auto = { ...payload.core.auto, ...corrupt };
       expect(() => opt.restore(encodeCheckpoint(payload))).toThrow(CheckpointError);
