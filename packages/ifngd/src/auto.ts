@@ -8,11 +8,19 @@
  * length that maximises it is the first age at which one more reuse is worth less than the best rate,
  * `e(k) < R* = max_τ R(τ)` (renewal-reward optimal stopping). So: refresh iff `e(age) < R*`.
  *
- * **Benefit, measured.** Every refresh of a cached batch compares the cached coefficients with the fresh ones
- * through the fresh Gram(s): `e = cos²_M(Jᵀα_c, Jᵀα_f)` in the damped-Fisher metric `M = F + λI` — the share of
- * the exact natural-gradient step's model decrease that the reused direction can reach (scale-free, in [0, 1];
- * no extra backward pass). Each observation at age `k` gives a decay rate `−ln e / k`; the policy keeps a
- * smoothed rate `r` and models `e(k) = exp(−r·k)`.
+ * **Benefit, measured — on held-out gradients.** Every refresh of a cached batch compares the cached
+ * coefficients with the fresh ones through the fresh Gram(s), with no extra backward pass. The value of a direction
+ * `d` under the one-step quadratic model in the damped-Fisher metric `M = F + λI`, at its best step length, is
+ * `(ĝᵀd)² / ‖d‖²_M`, with `ĝ` the gradient the step should descend. Taking `ĝ` as the batch's own mean gradient
+ * (which makes the ratio `cos²_M`) credits the fresh direction for fitting this batch's own sampling noise: every
+ * sample's gradient meets itself. `auto` pairs each sample's gradient only with the others' mean — a leave-one-out
+ * estimate of the population gradient: `ĝᵀ(Jᵀa) = Σᵢ aᵢ Σ_{j≠i} Gᵢⱼ / (n − 1)`. The efficiency is the cached
+ * direction's held-out value over the fresh one's, in [0, 2]: one that does not descend counts 0, and values
+ * above 1 are kept up to 2 — where the two directions are alike the ratio scatters around 1, and cutting it at 1
+ * would bias the mean below 1 and buy refreshes that measure only noise. An observation at age `k` gives a
+ * per-visit retention `e^{1/k}`; the policy keeps its running mean `ρ` (an arithmetic mean, so that one near-zero
+ * observation does not dominate as it would a mean of logarithms) and models `e(k) = min(1, ρ^k)`, `ρ = exp(−r)`:
+ * a reuse is never valued above a fresh step.
  *
  * **Cost, measured — paired in time.** On a shared machine the load changes faster than an epoch, so two
  * timings are only compared when they were taken close together:
@@ -45,15 +53,18 @@ export interface AutoOptions {
   readonly price?: 'measured' | number;
   /** Efficiency observations before the model is trusted; until then cached batches are refreshed. Default 4. */
   readonly warmup?: number;
-  /** Weight of a new observation in the smoothed decay rate (0 < w ≤ 1). Default 0.25. */
+  /** Weight of a new observation in the running mean per-visit retention (0 < w ≤ 1). Default 0.25. */
   readonly smoothing?: number;
   /** Longest reuse, in visits of a batch, before a refresh whatever the model says. Default `Infinity`. */
   readonly maxAge?: number;
   /**
    * Length test (as the `drift` policy's): mark a batch stale when its reused update is longer than this
-   * multiple of the batch's fresh update. Default 2.
+   * multiple of the batch's fresh update; `null` disables it. Default: off while the reuse guard caps reused
+   * updates (a capped update is no longer than the fresh one, and its direction is what the value measures;
+   * refreshes chosen by length would also bias the observations towards the batches that changed most), 2 with
+   * `guard: false`.
    */
-  readonly lengthRatio?: number;
+  readonly lengthRatio?: number | null;
   /**
    * Shift test: mark a batch stale when its loss exceeds this multiple of both its loss at its previous visit
    * and the running mean batch loss (data that changed under the same key, or a jump in training — not the
@@ -70,7 +81,7 @@ export interface ResolvedAuto {
   readonly warmup: number;
   readonly smoothing: number;
   readonly maxAge: number;
-  readonly lengthRatio: number;
+  readonly lengthRatio: number | null | 'default';
   readonly lossRatio: number | null;
   readonly clock: () => number;
 }
@@ -83,17 +94,26 @@ const MAX_CYCLE = 1024;
 const PAIR_SPAN = 32;
 /** Pairs needed before the pair median counts. */
 const MIN_PAIRS = 3;
-/** Efficiency floor (a fully rotated direction still has a finite decay rate). */
+/** The model is trusted below this multiple of the oldest age observed. */
+const EXPLORE_FACTOR = 2;
+/** Largest efficiency ratio kept (a cached direction worth up to twice a fresh one on held-out gradients). */
+const MAX_RATIO = 2;
+/** Retention floor (a direction that lost all its value still has a finite decay rate). */
 const MIN_EFFICIENCY = 1e-6;
 
 /** The policy's learned state (plain data, part of the optimizer checkpoint). */
 export interface AutoState {
-  /** Smoothed decay rate r of the efficiency per visit; null before the first observation. */
+  /**
+   * Decay rate r = −ln ρ of the running mean per-visit retention ρ (≥ −ln 2; negative when reuse measured worth
+   * more than fresh — the model still caps a reuse's value at 1); null before the first observation.
+   */
   rate: number | null;
   /** Efficiency observations so far. */
   observations: number;
   /** Last observation: age (visits) and efficiency. */
   last: { age: number; efficiency: number } | null;
+  /** The oldest age (visits) observed so far (0 before any): the model is trusted below twice it. */
+  oldest: number;
   /** The latest period (ms) after a cached request and after a computed one, with its ordinal `at`. */
   lastCached: { ms: number; at: number } | null;
   lastFresh: { ms: number; at: number } | null;
@@ -109,7 +129,7 @@ export interface AutoState {
 
 /** A fresh state. */
 export function emptyAutoState(): AutoState {
-  return { rate: null, observations: 0, last: null, lastCached: null, lastFresh: null, periods: 0, pairs: [], splits: [], meanLoss: null };
+  return { rate: null, observations: 0, last: null, oldest: 0, lastCached: null, lastFresh: null, periods: 0, pairs: [], splits: [], meanLoss: null };
 }
 
 /** Weight of one batch loss in the running mean loss. */
@@ -137,8 +157,8 @@ export function resolveAuto(o: AutoOptions): ResolvedAuto {
   check(Number.isFinite(smoothing) && smoothing > 0 && smoothing <= 1, 'smoothing must be in (0, 1]', smoothing);
   const maxAge = o.maxAge ?? Infinity;
   check(maxAge === Infinity || (Number.isSafeInteger(maxAge) && maxAge >= 1), 'maxAge must be an integer ≥ 1 or Infinity', maxAge);
-  const lengthRatio = o.lengthRatio ?? 2;
-  check(Number.isFinite(lengthRatio) && lengthRatio > 0, 'lengthRatio must be > 0', lengthRatio);
+  const lengthRatio = o.lengthRatio === undefined ? 'default' : o.lengthRatio;
+  check(lengthRatio === 'default' || lengthRatio === null || (Number.isFinite(lengthRatio) && lengthRatio > 0), 'lengthRatio must be > 0 or null', lengthRatio);
   const lossRatio = o.lossRatio === undefined ? 1.5 : o.lossRatio;
   check(lossRatio === null || (Number.isFinite(lossRatio) && lossRatio > 1), 'lossRatio must be > 1 or null', lossRatio);
   const clock = o.clock ?? (() => performance.now());
@@ -148,13 +168,17 @@ export function resolveAuto(o: AutoOptions): ResolvedAuto {
 
 /**
  * Efficiency of cached coefficients against fresh ones, through the fresh Gram(s) `grams` (layers·n·n,
- * layer-major) at damping λ: `cos²` of the two directions in the metric `M = F + λI`, with `F = JᵀJ/n`.
- * For d = Jᵀa: ⟨Jᵀa, Jᵀb⟩_M = (Ga)ᵀ(Gb)/n + λ·aᵀGb. Layer-wise coefficients are one block per layer. Returns a
- * number in [0, 1] (0 when either direction vanishes or the cached one points uphill).
+ * layer-major) at damping λ: the cached direction's held-out value over the fresh one's (see the module doc).
+ * For d = Jᵀa: ‖d‖²_M = (Ga)ᵀ(Ga)/n + λ·aᵀGa and the held-out slope h(a) = Σᵢ aᵢ Σ_{j≠i} Gᵢⱼ / (n − 1); the value
+ * is max(0, h)² / ‖d‖²_M. Layer-wise coefficients are one block per layer (slopes and norms add over layers).
+ * Returns a number in [0, 2] — 0 when the cached direction vanishes or does not descend, capped at 2 — or null
+ * when there is nothing to compare against: fewer than 2 samples, or a fresh direction with no held-out descent.
  */
-export function reuseEfficiency(grams: Float32Array, n: number, cached: Float32Array, fresh: Float32Array, damping: number): number {
+export function reuseEfficiency(grams: Float32Array, n: number, cached: Float32Array, fresh: Float32Array, damping: number): number | null {
+  if (n < 2) return null;
   const layers = cached.length / n;
-  let cf = 0;
+  let hc = 0;
+  let hf = 0;
   let cc = 0;
   let ff = 0;
   const ga = new Float64Array(n);
@@ -165,41 +189,54 @@ export function reuseEfficiency(grams: Float32Array, n: number, cached: Float32A
     for (let i = 0; i < n; i++) {
       let sa = 0;
       let sb = 0;
+      let others = 0;
       for (let j = 0; j < n; j++) {
         const g = grams[g0 + i * n + j] as number;
         sa += g * (cached[v0 + j] as number);
         sb += g * (fresh[v0 + j] as number);
+        if (j !== i) others += g;
       }
       ga[i] = sa;
       gb[i] = sb;
+      hc += (cached[v0 + i] as number) * others;
+      hf += (fresh[v0 + i] as number) * others;
     }
     for (let i = 0; i < n; i++) {
-      const a = cached[v0 + i] as number;
-      const b = fresh[v0 + i] as number;
       const x = ga[i] as number;
       const y = gb[i] as number;
-      cf += (x * y) / n + damping * a * y;
-      cc += (x * x) / n + damping * a * x;
-      ff += (y * y) / n + damping * b * y;
+      cc += (x * x) / n + damping * (cached[v0 + i] as number) * x;
+      ff += (y * y) / n + damping * (fresh[v0 + i] as number) * y;
     }
   }
-  if (!(cc > 0) || !(ff > 0) || !(cf > 0)) return 0;
-  const e = (cf * cf) / (cc * ff);
-  return Number.isFinite(e) ? Math.min(1, e) : 0;
+  // the common 1/(n − 1) cancels in the ratio
+  if (!(hf > 0) || !(ff > 0) || !Number.isFinite(hf * hf) || !Number.isFinite(ff)) return null;
+  if (!(hc > 0) || !(cc > 0)) return 0;
+  const e = (hc / hf) * (hc / hf) * (ff / cc);
+  return Number.isFinite(e) ? Math.min(MAX_RATIO, e) : MAX_RATIO;
 }
 
-/** Folds one efficiency observation at `age` visits into the state (returns a new state). */
+/**
+ * Folds one efficiency observation at `age` visits into the state (returns a new state): its per-visit
+ * retention `e^{1/age}` enters the running mean retention ρ = exp(−rate) with weight `smoothing`.
+ */
 export function observe(s: AutoState, age: number, efficiency: number, o: ResolvedAuto): AutoState {
   if (!(age >= 1) || !Number.isFinite(efficiency)) return s;
-  const e = Math.min(1, Math.max(MIN_EFFICIENCY, efficiency));
-  const r = -Math.log(e) / age;
-  const rate = s.rate === null ? r : s.rate + o.smoothing * (r - s.rate);
-  return { ...s, rate, observations: s.observations + 1, last: { age, efficiency: e } };
+  const e = Math.min(MAX_RATIO, Math.max(0, efficiency));
+  const retention = e ** (1 / age);
+  const mean = s.rate === null ? retention : Math.exp(-s.rate) + o.smoothing * (retention - Math.exp(-s.rate));
+  const rate = -Math.log(Math.max(MIN_EFFICIENCY, mean)) || 0;
+  return { ...s, rate, observations: s.observations + 1, last: { age, efficiency: e }, oldest: Math.max(s.oldest, age) };
 }
 
-/** Modelled efficiency of a reuse `age` visits after the computation. */
+/** The length test's ratio in effect: the option, or its default — off under the reuse guard, 2 without it. */
+export function autoLengthRatio(option: number | null | 'default', guarded: boolean): number {
+  if (option === 'default') return guarded ? Infinity : 2;
+  return option ?? Infinity;
+}
+
+/** Modelled efficiency of a reuse (never above a fresh step's) `age` visits after the computation. */
 export function modelledEfficiency(rate: number, age: number): number {
-  return Math.exp(-rate * age);
+  return Math.min(1, Math.exp(-rate * age));
 }
 
 /**
@@ -278,13 +315,15 @@ export function splitPrice(solveMs: number, periodMs: number): number | null {
 }
 
 /** Why `auto` decided to refresh (or `null`: reuse). */
-export type AutoReason = 'warmup' | 'roi' | 'max-age' | null;
+export type AutoReason = 'warmup' | 'roi' | 'explore' | 'max-age' | null;
 
 /**
  * The decision for a cached batch whose coefficients have been reused `reuses` times (so that reusing them now
- * is a reuse at age `reuses + 1` visits): refresh during warm-up, past `maxAge`, or when the modelled efficiency
- * of one more reuse falls below the best cycle rate. Every refresh of a cached batch is an observation at that
- * age, so the rate keeps being measured whatever the cycle.
+ * is a reuse at age `reuses + 1` visits): refresh during warm-up, past `maxAge`, when the modelled efficiency
+ * of one more reuse falls below the best cycle rate, or to explore — when the age reaches twice the oldest age
+ * observed, so the model is never extrapolated far past its evidence (reuse stops measuring; the first batch to
+ * reach the bound measures it, and the bound doubles: ages 2, 4, 8, … — a handful of refreshes in a run). Every refresh of a
+ * cached batch is an observation at that age, so the rate keeps being measured whatever the cycle.
  */
 export function autoDecision(
   s: AutoState,
@@ -297,7 +336,8 @@ export function autoDecision(
   // warm-up: refresh, each refresh measuring the efficiency the reuse would have had
   if (s.rate === null || s.observations < o.warmup) return { reason: 'warmup', price, threshold: null, cycle: null };
   const best = optimalCycle(s.rate, price, o.maxAge);
-  return { reason: modelledEfficiency(s.rate, age) < best.rate ? 'roi' : null, price, threshold: best.rate, cycle: best.cycle };
+  const reason = modelledEfficiency(s.rate, age) < best.rate ? 'roi' : age >= EXPLORE_FACTOR * s.oldest ? 'explore' : null;
+  return { reason, price, threshold: best.rate, cycle: best.cycle };
 }
 
 /**
@@ -309,16 +349,20 @@ export function checkAutoState(v: unknown): AutoState | null {
   if (typeof v !== 'object' || v === null) return null;
   const x = v as Record<string, unknown>;
   const nums = (a: unknown, min = 0): a is number[] => Array.isArray(a) && a.length <= WINDOW && a.every((t) => typeof t === 'number' && Number.isFinite(t) && t >= min);
-  const rateOk = x.rate === null || (typeof x.rate === 'number' && Number.isFinite(x.rate) && x.rate >= 0);
+  const rateOk = x.rate === null || (typeof x.rate === 'number' && Number.isFinite(x.rate) && x.rate >= -Math.log(MAX_RATIO) - 1e-12);
   const last = x.last as { age?: unknown; efficiency?: unknown } | null;
   const lastOk = last === null || (typeof last === 'object' && typeof last.age === 'number' && typeof last.efficiency === 'number');
   const meanLoss = x.meanLoss ?? null;
   if (meanLoss !== null && !(typeof meanLoss === 'number' && Number.isFinite(meanLoss) && meanLoss >= 0)) return null;
   if (!rateOk || !Number.isSafeInteger(x.observations) || !lastOk) return null;
+  // `oldest` came with the exploration bound; a state from before it knows its last age at least
+  const oldest = x.oldest ?? (last === null ? 0 : last.age);
+  if (!Number.isSafeInteger(oldest) || (oldest as number) < 0) return null;
   const model = {
     rate: x.rate as number | null,
     observations: x.observations as number,
     last: last === null ? null : { age: last.age as number, efficiency: last.efficiency as number },
+    oldest: oldest as number,
     meanLoss: meanLoss as number | null,
   };
   if (x.periods === undefined) {
@@ -338,6 +382,7 @@ export function checkAutoState(v: unknown): AutoState | null {
     rate: model.rate,
     observations: model.observations,
     last: model.last,
+    oldest: model.oldest,
     lastCached: x.lastCached === null ? null : { ms: x.lastCached.ms, at: x.lastCached.at },
     lastFresh: x.lastFresh === null ? null : { ms: x.lastFresh.ms, at: x.lastFresh.at },
     periods: periods as number,

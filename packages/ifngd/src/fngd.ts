@@ -21,7 +21,7 @@
  */
 import type { LayerFactors } from '@ifngd/fisher';
 import type { LinalgDevice } from '@ifngd/linalg-gpu';
-import { emptyAutoState, observeLoss } from './auto.js';
+import { autoLengthRatio, emptyAutoState, observeLoss } from './auto.js';
 import { CoefficientCache, type BatchKey, type CacheEntry } from './cache.js';
 import type { FngdMode } from './curvature.js';
 import { adaptDamping, predictedReduction } from './damping.js';
@@ -426,7 +426,7 @@ export class FngdOptimizer<T = HostTree, S = number> {
         p.kind === 'drift'
           ? p.drift
           : p.kind === 'auto'
-            ? { lengthRatio: p.auto.lengthRatio, lossRatio: null, markOnCap: false, probeEvery: 1, minProbeEvery: 1, maxProbeEvery: 1, minCosine: 0 }
+            ? { lengthRatio: autoLengthRatio(p.auto.lengthRatio, this.#o.guard !== null), lossRatio: null, markOnCap: false, probeEvery: 1, minProbeEvery: 1, maxProbeEvery: 1, minCosine: 0 }
             : null;
       const reuse = reuseSignals(entry, { norm: scale.lastNorm, capped, loss }, tests);
       const shifted = p.kind === 'auto' && reuse.stale === null && shiftSignal(entry, loss, p.auto.lossRatio, core.auto?.meanLoss ?? null);
@@ -576,6 +576,7 @@ export class FngdOptimizer<T = HostTree, S = number> {
       if (staged.fresh) {
         if (a.reason === 'warmup') s.auto.refreshes.warmup++;
         else if (a.reason === 'roi') s.auto.refreshes.roi++;
+        else if (a.reason === 'explore') s.auto.refreshes.explore++;
         else if (a.reason === 'max-age') s.auto.refreshes.maxAge++;
       }
       this.#core = { ...this.#core, auto: state };

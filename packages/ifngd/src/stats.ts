@@ -50,15 +50,15 @@ export interface FngdStats {
   };
   /** The `auto` refresh policy. */
   auto: {
-    /** Refreshes by reason: warm-up (model not trusted yet), return on investment, `maxAge`. */
-    refreshes: { warmup: number; roi: number; maxAge: number };
+    /** Refreshes by reason: warm-up (model not trusted yet), return on investment, exploration (an age reaching twice the oldest observed), `maxAge`. */
+    refreshes: { warmup: number; roi: number; explore: number; maxAge: number };
     /** Price of a refresh in cached steps at the last decision (measured or fixed); null before one. */
     price: number | null;
-    /** Smoothed decay rate r of reuse efficiency per visit (e(k) = exp(−r·k)); null before an observation. */
+    /** Decay rate r = −ln ρ of the running mean per-visit retention ρ of reuse efficiency (e(k) = min(1, ρ^k); r < 0 when reuse measured worth more than fresh); null before an observation. */
     rate: number | null;
     /** Efficiency observations (one per refresh of a reused batch). */
     observations: number;
-    /** The last observation: age in visits and efficiency cos²_M. */
+    /** The last observation: age in visits and efficiency (held-out value of the reused direction over the fresh one). */
     last: { age: number; efficiency: number } | null;
     /** Best cycle length τ* (visits per refresh) at the last model decision; null before one. */
     cycle: number | null;
@@ -90,7 +90,7 @@ export function emptyStats(damping: number, probeInterval: number): FngdStats {
     skippedSteps: 0,
     guard: { reusedSteps: 0, capped: 0, maxFreshNorm: 0, lastLengthRatio: null, maxLengthRatio: 0 },
     drift: { staleMarks: { cap: 0, length: 0, loss: 0 }, probes: 0, probeFailures: 0, probeInterval, lastProbe: null },
-    auto: { refreshes: { warmup: 0, roi: 0, maxAge: 0 }, price: null, rate: null, observations: 0, last: null, cycle: null },
+    auto: { refreshes: { warmup: 0, roi: 0, explore: 0, maxAge: 0 }, price: null, rate: null, observations: 0, last: null, cycle: null },
     damping: { current: damping, increases: 0, decreases: 0, lastRho: null },
     cachedBatches: 0,
     cachedFloats: 0,
