@@ -18,8 +18,9 @@
  * direction's held-out value over the fresh one's, in [0, 2]: one that does not descend counts 0, and values
  * above 1 are kept up to 2 — where the two directions are alike the ratio scatters around 1, and cutting it at 1
  * would bias the mean below 1 and buy refreshes that measure only noise. An observation at age `k` gives a
- * per-visit retention `e^{1/k}`; the policy keeps its running mean `ρ` (an arithmetic mean, so that one near-zero
- * observation does not dominate as it would a mean of logarithms) and models `e(k) = min(1, ρ^k)`, `ρ = exp(−r)`:
+ * per-visit retention `e^{1/k}`, entered with the weight of `k` one-visit observations (it spans k visits of
+ * decay); the policy keeps the running mean `ρ` (an arithmetic mean, so that one near-zero observation does not
+ * dominate as it would a mean of logarithms) and models `e(k) = min(1, ρ^k)`, `ρ = exp(−r)`:
  * a reuse is never valued above a fresh step.
  *
  * **Cost, measured — paired in time.** On a shared machine the load changes faster than an epoch, so two
@@ -217,13 +218,16 @@ export function reuseEfficiency(grams: Float32Array, n: number, cached: Float32A
 
 /**
  * Folds one efficiency observation at `age` visits into the state (returns a new state): its per-visit
- * retention `e^{1/age}` enters the running mean retention ρ = exp(−rate) with weight `smoothing`.
+ * retention `e^{1/age}` enters the running mean retention ρ = exp(−rate) with the weight of `age` one-visit
+ * observations, `1 − (1 − smoothing)^age` (it spans that many visits of decay).
  */
 export function observe(s: AutoState, age: number, efficiency: number, o: ResolvedAuto): AutoState {
   if (!(age >= 1) || !Number.isFinite(efficiency)) return s;
   const e = Math.min(MAX_RATIO, Math.max(0, efficiency));
   const retention = e ** (1 / age);
-  const mean = s.rate === null ? retention : Math.exp(-s.rate) + o.smoothing * (retention - Math.exp(-s.rate));
+  // an observation at age k spans k visits of decay: it enters with the weight of k one-visit observations
+  const w = 1 - (1 - o.smoothing) ** age;
+  const mean = s.rate === null ? retention : Math.exp(-s.rate) + w * (retention - Math.exp(-s.rate));
   const rate = -Math.log(Math.max(MIN_EFFICIENCY, mean)) || 0;
   return { ...s, rate, observations: s.observations + 1, last: { age, efficiency: e }, oldest: Math.max(s.oldest, age) };
 }

@@ -351,8 +351,14 @@ describe('auto: the return-on-investment rule', () => {
     expect(s.rate).toBe(0);
     s = observe(s, 1, 0, m);
     expect(s.rate).toBeCloseTo(-Math.log(0.75), 12); // a mean of logarithms would have jumped to ≈ 3.45
-    s = observe(s, 2, 0.81, m); // per-visit retention 0.9
-    expect(s.rate).toBeCloseTo(-Math.log(0.75 + 0.25 * (0.9 - 0.75)), 12);
+    s = observe(s, 2, 0.81, m); // per-visit retention 0.9, over two visits: the weight of two observations
+    const w2 = 1 - 0.75 ** 2;
+    expect(s.rate).toBeCloseTo(-Math.log(0.75 + w2 * (0.9 - 0.75)), 12);
+    // …so one exploring observation at age 4 that finds the value gone moves the model as four one-visit ones
+    let t = emptyAutoState();
+    for (let i = 0; i < 8; i++) t = observe(t, 1, 1, m);
+    t = observe(t, 4, 0.01, m);
+    expect(Math.exp(-(t.rate as number))).toBeCloseTo(1 - (1 - 0.75 ** 4) * (1 - 0.01 ** 0.25), 12);
   });
 
   it('ratios above 1 count (up to 2): noise around 1 leaves the rate near 0 instead of biasing it upwards; the model caps e at 1', () => {
