@@ -61,9 +61,10 @@ export interface AutoOptions {
   /**
    * Length test (as the `drift` policy's): mark a batch stale when its reused update is longer than this
    * multiple of the batch's fresh update; `null` disables it. Default: off while the reuse guard caps reused
-   * updates (a capped update is no longer than the fresh one, and its direction is what the value measures;
-   * refreshes chosen by length would also bias the observations towards the batches that changed most), 2 with
-   * `guard: false`.
+   * updates at the batch's own fresh norm (the default guard: `reference: 'batch'`, `factor` ≤ 1 — a capped update
+   * is no longer than the fresh one, and its direction is what the value measures; refreshes chosen by length
+   * would also bias the observations towards the batches that changed most), 2 otherwise (`guard: false`, a
+   * `'global-max'` reference or a factor above 1).
    */
   readonly lengthRatio?: number | null;
   /**
@@ -213,7 +214,7 @@ export function reuseEfficiency(grams: Float32Array, n: number, cached: Float32A
   if (!(hf > 0) || !(ff > 0) || !Number.isFinite(hf * hf) || !Number.isFinite(ff)) return null;
   if (!(hc > 0) || !(cc > 0)) return 0;
   const e = (hc / hf) * (hc / hf) * (ff / cc);
-  return Number.isFinite(e) ? Math.min(MAX_RATIO, e) : MAX_RATIO;
+  return e >= 0 ? Math.min(MAX_RATIO, e) : 0; // NaN (an overflow) → 0, +∞ → 2
 }
 
 /**
@@ -232,9 +233,12 @@ export function observe(s: AutoState, age: number, efficiency: number, o: Resolv
   return { ...s, rate, observations: s.observations + 1, last: { age, efficiency: e }, oldest: Math.max(s.oldest, age) };
 }
 
-/** The length test's ratio in effect: the option, or its default — off under the reuse guard, 2 without it. */
-export function autoLengthRatio(option: number | null | 'default', guarded: boolean): number {
-  if (option === 'default') return guarded ? Infinity : 2;
+/**
+ * The length test's ratio in effect: the option, or its default — off while the reuse guard caps every reused
+ * update at the batch's own fresh norm (`reference: 'batch'`, `factor ≤ 1`), 2 otherwise.
+ */
+export function autoLengthRatio(option: number | null | 'default', capsAtFreshNorm: boolean): number {
+  if (option === 'default') return capsAtFreshNorm ? Infinity : 2;
   return option ?? Infinity;
 }
 
@@ -326,7 +330,8 @@ export type AutoReason = 'warmup' | 'roi' | 'explore' | 'max-age' | null;
  * is a reuse at age `reuses + 1` visits): refresh during warm-up, past `maxAge`, when the modelled efficiency
  * of one more reuse falls below the best cycle rate, or to explore — when the age reaches twice the oldest age
  * observed, so the model is never extrapolated far past its evidence (reuse stops measuring; the first batch to
- * reach the bound measures it, and the bound doubles: ages 2, 4, 8, … — a handful of refreshes in a run). Every refresh of a
+ * reach the bound measures it, and the bound doubles: ages 2, 4, 8, … — a handful of refreshes in a run; a refresh
+ * that yields no observation — a batch of one sample, or no held-out slope — does not move the bound). Every refresh of a
  * cached batch is an observation at that age, so the rate keeps being measured whatever the cycle.
  */
 export function autoDecision(

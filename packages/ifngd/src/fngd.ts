@@ -426,7 +426,7 @@ export class FngdOptimizer<T = HostTree, S = number> {
         p.kind === 'drift'
           ? p.drift
           : p.kind === 'auto'
-            ? { lengthRatio: autoLengthRatio(p.auto.lengthRatio, this.#o.guard !== null), lossRatio: null, markOnCap: false, probeEvery: 1, minProbeEvery: 1, maxProbeEvery: 1, minCosine: 0 }
+            ? { lengthRatio: autoLengthRatio(p.auto.lengthRatio, this.#o.guard !== null && this.#o.guard.reference === 'batch' && this.#o.guard.factor <= 1), lossRatio: null, markOnCap: false, probeEvery: 1, minProbeEvery: 1, maxProbeEvery: 1, minCosine: 0 }
             : null;
       const reuse = reuseSignals(entry, { norm: scale.lastNorm, capped, loss }, tests);
       const shifted = p.kind === 'auto' && reuse.stale === null && shiftSignal(entry, loss, p.auto.lossRatio, core.auto?.meanLoss ?? null);

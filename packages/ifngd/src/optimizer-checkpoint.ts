@@ -165,6 +165,12 @@ export function restoreCheckpoint<T>(
   if (typeof stats === 'object' && stats !== null && (stats as { auto?: unknown }).auto === undefined) {
     (stats as { auto: FngdStats['auto'] }).auto = emptyStats(1, 1).auto; // a checkpoint from before `auto`
   }
+  const refreshes = (stats as { auto?: { refreshes?: Record<string, unknown> } } | null)?.auto?.refreshes;
+  if (typeof refreshes === 'object' && refreshes !== null && refreshes.explore === undefined) {
+    // a checkpoint from before `auto` explored: no exploring refresh yet (key order as in emptyStats)
+    const { warmup, roi, maxAge, ...rest } = refreshes;
+    (stats.auto as { refreshes: unknown }).refreshes = { warmup, roi, explore: 0, maxAge, ...rest };
+  }
   if (!sameStructure(emptyStats(1, 1), stats)) return bad('stats');
   if (!Array.isArray(p.cache)) return bad('cache');
   const cache = p.cache.map(checkEntry);

@@ -115,7 +115,7 @@ export function resolvePolicy(policy: RefreshPolicy): ResolvedPolicy {
 
 /**
  * Decides how a request for a batch is served. `probeDue`: the drift policy's probe counter has run out;
- * `autoRefresh`: the `auto` policy's return-on-investment rule asks for a refresh.
+ * `autoRefresh`: the `auto` policy asks for a refresh (warm-up, return on investment, exploration or `maxAge`).
  */
 export function decide(policy: ResolvedPolicy, entry: CacheEntry | undefined, epoch: number, probeDue: boolean, autoRefresh = false): Decision {
   if (!entry) return 'miss';

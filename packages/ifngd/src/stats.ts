@@ -56,7 +56,7 @@ export interface FngdStats {
     price: number | null;
     /** Decay rate r = −ln ρ of the running mean per-visit retention ρ of reuse efficiency (e(k) = min(1, ρ^k); r < 0 when reuse measured worth more than fresh); null before an observation. */
     rate: number | null;
-    /** Efficiency observations (one per refresh of a reused batch). */
+    /** Efficiency observations (one per refresh of a reused batch that had a held-out slope to compare). */
     observations: number;
     /** The last observation: age in visits and efficiency (held-out value of the reused direction over the fresh one). */
     last: { age: number; efficiency: number } | null;

@@ -551,6 +551,28 @@ describe('auto policy in the optimizer', () => {
     }
   });
 
+  it('a checkpoint from before exploration (no `oldest`, refresh counts without `explore`) restores and continues', async () => {
+    const opt = fngd({ device: dev, learningRate: 0.2, damping: 0.5, momentum: 0, refresh: { auto: { price: 0.3, warmup: 1 } } });
+    let params = initParams(model, 6);
+    opt.init(params);
+    for (let e = 0; e < 3; e++) params = (await epoch(opt, params, e)).params;
+    const payload = decodeCheckpoint(opt.serialize()) as {
+      core: { auto: Record<string, unknown> };
+      stats: { auto: { refreshes: Record<string, number> } };
+    };
+    const { oldest: _oldest, ...oldAuto } = payload.core.auto;
+    payload.core.auto = oldAuto;
+    const { explore, ...oldRefreshes } = payload.stats.auto.refreshes;
+    payload.stats.auto.refreshes = oldRefreshes;
+    const restored = fngd({ device: dev, learningRate: 0.2, damping: 0.5, momentum: 0, refresh: { auto: { price: 0.3, warmup: 1 } } });
+    restored.init(params);
+    restored.restore(encodeCheckpoint(payload));
+    expect(restored.stats.auto.refreshes).toEqual({ ...oldRefreshes, explore: 0 });
+    expect(Object.keys(restored.stats.auto.refreshes)).toEqual(['warmup', 'roi', 'explore', 'maxAge']);
+    expect(explore).toBeGreaterThanOrEqual(0);
+    await epoch(restored, params, 3); // and it trains on
+  });
+
   it('rejects bad auto options at creation with InvalidArgumentError', () => {
     expect(() => fngd({ device: dev, refresh: { auto: { price: -0.1 } } })).toThrow(InvalidArgumentError);
     expect(() => fngd({ device: dev, refresh: { auto: { warmup: 1.5 } } })).toThrow(/warmup/);
