@@ -197,6 +197,29 @@ export function kfacMark(report: Report): { mark: number; rows: Map<OptName, { s
   return { mark, rows };
 }
 
+/**
+ * The most any refresh policy can buy over exact NGD every step, from the runs themselves: per seed, `fngd-always`'s
+ * curve with epochs 2…E re-timed at the same seed's cached-step epoch (the steady epoch of `fngd`, which reuses
+ * every coefficient after epoch 1), its time to the target ÷ `always`'s own. A policy that at best matches
+ * `always` per epoch and at best costs a cached step per step cannot be faster than this (epoch 1 computes
+ * every batch fresh under every policy). Spread over the seeds where `always` reaches the target; null without
+ * `fngd` and `fngd-always` runs of the same seeds or when `always` never reaches it.
+ */
+export function reuseBound(report: Pick<Report, 'runs' | 'metric' | 'target'>): Spread | null {
+  const ratios = report.runs
+    .filter((a) => a.optimizer === 'fngd-always' && !a.diverged)
+    .map((a) => {
+      const reuse = report.runs.find((r) => r.optimizer === 'fngd' && r.seed === a.seed && !r.diverged);
+      const cached = reuse ? steadyEpochSeconds(reuse.epochs) : null;
+      const tAlways = timeToTarget(a.epochs, report.metric, report.target.value);
+      if (cached === null || tAlways === null) return null;
+      const retimed = a.epochs.map((e, i) => (i === 0 ? e : { ...e, seconds: cached }));
+      const tBound = timeToTarget(retimed, report.metric, report.target.value);
+      return tBound === null ? null : tBound / tAlways;
+    });
+  return spread(ratios);
+}
+
 export function fmtMetric(metric: Metric, v: number | null): string {
   if (v === null) return 'n/a';
   return metric === 'testAccuracy' ? `${(v * 100).toFixed(2)} %` : v.toFixed(1);

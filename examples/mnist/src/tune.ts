@@ -20,7 +20,7 @@ import { FULL_SIZES, loadAll, protocolSplits, QUICK_SIZES, VALIDATION_SEED } fro
 import { INITIALIZERS, TASKS, tensors, type Initializer, type ModelKind, type Task } from './models.js';
 import { describeConfig } from './optimizers.js';
 import { MOMENTUM, OPTIMIZERS, sampleTrials, SEARCH_SEED, SPACES, type OptName } from './search.js';
-import { runTrial } from './trial.js';
+import { runTrial, TUNING_SEED } from './trial.js';
 import {
   better,
   bestTrial,
@@ -36,8 +36,6 @@ import {
 
 /** Order in which optimizers are tuned after the initializer is chosen. */
 const AFTER_INIT: readonly OptName[] = ['sgd', 'fngd-always', 'fngd', 'fngd-drift', 'fngd-auto', 'kfac'];
-/** The tuning seed (reported runs use 1…K). */
-export const TUNING_SEED = 0;
 
 function args(argv: string[]): {
   task: Task;

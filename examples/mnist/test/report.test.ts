@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildReport, kfacMark, timeToTargetVsKfac, type ReportInput, type Run } from '../src/report.js';
+import { buildReport, kfacMark, reuseBound, timeToTargetVsKfac, type ReportInput, type Run } from '../src/report.js';
 import type { OptName } from '../src/search.js';
 import { kfacTable, policyTable, taskTable } from '../src/tables.js';
 
@@ -160,5 +160,32 @@ describe('buildReport', () => {
     expect(auto).toBe(`| 128 | fngd-auto | 109.0 | 1.090 | 40 | 0.40 | ${((3.2 + (21 / 27) * 1.2) / 4.4).toFixed(2)} | ${((3.2 + (21 / 27) * 1.2) / 4.77).toFixed(2)} | 1.20 |`);
     expect(rows.find((l) => l.startsWith('| 128 | fngd-always |'))).toBe('| 128 | fngd-always | 100.0 | 1.000 | 100 | 1.00 | 1.00 | 0.92 | 1.50 |');
     expect(rows.some((l) => l.includes('| adam |'))).toBe(false);
+    expect(rows.some((l) => l.includes('*bound:'))).toBe(false); // no fngd (first-epoch) runs: no cached-step price
+  });
+
+  it("bounds every refresh policy by always's curve re-timed at the cached step's price, per seed", () => {
+    // fngd reuses after epoch 1: its later epochs (seed 1: 0.9 s, seed 2: 1.0 s, seed 3: 1.1 s) are the cached price
+    const withReuse = [...runs, ...[1, 2, 3].map((seed) => run('fngd', seed, [2, 0.8 + 0.1 * seed], 195, 5))];
+    const r = buildReport(input(withReuse));
+    // always: 190,160,130 at 2, 3.5, 5 s reaches 142 at 3.5 + 0.6·1.5 = 4.4 s; re-timed: 2 + c + 0.6·c
+    const expected = [0.9, 1.0, 1.1].map((c) => (2 + 1.6 * c) / 4.4);
+    const b = reuseBound(r)!;
+    expect(b.n).toBe(3);
+    expect(b.median).toBeCloseTo(expected[1]!, 12);
+    expect(b.min).toBeCloseTo(expected[0]!, 12);
+    expect(b.max).toBeCloseTo(expected[2]!, 12);
+    const row = policyTable([r]).find((l) => l.includes('*bound:'))!;
+    expect(row).toBe(`| 128 | *bound: \`always\`'s epochs at a cached step's price* | | | | | ${expected[1]!.toFixed(2)} [${expected[0]!.toFixed(2)}–${expected[2]!.toFixed(2)}] | | |`);
+  });
+
+  it('has no bound where always never reaches the target or a seed lacks its fngd run', () => {
+    const far = [
+      ...runs.filter((x) => x.optimizer !== 'fngd-always'),
+      ...[1, 2, 3].map((seed) => run('fngd-always', seed, [2, 1.5], 190, 5)), // ends at 175 > 142
+      ...[1, 2, 3].map((seed) => run('fngd', seed, [2, 1], 195, 5)),
+    ];
+    expect(reuseBound(buildReport(input(far)))).toBeNull();
+    const unpaired = [...runs, run('fngd', 7, [2, 1], 195, 5)]; // seed 7 has no always run, seeds 1–3 no fngd
+    expect(reuseBound(buildReport(input(unpaired)))).toBeNull();
   });
 });

@@ -44,6 +44,7 @@
  */
 import { InvalidArgumentError } from './errors.js';
 import { checkKeys } from './option-keys.js';
+import type { DriftOptions } from './refresh.js';
 
 /** Options of the `auto` refresh policy. */
 export interface AutoOptions {
@@ -240,6 +241,22 @@ export function observe(s: AutoState, age: number, efficiency: number, o: Resolv
 export function autoLengthRatio(option: number | null | 'default', capsAtFreshNorm: boolean): number {
   if (option === 'default') return capsAtFreshNorm ? Infinity : 2;
   return option ?? Infinity;
+}
+
+/**
+ * The free tests `auto` runs on each reused step, resolved once per optimizer: the length test at
+ * {@link autoLengthRatio}, nothing else (the shift test is `auto`'s own, the direction probe is its value measure).
+ */
+export function autoReuseTests(option: number | null | 'default', capsAtFreshNorm: boolean): Required<DriftOptions> {
+  return {
+    lengthRatio: autoLengthRatio(option, capsAtFreshNorm),
+    lossRatio: null,
+    markOnCap: false,
+    probeEvery: 1,
+    minProbeEvery: 1,
+    maxProbeEvery: 1,
+    minCosine: 0,
+  };
 }
 
 /** Modelled efficiency of a reuse (never above a fresh step's) `age` visits after the computation. */

@@ -21,7 +21,7 @@
  */
 import type { LayerFactors } from '@ifngd/fisher';
 import type { LinalgDevice } from '@ifngd/linalg-gpu';
-import { autoLengthRatio, emptyAutoState, observeLoss } from './auto.js';
+import { autoReuseTests, emptyAutoState, observeLoss } from './auto.js';
 import { CoefficientCache, type BatchKey, type CacheEntry } from './cache.js';
 import type { FngdMode } from './curvature.js';
 import { adaptDamping, predictedReduction } from './damping.js';
@@ -31,7 +31,7 @@ import { restoreCheckpoint, serializeCheckpoint, type CoreState } from './optimi
 import { resolveOptions, type FngdOptions, type ResolvedOptions } from './options.js';
 import { convertCore } from './policy-restore.js';
 import { scheduledRate } from './rate.js';
-import type { Decision } from './refresh.js';
+import type { Decision, DriftOptions } from './refresh.js';
 import { serveRequest, type RequestTiming, type StagedRequest } from './request.js';
 import { cloneStats, emptyStats, type FngdStats } from './stats.js';
 import { chain, type GradientTransformation } from './transform.js';
@@ -148,6 +148,8 @@ export class FngdOptimizer<T = HostTree, S = number> {
   readonly #o: ResolvedOptions;
   readonly #ops: TreeOps<T, S>;
   readonly #maxJitterRetries: number | undefined;
+  /** The free tests run on every reused step (`drift`'s options, `auto`'s length test), fixed at construction. */
+  readonly #reuseTests: Required<DriftOptions> | null;
   readonly #tickets = new WeakMap<Coefficients, TicketRecord>();
   readonly #proposals = new WeakMap<FngdProposal<T, S>, ProposalRecord<T>>();
   /** Incremented by `init` and `restore`: requests of an older generation cannot commit. */
@@ -167,6 +169,12 @@ export class FngdOptimizer<T = HostTree, S = number> {
     this.#ops = options.ops ?? (hostTreeOps as unknown as TreeOps<T, S>);
     this.#maxJitterRetries = options.maxJitterRetries;
     const o = this.#o;
+    this.#reuseTests =
+      o.policy.kind === 'drift'
+        ? o.policy.drift
+        : o.policy.kind === 'auto'
+          ? autoReuseTests(o.policy.auto.lengthRatio, o.guard !== null && o.guard.reference === 'batch' && o.guard.factor <= 1)
+          : null;
     const ops = this.#ops;
     const parts: GradientTransformation<any, T>[] = [scaleByFngd(ops)];
     if (o.clipNorm !== null) parts.push(clipByGlobalNorm(o.clipNorm, ops));
@@ -422,13 +430,7 @@ export class FngdOptimizer<T = HostTree, S = number> {
       const capped = scale.lastScale < 1;
       if (capped) s.guard.capped++;
       const p = this.#o.policy;
-      const tests =
-        p.kind === 'drift'
-          ? p.drift
-          : p.kind === 'auto'
-            ? { lengthRatio: autoLengthRatio(p.auto.lengthRatio, this.#o.guard !== null && this.#o.guard.reference === 'batch' && this.#o.guard.factor <= 1), lossRatio: null, markOnCap: false, probeEvery: 1, minProbeEvery: 1, maxProbeEvery: 1, minCosine: 0 }
-            : null;
-      const reuse = reuseSignals(entry, { norm: scale.lastNorm, capped, loss }, tests);
+      const reuse = reuseSignals(entry, { norm: scale.lastNorm, capped, loss }, this.#reuseTests);
       const shifted = p.kind === 'auto' && reuse.stale === null && shiftSignal(entry, loss, p.auto.lossRatio, core.auto?.meanLoss ?? null);
       const sig = shifted ? { ...reuse, stale: 'loss' as const } : reuse;
       s.guard.lastLengthRatio = sig.lengthRatio;
