@@ -9,6 +9,7 @@
  *          --lambdas a,b  --lrs a,b (classifier learning rates, as lr·λ products: lr = p/λ … see `clfLr`)
  *          --ae-lr x  --ae-lambda x  --ae-seeds a,b  --policies name,name (always, first-epoch, first-epoch+guard,
  *          drift, auto, drift-noguard)  --batch N (default 128)  --pilot (one epoch of `always` per lr)
+ *          --momentum m (default 0)  --ae-mode global|layerwise (default layerwise)
  * @module
  */
 import { writeFileSync } from 'node:fs';
@@ -26,6 +27,12 @@ const arg = (name: string): string | undefined => {
   return i >= 0 ? argv[i + 1] : undefined;
 };
 const flag = (name: string): boolean => argv.includes(`--${name}`);
+/** Heavy-ball momentum of every run (`--momentum`); 0 unless given, as in the recorded results. */
+const MOMENTUM = Number(arg('momentum') ?? 0);
+/** The autoencoder's curvature mode (`--ae-mode global|layerwise`, default layer-wise as in the recorded results). */
+const AE_MODE = (arg('ae-mode') ?? 'layerwise') as FngdMode;
+if (!(MOMENTUM >= 0 && MOMENTUM < 1)) throw new Error(`--momentum must be in [0, 1), got ${arg('momentum')}`);
+if (AE_MODE !== 'global' && AE_MODE !== 'layerwise') throw new Error(`--ae-mode must be global or layerwise, got ${AE_MODE}`);
 const nums = (name: string, dflt: number[]): number[] => (arg(name) ? arg(name)!.split(',').map(Number) : dflt);
 
 // ---------------------------------------------------------------- policies
@@ -96,7 +103,7 @@ function asBatch(d: Dataset, target: 'labels' | 'input'): { n: number; x: Float3
 async function run(dev: LinalgDevice, cfg: RunConfig, train: readonly Dataset[], test: Dataset, log = true): Promise<RunResult> {
   const target = cfg.net.loss === 'softmax-ce' ? 'labels' : 'input';
   // no momentum: the recorded results (results/*.json) were made before momentum had a default
-  const opt = fngd({ device: dev, learningRate: cfg.learningRate, damping: cfg.damping, momentum: 0, mode: cfg.mode, refresh: cfg.policy.refresh, guard: cfg.policy.guard });
+  const opt = fngd({ device: dev, learningRate: cfg.learningRate, damping: cfg.damping, momentum: MOMENTUM, mode: cfg.mode, refresh: cfg.policy.refresh, guard: cfg.policy.guard });
   let params: HostTree = initParams(cfg.net, cfg.seed);
   opt.init(params);
   // the batch order shuffles every epoch, identically for every policy of the same seed
@@ -287,7 +294,7 @@ async function main(): Promise<void> {
   if (flag('pilot')) {
     const netName = arg('case') === 'autoencoder' ? 'autoencoder' : 'classifier';
     const net = netName === 'autoencoder' ? aeNet : clfNet;
-    const mode: FngdMode = netName === 'autoencoder' ? 'layerwise' : 'global';
+    const mode: FngdMode = netName === 'autoencoder' ? AE_MODE : 'global';
     const pilot: RunResult[] = [];
     for (const lambda of nums('lambdas', [0.01, 0.1, 1])) {
       for (const lr of nums('lrs', [0.1])) {
@@ -325,14 +332,14 @@ async function main(): Promise<void> {
     const learningRate = Number(arg('ae-lr') ?? 0.01);
     const policies = policyNames(['always', 'first-epoch+guard', 'drift']);
     const results: RunResult[] = [];
-    console.log(`\n## Case 2: autoencoder ${aeNet.sizes.join('-')} (tanh, sigmoid + summed BCE), layer-wise, λ=${damping}, lr=${learningRate}, batch ${batches[0]?.n ?? 0}, ${epochs} epochs, seeds ${seeds.join(',')}`);
+    console.log(`\n## Case 2: autoencoder ${aeNet.sizes.join('-')} (tanh, sigmoid + summed BCE), ${AE_MODE}, momentum ${MOMENTUM}, λ=${damping}, lr=${learningRate}, batch ${batches[0]?.n ?? 0}, ${epochs} epochs, seeds ${seeds.join(',')}`);
     for (const seed of seeds) {
       for (const policy of policies) {
-        results.push(await run(dev, { caseName: 'autoencoder', net: aeNet, policy, mode: 'layerwise', damping, learningRate, seed, epochs }, batches, test));
+        results.push(await run(dev, { caseName: 'autoencoder', net: aeNet, policy, mode: AE_MODE, damping, learningRate, seed, epochs }, batches, test));
       }
     }
     console.log('\n' + autoencoderTable(results) + '\n\n' + epochProfile(results));
-    out.autoencoder = { net: aeNet, epochs, seeds, damping, learningRate, results };
+    out.autoencoder = { net: aeNet, mode: AE_MODE, momentum: MOMENTUM, epochs, seeds, damping, learningRate, results };
   }
   out.finishedAt = new Date().toISOString();
   if (jsonPath) writeFileSync(jsonPath, JSON.stringify(out, null, 1));
