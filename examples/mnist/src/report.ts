@@ -220,6 +220,37 @@ export function reuseBound(report: Pick<Report, 'runs' | 'metric' | 'target'>): 
   return spread(ratios);
 }
 
+/** Epochs (fractional: linear within the reaching epoch) until a run first reaches `target`; null if never. */
+export function epochsToTarget(rows: readonly EpochRow[], metric: Metric, target: number): number | null {
+  return timeToTarget(
+    rows.map((r) => ({ ...r, seconds: 1 })),
+    metric,
+    target,
+  );
+}
+
+/**
+ * The refresh policies that break {@link reuseBound}'s premise: FNGD variants that, on some seed, reach the target
+ * in fewer epochs than `fngd-always` on the same seed (or reach it where `always` does not). Where any does, the
+ * "bound" bounds nothing — reuse keeps pace with exact NGD epoch for epoch there.
+ */
+export function boundViolations(report: Pick<Report, 'runs' | 'metric' | 'target'>): OptName[] {
+  const { metric, target } = report;
+  const always = new Map(
+    report.runs
+      .filter((r) => r.optimizer === 'fngd-always' && !r.diverged)
+      .map((r) => [r.seed, epochsToTarget(r.epochs, metric, target.value)] as const),
+  );
+  const out = new Set<OptName>();
+  for (const r of report.runs) {
+    if (!r.optimizer.startsWith('fngd') || r.optimizer === 'fngd-always' || r.diverged || !always.has(r.seed)) continue;
+    const e = epochsToTarget(r.epochs, metric, target.value);
+    const a = always.get(r.seed) ?? null;
+    if (e !== null && (a === null || e < a - 1e-9)) out.add(r.optimizer);
+  }
+  return [...out];
+}
+
 export function fmtMetric(metric: Metric, v: number | null): string {
   if (v === null) return 'n/a';
   return metric === 'testAccuracy' ? `${(v * 100).toFixed(2)} %` : v.toFixed(1);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildReport, kfacMark, reuseBound, timeToTargetVsKfac, type ReportInput, type Run } from '../src/report.js';
+import { boundViolations, buildReport, epochsToTarget, kfacMark, reuseBound, timeToTargetVsKfac, type ReportInput, type Run } from '../src/report.js';
 import type { OptName } from '../src/search.js';
 import { kfacTable, policyTable, taskTable } from '../src/tables.js';
 
@@ -163,19 +163,46 @@ describe('buildReport', () => {
     expect(rows.some((l) => l.includes('*bound:'))).toBe(false); // no fngd (first-epoch) runs: no cached-step price
   });
 
-  it("bounds every refresh policy by always's curve re-timed at the cached step's price, per seed", () => {
-    // fngd reuses after epoch 1: its later epochs (seed 1: 0.9 s, seed 2: 1.0 s, seed 3: 1.1 s) are the cached price
-    const withReuse = [...runs, ...[1, 2, 3].map((seed) => run('fngd', seed, [2, 0.8 + 0.1 * seed], 195, 5))];
-    const r = buildReport(input(withReuse));
-    // always: 190,160,130 at 2, 3.5, 5 s reaches 142 at 3.5 + 0.6·1.5 = 4.4 s; re-timed: 2 + c + 0.6·c
-    const expected = [0.9, 1.0, 1.1].map((c) => (2 + 1.6 * c) / 4.4);
+  it("bounds every refresh policy by always's curve re-timed at the cached step's price, seed by seed", () => {
+    // always's epoch 1 differs per seed (2, 3, 4 s), fngd's cached epoch too (0.9, 1.0, 1.1 s): a wrong pairing shows
+    const paired = [
+      ...runs.filter((x) => x.optimizer !== 'fngd-always'),
+      ...[1, 2, 3].map((seed) => run('fngd-always', seed, [1 + seed, 1.5], 190, 30)),
+      ...[1, 2, 3].map((seed) => run('fngd', seed, [2, 0.8 + 0.1 * seed], 195, 5)),
+      ...[1, 2, 3].map((seed) => run('fngd-auto', seed, [1 + seed, 1.2], 190, 30)), // same epochs as always: allowed
+    ];
+    const r = buildReport(input(paired));
+    // always: 190,160,130 reaches 142 0.6 into epoch 3: t = e1 + 1.5 + 0.6·1.5; re-timed: e1 + c + 0.6·c
+    const expected = [1, 2, 3].map((seed) => (1 + seed + 1.6 * (0.8 + 0.1 * seed)) / (1 + seed + 2.4));
     const b = reuseBound(r)!;
     expect(b.n).toBe(3);
-    expect(b.median).toBeCloseTo(expected[1]!, 12);
     expect(b.min).toBeCloseTo(expected[0]!, 12);
+    expect(b.median).toBeCloseTo(expected[1]!, 12);
     expect(b.max).toBeCloseTo(expected[2]!, 12);
+    expect(boundViolations(r)).toEqual([]);
+    const rows = policyTable([r]);
+    expect(rows.find((l) => l.includes('*bound:'))).toBe(`| 128 | *bound: \`always\`'s epochs at a cached step's price* | | | | | ${expected[1]!.toFixed(2)} [${expected[0]!.toFixed(2)}–${expected[2]!.toFixed(2)}] | | |`);
+    expect(rows.some((l) => l.startsWith('The bound row'))).toBe(true);
+
+    // a diverged always run drops its seed
+    const diverged = paired.map((x) => (x.optimizer === 'fngd-always' && x.seed === 1 ? { ...x, diverged: 'non-finite loss at epoch 2' } : x));
+    const b2 = reuseBound(buildReport(input(diverged)))!;
+    expect(b2.n).toBe(2);
+    expect(b2.min).toBeCloseTo(expected[1]!, 12);
+  });
+
+  it('gives no bound where a policy beats always in epochs on some seed (the premise fails)', () => {
+    const withFaster = [
+      ...runs,
+      ...[1, 2, 3].map((seed) => run('fngd', seed, [2, 1], 195, 5)),
+      run('fngd-drift', 2, [2, 1], 190, 40), // 190, 150, 110: 142 at epoch 2.2, always's at 2.6
+    ];
+    const r = buildReport(input(withFaster));
+    expect(reuseBound(r)).not.toBeNull();
+    expect(boundViolations(r)).toEqual(['fngd-drift']);
     const row = policyTable([r]).find((l) => l.includes('*bound:'))!;
-    expect(row).toBe(`| 128 | *bound: \`always\`'s epochs at a cached step's price* | | | | | ${expected[1]!.toFixed(2)} [${expected[0]!.toFixed(2)}–${expected[2]!.toFixed(2)}] | | |`);
+    expect(row).toContain('n/a: fngd-drift reaches the target in fewer epochs than `always`');
+    expect(epochsToTarget(withFaster.at(-1)!.epochs, 'testLoss', 142)).toBeCloseTo(2.2, 12);
   });
 
   it('has no bound where always never reaches the target or a seed lacks its fngd run', () => {

@@ -27,7 +27,7 @@ const arg = (name: string): string | undefined => {
   return i >= 0 ? argv[i + 1] : undefined;
 };
 const flag = (name: string): boolean => argv.includes(`--${name}`);
-/** Heavy-ball momentum of every run (`--momentum`); 0 unless given, as in the recorded results. */
+/** Heavy-ball momentum of every run (`--momentum`); 0 unless given (results before `autoencoder-auto-b*` used none). */
 const MOMENTUM = Number(arg('momentum') ?? 0);
 /** The autoencoder's curvature mode (`--ae-mode global|layerwise`, default layer-wise as in the recorded results). */
 const AE_MODE = (arg('ae-mode') ?? 'layerwise') as FngdMode;
@@ -102,7 +102,7 @@ function asBatch(d: Dataset, target: 'labels' | 'input'): { n: number; x: Float3
 
 async function run(dev: LinalgDevice, cfg: RunConfig, train: readonly Dataset[], test: Dataset, log = true): Promise<RunResult> {
   const target = cfg.net.loss === 'softmax-ce' ? 'labels' : 'input';
-  // no momentum: the recorded results (results/*.json) were made before momentum had a default
+  // momentum 0 unless --momentum: the older recorded results (results/*.json) were made before momentum had a default
   const opt = fngd({ device: dev, learningRate: cfg.learningRate, damping: cfg.damping, momentum: MOMENTUM, mode: cfg.mode, refresh: cfg.policy.refresh, guard: cfg.policy.guard });
   let params: HostTree = initParams(cfg.net, cfg.seed);
   opt.init(params);
@@ -285,7 +285,7 @@ async function main(): Promise<void> {
   const tLoad = performance.now();
   const { train, test } = loadMnist();
   const batches = partition(train, Number(arg('batch') ?? 128));
-  console.log(`MNIST: ${train.n} train (${batches.length} batches of ≤128), ${test.n} test; loaded in ${((performance.now() - tLoad) / 1000).toFixed(1)}s`);
+  console.log(`MNIST: ${train.n} train (${batches.length} batches of ≤${batches[0]?.n ?? 0}), ${test.n} test; loaded in ${((performance.now() - tLoad) / 1000).toFixed(1)}s`);
   const policyNames = (dflt: string[]): PolicySpec[] => (arg('policies') ? arg('policies')!.split(',') : dflt).map((p) => POLICIES[p] ?? (() => { throw new Error(`unknown policy ${p}`); })());
   const out: Record<string, unknown> = { argv, startedAt: new Date().toISOString() };
   const clfNet: Net = { sizes: [784, 256, 10], hidden: (arg('activation') as Net['hidden'] | undefined) ?? 'relu', loss: 'softmax-ce' };
@@ -313,7 +313,7 @@ async function main(): Promise<void> {
     const grid = (arg('grid') ?? '0.01:20,0.01:50,0.1:2,0.1:5,1:0.5,1:1').split(',').map((s) => s.split(':').map(Number) as [number, number]);
     const policies = policyNames(['always', 'first-epoch', 'first-epoch+guard', 'drift']);
     const results: RunResult[] = [];
-    console.log(`\n## Case 1: classifier ${clfNet.sizes.join('-')} (${clfNet.hidden}, softmax CE), global mode, batch ${batches[0]?.n ?? 0}, ${epochs} epochs, seeds ${seeds.join(',')}, (λ, lr) ∈ ${JSON.stringify(grid)}`);
+    console.log(`\n## Case 1: classifier ${clfNet.sizes.join('-')} (${clfNet.hidden}, softmax CE), global mode, momentum ${MOMENTUM}, batch ${batches[0]?.n ?? 0}, ${epochs} epochs, seeds ${seeds.join(',')}, (λ, lr) ∈ ${JSON.stringify(grid)}`);
     for (const [damping, learningRate] of grid) {
       for (const seed of seeds) {
         for (const policy of policies) {
@@ -322,7 +322,7 @@ async function main(): Promise<void> {
       }
     }
     console.log('\n' + classifierTable(results) + '\n\n' + perConfigTable(results) + '\n\n' + epochProfile(results.filter((r) => r.policy.startsWith('drift'))));
-    out.classifier = { net: clfNet, epochs, seeds, grid, results };
+    out.classifier = { net: clfNet, momentum: MOMENTUM, epochs, seeds, grid, results };
   }
 
   if (which === 'all' || which === 'autoencoder') {
