@@ -24,9 +24,24 @@ function list(name: string, v: string | undefined): number[] {
   return xs;
 }
 
-async function main(): Promise<void> {
+/** A scan's settings, checked: every value the command line gave, nothing read from disk yet. */
+export interface ScanArgs {
+  readonly task: Task;
+  readonly batch: number;
+  readonly optimizer: OptName;
+  readonly epochs: number;
+  readonly out: string;
+  readonly lrs: readonly number[];
+  /** `[undefined]` for optimizers without damping (Adam, SGD). */
+  readonly dampings: readonly (number | undefined)[];
+  /** `[undefined]` for optimizers without a mode (all but the FNGD variants). */
+  readonly modes: readonly ('global' | 'layerwise' | undefined)[];
+}
+
+/** Parses and checks the command line; throws on the first bad value (before any file is read or written). */
+export function scanArgs(argv: readonly string[]): ScanArgs {
   const { values } = parseArgs({
-    args: process.argv.slice(2),
+    args: [...argv],
     options: {
       task: { type: 'string', default: 'autoencoder' },
       batch: { type: 'string', default: '128' },
@@ -52,7 +67,20 @@ async function main(): Promise<void> {
   const dampings = optimizer === 'adam' || optimizer === 'sgd' ? [undefined] : list('damping', values.damping);
   const modes = values.mode.split(',');
   if (modes.some((m) => m !== 'global' && m !== 'layerwise')) throw new Error('--mode must be global and/or layerwise');
+  return {
+    task,
+    batch,
+    optimizer,
+    epochs,
+    out: values.out,
+    lrs,
+    dampings,
+    modes: optimizer.startsWith('fngd') ? (modes as ('global' | 'layerwise')[]) : [undefined],
+  };
+}
 
+async function main(): Promise<void> {
+  const { task, batch, optimizer, epochs, out, lrs, dampings, modes } = scanArgs(process.argv.slice(2));
   const tuned = readTuned(tunedPath(task, batch));
   const init = tuned.initializer.chosen;
   if (!init) throw new Error('the tuned file has no chosen initializer');
@@ -63,7 +91,7 @@ async function main(): Promise<void> {
   const runs: { config: TrialConfig; curve: CurvePoint[]; diverged: string | null }[] = [];
   for (const learningRate of lrs)
     for (const damping of dampings)
-      for (const mode of optimizer.startsWith('fngd') ? modes : [undefined]) {
+      for (const mode of modes) {
         const config = {
           learningRate,
           ...(damping === undefined ? {} : { damping }),
@@ -76,14 +104,16 @@ async function main(): Promise<void> {
         runs.push({ config, curve, diverged });
         console.log(JSON.stringify(config), curve.map((p) => p.valLoss.toFixed(1)).join(' '), diverged ?? '');
         writeFileSync(
-          values.out,
+          out,
           `${JSON.stringify({ note: 'sensitivity scan outside the tuning protocol (src/scan.ts); never read by the report', task, batch, optimizer, initializer: init, backend, epochs, seed: TUNING_SEED, runs }, null, 1)}\n`,
         );
       }
   tf.dispose([x, y, xVal, yVal]);
 }
 
-main().catch((e: unknown) => {
-  console.error(e instanceof Error ? (e.stack ?? e.message) : e);
-  process.exit(1);
-});
+if (process.argv[1] && import.meta.filename === process.argv[1]) {
+  main().catch((e: unknown) => {
+    console.error(e instanceof Error ? (e.stack ?? e.message) : e);
+    process.exit(1);
+  });
+}
