@@ -4,8 +4,9 @@
  *    the capture pass (one forward/backward of Σℓᵢ with identity hooks) and uploads A, Δ (conv: patches) to the
  *    linear-algebra device; cached batches skip it.
  * 2. The α-weighted gradient Jᵀα = Σαᵢ∇ℓᵢ: from the captured factors when there are any (no second pass);
- *    otherwise in global mode one `tf.variableGrads` of Σαᵢℓᵢ, in layer-wise mode a capture pass and per-layer
- *    αₗ-scaled Δ.
+ *    otherwise in global mode one `tf.variableGrads` of Σαᵢℓᵢ, in layer-wise mode — and for models whose samples
+ *    interact (BatchNormalization), where the weighted loss would differentiate through the batch statistics —
+ *    a capture pass and each site group's rule with its αₗ.
  * 3. `opt.propose(...)` on tfjs tensors (guard, clipping, momentum etc. stay on the backend; nothing is read),
  *    one awaited read of the proposal's scalars — with Σℓᵢ on cached batches, and with `trainBatch`'s target
  *    value check — then the check (`TargetError`), `opt.settle(...)` and `variable.assign`, the last thing a
@@ -23,7 +24,7 @@ import type { TargetValueCheck } from './targets.js';
 import type { BatchResult, TrainerFngdOptions } from './trainer-types.js';
 import { collectTensors, disposeReleased, makeTree, tfTreeOps, type ShapeMap, type TfTree, type TfTreeOps } from './tree-ops.js';
 import { uploadFactors } from './upload.js';
-import { perSampleJacobian, weightedLossGradsAsync, weightedLossGradTensors, weightedRecordGrads } from './weighted-grads.js';
+import { perSampleJacobian, weightedLossGradsAsync, weightedLossGradTensors, weightedGroupGrads } from './weighted-grads.js';
 
 function disposeMap(m: Map<Variable, Tensor>, keep: ReadonlySet<Tensor> = new Set()): void {
   for (const t of m.values()) if (!keep.has(t) && !t.isDisposed) t.dispose();
@@ -80,7 +81,7 @@ export class FngdStep {
       });
       for (const m of made.splice(0)) m.dispose();
       let lossSum: number | Tensor;
-      if (!box.cap && opt.mode === 'global') {
+      if (!box.cap && opt.mode === 'global' && model.couplesSamples !== true) {
         // a cached batch: Σℓᵢ stays on the backend and is read with the step's scalars (one read per step)
         const r = weightedLossGradTensors(model, loss, x, y, c.alpha, this.#c.variables);
         grads = r.grads;
@@ -104,11 +105,11 @@ export class FngdStep {
     const global = c.layers === 1;
     const out = new Map<Variable, Tensor>();
     try {
-      cap.records.forEach((r, l) => {
-        for (const [v, g] of weightedRecordGrads(r, global ? c.alpha : c.layer(l), this.#c.filters)) out.set(v, g);
+      cap.groups.forEach((g, l) => {
+        for (const [v, t] of weightedGroupGrads(g, global ? c.alpha : c.layer(l), this.#c.filters)) out.set(v, t);
       });
       if (cap.uncovered.length > 0) {
-        const w = global ? c.alpha : c.layer(cap.records.length);
+        const w = global ? c.alpha : c.layer(cap.groups.length);
         for (const [v, g] of (await weightedLossGradsAsync(this.#c.model, this.#c.loss, x, y, w, cap.uncovered)).grads) out.set(v, g);
       }
     } catch (e) {

@@ -4,9 +4,9 @@
  * benchmarks and examples use them; they are not part of the public API (no semver promise).
  * @module
  */
-export { capture, captureAsync, type Capture, type TapRecord } from './capture.js';
+export { capture, captureAsync, type Capture, type SiteGroup, type SiteRecord } from './capture.js';
 export { unfoldPatches, PatchFilters } from './patches.js';
 export { uploadFactors } from './upload.js';
-export { perSampleJacobian, weightedLossGradsAsync, weightedRecordGrads } from './weighted-grads.js';
+export { perSampleJacobian, weightedGroupGrads, weightedLossGradsAsync } from './weighted-grads.js';
 export { collectTensors, makeTree, type ShapeMap } from './tree-ops.js';
 export { mixSeed, mulberry32 } from './rng.js';

@@ -23,7 +23,8 @@ import type { TapWeights } from './model.js';
 import type { StepContext } from './step-context.js';
 import type { TargetValueCheck } from './targets.js';
 import { uploadFactors } from './upload.js';
-import { weightedLossGradsAsync, weightedRecordGrads } from './weighted-grads.js';
+import { weightedGroupGrads, weightedLossGradsAsync } from './weighted-grads.js';
+import type { SiteGroup } from './sites/types.js';
 
 /**
  * KFAC options as the trainer takes them: `ifngd`'s `kfac` options without `device`, `ops` and `layers` (the
@@ -83,7 +84,7 @@ export class KfacStep {
     for (const k of ['device', 'ops', 'layers'] as const) {
       if (k in options) throw new AdapterArgumentError(`FngdTrainer.create: kfac.${k} is set by the trainer; remove it`);
     }
-    if (c.taps.length === 0) throw new AdapterArgumentError('FngdTrainer.create: KFAC needs at least one Dense or Conv2D layer');
+    if (c.taps.length === 0) throw new AdapterArgumentError('FngdTrainer.create: KFAC needs at least one trainable Dense or convolution layer (its Kronecker blocks); other parameters get the plain gradient');
     const names = new Map(c.variables.map((v, i) => [v, c.names[i] as string]));
     this.#c = c;
     this.optimizer = kfac<HostTree>({ ...options, device: c.device, layers: kfacLayersOf(c.taps, names) });
@@ -100,18 +101,23 @@ export class KfacStep {
     return t;
   }
 
-  /** Throws unless the capture tapped exactly the trainer's KFAC layers, in order. */
-  #checkTaps(cap: Capture): void {
+  /**
+   * The capture's Kronecker groups in the order of the trainer's KFAC layers; throws unless they are exactly
+   * those layers.
+   */
+  #kroneckerGroups(cap: Capture): SiteGroup[] {
     const { taps } = this.#c;
-    const ok = cap.records.length === taps.length && cap.records.every((r, l) => r.weights.kernel === taps[l]?.kernel && (r.weights.bias ?? null) === (taps[l]?.bias ?? null));
-    if (!ok) {
-      throw new AdapterArgumentError(`kfac: the forward pass tapped ${cap.records.length} layers, not the ${taps.length} the trainer was created with (in the same order)`);
+    const kron = cap.groups.filter((g) => g.rule.kronecker);
+    const ordered = taps.map((t) => kron.find((g) => g.params['kernel'] === t.kernel && (g.params['bias'] ?? null) === (t.bias ?? null)));
+    if (kron.length !== taps.length || ordered.some((g) => g === undefined)) {
+      throw new AdapterArgumentError(`kfac: the forward pass tapped ${kron.length} dense/conv layers, not the ${taps.length} the trainer was created with`);
     }
+    return ordered as SiteGroup[];
   }
 
-  /** The mean-loss gradient from a capture (its tapped layers), plus one backward pass for untapped variables. */
+  /** The mean-loss gradient from a capture (every site group's rule), plus one backward pass for uncovered variables. */
   async #gradsFromCapture(cap: Capture, w: Float32Array, x: Tensor, y: Tensor, out: Map<Variable, Tensor>): Promise<void> {
-    for (const r of cap.records) for (const [v, g] of weightedRecordGrads(r, w, this.#c.filters)) out.set(v, g);
+    for (const g of cap.groups) for (const [v, t] of weightedGroupGrads(g, w, this.#c.filters)) out.set(v, t);
     if (cap.uncovered.length > 0) {
       for (const [v, g] of (await weightedLossGradsAsync(this.#c.model, this.#c.loss, x, y, w, cap.uncovered)).grads) out.set(v, g);
     }
@@ -127,11 +133,12 @@ export class KfacStep {
     const made: Matrix[] = [];
     const grads = new Map<Variable, Tensor>();
     let probe: Tensor[] = [];
+    let kron: SiteGroup[] = [];
     try {
       let lossSum: number;
       if (opt.factorsDue) {
         cap = await captureAsync(model, loss, x, y);
-        this.#checkTaps(cap);
+        kron = this.#kroneckerGroups(cap);
         lossSum = cap.lossSum;
         await this.#gradsFromCapture(cap, w, x, y, grads);
       } else {
@@ -151,7 +158,7 @@ export class KfacStep {
       const params = this.#tree(host.slice(variables.length));
       const captured = cap;
       const factors = captured
-        ? await uploadFactors(device, { ...captured, uncovered: [] }, this.#c.filters, () => new Float32Array(0), made)
+        ? await uploadFactors(device, captured, this.#c.filters, () => new Float32Array(0), made, kron)
         : undefined;
       const mean = lossSum / n;
       const next = await opt.step(g, params, { ...(factors ? { factors } : {}), ...(Number.isFinite(mean) ? { loss: mean } : {}) });

@@ -96,7 +96,19 @@ export class StepEngine {
    * given (FNGD and KFAC only: the step reads it with its own scalars and throws its `TargetError` before
    * committing anything); a baseline's targets must be checked before (it mutates as it applies).
    */
-  step(x: Tensor, y: Tensor, batchKey: BatchKey, epoch: number, check: TargetValueCheck | null = null): Promise<BatchResult> {
+  async step(x: Tensor, y: Tensor, batchKey: BatchKey, epoch: number, check: TargetValueCheck | null = null): Promise<BatchResult> {
+    const model = this.#c.model;
+    try {
+      const r = await this.#step(x, y, batchKey, epoch, check);
+      model.commitState?.(); // moving statistics of the step's training forward, once it committed
+      return r;
+    } catch (e) {
+      model.discardState?.();
+      throw e;
+    }
+  }
+
+  #step(x: Tensor, y: Tensor, batchKey: BatchKey, epoch: number, check: TargetValueCheck | null): Promise<BatchResult> {
     const n = x.shape[0] as number;
     if (this.tfOptimizer) {
       if (check) throw new AdapterArgumentError('step: a tfjs-optimizer step takes checked targets only');

@@ -32,7 +32,9 @@ function isLayersModel(m: unknown): m is LayersModel {
 export function trainerModel(model: LayersModel | FunctionModel, options: FngdTrainerOptions): TrainerModel {
   const fold: FoldActivation = options.loss === 'softmax-cross-entropy' ? 'softmax' : options.loss === 'sigmoid-cross-entropy' ? 'sigmoid' : null;
   const layers = isLayersModel(model) ? model : null;
-  const compiled = layers ? fromLayersModel(layers, fold) : null;
+  const optimizer = options.kfac !== undefined ? 'KFAC' : options.optimizer !== undefined ? 'the tfjs-optimizer baseline' : 'FNGD';
+  const perSample = optimizer === 'FNGD';
+  const compiled = layers ? fromLayersModel(layers, fold, { optimizer, perSample, ...(perSample ? {} : { warn: () => {} }) }) : null;
   const fm: FunctionModel = compiled ?? (model as FunctionModel);
   if (!layers && (!Array.isArray(fm.variables) || typeof fm.forward !== 'function')) {
     throw new AdapterArgumentError('FngdTrainer.create: expected a tf.LayersModel or a FunctionModel { variables, forward }');

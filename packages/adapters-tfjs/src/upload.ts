@@ -3,15 +3,14 @@
  * otherwise through an awaited read.
  * @module
  */
-import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import type { LayerFactors } from '@ifngd/fisher';
 import type { LinalgDevice, Matrix } from '@ifngd/linalg-gpu';
 import type { Capture } from './capture.js';
 import { sharesTfDevice } from './device.js';
 import { AdapterArgumentError } from './errors.js';
-import type { Conv2dGeometry } from './model.js';
-import { unfoldPatches, type PatchFilters } from './patches.js';
+import type { PatchFilters } from './patches.js';
+import type { SiteGroup } from './sites/types.js';
 
 /**
  * Copies a float32 tfjs webgpu tensor into a new matrix of `dev` (which shares tfjs's GPUDevice) without
@@ -38,10 +37,11 @@ function gpuFactor(dev: LinalgDevice, t: Tensor, shape: number[]): Matrix | null
 }
 
 /**
- * Moves a capture's factors to the linear-algebra device (one {@link LayerFactors} per record, then the
- * fallback). When `dev` shares the tfjs webgpu backend's GPUDevice ({@link sharesTfDevice}) every factor is
- * copied GPU→GPU (`dataToGPU` + `fromGpuBuffer`); otherwise (cpu/wasm, or a device of its own) it is read with
- * `data()` and uploaded.
+ * Moves a capture's factors to the linear-algebra device: one {@link LayerFactors} per site group (its rule's
+ * factors), then the fallback's Jacobian for uncovered variables. When `dev` shares the tfjs webgpu backend's
+ * GPUDevice ({@link sharesTfDevice}) every factor is copied GPU→GPU (`dataToGPU` + `fromGpuBuffer`); otherwise
+ * (cpu/wasm, or a device of its own) it is read with `data()` and uploaded. `groups` selects the groups (KFAC
+ * takes its Kronecker groups only).
  */
 export async function uploadFactors(
   dev: LinalgDevice,
@@ -49,36 +49,29 @@ export async function uploadFactors(
   filters: PatchFilters,
   fallback: () => Float32Array,
   made: Matrix[],
+  groups: readonly SiteGroup[] = cap.groups,
 ): Promise<LayerFactors[]> {
   const n = cap.n;
   const onGpu = sharesTfDevice(dev);
-  const up = async (t: Tensor, shape: number[]): Promise<Matrix> => {
+  const up = async (t: Tensor): Promise<Matrix> => {
+    const shape = [...t.shape];
+    if (shape.length !== 2 && shape.length !== 3) throw new AdapterArgumentError(`uploadFactors: a factor tensor must be 2-D or 3-D, got [${shape.join(',')}]`);
     const m = (onGpu && gpuFactor(dev, t, shape)) || dev.matrix((await t.data()) as Float32Array, shape);
     made.push(m);
     return m;
   };
   const factors: LayerFactors[] = [];
-  for (const r of cap.records) {
-    const bias = !!r.weights.bias;
-    const dout = r.delta.shape[r.delta.rank - 1] as number;
-    if (r.kind === 'dense' && r.inputs.rank === 2) {
-      factors.push({ kind: 'dense', inputs: await up(r.inputs, [n, r.inputs.shape[1] as number]), outputGrads: await up(r.delta, [n, dout]), bias });
-      continue;
-    }
-    let patches: Tensor;
-    if (r.kind === 'dense') {
-      patches = tf.reshape(r.inputs, [n, -1, r.inputs.shape[r.inputs.rank - 1] as number]);
-    } else {
-      patches = unfoldPatches(r.inputs, r.weights.kernel.shape, r.geometry as Conv2dGeometry, filters);
-    }
+  for (const g of groups) {
+    const tf_ = g.rule.factors(g, { filters, n });
     try {
-      const [, t, k] = patches.shape as [number, number, number];
-      factors.push({ kind: 'conv2d', patches: await up(patches, [n, t, k]), outputGrads: await up(r.delta, [n, t, dout]), bias });
+      const matrices: Record<string, Matrix> = {};
+      for (const [k, t] of Object.entries(tf_.tensors)) matrices[k] = await up(t);
+      factors.push({ ...(tf_.flags ?? {}), ...matrices, kind: tf_.kind } as unknown as LayerFactors);
     } finally {
-      patches.dispose();
+      for (const t of Object.values(tf_.tensors)) t.dispose();
     }
   }
-  if (cap.uncovered.length > 0) {
+  if (groups === cap.groups && cap.uncovered.length > 0) {
     const d = cap.uncovered.reduce((s, v) => s + v.size, 0);
     const j = dev.matrix(fallback(), [n, d]);
     made.push(j);

@@ -1,44 +1,25 @@
 /**
- * Gradients from factors and losses: `Σᵢ wᵢ∇ℓᵢ` from a capture's records (dense `∇W = Aᵀ(w∘Δ)`,
- * `∇b = (w∘Δ)ᵀ1`; conv the same with unfolded patches), by differentiating the weighted loss, and the
+ * Gradients from factors and losses: `Σᵢ wᵢ∇ℓᵢ` from a capture's site groups (each by its rule: dense
+ * `∇W = Aᵀ(w∘Δ)`, `∇b = (w∘Δ)ᵀ1`, conv the same with unfolded patches, …), by differentiating the weighted loss, and the
  * per-sample `tf.grad` loop for variables no tap covers (slow: n extra forward/backward passes; documented).
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor, Variable } from '@tensorflow/tfjs-core';
-import type { TapRecord } from './capture.js';
 import type { PerSampleLoss } from './losses.js';
-import { identityTap, type Conv2dGeometry, type FunctionModel } from './model.js';
-import { unfoldPatches, type PatchFilters } from './patches.js';
+import { identityTap, type FunctionModel } from './model.js';
+import type { PatchFilters } from './patches.js';
+import type { SiteGroup } from './sites/types.js';
 import { releaseTapeOnThrow } from './tape.js';
 
-/** Per-sample weights shaped `[n, 1, …, 1]` to broadcast against a tensor of rank `rank`. */
-function sampleWeights(w: Float32Array, rank: number): Tensor {
-  return tf.tensor(w, [w.length, ...new Array<number>(rank - 1).fill(1)]);
-}
-
-/**
- * `Σᵢ wᵢ∇ℓᵢ` for the tapped variables of one record, from its factors. Returns `[kernelGrad, biasGrad?]`.
- */
-export function weightedRecordGrads(r: TapRecord, w: Float32Array, filters: PatchFilters): Map<Variable, Tensor> {
-  const out = new Map<Variable, Tensor>();
-  tf.tidy(() => {
-    const wd = tf.mul(r.delta, sampleWeights(w, r.delta.rank));
-    const dout = r.delta.shape[r.delta.rank - 1] as number;
-    const d2 = tf.reshape(wd, [-1, dout]) as tf.Tensor2D;
-    let a2: tf.Tensor2D;
-    if (r.kind === 'dense') {
-      const din = r.inputs.shape[r.inputs.rank - 1] as number;
-      a2 = tf.reshape(r.inputs, [-1, din]) as tf.Tensor2D;
-    } else {
-      const p = unfoldPatches(r.inputs, r.weights.kernel.shape, r.geometry as Conv2dGeometry, filters);
-      a2 = tf.reshape(p, [-1, p.shape[2] as number]) as tf.Tensor2D;
-    }
-    const gk = tf.reshape(tf.matMul(a2, d2, true, false), r.weights.kernel.shape);
-    out.set(r.weights.kernel, tf.keep(gk));
-    if (r.weights.bias) out.set(r.weights.bias, tf.keep(tf.sum(d2, 0)));
-  });
-  return out;
+/** `Σᵢ wᵢ∇ℓᵢ` for the parameters of one site group, by its rule (new tensors keyed by variable). */
+export function weightedGroupGrads(g: SiteGroup, w: Float32Array, filters: PatchFilters, n = w.length): Map<Variable, Tensor> {
+  const wt = tf.tensor1d(w);
+  try {
+    return g.rule.weightedGrads(g, wt, { filters, n });
+  } finally {
+    wt.dispose();
+  }
 }
 
 /**

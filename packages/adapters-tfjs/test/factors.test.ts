@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createDevice, type LinalgDevice, type Matrix } from '@ifngd/linalg-gpu';
 import { layerGram } from '@ifngd/fisher';
-import { fromLayersModel, softmaxCrossEntropy } from '../src/index.js';
+import { fromLayersModel, identityTap, softmaxCrossEntropy } from '../src/index.js';
 import { capture, PatchFilters, perSampleJacobian, uploadFactors } from '../src/internal.js';
 import { bruteJacobian, classData, cnn, gram, mlp, useCpu, variablesOf } from './helpers.js';
 
@@ -77,7 +77,7 @@ describe('factor capture', () => {
     const fm = fromLayersModel(model, 'softmax');
     expect(fm.folded).toBe('softmax');
     const [x, y] = classData(4, [3], 2);
-    const logits = fm.forward(x, { dense: (z) => z, conv2d: (z) => z }, false);
+    const logits = fm.forward(x, identityTap, false);
     const probs = model.predict(x) as tf.Tensor;
     const diff = tf.max(tf.abs(tf.sub(tf.softmax(logits), probs))).dataSync()[0] as number;
     expect(diff).toBeLessThan(1e-6);

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { FngdTrainer, softmaxCrossEntropy, UnsupportedLayerError, type FunctionModel } from '../src/index.js';
+import { FngdTrainer, identityTap, softmaxCrossEntropy, UnsupportedLayerError, type FunctionModel } from '../src/index.js';
 import { bruteJacobian, classData, cnn, flatParams, mlp, ngDirection, relErr, useCpu, variablesOf } from './helpers.js';
 
 beforeAll(useCpu);
@@ -103,7 +103,7 @@ describe('one FNGD step', () => {
     const rows: number[][] = [];
     for (let i = 0; i < 5; i++) {
       const g = tf.tidy(() => {
-        const { grads } = tf.variableGrads(() => tf.sum(softmaxCrossEntropy(fm.forward(tf.slice(x, [i], [1]), { dense: (z) => z, conv2d: (z) => z }, true), tf.slice(y, [i], [1]))) as tf.Scalar, [w, b]);
+        const { grads } = tf.variableGrads(() => tf.sum(softmaxCrossEntropy(fm.forward(tf.slice(x, [i], [1]), identityTap, true), tf.slice(y, [i], [1]))) as tf.Scalar, [w, b]);
         return tf.concat([tf.reshape(grads[w.name]!, [-1]), grads[b.name]!]);
       });
       rows.push(Array.from(g.dataSync()));
@@ -121,31 +121,43 @@ describe('one FNGD step', () => {
 });
 
 describe('unsupported models', () => {
-  it('a layer it cannot handle → UnsupportedLayerError naming layer and class; nothing changes', async () => {
+  it('a weight-free layer without a block → UnsupportedLayerError naming layer, class, the optimizer and what to do; nothing changes', async () => {
     const model = tfl.sequential({
-      layers: [
-        tfl.layers.dense({ units: 4, inputShape: [3], name: 'first' }),
-        tfl.layers.batchNormalization({ name: 'bn' }),
-        tfl.layers.dense({ units: 2 }),
-      ],
+      layers: [tfl.layers.dense({ units: 4, inputShape: [3], name: 'first' }), tfl.layers.masking({ name: 'mask' }), tfl.layers.dense({ units: 2 })],
     });
     const before = model.getWeights().map((t) => Array.from(t.dataSync()));
+    const sgd = tf.train.sgd(0.1);
     const tensorsBefore = tf.memory().numTensors;
-    const err = await FngdTrainer.create(model, { loss: 'mse', fngd: { learningRate: 0.1, damping: 1 } }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(UnsupportedLayerError);
-    expect((err as UnsupportedLayerError).layerName).toBe('bn');
-    expect((err as UnsupportedLayerError).className).toBe('BatchNormalization');
-    expect((err as Error).message).toContain("'bn' (BatchNormalization)");
+    for (const [opts, who] of [
+      [{ fngd: { learningRate: 0.1, damping: 1 } }, 'FNGD'],
+      [{ kfac: {} }, 'KFAC'],
+      [{ optimizer: sgd }, 'tfjs-optimizer baseline'],
+    ] as const) {
+      const err = await FngdTrainer.create(model, { loss: 'mse', ...opts }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(UnsupportedLayerError);
+      expect((err as UnsupportedLayerError).layerName).toBe('mask');
+      expect((err as UnsupportedLayerError).className).toBe('Masking');
+      expect((err as Error).message).toContain("'mask' (Masking)");
+      expect((err as Error).message).toContain(who);
+      expect((err as Error).message).toMatch(/registerLayerBlock/);
+    }
     expect(model.getWeights().map((t) => Array.from(t.dataSync()))).toEqual(before);
     expect(tf.memory().numTensors).toBe(tensorsBefore);
   });
 
-  it('a functional model with a branch is rejected before training', async () => {
-    const input = tfl.input({ shape: [3] });
-    const a = tfl.layers.dense({ units: 2, name: 'a' }).apply(input) as tfl.SymbolicTensor;
-    const b = tfl.layers.dense({ units: 2, name: 'b' }).apply(input) as tfl.SymbolicTensor;
-    const out = tfl.layers.add().apply([a, b]) as tfl.SymbolicTensor;
-    const model = tfl.model({ inputs: input, outputs: out });
-    await expect(FngdTrainer.create(model, { loss: 'mse', fngd: { learningRate: 0.1, damping: 1 } })).rejects.toBeInstanceOf(UnsupportedLayerError);
+  it('a regularizer is refused with the fix (weightDecay), a constraint likewise', async () => {
+    const reg = tfl.sequential({ layers: [tfl.layers.dense({ units: 2, inputShape: [3], name: 'r', kernelRegularizer: tfl.regularizers.l2({ l2: 0.01 }) })] });
+    await expect(FngdTrainer.create(reg, { loss: 'mse' })).rejects.toThrow(/'r' \(Dense\): kernelRegularizer is not supported: .*weightDecay/);
+    const con = tfl.sequential({ layers: [tfl.layers.dense({ units: 2, inputShape: [3], name: 'c', kernelConstraint: tfl.constraints.maxNorm({ maxValue: 1 }) })] });
+    await expect(FngdTrainer.create(con, { loss: 'mse' })).rejects.toThrow(/'c' \(Dense\): kernelConstraint is not supported/);
+  });
+
+  it('two inputs or two outputs are refused with what to do', async () => {
+    const a = tfl.input({ shape: [3] });
+    const b = tfl.input({ shape: [3] });
+    const merged = tfl.layers.concatenate().apply([a, b]) as tfl.SymbolicTensor;
+    const out = tfl.layers.dense({ units: 2 }).apply(merged) as tfl.SymbolicTensor;
+    const two = tfl.model({ inputs: [a, b], outputs: out });
+    await expect(FngdTrainer.create(two, { loss: 'mse' })).rejects.toThrow(/FNGD takes a model with one input and one output, got 2 and 1; write a FunctionModel/);
   });
 });

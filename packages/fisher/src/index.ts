@@ -13,7 +13,19 @@ export { jacobianGram } from './jacobian.js';
 export { denseGram, type GramOptions } from './dense.js';
 export { conv2dGram, type Conv2dGramOptions } from './conv.js';
 export { conv2dGramCost, conv2dGramMethod, type Conv2dGramMethod } from './conv-plan.js';
-export { layerGram, type LayerFactors } from './layer.js';
+export { layerGram } from './layer.js';
+export {
+  factorKindOf,
+  factorKinds,
+  factorSamples,
+  registerFactorKind,
+  type FactorKind,
+  type FactorKinds,
+  type LayerFactors,
+} from './kinds/registry.js';
+export type { Conv2dFactors } from './kinds/conv2d.js';
+export type { DenseFactors } from './kinds/dense.js';
+export type { JacobianFactors } from './kinds/jacobian.js';
 export { stackGrams, sumGrams } from './combine.js';
 export { naturalGradient, smwCoefficients } from './smw.js';
 export { solveCoefficients, type CoefficientSolve, type SolveOptions } from './solve.js';

@@ -4,7 +4,16 @@
  * used for the finiteness check, the drift probe and the damping model — and solves α = (G + nλI)⁻¹1.
  * @module
  */
-import { layerGram, solveCoefficients, stackGrams, sumGrams, type LayerFactors } from '@ifngd/fisher';
+import {
+  factorSamples,
+  FisherArgumentError,
+  layerGram,
+  ShapeMismatchError,
+  solveCoefficients,
+  stackGrams,
+  sumGrams,
+  type LayerFactors,
+} from '@ifngd/fisher';
 import type { LinalgDevice, Matrix } from '@ifngd/linalg-gpu';
 import { InvalidArgumentError, NonFiniteError, ShapeError } from './errors.js';
 
@@ -24,25 +33,17 @@ export interface CurvatureSolution {
   readonly jitterRetries: number;
 }
 
-/** Number of samples a layer's factors describe. */
+/**
+ * Number of samples a layer's factors describe, checked by their registered kind (`@ifngd/fisher`'s
+ * `registerFactorKind`): `ShapeError` when their parts disagree, `InvalidArgumentError` for an unknown kind.
+ */
 export function factorRows(f: LayerFactors): number {
-  switch (f.kind) {
-    case 'dense': {
-      if (f.inputs.rows !== f.outputGrads.rows || f.inputs.batch !== 1 || f.outputGrads.batch !== 1) {
-        throw new ShapeError(`dense factors: inputs ${f.inputs.toString()} and outputGrads ${f.outputGrads.toString()} must be [n,·] with the same n`);
-      }
-      return f.inputs.rows;
-    }
-    case 'conv2d': {
-      if (f.patches.batch !== f.outputGrads.batch || f.patches.rows !== f.outputGrads.rows) {
-        throw new ShapeError(`conv2d factors: patches ${f.patches.toString()} and outputGrads ${f.outputGrads.toString()} must be [n,T,·] with the same n, T`);
-      }
-      return f.patches.batch;
-    }
-    case 'jacobian':
-      return f.jacobian.rows;
-    default:
-      throw new InvalidArgumentError(`unknown layer factor kind '${String((f as { kind: unknown }).kind)}'`);
+  try {
+    return factorSamples(f);
+  } catch (e) {
+    if (e instanceof ShapeMismatchError) throw new ShapeError(e.message);
+    if (e instanceof FisherArgumentError) throw new InvalidArgumentError(e.message);
+    throw e;
   }
 }
 

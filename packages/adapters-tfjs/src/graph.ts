@@ -1,0 +1,229 @@
+/**
+ * Compiling a `tf.Sequential` / `tf.LayersModel` — any DAG of layers: branches and merges, layers applied at
+ * several nodes (shared weights), models used as layers (nested), frozen layers and sub-models — into a
+ * {@link CompiledModel}. Each layer is compiled once by its registered block (`layers/registry.ts`); the
+ * forward pass runs the nodes in topological order.
+ * @module
+ */
+import type { Tensor, Variable } from '@tensorflow/tfjs-core';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
+import { AdapterArgumentError, UnsupportedLayerError, UnsupportedModelError } from './errors.js';
+import { frozenOp } from './layers/frozen.js';
+import { genericOp } from './layers/generic.js';
+import { layerBlock } from './layers/registry.js';
+import type { CompileContext, LayerLike, LayerOp } from './layers/types.js';
+import type { CompiledModel, FoldActivation, Tap, TapWeights } from './model.js';
+
+interface SymbolicLike {
+  readonly id: number;
+  readonly sourceLayer: LayerLike & { readonly inboundNodes: readonly NodeLike[] };
+  readonly nodeIndex: number;
+  readonly tensorIndex: number;
+}
+
+interface NodeLike {
+  readonly inputTensors: readonly SymbolicLike[];
+  readonly outputTensors: readonly SymbolicLike[];
+  readonly outboundLayer: LayerLike;
+}
+
+interface ModelLike extends LayerLike {
+  readonly inputs: readonly SymbolicLike[];
+  readonly outputs: readonly SymbolicLike[];
+  readonly layers: readonly LayerLike[];
+}
+
+const isModel = (l: unknown): l is ModelLike =>
+  typeof l === 'object' && l !== null && Array.isArray((l as ModelLike).layers) && Array.isArray((l as ModelLike).inputs) && Array.isArray((l as ModelLike).outputs);
+
+/** Options of {@link fromLayersModel}. */
+export interface CompileOptions {
+  /** The optimizer named in refusals (default 'the trainer'). */
+  readonly optimizer?: string;
+  /** Where the one-time warnings about layers without a block go (default `console.warn`). */
+  readonly warn?: (message: string) => void;
+  /**
+   * The optimizer needs per-sample gradients of every weight (FNGD; default true): a layer without a block in a
+   * model whose samples interact (BatchNormalization) is refused then — one-sample passes would see other
+   * statistics.
+   */
+  readonly perSample?: boolean;
+}
+
+/** A compiled graph: its nodes in topological order, run on concrete inputs. */
+interface Graph {
+  run(inputs: readonly Tensor[], tap: Tap, training: boolean, fold: boolean): Tensor[];
+  /** The activation the single output's op can fold, when the output feeds no other node. */
+  readonly foldable: FoldActivation;
+}
+
+/** State shared by every graph of one compilation. */
+class Compilation {
+  readonly variables: Variable[] = [];
+  readonly names: string[] = [];
+  readonly taps: TapWeights[] = [];
+  readonly ops = new Map<LayerLike, LayerOp>();
+  readonly pending = new Map<object, { targets: readonly Variable[]; values: readonly Tensor[] }>();
+  couples = false;
+  readonly generic: LayerLike[] = [];
+  readonly #seen = new Set<Variable>();
+  readonly #tapped = new Set<Variable>();
+  constructor(readonly options: CompileOptions) {}
+
+  context(frozen: boolean): CompileContext {
+    return {
+      frozen,
+      param: (v, name) => {
+        if (this.#seen.has(v)) return;
+        this.#seen.add(v);
+        let unique = name;
+        for (let k = 2; this.names.includes(unique); k++) unique = `${name}#${k}`;
+        this.variables.push(v);
+        this.names.push(unique);
+      },
+      kronecker: (w) => {
+        if (this.#tapped.has(w.kernel)) return;
+        this.#tapped.add(w.kernel);
+        this.taps.push(w);
+      },
+      couplesSamples: () => {
+        this.couples = true;
+      },
+      pendingState: (key, targets, values) => {
+        const old = this.pending.get(key);
+        if (old) for (const t of old.values) t.dispose();
+        this.pending.set(key, { targets, values });
+      },
+      nested: (model, nestedFrozen) => {
+        const g = this.graph(model as ModelLike, nestedFrozen);
+        return { foldable: g.foldable, apply: (xs, tap, training, fold) => g.run(xs, tap, training, fold) };
+      },
+    };
+  }
+
+  /** The op of one layer: a nested model, a frozen layer, its block, or the generic route. */
+  op(layer: LayerLike, frozen: boolean): LayerOp {
+    const known = this.ops.get(layer);
+    if (known) return known;
+    const ctx = this.context(frozen);
+    const cls = layer.getClassName();
+    const isFrozen = frozen || !layer.trainable || (layer.weights.length > 0 && layer.trainableWeights.length === 0);
+    let op: LayerOp;
+    if (isModel(layer)) op = ctx.nested(layer, isFrozen);
+    else if (isFrozen && layer.weights.length > 0 && cls !== 'BatchNormalization') op = frozenOp(layer);
+    else {
+      const block = layerBlock(cls);
+      if (block) op = block.compile(layer, ctx);
+      else if (layer.weights.length === 0) {
+        throw new UnsupportedLayerError(layer.name, cls, `${this.options.optimizer ?? 'the trainer'} has no block for this weight-free layer class; register one with registerLayerBlock (docs/guides/layer-blocks.md) or write the model as a FunctionModel`);
+      } else {
+        this.generic.push(layer);
+        op = genericOp(layer, ctx, this.options.warn ?? ((m) => console.warn(m)));
+      }
+    }
+    this.ops.set(layer, op);
+    return op;
+  }
+
+  /** Compiles `model`'s graph (its layers' ops, its nodes in topological order). */
+  graph(model: ModelLike, frozen: boolean): Graph {
+    const inputIds = model.inputs.map((s) => s.id);
+    const order: NodeLike[] = [];
+    const visited = new Set<NodeLike>();
+    const consumed = new Set<number>();
+    const visit = (st: SymbolicLike): void => {
+      if (inputIds.includes(st.id)) return;
+      const node = st.sourceLayer.inboundNodes[st.nodeIndex];
+      if (!node) throw new UnsupportedModelError(`layer '${st.sourceLayer.name}': a tensor of the graph has no producing node`);
+      if (visited.has(node)) return;
+      visited.add(node);
+      if (node.inputTensors.length === 0) {
+        throw new UnsupportedModelError(`layer '${st.sourceLayer.name}' (${st.sourceLayer.getClassName()}) is an input the model does not declare`);
+      }
+      for (const i of node.inputTensors) {
+        consumed.add(i.id);
+        visit(i);
+      }
+      order.push(node);
+    };
+    for (const o of model.outputs) visit(o);
+    const ops = order.map((node) => this.op(node.outboundLayer, frozen));
+    const out = model.outputs.length === 1 ? model.outputs[0] : undefined;
+    const outNode = out && !consumed.has(out.id) && !inputIds.includes(out.id) ? out.sourceLayer.inboundNodes[out.nodeIndex] : undefined;
+    const outOp = outNode ? ops[order.indexOf(outNode)] : undefined;
+    const foldable: FoldActivation = outOp && outNode && outNode.outputTensors.length === 1 ? outOp.foldable : null;
+    return {
+      foldable,
+      run(inputs, tap, training, fold) {
+        if (inputs.length !== inputIds.length) throw new AdapterArgumentError(`the model takes ${inputIds.length} inputs, got ${inputs.length}`);
+        const values = new Map<number, Tensor>();
+        inputIds.forEach((id, i) => values.set(id, inputs[i] as Tensor));
+        order.forEach((node, k) => {
+          const xs = node.inputTensors.map((s) => values.get(s.id) as Tensor);
+          const ys = (ops[k] as LayerOp).apply(xs, tap, training, fold && node === outNode);
+          node.outputTensors.forEach((s, i) => {
+            const y = ys[i];
+            if (!y) throw new UnsupportedModelError(`layer '${node.outboundLayer.name}' returned ${ys.length} outputs, the graph uses output ${i}`);
+            values.set(s.id, y);
+          });
+        });
+        return model.outputs.map((s) => values.get(s.id) as Tensor);
+      },
+    };
+  }
+}
+
+/**
+ * Compiles a `tf.Sequential` or `tf.LayersModel` into a {@link CompiledModel}: any DAG of layers with one input
+ * and one output. Layers run through their registered block (`registerLayerBlock`; built in: Dense, Conv1D,
+ * Conv2D, Embedding, BatchNormalization, LayerNormalization and the weight-free layers of
+ * `WEIGHTLESS_LAYERS`), frozen layers forward only, nested models recursively; a layer with weights but no
+ * block trains through the generic per-sample route (a one-time warning). A weight-free layer without a block
+ * throws {@link UnsupportedLayerError} naming it and what to do. Nothing is modified.
+ *
+ * @param fold `'softmax'` / `'sigmoid'`: when the model ends in that activation, the forward returns the
+ *   logits before it (the cross-entropy losses take logits; numerically stable).
+ */
+export function fromLayersModel(model: LayersModel, fold: FoldActivation = null, options: CompileOptions = {}): CompiledModel {
+  if (!isModel(model) || typeof (model as { getClassName?: unknown }).getClassName !== 'function') {
+    throw new AdapterArgumentError('fromLayersModel: expected a tf.Sequential or tf.LayersModel');
+  }
+  const who = options.optimizer ?? 'the trainer';
+  if (model.inputs.length !== 1 || model.outputs.length !== 1) {
+    throw new UnsupportedModelError(
+      `${who} takes a model with one input and one output, got ${model.inputs.length} and ${model.outputs.length}; write a FunctionModel whose forward combines them`,
+    );
+  }
+  const c = new Compilation(options);
+  const graph = c.graph(model, !model.trainable);
+  const g = c.generic[0];
+  if (g && c.couples && options.perSample !== false) {
+    throw new UnsupportedLayerError(
+      g.name,
+      g.getClassName(),
+      `${who} has no block for this class, and the model's BatchNormalization couples the samples, so the generic per-sample route (one pass per sample) would be wrong; register a block (docs/guides/layer-blocks.md), freeze the layer, or train with kfac or a tfjs optimizer`,
+    );
+  }
+  if (c.variables.length === 0) throw new UnsupportedModelError(`${who}: the model has no trainable weights (every layer is frozen or weight-free)`);
+  const folded: FoldActivation = fold !== null && graph.foldable === fold ? fold : null;
+  const dropPending = (): void => {
+    for (const p of c.pending.values()) for (const t of p.values) t.dispose();
+    c.pending.clear();
+  };
+  return {
+    variables: c.variables,
+    names: c.names,
+    folded,
+    taps: c.taps,
+    couplesSamples: c.couples,
+    forward(x, tap, training) {
+      return graph.run([x], tap, training, folded !== null)[0] as Tensor;
+    },
+    commitState() {
+      for (const p of c.pending.values()) p.targets.forEach((v, i) => v.assign(p.values[i] as Tensor));
+      dropPending();
+    },
+    discardState: dropPending,
+  };
+}
+

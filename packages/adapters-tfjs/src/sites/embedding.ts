@@ -1,0 +1,52 @@
+/**
+ * `embedding`: `z[i, t] = E[idᵢₜ]` (E `[V, d]`). Sample i's gradient is sparse: `Σₜ e_{idᵢₜ} δᵢₜᵀ`, nonzero only in
+ * the rows of the tokens it uses. The factors are those per-sample gradients restricted to the U distinct tokens
+ * of the batch (`[n, U·d]`, fisher's `jacobian`), built with one segment sum — never a one-hot matrix; so the
+ * Gram is `Gᵢⱼ = Σₜₛ [idᵢₜ = idⱼₛ] δᵢₜ·δⱼₛ` exactly. The weighted gradient is one segment sum into `[V, d]`.
+ * KFAC leaves E to its plain gradient.
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Tensor, Variable } from '@tensorflow/tfjs-core';
+import type { SiteGroup, SiteRule } from './types.js';
+import { perSample } from './weights.js';
+
+/** All sites' ids `[n, T]` (int32) and Δ `[n, T, d]`, positions side by side. */
+function flat(group: SiteGroup): { ids: Tensor; delta: Tensor } {
+  const ids = group.sites.map((s) => tf.reshape(tf.cast(s.inputs, 'int32'), [s.inputs.shape[0] as number, -1]));
+  const d = group.sites.map((s) => {
+    const dim = s.delta.shape[s.delta.rank - 1] as number;
+    return tf.reshape(s.delta, [s.delta.shape[0] as number, -1, dim]);
+  });
+  return { ids: ids.length === 1 ? (ids[0] as Tensor) : tf.concat(ids, 1), delta: d.length === 1 ? (d[0] as Tensor) : tf.concat(d, 1) };
+}
+
+/** The embedding rule. */
+export const embeddingRule: SiteRule = {
+  kind: 'embedding',
+  roles: ['embeddings'],
+  kronecker: false,
+  factors(group) {
+    return tf.tidy(() => {
+      const { ids, delta } = flat(group);
+      const [n, t, d] = delta.shape as [number, number, number];
+      const { values, indices } = tf.unique(tf.reshape(ids, [-1]) as tf.Tensor1D);
+      const u = values.shape[0] as number;
+      const sample = tf.reshape(tf.tile(tf.reshape(tf.range(0, n, 1, 'int32'), [n, 1]), [1, t]), [-1]);
+      const segment = tf.add(tf.mul(sample, tf.scalar(u, 'int32')), indices) as tf.Tensor1D;
+      const rows = tf.unsortedSegmentSum(tf.reshape(delta, [n * t, d]), segment, n * u); // [n·U, d]
+      return { kind: 'jacobian', tensors: { jacobian: tf.reshape(rows, [n, u * d]) } };
+    }) as unknown as ReturnType<SiteRule['factors']>;
+  },
+  weightedGrads(group, w) {
+    const e = group.params['embeddings'] as Variable;
+    const out = new Map<Variable, Tensor>();
+    tf.tidy(() => {
+      const { ids, delta } = flat(group);
+      const d = delta.shape[2] as number;
+      const wd = tf.reshape(tf.mul(delta, perSample(w, 3)), [-1, d]);
+      out.set(e, tf.keep(tf.unsortedSegmentSum(wd, tf.reshape(ids, [-1]) as tf.Tensor1D, e.shape[0] as number)));
+    });
+    return out;
+  },
+};
