@@ -1,7 +1,6 @@
 /**
  * Conv2D and Conv1D (channels last), one `conv2d` site each call. Conv1D runs as a conv2d of height 1 (its
- * kernel `[k, cin, cout]` is a `[1, k, cin, cout]` kernel in the same flattening order); `causal` padding pads
- * the sequence on the left first.
+ * kernel `[k, cin, cout]` is a `[1, k, cin, cout]` kernel in the same flattening order).
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -26,12 +25,20 @@ function weights(layer: LayerLike, ctx: CompileContext): { k: Variable; b: Varia
   return { k: kernel.variable, b };
 }
 
+/** tfjs 4.22 has no gradient for dilated convolutions (its own `fit` fails too): refused before training. */
+function noDilation(layer: LayerLike, product: number): void {
+  if (product !== 1) {
+    throw new UnsupportedLayerError(layer.name, layer.getClassName(), 'dilationRate > 1: TensorFlow.js 4.22 has no gradient for dilated convolutions; use dilationRate 1 or freeze the layer');
+  }
+}
+
 function conv2dOp(layer: LayerLike, ctx: CompileContext): LayerOp {
   const cfg = layer.getConfig();
   const padding = cfg['padding'];
   if (padding !== 'same' && padding !== 'valid') throw new UnsupportedLayerError(layer.name, layer.getClassName(), `padding '${String(padding)}'`);
   const [sh, sw] = pair(cfg['strides'], 'strides', layer) as [number, number];
   const [dh, dw] = pair(cfg['dilationRate'], 'dilationRate', layer) as [number, number];
+  noDilation(layer, dh * dw);
   const geometry: Conv2dGeometry = { strides: [sh, sw], padding, dilations: [dh, dw] };
   const { k, b } = weights(layer, ctx);
   const act = activationOf(layer);
@@ -48,22 +55,20 @@ function conv2dOp(layer: LayerLike, ctx: CompileContext): LayerOp {
 function conv1dOp(layer: LayerLike, ctx: CompileContext): LayerOp {
   const cfg = layer.getConfig();
   const padding = cfg['padding'];
-  if (padding !== 'same' && padding !== 'valid' && padding !== 'causal') throw new UnsupportedLayerError(layer.name, layer.getClassName(), `padding '${String(padding)}'`);
+  if (padding !== 'same' && padding !== 'valid') throw new UnsupportedLayerError(layer.name, layer.getClassName(), `padding '${String(padding)}' (tfjs runs only 'same' and 'valid')`);
   const [stride] = pair(cfg['strides'], 'strides', layer, 1) as [number];
   const [dilation] = pair(cfg['dilationRate'], 'dilationRate', layer, 1) as [number];
+  noDilation(layer, dilation);
   const { k, b } = weights(layer, ctx);
   const [kw, cin, cout] = k.shape as [number, number, number];
-  const pad = padding === 'causal' ? 'valid' : padding;
-  const geometry = { strides: [1, stride], padding: pad, dilations: [1, dilation], kernelShape: [1, kw, cin, cout] } as const;
+  const geometry = { strides: [1, stride], padding, dilations: [1, dilation], kernelShape: [1, kw, cin, cout] } as const;
   const act = activationOf(layer);
   return {
     foldable: act.foldable,
     apply([x], tap, _training, fold) {
-      let xin = x as Tensor;
-      if (padding === 'causal') xin = tf.pad(xin, [[0, 0], [dilation * (kw - 1), 0], [0, 0]]);
-      const x4 = tf.expandDims(xin, 1) as tf.Tensor4D;
+      const x4 = tf.expandDims(x as Tensor, 1) as tf.Tensor4D;
       const k4 = tf.reshape(k, [1, kw, cin, cout]) as tf.Tensor4D;
-      const z0 = tf.conv2d(x4, k4, [1, stride], pad, 'NHWC', [1, dilation]);
+      const z0 = tf.conv2d(x4, k4, [1, stride], padding, 'NHWC', [1, dilation]);
       const z4 = tap.site('conv2d', b ? tf.add(z0, b) : z0, x4, { kernel: k, bias: b }, geometry);
       const z = tf.squeeze(z4, [1]);
       return [fold ? z : act.apply(z)];

@@ -20,9 +20,18 @@ import type { Tap } from '../model.js';
 import { checkNoExtras, weightByRole } from './common.js';
 import type { CompileContext, LayerBlock, LayerLike } from './types.js';
 
-/** Throws unless the layer normalizes over the last axis only. */
+/** The rank of the layer's (first) input in the model graph, when known. */
+function inputRank(layer: LayerLike): number | null {
+  const nodes = (layer as unknown as { inboundNodes?: { inputTensors?: { shape?: unknown[] }[] }[] }).inboundNodes;
+  const shape = nodes?.[0]?.inputTensors?.[0]?.shape;
+  return Array.isArray(shape) ? shape.length : null;
+}
+
+/** Throws unless the layer normalizes over the last axis only (`-1`, or `rank − 1`). */
 function lastAxisOnly(layer: LayerLike, axis: unknown): void {
-  const ok = axis === -1 || (Array.isArray(axis) && axis.length === 1 && axis[0] === -1) || axis === undefined;
+  const a = Array.isArray(axis) && axis.length === 1 ? axis[0] : axis;
+  const rank = inputRank(layer);
+  const ok = a === undefined || a === -1 || (typeof a === 'number' && rank !== null && a === rank - 1);
   if (!ok) {
     throw new UnsupportedLayerError(layer.name, layer.getClassName(), `axis ${JSON.stringify(axis)}: only the last axis (channels last, axis -1) is supported; move the normalized axis last`);
   }

@@ -15,7 +15,7 @@ export const WEIGHTLESS_LAYERS = [
   'Flatten', 'Reshape', 'Permute', 'RepeatVector',
   'MaxPooling1D', 'MaxPooling2D', 'MaxPooling3D', 'AveragePooling1D', 'AveragePooling2D', 'AveragePooling3D',
   'GlobalAveragePooling1D', 'GlobalAveragePooling2D', 'GlobalMaxPooling1D', 'GlobalMaxPooling2D',
-  'UpSampling2D', 'ZeroPadding2D', 'Cropping2D',
+  'ZeroPadding2D', 'Cropping2D',
   'Add', 'Subtract', 'Multiply', 'Average', 'Maximum', 'Minimum', 'Concatenate', 'Dot',
 ] as const;
 
