@@ -105,9 +105,11 @@ class Compilation {
   op(layer: LayerLike, frozen: boolean): LayerOp {
     const known = this.ops.get(layer);
     if (known) return known;
-    const ctx = this.context(frozen);
     const cls = layer.getClassName();
+    // frozen: inside a frozen model, `trainable: false`, or every weight non-trainable (what a LayersModel's
+    // `trainable = false` does to the layers it holds)
     const isFrozen = frozen || !layer.trainable || (layer.weights.length > 0 && layer.trainableWeights.length === 0);
+    const ctx = this.context(isFrozen);
     let op: LayerOp;
     if (isModel(layer)) op = ctx.nested(layer, isFrozen);
     else if (isFrozen && layer.weights.length > 0 && cls !== 'BatchNormalization') op = frozenOp(layer);

@@ -5,52 +5,19 @@
  * weight-free layers; the factors' Grams group by parameters.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Variable } from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FngdTrainer, fromLayersModel, softmaxCrossEntropy } from '../src/index.js';
 import { capture } from '../src/internal.js';
-import { groupVariables } from '../src/sites/types.js';
-import { bruteJacobian, classData, flatParams, ngDirection, relErr, useCpu } from './helpers.js';
+import { bruteJacobian, classData, flatParams, relErr, useCpu } from './helpers.js';
+import { groupBlocks, referenceStep } from './support/reference.js';
 import { paddedCnn, residualDag, sequenceNet, tokenData } from './support/zoo.js';
 
 beforeAll(useCpu);
 
 const LR = 0.5;
 const LAMBDA = 0.05;
-
-/** Column index ranges of each site group's variables (in the compiled variables' order). */
-function groupBlocks(model: LayersModel, x: tf.Tensor, y: tf.Tensor): number[][] {
-  const fm = fromLayersModel(model);
-  const offsets = new Map<Variable, [number, number]>();
-  let at = 0;
-  for (const v of fm.variables) {
-    offsets.set(v, [at, at + v.size]);
-    at += v.size;
-  }
-  const cap = capture(fm, softmaxCrossEntropy, x, y);
-  try {
-    expect(cap.uncovered).toHaveLength(0);
-    return cap.groups.map((g) => groupVariables(g).flatMap((v) => {
-      const [a, b] = offsets.get(v) as [number, number];
-      return Array.from({ length: b - a }, (_, k) => a + k);
-    }));
-  } finally {
-    cap.dispose();
-  }
-}
-
-/** p − η·λ(F+λI)⁻¹g with F block-diagonal over `blocks` (column index sets) or global. */
-function reference(p0: number[], rows: number[][], blocks: number[][] | null): number[] {
-  const d = p0.length;
-  const dir = new Array<number>(d).fill(0);
-  for (const cols of blocks ?? [Array.from({ length: d }, (_, k) => k)]) {
-    const sub = rows.map((r) => cols.map((c) => r[c] as number));
-    ngDirection(sub, LAMBDA).forEach((v, k) => (dir[cols[k] as number] = v));
-  }
-  return p0.map((p, k) => p - LR * (dir[k] as number));
-}
-
 const cases: [string, () => LayersModel, () => [tf.Tensor, tf.Tensor]][] = [
   ['residual DAG: add, concatenate, multiply, a layer applied twice, a nested Sequential', () => residualDag(3), () => classData(9, [5], 3, 4)],
   ['Embedding → Conv1D → LayerNorm → Dense on the sequence → strided Conv1D → GAP1D → Dense', () => sequenceNet(11, 7, 2), () => tokenData(7, 7, 11, 3)],
@@ -66,8 +33,8 @@ describe('one FNGD step on graphs and new layer kinds equals the float64 referen
         const fm = fromLayersModel(model);
         const vars = [...fm.variables];
         const rows = bruteJacobian(model, softmaxCrossEntropy, x, y, vars);
-        const blocks = mode === 'global' ? null : groupBlocks(model, x, y);
-        const want = reference(flatParams(vars), rows, blocks);
+        const blocks = mode === 'global' ? null : groupBlocks(fromLayersModel(model), x, y);
+        const want = referenceStep(flatParams(vars), rows, blocks, LR, LAMBDA);
         const tr = await FngdTrainer.create(model, { loss: 'softmax-cross-entropy', fngd: { learningRate: LR, damping: LAMBDA, mode } });
         expect(tr.model.variables).toHaveLength(vars.length);
         const r = await tr.trainBatch(x, y, { batchKey: 0, epoch: 0 });
@@ -99,7 +66,6 @@ describe('one FNGD step on graphs and new layer kinds equals the float64 referen
   });
 
   it('compiles parameter names from layer names, each shared variable once, and folds a final softmax', async () => {
-    const tfl = await import('@tensorflow/tfjs-layers');
     const input = tfl.input({ shape: [4] });
     const shared = tfl.layers.dense({ units: 4, name: 'tied' });
     const h = shared.apply(shared.apply(input) as tfl.SymbolicTensor) as tfl.SymbolicTensor;
