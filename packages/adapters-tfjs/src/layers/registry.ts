@@ -9,6 +9,7 @@ import { denseBlock } from './dense.js';
 import { embeddingBlock } from './embedding.js';
 import { batchNormBlock, layerNormBlock } from './normalization.js';
 import type { LayerBlock } from './types.js';
+import { recurrentBlock } from './recurrent.js';
 import { upSamplingBlock } from './upsampling.js';
 import { weightlessBlock } from './weightless.js';
 
@@ -21,7 +22,7 @@ function add(block: LayerBlock): void {
   for (const c of block.classNames) BLOCKS.set(c, block);
 }
 
-for (const b of [denseBlock, convBlock, embeddingBlock, batchNormBlock, layerNormBlock, upSamplingBlock, weightlessBlock]) add(b);
+for (const b of [denseBlock, convBlock, embeddingBlock, batchNormBlock, layerNormBlock, recurrentBlock, upSamplingBlock, weightlessBlock]) add(b);
 
 /**
  * Registers a block for tfjs layer classes (custom layers included: `getClassName()`). Throws

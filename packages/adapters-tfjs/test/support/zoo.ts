@@ -107,3 +107,25 @@ export function tokenData(n: number, len: number, vocab: number, classes: number
   const labels = Array.from({ length: n }, (_, i) => (i * 5 + 1) % classes);
   return [tf.tensor2d(ids, [n, len]), tf.cast(tf.oneHot(tf.tensor1d(labels, 'int32'), classes), 'float32')];
 }
+
+/** Token ids → Embedding → LSTM (last output) → Dense: the text classifier. */
+export function lstmText(vocab = 13, len = 6, seed = 1): LayersModel {
+  return tfl.sequential({
+    layers: [
+      tfl.layers.embedding({ inputDim: vocab, outputDim: 4, inputLength: len, name: 'lemb', embeddingsInitializer: tfl.initializers.randomNormal({ seed, stddev: 0.5 }) }),
+      tfl.layers.lstm({ units: 5, name: 'lstm', kernelInitializer: g(seed + 1), recurrentInitializer: g(seed + 2), biasInitializer: bias(seed + 3) }),
+      tfl.layers.dense({ units: 3, name: 'lout', kernelInitializer: g(seed + 4) }),
+    ],
+  });
+}
+
+/** A sequence of vectors → GRU (all outputs, backwards) → SimpleRNN (last output) → Dense. */
+export function gruRnn(len = 5, din = 3, seed = 1): LayersModel {
+  return tfl.sequential({
+    layers: [
+      tfl.layers.gru({ units: 4, inputShape: [len, din], returnSequences: true, goBackwards: true, name: 'gru', kernelInitializer: g(seed), recurrentInitializer: g(seed + 1), biasInitializer: bias(seed + 2) }),
+      tfl.layers.simpleRNN({ units: 3, name: 'srnn', kernelInitializer: g(seed + 3), recurrentInitializer: g(seed + 4), biasInitializer: bias(seed + 5) }),
+      tfl.layers.dense({ units: 3, name: 'gout', kernelInitializer: g(seed + 6) }),
+    ],
+  });
+}
