@@ -6,8 +6,10 @@
 import { AdapterArgumentError } from '../errors.js';
 import { convBlock } from './conv.js';
 import { denseBlock } from './dense.js';
+import { depthwiseBlock } from './depthwise.js';
 import { embeddingBlock } from './embedding.js';
 import { batchNormBlock, layerNormBlock } from './normalization.js';
+import { preluBlock } from './prelu.js';
 import type { LayerBlock } from './types.js';
 import { recurrentBlock } from './recurrent.js';
 import { upSamplingBlock } from './upsampling.js';
@@ -22,7 +24,7 @@ function add(block: LayerBlock): void {
   for (const c of block.classNames) BLOCKS.set(c, block);
 }
 
-for (const b of [denseBlock, convBlock, embeddingBlock, batchNormBlock, layerNormBlock, recurrentBlock, upSamplingBlock, weightlessBlock]) add(b);
+for (const b of [denseBlock, convBlock, depthwiseBlock, preluBlock, embeddingBlock, batchNormBlock, layerNormBlock, recurrentBlock, upSamplingBlock, weightlessBlock]) add(b);
 
 /**
  * Registers a block for tfjs layer classes (custom layers included: `getClassName()`). Throws

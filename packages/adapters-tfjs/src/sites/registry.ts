@@ -6,11 +6,13 @@
 import { AdapterArgumentError } from '../errors.js';
 import { conv2dRule } from './conv2d.js';
 import { denseRule } from './dense.js';
+import { depthwiseRule } from './depthwise.js';
+import { elementwiseRule } from './elementwise.js';
 import { embeddingRule } from './embedding.js';
 import { scaleShiftRule } from './scale-shift.js';
 import type { SiteRule } from './types.js';
 
-const RULES = new Map<string, SiteRule>([denseRule, conv2dRule, scaleShiftRule, embeddingRule].map((r) => [r.kind, r]));
+const RULES = new Map<string, SiteRule>([denseRule, conv2dRule, scaleShiftRule, embeddingRule, depthwiseRule, elementwiseRule].map((r) => [r.kind, r]));
 
 /** Registers a site rule (`AdapterArgumentError` when the kind is taken or the rule is malformed). */
 export function registerSiteRule(rule: SiteRule): void {

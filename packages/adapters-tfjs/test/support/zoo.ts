@@ -129,3 +129,17 @@ export function gruRnn(len = 5, din = 3, seed = 1): LayersModel {
     ],
   });
 }
+
+/** A MobileNet-style block: conv → DepthwiseConv2D (multiplier 2) → PReLU → SeparableConv2D → GAP → Dense. */
+export function mobileBlock(seed = 1): LayersModel {
+  return tfl.sequential({
+    layers: [
+      tfl.layers.conv2d({ inputShape: [7, 7, 2], filters: 3, kernelSize: 1, name: 'expand', kernelInitializer: g(seed), biasInitializer: bias(seed + 1) }),
+      tfl.layers.depthwiseConv2d({ kernelSize: 3, depthMultiplier: 2, strides: 2, padding: 'same', name: 'dw', depthwiseInitializer: g(seed + 2), biasInitializer: bias(seed + 3) }),
+      tfl.layers.prelu({ name: 'prelu', sharedAxes: [1, 2], alphaInitializer: tfl.initializers.constant({ value: 0.25 }) }),
+      tfl.layers.separableConv2d({ filters: 4, kernelSize: 2, name: 'sep', activation: 'relu', depthwiseInitializer: g(seed + 4), pointwiseInitializer: g(seed + 5), biasInitializer: bias(seed + 6) }),
+      tfl.layers.globalAveragePooling2d({}),
+      tfl.layers.dense({ units: 3, name: 'mout', kernelInitializer: g(seed + 7) }),
+    ],
+  });
+}
