@@ -18,7 +18,7 @@ import type { Tensor, Variable } from '@tensorflow/tfjs-core';
 import type { LinalgDevice, Matrix } from '@ifngd/linalg-gpu';
 import { fngd, type BatchKey, type Coefficients, type FngdOptimizer, type FngdProposal } from 'ifngd';
 import { captureAsync, type Capture } from './capture.js';
-import { AdapterArgumentError } from './errors.js';
+import { AdapterArgumentError, UnsupportedModelError } from './errors.js';
 import type { StepContext } from './step-context.js';
 import type { TargetValueCheck } from './targets.js';
 import type { BatchResult, TrainerFngdOptions } from './trainer-types.js';
@@ -76,6 +76,12 @@ export class FngdStep {
           box.cap?.dispose();
           const cap = await captureAsync(model, loss, x, y);
           box.cap = cap;
+          if (model.couplesSamples === true && cap.uncovered.length > 0) {
+            throw new UnsupportedModelError(
+              `FNGD: the model couples samples, and ${cap.uncovered.length} variable(s) (${cap.uncovered.map((v) => v.name).slice(0, 3).join(', ')}) are at no tap site; ` +
+                'their one-sample fallback passes would see other batch statistics — tap them (tap.dense, tap.conv2d, tap.site) or train with kfac',
+            );
+          }
           return uploadFactors(this.#device, cap, filters, () => perSampleJacobian(model, loss, x, y, cap.uncovered), made);
         },
       });

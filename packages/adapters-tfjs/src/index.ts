@@ -14,7 +14,12 @@
  */
 export { FngdTrainer, type BatchResult, type EpochLogs, type Evaluation, type FitCallbacks, type FitOptions, type FngdTrainerOptions, type TrainerFngdOptions } from './trainer.js';
 export type { TrainerKfacOptions } from './kfac-step.js';
-export { fromLayersModel, denseMatMul, identityTap, type CompiledModel, type Conv2dGeometry, type FoldActivation, type FunctionModel, type Tap, type TapWeights } from './model.js';
+export { fromLayersModel, denseMatMul, identityTap, type CompiledModel, type CompileOptions, type Conv2dGeometry, type FoldActivation, type FunctionModel, type Tap, type TapWeights } from './model.js';
+export { registerLayerBlock, supportedLayers } from './layers/registry.js';
+export type { CompileContext, LayerBlock, LayerLike, LayerOp } from './layers/types.js';
+export { WEIGHTLESS_LAYERS } from './layers/weightless.js';
+export { registerSiteRule } from './sites/registry.js';
+export type { RuleContext, SiteGroup, SiteParams, SiteRecord, SiteRule, TensorFactors } from './sites/types.js';
 export { meanSquaredError, resolveLoss, sigmoidCrossEntropy, softmaxCrossEntropy, type LossName, type PerSampleLoss } from './losses.js';
 export { tfTreeOps, type TfTree, type TfTreeOps } from './tree-ops.js';
 export { linalgDeviceForTf, sharesTfDevice, tfGpuDevice } from './device.js';

@@ -15,4 +15,6 @@ export interface StepContext {
   /** One unique name per variable (the parameter tree's keys). */
   readonly names: readonly string[];
   readonly filters: PatchFilters;
+  /** Check at the first training step whether the forward couples samples (FunctionModels; compiled models know). */
+  readonly checkCoupling?: boolean;
 }

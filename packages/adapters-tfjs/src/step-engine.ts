@@ -10,7 +10,8 @@ import type { LinalgDevice } from '@ifngd/linalg-gpu';
 import { NonFiniteError, type BatchKey, type FngdOptimizer, type HostTree, type KfacOptimizer } from 'ifngd';
 import { baselineStep } from './baseline-step.js';
 import { linalgDeviceForTf } from './device.js';
-import { AdapterArgumentError } from './errors.js';
+import { forwardCouplesSamples } from './coupling.js';
+import { AdapterArgumentError, UnsupportedModelError } from './errors.js';
 import { FngdStep } from './fngd-step.js';
 import { KfacStep } from './kfac-step.js';
 import type { StepContext } from './step-context.js';
@@ -28,6 +29,7 @@ export class StepEngine {
   #kfac: KfacStep | null = null;
   #device: LinalgDevice | null;
   #ownsDevice: boolean;
+  #couplingChecked = false;
 
   private constructor(c: StepContext, options: FngdTrainerOptions, device: LinalgDevice | null, ownsDevice: boolean) {
     this.#c = c;
@@ -98,6 +100,17 @@ export class StepEngine {
    */
   async step(x: Tensor, y: Tensor, batchKey: BatchKey, epoch: number, check: TargetValueCheck | null = null): Promise<BatchResult> {
     const model = this.#c.model;
+    if (this.#c.checkCoupling && !this.#couplingChecked && model.couplesSamples !== true) {
+      // before anything changes: a forward whose samples interact would train silently wrong
+      if (await forwardCouplesSamples(model, x)) {
+        throw new UnsupportedModelError(
+          "FNGD: the model's forward couples the samples of a batch (sample 0's output changed when the other samples changed), " +
+            'so its per-sample gradients are not what the capture measures; declare `couplesSamples: true` on the FunctionModel ' +
+            '(each sample then gets its share of the batch gradient, as the BatchNormalization block does), or make the forward per-sample',
+        );
+      }
+      this.#couplingChecked = true;
+    }
     try {
       const r = await this.#step(x, y, batchKey, epoch, check);
       model.commitState?.(); // moving statistics of the step's training forward, once it committed

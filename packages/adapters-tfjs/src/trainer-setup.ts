@@ -43,10 +43,10 @@ export function trainerModel(model: LayersModel | FunctionModel, options: FngdTr
 }
 
 /** The step context of a model: its variables with one unique name each (`AdapterArgumentError` otherwise) and the loss. */
-export function stepContext(model: FunctionModel, options: FngdTrainerOptions): StepContext {
+export function stepContext(model: FunctionModel, options: FngdTrainerOptions, checkCoupling = false): StepContext {
   const names = model.names ?? model.variables.map((_, i) => `p${i}`);
   if (names.length !== model.variables.length || new Set(names).size !== names.length) {
     throw new AdapterArgumentError('names: one unique name per variable is required');
   }
-  return { model, loss: resolveLoss(options.loss), variables: model.variables, names, filters: new PatchFilters() };
+  return { model, loss: resolveLoss(options.loss), variables: model.variables, names, filters: new PatchFilters(), checkCoupling };
 }

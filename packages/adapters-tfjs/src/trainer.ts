@@ -65,7 +65,8 @@ export class FngdTrainer {
   static async create(model: LayersModel | FunctionModel, options: FngdTrainerOptions): Promise<FngdTrainer> {
     checkTrainerOptions(options);
     const m = trainerModel(model, options);
-    const c = stepContext(m.fm, options);
+    // a FunctionModel's forward is checked for sample coupling at its first FNGD step (compiled models declare it)
+    const c = stepContext(m.fm, options, m.layers === null && options.kfac === undefined && options.optimizer === undefined);
     return new FngdTrainer(m, c, await StepEngine.create(c, options), options);
   }
 
