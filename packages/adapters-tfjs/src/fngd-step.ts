@@ -24,7 +24,7 @@ import type { TargetValueCheck } from './targets.js';
 import type { BatchResult, TrainerFngdOptions } from './trainer-types.js';
 import { collectTensors, disposeReleased, makeTree, tfTreeOps, type ShapeMap, type TfTree, type TfTreeOps } from './tree-ops.js';
 import { uploadFactors } from './upload.js';
-import { perSampleJacobian, weightedLossGradsAsync, weightedLossGradTensors, weightedGroupGrads } from './weighted-grads.js';
+import { perSampleJacobian, weightedLossGradsAsync, weightedLossGradTensors, weightedGroupGrads, wholeBatchJacobian } from './weighted-grads.js';
 
 function disposeMap(m: Map<Variable, Tensor>, keep: ReadonlySet<Tensor> = new Set()): void {
   for (const t of m.values()) if (!keep.has(t) && !t.isDisposed) t.dispose();
@@ -37,14 +37,16 @@ export class FngdStep {
   readonly ops: TfTreeOps;
   readonly #c: StepContext;
   readonly #device: LinalgDevice;
+  readonly #exact: boolean;
 
   /** Creates the optimizer (`ifngd`'s option errors pass through) and starts it at the variables' values. */
-  constructor(c: StepContext, device: LinalgDevice, options: TrainerFngdOptions | undefined) {
+  constructor(c: StepContext, device: LinalgDevice, options: TrainerFngdOptions | undefined, perSample: 'share' | 'exact' = 'share') {
     const shapes: Record<string, readonly number[]> = {};
     c.names.forEach((n, i) => (shapes[n] = (c.variables[i] as Variable).shape));
     this.ops = tfTreeOps(shapes as ShapeMap);
     this.#c = c;
     this.#device = device;
+    this.#exact = perSample === 'exact';
     this.optimizer = fngd<TfTree, Tensor>({ ...(options ?? {}), device, ops: this.ops });
   }
 
@@ -68,11 +70,17 @@ export class FngdStep {
     const made: Matrix[] = [];
     let grads: Map<Variable, Tensor> | null = null;
     try {
+      const exact = this.#exact && model.couplesSamples === true;
       const c = await opt.coefficients({
         batchKey,
         epoch,
         n,
         factors: async () => {
+          if (exact) {
+            const j = this.#device.matrix(await wholeBatchJacobian(model, loss, x, y, this.#c.variables), [n, this.#c.variables.reduce((s, v) => s + v.size, 0)]);
+            made.push(j);
+            return [{ kind: 'jacobian', jacobian: j }];
+          }
           box.cap?.dispose();
           const cap = await captureAsync(model, loss, x, y);
           box.cap = cap;
@@ -87,7 +95,8 @@ export class FngdStep {
       });
       for (const m of made.splice(0)) m.dispose();
       let lossSum: number | Tensor;
-      if (!box.cap && opt.mode === 'global' && model.couplesSamples !== true) {
+      // one block (global, or the exact route's single Jacobian), samples that do not interact: Σαᵢℓᵢ's gradient
+      if (!box.cap && c.layers === 1 && (model.couplesSamples !== true || exact)) {
         // a cached batch: Σℓᵢ stays on the backend and is read with the step's scalars (one read per step)
         const r = weightedLossGradTensors(model, loss, x, y, c.alpha, this.#c.variables);
         grads = r.grads;

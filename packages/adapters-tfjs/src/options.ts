@@ -8,7 +8,7 @@ import { optionError } from './errors.js';
 import type { LossName } from './losses.js';
 
 /** The keys of `FngdTrainerOptions`. */
-const TRAINER_KEYS = ['loss', 'fngd', 'kfac', 'optimizer', 'device'] as const;
+const TRAINER_KEYS = ['loss', 'fngd', 'kfac', 'optimizer', 'device', 'perSample'] as const;
 /** The keys of `FitOptions`. */
 const FIT_KEYS = ['epochs', 'batchSize', 'seed', 'shuffle', 'sampleIds', 'validationData', 'callbacks'] as const;
 const LOSS_NAMES: readonly LossName[] = ['softmax-cross-entropy', 'sigmoid-cross-entropy', 'mse'];
@@ -51,6 +51,10 @@ export function checkTrainerOptions(options: unknown): TrainerKind {
   const dev = options['device'];
   if (dev !== undefined && !(isPlainObject(dev) && typeof dev['matrix'] === 'function' && typeof dev['destroy'] === 'function')) {
     throw optionError('device', dev, 'must be a LinalgDevice (e.g. from linalgDeviceForTf())');
+  }
+  const ps = options['perSample'];
+  if (ps !== undefined && ps !== 'share' && ps !== 'exact') {
+    throw optionError('perSample', ps, "must be 'share' (default) or 'exact': how FNGD defines per-sample gradients when samples interact");
   }
   return (given[0] as TrainerKind | undefined) ?? 'fngd';
 }

@@ -42,7 +42,7 @@ export class StepEngine {
       if (!taps) throw new AdapterArgumentError('FngdTrainer.create: KFAC needs the model\'s layers: a tf.LayersModel, or a FunctionModel with `taps`');
       this.#kfac = this.#newKfac(device);
     } else if (options.optimizer === undefined && device) {
-      this.#fngd = new FngdStep(c, device, this.#options.fngd);
+      this.#fngd = new FngdStep(c, device, this.#options.fngd, this.#options.perSample);
     }
   }
 
@@ -175,7 +175,7 @@ export class StepEngine {
     if (this.#fngd) {
       await this.prefetch();
       const bytes = this.#fngd.optimizer.serialize();
-      const next = new FngdStep(this.#c, device, this.#options.fngd);
+      const next = new FngdStep(this.#c, device, this.#options.fngd, this.#options.perSample);
       try {
         await next.init();
         next.restore(bytes);

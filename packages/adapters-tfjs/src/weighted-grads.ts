@@ -100,3 +100,28 @@ export function perSampleJacobian(model: FunctionModel, loss: PerSampleLoss, x: 
   }
   return out;
 }
+
+/**
+ * Per-sample gradients `[n, d]` of `vars` as total derivatives of each ℓᵢ on the whole batch (n backward passes
+ * of the full forward): the exact definition when the forward couples samples.
+ */
+export async function wholeBatchJacobian(model: FunctionModel, loss: PerSampleLoss, x: Tensor, y: Tensor, vars: readonly Variable[]): Promise<Float32Array> {
+  const n = x.shape[0] as number;
+  const d = vars.reduce((s, v) => s + v.size, 0);
+  const out = new Float32Array(n * d);
+  for (let i = 0; i < n; i++) {
+    const row = tf.tidy(() => {
+      const { value, grads } = releaseTapeOnThrow(() =>
+        tf.variableGrads(() => tf.sum(tf.slice(loss(model.forward(x, identityTap, true), y), [i], [1])) as tf.Scalar, [...vars]),
+      );
+      value.dispose();
+      return tf.concat(vars.map((v) => tf.reshape(grads[v.name] ?? tf.zerosLike(v), [-1])));
+    });
+    try {
+      out.set((await row.data()) as Float32Array, i * d);
+    } finally {
+      row.dispose();
+    }
+  }
+  return out;
+}

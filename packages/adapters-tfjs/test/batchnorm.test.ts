@@ -6,10 +6,10 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { FngdTrainer, fromLayersModel, softmaxCrossEntropy, TargetError } from '../src/index.js';
+import { FngdTrainer, fromLayersModel, InvalidOptionError, softmaxCrossEntropy, TargetError } from '../src/index.js';
 import { capture, PatchFilters, weightedGroupGrads } from '../src/internal.js';
 import { classData, flatParams, relErr, useCpu, variablesOf } from './helpers.js';
-import { shareJacobian } from './support/batchnorm-reference.js';
+import { exactJacobian, shareJacobian } from './support/batchnorm-reference.js';
 import { coefficients, groupBlocks, referenceStep } from './support/reference.js';
 import { bnMlp, bnResnet, frozenBase } from './support/zoo.js';
 
@@ -72,6 +72,35 @@ describe('BatchNormalization (training mode): the share definition', () => {
     tf.dispose([...got.values(), ...Object.values(grads), value, x, y]);
     cap.dispose();
     filters.dispose();
+  });
+});
+
+describe("BatchNormalization: the exact route (perSample: 'exact')", () => {
+  for (const mode of ['global', 'layerwise'] as const) {
+    it(`one step equals the float64 reference from each ℓᵢ's total derivative (${mode}: one block); a cached step applies α₁ to Σαᵢℓᵢ`, async () => {
+      const model = bnMlp(5, 4, 3, 3);
+      const [x, y] = classData(8, [5], 3, 7);
+      const vars = variablesOf(model);
+      const rows = exactJacobian(model, softmaxCrossEntropy, x, y);
+      const want = referenceStep(flatParams(vars), rows, null, LR, LAMBDA);
+      const alpha = coefficients(rows, LAMBDA);
+      const tr = await FngdTrainer.create(model, { loss: 'softmax-cross-entropy', perSample: 'exact', fngd: { learningRate: LR, damping: LAMBDA, mode, momentum: 0 } });
+      await tr.trainBatch(x, y, { batchKey: 0, epoch: 0 });
+      expect(relErr(flatParams(vars), want)).toBeLessThan(2e-4);
+      const p1 = flatParams(vars);
+      const rows2 = exactJacobian(model, softmaxCrossEntropy, x, y);
+      await tr.trainBatch(x, y, { batchKey: 0, epoch: 1 });
+      const dir = p1.map((_, k) => LAMBDA * rows2.reduce((acc, r, i) => acc + (alpha[i] as number) * (r[k] as number), 0));
+      expect(relErr(flatParams(vars), p1.map((p, k) => p - LR * (dir[k] as number)))).toBeLessThan(2e-4);
+      tr.dispose();
+      tf.dispose([x, y]);
+    });
+  }
+
+  it('perSample takes only share or exact (InvalidOptionError naming the key)', async () => {
+    const err = await FngdTrainer.create(bnMlp(), { loss: 'mse', perSample: 'bogus' as 'exact' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InvalidOptionError);
+    expect((err as InvalidOptionError).key).toBe('perSample');
   });
 });
 
