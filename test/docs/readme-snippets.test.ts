@@ -1,5 +1,5 @@
 /**
- * Every TypeScript block of the READMEs compiles against the packages' public APIs (strict settings of
+ * Every TypeScript block of the READMEs (and of the extension guide) compiles against the packages' public APIs (strict settings of
  * tsconfig.base.json). Blocks are written to test/docs/.snippets (git-ignored) and checked by one `tsc` run.
  */
 import { execFile } from 'node:child_process';
@@ -19,6 +19,7 @@ const READMES = [
   'packages/ifngd/README.md',
   'packages/adapters-tfjs/README.md',
   'packages/adapters-onnx/README.md',
+  'docs/guides/layer-blocks.md',
 ];
 
 describe('extractSnippets', () => {

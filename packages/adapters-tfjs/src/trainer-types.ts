@@ -39,8 +39,9 @@ export interface FngdTrainerOptions {
    * FNGD's per-sample gradients when the model's samples interact (BatchNormalization in training mode):
    * `'share'` (default) — each sample's share of the batch gradient, from the one capture pass; `'exact'` — each
    * ℓᵢ's total derivative through the batch statistics, by n backward passes of the whole batch on every fresh
-   * batch (cached batches cost one pass as usual; layer-wise mode then has one block). The two directions agree to
-   * cosine ≥ 0.92 at damping ≥ 10 and drift apart at small damping (docs/research/batchnorm-per-sample.md).
+   * batch (cached batches cost one pass as usual; layer-wise mode then has one block). On MNIST MLPs the two
+   * directions agree to cosine 0.98–1.00 at damping 100, 0.81–0.98 at 10, and drift apart at small damping
+   * (docs/research/batchnorm-per-sample.md).
    * Ignored for models whose samples do not interact.
    */
   readonly perSample?: 'share' | 'exact';
