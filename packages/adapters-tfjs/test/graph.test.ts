@@ -12,7 +12,7 @@ import { FngdTrainer, fromLayersModel, softmaxCrossEntropy } from '../src/index.
 import { capture } from '../src/internal.js';
 import { bruteJacobian, classData, flatParams, relErr, useCpu } from './helpers.js';
 import { groupBlocks, referenceStep } from './support/reference.js';
-import { gruRnn, lstmText, mobileBlock, paddedCnn, residualDag, sequenceNet, tokenData } from './support/zoo.js';
+import { gruRnn, lstmText, mobileBlock, tinyTransformer, paddedCnn, residualDag, sequenceNet, tokenData } from './support/zoo.js';
 
 beforeAll(useCpu);
 
@@ -23,6 +23,7 @@ const cases: [string, () => LayersModel, () => [tf.Tensor, tf.Tensor]][] = [
   ['Embedding → Conv1D → LayerNorm → Dense on the sequence → strided Conv1D → GAP1D → Dense', () => sequenceNet(11, 7, 2), () => tokenData(7, 7, 11, 3)],
   ['Embedding → LSTM → Dense (W and U shared over time steps)', () => lstmText(13, 6, 2), () => tokenData(7, 6, 13, 3, 5)],
   ['GRU (all outputs, backwards) → SimpleRNN → Dense', () => gruRnn(5, 3, 4), () => classData(6, [5, 3], 3, 2)],
+  ['tiny transformer encoder: Dense q/k/v on sequences, Dot attention, softmax over keys, residual LayerNorms', () => tinyTransformer(17, 6, 8, 2), () => tokenData(7, 6, 17, 3, 9)],
   ['MobileNet-style: DepthwiseConv2D (multiplier 2, strided), PReLU (shared axes), SeparableConv2D', () => mobileBlock(3), () => classData(6, [7, 7, 2], 3, 12)],
   ['ZeroPadding2D, UpSampling2D, Cropping2D, strided Conv2D, Permute, GlobalMaxPooling2D', () => paddedCnn(5), () => classData(6, [5, 5, 2], 3, 8)],
 ];

@@ -143,3 +143,28 @@ export function mobileBlock(seed = 1): LayersModel {
     ],
   });
 }
+
+/**
+ * A tiny transformer encoder block from tfjs layers: token + learned position embeddings, single-head
+ * self-attention built with Dense and Dot layers (scores `QKᵀ/√d`, softmax over keys), residual adds,
+ * LayerNorms, a position-wise feed-forward network, mean pooling, a classifier.
+ */
+export function tinyTransformer(vocab = 17, len = 6, d = 8, seed = 1): LayersModel {
+  const ids = tfl.input({ shape: [len] });
+  const tok = tfl.layers.embedding({ inputDim: vocab, outputDim: d, name: 'tok', embeddingsInitializer: tfl.initializers.randomNormal({ seed, stddev: 0.5 }) }).apply(ids) as S;
+  const q = tfl.layers.dense({ units: d, name: 'q', kernelInitializer: g(seed + 1), biasInitializer: bias(seed + 2) }).apply(tok) as S;
+  const k = tfl.layers.dense({ units: d, name: 'k', kernelInitializer: g(seed + 3), biasInitializer: bias(seed + 4) }).apply(tok) as S;
+  const v = tfl.layers.dense({ units: d, name: 'v', kernelInitializer: g(seed + 5), biasInitializer: bias(seed + 6) }).apply(tok) as S;
+  const scores = tfl.layers.dot({ axes: [2, 2], name: 'scores' }).apply([q, k]) as S;
+  const scaled = tfl.layers.activation({ activation: 'linear' }).apply(scores) as S;
+  const attn = tfl.layers.softmax({ axis: -1, name: 'attn' }).apply(scaled) as S;
+  const ctx = tfl.layers.dot({ axes: [2, 1], name: 'ctx' }).apply([attn, v]) as S;
+  const proj = tfl.layers.dense({ units: d, name: 'proj', kernelInitializer: g(seed + 7) }).apply(ctx) as S;
+  const h1 = tfl.layers.layerNormalization({ name: 'ln1' }).apply(tfl.layers.add().apply([tok, proj]) as S) as S;
+  const ff = tfl.layers.dense({ units: 2 * d, activation: 'relu', name: 'ff1', kernelInitializer: g(seed + 8), biasInitializer: bias(seed + 9) }).apply(h1) as S;
+  const ff2 = tfl.layers.dense({ units: d, name: 'ff2', kernelInitializer: g(seed + 10) }).apply(ff) as S;
+  const h2 = tfl.layers.layerNormalization({ name: 'ln2' }).apply(tfl.layers.add().apply([h1, ff2]) as S) as S;
+  const pooled = tfl.layers.globalAveragePooling1d({}).apply(h2) as S;
+  const out = tfl.layers.dense({ units: 3, name: 'cls', kernelInitializer: g(seed + 11) }).apply(pooled) as S;
+  return tfl.model({ inputs: ids, outputs: out });
+}
