@@ -1,0 +1,243 @@
+/**
+ * The model zoo: architectures tfjs users bring, each trained in the same loop with FNGD at its defaults, KFAC at
+ * its defaults and Adam (tf.train.adam(1e-3)). Per model: parameters (trainable), median step time of Adam, of
+ * FNGD's fresh steps (epoch 1: capture, Gram, solve) and cached steps (later epochs: coefficients reused), of
+ * KFAC's steps (mean: its inverse refreshes are amortised over 10 steps), the ratios to Adam's step, and the mean
+ * training loss after the same budget of steps. The three trainers alternate batch by batch, so load on the machine
+ * hits them alike. Models run on tfjs-backend-wasm where tfjs can train them there at all; convolutional and
+ * embedding models on the cpu backend (tfjs-backend-wasm 4.22 registers neither Conv2DBackpropFilter nor
+ * UnsortedSegmentSum, the gradients of conv2d and gather: no optimizer can train those models on wasm). The data
+ * are synthetic with random labels (the loss measures how fast each optimizer fits, not generalization).
+ *
+ *   npx tsx --conditions=@ifngd/source bench/zoo.ts [--only NAME] [--epochs 4] [--batches 4] [--json FILE]
+ */
+import { writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { parseArgs } from 'node:util';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import * as tfl from '@tensorflow/tfjs-layers';
+import type { Tensor } from '@tensorflow/tfjs-core';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
+import { FngdTrainer, type FngdTrainerOptions } from '@ifngd/adapters-tfjs';
+
+const { values } = parseArgs({
+  options: { only: { type: 'string' }, epochs: { type: 'string', default: '4' }, batches: { type: 'string', default: '4' }, json: { type: 'string' } },
+});
+const EPOCHS = Number(values.epochs);
+const BATCHES = Number(values.batches);
+const BATCH = 128;
+
+type S = tfl.SymbolicTensor;
+const g = (seed: number) => tfl.initializers.glorotUniform({ seed });
+let rngState = 12345;
+const rand = (): number => ((rngState = (rngState * 1664525 + 1013904223) >>> 0), rngState / 2 ** 32);
+
+interface Entry {
+  readonly name: string;
+  readonly backend: 'wasm' | 'cpu';
+  readonly loss: FngdTrainerOptions['loss'];
+  model(): LayersModel;
+  data(count: number): [Tensor, Tensor];
+}
+
+const classes = (count: number, k = 10): Tensor => {
+  const y = new Float32Array(count * k);
+  for (let i = 0; i < count; i++) y[i * k + Math.floor(rand() * k)] = 1;
+  return tf.tensor2d(y, [count, k]);
+};
+const dense = (count: number, shape: number[]): Tensor => tf.tensor(Float32Array.from({ length: count * shape.reduce((a, b) => a * b, 1) }, () => rand() * 2 - 1), [count, ...shape]);
+const tokens = (count: number, len: number, vocab: number): Tensor => tf.tensor2d(Float32Array.from({ length: count * len }, () => Math.floor(rand() * vocab)), [count, len]);
+
+const ZOO: Entry[] = [
+  {
+    name: 'MLP 784-256-BN-128-BN-10',
+    backend: 'wasm',
+    loss: 'softmax-cross-entropy',
+    model: () => tfl.sequential({ layers: [tfl.layers.dense({ units: 256, inputShape: [784], kernelInitializer: g(1) }), tfl.layers.batchNormalization(), tfl.layers.activation({ activation: 'relu' }), tfl.layers.dense({ units: 128, kernelInitializer: g(2) }), tfl.layers.batchNormalization(), tfl.layers.activation({ activation: 'relu' }), tfl.layers.dense({ units: 10, kernelInitializer: g(3) })] }),
+    data: (c) => [dense(c, [784]), classes(c)],
+  },
+  {
+    name: 'residual MLP (add, concatenate, a layer applied twice)',
+    backend: 'wasm',
+    loss: 'softmax-cross-entropy',
+    model: () => {
+      const x = tfl.input({ shape: [784] });
+      const h = tfl.layers.dense({ units: 256, activation: 'relu', kernelInitializer: g(1) }).apply(x) as S;
+      const r = tfl.layers.add().apply([h, tfl.layers.dense({ units: 256, activation: 'relu', kernelInitializer: g(2) }).apply(h) as S]) as S;
+      const shared = tfl.layers.dense({ units: 256, activation: 'tanh', kernelInitializer: g(3) });
+      const t = shared.apply(shared.apply(r) as S) as S;
+      const out = tfl.layers.dense({ units: 10, kernelInitializer: g(4) }).apply(tfl.layers.concatenate().apply([r, t]) as S) as S;
+      return tfl.model({ inputs: x, outputs: out });
+    },
+    data: (c) => [dense(c, [784]), classes(c)],
+  },
+  {
+    name: 'LSTM text classifier (vocab 2,000, len 32)',
+    backend: 'cpu',
+    loss: 'softmax-cross-entropy',
+    model: () => tfl.sequential({ layers: [tfl.layers.embedding({ inputDim: 2000, outputDim: 64, inputLength: 32, embeddingsInitializer: tfl.initializers.randomNormal({ seed: 1, stddev: 0.1 }) }), tfl.layers.lstm({ units: 64, kernelInitializer: g(2), recurrentInitializer: g(3) }), tfl.layers.dense({ units: 4, kernelInitializer: g(4) })] }),
+    data: (c) => [tokens(c, 32, 2000), classes(c, 4)],
+  },
+  {
+    name: 'GRU sequence model (len 32, 16 features)',
+    backend: 'wasm',
+    loss: 'softmax-cross-entropy',
+    model: () => tfl.sequential({ layers: [tfl.layers.gru({ units: 96, inputShape: [32, 16], kernelInitializer: g(1), recurrentInitializer: g(2) }), tfl.layers.dense({ units: 4, kernelInitializer: g(3) })] }),
+    data: (c) => [dense(c, [32, 16]), classes(c, 4)],
+  },
+  {
+    name: 'tiny transformer encoder (vocab 2,000, len 32, d 64)',
+    backend: 'cpu',
+    loss: 'softmax-cross-entropy',
+    model: () => {
+      const ids = tfl.input({ shape: [32] });
+      const tok = tfl.layers.embedding({ inputDim: 2000, outputDim: 64, embeddingsInitializer: tfl.initializers.randomNormal({ seed: 1, stddev: 0.1 }) }).apply(ids) as S;
+      const [q, k, v] = [2, 3, 4].map((s) => tfl.layers.dense({ units: 64, kernelInitializer: g(s) }).apply(tok) as S) as [S, S, S];
+      const attn = tfl.layers.softmax({ axis: -1 }).apply(tfl.layers.dot({ axes: [2, 2] }).apply([q, k]) as S) as S;
+      const ctx = tfl.layers.dense({ units: 64, kernelInitializer: g(5) }).apply(tfl.layers.dot({ axes: [2, 1] }).apply([attn, v]) as S) as S;
+      const h1 = tfl.layers.layerNormalization().apply(tfl.layers.add().apply([tok, ctx]) as S) as S;
+      const ff = tfl.layers.dense({ units: 64, kernelInitializer: g(7) }).apply(tfl.layers.dense({ units: 128, activation: 'relu', kernelInitializer: g(6) }).apply(h1) as S) as S;
+      const h2 = tfl.layers.layerNormalization().apply(tfl.layers.add().apply([h1, ff]) as S) as S;
+      const out = tfl.layers.dense({ units: 4, kernelInitializer: g(8) }).apply(tfl.layers.globalAveragePooling1d({}).apply(h2) as S) as S;
+      return tfl.model({ inputs: ids, outputs: out });
+    },
+    data: (c) => [tokens(c, 32, 2000), classes(c, 4)],
+  },
+  {
+    name: 'transfer learning: frozen 784-512-256 base + trainable 256-128-10 head',
+    backend: 'wasm',
+    loss: 'softmax-cross-entropy',
+    model: () => {
+      const base = tfl.sequential({ layers: [tfl.layers.dense({ units: 512, inputShape: [784], activation: 'relu', kernelInitializer: g(1) }), tfl.layers.dense({ units: 256, activation: 'relu', kernelInitializer: g(2) })] });
+      base.trainable = false;
+      return tfl.sequential({ layers: [base, tfl.layers.dense({ units: 128, activation: 'relu', kernelInitializer: g(3) }), tfl.layers.dense({ units: 10, kernelInitializer: g(4) })] });
+    },
+    data: (c) => [dense(c, [784]), classes(c)],
+  },
+  {
+    name: 'ResNet-style CNN with BatchNorm (16×16×3, 2 residual blocks)',
+    backend: 'cpu',
+    loss: 'softmax-cross-entropy',
+    model: () => {
+      const x = tfl.input({ shape: [16, 16, 3] });
+      let h = tfl.layers.activation({ activation: 'relu' }).apply(tfl.layers.batchNormalization().apply(tfl.layers.conv2d({ filters: 16, kernelSize: 3, padding: 'same', useBias: false, kernelInitializer: g(1) }).apply(x) as S) as S) as S;
+      for (let b = 0; b < 2; b++) {
+        const c1 = tfl.layers.activation({ activation: 'relu' }).apply(tfl.layers.batchNormalization().apply(tfl.layers.conv2d({ filters: 16, kernelSize: 3, padding: 'same', useBias: false, kernelInitializer: g(2 + 2 * b) }).apply(h) as S) as S) as S;
+        const c2 = tfl.layers.batchNormalization().apply(tfl.layers.conv2d({ filters: 16, kernelSize: 3, padding: 'same', useBias: false, kernelInitializer: g(3 + 2 * b) }).apply(c1) as S) as S;
+        h = tfl.layers.activation({ activation: 'relu' }).apply(tfl.layers.add().apply([h, c2]) as S) as S;
+      }
+      const out = tfl.layers.dense({ units: 10, kernelInitializer: g(9) }).apply(tfl.layers.globalAveragePooling2d({}).apply(h) as S) as S;
+      return tfl.model({ inputs: x, outputs: out });
+    },
+    data: (c) => [dense(c, [16, 16, 3]), classes(c)],
+  },
+  {
+    name: 'MobileNet-style block (depthwise, PReLU, separable; 16×16×3)',
+    backend: 'cpu',
+    loss: 'softmax-cross-entropy',
+    model: () => tfl.sequential({ layers: [tfl.layers.conv2d({ inputShape: [16, 16, 3], filters: 16, kernelSize: 3, strides: 2, padding: 'same', kernelInitializer: g(1) }), tfl.layers.depthwiseConv2d({ kernelSize: 3, padding: 'same', depthwiseInitializer: g(2) }), tfl.layers.prelu({ sharedAxes: [1, 2] }), tfl.layers.separableConv2d({ filters: 32, kernelSize: 3, padding: 'same', activation: 'relu', depthwiseInitializer: g(3), pointwiseInitializer: g(4) }), tfl.layers.globalAveragePooling2d({}), tfl.layers.dense({ units: 10, kernelInitializer: g(5) })] }),
+    data: (c) => [dense(c, [16, 16, 3]), classes(c)],
+  },
+  {
+    name: 'U-Net-style autoencoder (down, up-sample, skip concatenation; 16×16×1, MSE)',
+    backend: 'cpu',
+    loss: 'mse',
+    model: () => {
+      const x = tfl.input({ shape: [16, 16, 1] });
+      const e1 = tfl.layers.conv2d({ filters: 8, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: g(1) }).apply(x) as S;
+      const d1 = tfl.layers.conv2d({ filters: 16, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', kernelInitializer: g(2) }).apply(e1) as S;
+      const u1 = tfl.layers.upSampling2d({ size: [2, 2] }).apply(d1) as S;
+      const cat = tfl.layers.concatenate().apply([u1, e1]) as S;
+      const out = tfl.layers.conv2d({ filters: 1, kernelSize: 3, padding: 'same', kernelInitializer: g(3) }).apply(tfl.layers.conv2d({ filters: 8, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: g(4) }).apply(cat) as S) as S;
+      return tfl.model({ inputs: x, outputs: out });
+    },
+    data: (c) => {
+      const x = dense(c, [16, 16, 1]);
+      return [x, tf.clone(x)];
+    },
+  },
+];
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+};
+const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+async function useBackend(name: 'wasm' | 'cpu'): Promise<void> {
+  if (name === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
+  if (!(await tf.setBackend(name))) throw new Error(`backend ${name} unavailable`);
+  await tf.ready();
+}
+
+async function run(e: Entry): Promise<Record<string, unknown>> {
+  await useBackend(e.backend);
+  rngState = 12345;
+  const [x, y] = e.data(BATCH * BATCHES);
+  const xs = Array.from({ length: BATCHES }, (_, b) => tf.slice(x, [b * BATCH], [BATCH]));
+  const ys = Array.from({ length: BATCHES }, (_, b) => tf.slice(y, [b * BATCH], [BATCH]));
+  const kinds = ['adam', 'fngd', 'kfac'] as const;
+  const trainers: Record<string, FngdTrainer> = {};
+  const params: Record<string, number> = {};
+  for (const k of kinds) {
+    const m = e.model();
+    const options: FngdTrainerOptions = k === 'adam' ? { loss: e.loss, optimizer: tf.train.adam(1e-3) } : k === 'kfac' ? { loss: e.loss, kfac: {} } : { loss: e.loss };
+    trainers[k] = await FngdTrainer.create(m, options);
+    params[k] = m.countParams();
+    params['trainable'] = m.trainableWeights.reduce((s, w) => s + w.shape.reduce((a, b) => a * (b as number), 1), 0);
+  }
+  const times: Record<string, number[]> = { adam: [], fngdFresh: [], fngdCached: [], kfac: [] };
+  const losses: Record<string, number[]> = { adam: [], fngd: [], kfac: [] };
+  for (let epoch = 0; epoch < EPOCHS; epoch++) {
+    for (let b = 0; b < BATCHES; b++) {
+      const order = (epoch + b) % 2 === 0 ? kinds : ([...kinds].reverse() as unknown as typeof kinds);
+      for (const k of order) {
+        const t0 = performance.now();
+        const r = await (trainers[k] as FngdTrainer).trainBatch(xs[b] as Tensor, ys[b] as Tensor, { batchKey: b, epoch });
+        const ms = performance.now() - t0;
+        if (epoch === EPOCHS - 1) (losses[k] as number[]).push(r.loss);
+        const skipWarmup = epoch === 0 && b === 0; // first call: kernel JIT, filters, device set-up
+        if (skipWarmup) continue;
+        if (k === 'fngd') (r.fresh ? times['fngdFresh'] : times['fngdCached'])!.push(ms);
+        else times[k]!.push(ms);
+      }
+    }
+  }
+  const adam = median(times['adam']!);
+  const row = {
+    model: e.name,
+    backend: e.backend,
+    parameters: params['adam'],
+    trainable: params['trainable'],
+    adamStepMs: adam,
+    fngdFreshStepMs: median(times['fngdFresh']!),
+    fngdCachedStepMs: median(times['fngdCached']!),
+    kfacStepMs: mean(times['kfac']!),
+    fngdFreshOverAdam: median(times['fngdFresh']!) / adam,
+    fngdCachedOverAdam: median(times['fngdCached']!) / adam,
+    kfacOverAdam: mean(times['kfac']!) / adam,
+    lastEpochLoss: { adam: mean(losses['adam']!), fngd: mean(losses['fngd']!), kfac: mean(losses['kfac']!) },
+    steps: EPOCHS * BATCHES,
+  };
+  for (const t of Object.values(trainers)) t.dispose();
+  tf.dispose([x, y, ...xs, ...ys]);
+  return row;
+}
+
+const rows: Record<string, unknown>[] = [];
+for (const e of ZOO) {
+  if (values.only && !e.name.includes(values.only)) continue;
+  const r = await run(e);
+  rows.push(r);
+  const f = (v: unknown): string => (v as number).toFixed(2);
+  const l = r['lastEpochLoss'] as Record<string, number>;
+  console.log(
+    `${e.name} [${e.backend}, ${String(r['trainable'])} trainable]: Adam ${f(r['adamStepMs'])} ms; FNGD fresh ×${f(r['fngdFreshOverAdam'])}, cached ×${f(r['fngdCachedOverAdam'])}; KFAC ×${f(r['kfacOverAdam'])}; ` +
+      `loss Adam ${l['adam']!.toFixed(3)} FNGD ${l['fngd']!.toFixed(3)} KFAC ${l['kfac']!.toFixed(3)}`,
+  );
+}
+if (values.json) {
+  writeFileSync(values.json, `${JSON.stringify({ date: new Date().toISOString(), machine: { cpus: cpus().length, node: process.version }, batch: BATCH, epochs: EPOCHS, batches: BATCHES, rows }, null, 1)}\n`);
+}
