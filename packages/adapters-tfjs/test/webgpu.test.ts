@@ -15,7 +15,8 @@ import { FngdTrainer, linalgDeviceForTf, type TrainerFngdOptions } from '../src/
 import { sharesTfDevice, tfGpuDevice } from '../src/device.js';
 import { webgpuAvailable } from '../../linalg-gpu/test/devices.js';
 import { inBrowser, requireWebgpu } from '../../linalg-gpu/test/env.js';
-import { cnn, mlp, relErr } from './helpers.js';
+import { classData, cnn, mlp, relErr } from './helpers.js';
+import { bnResnet, lstmText, mobileBlock, residualDag, sequenceNet, tinyTransformer, tokenData } from './support/zoo.js';
 
 const gpuOk = await webgpuAvailable();
 const requireGpu = requireWebgpu;
@@ -299,4 +300,37 @@ describe.skipIf(!gpuOk && !requireGpu)('tfjs webgpu backend: factors stay on the
     m.dispose();
     tf.dispose([xt, yt]);
   });
+});
+
+describe.skipIf(!gpuOk && !requireGpu)('tfjs webgpu backend: graphs and the new layer kinds', () => {
+  afterEach(() => vi.restoreAllMocks());
+  const cases: [string, () => LayersModel, () => [Tensor, Tensor]][] = [
+    ['residual DAG with a shared layer and a nested model', () => residualDag(3), () => classData(9, [5], 3, 4)],
+    ['Embedding + Conv1D + LayerNorm', () => sequenceNet(11, 7, 2), () => tokenData(7, 7, 11, 3)],
+    ['BatchNorm ResNet-style CNN', () => bnResnet(3), () => classData(6, [6, 6, 2], 3, 5)],
+    ['LSTM text classifier', () => lstmText(13, 6, 2), () => tokenData(7, 6, 13, 3, 5)],
+    ['tiny transformer encoder', () => tinyTransformer(17, 6, 8, 2), () => tokenData(7, 6, 17, 3, 9)],
+    ['MobileNet-style block', () => mobileBlock(3), () => classData(6, [7, 7, 2], 3, 12)],
+  ];
+  for (const [name, make, data] of cases) {
+    it(`${name}: one FNGD step and one cached step equal the tfjs-cpu result`, async () => {
+      const run = async (): Promise<number[]> => {
+        const m = make();
+        const [x, y] = data();
+        const tr = await FngdTrainer.create(m, { loss: 'softmax-cross-entropy', fngd: { learningRate: 0.5, damping: 0.1 } });
+        await tr.trainBatch(x, y, { batchKey: 0, epoch: 0 });
+        await tr.trainBatch(x, y, { batchKey: 0, epoch: 1 });
+        const p = await params(m);
+        tr.dispose();
+        m.dispose();
+        tf.dispose([x, y]);
+        return p;
+      };
+      await useCpu();
+      const want = await run();
+      await useWebgpu();
+      const got = await run();
+      expect(relErr(got, want)).toBeLessThan(1e-3);
+    });
+  }
 });

@@ -37,8 +37,15 @@ function lastAxisOnly(layer: LayerLike, axis: unknown): void {
   }
 }
 
-/** γ and β as trainable parameters (null when the layer has none, or they are frozen). */
-function scaleShift(layer: LayerLike, ctx: CompileContext, frozen: boolean): { gamma: Variable | null; beta: Variable | null } {
+/** γ and β as the layer holds them (null when configured off), and the trainable ones registered. */
+interface ScaleShift {
+  readonly gamma: Variable | null;
+  readonly beta: Variable | null;
+  /** γ, β if trainable (else null: constants of the forward pass). */
+  readonly trainable: { readonly gamma: Variable | null; readonly beta: Variable | null };
+}
+
+function scaleShift(layer: LayerLike, ctx: CompileContext, frozen: boolean): ScaleShift {
   const cfg = layer.getConfig();
   const g = cfg['scale'] === false ? null : weightByRole(layer, 'gamma');
   const b = cfg['center'] === false ? null : weightByRole(layer, 'beta');
@@ -46,18 +53,15 @@ function scaleShift(layer: LayerLike, ctx: CompileContext, frozen: boolean): { g
   const beta = b && b.trainable && !frozen ? b.variable : null;
   if (gamma) ctx.param(gamma, `${layer.name}/gamma`);
   if (beta) ctx.param(beta, `${layer.name}/beta`);
-  return { gamma, beta };
+  return { gamma: g?.variable ?? null, beta: b?.variable ?? null, trainable: { gamma, beta } };
 }
 
 /** `γ∘x̂ + β` with whichever of γ, β exist (frozen ones as constants), through a scale-shift site. */
-function apply(xhat: Tensor, layer: LayerLike, trainable: { gamma: Variable | null; beta: Variable | null }, tap: Tap): Tensor {
-  const cfg = layer.getConfig();
-  const g = cfg['scale'] === false ? null : weightByRole(layer, 'gamma')?.variable ?? null;
-  const b = cfg['center'] === false ? null : weightByRole(layer, 'beta')?.variable ?? null;
-  let z = g ? tf.mul(xhat, g) : xhat;
-  if (b) z = tf.add(z, b);
-  if (!trainable.gamma && !trainable.beta) return z;
-  return tap.site('scale-shift', z, xhat, { gamma: trainable.gamma, beta: trainable.beta });
+function apply(xhat: Tensor, ss: ScaleShift, tap: Tap): Tensor {
+  let z = ss.gamma ? tf.mul(xhat, ss.gamma) : xhat;
+  if (ss.beta) z = tf.add(z, ss.beta);
+  if (!ss.trainable.gamma && !ss.trainable.beta) return z;
+  return tap.site('scale-shift', z, xhat, { gamma: ss.trainable.gamma, beta: ss.trainable.beta });
 }
 
 /** The BatchNormalization block. */
@@ -73,7 +77,7 @@ export const batchNormBlock: LayerBlock = {
     if (!mean || !variance) throw new UnsupportedLayerError(layer.name, layer.getClassName(), 'has no moving statistics');
     const eps = typeof cfg['epsilon'] === 'number' ? cfg['epsilon'] : 1e-3;
     const momentum = typeof cfg['momentum'] === 'number' ? cfg['momentum'] : 0.99;
-    const trainable = scaleShift(layer, ctx, frozen);
+    const ss = scaleShift(layer, ctx, frozen);
     if (!frozen) ctx.couplesSamples();
     return {
       foldable: null,
@@ -81,7 +85,7 @@ export const batchNormBlock: LayerBlock = {
         const input = x as Tensor;
         if (!training || frozen) {
           const xhat = tf.div(tf.sub(input, mean.variable), tf.sqrt(tf.add(variance.variable, eps)));
-          return [apply(xhat, layer, trainable, tap)];
+          return [apply(xhat, ss, tap)];
         }
         const axes = Array.from({ length: input.rank - 1 }, (_, i) => i);
         const m = tf.moments(input, axes);
@@ -91,7 +95,7 @@ export const batchNormBlock: LayerBlock = {
           tf.sub(variance.variable, tf.mul(tf.sub(variance.variable, m.variance), 1 - momentum)),
         ]);
         ctx.pendingState(layer, [mean.variable, variance.variable], next.map((t) => tf.keep(t)));
-        return [apply(xhat, layer, trainable, tap)];
+        return [apply(xhat, ss, tap)];
       },
     };
   },
@@ -105,14 +109,14 @@ export const layerNormBlock: LayerBlock = {
     const cfg = layer.getConfig();
     lastAxisOnly(layer, cfg['axis']);
     const eps = typeof cfg['epsilon'] === 'number' ? cfg['epsilon'] : 1e-3;
-    const trainable = scaleShift(layer, ctx, ctx.frozen || !layer.trainable);
+    const ss = scaleShift(layer, ctx, ctx.frozen || !layer.trainable);
     return {
       foldable: null,
       apply([x], tap) {
         const input = x as Tensor;
         const m = tf.moments(input, [input.rank - 1], true);
         const xhat = tf.div(tf.sub(input, m.mean), tf.sqrt(tf.add(m.variance, eps)));
-        return [apply(xhat, layer, trainable, tap)];
+        return [apply(xhat, ss, tap)];
       },
     };
   },
