@@ -1,8 +1,8 @@
 /**
  * `embedding`: `z[i, t] = E[idᵢₜ]` (E `[V, d]`). Sample i's gradient is sparse: `Σₜ e_{idᵢₜ} δᵢₜᵀ`, nonzero only in
  * the rows of the tokens it uses. The factors are those per-sample gradients restricted to the U distinct tokens
- * of the batch (`[n, U·d]`, fisher's `jacobian`), built with one segment sum — never a one-hot matrix; so the
- * Gram is `Gᵢⱼ = Σₜₛ [idᵢₜ = idⱼₛ] δᵢₜ·δⱼₛ` exactly. The weighted gradient is one segment sum into `[V, d]`.
+ * of the batch (`[n, U·d]`, fisher's `jacobian`), built with one scatter-add — never a one-hot matrix; so the
+ * Gram is `Gᵢⱼ = Σₜₛ [idᵢₜ = idⱼₛ] δᵢₜ·δⱼₛ` exactly. The weighted gradient is one scatter-add into `[V, d]`.
  * KFAC leaves E to its plain gradient.
  * @module
  */
@@ -10,6 +10,15 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor, Variable } from '@tensorflow/tfjs-core';
 import type { SiteGroup, SiteRule } from './types.js';
 import { perSample } from './weights.js';
+
+/**
+ * Rows of `x` (`[N, d]`) summed by segment id (`[N]` int32) into `[segments, d]`: a scatter-add, O(N·d).
+ * (tfjs-backend-cpu's `unsortedSegmentSum` runs one masked pass per segment — O(segments·N·d) — and
+ * tfjs-backend-wasm registers none.)
+ */
+export function segmentSum(x: Tensor, ids: Tensor, segments: number): Tensor {
+  return tf.scatterND(tf.expandDims(tf.cast(ids, 'int32'), 1), x, [segments, x.shape[1] as number]);
+}
 
 /** All sites' ids `[n, T]` (int32) and Δ `[n, T, d]`, positions side by side. */
 function flat(group: SiteGroup): { ids: Tensor; delta: Tensor } {
@@ -33,8 +42,8 @@ export const embeddingRule: SiteRule = {
       const { values, indices } = tf.unique(tf.reshape(ids, [-1]) as tf.Tensor1D);
       const u = values.shape[0] as number;
       const sample = tf.reshape(tf.tile(tf.reshape(tf.range(0, n, 1, 'int32'), [n, 1]), [1, t]), [-1]);
-      const segment = tf.add(tf.mul(sample, tf.scalar(u, 'int32')), indices) as tf.Tensor1D;
-      const rows = tf.unsortedSegmentSum(tf.reshape(delta, [n * t, d]), segment, n * u); // [n·U, d]
+      const segment = tf.add(tf.mul(sample, tf.scalar(u, 'int32')), indices);
+      const rows = segmentSum(tf.reshape(delta, [n * t, d]), segment, n * u); // [n·U, d]
       return { kind: 'jacobian', tensors: { jacobian: tf.reshape(rows, [n, u * d]) } };
     }) as unknown as ReturnType<SiteRule['factors']>;
   },
@@ -45,7 +54,7 @@ export const embeddingRule: SiteRule = {
       const { ids, delta } = flat(group);
       const d = delta.shape[2] as number;
       const wd = tf.reshape(tf.mul(delta, perSample(w, 3)), [-1, d]);
-      out.set(e, tf.keep(tf.unsortedSegmentSum(wd, tf.reshape(ids, [-1]) as tf.Tensor1D, e.shape[0] as number)));
+      out.set(e, tf.keep(segmentSum(wd, tf.reshape(ids, [-1]), e.shape[0] as number)));
     });
     return out;
   },
