@@ -4,14 +4,17 @@
  * FNGD's fresh steps (epoch 1: capture, Gram, solve) and cached steps (later epochs: coefficients reused), of
  * KFAC's steps (mean: its inverse refreshes are amortised over 10 steps), the ratios to Adam's step, and the mean
  * training loss after the same budget of steps. The three trainers alternate batch by batch, so load on the machine
- * hits them alike. Models run on tfjs-backend-wasm where tfjs can train them there at all; convolutional and
- * embedding models on the cpu backend (tfjs-backend-wasm 4.22 registers neither Conv2DBackpropFilter nor
- * UnsortedSegmentSum, the gradients of conv2d and gather: no optimizer can train those models on wasm). The data
- * are synthetic with random labels (the loss measures how fast each optimizer fits, not generalization).
+ * hits them alike. Models run on tfjs-backend-wasm, convolutional ones on the cpu backend (tfjs-backend-wasm 4.22
+ * registers no Conv2DBackpropFilter: no optimizer can train a CNN there). Embedding models train on wasm because
+ * the Embedding block's gradient is a scatter-add (tfjs's own gather gradient needs UnsortedSegmentSum, which wasm
+ * lacks). The data are synthetic with random labels: the loss measures how fast each optimizer fits, not
+ * generalization.
  *
- *   npx tsx --conditions=@ifngd/source bench/zoo.ts [--only NAME] [--epochs 4] [--batches 4] [--json FILE]
+ *   npm run bench:zoo -- [--only NAME] [--backend wasm|cpu] [--epochs 4] [--batches 4] [--json FILE]
+ *
+ * With `--json FILE` each model's row replaces its row in FILE as soon as it is measured (`--only` refreshes one).
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
@@ -22,7 +25,7 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { FngdTrainer, type FngdTrainerOptions } from '@ifngd/adapters-tfjs';
 
 const { values } = parseArgs({
-  options: { only: { type: 'string' }, epochs: { type: 'string', default: '4' }, batches: { type: 'string', default: '4' }, json: { type: 'string' } },
+  options: { only: { type: 'string' }, backend: { type: 'string' }, epochs: { type: 'string', default: '4' }, batches: { type: 'string', default: '4' }, json: { type: 'string' } },
 });
 const EPOCHS = Number(values.epochs);
 const BATCHES = Number(values.batches);
@@ -35,6 +38,8 @@ const rand = (): number => ((rngState = (rngState * 1664525 + 1013904223) >>> 0)
 
 interface Entry {
   readonly name: string;
+  /** Batch size (default 128; the cpu-backend CNNs use 32 to keep the run short). */
+  readonly batch?: number;
   readonly backend: 'wasm' | 'cpu';
   readonly loss: FngdTrainerOptions['loss'];
   model(): LayersModel;
@@ -74,7 +79,7 @@ const ZOO: Entry[] = [
   },
   {
     name: 'LSTM text classifier (vocab 2,000, len 32)',
-    backend: 'cpu',
+    backend: 'wasm',
     loss: 'softmax-cross-entropy',
     model: () => tfl.sequential({ layers: [tfl.layers.embedding({ inputDim: 2000, outputDim: 64, inputLength: 32, embeddingsInitializer: tfl.initializers.randomNormal({ seed: 1, stddev: 0.1 }) }), tfl.layers.lstm({ units: 64, kernelInitializer: g(2), recurrentInitializer: g(3) }), tfl.layers.dense({ units: 4, kernelInitializer: g(4) })] }),
     data: (c) => [tokens(c, 32, 2000), classes(c, 4)],
@@ -88,7 +93,7 @@ const ZOO: Entry[] = [
   },
   {
     name: 'tiny transformer encoder (vocab 2,000, len 32, d 64)',
-    backend: 'cpu',
+    backend: 'wasm',
     loss: 'softmax-cross-entropy',
     model: () => {
       const ids = tfl.input({ shape: [32] });
@@ -118,6 +123,7 @@ const ZOO: Entry[] = [
   {
     name: 'ResNet-style CNN with BatchNorm (16×16×3, 2 residual blocks)',
     backend: 'cpu',
+    batch: 32,
     loss: 'softmax-cross-entropy',
     model: () => {
       const x = tfl.input({ shape: [16, 16, 3] });
@@ -135,6 +141,7 @@ const ZOO: Entry[] = [
   {
     name: 'MobileNet-style block (depthwise, PReLU, separable; 16×16×3)',
     backend: 'cpu',
+    batch: 32,
     loss: 'softmax-cross-entropy',
     model: () => tfl.sequential({ layers: [tfl.layers.conv2d({ inputShape: [16, 16, 3], filters: 16, kernelSize: 3, strides: 2, padding: 'same', kernelInitializer: g(1) }), tfl.layers.depthwiseConv2d({ kernelSize: 3, padding: 'same', depthwiseInitializer: g(2) }), tfl.layers.prelu({ sharedAxes: [1, 2] }), tfl.layers.separableConv2d({ filters: 32, kernelSize: 3, padding: 'same', activation: 'relu', depthwiseInitializer: g(3), pointwiseInitializer: g(4) }), tfl.layers.globalAveragePooling2d({}), tfl.layers.dense({ units: 10, kernelInitializer: g(5) })] }),
     data: (c) => [dense(c, [16, 16, 3]), classes(c)],
@@ -142,6 +149,7 @@ const ZOO: Entry[] = [
   {
     name: 'U-Net-style autoencoder (down, up-sample, skip concatenation; 16×16×1, MSE)',
     backend: 'cpu',
+    batch: 32,
     loss: 'mse',
     model: () => {
       const x = tfl.input({ shape: [16, 16, 1] });
@@ -175,9 +183,10 @@ async function useBackend(name: 'wasm' | 'cpu'): Promise<void> {
 async function run(e: Entry): Promise<Record<string, unknown>> {
   await useBackend(e.backend);
   rngState = 12345;
-  const [x, y] = e.data(BATCH * BATCHES);
-  const xs = Array.from({ length: BATCHES }, (_, b) => tf.slice(x, [b * BATCH], [BATCH]));
-  const ys = Array.from({ length: BATCHES }, (_, b) => tf.slice(y, [b * BATCH], [BATCH]));
+  const batch = e.batch ?? BATCH;
+  const [x, y] = e.data(batch * BATCHES);
+  const xs = Array.from({ length: BATCHES }, (_, b) => tf.slice(x, [b * batch], [batch]));
+  const ys = Array.from({ length: BATCHES }, (_, b) => tf.slice(y, [b * batch], [batch]));
   const kinds = ['adam', 'fngd', 'kfac'] as const;
   const trainers: Record<string, FngdTrainer> = {};
   const params: Record<string, number> = {};
@@ -186,7 +195,7 @@ async function run(e: Entry): Promise<Record<string, unknown>> {
     const options: FngdTrainerOptions = k === 'adam' ? { loss: e.loss, optimizer: tf.train.adam(1e-3) } : k === 'kfac' ? { loss: e.loss, kfac: {} } : { loss: e.loss };
     trainers[k] = await FngdTrainer.create(m, options);
     params[k] = m.countParams();
-    params['trainable'] = m.trainableWeights.reduce((s, w) => s + w.shape.reduce((a, b) => a * (b as number), 1), 0);
+    params['trainable'] = m.trainableWeights.reduce((s, w) => s + w.shape.reduce<number>((a, b) => a * (b ?? 1), 1), 0);
   }
   const times: Record<string, number[]> = { adam: [], fngdFresh: [], fngdCached: [], kfac: [] };
   const losses: Record<string, number[]> = { adam: [], fngd: [], kfac: [] };
@@ -209,6 +218,7 @@ async function run(e: Entry): Promise<Record<string, unknown>> {
   const row = {
     model: e.name,
     backend: e.backend,
+    batch,
     parameters: params['adam'],
     trainable: params['trainable'],
     adamStepMs: adam,
@@ -219,6 +229,8 @@ async function run(e: Entry): Promise<Record<string, unknown>> {
     fngdCachedOverAdam: median(times['fngdCached']!) / adam,
     kfacOverAdam: mean(times['kfac']!) / adam,
     lastEpochLoss: { adam: mean(losses['adam']!), fngd: mean(losses['fngd']!), kfac: mean(losses['kfac']!) },
+    epochs: EPOCHS,
+    batches: BATCHES,
     steps: EPOCHS * BATCHES,
   };
   for (const t of Object.values(trainers)) t.dispose();
@@ -226,18 +238,26 @@ async function run(e: Entry): Promise<Record<string, unknown>> {
   return row;
 }
 
-const rows: Record<string, unknown>[] = [];
+/** Rows of an earlier run of FILE, kept unless re-run now (so `--only` refreshes single models). */
+const previous = (file: string | undefined): Record<string, unknown>[] =>
+  file && existsSync(file) ? ((JSON.parse(readFileSync(file, 'utf8')) as { rows: Record<string, unknown>[] }).rows ?? []) : [];
+const rows = previous(values.json);
 for (const e of ZOO) {
   if (values.only && !e.name.includes(values.only)) continue;
+  if (values.backend && e.backend !== values.backend) continue;
   const r = await run(e);
-  rows.push(r);
+  const at = rows.findIndex((q) => q['model'] === e.name);
+  if (at >= 0) rows[at] = r;
+  else rows.push(r);
   const f = (v: unknown): string => (v as number).toFixed(2);
   const l = r['lastEpochLoss'] as Record<string, number>;
   console.log(
-    `${e.name} [${e.backend}, ${String(r['trainable'])} trainable]: Adam ${f(r['adamStepMs'])} ms; FNGD fresh ×${f(r['fngdFreshOverAdam'])}, cached ×${f(r['fngdCachedOverAdam'])}; KFAC ×${f(r['kfacOverAdam'])}; ` +
+    `${e.name} [${e.backend}, batch ${String(r['batch'])}, ${String(r['trainable'])} trainable]: Adam ${f(r['adamStepMs'])} ms; FNGD fresh ×${f(r['fngdFreshOverAdam'])}, cached ×${f(r['fngdCachedOverAdam'])}; KFAC ×${f(r['kfacOverAdam'])}; ` +
       `loss Adam ${l['adam']!.toFixed(3)} FNGD ${l['fngd']!.toFixed(3)} KFAC ${l['kfac']!.toFixed(3)}`,
   );
-}
-if (values.json) {
-  writeFileSync(values.json, `${JSON.stringify({ date: new Date().toISOString(), machine: { cpus: cpus().length, node: process.version }, batch: BATCH, epochs: EPOCHS, batches: BATCHES, rows }, null, 1)}\n`);
+  if (values.json) {
+    const order = ZOO.map((z) => z.name);
+    rows.sort((a, b) => order.indexOf(a['model'] as string) - order.indexOf(b['model'] as string));
+    writeFileSync(values.json, `${JSON.stringify({ date: new Date().toISOString(), machine: { cpus: cpus().length, node: process.version }, rows }, null, 1)}\n`);
+  }
 }
