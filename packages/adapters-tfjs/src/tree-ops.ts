@@ -47,7 +47,9 @@ const leaves = (t: TfTree): Tensor[] => Object.keys(t).map((k) => t[k] as Tensor
 export function tfTreeOps(shapes: ShapeMap): TfTreeOps {
   const norm2 = (t: TfTree): Tensor => {
     const ls = leaves(t);
-    return ls.length === 0 ? tf.scalar(0) : tf.tidy(() => tf.addN(ls.map((x) => tf.sum(tf.square(x)))));
+    // stack + sum, not addN: tfjs-webgpu's AddN binds every input at once and is an invalid pipeline beyond the
+    // adapter's storage-buffer limit (7 inputs on a default device); its concat splits its inputs
+    return ls.length === 0 ? tf.scalar(0) : tf.tidy(() => tf.sum(tf.stack(ls.map((x) => tf.sum(tf.square(x))))));
   };
   return {
     spec: (t): LeafSpec[] => Object.keys(t).map((name) => ({ name, size: (t[name] as Tensor).size })),

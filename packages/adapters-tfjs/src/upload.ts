@@ -62,7 +62,7 @@ export async function uploadFactors(
   };
   const factors: LayerFactors[] = [];
   for (const g of groups) {
-    const tf_ = g.rule.factors(g, { filters, n });
+    const tf_ = await g.rule.factors(g, { filters, n });
     try {
       const matrices: Record<string, Matrix> = {};
       for (const [k, t] of Object.entries(tf_.tensors)) matrices[k] = await up(t);

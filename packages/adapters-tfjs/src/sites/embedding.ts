@@ -35,15 +35,27 @@ export const embeddingRule: SiteRule = {
   kind: 'embedding',
   roles: ['embeddings'],
   kronecker: false,
-  factors(group) {
+  async factors(group) {
+    // the batch's distinct tokens, on the host (n·T ids; tfjs-webgpu has no Unique kernel)
+    const flatIds = tf.tidy(() => tf.reshape(flat(group).ids, [-1]));
+    let host: Int32Array;
+    try {
+      host = (await flatIds.data()) as Int32Array;
+    } finally {
+      flatIds.dispose();
+    }
+    const local = new Map<number, number>();
+    const index = Int32Array.from(host, (id) => {
+      let k = local.get(id);
+      if (k === undefined) local.set(id, (k = local.size));
+      return k;
+    });
+    const u = local.size;
     return tf.tidy(() => {
-      const { ids, delta } = flat(group);
+      const { delta } = flat(group);
       const [n, t, d] = delta.shape as [number, number, number];
-      const { values, indices } = tf.unique(tf.reshape(ids, [-1]) as tf.Tensor1D);
-      const u = values.shape[0] as number;
-      const sample = tf.reshape(tf.tile(tf.reshape(tf.range(0, n, 1, 'int32'), [n, 1]), [1, t]), [-1]);
-      const segment = tf.add(tf.mul(sample, tf.scalar(u, 'int32')), indices);
-      const rows = segmentSum(tf.reshape(delta, [n * t, d]), segment, n * u); // [n·U, d]
+      const segment = Int32Array.from(index, (k, p) => Math.floor(p / t) * u + k); // sample·U + local token
+      const rows = segmentSum(tf.reshape(delta, [n * t, d]), tf.tensor1d(segment, 'int32'), n * u); // [n·U, d]
       return { kind: 'jacobian', tensors: { jacobian: tf.reshape(rows, [n, u * d]) } };
     }) as unknown as ReturnType<SiteRule['factors']>;
   },

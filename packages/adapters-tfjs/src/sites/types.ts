@@ -63,8 +63,11 @@ export interface SiteRule {
    * layout `[…, in, out]`) and `params.bias`. Rules without it leave their parameters to KFAC's plain gradient.
    */
   readonly kronecker: boolean;
-  /** The group's per-sample Gram factors (new tensors; the caller disposes them). */
-  factors(group: SiteGroup, ctx: RuleContext): TensorFactors;
+  /**
+   * The group's per-sample Gram factors (new tensors; the caller disposes them). May be async (an awaited read of
+   * something small, such as token ids, on backends without synchronous reads).
+   */
+  factors(group: SiteGroup, ctx: RuleContext): TensorFactors | Promise<TensorFactors>;
   /** `Σᵢ wᵢ∇ℓᵢ` of the group's parameters (`w`: `[n]`), new tensors keyed by variable. */
   weightedGrads(group: SiteGroup, w: Tensor, ctx: RuleContext): Map<Variable, Tensor>;
 }
