@@ -9,10 +9,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { identityTap, type FunctionModel } from './model.js';
 
-/** true: sample 0's output changed with the other samples; false: it did not; null: undecidable. */
-export async function forwardCouplesSamples(model: FunctionModel, x: Tensor): Promise<boolean | null> {
+/**
+ * true: sample 0's output changed with the other samples; false: it did not; null: the forward is not
+ * deterministic (cannot be checked); 'later': a batch of one sample (check again on the next batch).
+ */
+export async function forwardCouplesSamples(model: FunctionModel, x: Tensor): Promise<boolean | null | 'later'> {
   const n = x.shape[0] as number;
-  if (n < 2) return false;
+  if (n < 2) return 'later';
   const probe = tf.tidy(() => {
     const first = tf.slice(x, [0], [1]);
     const copies = tf.concat(new Array<Tensor>(n).fill(first));

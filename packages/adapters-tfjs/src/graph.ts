@@ -55,6 +55,16 @@ interface Graph {
   run(inputs: readonly Tensor[], tap: Tap, training: boolean, fold: boolean): Tensor[];
   /** The activation the single output's op can fold, when the output feeds no other node. */
   readonly foldable: FoldActivation;
+  /** The softmax/sigmoid the model's output ends in, foldable or not (null: none or unknown). */
+  readonly activation: FoldActivation;
+}
+
+/** The softmax/sigmoid a layer ends in, read from its config (null: none). */
+function finalActivation(layer: LayerLike): FoldActivation {
+  const cls = layer.getClassName();
+  if (cls === 'Softmax') return 'softmax';
+  const a = layer.getConfig()['activation'];
+  return a === 'softmax' || a === 'sigmoid' ? a : null;
 }
 
 /** State shared by every graph of one compilation. */
@@ -106,9 +116,11 @@ class Compilation {
     const known = this.ops.get(layer);
     if (known) return known;
     const cls = layer.getClassName();
-    // frozen: inside a frozen model, `trainable: false`, or every weight non-trainable (what a LayersModel's
-    // `trainable = false` does to the layers it holds)
-    const isFrozen = frozen || !layer.trainable || (layer.weights.length > 0 && layer.trainableWeights.length === 0);
+    // frozen: inside a frozen model, `trainable: false`, or every weight it declares trainable switched off (what a
+    // LayersModel's `trainable = false` does to the layers it holds; a BatchNormalization without γ and β declares
+    // none and is not frozen by that)
+    const declared = (layer as unknown as { _trainableWeights?: readonly unknown[] })._trainableWeights ?? layer.trainableWeights;
+    const isFrozen = frozen || !layer.trainable || (declared.length > 0 && layer.trainableWeights.length === 0);
     const ctx = this.context(isFrozen);
     let op: LayerOp;
     if (isModel(layer)) op = ctx.nested(layer, isFrozen);
@@ -149,13 +161,23 @@ class Compilation {
       order.push(node);
     };
     for (const o of model.outputs) visit(o);
+    for (const node of order) {
+      const layer = node.outboundLayer;
+      const uses = order.filter((m) => m.outboundLayer === layer).length;
+      if (uses > 1 && layer.getClassName() === 'BatchNormalization') {
+        throw new UnsupportedLayerError(layer.name, 'BatchNormalization', `is applied at ${uses} places: its moving statistics would update once per call; use one BatchNormalization layer per place`);
+      }
+    }
     const ops = order.map((node) => this.op(node.outboundLayer, frozen));
     const out = model.outputs.length === 1 ? model.outputs[0] : undefined;
     const outNode = out && !consumed.has(out.id) && !inputIds.includes(out.id) ? out.sourceLayer.inboundNodes[out.nodeIndex] : undefined;
     const outOp = outNode ? ops[order.indexOf(outNode)] : undefined;
     const foldable: FoldActivation = outOp && outNode && outNode.outputTensors.length === 1 ? outOp.foldable : null;
+    const outLayer = out?.sourceLayer;
+    const activation = !outLayer ? null : isModel(outLayer) ? this.graph(outLayer, frozen).activation : finalActivation(outLayer);
     return {
       foldable,
+      activation,
       run(inputs, tap, training, fold) {
         if (inputs.length !== inputIds.length) throw new AdapterArgumentError(`the model takes ${inputIds.length} inputs, got ${inputs.length}`);
         const values = new Map<number, Tensor>();
@@ -203,11 +225,16 @@ export function fromLayersModel(model: LayersModel, fold: FoldActivation = null,
     throw new UnsupportedLayerError(
       g.name,
       g.getClassName(),
-      `${who} has no block for this class, and the model's BatchNormalization couples the samples, so the generic per-sample route (one pass per sample) would be wrong; register a block (docs/guides/layer-blocks.md), freeze the layer, or train with kfac or a tfjs optimizer`,
+      `${who} has no block for this class, and the model's BatchNormalization couples the samples, so the generic per-sample route (one pass per sample) would be wrong; register a block (docs/guides/layer-blocks.md), freeze the layer, use perSample: 'exact', or train with kfac or a tfjs optimizer`,
     );
   }
   if (c.variables.length === 0) throw new UnsupportedModelError(`${who}: the model has no trainable weights (every layer is frozen or weight-free)`);
   const folded: FoldActivation = fold !== null && graph.foldable === fold ? fold : null;
+  if (fold !== null && folded === null && graph.activation === fold) {
+    throw new UnsupportedModelError(
+      `${who}: the model ends in a ${fold} the cross-entropy loss cannot take over (its last layer is frozen, has no block, or its output feeds another layer), so the loss would read probabilities as logits; end the model in a trainable layer with that activation, or in logits`,
+    );
+  }
   const dropPending = (): void => {
     for (const p of c.pending.values()) for (const t of p.values) t.dispose();
     c.pending.clear();

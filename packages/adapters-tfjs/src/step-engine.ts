@@ -102,14 +102,15 @@ export class StepEngine {
     const model = this.#c.model;
     if (this.#c.checkCoupling && !this.#couplingChecked && model.couplesSamples !== true) {
       // before anything changes: a forward whose samples interact would train silently wrong
-      if (await forwardCouplesSamples(model, x)) {
+      const couples = await forwardCouplesSamples(model, x);
+      if (couples === true) {
         throw new UnsupportedModelError(
           "FNGD: the model's forward couples the samples of a batch (sample 0's output changed when the other samples changed), " +
             'so its per-sample gradients are not what the capture measures; declare `couplesSamples: true` on the FunctionModel ' +
             '(each sample then gets its share of the batch gradient, as the BatchNormalization block does), or make the forward per-sample',
         );
       }
-      this.#couplingChecked = true;
+      if (couples !== 'later') this.#couplingChecked = true;
     }
     try {
       const r = await this.#step(x, y, batchKey, epoch, check);

@@ -33,8 +33,9 @@ export function trainerModel(model: LayersModel | FunctionModel, options: FngdTr
   const fold: FoldActivation = options.loss === 'softmax-cross-entropy' ? 'softmax' : options.loss === 'sigmoid-cross-entropy' ? 'sigmoid' : null;
   const layers = isLayersModel(model) ? model : null;
   const optimizer = options.kfac !== undefined ? 'KFAC' : options.optimizer !== undefined ? 'the tfjs-optimizer baseline' : 'FNGD';
-  const perSample = optimizer === 'FNGD';
-  const compiled = layers ? fromLayersModel(layers, fold, { optimizer, perSample, ...(perSample ? {} : { warn: () => {} }) }) : null;
+  // FNGD's one-sample fallback passes need samples that do not interact; the exact route never runs them
+  const perSample = optimizer === 'FNGD' && options.perSample !== 'exact';
+  const compiled = layers ? fromLayersModel(layers, fold, { optimizer, perSample, ...(optimizer === 'FNGD' ? {} : { warn: () => {} }) }) : null;
   const fm: FunctionModel = compiled ?? (model as FunctionModel);
   if (!layers && (!Array.isArray(fm.variables) || typeof fm.forward !== 'function')) {
     throw new AdapterArgumentError('FngdTrainer.create: expected a tf.LayersModel or a FunctionModel { variables, forward }');

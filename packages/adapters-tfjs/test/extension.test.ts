@@ -85,6 +85,25 @@ describe('a new layer kind is one block plus one registration', () => {
     tf.dispose([x, y]);
   });
 
+  it('the registered block on a sequence (α broadcast from the trailing axis, summed over positions) is exact too', async () => {
+    const model = tfl.sequential({
+      layers: [
+        tfl.layers.dense({ units: 4, inputShape: [5, 3], activation: 'tanh', kernelInitializer: tfl.initializers.glorotUniform({ seed: 5 }) }),
+        new FeatureScale({ name: 'fs_seq' }),
+        tfl.layers.globalAveragePooling1d({}),
+        tfl.layers.dense({ units: 3, kernelInitializer: tfl.initializers.glorotUniform({ seed: 6 }) }),
+      ],
+    });
+    const [x, y] = classData(6, [5, 3], 3, 8);
+    const vars = [...fromLayersModel(model).variables];
+    const want = referenceStep(flatParams(vars), bruteJacobian(model, softmaxCrossEntropy, x, y, vars), null, 0.5, 0.05);
+    const tr = await FngdTrainer.create(model, { loss: 'softmax-cross-entropy', fngd: { learningRate: 0.5, damping: 0.05 } });
+    await tr.trainBatch(x, y, { batchKey: 0, epoch: 0 });
+    expect(relErr(flatParams(vars), want)).toBeLessThan(2e-4);
+    tr.dispose();
+    tf.dispose([x, y]);
+  });
+
   it('site rules: a taken kind, a malformed rule and an unknown kind at a site are typed errors', async () => {
     expect(() => registerSiteRule({ kind: 'dense', roles: ['kernel'], kronecker: true, factors: () => ({ kind: 'dense', tensors: {} }), weightedGrads: () => new Map() })).toThrow(/already registered/);
     expect(() => registerSiteRule({ kind: 'x' } as never)).toThrow(AdapterArgumentError);
@@ -143,14 +162,23 @@ describe('forwards that couple samples are never trained silently wrong', () => 
     const model = bnMlp(5, 4, 3, 8);
     const [x, y] = classData(8, [5], 3, 2);
     const tr = await FngdTrainer.create(handBn(model, true, false), { loss: 'softmax-cross-entropy', fngd: { learningRate: 0.5, damping: 0.05 } });
+    const before = flatParams(variablesOf(model));
     await expect(tr.trainBatch(x, y, { batchKey: 0, epoch: 0 })).rejects.toThrow(/couples samples, and 2 variable\(s\)/);
+    expect(flatParams(variablesOf(model))).toEqual(before);
+    expect(tr.stats?.factorizations).toBe(0);
     tr.dispose();
     tf.dispose([x, y]);
   });
 
   it('a per-sample forward with dropout (not deterministic) is not checked and trains', async () => {
     const w = tf.variable(tf.randomNormal([5, 3], 0, 0.3, 'float32', 1));
-    const fm: FunctionModel = { variables: [w], forward: (x, tap, training) => tap.dense(tf.matMul(tf.dropout(x, training ? 0.3 : 0) as tf.Tensor2D, w), x, { kernel: w }) };
+    const fm: FunctionModel = {
+      variables: [w],
+      forward: (x, tap, training) => {
+        const h = tf.dropout(x, training ? 0.3 : 0);
+        return tap.dense(tf.matMul(h as tf.Tensor2D, w), h, { kernel: w });
+      },
+    };
     const [x, y] = classData(8, [5], 3, 2);
     const tr = await FngdTrainer.create(fm, { loss: 'softmax-cross-entropy' });
     expect(Number.isFinite((await tr.trainBatch(x, y, { batchKey: 0, epoch: 0 })).loss)).toBe(true);

@@ -16,8 +16,13 @@ function perSampleGrads(group: SiteGroup): Tensor {
   for (const s of group.sites) {
     const n = s.delta.shape[0] as number;
     const prod = tf.mul(s.delta, s.inputs);
-    // axes where α has size 1 but the site does not: α is shared there
-    const shared = alpha.shape.flatMap((d, i) => (d === 1 && (s.delta.shape[i + 1] as number) !== 1 ? [i + 1] : []));
+    // α broadcasts from the trailing axes: the site's leading axes beyond α's rank, and the axes where α has
+    // size 1 but the site does not, are shared
+    const lead = s.delta.rank - 1 - alpha.rank;
+    const shared = [
+      ...Array.from({ length: Math.max(lead, 0) }, (_, i) => i + 1),
+      ...alpha.shape.flatMap((d, i) => (d === 1 && (s.delta.shape[lead + i + 1] as number) !== 1 ? [lead + i + 1] : [])),
+    ];
     const g = tf.reshape(shared.length > 0 ? tf.sum(prod, shared) : prod, [n, -1]);
     out = out ? tf.add(out, g) : g;
   }
