@@ -110,6 +110,37 @@ const ZOO: Entry[] = [
     data: (c) => [tokens(c, 32, 2000), classes(c, 4)],
   },
   {
+    name: 'deep autoencoder 784-256-64-256-784 (MSE)',
+    backend: 'wasm',
+    loss: 'mse',
+    model: () => tfl.sequential({ layers: [tfl.layers.dense({ units: 256, inputShape: [784], activation: 'relu', kernelInitializer: g(1) }), tfl.layers.dense({ units: 64, activation: 'relu', kernelInitializer: g(2) }), tfl.layers.dense({ units: 256, activation: 'relu', kernelInitializer: g(3) }), tfl.layers.dense({ units: 784, kernelInitializer: g(4) })] }),
+    data: (c) => {
+      const x = dense(c, [784]);
+      return [x, tf.clone(x)];
+    },
+  },
+  {
+    name: 'LayerNorm + PReLU MLP 784-256-256-10 with Dropout',
+    backend: 'wasm',
+    loss: 'softmax-cross-entropy',
+    model: () => tfl.sequential({ layers: [tfl.layers.dense({ units: 256, inputShape: [784], kernelInitializer: g(1) }), tfl.layers.layerNormalization(), tfl.layers.prelu({ alphaInitializer: tfl.initializers.constant({ value: 0.25 }) }), tfl.layers.dropout({ rate: 0.1 }), tfl.layers.dense({ units: 256, kernelInitializer: g(2) }), tfl.layers.layerNormalization(), tfl.layers.prelu({ alphaInitializer: tfl.initializers.constant({ value: 0.25 }) }), tfl.layers.dense({ units: 10, kernelInitializer: g(3) })] }),
+    data: (c) => [dense(c, [784]), classes(c)],
+  },
+  {
+    name: 'bag of embeddings (vocab 5,000, len 32, d 32, mean pooling)',
+    backend: 'wasm',
+    loss: 'softmax-cross-entropy',
+    model: () => tfl.sequential({ layers: [tfl.layers.embedding({ inputDim: 5000, outputDim: 32, inputLength: 32, embeddingsInitializer: tfl.initializers.randomNormal({ seed: 1, stddev: 0.1 }) }), tfl.layers.globalAveragePooling1d({}), tfl.layers.dense({ units: 64, activation: 'relu', kernelInitializer: g(2) }), tfl.layers.dense({ units: 4, kernelInitializer: g(3) })] }),
+    data: (c) => [tokens(c, 32, 5000), classes(c, 4)],
+  },
+  {
+    name: 'SimpleRNN sequence model (len 32, 16 features, 128 units)',
+    backend: 'wasm',
+    loss: 'softmax-cross-entropy',
+    model: () => tfl.sequential({ layers: [tfl.layers.simpleRNN({ units: 128, inputShape: [32, 16], kernelInitializer: g(1), recurrentInitializer: g(2) }), tfl.layers.dense({ units: 4, kernelInitializer: g(3) })] }),
+    data: (c) => [dense(c, [32, 16]), classes(c, 4)],
+  },
+  {
     name: 'transfer learning: frozen 784-512-256 base + trainable 256-128-10 head',
     backend: 'wasm',
     loss: 'softmax-cross-entropy',
@@ -145,6 +176,14 @@ const ZOO: Entry[] = [
     loss: 'softmax-cross-entropy',
     model: () => tfl.sequential({ layers: [tfl.layers.conv2d({ inputShape: [16, 16, 3], filters: 16, kernelSize: 3, strides: 2, padding: 'same', kernelInitializer: g(1) }), tfl.layers.depthwiseConv2d({ kernelSize: 3, padding: 'same', depthwiseInitializer: g(2) }), tfl.layers.prelu({ sharedAxes: [1, 2] }), tfl.layers.separableConv2d({ filters: 32, kernelSize: 3, padding: 'same', activation: 'relu', depthwiseInitializer: g(3), pointwiseInitializer: g(4) }), tfl.layers.globalAveragePooling2d({}), tfl.layers.dense({ units: 10, kernelInitializer: g(5) })] }),
     data: (c) => [dense(c, [16, 16, 3]), classes(c)],
+  },
+  {
+    name: 'Conv1D text CNN (vocab 2,000, len 32; global max pooling)',
+    backend: 'cpu',
+    batch: 32,
+    loss: 'softmax-cross-entropy',
+    model: () => tfl.sequential({ layers: [tfl.layers.embedding({ inputDim: 2000, outputDim: 32, inputLength: 32, embeddingsInitializer: tfl.initializers.randomNormal({ seed: 1, stddev: 0.1 }) }), tfl.layers.conv1d({ filters: 64, kernelSize: 3, activation: 'relu', kernelInitializer: g(2) }), tfl.layers.globalMaxPooling1d({}), tfl.layers.dense({ units: 4, kernelInitializer: g(3) })] }),
+    data: (c) => [tokens(c, 32, 2000), classes(c, 4)],
   },
   {
     name: 'U-Net-style autoencoder (down, up-sample, skip concatenation; 16×16×1, MSE)',

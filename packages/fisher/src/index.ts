@@ -26,6 +26,7 @@ export {
 export type { Conv2dFactors } from './kinds/conv2d.js';
 export type { DenseFactors } from './kinds/dense.js';
 export type { JacobianFactors } from './kinds/jacobian.js';
+export type { GramFactors } from './kinds/gram.js';
 export { stackGrams, sumGrams } from './combine.js';
 export { naturalGradient, smwCoefficients } from './smw.js';
 export { solveCoefficients, type CoefficientSolve, type SolveOptions } from './solve.js';

@@ -41,6 +41,15 @@ describe.each(await backends())('%s', (backend) => {
   });
   afterAll(() => dev.destroy());
 
+  it('the built-in gram kind passes a precomputed Gram through (a copy)', async () => {
+    const g = dev.matrix([2, 1, 1, 3], [2, 2]);
+    const out = layerGram(dev, { kind: 'gram', gram: g });
+    expect(out).not.toBe(g);
+    expect(Array.from(await dev.read(out))).toEqual([2, 1, 1, 3]);
+    out.dispose();
+    g.dispose();
+  });
+
   it('a registered kind builds its Gram through layerGram (float64 reference on non-tile shapes)', async () => {
     if (!factorKinds().includes('split-test')) registerFactorKind(splitKind);
     const [n, d1, d2] = [7, 5, 11];
@@ -70,6 +79,7 @@ describe.each(await backends())('%s', (backend) => {
     const b = dev.matrix(randn(9, 1), [3, 3]);
     const before = dev.stats().liveStorages;
     expect(() => layerGram(dev, { kind: 'split-test', left: a, right: b } as unknown as LayerFactors)).toThrow(ShapeMismatchError);
+    expect(() => layerGram(dev, { kind: 'gram', gram: a })).toThrow(/must be square/);
     expect(dev.stats().liveStorages).toBe(before);
     a.dispose();
     b.dispose();

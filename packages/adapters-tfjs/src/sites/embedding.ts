@@ -1,8 +1,9 @@
 /**
  * `embedding`: `z[i, t] = E[idᵢₜ]` (E `[V, d]`). Sample i's gradient is sparse: `Σₜ e_{idᵢₜ} δᵢₜᵀ`, nonzero only in
- * the rows of the tokens it uses. The factors are those per-sample gradients restricted to the U distinct tokens
- * of the batch (`[n, U·d]`, fisher's `jacobian`), built with one scatter-add — never a one-hot matrix; so the
- * Gram is `Gᵢⱼ = Σₜₛ [idᵢₜ = idⱼₛ] δᵢₜ·δⱼₛ` exactly. The weighted gradient is one scatter-add into `[V, d]`.
+ * the rows of the tokens it uses. Its factors are the token-equality Gram `Gᵢⱼ = Σₜₛ [idᵢₜ = idⱼₛ] δᵢₜ·δⱼₛ`
+ * itself (fisher's `gram`), computed on the host in float64 from each sample's Δ summed per token, over the pairs
+ * of samples that share a token — never a one-hot matrix, never the `[n, U·d]` per-sample rows. The weighted
+ * gradient is one scatter-add into `[V, d]`.
  * KFAC leaves E to its plain gradient.
  * @module
  */
@@ -18,6 +19,39 @@ import { perSample } from './weights.js';
  */
 export function segmentSum(x: Tensor, ids: Tensor, segments: number): Tensor {
   return tf.scatterND(tf.expandDims(tf.cast(ids, 'int32'), 1), x, [segments, x.shape[1] as number]);
+}
+
+/**
+ * `Gᵢⱼ = Σₜₛ [idᵢₜ = idⱼₛ] δᵢₜ·δⱼₛ` (float64, returned as float32): each sample's Δ summed per token, then the
+ * products of the samples that share a token.
+ */
+export function tokenGram(ids: Int32Array, delta: Float32Array, n: number, t: number, d: number): Float32Array {
+  // per token: the samples using it and their summed Δ rows
+  const byToken = new Map<number, Map<number, Float64Array>>();
+  for (let p = 0; p < n * t; p++) {
+    const i = Math.floor(p / t);
+    const id = ids[p] as number;
+    let rows = byToken.get(id);
+    if (!rows) byToken.set(id, (rows = new Map()));
+    let r = rows.get(i);
+    if (!r) rows.set(i, (r = new Float64Array(d)));
+    for (let k = 0; k < d; k++) r[k]! += delta[p * d + k] as number;
+  }
+  const g = new Float64Array(n * n);
+  for (const rows of byToken.values()) {
+    const entries = [...rows.entries()];
+    for (let a = 0; a < entries.length; a++) {
+      const [i, ri] = entries[a] as [number, Float64Array];
+      for (let b = a; b < entries.length; b++) {
+        const [j, rj] = entries[b] as [number, Float64Array];
+        let s = 0;
+        for (let k = 0; k < d; k++) s += (ri[k] as number) * (rj[k] as number);
+        g[i * n + j]! += s;
+        if (i !== j) g[j * n + i]! += s;
+      }
+    }
+  }
+  return Float32Array.from(g);
 }
 
 /** All sites' ids `[n, T]` (int32) and Δ `[n, T, d]`, positions side by side. */
@@ -36,28 +70,21 @@ export const embeddingRule: SiteRule = {
   roles: ['embeddings'],
   kronecker: false,
   async factors(group) {
-    // the batch's distinct tokens, on the host (n·T ids; tfjs-webgpu has no Unique kernel)
-    const flatIds = tf.tidy(() => tf.reshape(flat(group).ids, [-1]));
-    let host: Int32Array;
-    try {
-      host = (await flatIds.data()) as Int32Array;
-    } finally {
-      flatIds.dispose();
-    }
-    const local = new Map<number, number>();
-    const index = Int32Array.from(host, (id) => {
-      let k = local.get(id);
-      if (k === undefined) local.set(id, (k = local.size));
-      return k;
+    // ids and Δ on the host (n·T ids, n·T·d floats): the token-equality Gram in float64, pairs of samples that
+    // share a token only — Σᵥ kᵥ²·d for kᵥ samples using token v, at most n²·T·d
+    const { ids, delta } = tf.tidy(() => {
+      const f = flat(group);
+      return { ids: tf.reshape(f.ids, [-1]), delta: f.delta };
     });
-    const u = local.size;
-    return tf.tidy(() => {
-      const { delta } = flat(group);
-      const [n, t, d] = delta.shape as [number, number, number];
-      const segment = Int32Array.from(index, (k, p) => Math.floor(p / t) * u + k); // sample·U + local token
-      const rows = segmentSum(tf.reshape(delta, [n * t, d]), tf.tensor1d(segment, 'int32'), n * u); // [n·U, d]
-      return { kind: 'jacobian', tensors: { jacobian: tf.reshape(rows, [n, u * d]) } };
-    }) as unknown as ReturnType<SiteRule['factors']>;
+    const [n, t, d] = delta.shape as [number, number, number];
+    let hostIds: Int32Array;
+    let hostDelta: Float32Array;
+    try {
+      [hostIds, hostDelta] = (await Promise.all([ids.data(), delta.data()])) as [Int32Array, Float32Array];
+    } finally {
+      tf.dispose([ids, delta]);
+    }
+    return { kind: 'gram', tensors: { gram: tf.tensor2d(tokenGram(hostIds, hostDelta, n, t, d), [n, n]) } };
   },
   weightedGrads(group, w) {
     const e = group.params['embeddings'] as Variable;

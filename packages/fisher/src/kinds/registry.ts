@@ -3,8 +3,8 @@
  *
  * A factor kind is one object — {@link FactorKind} — that knows how many samples a value of its kind describes
  * (checking its shapes) and how to build the `[n,n]` per-sample Gram `Gᵢⱼ = ⟨∇ℓᵢ, ∇ℓⱼ⟩` of the parameters it
- * covers, without ever forming J. The built-in kinds (`dense`, `conv2d`, `jacobian`) are registered exactly as a
- * new kind is: by {@link registerFactorKind}. To make a new kind part of the {@link LayerFactors} type, augment
+ * covers, without ever forming J. The built-in kinds (`dense`, `conv2d`, `jacobian`, `gram`) are registered exactly as a
+ * new kind is: by {@link registerFactorKind}; `gram` carries a Gram its caller computed. To make a new kind part of the {@link LayerFactors} type, augment
  * {@link FactorKinds}:
  *
  * ```ts
@@ -19,6 +19,7 @@ import type { LinalgDevice, Matrix } from '@ifngd/linalg-gpu';
 import { FisherArgumentError } from '../errors.js';
 import { conv2dKind, type Conv2dFactors } from './conv2d.js';
 import { denseKind, type DenseFactors } from './dense.js';
+import { gramKind, type GramFactors } from './gram.js';
 import { jacobianKind, type JacobianFactors } from './jacobian.js';
 
 /**
@@ -28,6 +29,7 @@ export interface FactorKinds {
   dense: DenseFactors;
   conv2d: Conv2dFactors;
   jacobian: JacobianFactors;
+  gram: GramFactors;
 }
 
 /**
@@ -54,6 +56,7 @@ const KINDS = new Map<string, FactorKind>([
   [denseKind.kind, denseKind as unknown as FactorKind],
   [conv2dKind.kind, conv2dKind as unknown as FactorKind],
   [jacobianKind.kind, jacobianKind as unknown as FactorKind],
+  [gramKind.kind, gramKind as unknown as FactorKind],
 ]);
 
 /**
