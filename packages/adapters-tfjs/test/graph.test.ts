@@ -12,7 +12,7 @@ import { FngdTrainer, fromLayersModel, softmaxCrossEntropy } from '../src/index.
 import { capture } from '../src/internal.js';
 import { bruteJacobian, classData, flatParams, relErr, useCpu } from './helpers.js';
 import { groupBlocks, referenceStep } from './support/reference.js';
-import { gruRnn, lstmText, mobileBlock, tinyTransformer, paddedCnn, residualDag, sequenceNet, tokenData } from './support/zoo.js';
+import { deconvNet, gruRnn, lstmText, mobileBlock, tinyTransformer, paddedCnn, residualDag, sequenceNet, tokenData } from './support/zoo.js';
 
 beforeAll(useCpu);
 
@@ -25,6 +25,7 @@ const cases: [string, () => LayersModel, () => [tf.Tensor, tf.Tensor]][] = [
   ['GRU (all outputs, backwards) → SimpleRNN → Dense', () => gruRnn(5, 3, 4), () => classData(6, [5, 3], 3, 2)],
   ['tiny transformer encoder: Dense q/k/v on sequences, Dot attention, softmax over keys, residual LayerNorms', () => tinyTransformer(17, 6, 8, 2), () => tokenData(7, 6, 17, 3, 9)],
   ['MobileNet-style: DepthwiseConv2D (multiplier 2, strided), PReLU (shared axes), SeparableConv2D', () => mobileBlock(3), () => classData(6, [7, 7, 2], 3, 12)],
+  ['Conv2DTranspose (same with stride 2, valid without bias) after a strided Conv2D', () => deconvNet(2), () => classData(6, [6, 6, 2], 3, 14)],
   ['ZeroPadding2D, UpSampling2D, Cropping2D, strided Conv2D, Permute, GlobalMaxPooling2D', () => paddedCnn(5), () => classData(6, [5, 5, 2], 3, 8)],
 ];
 

@@ -16,7 +16,7 @@ import { sharesTfDevice, tfGpuDevice } from '../src/device.js';
 import { webgpuAvailable } from '../../linalg-gpu/test/devices.js';
 import { inBrowser, requireWebgpu } from '../../linalg-gpu/test/env.js';
 import { classData, cnn, mlp, relErr } from './helpers.js';
-import { bnResnet, lstmText, mobileBlock, residualDag, sequenceNet, tinyTransformer, tokenData } from './support/zoo.js';
+import { bnResnet, deconvNet, lstmText, mobileBlock, residualDag, sequenceNet, tinyTransformer, tokenData } from './support/zoo.js';
 
 const gpuOk = await webgpuAvailable();
 const requireGpu = requireWebgpu;
@@ -311,6 +311,7 @@ describe.skipIf(!gpuOk && !requireGpu)('tfjs webgpu backend: graphs and the new 
     ['LSTM text classifier', () => lstmText(13, 6, 2), () => tokenData(7, 6, 13, 3, 5)],
     ['tiny transformer encoder', () => tinyTransformer(17, 6, 8, 2), () => tokenData(7, 6, 17, 3, 9)],
     ['MobileNet-style block', () => mobileBlock(3), () => classData(6, [7, 7, 2], 3, 12)],
+    ['Conv2DTranspose decoder', () => deconvNet(2), () => classData(6, [6, 6, 2], 3, 14)],
   ];
   for (const [name, make, data] of cases) {
     it(`${name}: one FNGD step and one cached step equal the tfjs-cpu result`, async () => {

@@ -9,7 +9,7 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FngdTrainer, type FngdTrainerOptions } from '../src/index.js';
 import { classData, useCpu } from './helpers.js';
-import { bnMlp, bnResnet, frozenBase, gruRnn, lstmText, mobileBlock, tinyTransformer, paddedCnn, residualDag, sequenceNet, tokenData } from './support/zoo.js';
+import { bnMlp, bnResnet, deconvNet, frozenBase, gruRnn, lstmText, mobileBlock, tinyTransformer, paddedCnn, residualDag, sequenceNet, tokenData } from './support/zoo.js';
 
 beforeAll(useCpu);
 
@@ -23,6 +23,7 @@ const zoo: [string, (seed: number) => LayersModel, () => [tf.Tensor, tf.Tensor]]
   ['GRU + SimpleRNN sequence model', (s) => gruRnn(5, 3, s), () => classData(32, [5, 3], 3, 2)],
   ['MobileNet-style depthwise/separable block with PReLU', (s) => mobileBlock(s), () => classData(32, [7, 7, 2], 3, 12)],
   ['tiny transformer encoder', (s) => tinyTransformer(17, 6, 8, s), () => tokenData(32, 6, 17, 3, 9)],
+  ['Conv2DTranspose decoder', (s) => deconvNet(s), () => classData(32, [6, 6, 2], 3, 14)],
   ['transfer learning: frozen base + head', (s) => frozenBase(s).model, () => classData(32, [5], 3, 9)],
 ];
 

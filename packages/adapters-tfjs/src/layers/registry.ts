@@ -5,6 +5,7 @@
  */
 import { AdapterArgumentError } from '../errors.js';
 import { convBlock } from './conv.js';
+import { convTransposeBlock } from './conv-transpose.js';
 import { denseBlock } from './dense.js';
 import { depthwiseBlock } from './depthwise.js';
 import { embeddingBlock } from './embedding.js';
@@ -24,7 +25,7 @@ function add(block: LayerBlock): void {
   for (const c of block.classNames) BLOCKS.set(c, block);
 }
 
-for (const b of [denseBlock, convBlock, depthwiseBlock, preluBlock, embeddingBlock, batchNormBlock, layerNormBlock, recurrentBlock, upSamplingBlock, weightlessBlock]) add(b);
+for (const b of [denseBlock, convBlock, convTransposeBlock, depthwiseBlock, preluBlock, embeddingBlock, batchNormBlock, layerNormBlock, recurrentBlock, upSamplingBlock, weightlessBlock]) add(b);
 
 /**
  * Registers a block for tfjs layer classes (custom layers included: `getClassName()`). Throws

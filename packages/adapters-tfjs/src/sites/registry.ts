@@ -5,6 +5,7 @@
  */
 import { AdapterArgumentError } from '../errors.js';
 import { conv2dRule } from './conv2d.js';
+import { conv2dTransposeRule } from './conv2d-transpose.js';
 import { denseRule } from './dense.js';
 import { depthwiseRule } from './depthwise.js';
 import { elementwiseRule } from './elementwise.js';
@@ -12,7 +13,7 @@ import { embeddingRule } from './embedding.js';
 import { scaleShiftRule } from './scale-shift.js';
 import type { SiteRule } from './types.js';
 
-const RULES = new Map<string, SiteRule>([denseRule, conv2dRule, scaleShiftRule, embeddingRule, depthwiseRule, elementwiseRule].map((r) => [r.kind, r]));
+const RULES = new Map<string, SiteRule>([denseRule, conv2dRule, conv2dTransposeRule, scaleShiftRule, embeddingRule, depthwiseRule, elementwiseRule].map((r) => [r.kind, r]));
 
 /** Registers a site rule (`AdapterArgumentError` when the kind is taken or the rule is malformed). */
 export function registerSiteRule(rule: SiteRule): void {

@@ -168,3 +168,16 @@ export function tinyTransformer(vocab = 17, len = 6, d = 8, seed = 1): LayersMod
   const out = tfl.layers.dense({ units: 3, name: 'cls', kernelInitializer: g(seed + 11) }).apply(pooled) as S;
   return tfl.model({ inputs: ids, outputs: out });
 }
+
+/** A decoder: Conv2D (strided) → Conv2DTranspose (same, stride 2) → Conv2DTranspose (valid, no bias) → GAP → Dense. */
+export function deconvNet(seed = 1): LayersModel {
+  return tfl.sequential({
+    layers: [
+      tfl.layers.conv2d({ inputShape: [6, 6, 2], filters: 3, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', name: 'enc', kernelInitializer: g(seed), biasInitializer: bias(seed + 1) }),
+      tfl.layers.conv2dTranspose({ filters: 4, kernelSize: 3, strides: 2, padding: 'same', activation: 'tanh', name: 'up1', kernelInitializer: g(seed + 2), biasInitializer: bias(seed + 3) }),
+      tfl.layers.conv2dTranspose({ filters: 2, kernelSize: 2, strides: 1, padding: 'valid', useBias: false, name: 'up2', kernelInitializer: g(seed + 4) }),
+      tfl.layers.globalAveragePooling2d({}),
+      tfl.layers.dense({ units: 3, name: 'dout', kernelInitializer: g(seed + 5) }),
+    ],
+  });
+}
