@@ -1,7 +1,8 @@
 /**
- * KFAC in the tfjs trainer (`FngdTrainer.create(model, { loss, kfac })`). The model's Dense and Conv2D layers
- * (its taps, in forward order) become KFAC layers; tfjs kernels are `[in, out]` (Conv2D `[kh, kw, cin, cout]`,
- * patches unfolded in that order), so every layer has layout `'in-out'`. Per step:
+ * KFAC in the tfjs trainer (`FngdTrainer.create(model, { loss, kfac })`). The model's Kronecker layers (its taps:
+ * Dense, Conv1D/2D, recurrent and pointwise kernels — the site groups whose rule is `kronecker`) become KFAC
+ * layers; tfjs kernels are `[in, out]` (Conv2D `[kh, kw, cin, cout]`, patches unfolded in that order), so every
+ * layer has layout `'in-out'`. Per step:
  * 1. when the optimizer's running averages are due (`factorsDue`): one capture pass — layer inputs A and
  *    output-gradients Δ of the summed loss — gives both KFAC's factors and the mean-loss gradient
  *    `Σᵢ (1/n)∇ℓᵢ` (from the factors, as FNGD's α-weighted gradient with αᵢ = 1/n); otherwise one ordinary

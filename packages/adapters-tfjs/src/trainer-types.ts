@@ -27,8 +27,8 @@ export interface FngdTrainerOptions {
   readonly fngd?: TrainerFngdOptions;
   /**
    * Train with KFAC instead (`ifngd`'s `kfac` options without `device`/`ops`/`layers`; every field optional,
-   * missing ones from `KFAC_DEFAULTS`). The model's Dense and Conv2D layers are its KFAC layers (a
-   * `FunctionModel` must list them in `taps`); other variables get the plain mean-loss gradient.
+   * missing ones from `KFAC_DEFAULTS`). The model's Dense, convolution, recurrent and pointwise kernels are its
+   * KFAC layers (a `FunctionModel` must list them in `taps`); other variables get the plain mean-loss gradient.
    */
   readonly kfac?: TrainerKfacOptions;
   /** Train with a tfjs optimizer in the same loop instead of FNGD (baselines). */
