@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { FngdTrainer, type FngdTrainerOptions } from '../src/index.js';
+import { FngdTrainer, TargetError, type FngdTrainerOptions } from '../src/index.js';
 import { classData, useCpu } from './helpers.js';
 import { bnMlp, bnResnet, deconvNet, frozenBase, gruRnn, lstmText, mobileBlock, tinyTransformer, paddedCnn, residualDag, sequenceNet, tokenData } from './support/zoo.js';
 
@@ -59,6 +59,33 @@ describe('the model zoo trains with defaults', () => {
         expect(Number.isFinite(r.last)).toBe(true);
         expect(r.last).toBeLessThan(r.first);
         expect(r.leaked).toBe(0);
+        tr.dispose();
+        tf.dispose([x, y]);
+      });
+    }
+  }
+});
+
+describe('steps on the new kinds are transactions', () => {
+  for (const [name, make, data] of zoo) {
+    for (const [label, options] of [
+      ['FNGD', { loss: 'softmax-cross-entropy' }],
+      ['KFAC', { loss: 'softmax-cross-entropy', kfac: {} }],
+    ] as [string, FngdTrainerOptions][]) {
+      it(`${name} — ${label}: a step with bad targets throws and changes nothing (weights, moving statistics, optimizer, tensors)`, async () => {
+        const model = make(5);
+        const [x, y] = data();
+        const tr = await FngdTrainer.create(model, options);
+        await tr.trainBatch(x, y, { batchKey: 0, epoch: 0 });
+        const weights = model.getWeights().map((t) => Array.from(t.dataSync()));
+        const state = JSON.stringify([tr.stats, tr.kfacStats]);
+        const tensors = tf.memory().numTensors;
+        const bad = tf.fill(y.shape, NaN);
+        await expect(tr.trainBatch(x, bad, { batchKey: 1, epoch: 0 })).rejects.toBeInstanceOf(TargetError);
+        bad.dispose();
+        expect(model.getWeights().map((t) => Array.from(t.dataSync()))).toEqual(weights);
+        expect(JSON.stringify([tr.stats, tr.kfacStats])).toBe(state);
+        expect(tf.memory().numTensors).toBe(tensors);
         tr.dispose();
         tf.dispose([x, y]);
       });
