@@ -199,9 +199,10 @@ class Compilation {
 
 /**
  * Compiles a `tf.Sequential` or `tf.LayersModel` into a {@link CompiledModel}: any DAG of layers with one input
- * and one output. Layers run through their registered block (`registerLayerBlock`; built in: Dense, Conv1D,
- * Conv2D, Embedding, BatchNormalization, LayerNormalization and the weight-free layers of
- * `WEIGHTLESS_LAYERS`), frozen layers forward only, nested models recursively; a layer with weights but no
+ * and one output. Layers run through their registered block (`registerLayerBlock`; `supportedLayers()` lists
+ * the classes: Dense, Conv1D/2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D, SimpleRNN/LSTM/GRU,
+ * Embedding, Layer/BatchNormalization, PReLU and the weight-free layers of `WEIGHTLESS_LAYERS`), frozen layers
+ * forward only, nested models recursively; a layer with weights but no
  * block trains through the generic per-sample route (a one-time warning). A weight-free layer without a block
  * throws {@link UnsupportedLayerError} naming it and what to do. Nothing is modified.
  *
