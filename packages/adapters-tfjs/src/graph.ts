@@ -122,11 +122,11 @@ class Compilation {
     const declared = (layer as unknown as { _trainableWeights?: readonly unknown[] })._trainableWeights ?? layer.trainableWeights;
     const isFrozen = frozen || !layer.trainable || (declared.length > 0 && layer.trainableWeights.length === 0);
     const ctx = this.context(isFrozen);
+    const block = layerBlock(cls);
     let op: LayerOp;
     if (isModel(layer)) op = ctx.nested(layer, isFrozen);
-    else if (isFrozen && layer.weights.length > 0 && cls !== 'BatchNormalization') op = frozenOp(layer);
+    else if (isFrozen && layer.weights.length > 0 && block?.compilesFrozen !== true) op = frozenOp(layer);
     else {
-      const block = layerBlock(cls);
       if (block) op = block.compile(layer, ctx);
       else if (layer.weights.length === 0) {
         throw new UnsupportedLayerError(layer.name, cls, `${this.options.optimizer ?? 'the trainer'} has no block for this weight-free layer class; register one with registerLayerBlock (docs/guides/layer-blocks.md) or write the model as a FunctionModel`);
@@ -161,12 +161,11 @@ class Compilation {
       order.push(node);
     };
     for (const o of model.outputs) visit(o);
-    for (const node of order) {
-      const layer = node.outboundLayer;
-      const uses = order.filter((m) => m.outboundLayer === layer).length;
-      if (uses > 1 && layer.getClassName() === 'BatchNormalization') {
-        throw new UnsupportedLayerError(layer.name, 'BatchNormalization', `is applied at ${uses} places: its moving statistics would update once per call; use one BatchNormalization layer per place`);
-      }
+    const uses = new Map<LayerLike, number>();
+    for (const node of order) uses.set(node.outboundLayer, (uses.get(node.outboundLayer) ?? 0) + 1);
+    for (const [layer, count] of uses) {
+      const why = layerBlock(layer.getClassName())?.onePlaceOnly;
+      if (count > 1 && why) throw new UnsupportedLayerError(layer.name, layer.getClassName(), `is applied at ${count} places: ${why}`);
     }
     const ops = order.map((node) => this.op(node.outboundLayer, frozen));
     const out = model.outputs.length === 1 ? model.outputs[0] : undefined;

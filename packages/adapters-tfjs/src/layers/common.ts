@@ -56,3 +56,28 @@ export function pair(v: unknown, name: string, layer: LayerLike, dims = 2): numb
   if (v === undefined || v === null) return new Array<number>(dims).fill(1);
   throw new UnsupportedLayerError(layer.name, layer.getClassName(), `cannot read ${name} ${JSON.stringify(v)}`);
 }
+
+/** Throws unless the layer is channels last (`dataFormat` unset or `'channelsLast'`). */
+export function channelsLast(layer: LayerLike): void {
+  const f = layer.getConfig()['dataFormat'];
+  if (f !== undefined && f !== 'channelsLast') {
+    throw new UnsupportedLayerError(layer.name, layer.getClassName(), `dataFormat '${String(f)}': only channelsLast is supported; transpose the input instead`);
+  }
+}
+
+/**
+ * A convolution's channels-last geometry over `dims` spatial axes: strides and `same`/`valid` padding. Refuses
+ * other data formats and paddings, and dilation (tfjs 4.22 differentiates no dilated convolution).
+ */
+export function convGeometry(layer: LayerLike, dims: 1 | 2): { strides: number[]; padding: 'same' | 'valid' } {
+  channelsLast(layer);
+  const cfg = layer.getConfig();
+  const padding = cfg['padding'];
+  if (padding !== 'same' && padding !== 'valid') {
+    throw new UnsupportedLayerError(layer.name, layer.getClassName(), `padding '${String(padding)}': tfjs trains only 'same' and 'valid'`);
+  }
+  if (pair(cfg['dilationRate'], 'dilationRate', layer, dims).some((d) => d !== 1)) {
+    throw new UnsupportedLayerError(layer.name, layer.getClassName(), 'dilationRate > 1: TensorFlow.js 4.22 has no gradient for dilated convolutions; use dilationRate 1 or freeze the layer');
+  }
+  return { strides: pair(cfg['strides'], 'strides', layer, dims), padding };
+}

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor, Variable } from '@tensorflow/tfjs-core';
 import { UnsupportedLayerError } from '../errors.js';
 import type { Conv2dGeometry } from '../model.js';
-import { activationOf, checkNoExtras, KERNEL_EXTRAS, pair, weightByRole } from './common.js';
+import { activationOf, checkNoExtras, convGeometry, KERNEL_EXTRAS, weightByRole } from './common.js';
 import type { LayerBlock } from './types.js';
 
 const deconv = (size: number, stride: number, kernel: number, padding: 'same' | 'valid'): number =>
@@ -20,14 +20,8 @@ export const convTransposeBlock: LayerBlock = {
     const cls = layer.getClassName();
     checkNoExtras(layer, KERNEL_EXTRAS);
     const cfg = layer.getConfig();
-    if (cfg['dataFormat'] !== undefined && cfg['dataFormat'] !== 'channelsLast') {
-      throw new UnsupportedLayerError(layer.name, cls, `dataFormat '${String(cfg['dataFormat'])}': only channelsLast is supported`);
-    }
-    const padding = cfg['padding'];
-    if (padding !== 'same' && padding !== 'valid') throw new UnsupportedLayerError(layer.name, cls, `padding '${String(padding)}'`);
-    const [sh, sw] = pair(cfg['strides'], 'strides', layer) as [number, number];
-    const [dh, dw] = pair(cfg['dilationRate'], 'dilationRate', layer) as [number, number];
-    if (dh * dw !== 1) throw new UnsupportedLayerError(layer.name, cls, 'dilationRate > 1 is not supported; use dilationRate 1 or freeze the layer');
+    const { strides, padding } = convGeometry(layer, 2);
+    const [sh, sw] = strides as [number, number];
     const k = weightByRole(layer, 'kernel');
     if (!k) throw new UnsupportedLayerError(layer.name, cls, 'has no kernel');
     const b: Variable | null = cfg['useBias'] === false ? null : (weightByRole(layer, 'bias')?.variable ?? null);

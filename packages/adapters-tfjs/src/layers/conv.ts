@@ -7,15 +7,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor, Variable } from '@tensorflow/tfjs-core';
 import { UnsupportedLayerError } from '../errors.js';
 import type { Conv2dGeometry } from '../model.js';
-import { activationOf, checkNoExtras, KERNEL_EXTRAS, pair, weightByRole } from './common.js';
+import { activationOf, checkNoExtras, convGeometry, KERNEL_EXTRAS, weightByRole } from './common.js';
 import type { CompileContext, LayerBlock, LayerLike, LayerOp } from './types.js';
 
 function weights(layer: LayerLike, ctx: CompileContext): { k: Variable; b: Variable | null } {
   checkNoExtras(layer, KERNEL_EXTRAS);
   const cfg = layer.getConfig();
-  if (cfg['dataFormat'] !== undefined && cfg['dataFormat'] !== 'channelsLast') {
-    throw new UnsupportedLayerError(layer.name, layer.getClassName(), `dataFormat '${String(cfg['dataFormat'])}': only channelsLast is supported; transpose the input instead`);
-  }
   const kernel = weightByRole(layer, 'kernel');
   if (!kernel) throw new UnsupportedLayerError(layer.name, layer.getClassName(), 'has no kernel');
   const b = cfg['useBias'] === false ? null : (weightByRole(layer, 'bias')?.variable ?? null);
@@ -25,27 +22,16 @@ function weights(layer: LayerLike, ctx: CompileContext): { k: Variable; b: Varia
   return { k: kernel.variable, b };
 }
 
-/** tfjs 4.22 has no gradient for dilated convolutions (its own `fit` fails too): refused before training. */
-function noDilation(layer: LayerLike, product: number): void {
-  if (product !== 1) {
-    throw new UnsupportedLayerError(layer.name, layer.getClassName(), 'dilationRate > 1: TensorFlow.js 4.22 has no gradient for dilated convolutions; use dilationRate 1 or freeze the layer');
-  }
-}
-
 function conv2dOp(layer: LayerLike, ctx: CompileContext): LayerOp {
-  const cfg = layer.getConfig();
-  const padding = cfg['padding'];
-  if (padding !== 'same' && padding !== 'valid') throw new UnsupportedLayerError(layer.name, layer.getClassName(), `padding '${String(padding)}'`);
-  const [sh, sw] = pair(cfg['strides'], 'strides', layer) as [number, number];
-  const [dh, dw] = pair(cfg['dilationRate'], 'dilationRate', layer) as [number, number];
-  noDilation(layer, dh * dw);
-  const geometry: Conv2dGeometry = { strides: [sh, sw], padding, dilations: [dh, dw] };
+  const { strides, padding } = convGeometry(layer, 2);
+  const [sh, sw] = strides as [number, number];
+  const geometry: Conv2dGeometry = { strides: [sh, sw], padding, dilations: [1, 1] };
   const { k, b } = weights(layer, ctx);
   const act = activationOf(layer);
   return {
     foldable: act.foldable,
     apply([x], tap, _training, fold) {
-      const z0 = tf.conv2d(x as tf.Tensor4D, k as tf.Tensor4D, [sh, sw], padding, 'NHWC', [dh, dw]);
+      const z0 = tf.conv2d(x as tf.Tensor4D, k as tf.Tensor4D, [sh, sw], padding);
       const z = tap.conv2d(b ? tf.add(z0, b) : z0, x as Tensor, { kernel: k, bias: b }, geometry);
       return [fold ? z : act.apply(z)];
     },
@@ -53,22 +39,18 @@ function conv2dOp(layer: LayerLike, ctx: CompileContext): LayerOp {
 }
 
 function conv1dOp(layer: LayerLike, ctx: CompileContext): LayerOp {
-  const cfg = layer.getConfig();
-  const padding = cfg['padding'];
-  if (padding !== 'same' && padding !== 'valid') throw new UnsupportedLayerError(layer.name, layer.getClassName(), `padding '${String(padding)}' (tfjs runs only 'same' and 'valid')`);
-  const [stride] = pair(cfg['strides'], 'strides', layer, 1) as [number];
-  const [dilation] = pair(cfg['dilationRate'], 'dilationRate', layer, 1) as [number];
-  noDilation(layer, dilation);
+  const { strides, padding } = convGeometry(layer, 1);
+  const stride = strides[0] as number;
   const { k, b } = weights(layer, ctx);
   const [kw, cin, cout] = k.shape as [number, number, number];
-  const geometry = { strides: [1, stride], padding, dilations: [1, dilation], kernelShape: [1, kw, cin, cout] } as const;
+  const geometry = { strides: [1, stride], padding, dilations: [1, 1], kernelShape: [1, kw, cin, cout] } as const;
   const act = activationOf(layer);
   return {
     foldable: act.foldable,
     apply([x], tap, _training, fold) {
       const x4 = tf.expandDims(x as Tensor, 1) as tf.Tensor4D;
       const k4 = tf.reshape(k, [1, kw, cin, cout]) as tf.Tensor4D;
-      const z0 = tf.conv2d(x4, k4, [1, stride], padding, 'NHWC', [1, dilation]);
+      const z0 = tf.conv2d(x4, k4, [1, stride], padding);
       const z4 = tap.site('conv2d', b ? tf.add(z0, b) : z0, x4, { kernel: k, bias: b }, geometry);
       const z = tf.squeeze(z4, [1]);
       return [fold ? z : act.apply(z)];

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor, Variable } from '@tensorflow/tfjs-core';
 import { UnsupportedLayerError } from '../errors.js';
 import type { Conv2dGeometry } from '../model.js';
-import { activationOf, checkNoExtras, pair, weightByRole } from './common.js';
+import { activationOf, checkNoExtras, convGeometry, weightByRole } from './common.js';
 import type { LayerBlock } from './types.js';
 
 const EXTRAS = ['depthwiseRegularizer', 'pointwiseRegularizer', 'biasRegularizer', 'activityRegularizer', 'depthwiseConstraint', 'pointwiseConstraint', 'biasConstraint'] as const;
@@ -19,14 +19,8 @@ export const depthwiseBlock: LayerBlock = {
     const cls = layer.getClassName();
     checkNoExtras(layer, EXTRAS);
     const cfg = layer.getConfig();
-    if (cfg['dataFormat'] !== undefined && cfg['dataFormat'] !== 'channelsLast') {
-      throw new UnsupportedLayerError(layer.name, cls, `dataFormat '${String(cfg['dataFormat'])}': only channelsLast is supported`);
-    }
-    const padding = cfg['padding'];
-    if (padding !== 'same' && padding !== 'valid') throw new UnsupportedLayerError(layer.name, cls, `padding '${String(padding)}'`);
-    const [sh, sw] = pair(cfg['strides'], 'strides', layer) as [number, number];
-    const [dh, dw] = pair(cfg['dilationRate'], 'dilationRate', layer) as [number, number];
-    if (dh * dw !== 1) throw new UnsupportedLayerError(layer.name, cls, 'dilationRate > 1: TensorFlow.js 4.22 has no gradient for dilated convolutions; use dilationRate 1 or freeze the layer');
+    const { strides, padding } = convGeometry(layer, 2);
+    const [sh, sw] = strides as [number, number];
     const geometry: Conv2dGeometry = { strides: [sh, sw], padding, dilations: [1, 1] };
     const dk = weightByRole(layer, 'depthwiseKernel');
     if (!dk) throw new UnsupportedLayerError(layer.name, cls, 'has no depthwise kernel');

@@ -67,6 +67,8 @@ function apply(xhat: Tensor, ss: ScaleShift, tap: Tap): Tensor {
 /** The BatchNormalization block. */
 export const batchNormBlock: LayerBlock = {
   classNames: ['BatchNormalization'],
+  compilesFrozen: true,
+  onePlaceOnly: 'its moving statistics would update once per call; use one BatchNormalization layer per place',
   compile(layer, ctx) {
     checkNoExtras(layer, ['betaRegularizer', 'gammaRegularizer', 'betaConstraint', 'gammaConstraint']);
     const cfg = layer.getConfig();

@@ -50,4 +50,11 @@ export interface LayerBlock {
   /** The tfjs class names it compiles (`layer.getClassName()`). */
   readonly classNames: readonly string[];
   compile(layer: LayerLike, ctx: CompileContext): LayerOp;
+  /**
+   * The block compiles frozen layers of its classes itself (`ctx.frozen`), e.g. to run them in inference mode;
+   * otherwise a frozen layer is applied as tfjs applies it, forward only.
+   */
+  readonly compilesFrozen?: boolean;
+  /** Why a layer of these classes may be applied at one place of a model only (refused at several), if so. */
+  readonly onePlaceOnly?: string;
 }

@@ -8,8 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor } from '@tensorflow/tfjs-core';
-import { UnsupportedLayerError } from '../errors.js';
-import { pair } from './common.js';
+import { channelsLast, pair } from './common.js';
 import type { LayerBlock } from './types.js';
 
 /** Nearest-neighbour upsampling of NHWC `x` by integer factors (two rank-4 tiles: tfjs differentiates tiles up to rank 4). */
@@ -24,10 +23,8 @@ export function upsampleNearest(x: Tensor, sh: number, sw: number): Tensor {
 export const upSamplingBlock: LayerBlock = {
   classNames: ['UpSampling2D'],
   compile(layer) {
+    channelsLast(layer);
     const cfg = layer.getConfig();
-    if (cfg['dataFormat'] !== undefined && cfg['dataFormat'] !== 'channelsLast') {
-      throw new UnsupportedLayerError(layer.name, layer.getClassName(), `dataFormat '${String(cfg['dataFormat'])}': only channelsLast is supported`);
-    }
     const [sh, sw] = pair(cfg['size'], 'size', layer) as [number, number];
     const nearest = cfg['interpolation'] === undefined || cfg['interpolation'] === 'nearest';
     return {
