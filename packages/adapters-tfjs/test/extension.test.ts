@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { Tensor, Variable } from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { AdapterArgumentError, FngdTrainer, fromLayersModel, registerLayerBlock, registerSiteRule, softmaxCrossEntropy, UnsupportedModelError, type FunctionModel } from '../src/index.js';
+import { AdapterArgumentError, FngdTrainer, fromLayersModel, registerLayerBlock, registerSiteRule, softmaxCrossEntropy, supportedLayers, UnsupportedModelError, type FunctionModel } from '../src/index.js';
 import { capture } from '../src/internal.js';
 import { bruteJacobian, classData, flatParams, relErr, useCpu, variablesOf } from './helpers.js';
 import { shareJacobian } from './support/batchnorm-reference.js';
@@ -104,6 +104,34 @@ describe('a new layer kind is one block plus one registration', () => {
     tf.dispose([x, y]);
   });
 
+  it('a malformed block is refused and registers nothing', () => {
+    expect(() => registerLayerBlock({ classNames: [], compile: () => ({ foldable: null, apply: (xs) => [...xs] }) })).toThrow(/expected \{ classNames/);
+    expect(() => registerLayerBlock({ classNames: ['NoCompile'] } as never)).toThrow(AdapterArgumentError);
+    expect(supportedLayers()).not.toContain('NoCompile');
+  });
+
+  it('a rule whose factors are not 2-D or 3-D is refused at upload, and the step changes nothing', async () => {
+    registerSiteRule({
+      kind: 'flat-test',
+      roles: ['kernel'],
+      kronecker: false,
+      factors: (g) => ({ kind: 'jacobian', tensors: { jacobian: tf.reshape(g.sites[0]!.delta, [-1]) } }),
+      weightedGrads: () => new Map(),
+    });
+    const w = tf.variable(tf.randomNormal([3, 2], 0, 0.3, 'float32', 4));
+    const fm: FunctionModel = { variables: [w], forward: (x, tap) => tap.site('flat-test', tf.matMul(x as tf.Tensor2D, w), x, { kernel: w }) };
+    const tr = await FngdTrainer.create(fm, { loss: 'softmax-cross-entropy' });
+    const [x, y] = classData(4, [3], 2, 1);
+    const before = Array.from(w.dataSync());
+    const tensors = tf.memory().numTensors;
+    await expect(tr.trainBatch(x, y, { batchKey: 0, epoch: 0 })).rejects.toThrow(/a factor tensor must be 2-D or 3-D, got \[8\]/);
+    expect(Array.from(w.dataSync())).toEqual(before);
+    expect(tr.stats?.factorizations).toBe(0);
+    expect(tf.memory().numTensors).toBe(tensors);
+    tr.dispose();
+    tf.dispose([x, y, w]);
+  });
+
   it('site rules: a taken kind, a malformed rule and an unknown kind at a site are typed errors', async () => {
     expect(() => registerSiteRule({ kind: 'dense', roles: ['kernel'], kronecker: true, factors: () => ({ kind: 'dense', tensors: {} }), weightedGrads: () => new Map() })).toThrow(/already registered/);
     expect(() => registerSiteRule({ kind: 'x' } as never)).toThrow(AdapterArgumentError);
@@ -142,6 +170,19 @@ describe('forwards that couple samples are never trained silently wrong', () => 
     await expect(tr.trainBatch(x, y, { batchKey: 0, epoch: 0 })).rejects.toThrow(UnsupportedModelError);
     await expect(tr.trainBatch(x, y, { batchKey: 0, epoch: 0 })).rejects.toThrow(/couplesSamples: true/);
     expect(flatParams(variablesOf(model))).toEqual(before);
+    tr.dispose();
+    tf.dispose([x, y]);
+  });
+
+  it('a first batch of one sample leaves the check for the next batch', async () => {
+    const model = bnMlp(5, 4, 3, 8);
+    const [x, y] = classData(8, [5], 3, 2);
+    const tr = await FngdTrainer.create(handBn(model, false), { loss: 'softmax-cross-entropy', fngd: { learningRate: 0.5, damping: 0.05 } });
+    // one sample: batch statistics of one sample normalize it to β — finite, trains; the check is not spent
+    const [x1, y1] = [tf.slice(x, [0], [1]), tf.slice(y, [0], [1])];
+    await tr.trainBatch(x1, y1, { batchKey: 'one', epoch: 0 });
+    tf.dispose([x1, y1]);
+    await expect(tr.trainBatch(x, y, { batchKey: 0, epoch: 0 })).rejects.toThrow(UnsupportedModelError);
     tr.dispose();
     tf.dispose([x, y]);
   });
