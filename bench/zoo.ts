@@ -1,10 +1,11 @@
 /**
  * The model zoo: architectures tfjs users bring, each trained in the same loop with FNGD at its defaults, KFAC at
- * its defaults and Adam (tf.train.adam(1e-3)). Per model: parameters (trainable), median step time of Adam, of
- * FNGD's fresh steps (epoch 1: capture, Gram, solve) and cached steps (later epochs: coefficients reused), of
- * KFAC's steps (mean: its inverse refreshes are amortised over 10 steps), the ratios to Adam's step, and the mean
- * training loss after the same budget of steps. The three trainers alternate batch by batch, so load on the machine
- * hits them alike. Models run on tfjs-backend-wasm, convolutional ones on the cpu backend (tfjs-backend-wasm 4.22
+ * its defaults (parameters of no Kronecker layer on the plain gradient), KFAC with those parameters in its diagonal
+ * block (`nonKronecker: 'diagonal'`) and Adam (tf.train.adam(1e-3)). Per model: parameters (trainable), median step
+ * time of Adam, of FNGD's fresh steps (epoch 1: capture, Gram, solve) and cached steps (later epochs: coefficients
+ * reused), of KFAC's steps (mean: its inverse refreshes are amortised over 10 steps), the ratios to Adam's step, and
+ * the mean training loss after the same budget of steps. The trainers alternate batch by batch, so load on the
+ * machine hits them alike. Models run on tfjs-backend-wasm, convolutional ones on the cpu backend (tfjs-backend-wasm 4.22
  * registers no Conv2DBackpropFilter: no optimizer can train a CNN there). Embedding models train on wasm because
  * the Embedding block's gradient is a scatter-add (tfjs's own gather gradient needs UnsortedSegmentSum, which wasm
  * lacks). The data are synthetic with random labels: the loss measures how fast each optimizer fits, not
@@ -226,21 +227,26 @@ async function run(e: Entry): Promise<Record<string, unknown>> {
   const [x, y] = e.data(batch * BATCHES);
   const xs = Array.from({ length: BATCHES }, (_, b) => tf.slice(x, [b * batch], [batch]));
   const ys = Array.from({ length: BATCHES }, (_, b) => tf.slice(y, [b * batch], [batch]));
-  const kinds = ['adam', 'fngd', 'kfac'] as const;
+  const kinds = ['adam', 'fngd', 'kfac', 'kfacDiagonal'] as const;
+  const optionsOf: Record<(typeof kinds)[number], FngdTrainerOptions> = {
+    adam: { loss: e.loss, optimizer: tf.train.adam(1e-3) },
+    fngd: { loss: e.loss },
+    kfac: { loss: e.loss, kfac: {} },
+    kfacDiagonal: { loss: e.loss, kfac: { nonKronecker: 'diagonal' } },
+  };
   const trainers: Record<string, FngdTrainer> = {};
   const params: Record<string, number> = {};
   for (const k of kinds) {
     const m = e.model();
-    const options: FngdTrainerOptions = k === 'adam' ? { loss: e.loss, optimizer: tf.train.adam(1e-3) } : k === 'kfac' ? { loss: e.loss, kfac: {} } : { loss: e.loss };
-    trainers[k] = await FngdTrainer.create(m, options);
+    trainers[k] = await FngdTrainer.create(m, optionsOf[k]);
     params[k] = m.countParams();
     params['trainable'] = m.trainableWeights.reduce((s, w) => s + w.shape.reduce<number>((a, b) => a * (b ?? 1), 1), 0);
   }
-  const times: Record<string, number[]> = { adam: [], fngdFresh: [], fngdCached: [], kfac: [] };
-  const losses: Record<string, number[]> = { adam: [], fngd: [], kfac: [] };
+  const times: Record<string, number[]> = { adam: [], fngdFresh: [], fngdCached: [], kfac: [], kfacDiagonal: [] };
+  const losses: Record<string, number[]> = { adam: [], fngd: [], kfac: [], kfacDiagonal: [] };
   for (let epoch = 0; epoch < EPOCHS; epoch++) {
     for (let b = 0; b < BATCHES; b++) {
-      const order = (epoch + b) % 2 === 0 ? kinds : ([...kinds].reverse() as unknown as typeof kinds);
+      const order = (epoch + b) % 2 === 0 ? [...kinds] : [...kinds].reverse();
       for (const k of order) {
         const t0 = performance.now();
         const r = await (trainers[k] as FngdTrainer).trainBatch(xs[b] as Tensor, ys[b] as Tensor, { batchKey: b, epoch });
@@ -264,10 +270,12 @@ async function run(e: Entry): Promise<Record<string, unknown>> {
     fngdFreshStepMs: median(times['fngdFresh']!),
     fngdCachedStepMs: median(times['fngdCached']!),
     kfacStepMs: mean(times['kfac']!),
+    kfacDiagonalStepMs: mean(times['kfacDiagonal']!),
     fngdFreshOverAdam: median(times['fngdFresh']!) / adam,
     fngdCachedOverAdam: median(times['fngdCached']!) / adam,
     kfacOverAdam: mean(times['kfac']!) / adam,
-    lastEpochLoss: { adam: mean(losses['adam']!), fngd: mean(losses['fngd']!), kfac: mean(losses['kfac']!) },
+    kfacDiagonalOverAdam: mean(times['kfacDiagonal']!) / adam,
+    lastEpochLoss: { adam: mean(losses['adam']!), fngd: mean(losses['fngd']!), kfac: mean(losses['kfac']!), kfacDiagonal: mean(losses['kfacDiagonal']!) },
     epochs: EPOCHS,
     batches: BATCHES,
     steps: EPOCHS * BATCHES,
@@ -291,8 +299,8 @@ for (const e of ZOO) {
   const f = (v: unknown): string => (v as number).toFixed(2);
   const l = r['lastEpochLoss'] as Record<string, number>;
   console.log(
-    `${e.name} [${e.backend}, batch ${String(r['batch'])}, ${String(r['trainable'])} trainable]: Adam ${f(r['adamStepMs'])} ms; FNGD fresh ×${f(r['fngdFreshOverAdam'])}, cached ×${f(r['fngdCachedOverAdam'])}; KFAC ×${f(r['kfacOverAdam'])}; ` +
-      `loss Adam ${l['adam']!.toFixed(3)} FNGD ${l['fngd']!.toFixed(3)} KFAC ${l['kfac']!.toFixed(3)}`,
+    `${e.name} [${e.backend}, batch ${String(r['batch'])}, ${String(r['trainable'])} trainable]: Adam ${f(r['adamStepMs'])} ms; FNGD fresh ×${f(r['fngdFreshOverAdam'])}, cached ×${f(r['fngdCachedOverAdam'])}; KFAC ×${f(r['kfacOverAdam'])}, diagonal ×${f(r['kfacDiagonalOverAdam'])}; ` +
+      `loss Adam ${l['adam']!.toFixed(3)} FNGD ${l['fngd']!.toFixed(3)} KFAC ${l['kfac']!.toFixed(3)} diagonal ${l['kfacDiagonal']!.toFixed(3)}`,
   );
   if (values.json) {
     const order = ZOO.map((z) => z.name);

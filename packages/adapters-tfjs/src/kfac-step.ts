@@ -2,11 +2,13 @@
  * KFAC in the tfjs trainer (`FngdTrainer.create(model, { loss, kfac })`). The model's Kronecker layers (its taps:
  * Dense, Conv1D/2D, recurrent and pointwise kernels — the site groups whose rule is `kronecker`) become KFAC
  * layers; tfjs kernels are `[in, out]` (Conv2D `[kh, kw, cin, cout]`, patches unfolded in that order), so every
- * layer has layout `'in-out'`. Per step:
+ * layer has layout `'in-out'`. Every other trainable variable (normalization scale and shift, depthwise filters,
+ * embeddings, PReLU, transposed-convolution kernels, layers without a block) is KFAC's diagonal block: its
+ * empirical-Fisher diagonal from per-sample second moments (`kfac-moments.ts`). Per step:
  * 1. when the optimizer's running averages are due (`factorsDue`): one capture pass — layer inputs A and
- *    output-gradients Δ of the summed loss — gives both KFAC's factors and the mean-loss gradient
- *    `Σᵢ (1/n)∇ℓᵢ` (from the factors, as FNGD's α-weighted gradient with αᵢ = 1/n); otherwise one ordinary
- *    backward pass of the mean loss;
+ *    output-gradients Δ of the summed loss — gives KFAC's factors, the diagonal block's second moments and the
+ *    mean-loss gradient `Σᵢ (1/n)∇ℓᵢ` (from the factors, as FNGD's α-weighted gradient with αᵢ = 1/n); otherwise
+ *    one ordinary backward pass of the mean loss;
  * 2. gradients and parameters are read to the host in one awaited read (KFAC preconditions on the linalg
  *    device and keeps its state on the host: no synchronous read, so it runs on webgpu too) — with
  *    `trainBatch`'s target value check, verified right after it (`TargetError` before anything changes);
@@ -20,11 +22,12 @@ import type { LinalgDevice, Matrix } from '@ifngd/linalg-gpu';
 import { kfac, type HostTree, type KfacLayer, type KfacOptimizer, type KfacOptions } from 'ifngd';
 import { captureAsync, type Capture } from './capture.js';
 import { AdapterArgumentError } from './errors.js';
+import { secondMoments } from './kfac-moments.js';
 import type { TapWeights } from './model.js';
 import type { StepContext } from './step-context.js';
 import type { TargetValueCheck } from './targets.js';
 import { uploadFactors } from './upload.js';
-import { weightedGroupGrads, weightedLossGradsAsync } from './weighted-grads.js';
+import { perSampleJacobianAsync, weightedGroupGrads, weightedLossGradsAsync, wholeBatchJacobian } from './weighted-grads.js';
 import type { SiteGroup } from './sites/types.js';
 
 /**
@@ -32,7 +35,16 @@ import type { SiteGroup } from './sites/types.js';
  * trainer supplies the device and maps the model's layers); every field optional, missing ones from
  * `KFAC_DEFAULTS`.
  */
-export type TrainerKfacOptions = Omit<KfacOptions<HostTree>, 'device' | 'ops' | 'layers'>;
+export type TrainerKfacOptions = Omit<KfacOptions<HostTree>, 'device' | 'ops' | 'layers' | 'diagonal'> & {
+  /**
+   * The parameters of no Kronecker layer (normalization scale and shift, depthwise filters, embeddings, PReLU,
+   * transposed-convolution kernels, layers without a block): `'gradient'` (default) leaves them the plain gradient
+   * (kfac-pytorch, whose defaults these are); `'diagonal'` preconditions them by their empirical-Fisher diagonal
+   * (kfac-jax's diagonal blocks) — with a fixed learning rate and KL clipping it can take too long steps on
+   * those parameters (the diagonal ignores their correlations); see the adapter README.
+   */
+  readonly nonKronecker?: 'gradient' | 'diagonal';
+};
 
 /** What one KFAC step reports. */
 export interface KfacStepResult {
@@ -82,13 +94,24 @@ export class KfacStep {
     if (typeof options !== 'object' || options === null || Array.isArray(options)) {
       throw new AdapterArgumentError('FngdTrainer.create: `kfac` must be an options object (`{}` for KFAC_DEFAULTS)');
     }
-    for (const k of ['device', 'ops', 'layers'] as const) {
+    for (const k of ['device', 'ops', 'layers', 'diagonal'] as const) {
       if (k in options) throw new AdapterArgumentError(`FngdTrainer.create: kfac.${k} is set by the trainer; remove it`);
     }
-    if (c.taps.length === 0) throw new AdapterArgumentError('FngdTrainer.create: KFAC needs at least one trainable Dense or convolution layer (its Kronecker blocks); other parameters get the plain gradient');
     const names = new Map(c.variables.map((v, i) => [v, c.names[i] as string]));
+    const layers = kfacLayersOf(c.taps, names);
+    const kron = new Set(layers.flatMap((l) => [l.weight, l.bias]));
     this.#c = c;
-    this.optimizer = kfac<HostTree>({ ...options, device: c.device, layers: kfacLayersOf(c.taps, names) });
+    const { nonKronecker = 'gradient', ...rest } = options;
+    if (nonKronecker !== 'gradient' && nonKronecker !== 'diagonal') {
+      throw new AdapterArgumentError(`FngdTrainer.create: kfac.nonKronecker must be 'gradient' or 'diagonal', got ${String(nonKronecker)}`);
+    }
+    const diagonal = nonKronecker === 'diagonal' ? c.names.filter((n) => !kron.has(n)) : [];
+    if (layers.length === 0 && diagonal.length === 0) {
+      throw new AdapterArgumentError(
+        "FngdTrainer.create: KFAC has no Kronecker layer here (no trainable Dense, convolution or recurrent kernel); precondition the other parameters with kfac: { nonKronecker: 'diagonal' }, or train with FNGD",
+      );
+    }
+    this.optimizer = kfac<HostTree>({ ...rest, device: c.device, layers, diagonal });
   }
 
   /** Starts the optimizer at the variables' current values (an awaited read). */
@@ -121,6 +144,24 @@ export class KfacStep {
     for (const g of cap.groups) for (const [v, t] of weightedGroupGrads(g, w, this.#c.filters)) out.set(v, t);
     if (cap.uncovered.length > 0) {
       for (const [v, g] of (await weightedLossGradsAsync(this.#c.model, this.#c.loss, x, y, w, cap.uncovered)).grads) out.set(v, g);
+    }
+  }
+
+  /** The diagonal block's second moments from a capture, read to the host by leaf name. */
+  async #moments(cap: Capture, x: Tensor, y: Tensor): Promise<Record<string, Float32Array>> {
+    const { model, loss, filters } = this.#c;
+    // variables at no site: one backward pass per sample — of the whole batch when the forward couples samples
+    // (each ℓᵢ's total derivative), else of the sample alone
+    const jacobian = model.couplesSamples === true ? wholeBatchJacobian : perSampleJacobianAsync;
+    const diag = cap.groups.filter((g) => !g.rule.kronecker);
+    const m = await secondMoments(cap, diag, { filters, n: cap.n }, (vars) => jacobian(model, loss, x, y, vars));
+    try {
+      const vars = [...m.keys()];
+      const host = await readHost(vars.map((v) => m.get(v) as Tensor));
+      const names = new Map(this.#c.variables.map((v, i) => [v, this.#c.names[i] as string]));
+      return Object.fromEntries(vars.map((v, i) => [names.get(v) ?? v.name, host[i] as Float32Array]));
+    } finally {
+      for (const t of m.values()) t.dispose();
     }
   }
 
@@ -162,7 +203,8 @@ export class KfacStep {
         ? await uploadFactors(device, captured, this.#c.filters, () => new Float32Array(0), made, kron)
         : undefined;
       const mean = lossSum / n;
-      const next = await opt.step(g, params, { ...(factors ? { factors } : {}), ...(Number.isFinite(mean) ? { loss: mean } : {}) });
+      const moments = captured && opt.diagonal.length > 0 ? { secondMoments: () => this.#moments(captured, x, y) } : {};
+      const next = await opt.step(g, params, { ...(factors ? { factors } : {}), ...moments, ...(Number.isFinite(mean) ? { loss: mean } : {}) });
       if (next !== params) {
         variables.forEach((v, i) => {
           const t = tf.tensor(next[this.#c.names[i] as string] as Float32Array, v.shape, 'float32');

@@ -82,21 +82,42 @@ export function weightedLossGradTensors(
   }
 }
 
+/** Sample i's gradient of `vars`, flattened and concatenated (a new tensor). */
+function sampleRow(model: FunctionModel, loss: PerSampleLoss, x: Tensor, y: Tensor, vars: readonly Variable[], i: number): Tensor {
+  return tf.tidy(() => {
+    const xi = tf.slice(x, [i], [1]);
+    const yi = tf.slice(y, [i], [1]);
+    const { value, grads } = releaseTapeOnThrow(() => tf.variableGrads(() => tf.sum(loss(model.forward(xi, identityTap, true), yi)) as tf.Scalar, [...vars]));
+    value.dispose();
+    return tf.concat(vars.map((v) => tf.reshape(grads[v.name] ?? tf.zerosLike(v), [-1])));
+  });
+}
+
 /** Per-sample gradients `[n, d]` of `vars` by a `tf.grad` loop (the generic fallback: slow). */
 export function perSampleJacobian(model: FunctionModel, loss: PerSampleLoss, x: Tensor, y: Tensor, vars: readonly Variable[]): Float32Array {
   const n = x.shape[0] as number;
   const d = vars.reduce((s, v) => s + v.size, 0);
   const out = new Float32Array(n * d);
   for (let i = 0; i < n; i++) {
-    const row = tf.tidy(() => {
-      const xi = tf.slice(x, [i], [1]);
-      const yi = tf.slice(y, [i], [1]);
-      const { value, grads } = releaseTapeOnThrow(() => tf.variableGrads(() => tf.sum(loss(model.forward(xi, identityTap, true), yi)) as tf.Scalar, [...vars]));
-      value.dispose();
-      return tf.concat(vars.map((v) => tf.reshape(grads[v.name] ?? tf.zerosLike(v), [-1])));
-    });
+    const row = sampleRow(model, loss, x, y, vars, i);
     out.set(row.dataSync(), i * d);
     row.dispose();
+  }
+  return out;
+}
+
+/** {@link perSampleJacobian} with awaited reads (backends without synchronous reads). */
+export async function perSampleJacobianAsync(model: FunctionModel, loss: PerSampleLoss, x: Tensor, y: Tensor, vars: readonly Variable[]): Promise<Float32Array> {
+  const n = x.shape[0] as number;
+  const d = vars.reduce((s, v) => s + v.size, 0);
+  const out = new Float32Array(n * d);
+  for (let i = 0; i < n; i++) {
+    const row = sampleRow(model, loss, x, y, vars, i);
+    try {
+      out.set((await row.data()) as Float32Array, i * d);
+    } finally {
+      row.dispose();
+    }
   }
   return out;
 }

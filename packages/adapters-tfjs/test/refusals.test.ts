@@ -60,7 +60,7 @@ describe('layer blocks refuse what they cannot train, naming what to do', () => 
     await refused(tfl.model({ inputs: x, outputs: tfl.layers.dense({ units: 3 }).apply(h as S) as S }), 'rs', /returnState/);
   });
 
-  it('a layer without a block in a BatchNorm model is refused under FNGD, trains with perSample: exact or under KFAC', async () => {
+  it('a layer without a block in a BatchNorm model is refused under FNGD, trains with perSample: exact or under KFAC (its diagonal block from whole-batch passes)', async () => {
     // a weighted layer no block covers
     class Opaque extends tfl.layers.Layer {
       static className = 'Opaque';
@@ -76,7 +76,7 @@ describe('layer blocks refuse what they cannot train, naming what to do', () => 
     const model = (): LayersModel => seq([tfl.layers.dense({ units: 4, inputShape: [5] }), tfl.layers.batchNormalization(), new Opaque({ name: 'opaque' }), tfl.layers.dense({ units: 3 })]);
     await refused(model(), 'opaque', /couples the samples.*perSample: 'exact'/);
     const [x, y] = classData(8, [5], 3, 1);
-    for (const options of [{ perSample: 'exact' as const }, { kfac: {} }]) {
+    for (const options of [{ perSample: 'exact' as const }, { kfac: {} }, { kfac: { nonKronecker: 'diagonal' as const } }]) {
       const tr = await FngdTrainer.create(model(), { loss: 'softmax-cross-entropy', ...options });
       expect(Number.isFinite((await tr.trainBatch(x, y, { batchKey: 0, epoch: 0 })).loss)).toBe(true);
       tr.dispose();

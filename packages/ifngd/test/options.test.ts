@@ -108,6 +108,12 @@ const kfacBad: [Record<string, unknown>, string[]][] = [
   [{ layers: [{ ...KFAC_LAYERS[0], layuot: 'out-in' }, KFAC_LAYERS[1]] }, ["'layuot'", 'layers[0]']],
   [{ ops: 'host' }, ['ops', 'host']],
   [{ onNonFinite: 'ignore' }, ['onNonFinite', 'ignore']],
+  [{ diagonal: 'b1' }, ['diagonal must be an array']],
+  [{ diagonal: [''] }, ['diagonal[0]']],
+  [{ diagonal: ['W1'] }, ["'W1'", 'twice']],
+  [{ diagonal: ['g', 'g'] }, ["'g'", 'twice']],
+  [{ layers: [], diagonal: [] }, ['nothing to precondition']],
+  [{ layers: 'W1' }, ['layers must be an array']],
 ];
 
 describe('kfac options', () => {
@@ -125,6 +131,7 @@ describe('kfac options', () => {
     const all: Required<KfacOptions> = {
       device: dev,
       layers: KFAC_LAYERS,
+      diagonal: [],
       learningRate: constantSchedule(0.1),
       damping: 0.01,
       decay: 0.9,

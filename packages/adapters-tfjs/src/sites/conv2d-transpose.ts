@@ -3,8 +3,8 @@
  * is the adjoint of the convolution of its output with K, so its kernel's gradient is that convolution's with the
  * roles swapped: the patches are unfolded from Δ (`[n, T, kh·kw·cout]`, T = the input's h·w positions) and the
  * "output-gradients" are the inputs x (`[n, T, cin]`). Sample i's gradient `Σₜ P(Δᵢ)ₜ xᵢₜᵀ`: fisher's `conv2d`
- * factors without bias (a bias goes through its own `scale-shift` site). KFAC leaves K to its plain gradient (its
- * A and G would swap).
+ * factors without bias (a bias goes through its own `scale-shift` site). Under KFAC, K is in the diagonal block
+ * (its A and G would swap), from the per-sample gradients `P(Δᵢ)ᵀxᵢ` of one batched GEMM.
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -12,7 +12,7 @@ import type { Tensor, Variable } from '@tensorflow/tfjs-core';
 import type { Conv2dGeometry } from '../model.js';
 import { unfoldPatches } from '../patches.js';
 import type { RuleContext, SiteGroup, SiteRecord, SiteRule, TensorFactors } from './types.js';
-import { perSample, positions } from './weights.js';
+import { meanSquares, perSample, positions } from './weights.js';
 
 /** Unfolded Δ `[n, T, kh·kw·cout]` of a site. */
 function deltaPatches(s: SiteRecord, ctx: RuleContext): Tensor {
@@ -35,6 +35,22 @@ export const conv2dTransposeRule: SiteRule = {
         flags: { bias: false },
       };
     }) as TensorFactors;
+  },
+  secondMoments(group, ctx) {
+    const k = group.params['kernel'] as Variable;
+    return new Map([
+      [
+        k,
+        tf.tidy(() => {
+          let g: Tensor | null = null;
+          for (const s of group.sites) {
+            const term = tf.matMul(deltaPatches(s, ctx) as tf.Tensor3D, positions(s.inputs) as tf.Tensor3D, true, false); // [n, K, cin]
+            g = g ? tf.add(g, term) : term;
+          }
+          return meanSquares(g as unknown as Tensor, k.shape);
+        }),
+      ],
+    ]);
   },
   weightedGrads(group: SiteGroup, w, ctx) {
     const k = group.params['kernel'] as Variable;

@@ -2,7 +2,7 @@
  * `depthwise`: `z[·,·,·,c·m+k] = Σᵢⱼ x[·, ·+i, ·+j, c]·K[i,j,c,k] (+ b)` (NHWC, kernel `[kh, kw, cin, mult]`).
  * Sample i's kernel gradient `Σₜ Pᵢₜ[ij, c]·Δᵢₜ[c, k]` (P the unfolded patches) is one batched GEMM over
  * (sample, channel) pairs — kh·kw·cin·mult numbers per sample, so the factors are the explicit per-sample
- * gradients (fisher's `jacobian`), exact. KFAC leaves the kernel to its plain gradient.
+ * gradients (fisher's `jacobian`), exact; KFAC's diagonal block takes their mean squares.
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -10,7 +10,7 @@ import type { Tensor, Variable } from '@tensorflow/tfjs-core';
 import type { Conv2dGeometry } from '../model.js';
 import { unfoldPatches } from '../patches.js';
 import type { RuleContext, SiteGroup, SiteRule } from './types.js';
-import { perSample } from './weights.js';
+import { meanSquares, perSample } from './weights.js';
 
 /** Per-sample gradients `[n, |K|]` of the kernel and `[n, cin·mult]` of the bias, summed over sites. */
 function perSampleGrads(group: SiteGroup, ctx: RuleContext): { kernel: Tensor; bias: Tensor | null } {
@@ -44,6 +44,17 @@ export const depthwiseRule: SiteRule = {
       const { kernel, bias } = perSampleGrads(group, ctx);
       return { kind: 'jacobian', tensors: { jacobian: bias ? tf.concat([kernel, bias], 1) : kernel } };
     }) as unknown as ReturnType<SiteRule['factors']>;
+  },
+  secondMoments(group, ctx) {
+    const out = new Map<Variable, Tensor>();
+    tf.tidy(() => {
+      const { kernel, bias } = perSampleGrads(group, ctx);
+      const k = group.params['kernel'] as Variable;
+      out.set(k, tf.keep(meanSquares(kernel, k.shape)));
+      const b = group.params['bias'];
+      if (b && bias) out.set(b, tf.keep(meanSquares(bias, b.shape)));
+    });
+    return out;
   },
   weightedGrads(group, w, ctx) {
     const out = new Map<Variable, Tensor>();

@@ -1,13 +1,14 @@
 /**
  * `elementwise`: `z = α∘m` with α broadcast over the batch and over some axes (PReLU's `α∘min(0, x)`, any
  * learned per-element scale). Sample i's gradient is `δᵢ∘mᵢ` summed over the axes α is shared on: as many
- * numbers as α has, so the factors are the explicit per-sample gradients (fisher's `jacobian`), exact.
+ * numbers as α has, so the factors are the explicit per-sample gradients (fisher's `jacobian`), exact; KFAC's
+ * diagonal block takes their mean squares.
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor, Variable } from '@tensorflow/tfjs-core';
 import type { SiteGroup, SiteRule } from './types.js';
-import { perSample } from './weights.js';
+import { meanSquares, perSample } from './weights.js';
 
 /** Per-sample gradients `[n, |α|]`, summed over sites. */
 function perSampleGrads(group: SiteGroup): Tensor {
@@ -35,6 +36,10 @@ export const elementwiseRule: SiteRule = {
   roles: ['scale'],
   kronecker: false,
   factors: (group) => tf.tidy(() => ({ kind: 'jacobian', tensors: { jacobian: perSampleGrads(group) } })) as unknown as ReturnType<SiteRule['factors']>,
+  secondMoments(group) {
+    const a = group.params['scale'] as Variable;
+    return new Map([[a, tf.tidy(() => meanSquares(perSampleGrads(group), a.shape))]]);
+  },
   weightedGrads(group, w) {
     const a = group.params['scale'] as Variable;
     const out = new Map<Variable, Tensor>();

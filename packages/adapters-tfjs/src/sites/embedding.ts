@@ -3,8 +3,9 @@
  * the rows of the tokens it uses. Its factors are the token-equality Gram `Gᵢⱼ = Σₜₛ [idᵢₜ = idⱼₛ] δᵢₜ·δⱼₛ`
  * itself (fisher's `gram`), computed on the host in float64 from each sample's Δ summed per token, over the pairs
  * of samples that share a token — never a one-hot matrix, never the `[n, U·d]` per-sample rows. The weighted
- * gradient is one scatter-add into `[V, d]`.
- * KFAC leaves E to its plain gradient.
+ * gradient is one scatter-add into `[V, d]`. KFAC's diagonal block: `(1/n)·Σᵢ (Σ_{t: idᵢₜ = v} δᵢₜₖ)²` per entry
+ * (v, k), from the same per-sample token sums (kfac-pytorch's embedding block is Kronecker with a diagonal input
+ * factor; the diagonal here is exact for the empirical Fisher's diagonal).
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -21,12 +22,8 @@ export function segmentSum(x: Tensor, ids: Tensor, segments: number): Tensor {
   return tf.scatterND(tf.expandDims(tf.cast(ids, 'int32'), 1), x, [segments, x.shape[1] as number]);
 }
 
-/**
- * `Gᵢⱼ = Σₜₛ [idᵢₜ = idⱼₛ] δᵢₜ·δⱼₛ` (float64, returned as float32): each sample's Δ summed per token, then the
- * products of the samples that share a token.
- */
-export function tokenGram(ids: Int32Array, delta: Float32Array, n: number, t: number, d: number): Float32Array {
-  // per token: the samples using it and their summed Δ rows
+/** Per token: the samples using it and their Δ rows summed over the positions holding it (float64). */
+function tokenRows(ids: Int32Array, delta: Float32Array, n: number, t: number, d: number): Map<number, Map<number, Float64Array>> {
   const byToken = new Map<number, Map<number, Float64Array>>();
   for (let p = 0; p < n * t; p++) {
     const i = Math.floor(p / t);
@@ -37,8 +34,16 @@ export function tokenGram(ids: Int32Array, delta: Float32Array, n: number, t: nu
     if (!r) rows.set(i, (r = new Float64Array(d)));
     for (let k = 0; k < d; k++) r[k]! += delta[p * d + k] as number;
   }
+  return byToken;
+}
+
+/**
+ * `Gᵢⱼ = Σₜₛ [idᵢₜ = idⱼₛ] δᵢₜ·δⱼₛ` (float64, returned as float32): each sample's Δ summed per token, then the
+ * products of the samples that share a token.
+ */
+export function tokenGram(ids: Int32Array, delta: Float32Array, n: number, t: number, d: number): Float32Array {
   const g = new Float64Array(n * n);
-  for (const rows of byToken.values()) {
+  for (const rows of tokenRows(ids, delta, n, t, d).values()) {
     const entries = [...rows.entries()];
     for (let a = 0; a < entries.length; a++) {
       const [i, ri] = entries[a] as [number, Float64Array];
@@ -52,6 +57,30 @@ export function tokenGram(ids: Int32Array, delta: Float32Array, n: number, t: nu
     }
   }
   return Float32Array.from(g);
+}
+
+/** `(1/n)·Σᵢ (Σ_{t: idᵢₜ = v} δᵢₜ)²` for every token v (`[V, d]`, float64 accumulation, returned as float32). */
+export function tokenSecondMoments(ids: Int32Array, delta: Float32Array, n: number, t: number, d: number, vocab: number): Float32Array {
+  const m = new Float64Array(vocab * d);
+  for (const [v, rows] of tokenRows(ids, delta, n, t, d)) {
+    for (const r of rows.values()) for (let k = 0; k < d; k++) m[v * d + k]! += (r[k] as number) ** 2 / n;
+  }
+  return Float32Array.from(m);
+}
+
+/** The ids `[n·T]` and Δ `[n, T, d]` of a group, read to the host. */
+async function hostFlat(group: SiteGroup): Promise<{ ids: Int32Array; delta: Float32Array; n: number; t: number; d: number }> {
+  const { ids, delta } = tf.tidy(() => {
+    const f = flat(group);
+    return { ids: tf.reshape(f.ids, [-1]), delta: f.delta };
+  });
+  const [n, t, d] = delta.shape as [number, number, number];
+  try {
+    const [hi, hd] = (await Promise.all([ids.data(), delta.data()])) as [Int32Array, Float32Array];
+    return { ids: hi, delta: hd, n, t, d };
+  } finally {
+    tf.dispose([ids, delta]);
+  }
 }
 
 /** All sites' ids `[n, T]` (int32) and Δ `[n, T, d]`, positions side by side. */
@@ -72,19 +101,14 @@ export const embeddingRule: SiteRule = {
   async factors(group) {
     // ids and Δ on the host (n·T ids, n·T·d floats): the token-equality Gram in float64, pairs of samples that
     // share a token only — Σᵥ kᵥ²·d for kᵥ samples using token v, at most n²·T·d
-    const { ids, delta } = tf.tidy(() => {
-      const f = flat(group);
-      return { ids: tf.reshape(f.ids, [-1]), delta: f.delta };
-    });
-    const [n, t, d] = delta.shape as [number, number, number];
-    let hostIds: Int32Array;
-    let hostDelta: Float32Array;
-    try {
-      [hostIds, hostDelta] = (await Promise.all([ids.data(), delta.data()])) as [Int32Array, Float32Array];
-    } finally {
-      tf.dispose([ids, delta]);
-    }
-    return { kind: 'gram', tensors: { gram: tf.tensor2d(tokenGram(hostIds, hostDelta, n, t, d), [n, n]) } };
+    const { ids, delta, n, t, d } = await hostFlat(group);
+    return { kind: 'gram', tensors: { gram: tf.tensor2d(tokenGram(ids, delta, n, t, d), [n, n]) } };
+  },
+  async secondMoments(group) {
+    const e = group.params['embeddings'] as Variable;
+    const { ids, delta, n, t, d } = await hostFlat(group);
+    const [vocab] = e.shape as [number, number];
+    return new Map([[e, tf.tensor(tokenSecondMoments(ids, delta, n, t, d, vocab), e.shape, 'float32')]]);
   },
   weightedGrads(group, w) {
     const e = group.params['embeddings'] as Variable;

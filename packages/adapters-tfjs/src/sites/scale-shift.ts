@@ -2,14 +2,14 @@
  * `scale-shift`: `z = γ∘x̂ + β` over the last axis (the normalized values x̂ of BatchNormalization or
  * LayerNormalization, channels last). Sample i's gradient is `Σₜ δᵢₜ∘x̂ᵢₜ` for γ and `Σₜ δᵢₜ` for β (t over every
  * axis but the batch and the channels; summed over sites too): 2·C numbers per sample, so the factors are the
- * explicit per-sample gradients (fisher's `jacobian`) — exact at the cost of one SYRK of `[n, 2C]`. KFAC leaves
- * them to its plain gradient.
+ * explicit per-sample gradients (fisher's `jacobian`) — exact at the cost of one SYRK of `[n, 2C]`. KFAC's
+ * diagonal block (kfac-jax's scale-and-shift diagonal) takes their mean squares.
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor, Variable } from '@tensorflow/tfjs-core';
 import type { SiteGroup, SiteRule } from './types.js';
-import { perSample, positions } from './weights.js';
+import { meanSquares, perSample, positions } from './weights.js';
 
 /** Per-sample gradients `[n, C]` of γ and β (null when absent), summed over the group's sites. */
 function perSampleGrads(group: SiteGroup): { gamma: Tensor | null; beta: Tensor | null } {
@@ -40,6 +40,17 @@ export const scaleShiftRule: SiteRule = {
       const parts = [gamma, beta].filter((t): t is Tensor => t !== null);
       return { kind: 'jacobian', tensors: { jacobian: parts.length === 1 ? (parts[0] as Tensor) : tf.concat(parts, 1) } };
     }) as unknown as ReturnType<SiteRule['factors']>;
+  },
+  secondMoments(group) {
+    const out = new Map<Variable, Tensor>();
+    tf.tidy(() => {
+      const { gamma, beta } = perSampleGrads(group);
+      const g = group.params['gamma'];
+      const b = group.params['beta'];
+      if (g && gamma) out.set(g, tf.keep(meanSquares(gamma, g.shape)));
+      if (b && beta) out.set(b, tf.keep(meanSquares(beta, b.shape)));
+    });
+    return out;
   },
   weightedGrads(group, w) {
     const out = new Map<Variable, Tensor>();

@@ -60,7 +60,8 @@ export interface SiteRule {
   readonly roles: readonly string[];
   /**
    * KFAC: the group's {@link SiteRule.factors} are `dense`/`conv2d` Kronecker factors of `params.kernel` (tfjs
-   * layout `[…, in, out]`) and `params.bias`. Rules without it leave their parameters to KFAC's plain gradient.
+   * layout `[…, in, out]`) and `params.bias`. The parameters of other rules are KFAC's diagonal block
+   * ({@link SiteRule.secondMoments}).
    */
   readonly kronecker: boolean;
   /**
@@ -70,6 +71,13 @@ export interface SiteRule {
   factors(group: SiteGroup, ctx: RuleContext): TensorFactors | Promise<TensorFactors>;
   /** `Σᵢ wᵢ∇ℓᵢ` of the group's parameters (`w`: `[n]`), new tensors keyed by variable. */
   weightedGrads(group: SiteGroup, w: Tensor, ctx: RuleContext): Map<Variable, Tensor>;
+  /**
+   * KFAC's diagonal block, for rules that are not `kronecker`: the per-sample second moments
+   * `(1/n)·Σᵢ (∂ℓᵢ/∂θ)²` of each of the group's parameters (new tensors, shaped like the variable). Optional: without
+   * it the trainer forms them from n calls of {@link SiteRule.weightedGrads} with one-hot weights (exact, since
+   * the weighted gradient is linear in w, but n times the cost).
+   */
+  secondMoments?(group: SiteGroup, ctx: RuleContext): Map<Variable, Tensor> | Promise<Map<Variable, Tensor>>;
 }
 
 /** The group's present parameters in role order. */

@@ -2,7 +2,9 @@
  * What a KFAC optimizer checkpoint holds, and its validation on restore. The container is
  * `checkpoint.ts`'s (magic, container version, CRC-32, float arrays bit for bit); the payload carries its own
  * format name and version, the model fingerprint, the layer configuration, the core counters, every layer's
- * running averages and inverses, and the transformation state (momentum buffers, schedule position, …).
+ * running averages and inverses, the diagonal block's leaves, second moments and inverse, and the transformation
+ * state (momentum buffers, schedule position, …). Version 1 payloads (no diagonal block) restore into optimizers
+ * without diagonal leaves.
  * @module
  */
 import { decodeCheckpoint, encodeCheckpoint, sameStructure } from '../checkpoint.js';
@@ -10,6 +12,7 @@ import { fromPlain, modelFingerprint as fingerprint, toPlain } from '../optimize
 import { CheckpointError } from '../errors.js';
 import type { LeafSpec, TreeOps } from '../tree.js';
 import { aOrder, checkLeaves, type LayerDims } from './dims.js';
+import type { KfacDiagonalState } from './diagonal.js';
 import type { KfacLayerState } from './layer-state.js';
 import type { KfacLayer } from './options.js';
 
@@ -17,7 +20,7 @@ import type { KfacLayer } from './options.js';
 export const KFAC_CHECKPOINT_FORMAT = 'ifngd-kfac';
 const FORMAT = KFAC_CHECKPOINT_FORMAT;
 /** Version of the KFAC checkpoint payload. */
-export const KFAC_CHECKPOINT_VERSION = 1;
+export const KFAC_CHECKPOINT_VERSION = 2;
 
 /** The optimizer's counters beyond the transformation chain. */
 export interface KfacCore {
@@ -36,6 +39,8 @@ export interface KfacSnapshot<T> {
   readonly chain: unknown;
   readonly core: KfacCore;
   readonly states: readonly KfacLayerState[];
+  readonly diagonal: readonly string[];
+  readonly diagonalState: KfacDiagonalState;
   readonly ops: TreeOps<T>;
 }
 
@@ -48,6 +53,8 @@ export function serializeKfac<T>(s: KfacSnapshot<T>): Uint8Array {
     layers: s.layers.map((l) => ({ ...l })),
     core: { ...s.core },
     states: s.states.map((st) => ({ ...st, dims: st.dims ? { ...st.dims } : null })),
+    diagonal: [...s.diagonal],
+    diagonalState: { ...s.diagonalState },
     chain: toPlain(s.chain, s.ops),
   });
 }
@@ -127,6 +134,21 @@ function checkState(
   return { dims, a, g, aInv, gInv, pi: inverses ? (pi as number) : null };
 }
 
+function checkDiagonal(v: unknown, size: number): KfacDiagonalState {
+  const x = v as Record<string, unknown> | null;
+  if (typeof x !== 'object' || x === null) return bad('diagonal state');
+  const vector = <A extends Float32Array | Float64Array>(u: unknown, kind: new (n: number) => A, what: string): A | null => {
+    if (u === null) return null;
+    if (!(u instanceof kind) || u.length !== size || !u.every((e) => Number.isFinite(e) && e >= 0)) return bad(what);
+    return u;
+  };
+  const d = vector(x.d, Float64Array, 'diagonal second moments');
+  const inv = vector(x.inv, Float32Array, 'diagonal inverse');
+  if (d === null && inv !== null) return bad('diagonal state (an inverse without second moments)');
+  if (inv !== null && !inv.every((e) => e > 0)) return bad('diagonal inverse');
+  return { d, inv };
+}
+
 /**
  * Decodes and validates a checkpoint against the current model, layer configuration and transformation
  * state structure. Pure: returns the restored pieces or throws {@link CheckpointError} (`CHECKPOINT_FORMAT`,
@@ -134,12 +156,19 @@ function checkState(
  */
 export function restoreKfac<T>(
   bytes: Uint8Array,
-  current: { spec: readonly LeafSpec[]; layers: readonly Required<KfacLayer>[]; chain: unknown; ops: TreeOps<T> },
-): { chain: unknown; core: KfacCore; states: KfacLayerState[] } {
+  current: {
+    spec: readonly LeafSpec[];
+    layers: readonly Required<KfacLayer>[];
+    diagonal: readonly string[];
+    chain: unknown;
+    ops: TreeOps<T>;
+  },
+): { chain: unknown; core: KfacCore; states: KfacLayerState[]; diagonalState: KfacDiagonalState } {
   const p = decodeCheckpoint(bytes) as Record<string, unknown> | null;
   if (typeof p !== 'object' || p === null || p.format !== FORMAT)
     return bad('payload (not a KFAC optimizer checkpoint)');
-  if (p.version !== KFAC_CHECKPOINT_VERSION) {
+  const v1 = p.version === 1 && current.diagonal.length === 0;
+  if (p.version !== KFAC_CHECKPOINT_VERSION && !v1) {
     throw new CheckpointError(
       'CHECKPOINT_VERSION',
       `checkpoint: KFAC payload version ${String(p.version)}, this build reads ${KFAC_CHECKPOINT_VERSION}`,
@@ -159,6 +188,13 @@ export function restoreKfac<T>(
       `checkpoint KFAC layers ${JSON.stringify(p.layers)}, optimizer layers ${JSON.stringify(current.layers)}`,
     );
   }
+  const diagonal = v1 ? [] : p.diagonal;
+  if (JSON.stringify(diagonal) !== JSON.stringify(current.diagonal)) {
+    throw new CheckpointError(
+      'CHECKPOINT_MODEL',
+      `checkpoint KFAC diagonal leaves ${JSON.stringify(diagonal)}, optimizer diagonal leaves ${JSON.stringify(current.diagonal)}`,
+    );
+  }
   if (!sameStructure(toPlain(current.chain, current.ops), p.chain)) {
     throw new CheckpointError(
       'CHECKPOINT_MODEL',
@@ -169,5 +205,7 @@ export function restoreKfac<T>(
   const sizes = new Map(current.spec.map((l) => [l.name, l.size]));
   if (!Array.isArray(p.states) || p.states.length !== current.layers.length) return bad('layer states');
   const states = p.states.map((s, l) => checkState(s, current.layers[l]!, l, (name) => sizes.get(name)));
-  return { chain: fromPlain(p.chain, current.ops), core, states };
+  const diagonalSize = current.diagonal.reduce((s, name) => s + (sizes.get(name) ?? 0), 0);
+  const diagonalState = v1 ? { d: null, inv: null } : checkDiagonal(p.diagonalState, diagonalSize);
+  return { chain: fromPlain(p.chain, current.ops), core, states, diagonalState };
 }

@@ -7,6 +7,7 @@ export type { KfacChainState } from './chain.js';
 export { KFAC_DEFAULTS, type KfacLayer, type KfacOptions, type WeightLayout } from './options.js';
 export type { FactorSource } from './curvature.js';
 export type { KfacLayerState } from './layer-state.js';
+export type { KfacDiagonalState, SecondMoments, SecondMomentSource } from './diagonal.js';
 export type { LayerDims } from './dims.js';
 export type { KfacStats } from './stats.js';
 export { scaleByKfac, type KfacScaleOptions, type KfacScaleState } from './scale.js';

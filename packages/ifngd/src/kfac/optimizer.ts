@@ -7,8 +7,8 @@
  *    Fisher block of the *mean* loss (`statistics.ts`);
  * 2. every `inverseEvery` steps: the damped inverses `(Aₗ + π√λI)⁻¹`, `(Gₗ + (√λ/π)I)⁻¹` (π-rule,
  *    `pi-damping.ts`), batched by size on the device (`inverse.ts`);
- * 3. every step: `Vₗ = Gₗ⁻¹·∇W̄ₗ·Aₗ⁻¹` from the *mean*-loss gradient (`precondition.ts`); leaves of no KFAC
- *    layer keep their gradient; then the pure chain `applyIfFinite(chain(scaleByKfac (KL clip), clip?, momentum?,
+ * 3. every step: `Vₗ = Gₗ⁻¹·∇W̄ₗ·Aₗ⁻¹` from the *mean*-loss gradient (`precondition.ts`); the `diagonal` leaves
+ *    divided by their damped empirical-Fisher diagonal (`diagonal.ts`); other leaves keep their gradient; then the pure chain `applyIfFinite(chain(scaleByKfac (KL clip), clip?, momentum?,
  *    weightDecay?, scaleByLearningRate))` (`chain.ts`).
  *
  * All a trainer provides per step:
@@ -29,6 +29,15 @@ import { assertSameSpec, hostTreeOps, type HostTree, type LeafSpec, type TreeOps
 import { kfacScaleState, kfacTransformation, skippedChain, type KfacChainState } from './chain.js';
 import { restoreKfac, serializeKfac, type KfacCore } from './checkpoint.js';
 import { updateCurvature, type FactorSource } from './curvature.js';
+import {
+  absorbDiagonal,
+  emptyDiagonalState,
+  loadSecondMoments,
+  preconditionDiagonal,
+  refreshDiagonal,
+  type KfacDiagonalState,
+  type SecondMomentSource,
+} from './diagonal.js';
 import { disposeInverses, emptyLayerState, uploadInverses, type KfacLayerState } from './layer-state.js';
 import { resolveKfacOptions, type KfacLayer, type KfacOptions, type ResolvedKfacOptions } from './options.js';
 import { precondition, type DeviceInverses } from './precondition.js';
@@ -43,6 +52,11 @@ export interface KfacStepExtras {
    * required then, ignored otherwise. The optimizer does not dispose them.
    */
   readonly factors?: FactorSource;
+  /**
+   * The `diagonal` leaves' per-sample second moments `(1/n)·Σᵢ (∂ℓᵢ/∂θₖ)²` (one array per leaf), or a function
+   * giving them; needed exactly when `factors` are (and the optimizer has diagonal leaves).
+   */
+  readonly secondMoments?: SecondMomentSource;
   /** Mean loss of the batch (passed to the transforms). */
   readonly loss?: number;
 }
@@ -66,6 +80,7 @@ export class KfacOptimizer<T = HostTree> {
   #chain: KfacChainState | null = null;
   #core: KfacCore = freshCore();
   #states: readonly KfacLayerState[];
+  #diag: KfacDiagonalState = emptyDiagonalState();
   #inverses: DeviceInverses[] | null = null;
   #busy = false;
 
@@ -90,12 +105,20 @@ export class KfacOptimizer<T = HostTree> {
    * otherwise).
    */
   get factorsDue(): boolean {
-    return this.#core.step % this.#o.factorEvery === 0 || this.#states.some((s) => s.a === null);
+    return (
+      this.#core.step % this.#o.factorEvery === 0 ||
+      this.#states.some((s) => s.a === null) ||
+      (this.#o.diagonal.length > 0 && this.#diag.d === null)
+    );
   }
 
   /** Whether the next step refreshes the damped inverses. */
   get inverseDue(): boolean {
-    return this.#core.step % this.#o.inverseEvery === 0 || this.#states.some((s) => s.aInv === null);
+    return (
+      this.#core.step % this.#o.inverseEvery === 0 ||
+      this.#states.some((s) => s.aInv === null) ||
+      (this.#o.diagonal.length > 0 && this.#diag.inv === null)
+    );
   }
 
   /** A snapshot of the counters. */
@@ -106,6 +129,16 @@ export class KfacOptimizer<T = HostTree> {
       clip,
       this.#states.map((st) => st.pi),
     );
+  }
+
+  /** The leaves of the diagonal block, in the order of {@link KfacOptimizer.diagonalState}'s arrays. */
+  get diagonal(): readonly string[] {
+    return this.#o.diagonal;
+  }
+
+  /** The diagonal block's running second moments and damped inverse (copies). */
+  diagonalState(): KfacDiagonalState {
+    return { d: this.#diag.d?.slice() ?? null, inv: this.#diag.inv?.slice() ?? null };
   }
 
   /** The transformation state (momentum buffers, schedule position, …); null before `init`. */
@@ -151,12 +184,17 @@ export class KfacOptimizer<T = HostTree> {
         );
       }
     }
+    for (const name of this.#o.diagonal) {
+      if (!sizes.has(name))
+        throw new ShapeError(`init: diagonal leaf '${name}' is not in the parameters {${spec.map((l) => l.name).join(', ')}}`);
+    }
     if (!this.#ops.allFinite(params)) throw new NonFiniteError('init: parameters hold NaN or ±Infinity');
     const chainState = this.transformation.init(params);
     this.#spec = spec;
     this.#chain = chainState;
     this.#core = freshCore();
     this.#states = this.#o.layers.map(emptyLayerState);
+    this.#diag = emptyDiagonalState();
     this.#setInverses(null);
   }
 
@@ -193,17 +231,27 @@ export class KfacOptimizer<T = HostTree> {
     try {
       const due = { factors: this.factorsDue, inverses: this.inverseDue };
       const sizes = new Map(spec.map((l) => [l.name, l.size]));
-      const states = await updateCurvature(this.#device, this.#o, this.#states, due, extras.factors, (name) =>
-        sizes.get(name),
-      );
-      if (due.inverses || !this.#inverses) fresh = uploadInverses(this.#device, states);
-      const inverses = fresh ?? (this.#inverses as DeviceInverses[]);
+      const leafSize = (name: string): number | undefined => sizes.get(name);
+      const layers = this.#o.layers.length > 0;
+      const states = layers
+        ? await updateCurvature(this.#device, this.#o, this.#states, due, extras.factors, leafSize)
+        : this.#states;
+      const diag = await this.#updateDiagonal(due, extras.secondMoments, leafSize);
+      if (layers && (due.inverses || !this.#inverses)) fresh = uploadInverses(this.#device, states);
       const host = ops.toHost(grads);
-      const dims = states.map((s) => s.dims!);
-      const pre = await precondition(this.#device, host, this.#o.layers, dims, inverses);
-      const direction = ops.fromHost({ ...host, ...pre.leaves });
+      const pre = layers
+        ? await precondition(
+            this.#device,
+            host,
+            this.#o.layers,
+            states.map((s) => s.dims!),
+            fresh ?? (this.#inverses as DeviceInverses[]),
+          )
+        : { leaves: {}, vg: 0 };
+      const dpre = diag.inv ? preconditionDiagonal(host, this.#o.diagonal, diag.inv) : { leaves: {}, vg: 0 };
+      const direction = ops.fromHost({ ...host, ...pre.leaves, ...dpre.leaves });
       const r = this.transformation.update(direction, chainState, params, {
-        kfac: { vg: pre.vg },
+        kfac: { vg: pre.vg + dpre.vg },
         ...(loss === undefined ? {} : { loss }),
       });
       const next = r.state.lastApplied ? ops.axpy(1, r.updates, params) : null;
@@ -224,6 +272,7 @@ export class KfacOptimizer<T = HostTree> {
         lastRefreshStep: due.inverses ? c.step : c.lastRefreshStep,
       };
       this.#states = states;
+      this.#diag = diag;
       this.#chain = r.state;
       if (fresh) this.#setInverses(fresh);
       fresh = null;
@@ -244,6 +293,8 @@ export class KfacOptimizer<T = HostTree> {
       chain: this.#chain,
       core: this.#core,
       states: this.#states,
+      diagonal: this.#o.diagonal,
+      diagonalState: this.#diag,
       ops: this.#ops,
     });
   }
@@ -256,10 +307,17 @@ export class KfacOptimizer<T = HostTree> {
   restore(bytes: Uint8Array): void {
     this.#idle('restore');
     if (!this.#chain || !this.#spec) throw new NotInitializedError('restore: call init(params) first');
-    const r = restoreKfac(bytes, { spec: this.#spec, layers: this.#o.layers, chain: this.#chain, ops: this.#ops });
+    const r = restoreKfac(bytes, {
+      spec: this.#spec,
+      layers: this.#o.layers,
+      diagonal: this.#o.diagonal,
+      chain: this.#chain,
+      ops: this.#ops,
+    });
     this.#chain = r.chain as KfacChainState;
     this.#core = r.core;
     this.#states = r.states;
+    this.#diag = r.diagonalState;
     this.#setInverses(null);
   }
 
@@ -267,6 +325,20 @@ export class KfacOptimizer<T = HostTree> {
   dispose(): void {
     this.#idle('dispose');
     this.#setInverses(null);
+  }
+
+  /** The diagonal block's state after this step's absorb and refresh (whichever are due); pure. */
+  async #updateDiagonal(
+    due: { factors: boolean; inverses: boolean },
+    source: SecondMomentSource | undefined,
+    leafSize: (name: string) => number | undefined,
+  ): Promise<KfacDiagonalState> {
+    const leaves = this.#o.diagonal;
+    let d = this.#diag;
+    if (leaves.length === 0) return d;
+    if (due.factors) d = absorbDiagonal(d, await loadSecondMoments(source, leaves, leafSize), this.#o.decay);
+    if (due.inverses) d = refreshDiagonal(d, this.#o.damping);
+    return d;
   }
 
   #idle(what: string): void {

@@ -49,8 +49,17 @@ export const KFAC_DEFAULTS = Object.freeze({
 export interface KfacOptions<T = HostTree> {
   /** The linear-algebra device the factor statistics, inverses and preconditioning run on. */
   readonly device: LinalgDevice;
-  /** The preconditioned layers, in the order of the step's `factors`. Other leaves get the plain gradient. */
+  /**
+   * The Kronecker-factored layers, in the order of the step's `factors`. Leaves of neither `layers` nor `diagonal`
+   * get the plain gradient. May be empty when `diagonal` is not.
+   */
   readonly layers: readonly KfacLayer[];
+  /**
+   * Leaves preconditioned by the diagonal of their empirical Fisher (`diagonal.ts`: normalization scale and shift,
+   * depthwise filters, embeddings, …); the step then needs `extras.secondMoments` whenever it needs `factors`.
+   * Default none.
+   */
+  readonly diagonal?: readonly string[];
   /** Learning rate (finite, > 0) or schedule. */
   readonly learningRate?: number | Schedule;
   /** Tikhonov damping λ (finite, > 0), split between the factors by the π-rule. */
@@ -78,6 +87,7 @@ export interface KfacOptions<T = HostTree> {
 /** Options after validation, with defaults. */
 export interface ResolvedKfacOptions {
   readonly layers: readonly Required<KfacLayer>[];
+  readonly diagonal: readonly string[];
   readonly learningRate: Schedule;
   readonly damping: number;
   readonly decay: number;
@@ -102,9 +112,8 @@ const positiveInt = (x: unknown, name: string): number =>
     ? (x as number)
     : fail(`${name} must be an integer ≥ 1, got ${String(x)}`);
 
-function resolveLayers(layers: unknown): Required<KfacLayer>[] {
-  if (!Array.isArray(layers) || layers.length === 0) return fail('layers must be a non-empty array');
-  const seen = new Set<string>();
+function resolveLayers(layers: unknown, seen: Set<string>): Required<KfacLayer>[] {
+  if (!Array.isArray(layers)) return fail('layers must be an array');
   return layers.map((layer: unknown, l) => {
     if (typeof layer !== 'object' || layer === null) return fail(`layers[${l}] must be an object`);
     checkKeys(layer, ['weight', 'bias', 'layout'], `kfac: layers[${l}]`);
@@ -122,10 +131,22 @@ function resolveLayers(layers: unknown): Required<KfacLayer>[] {
   });
 }
 
+function resolveDiagonal(diagonal: unknown, seen: Set<string>): string[] {
+  if (diagonal === undefined) return [];
+  if (!Array.isArray(diagonal)) return fail('diagonal must be an array of leaf names');
+  return diagonal.map((name: unknown, k) => {
+    if (typeof name !== 'string' || name === '') return fail(`diagonal[${k}] must be a leaf name`);
+    if (seen.has(name)) fail(`leaf '${name}' is listed twice (layers and diagonal, or diagonal twice)`);
+    seen.add(name);
+    return name;
+  });
+}
+
 /** Every key {@link kfac} accepts (adapters pass `device`, `ops` and `layers` through). */
 export const KFAC_OPTION_KEYS: readonly (keyof KfacOptions)[] = [
   'device',
   'layers',
+  'diagonal',
   'learningRate',
   'damping',
   'decay',
@@ -171,8 +192,13 @@ export function resolveKfacOptions<T>(o: KfacOptions<T>): ResolvedKfacOptions {
     fail(`weightDecay must be finite and ≥ 0, got ${String(weightDecay)}`);
   const onNonFinite = o.onNonFinite ?? 'throw';
   if (onNonFinite !== 'throw' && onNonFinite !== 'skip') fail(`onNonFinite must be 'throw' or 'skip', got ${String(onNonFinite)}`);
+  const seen = new Set<string>();
+  const layers = resolveLayers(o.layers, seen);
+  const diagonal = resolveDiagonal(o.diagonal, seen);
+  if (layers.length === 0 && diagonal.length === 0) fail('nothing to precondition: layers and diagonal are both empty');
   return {
-    layers: resolveLayers(o.layers),
+    layers,
+    diagonal,
     learningRate: asSchedule(lr, 'kfac: learningRate'),
     damping: positive(o.damping ?? KFAC_DEFAULTS.damping, 'damping'),
     decay,
