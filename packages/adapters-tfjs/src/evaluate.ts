@@ -45,14 +45,18 @@ export function evalResult(v: Float32Array, N: number, lossName: LossName | null
   return { loss: loss / N, ...(lossName === 'softmax-cross-entropy' ? { accuracy: correct / N } : {}) };
 }
 
-/** The model's outputs with a folded softmax/sigmoid applied again. */
-export function predict(c: Pick<StepContext, 'model'>, folded: FoldActivation, x: Tensor): Tensor {
+/** An output with its folded softmax/sigmoid applied again (a new tensor, or `out` itself when none). */
+export function refold(out: Tensor, folded: FoldActivation): Tensor {
   return tf.tidy(() => {
-    const out = c.model.forward(x, identityTap, false);
     if (folded === 'softmax') return tf.reshape(tf.softmax(tf.reshape(out, [out.shape[0] as number, -1])), out.shape);
     if (folded === 'sigmoid') return tf.sigmoid(out);
     return out;
   });
+}
+
+/** The model's outputs with a folded softmax/sigmoid applied again. */
+export function predict(c: Pick<StepContext, 'model'>, folded: FoldActivation, x: Tensor): Tensor {
+  return tf.tidy(() => refold(c.model.forward(x, identityTap, false), folded));
 }
 
 /** Evaluates with a synchronous read (not on webgpu in Node). */

@@ -80,7 +80,8 @@ export async function fitLoop(host: FitHost, xs: Tensor, ys: Tensor, options: Fi
       const seconds = (performance.now() - t0) / 1000;
       let logs: EpochLogs = { epoch, seconds, trainLoss: lossSum / N, freshBatches: fresh };
       if (options.validationData) {
-        const v = await host.evaluate(options.validationData[0], validationTargets ?? options.validationData[1]);
+        const [vx, vy] = options.validationData as readonly [Tensor, Tensor]; // tensors here (the trainer packs several inputs)
+        const v = await host.evaluate(vx, validationTargets ?? vy);
         logs = { ...logs, valLoss: v.loss, ...(v.accuracy === undefined ? {} : { valAccuracy: v.accuracy }) };
       }
       host.endEpoch();

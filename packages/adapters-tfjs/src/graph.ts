@@ -8,6 +8,7 @@
 import type { Tensor, Variable } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { AdapterArgumentError, UnsupportedLayerError, UnsupportedModelError } from './errors.js';
+import { ModelIo, type IoModelLike } from './io.js';
 import { frozenOp } from './layers/frozen.js';
 import { genericOp } from './layers/generic.js';
 import { layerBlock } from './layers/registry.js';
@@ -50,13 +51,20 @@ export interface CompileOptions {
   readonly perSample?: boolean;
 }
 
-/** A compiled graph: its nodes in topological order, run on concrete inputs. */
-interface Graph {
-  run(inputs: readonly Tensor[], tap: Tap, training: boolean, fold: boolean): Tensor[];
-  /** The activation the single output's op can fold, when the output feeds no other node. */
+/** One output of a compiled graph: what its op can fold, and what it ends in. */
+interface GraphOutput {
+  /** The activation the output's op can fold, when the output feeds no other node. */
   readonly foldable: FoldActivation;
-  /** The softmax/sigmoid the model's output ends in, foldable or not (null: none or unknown). */
+  /** The softmax/sigmoid the output ends in, foldable or not (null: none or unknown). */
   readonly activation: FoldActivation;
+}
+
+/** A compiled graph: its nodes in topological order, run on concrete inputs. */
+interface Graph extends GraphOutput {
+  /** `fold`: for every output (or all), return the logits before its foldable activation. */
+  run(inputs: readonly Tensor[], tap: Tap, training: boolean, fold: boolean | readonly boolean[]): Tensor[];
+  /** Each output's fold information (the graph's own `foldable`/`activation`: its single output's, else null). */
+  readonly outputs: readonly GraphOutput[];
 }
 
 /** The softmax/sigmoid a layer ends in, read from its config (null: none). */
@@ -168,22 +176,29 @@ class Compilation {
       if (count > 1 && why) throw new UnsupportedLayerError(layer.name, layer.getClassName(), `is applied at ${count} places: ${why}`);
     }
     const ops = order.map((node) => this.op(node.outboundLayer, frozen));
-    const out = model.outputs.length === 1 ? model.outputs[0] : undefined;
-    const outNode = out && !consumed.has(out.id) && !inputIds.includes(out.id) ? out.sourceLayer.inboundNodes[out.nodeIndex] : undefined;
-    const outOp = outNode ? ops[order.indexOf(outNode)] : undefined;
-    const foldable: FoldActivation = outOp && outNode && outNode.outputTensors.length === 1 ? outOp.foldable : null;
-    const outLayer = out?.sourceLayer;
-    const activation = !outLayer ? null : isModel(outLayer) ? this.graph(outLayer, frozen).activation : finalActivation(outLayer);
+    const outIds = model.outputs.map((o) => o.id);
+    const outs = model.outputs.map((out) => {
+      const alone = !consumed.has(out.id) && !inputIds.includes(out.id) && outIds.filter((id) => id === out.id).length === 1;
+      const node = alone ? out.sourceLayer.inboundNodes[out.nodeIndex] : undefined;
+      const op = node ? ops[order.indexOf(node)] : undefined;
+      const foldable: FoldActivation = op && node && node.outputTensors.length === 1 ? op.foldable : null;
+      const layer = out.sourceLayer;
+      const activation = isModel(layer) ? this.graph(layer, frozen).activation : finalActivation(layer);
+      return { node, foldable, activation };
+    });
+    const single = outs.length === 1 ? outs[0] : undefined;
     return {
-      foldable,
-      activation,
+      foldable: single?.foldable ?? null,
+      activation: single?.activation ?? null,
+      outputs: outs.map(({ foldable, activation }) => ({ foldable, activation })),
       run(inputs, tap, training, fold) {
+        const folding = new Set(outs.filter((_, k) => (typeof fold === 'boolean' ? fold : fold[k] === true)).map((o) => o.node));
         if (inputs.length !== inputIds.length) throw new AdapterArgumentError(`the model takes ${inputIds.length} inputs, got ${inputs.length}`);
         const values = new Map<number, Tensor>();
         inputIds.forEach((id, i) => values.set(id, inputs[i] as Tensor));
         order.forEach((node, k) => {
           const xs = node.inputTensors.map((s) => values.get(s.id) as Tensor);
-          const ys = (ops[k] as LayerOp).apply(xs, tap, training, fold && node === outNode);
+          const ys = (ops[k] as LayerOp).apply(xs, tap, training, folding.has(node));
           node.outputTensors.forEach((s, i) => {
             const y = ys[i];
             if (!y) throw new UnsupportedModelError(`layer '${node.outboundLayer.name}' returned ${ys.length} outputs, the graph uses output ${i}`);
@@ -197,27 +212,27 @@ class Compilation {
 }
 
 /**
- * Compiles a `tf.Sequential` or `tf.LayersModel` into a {@link CompiledModel}: any DAG of layers with one input
- * and one output. Layers run through their registered block (`registerLayerBlock`; `supportedLayers()` lists
- * the classes: Dense, Conv1D/2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D, SimpleRNN/LSTM/GRU,
- * Embedding, Layer/BatchNormalization, PReLU and the weight-free layers of `WEIGHTLESS_LAYERS`), frozen layers
- * forward only, nested models recursively; a layer with weights but no
+ * Compiles a `tf.Sequential` or `tf.LayersModel` into a {@link CompiledModel}: any DAG of layers, with one or
+ * several inputs and outputs (several: packed into one input and one output tensor, `io.ts`; then every input
+ * and output needs a fixed per-sample shape). Layers run through their registered block (`registerLayerBlock`;
+ * `supportedLayers()` lists the classes: Dense, Conv1D/2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D,
+ * SimpleRNN/LSTM/GRU, Embedding, Layer/BatchNormalization, PReLU and the weight-free layers of
+ * `WEIGHTLESS_LAYERS`), frozen layers forward only, nested models recursively; a layer with weights but no
  * block trains through the generic per-sample route (a one-time warning). A weight-free layer without a block
  * throws {@link UnsupportedLayerError} naming it and what to do. Nothing is modified.
  *
- * @param fold `'softmax'` / `'sigmoid'`: when the model ends in that activation, the forward returns the
- *   logits before it (the cross-entropy losses take logits; numerically stable).
+ * @param fold `'softmax'` / `'sigmoid'` (one per output, or one for all): when an output ends in that
+ *   activation, the forward returns the logits before it (the cross-entropy losses take logits; numerically
+ *   stable).
  */
-export function fromLayersModel(model: LayersModel, fold: FoldActivation = null, options: CompileOptions = {}): CompiledModel {
+export function fromLayersModel(model: LayersModel, fold: FoldActivation | readonly FoldActivation[] = null, options: CompileOptions = {}): CompiledModel {
   if (!isModel(model) || typeof (model as { getClassName?: unknown }).getClassName !== 'function') {
     throw new AdapterArgumentError('fromLayersModel: expected a tf.Sequential or tf.LayersModel');
   }
   const who = options.optimizer ?? 'the trainer';
-  if (model.inputs.length !== 1 || model.outputs.length !== 1) {
-    throw new UnsupportedModelError(
-      `${who} takes a model with one input and one output, got ${model.inputs.length} and ${model.outputs.length}; write a FunctionModel whose forward combines them`,
-    );
-  }
+  const io = ModelIo.of(model as unknown as IoModelLike);
+  const folds = typeof fold === 'string' || fold === null ? model.outputs.map(() => fold) : [...fold];
+  if (folds.length !== model.outputs.length) throw new AdapterArgumentError(`fromLayersModel: ${folds.length} folds for ${model.outputs.length} outputs`);
   const c = new Compilation(options);
   const graph = c.graph(model, !model.trainable);
   const g = c.generic[0];
@@ -229,12 +244,18 @@ export function fromLayersModel(model: LayersModel, fold: FoldActivation = null,
     );
   }
   if (c.variables.length === 0) throw new UnsupportedModelError(`${who}: the model has no trainable weights (every layer is frozen or weight-free)`);
-  const folded: FoldActivation = fold !== null && graph.foldable === fold ? fold : null;
-  if (fold !== null && folded === null && graph.activation === fold) {
-    throw new UnsupportedModelError(
-      `${who}: the model ends in a ${fold} the cross-entropy loss cannot take over (its last layer is frozen, has no block, or its output feeds another layer), so the loss would read probabilities as logits; end the model in a trainable layer with that activation, or in logits`,
-    );
-  }
+  const foldedAll = graph.outputs.map((o, k) => {
+    const f = folds[k] ?? null;
+    const folded: FoldActivation = f !== null && o.foldable === f ? f : null;
+    if (f !== null && folded === null && o.activation === f) {
+      const which = graph.outputs.length > 1 ? `output ${k} ('${io?.outputs[k]?.name ?? k}') of the model` : 'the model';
+      throw new UnsupportedModelError(
+        `${who}: ${which} ends in a ${f} the cross-entropy loss cannot take over (its last layer is frozen, has no block, or its output feeds another layer), so the loss would read probabilities as logits; end the model in a trainable layer with that activation, or in logits`,
+      );
+    }
+    return folded;
+  });
+  const foldFlags = foldedAll.map((f) => f !== null);
   const dropPending = (): void => {
     for (const p of c.pending.values()) for (const t of p.values) t.dispose();
     c.pending.clear();
@@ -242,11 +263,14 @@ export function fromLayersModel(model: LayersModel, fold: FoldActivation = null,
   return {
     variables: c.variables,
     names: c.names,
-    folded,
+    folded: io ? null : (foldedAll[0] ?? null),
+    outputsFolded: foldedAll,
+    io,
     taps: c.taps,
     couplesSamples: c.couples,
     forward(x, tap, training) {
-      return graph.run([x], tap, training, folded !== null)[0] as Tensor;
+      if (!io) return graph.run([x], tap, training, foldFlags)[0] as Tensor;
+      return io.packOutputs(graph.run(io.unpackInputs(x), tap, training, foldFlags));
     },
     commitState() {
       for (const p of c.pending.values()) p.targets.forEach((v, i) => v.assign(p.values[i] as Tensor));
@@ -255,4 +279,3 @@ export function fromLayersModel(model: LayersModel, fold: FoldActivation = null,
     discardState: dropPending,
   };
 }
-

@@ -12,7 +12,7 @@
  * ```
  * @packageDocumentation
  */
-export { FngdTrainer, type BatchResult, type EpochLogs, type Evaluation, type FitCallbacks, type FitOptions, type FngdTrainerOptions, type TrainerFngdOptions } from './trainer.js';
+export { FngdTrainer, type BatchResult, type EpochLogs, type Evaluation, type FitCallbacks, type FitOptions, type FngdTrainerOptions, type TrainerData, type TrainerFngdOptions } from './trainer.js';
 export type { TrainerKfacOptions } from './kfac-step.js';
 export { fromLayersModel, denseMatMul, identityTap, type CompiledModel, type CompileOptions, type Conv2dGeometry, type FoldActivation, type FunctionModel, type Tap, type TapWeights } from './model.js';
 export { registerLayerBlock, supportedLayers } from './layers/registry.js';

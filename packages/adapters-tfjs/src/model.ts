@@ -8,6 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor, Variable } from '@tensorflow/tfjs-core';
+import type { ModelIo } from './io.js';
 import type { SiteParams } from './sites/types.js';
 
 /** Geometry of a 2-D convolution (NHWC; the kernel is `[kh, kw, cin, cout]`). */
@@ -88,8 +89,15 @@ export type FoldActivation = 'softmax' | 'sigmoid' | null;
 
 /** Result of {@link fromLayersModel}. */
 export interface CompiledModel extends FunctionModel {
-  /** The activation folded into the loss (the model's last softmax/sigmoid), if any. */
+  /** The activation folded into the loss (the model's last softmax/sigmoid), if any; null with several outputs. */
   readonly folded: FoldActivation;
+  /** The activation folded into each output's loss. */
+  readonly outputsFolded: readonly FoldActivation[];
+  /**
+   * The packing of a model with several inputs or outputs (its forward then takes the packed input and returns the
+   * packed output); null for one input and one output.
+   */
+  readonly io: ModelIo | null;
   /** Every trainable Dense and convolution layer's weights (KFAC's Kronecker layers). */
   readonly taps: readonly TapWeights[];
 }

@@ -8,7 +8,7 @@ import { optionError } from './errors.js';
 import type { LossName } from './losses.js';
 
 /** The keys of `FngdTrainerOptions`. */
-const TRAINER_KEYS = ['loss', 'fngd', 'kfac', 'optimizer', 'device', 'perSample'] as const;
+const TRAINER_KEYS = ['loss', 'lossWeights', 'fngd', 'kfac', 'optimizer', 'device', 'perSample'] as const;
 /** The keys of `FitOptions`. */
 const FIT_KEYS = ['epochs', 'batchSize', 'seed', 'shuffle', 'sampleIds', 'validationData', 'callbacks'] as const;
 const LOSS_NAMES: readonly LossName[] = ['softmax-cross-entropy', 'sigmoid-cross-entropy', 'mse'];
@@ -32,8 +32,15 @@ export function checkTrainerOptions(options: unknown): TrainerKind {
   if (!isPlainObject(options)) throw optionError('options', options, 'FngdTrainer.create: options `{ loss }` are required');
   checkKeys('FngdTrainer.create', options, TRAINER_KEYS);
   const loss = options['loss'];
-  if (typeof loss !== 'function' && !LOSS_NAMES.includes(loss as LossName)) {
-    throw optionError('loss', loss, `must be ${LOSS_NAMES.map((n) => `'${n}'`).join(', ')} or a per-sample loss function`);
+  const isLoss = (l: unknown): boolean => typeof l === 'function' || LOSS_NAMES.includes(l as LossName);
+  const perOutput = Array.isArray(loss) ? loss : isPlainObject(loss) ? Object.values(loss) : null;
+  if (!isLoss(loss) && !(perOutput && perOutput.length > 0 && perOutput.every(isLoss))) {
+    throw optionError('loss', loss, `must be ${LOSS_NAMES.map((n) => `'${n}'`).join(', ')} or a per-sample loss function (several outputs: an array of them in output order, or an object by output name)`);
+  }
+  const lw = options['lossWeights'];
+  const weights = Array.isArray(lw) ? lw : isPlainObject(lw) ? Object.values(lw) : null;
+  if (lw !== undefined && !(weights && weights.every((w) => typeof w === 'number' && Number.isFinite(w) && w >= 0))) {
+    throw optionError('lossWeights', lw, 'must be finite weights ≥ 0, an array in output order or an object by output name');
   }
   const given = (['fngd', 'kfac', 'optimizer'] as const).filter((k) => options[k] !== undefined);
   if (given.length > 1) {

@@ -35,7 +35,7 @@ export function fitHost(
 /** Checks the options and the (validation) targets, then runs the fit loop on targets as the loss takes them. */
 export async function checkedFit(host: FitHost, shapes: OutputShapes, lossName: LossName | null, xs: Tensor, ys: Tensor, options: FitOptions): Promise<EpochLogs[]> {
   checkFitOptions(options);
-  const val = options.validationData;
+  const val = options.validationData as readonly [Tensor, Tensor] | undefined; // tensors here (the trainer packs several inputs)
   if (val) await checkTargets('fit (validationData)', shapes, lossName, val[0], val[1]); // before anything runs
   return withLossTargets('fit', shapes, lossName, xs, ys, async (yl) => {
     if (!val) return fitLoop(host, xs, ys, options, yl);

@@ -5,8 +5,10 @@
  */
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { AdapterArgumentError } from './errors.js';
-import { resolveLoss } from './losses.js';
+import { byName, ModelIo, type IoModelLike } from './io.js';
+import { resolveLoss, type LossName, type PerSampleLoss } from './losses.js';
 import { fromLayersModel, type FoldActivation, type FunctionModel } from './model.js';
+import { packedLoss, resolveOutputLosses, type OutputLoss, type OutputLosses } from './output-losses.js';
 import { PatchFilters } from './patches.js';
 import type { StepContext } from './step-context.js';
 import type { FngdTrainerOptions } from './trainer-types.js';
@@ -17,8 +19,26 @@ export interface TrainerModel {
   readonly fm: FunctionModel;
   /** The LayersModel given (saves and restores checkpoints), else null. */
   readonly layers: LayersModel | null;
-  /** The activation folded into the loss. */
+  /** The activation folded into the loss (one output). */
   readonly folded: FoldActivation;
+  /** A model with several inputs or outputs: its packing, and its per-output losses (else null). */
+  readonly io: ModelIo | null;
+  readonly losses: OutputLosses | null;
+  /** The loss of a single-output model (a name or a function), else null. */
+  readonly loss: OutputLoss | null;
+  /** The activation folded into each output's loss. */
+  readonly outputsFolded: readonly FoldActivation[];
+}
+
+const isOutputLoss = (v: unknown): v is OutputLoss => typeof v === 'function' || typeof v === 'string';
+
+/** The one loss of a single-output model, given alone or as a one-element array / record. */
+function singleLoss(loss: unknown, outputName: string): OutputLoss {
+  if (isOutputLoss(loss)) return loss;
+  if (Array.isArray(loss) || (typeof loss === 'object' && loss !== null)) {
+    return byName('FngdTrainer.create', 'outputs (loss)', loss, [{ name: outputName, shape: [], size: 0, dtype: 'float32' }], isOutputLoss)[0] as OutputLoss;
+  }
+  throw new AdapterArgumentError('FngdTrainer.create: `loss` must be a loss name or a per-sample function');
 }
 
 function isLayersModel(m: unknown): m is LayersModel {
@@ -30,8 +50,13 @@ function isLayersModel(m: unknown): m is LayersModel {
  * FunctionModel's form (`AdapterArgumentError`).
  */
 export function trainerModel(model: LayersModel | FunctionModel, options: FngdTrainerOptions): TrainerModel {
-  const fold: FoldActivation = options.loss === 'softmax-cross-entropy' ? 'softmax' : options.loss === 'sigmoid-cross-entropy' ? 'sigmoid' : null;
   const layers = isLayersModel(model) ? model : null;
+  const packing = layers ? ModelIo.of(layers as unknown as IoModelLike) : null;
+  const losses = packing ? resolveOutputLosses(options.loss, options.lossWeights, packing.outputs) : null;
+  if (!packing && options.lossWeights !== undefined) throw new AdapterArgumentError('FngdTrainer.create: `lossWeights` is for models with several outputs');
+  const loss = packing ? null : singleLoss(options.loss, layers?.outputNames[0] ?? 'output');
+  const foldOf = (l: OutputLoss | null): FoldActivation => (l === 'softmax-cross-entropy' ? 'softmax' : l === 'sigmoid-cross-entropy' ? 'sigmoid' : null);
+  const fold: FoldActivation | readonly FoldActivation[] = losses ? losses.folds : foldOf(loss);
   const optimizer = options.kfac !== undefined ? 'KFAC' : options.optimizer !== undefined ? 'the tfjs-optimizer baseline' : 'FNGD';
   // FNGD's one-sample fallback passes need samples that do not interact; the exact route never runs them
   const perSample = optimizer === 'FNGD' && options.perSample !== 'exact';
@@ -40,14 +65,17 @@ export function trainerModel(model: LayersModel | FunctionModel, options: FngdTr
   if (!layers && (!Array.isArray(fm.variables) || typeof fm.forward !== 'function')) {
     throw new AdapterArgumentError('FngdTrainer.create: expected a tf.LayersModel or a FunctionModel { variables, forward }');
   }
-  return { fm, layers, folded: compiled?.folded ?? null };
+  const folded = compiled?.folded ?? null;
+  return { fm, layers, folded, io: compiled?.io ?? null, losses, loss, outputsFolded: compiled?.outputsFolded ?? [folded] };
 }
 
 /** The step context of a model: its variables with one unique name each (`AdapterArgumentError` otherwise) and the loss. */
-export function stepContext(model: FunctionModel, options: FngdTrainerOptions, checkCoupling = false): StepContext {
+export function stepContext(m: Pick<TrainerModel, 'fm' | 'io' | 'losses' | 'loss'>, checkCoupling = false): StepContext {
+  const model = m.fm;
   const names = model.names ?? model.variables.map((_, i) => `p${i}`);
   if (names.length !== model.variables.length || new Set(names).size !== names.length) {
     throw new AdapterArgumentError('names: one unique name per variable is required');
   }
-  return { model, loss: resolveLoss(options.loss), variables: model.variables, names, filters: new PatchFilters(), checkCoupling };
+  const loss: PerSampleLoss = m.io && m.losses ? packedLoss(m.io, m.losses) : resolveLoss(m.loss as LossName | PerSampleLoss);
+  return { model, loss, variables: model.variables, names, filters: new PatchFilters(), checkCoupling };
 }

@@ -18,8 +18,14 @@ export type TrainerFngdOptions = Omit<FngdOptions<TfTree>, 'device' | 'ops'>;
  * trainer trains with FNGD at `ifngd`'s measured defaults (`FNGD_DEFAULTS`), so `{ loss }` alone is enough.
  */
 export interface FngdTrainerOptions {
-  /** Per-sample loss. The cross-entropies take logits; a model's final softmax/sigmoid is folded into them. */
-  readonly loss: LossName | PerSampleLoss;
+  /**
+   * Per-sample loss. The cross-entropies take logits; a model's final softmax/sigmoid is folded into them. A model
+   * with several outputs takes one loss for all, or one per output: an array in the model's output order or an
+   * object by output name (as tfjs's `compile`); sample i's loss is then `Σₒ wₒ·ℓₒᵢ`.
+   */
+  readonly loss: LossName | PerSampleLoss | readonly (LossName | PerSampleLoss)[] | Readonly<Record<string, LossName | PerSampleLoss>>;
+  /** Several outputs: each output's weight wₒ (finite, ≥ 0; an array in output order or an object by name). Default 1. */
+  readonly lossWeights?: readonly number[] | Readonly<Record<string, number>>;
   /**
    * Train with FNGD (`ifngd`'s `fngd` options without `device`/`ops`; every field optional, missing ones from
    * `FNGD_DEFAULTS`). Default when `optimizer` is not given.
@@ -46,6 +52,12 @@ export interface FngdTrainerOptions {
    */
   readonly perSample?: 'share' | 'exact';
 }
+
+/**
+ * A batch's inputs or targets: one tensor `[n, …]`; for a model with several inputs (outputs), an array of them
+ * in the model's input (output) order, or an object by input (output) layer name.
+ */
+export type TrainerData = Tensor | readonly Tensor[] | Readonly<Record<string, Tensor>>;
 
 /** What one training step reports. */
 export interface BatchResult {
@@ -91,7 +103,7 @@ export interface FitOptions {
    * append-only data), or one unique id per sample. See {@link FngdTrainer.batchPlan}.
    */
   readonly sampleIds?: 'content' | 'index' | readonly SampleId[];
-  readonly validationData?: readonly [Tensor, Tensor];
+  readonly validationData?: readonly [TrainerData, TrainerData];
   readonly callbacks?: FitCallbacks;
 }
 

@@ -5,16 +5,18 @@
  * `fit-loop.ts`), evaluation (`evaluate.ts`) and checkpoints (`trainer-checkpoint.ts`).
  * @module
  */
-import type * as tf from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { LinalgDevice } from '@ifngd/linalg-gpu';
 import type { BatchKey, BatchPlan, FngdOptimizer, FngdStats, HostTree, KfacOptimizer, KfacStats, PlanChange } from 'ifngd';
 import { AdapterArgumentError, DisposedError } from './errors.js';
-import { evaluateAsync, evaluateSync, predict } from './evaluate.js';
+import { evaluateAsync, evaluateSync, predict, refold } from './evaluate.js';
 import type { LossName } from './losses.js';
 import type { FoldActivation, FunctionModel } from './model.js';
+import type { ModelIo } from './io.js';
 import { checkTrainerOptions } from './options.js';
+import { packTargets, packTargetsSync, type OutputLosses } from './output-losses.js';
 import { TrainingProgress } from './progress.js';
 import type { StepContext } from './step-context.js';
 import { StepEngine } from './step-engine.js';
@@ -23,10 +25,10 @@ import { OutputShapes, withDeferredTargetCheck, withLossTargets, withLossTargets
 import { checkCheckpoint, loadFromModel, saveToModel } from './trainer-checkpoint.js';
 import { checkedFit, fitHost } from './trainer-fit.js';
 import { stepContext, trainerModel, type TrainerModel } from './trainer-setup.js';
-import type { BatchResult, EpochLogs, Evaluation, FitOptions, FngdTrainerOptions } from './trainer-types.js';
+import type { BatchResult, EpochLogs, Evaluation, FitOptions, FngdTrainerOptions, TrainerData } from './trainer-types.js';
 import type { TfTree } from './tree-ops.js';
 
-export type { BatchResult, EpochLogs, Evaluation, FitCallbacks, FitOptions, FngdTrainerOptions, TrainerFngdOptions } from './trainer-types.js';
+export type { BatchResult, EpochLogs, Evaluation, FitCallbacks, FitOptions, FngdTrainerOptions, TrainerData, TrainerFngdOptions } from './trainer-types.js';
 
 /**
  * The FNGD training loop for a `tf.Sequential`/`tf.LayersModel` (see {@link fromLayersModel} for the
@@ -38,6 +40,9 @@ export class FngdTrainer {
   /** The activation folded into the loss. */
   readonly folded: FoldActivation;
   readonly #layers: LayersModel | null;
+  readonly #io: ModelIo | null;
+  readonly #losses: OutputLosses | null;
+  readonly #outputsFolded: readonly FoldActivation[];
   readonly #c: StepContext;
   readonly #lossName: LossName | null;
   readonly #engine: StepEngine;
@@ -48,10 +53,14 @@ export class FngdTrainer {
   private constructor(m: TrainerModel, c: StepContext, engine: StepEngine, options: FngdTrainerOptions) {
     this.model = m.fm;
     this.#layers = m.layers;
+    this.#io = m.io;
+    this.#losses = m.losses;
+    this.#outputsFolded = m.outputsFolded;
     this.folded = m.folded;
     this.#c = c;
     this.#engine = engine;
-    this.#lossName = typeof options.loss === 'string' ? options.loss : null;
+    // several outputs: every output's targets are checked (and packed) at the boundary; the steps see one custom loss
+    this.#lossName = typeof m.loss === 'string' ? m.loss : null;
     this.#shapes = new OutputShapes(m.fm);
   }
 
@@ -66,7 +75,7 @@ export class FngdTrainer {
     checkTrainerOptions(options);
     const m = trainerModel(model, options);
     // a FunctionModel's forward is checked for sample coupling at its first FNGD step (compiled models declare it)
-    const c = stepContext(m.fm, options, m.layers === null && options.kfac === undefined && options.optimizer === undefined);
+    const c = stepContext(m, m.layers === null && options.kfac === undefined && options.optimizer === undefined);
     return new FngdTrainer(m, c, await StepEngine.create(c, options), options);
   }
 
@@ -121,13 +130,53 @@ export class FngdTrainer {
    * step is a transaction: when it throws, the variables, the optimizer and the trainer are as before. Training
    * calls are queued: un-awaited calls run one after another, in call order.
    */
-  trainBatch(x: Tensor, y: Tensor, options: { readonly batchKey: BatchKey; readonly epoch?: number }): Promise<BatchResult> {
+  trainBatch(x: TrainerData, y: TrainerData, options: { readonly batchKey: BatchKey; readonly epoch?: number }): Promise<BatchResult> {
     return this.#queue.run('trainBatch', async () => {
       if (typeof options !== 'object' || options === null) throw new AdapterArgumentError('trainBatch: options `{ batchKey }` are required');
       const epoch = options.epoch ?? this.epoch;
-      if (this.#engine.kind === null) return withLossTargets('trainBatch', this.#shapes, this.#lossName, x, y, (yl) => this.#step(x, yl, options.batchKey, epoch));
-      return withDeferredTargetCheck('trainBatch', this.#shapes, this.#lossName, x, y, (yl, check) => this.#step(x, yl, options.batchKey, epoch, check));
+      return this.#packed('trainBatch', x, y, (px, py) => {
+        if (this.#engine.kind === null) return withLossTargets('trainBatch', this.#shapes, this.#lossName, px, py, (yl) => this.#step(px as Tensor, yl, options.batchKey, epoch));
+        return withDeferredTargetCheck('trainBatch', this.#shapes, this.#lossName, px, py, (yl, check) => this.#step(px as Tensor, yl, options.batchKey, epoch, check));
+      });
     });
+  }
+
+  /**
+   * Runs `run` on the data as the steps take it: as given for a model with one input and one output; packed
+   * (`io.ts`) for one with several — the inputs checked and packed, every output's targets checked (one read per
+   * output whose values need one) and packed; the packed tensors are released after `run`.
+   */
+  async #packed<T>(where: string, x: unknown, y: unknown, run: (x: unknown, y: unknown) => Promise<T>): Promise<T> {
+    const io = this.#io;
+    if (!io) return run(x, y);
+    const px = io.packInputs(where, x);
+    try {
+      const py = await packTargets(where, io, this.#losses as OutputLosses, y, px.shape[0] as number);
+      try {
+        return await run(px, py);
+      } finally {
+        py.dispose();
+      }
+    } finally {
+      px.dispose();
+    }
+  }
+
+  /** {@link FngdTrainer.#packed} with synchronous reads. */
+  #packedSync<T>(where: string, x: unknown, y: unknown, run: (x: unknown, y: unknown) => T): T {
+    const io = this.#io;
+    if (!io) return run(x, y);
+    const px = io.packInputs(where, x);
+    try {
+      const py = packTargetsSync(where, io, this.#losses as OutputLosses, y, px.shape[0] as number);
+      try {
+        return run(px, py);
+      } finally {
+        py.dispose();
+      }
+    } finally {
+      px.dispose();
+    }
   }
 
   /** One step on targets as the loss takes them: values checked, or checked by the step through `check`. */
@@ -143,10 +192,14 @@ export class FngdTrainer {
    * validation data are checked before anything runs; each step is a transaction, and the plan is adopted with
    * the first completed step. Queued behind (and ahead of) other training calls, like {@link FngdTrainer.trainBatch}.
    */
-  fit(xs: Tensor, ys: Tensor, options: FitOptions): Promise<EpochLogs[]> {
+  fit(xs: TrainerData, ys: TrainerData, options: FitOptions): Promise<EpochLogs[]> {
     return this.#queue.run('fit', () => {
       const host = fitHost(this.#progress, (x, y, key, epoch) => this.#step(x, y, key, epoch), (x, y) => evaluateAsync(this.#c, this.#lossName, x, y));
-      return checkedFit(host, this.#shapes, this.#lossName, xs, ys, options);
+      const val = this.#io && typeof options === 'object' && options !== null ? options.validationData : undefined;
+      if (!val || !Array.isArray(val)) return this.#packed('fit', xs, ys, (px, py) => checkedFit(host, this.#shapes, this.#lossName, px as Tensor, py as Tensor, options));
+      return this.#packed('fit (validationData)', val[0], val[1], (vx, vy) =>
+        this.#packed('fit', xs, ys, (px, py) => checkedFit(host, this.#shapes, this.#lossName, px as Tensor, py as Tensor, { ...options, validationData: [vx as Tensor, vy as Tensor] })),
+      );
     });
   }
 
@@ -154,15 +207,19 @@ export class FngdTrainer {
    * Mean per-sample loss (and accuracy for softmax cross-entropy) in inference mode (synchronous read: not on
    * webgpu in Node). Targets are checked as for training (`TargetError`).
    */
-  evaluate(xs: Tensor, ys: Tensor, options: { readonly batchSize?: number } = {}): Evaluation {
+  evaluate(xs: TrainerData, ys: TrainerData, options: { readonly batchSize?: number } = {}): Evaluation {
     this.#live('evaluate');
-    return withLossTargetsSync('evaluate', this.#shapes, this.#lossName, xs, ys, (yl) => evaluateSync(this.#c, this.#lossName, xs, yl, options.batchSize));
+    return this.#packedSync('evaluate', xs, ys, (px, py) =>
+      withLossTargetsSync('evaluate', this.#shapes, this.#lossName, px, py, (yl) => evaluateSync(this.#c, this.#lossName, px as Tensor, yl, options.batchSize)),
+    );
   }
 
   /** {@link FngdTrainer.evaluate} with an awaited read — works on every backend (webgpu has no `dataSync` in Node). */
-  async evaluateAsync(xs: Tensor, ys: Tensor, options: { readonly batchSize?: number } = {}): Promise<Evaluation> {
+  async evaluateAsync(xs: TrainerData, ys: TrainerData, options: { readonly batchSize?: number } = {}): Promise<Evaluation> {
     this.#live('evaluateAsync');
-    return withLossTargets('evaluateAsync', this.#shapes, this.#lossName, xs, ys, (yl) => evaluateAsync(this.#c, this.#lossName, xs, yl, options.batchSize));
+    return this.#packed('evaluateAsync', xs, ys, (px, py) =>
+      withLossTargets('evaluateAsync', this.#shapes, this.#lossName, px, py, (yl) => evaluateAsync(this.#c, this.#lossName, px as Tensor, yl, options.batchSize)),
+    );
   }
 
   /** Throws {@link DisposedError} after `dispose()`. */
@@ -176,10 +233,33 @@ export class FngdTrainer {
     if (this.#queue.busy) throw new AdapterArgumentError(`${what}: a training call is running or queued; await it first`);
   }
 
-  /** The model's outputs (a folded softmax/sigmoid applied again). */
-  predict(x: Tensor): Tensor {
+  /**
+   * The model's output (a folded softmax/sigmoid applied again) for inputs given like {@link FngdTrainer.trainBatch}'s.
+   * A model with several outputs: use {@link FngdTrainer.predictOutputs} (`AdapterArgumentError` here).
+   */
+  predict(x: TrainerData): Tensor {
     this.#live('predict');
-    return predict(this.#c, this.folded, x);
+    if (!this.#io) return predict(this.#c, this.folded, x as Tensor);
+    if (this.#io.outputs.length > 1) throw new AdapterArgumentError(`predict: the model has ${this.#io.outputs.length} outputs; use predictOutputs`);
+    return this.predictOutputs(x)[0] as Tensor;
+  }
+
+  /** Every output of the model (folded activations applied again), in the model's output order. */
+  predictOutputs(x: TrainerData): Tensor[] {
+    this.#live('predictOutputs');
+    const io = this.#io;
+    if (!io) return [predict(this.#c, this.folded, x as Tensor)];
+    const px = io.packInputs('predictOutputs', x);
+    try {
+      const out = predict(this.#c, null, px);
+      try {
+        return tf.tidy(() => io.unpackOutputs(out).map((o, k) => refold(o, this.#outputsFolded[k] ?? null)));
+      } finally {
+        out.dispose();
+      }
+    } finally {
+      px.dispose();
+    }
   }
 
   /**

@@ -151,13 +151,4 @@ describe('unsupported models', () => {
     const con = tfl.sequential({ layers: [tfl.layers.dense({ units: 2, inputShape: [3], name: 'c', kernelConstraint: tfl.constraints.maxNorm({ maxValue: 1 }) })] });
     await expect(FngdTrainer.create(con, { loss: 'mse' })).rejects.toThrow(/'c' \(Dense\): kernelConstraint is not supported/);
   });
-
-  it('two inputs or two outputs are refused with what to do', async () => {
-    const a = tfl.input({ shape: [3] });
-    const b = tfl.input({ shape: [3] });
-    const merged = tfl.layers.concatenate().apply([a, b]) as tfl.SymbolicTensor;
-    const out = tfl.layers.dense({ units: 2 }).apply(merged) as tfl.SymbolicTensor;
-    const two = tfl.model({ inputs: [a, b], outputs: out });
-    await expect(FngdTrainer.create(two, { loss: 'mse' })).rejects.toThrow(/FNGD takes a model with one input and one output, got 2 and 1; write a FunctionModel/);
-  });
 });

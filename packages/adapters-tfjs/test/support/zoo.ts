@@ -181,3 +181,33 @@ export function deconvNet(seed = 1): LayersModel {
     ],
   });
 }
+
+/**
+ * Two inputs and two outputs: dense features `[5]` and int32 token ids `[len]` (Embedding, mean over positions),
+ * concatenated into a shared trunk with a softmax class head `cls` `[3]` and a linear regression head `reg` `[2]`.
+ */
+export function twoTower(vocab = 13, len = 6, seed = 1): LayersModel {
+  const feats = tfl.input({ shape: [5], name: 'features' });
+  const ids = tfl.input({ shape: [len], name: 'tokens', dtype: 'int32' });
+  const e = tfl.layers.embedding({ inputDim: vocab, outputDim: 4, name: 'tok', embeddingsInitializer: tfl.initializers.randomNormal({ seed, stddev: 0.5 }) }).apply(ids) as S;
+  const pooled = tfl.layers.globalAveragePooling1d({}).apply(e) as S;
+  const h = tfl.layers.dense({ units: 6, activation: 'relu', name: 'feat', kernelInitializer: g(seed + 1), biasInitializer: bias(seed + 2) }).apply(feats) as S;
+  const trunk = tfl.layers.dense({ units: 8, activation: 'tanh', name: 'trunk', kernelInitializer: g(seed + 3) }).apply(tfl.layers.concatenate().apply([h, pooled]) as S) as S;
+  const cls = tfl.layers.dense({ units: 3, activation: 'softmax', name: 'cls', kernelInitializer: g(seed + 4) }).apply(trunk) as S;
+  const reg = tfl.layers.dense({ units: 2, name: 'reg', kernelInitializer: g(seed + 5) }).apply(trunk) as S;
+  return tfl.model({ inputs: [feats, ids], outputs: [cls, reg] });
+}
+
+/** Data for {@link twoTower}: `[features, tokens]`, `[class indices (int32), regression targets]`. */
+export function twoTowerData(n: number, vocab = 13, len = 6, seed = 5): [[Tensor, Tensor], [Tensor, Tensor]] {
+  const [ids] = tokenData(n, len, vocab, 3, seed);
+  const tokens = tf.cast(ids as Tensor, 'int32');
+  (ids as Tensor).dispose();
+  const feats = tf.randomNormal([n, 5], 0, 1, 'float32', seed);
+  const labels = tf.tensor1d(Array.from({ length: n }, (_, i) => (i * 7 + seed) % 3), 'int32');
+  const reg = tf.randomNormal([n, 2], 0, 1, 'float32', seed + 1);
+  return [
+    [feats, tokens],
+    [labels, reg],
+  ];
+}
