@@ -1,6 +1,7 @@
 /**
  * The tfjs-optimizer baseline step of the trainer (`FngdTrainer.create(model, { loss, optimizer })`): the mean
- * loss minimised by the tfjs optimizer in the same loop as FNGD, for like-for-like comparisons.
+ * loss minimised by the tfjs optimizer in the same loop as FNGD, for like-for-like comparisons; the gradients of the
+ * model's penalties (regularizers) join its gradient, as in tfjs's `fit`.
  *
  * A transaction: gradients first, then one awaited read of the loss and of their finiteness, and only then
  * `optimizer.applyGradients` — so a non-finite loss or gradient throws `NonFiniteError` with the variables
@@ -12,6 +13,7 @@ import type { Tensor } from '@tensorflow/tfjs-core';
 import { NonFiniteError } from 'ifngd';
 import { identityTap } from './model.js';
 import type { StepContext } from './step-context.js';
+import { addPenaltyGrads } from './penalties.js';
 import { releaseTapeOnThrow } from './tape.js';
 import type { BatchResult } from './trainer-types.js';
 
@@ -19,6 +21,10 @@ import type { BatchResult } from './trainer-types.js';
 export async function baselineStep(optimizer: tf.Optimizer, c: StepContext, x: Tensor, y: Tensor): Promise<BatchResult> {
   const { value, grads } = releaseTapeOnThrow(() => tf.variableGrads(() => tf.mean(c.loss(c.model.forward(x, identityTap, true), y)) as tf.Scalar, [...c.variables]));
   try {
+    // penalties (regularizers) join the gradient, as in tfjs's fit
+    const byVar = new Map(c.variables.map((v) => [v, grads[v.name] as Tensor]));
+    addPenaltyGrads(byVar, c.model.penalties, 1);
+    for (const v of c.variables) grads[v.name] = byVar.get(v) as Tensor;
     const gs = Object.values(grads);
     const probe = tf.tidy(() => tf.stack([tf.cast(value, 'float32'), ...gs.map((g) => tf.cast(tf.all(tf.isFinite(g)), 'float32'))]));
     let v: Float32Array;

@@ -23,6 +23,7 @@ import type { StepContext } from './step-context.js';
 import type { TargetValueCheck } from './targets.js';
 import type { BatchResult, TrainerFngdOptions } from './trainer-types.js';
 import { collectTensors, disposeReleased, makeTree, tfTreeOps, type ShapeMap, type TfTree, type TfTreeOps } from './tree-ops.js';
+import { addPenaltyGrads } from './penalties.js';
 import { uploadFactors } from './upload.js';
 import { perSampleJacobian, weightedLossGradsAsync, weightedLossGradTensors, weightedGroupGrads, wholeBatchJacobian } from './weighted-grads.js';
 
@@ -107,6 +108,7 @@ export class FngdStep {
         lossSum = cap.lossSum;
         grads = await this.#gradsFromCapture(cap, c, x, y);
       }
+      addPenaltyGrads(grads, model.penalties, 1 / c.damping); // the direction is λ·(Jᵀα + ∇R/λ)
       const mean = await this.#apply(grads, c, n, lossSum, check);
       return { loss: mean, fresh: c.fresh };
     } finally {

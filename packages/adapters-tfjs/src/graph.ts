@@ -11,9 +11,10 @@ import { AdapterArgumentError, UnsupportedLayerError, UnsupportedModelError } fr
 import { ModelIo, type IoModelLike } from './io.js';
 import { frozenOp } from './layers/frozen.js';
 import { genericOp } from './layers/generic.js';
+import { layerPenalties } from './layers/regularizers.js';
 import { layerBlock } from './layers/registry.js';
 import type { CompileContext, LayerLike, LayerOp } from './layers/types.js';
-import type { CompiledModel, FoldActivation, Tap, TapWeights } from './model.js';
+import type { CompiledModel, FoldActivation, Penalty, Tap, TapWeights } from './model.js';
 
 interface SymbolicLike {
   readonly id: number;
@@ -80,6 +81,7 @@ class Compilation {
   readonly variables: Variable[] = [];
   readonly names: string[] = [];
   readonly taps: TapWeights[] = [];
+  readonly penalties: Penalty[] = [];
   readonly ops = new Map<LayerLike, LayerOp>();
   readonly pending = new Map<object, { targets: readonly Variable[]; values: readonly Tensor[] }>();
   couples = false;
@@ -143,6 +145,7 @@ class Compilation {
         op = genericOp(layer, ctx, this.options.warn ?? ((m) => console.warn(m)));
       }
     }
+    if (!isModel(layer)) this.penalties.push(...layerPenalties(layer, this.#seen));
     this.ops.set(layer, op);
     return op;
   }
@@ -267,6 +270,7 @@ export function fromLayersModel(model: LayersModel, fold: FoldActivation | reado
     outputsFolded: foldedAll,
     io,
     taps: c.taps,
+    penalties: c.penalties,
     couplesSamples: c.couples,
     forward(x, tap, training) {
       if (!io) return graph.run([x], tap, training, foldFlags)[0] as Tensor;

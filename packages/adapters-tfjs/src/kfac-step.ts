@@ -23,6 +23,7 @@ import { kfac, type HostTree, type KfacLayer, type KfacOptimizer, type KfacOptio
 import { captureAsync, type Capture } from './capture.js';
 import { AdapterArgumentError } from './errors.js';
 import { secondMoments } from './kfac-moments.js';
+import { penaltyGrads } from './penalties.js';
 import type { TapWeights } from './model.js';
 import type { StepContext } from './step-context.js';
 import type { TargetValueCheck } from './targets.js';
@@ -176,6 +177,7 @@ export class KfacStep {
     const grads = new Map<Variable, Tensor>();
     let probe: Tensor[] = [];
     let kron: SiteGroup[] = [];
+    let penalties = new Map<Variable, Tensor>();
     try {
       let lossSum: number;
       if (opt.factorsDue) {
@@ -193,18 +195,28 @@ export class KfacStep {
         if (!g) throw new AdapterArgumentError(`no gradient for variable '${this.#c.names[i]}'`);
         return g;
       });
+      penalties = penaltyGrads(model.penalties);
+      const penalized = [...penalties.keys()];
       probe = check ? check.take() : [];
-      const host = await readHost([...ordered, ...variables, ...probe]);
-      check?.verify(host.slice(2 * variables.length).map((v) => v[0] as number)); // bad targets: TargetError now
+      const host = await readHost([...ordered, ...variables, ...penalized.map((v) => penalties.get(v) as Tensor), ...probe]);
+      const at = 2 * variables.length + penalized.length;
+      check?.verify(host.slice(at).map((v) => v[0] as number)); // bad targets: TargetError now
       const g = this.#tree(host.slice(0, variables.length));
       const params = this.#tree(host.slice(variables.length));
+      const names = new Map(variables.map((v, i) => [v, this.#c.names[i] as string]));
+      const penaltyHost = Object.fromEntries(penalized.map((v, k) => [names.get(v) as string, host[2 * variables.length + k] as Float32Array]));
       const captured = cap;
       const factors = captured
         ? await uploadFactors(device, captured, this.#c.filters, () => new Float32Array(0), made, kron)
         : undefined;
       const mean = lossSum / n;
       const moments = captured && opt.diagonal.length > 0 ? { secondMoments: () => this.#moments(captured, x, y) } : {};
-      const next = await opt.step(g, params, { ...(factors ? { factors } : {}), ...moments, ...(Number.isFinite(mean) ? { loss: mean } : {}) });
+      const next = await opt.step(g, params, {
+        ...(factors ? { factors } : {}),
+        ...moments,
+        ...(penalized.length > 0 ? { penaltyGrads: penaltyHost } : {}),
+        ...(Number.isFinite(mean) ? { loss: mean } : {}),
+      });
       if (next !== params) {
         variables.forEach((v, i) => {
           const t = tf.tensor(next[this.#c.names[i] as string] as Float32Array, v.shape, 'float32');
@@ -215,6 +227,7 @@ export class KfacStep {
       return { loss: mean, fresh: opt.stats.inverseRefreshes > refreshes };
     } finally {
       tf.dispose(probe);
+      for (const t of penalties.values()) t.dispose();
       for (const m of made) m.dispose();
       cap?.dispose();
       for (const t of grads.values()) t.dispose();

@@ -44,6 +44,18 @@ export interface Tap {
   site(kind: string, z: Tensor, inputs: Tensor, params: SiteParams, meta?: unknown): Tensor;
 }
 
+/**
+ * A penalty on one variable (a layer's weight regularizer): `penalty(w)` returns a scalar added to the objective.
+ * Its gradient is added to the optimizer's step direction, not preconditioned (kfac-pytorch's weight decay; a
+ * tfjs-optimizer baseline adds it to the gradient, as tfjs's `fit` does); the reported losses are the data losses.
+ */
+export interface Penalty {
+  readonly variable: Variable;
+  /** For messages (`layer/kernelRegularizer`). */
+  readonly name: string;
+  penalty(w: Tensor): Tensor;
+}
+
 /** A model over explicit variables — the lower-level entry of the adapter. */
 export interface FunctionModel {
   /** Every trainable variable, in parameter order. */
@@ -63,6 +75,8 @@ export interface FunctionModel {
    * factors (never from a per-sample weighted loss). Default false.
    */
   readonly couplesSamples?: boolean;
+  /** Penalties on trained variables (a LayersModel's regularizers); default none. */
+  readonly penalties?: readonly Penalty[];
   /** Commits the state the last training forward computed (moving statistics); called once a step commits. */
   commitState?(): void;
   /** Drops that state (the step threw). */

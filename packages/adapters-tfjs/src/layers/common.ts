@@ -20,15 +20,17 @@ export function activationOf(layer: LayerLike): { name: string; apply: (z: Tenso
 }
 
 /**
- * Refuses regularizers and constraints (they change the objective or project the weights, which FNGD's
- * direction does not account for), naming what to use instead.
+ * Refuses constraints (they project the weights, which no optimizer here does) and activity regularizers (a
+ * penalty on activations enters every sample's loss), naming what to do. Weight regularizers pass: the compiler
+ * maps them to penalties (`regularizers.ts`).
  */
 export function checkNoExtras(layer: LayerLike, keys: readonly string[]): void {
   const cfg = layer.getConfig();
   for (const k of keys) {
+    if (/Regularizer$/.test(k) && k !== 'activityRegularizer') continue;
     if (cfg[k] !== null && cfg[k] !== undefined) {
-      const fix = /Regularizer$/.test(k)
-        ? "remove it and use the optimizer's decoupled `weightDecay` (fngd/kfac options), or train the layer with a tfjs optimizer"
+      const fix = k === 'activityRegularizer'
+        ? "remove it (a penalty on activations would enter every sample's loss)"
         : 'remove it; the optimizers do not project weights';
       throw new UnsupportedLayerError(layer.name, layer.getClassName(), `${k} is not supported: ${fix}`);
     }

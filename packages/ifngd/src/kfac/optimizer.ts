@@ -57,6 +57,12 @@ export interface KfacStepExtras {
    * giving them; needed exactly when `factors` are (and the optimizer has diagonal leaves).
    */
   readonly secondMoments?: SecondMomentSource;
+  /**
+   * Gradients added to the preconditioned direction, by leaf — a regularizer's penalty gradient ∇R, not
+   * preconditioned (kfac-pytorch's weight decay) — before clipping, momentum and the learning rate; not part of
+   * the KL clip's `Σ⟨V, g⟩`.
+   */
+  readonly penaltyGrads?: Readonly<Record<string, Float32Array>>;
   /** Mean loss of the batch (passed to the transforms). */
   readonly loss?: number;
 }
@@ -68,6 +74,26 @@ const freshCore = (): KfacCore => ({
   inverseRefreshes: 0,
   lastRefreshStep: null,
 });
+
+/** `dir + penalty` leaf by leaf (new arrays for the penalized leaves); checks names, sizes and finiteness. */
+function withPenalty(
+  dir: Record<string, Float32Array>,
+  penalty: Readonly<Record<string, Float32Array>> | undefined,
+  sizes: ReadonlyMap<string, number>,
+): Record<string, Float32Array> {
+  if (penalty === undefined) return dir;
+  if (typeof penalty !== 'object' || penalty === null) throw new InvalidArgumentError('step: extras.penaltyGrads must be an object of arrays by leaf');
+  for (const [name, p] of Object.entries(penalty)) {
+    if (!sizes.has(name)) throw new InvalidArgumentError(`step: extras.penaltyGrads has leaf '${name}', which is not a parameter`);
+    if (!(p instanceof Float32Array) || p.length !== sizes.get(name)) {
+      throw new ShapeError(`step: extras.penaltyGrads['${name}'] must be a Float32Array of ${String(sizes.get(name))} values`);
+    }
+    if (!p.every(Number.isFinite)) throw new NonFiniteError(`step: extras.penaltyGrads['${name}'] holds NaN or ±Infinity`);
+    const d = dir[name] as Float32Array;
+    dir[name] = d.map((v, i) => v + (p[i] as number));
+  }
+  return dir;
+}
 
 /** The KFAC optimizer. Create it with {@link kfac}. */
 export class KfacOptimizer<T = HostTree> {
@@ -249,7 +275,7 @@ export class KfacOptimizer<T = HostTree> {
           )
         : { leaves: {}, vg: 0 };
       const dpre = diag.inv ? preconditionDiagonal(host, this.#o.diagonal, diag.inv) : { leaves: {}, vg: 0 };
-      const direction = ops.fromHost({ ...host, ...pre.leaves, ...dpre.leaves });
+      const direction = ops.fromHost(withPenalty({ ...host, ...pre.leaves, ...dpre.leaves }, extras.penaltyGrads, sizes));
       const r = this.transformation.update(direction, chainState, params, {
         kfac: { vg: pre.vg + dpre.vg },
         ...(loss === undefined ? {} : { loss }),
