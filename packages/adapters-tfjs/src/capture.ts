@@ -25,7 +25,7 @@ export interface Capture {
   readonly lossSum: number;
   /** One group per set of parameters, in the order their first site ran. */
   readonly groups: readonly SiteGroup[];
-  /** Variables no site covers (generic fallback). */
+  /** Variables no site covers (generic fallback), the model's `plain` ones excepted. */
   readonly uncovered: readonly Variable[];
   dispose(): void;
 }
@@ -117,7 +117,8 @@ function captureTensors(model: FunctionModel, loss: PerSampleLoss, x: Tensor, y:
     if (g) g.sites.push(s);
     else byKey.set(key, { rule, params: s.params, sites: [s] });
   }
-  const uncovered = model.variables.filter((v) => !rec.owner.has(v));
+  const plain = new Set(model.plain ?? []);
+  const uncovered = model.variables.filter((v) => !rec.owner.has(v) && !plain.has(v));
   return {
     n,
     value: out.value,

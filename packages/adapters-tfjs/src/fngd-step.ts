@@ -97,9 +97,10 @@ export class FngdStep {
       for (const m of made.splice(0)) m.dispose();
       let lossSum: number | Tensor;
       // one block (global, or the exact route's single Jacobian), samples that do not interact: Σαᵢℓᵢ's gradient
+      const plain = model.plain ?? [];
       if (!box.cap && c.layers === 1 && (model.couplesSamples !== true || exact)) {
         // a cached batch: Σℓᵢ stays on the backend and is read with the step's scalars (one read per step)
-        const r = weightedLossGradTensors(model, loss, x, y, c.alpha, this.#c.variables);
+        const r = weightedLossGradTensors(model, loss, x, y, c.alpha, plain.length === 0 ? this.#c.variables : this.#c.variables.filter((v) => !plain.includes(v)));
         grads = r.grads;
         lossSum = r.lossSum;
       } else {
@@ -107,6 +108,10 @@ export class FngdStep {
         box.cap = cap;
         lossSum = cap.lossSum;
         grads = await this.#gradsFromCapture(cap, c, x, y);
+      }
+      if (plain.length > 0) {
+        // plain variables: weights 1/(nλ), so that their direction λ·Σᵢ∇ℓᵢ/(nλ) is the mean gradient
+        for (const [v, g] of (await weightedLossGradsAsync(model, loss, x, y, new Float32Array(n).fill(1 / (n * c.damping)), plain)).grads) grads.set(v, g);
       }
       addPenaltyGrads(grads, model.penalties, 1 / c.damping); // the direction is λ·(Jᵀα + ∇R/λ)
       const mean = await this.#apply(grads, c, n, lossSum, check);

@@ -14,6 +14,7 @@ import { genericOp } from './layers/generic.js';
 import { layerPenalties } from './layers/regularizers.js';
 import { layerBlock } from './layers/registry.js';
 import type { CompileContext, LayerLike, LayerOp } from './layers/types.js';
+import { identityTap } from './identity-tap.js';
 import type { CompiledModel, FoldActivation, Penalty, Tap, TapWeights } from './model.js';
 
 interface SymbolicLike {
@@ -50,6 +51,12 @@ export interface CompileOptions {
    * statistics.
    */
   readonly perSample?: boolean;
+  /**
+   * Layers (by name or class name; a nested model's name covers its layers) whose weights train with the plain
+   * mean-loss gradient: run as compiled, but tapping no site (the compiled model's `plain`). Each entry must
+   * match a layer.
+   */
+  readonly skip?: readonly string[];
 }
 
 /** One output of a compiled graph: what its op can fold, and what it ends in. */
@@ -82,6 +89,8 @@ class Compilation {
   readonly names: string[] = [];
   readonly taps: TapWeights[] = [];
   readonly penalties: Penalty[] = [];
+  readonly plain: Variable[] = [];
+  readonly skipMatched = new Set<string>();
   readonly ops = new Map<LayerLike, LayerOp>();
   readonly pending = new Map<object, { targets: readonly Variable[]; values: readonly Tensor[] }>();
   couples = false;
@@ -90,19 +99,20 @@ class Compilation {
   readonly #tapped = new Set<Variable>();
   constructor(readonly options: CompileOptions) {}
 
-  context(frozen: boolean): CompileContext {
+  context(frozen: boolean, skipped = false): CompileContext {
     return {
       frozen,
       param: (v, name) => {
         if (this.#seen.has(v)) return;
         this.#seen.add(v);
+        if (skipped) this.plain.push(v);
         let unique = name;
         for (let k = 2; this.names.includes(unique); k++) unique = `${name}#${k}`;
         this.variables.push(v);
         this.names.push(unique);
       },
       kronecker: (w) => {
-        if (this.#tapped.has(w.kernel)) return;
+        if (skipped || this.#tapped.has(w.kernel)) return;
         this.#tapped.add(w.kernel);
         this.taps.push(w);
       },
@@ -115,23 +125,38 @@ class Compilation {
         this.pending.set(key, { targets, values });
       },
       nested: (model, nestedFrozen) => {
-        const g = this.graph(model as ModelLike, nestedFrozen);
+        const g = this.graph(model as ModelLike, nestedFrozen, skipped);
         return { foldable: g.foldable, apply: (xs, tap, training, fold) => g.run(xs, tap, training, fold) };
       },
     };
   }
 
-  /** The op of one layer: a nested model, a frozen layer, its block, or the generic route. */
-  op(layer: LayerLike, frozen: boolean): LayerOp {
+  /** Whether `layer` is listed in `skip` (by name or class); records the matching entries. */
+  #listed(layer: LayerLike): boolean {
+    const hit = [layer.name, layer.getClassName()].filter((k) => this.options.skip?.includes(k));
+    for (const k of hit) this.skipMatched.add(k);
+    return hit.length > 0;
+  }
+
+  /** The op of one layer: a nested model, a frozen layer, its block, or the generic route; skipped: no sites. */
+  op(layer: LayerLike, frozen: boolean, parentSkipped = false): LayerOp {
     const known = this.ops.get(layer);
     if (known) return known;
+    const skipped = this.#listed(layer) || parentSkipped;
+    const op = this.#compile(layer, frozen, skipped);
+    const out: LayerOp = skipped ? { foldable: op.foldable, apply: (xs, _tap, training, fold) => op.apply(xs, identityTap, training, fold) } : op;
+    this.ops.set(layer, out);
+    return out;
+  }
+
+  #compile(layer: LayerLike, frozen: boolean, skipped: boolean): LayerOp {
     const cls = layer.getClassName();
     // frozen: inside a frozen model, `trainable: false`, or every weight it declares trainable switched off (what a
     // LayersModel's `trainable = false` does to the layers it holds; a BatchNormalization without γ and β declares
     // none and is not frozen by that)
     const declared = (layer as unknown as { _trainableWeights?: readonly unknown[] })._trainableWeights ?? layer.trainableWeights;
     const isFrozen = frozen || !layer.trainable || (declared.length > 0 && layer.trainableWeights.length === 0);
-    const ctx = this.context(isFrozen);
+    const ctx = this.context(isFrozen, skipped);
     const block = layerBlock(cls);
     let op: LayerOp;
     if (isModel(layer)) op = ctx.nested(layer, isFrozen);
@@ -141,17 +166,16 @@ class Compilation {
       else if (layer.weights.length === 0) {
         throw new UnsupportedLayerError(layer.name, cls, `${this.options.optimizer ?? 'the trainer'} has no block for this weight-free layer class; register one with registerLayerBlock (docs/guides/layer-blocks.md) or write the model as a FunctionModel`);
       } else {
-        this.generic.push(layer);
-        op = genericOp(layer, ctx, this.options.warn ?? ((m) => console.warn(m)));
+        if (!skipped) this.generic.push(layer);
+        op = genericOp(layer, ctx, skipped ? () => {} : (this.options.warn ?? ((m) => console.warn(m))));
       }
     }
     if (!isModel(layer)) this.penalties.push(...layerPenalties(layer, this.#seen));
-    this.ops.set(layer, op);
     return op;
   }
 
   /** Compiles `model`'s graph (its layers' ops, its nodes in topological order). */
-  graph(model: ModelLike, frozen: boolean): Graph {
+  graph(model: ModelLike, frozen: boolean, skipped = false): Graph {
     const inputIds = model.inputs.map((s) => s.id);
     const order: NodeLike[] = [];
     const visited = new Set<NodeLike>();
@@ -178,7 +202,7 @@ class Compilation {
       const why = layerBlock(layer.getClassName())?.onePlaceOnly;
       if (count > 1 && why) throw new UnsupportedLayerError(layer.name, layer.getClassName(), `is applied at ${count} places: ${why}`);
     }
-    const ops = order.map((node) => this.op(node.outboundLayer, frozen));
+    const ops = order.map((node) => this.op(node.outboundLayer, frozen, skipped));
     const outIds = model.outputs.map((o) => o.id);
     const outs = model.outputs.map((out) => {
       const alone = !consumed.has(out.id) && !inputIds.includes(out.id) && outIds.filter((id) => id === out.id).length === 1;
@@ -186,7 +210,7 @@ class Compilation {
       const op = node ? ops[order.indexOf(node)] : undefined;
       const foldable: FoldActivation = op && node && node.outputTensors.length === 1 ? op.foldable : null;
       const layer = out.sourceLayer;
-      const activation = isModel(layer) ? this.graph(layer, frozen).activation : finalActivation(layer);
+      const activation = isModel(layer) ? this.graph(layer, frozen, skipped).activation : finalActivation(layer);
       return { node, foldable, activation };
     });
     const single = outs.length === 1 ? outs[0] : undefined;
@@ -238,6 +262,10 @@ export function fromLayersModel(model: LayersModel, fold: FoldActivation | reado
   if (folds.length !== model.outputs.length) throw new AdapterArgumentError(`fromLayersModel: ${folds.length} folds for ${model.outputs.length} outputs`);
   const c = new Compilation(options);
   const graph = c.graph(model, !model.trainable);
+  const unknown = (options.skip ?? []).filter((k) => !c.skipMatched.has(k));
+  if (unknown.length > 0) {
+    throw new AdapterArgumentError(`skipLayers: ${unknown.map((k) => `'${k}'`).join(', ')} match no layer name or class of the model`);
+  }
   const g = c.generic[0];
   if (g && c.couples && options.perSample !== false) {
     throw new UnsupportedLayerError(
@@ -271,6 +299,7 @@ export function fromLayersModel(model: LayersModel, fold: FoldActivation | reado
     io,
     taps: c.taps,
     penalties: c.penalties,
+    plain: c.plain,
     couplesSamples: c.couples,
     forward(x, tap, training) {
       if (!io) return graph.run([x], tap, training, foldFlags)[0] as Tensor;

@@ -100,13 +100,14 @@ export class KfacStep {
     }
     const names = new Map(c.variables.map((v, i) => [v, c.names[i] as string]));
     const layers = kfacLayersOf(c.taps, names);
-    const kron = new Set(layers.flatMap((l) => [l.weight, l.bias]));
+    const plain = new Set(c.model.plain ?? []);
+    const notDiagonal = new Set([...layers.flatMap((l) => [l.weight, l.bias]), ...c.variables.flatMap((v, i) => (plain.has(v) ? [c.names[i]] : []))]);
     this.#c = c;
     const { nonKronecker = 'gradient', ...rest } = options;
     if (nonKronecker !== 'gradient' && nonKronecker !== 'diagonal') {
       throw new AdapterArgumentError(`FngdTrainer.create: kfac.nonKronecker must be 'gradient' or 'diagonal', got ${String(nonKronecker)}`);
     }
-    const diagonal = nonKronecker === 'diagonal' ? c.names.filter((n) => !kron.has(n)) : [];
+    const diagonal = nonKronecker === 'diagonal' ? c.names.filter((n) => !notDiagonal.has(n)) : [];
     if (layers.length === 0 && diagonal.length === 0) {
       throw new AdapterArgumentError(
         "FngdTrainer.create: KFAC has no Kronecker layer here (no trainable Dense, convolution or recurrent kernel); precondition the other parameters with kfac: { nonKronecker: 'diagonal' }, or train with FNGD",
@@ -140,11 +141,12 @@ export class KfacStep {
     return ordered as SiteGroup[];
   }
 
-  /** The mean-loss gradient from a capture (every site group's rule), plus one backward pass for uncovered variables. */
+  /** The mean-loss gradient from a capture (every site group's rule), plus one backward pass for uncovered and plain variables. */
   async #gradsFromCapture(cap: Capture, w: Float32Array, x: Tensor, y: Tensor, out: Map<Variable, Tensor>): Promise<void> {
     for (const g of cap.groups) for (const [v, t] of weightedGroupGrads(g, w, this.#c.filters)) out.set(v, t);
-    if (cap.uncovered.length > 0) {
-      for (const [v, g] of (await weightedLossGradsAsync(this.#c.model, this.#c.loss, x, y, w, cap.uncovered)).grads) out.set(v, g);
+    const rest = [...cap.uncovered, ...(this.#c.model.plain ?? [])];
+    if (rest.length > 0) {
+      for (const [v, g] of (await weightedLossGradsAsync(this.#c.model, this.#c.loss, x, y, w, rest)).grads) out.set(v, g);
     }
   }
 

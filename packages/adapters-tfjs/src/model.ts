@@ -75,6 +75,12 @@ export interface FunctionModel {
    * factors (never from a per-sample weighted loss). Default false.
    */
   readonly couplesSamples?: boolean;
+  /**
+   * Variables trained with the plain mean-loss gradient — outside FNGD's per-sample Gram and KFAC's blocks, through
+   * the optimizer's momentum and learning rate (kfac-pytorch's `skip_layers`; the trainer's `skipLayers`). They need
+   * no tap. Default none.
+   */
+  readonly plain?: readonly Variable[];
   /** Penalties on trained variables (a LayersModel's regularizers); default none. */
   readonly penalties?: readonly Penalty[];
   /** Commits the state the last training forward computed (moving statistics); called once a step commits. */
@@ -83,12 +89,7 @@ export interface FunctionModel {
   discardState?(): void;
 }
 
-/** A tap that does nothing (inference, and the global-mode weighted-loss gradient). */
-export const identityTap: Tap = {
-  dense: (z) => z,
-  conv2d: (z) => z,
-  site: (_kind, z) => z,
-};
+export { identityTap } from './identity-tap.js';
 
 /** `x·kernel` over the last axis of `x` (any rank ≥ 2). */
 export function denseMatMul(x: Tensor, kernel: Tensor): Tensor {

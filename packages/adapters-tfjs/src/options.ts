@@ -8,7 +8,7 @@ import { optionError } from './errors.js';
 import type { LossName } from './losses.js';
 
 /** The keys of `FngdTrainerOptions`. */
-const TRAINER_KEYS = ['loss', 'lossWeights', 'fngd', 'kfac', 'optimizer', 'device', 'perSample'] as const;
+const TRAINER_KEYS = ['loss', 'lossWeights', 'fngd', 'kfac', 'optimizer', 'device', 'perSample', 'skipLayers'] as const;
 /** The keys of `FitOptions`. */
 const FIT_KEYS = ['epochs', 'batchSize', 'seed', 'shuffle', 'sampleIds', 'validationData', 'callbacks'] as const;
 const LOSS_NAMES: readonly LossName[] = ['softmax-cross-entropy', 'sigmoid-cross-entropy', 'mse'];
@@ -58,6 +58,10 @@ export function checkTrainerOptions(options: unknown): TrainerKind {
   const dev = options['device'];
   if (dev !== undefined && !(isPlainObject(dev) && typeof dev['matrix'] === 'function' && typeof dev['destroy'] === 'function')) {
     throw optionError('device', dev, 'must be a LinalgDevice (e.g. from linalgDeviceForTf())');
+  }
+  const skip = options['skipLayers'];
+  if (skip !== undefined && !(Array.isArray(skip) && skip.every((k) => typeof k === 'string' && k !== ''))) {
+    throw optionError('skipLayers', skip, 'must be an array of layer names or class names');
   }
   const ps = options['perSample'];
   if (ps !== undefined && ps !== 'share' && ps !== 'exact') {

@@ -60,7 +60,9 @@ export function trainerModel(model: LayersModel | FunctionModel, options: FngdTr
   const optimizer = options.kfac !== undefined ? 'KFAC' : options.optimizer !== undefined ? 'the tfjs-optimizer baseline' : 'FNGD';
   // FNGD's one-sample fallback passes need samples that do not interact; the exact route never runs them
   const perSample = optimizer === 'FNGD' && options.perSample !== 'exact';
-  const compiled = layers ? fromLayersModel(layers, fold, { optimizer, perSample, ...(optimizer === 'FNGD' ? {} : { warn: () => {} }) }) : null;
+  if (!layers && options.skipLayers !== undefined) throw new AdapterArgumentError('FngdTrainer.create: skipLayers names layers of a LayersModel; a FunctionModel lists its plain-gradient variables in `plain`');
+  const skip = options.skipLayers ?? [];
+  const compiled = layers ? fromLayersModel(layers, fold, { optimizer, perSample, skip, ...(optimizer === 'FNGD' ? {} : { warn: () => {} }) }) : null;
   const fm: FunctionModel = compiled ?? (model as FunctionModel);
   if (!layers && (!Array.isArray(fm.variables) || typeof fm.forward !== 'function')) {
     throw new AdapterArgumentError('FngdTrainer.create: expected a tf.LayersModel or a FunctionModel { variables, forward }');

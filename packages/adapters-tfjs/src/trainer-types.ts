@@ -37,6 +37,13 @@ export interface FngdTrainerOptions {
    * KFAC layers (a `FunctionModel` must list them in `taps`); other variables get the plain mean-loss gradient.
    */
   readonly kfac?: TrainerKfacOptions;
+  /**
+   * Layers (by name, or class name such as `'LSTM'`; a nested model's name covers its layers) whose weights train
+   * with the plain mean-loss gradient through the optimizer's momentum and learning rate — outside FNGD's
+   * per-sample Gram and KFAC's blocks (kfac-pytorch's `skip_layers`). For a layer without a block this also avoids
+   * the generic one-pass-per-sample route. A `FunctionModel` lists such variables in `plain` instead.
+   */
+  readonly skipLayers?: readonly string[];
   /** Train with a tfjs optimizer in the same loop instead of FNGD (baselines). */
   readonly optimizer?: tf.Optimizer;
   /** Linear-algebra device; default {@link linalgDeviceForTf} (shares tfjs's GPUDevice on webgpu). */
