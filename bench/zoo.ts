@@ -44,8 +44,12 @@ interface Entry {
   readonly backend: 'wasm' | 'cpu';
   readonly loss: FngdTrainerOptions['loss'];
   model(): LayersModel;
-  data(count: number): [Tensor, Tensor];
+  /** Inputs and targets (arrays for a model with several inputs or outputs). */
+  data(count: number): [Tensor | Tensor[], Tensor | Tensor[]];
 }
+
+const slices = (d: Tensor | Tensor[], start: number, size: number): Tensor | Tensor[] => (Array.isArray(d) ? d.map((t) => tf.slice(t, [start], [size])) : tf.slice(d, [start], [size]));
+const all = (d: Tensor | Tensor[]): Tensor[] => (Array.isArray(d) ? d : [d]);
 
 const classes = (count: number, k = 10): Tensor => {
   const y = new Float32Array(count * k);
@@ -205,6 +209,31 @@ const ZOO: Entry[] = [
       return [x, tf.clone(x)];
     },
   },
+  {
+    name: 'two inputs, two outputs (64 features + tokens of vocab 2,000; softmax class and MSE heads)',
+    backend: 'wasm',
+    loss: ['softmax-cross-entropy', 'mse'],
+    model: () => {
+      const feats = tfl.input({ shape: [64], name: 'features' });
+      const ids = tfl.input({ shape: [32], name: 'tokens', dtype: 'int32' });
+      const e = tfl.layers.embedding({ inputDim: 2000, outputDim: 32, embeddingsInitializer: tfl.initializers.randomNormal({ seed: 1, stddev: 0.1 }) }).apply(ids) as S;
+      const pooled = tfl.layers.globalAveragePooling1d({}).apply(e) as S;
+      const h = tfl.layers.dense({ units: 128, activation: 'relu', kernelInitializer: g(2) }).apply(feats) as S;
+      const trunk = tfl.layers.dense({ units: 128, activation: 'relu', kernelInitializer: g(3) }).apply(tfl.layers.concatenate().apply([h, pooled]) as S) as S;
+      const cls = tfl.layers.dense({ units: 10, activation: 'softmax', name: 'cls', kernelInitializer: g(4) }).apply(trunk) as S;
+      const reg = tfl.layers.dense({ units: 4, name: 'reg', kernelInitializer: g(5) }).apply(trunk) as S;
+      return tfl.model({ inputs: [feats, ids], outputs: [cls, reg] });
+    },
+    data: (c) => {
+      const t = tokens(c, 32, 2000);
+      const ids = tf.cast(t, 'int32');
+      t.dispose();
+      return [
+        [dense(c, [64]), ids],
+        [classes(c, 10), dense(c, [4])],
+      ];
+    },
+  },
 ];
 
 const median = (xs: number[]): number => {
@@ -225,8 +254,8 @@ async function run(e: Entry): Promise<Record<string, unknown>> {
   rngState = 12345;
   const batch = e.batch ?? BATCH;
   const [x, y] = e.data(batch * BATCHES);
-  const xs = Array.from({ length: BATCHES }, (_, b) => tf.slice(x, [b * batch], [batch]));
-  const ys = Array.from({ length: BATCHES }, (_, b) => tf.slice(y, [b * batch], [batch]));
+  const xs = Array.from({ length: BATCHES }, (_, b) => slices(x, b * batch, batch));
+  const ys = Array.from({ length: BATCHES }, (_, b) => slices(y, b * batch, batch));
   const kinds = ['adam', 'fngd', 'kfac', 'kfacDiagonal'] as const;
   const optionsOf: Record<(typeof kinds)[number], FngdTrainerOptions> = {
     adam: { loss: e.loss, optimizer: tf.train.adam(1e-3) },
@@ -249,7 +278,7 @@ async function run(e: Entry): Promise<Record<string, unknown>> {
       const order = (epoch + b) % 2 === 0 ? [...kinds] : [...kinds].reverse();
       for (const k of order) {
         const t0 = performance.now();
-        const r = await (trainers[k] as FngdTrainer).trainBatch(xs[b] as Tensor, ys[b] as Tensor, { batchKey: b, epoch });
+        const r = await (trainers[k] as FngdTrainer).trainBatch(xs[b] as Tensor | Tensor[], ys[b] as Tensor | Tensor[], { batchKey: b, epoch });
         const ms = performance.now() - t0;
         if (epoch === EPOCHS - 1) (losses[k] as number[]).push(r.loss);
         const skipWarmup = epoch === 0 && b === 0; // first call: kernel JIT, filters, device set-up
@@ -281,7 +310,7 @@ async function run(e: Entry): Promise<Record<string, unknown>> {
     steps: EPOCHS * BATCHES,
   };
   for (const t of Object.values(trainers)) t.dispose();
-  tf.dispose([x, y, ...xs, ...ys]);
+  tf.dispose([...all(x), ...all(y), ...xs.flatMap(all), ...ys.flatMap(all)]);
   return row;
 }
 
