@@ -11,12 +11,12 @@ import '@tensorflow/tfjs-backend-cpu';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { LinalgDevice } from '@ifngd/linalg-gpu';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { FngdTrainer, linalgDeviceForTf, type TrainerFngdOptions } from '../src/index.js';
+import { FngdTrainer, linalgDeviceForTf, type FngdTrainerOptions, type TrainerData, type TrainerFngdOptions } from '../src/index.js';
 import { sharesTfDevice, tfGpuDevice } from '../src/device.js';
 import { webgpuAvailable } from '../../linalg-gpu/test/devices.js';
 import { inBrowser, requireWebgpu } from '../../linalg-gpu/test/env.js';
 import { classData, cnn, mlp, relErr } from './helpers.js';
-import { bnResnet, deconvNet, lstmText, mobileBlock, residualDag, sequenceNet, tinyTransformer, tokenData } from './support/zoo.js';
+import { bnResnet, deconvNet, lstmText, mobileBlock, residualDag, sequenceNet, tinyTransformer, tokenData, twoTower, twoTowerData } from './support/zoo.js';
 
 const gpuOk = await webgpuAvailable();
 const requireGpu = requireWebgpu;
@@ -325,6 +325,35 @@ describe.skipIf(!gpuOk && !requireGpu)('tfjs webgpu backend: graphs and the new 
         tr.dispose();
         m.dispose();
         tf.dispose([x, y]);
+        return p;
+      };
+      await useCpu();
+      const want = await run();
+      await useWebgpu();
+      const got = await run();
+      expect(relErr(got, want)).toBeLessThan(1e-3);
+    });
+  }
+});
+
+describe.skipIf(!gpuOk && !requireGpu)('tfjs webgpu backend: KFAC diagonal block, several inputs and outputs, skipped layers', () => {
+  const cases: [string, () => LayersModel, () => [TrainerData, TrainerData], FngdTrainerOptions][] = [
+    ['KFAC diagonal block (Embedding, LayerNorm)', () => sequenceNet(11, 7, 2), () => tokenData(7, 7, 11, 3), { loss: 'softmax-cross-entropy', kfac: { nonKronecker: 'diagonal', learningRate: 0.05 } }],
+    ['KFAC diagonal block (depthwise, PReLU)', () => mobileBlock(3), () => classData(6, [7, 7, 2], 3, 12), { loss: 'softmax-cross-entropy', kfac: { nonKronecker: 'diagonal', learningRate: 0.05 } }],
+    ['two inputs, two outputs, a skipped layer (FNGD)', () => twoTower(13, 6, 2), () => twoTowerData(8), { loss: ['softmax-cross-entropy', 'mse'], lossWeights: [1, 0.3], skipLayers: ['feat'], fngd: { learningRate: 0.5, damping: 0.1 } }],
+  ];
+  for (const [name, make, data, options] of cases) {
+    it(`${name}: two steps equal the tfjs-cpu result`, async () => {
+      const run = async (): Promise<number[]> => {
+        const m = make();
+        const [x, y] = data();
+        const tr = await FngdTrainer.create(m, options);
+        await tr.trainBatch(x, y, { batchKey: 0, epoch: 0 });
+        await tr.trainBatch(x, y, { batchKey: 0, epoch: 1 });
+        const p = await params(m);
+        tr.dispose();
+        m.dispose();
+        tf.dispose([x, y] as unknown as Tensor[]);
         return p;
       };
       await useCpu();
