@@ -22,9 +22,13 @@ export interface PlannedBatch {
   readonly ids: readonly SampleId[];
 }
 
-/** A partition of samples into batches (plain data: JSON-serialisable for checkpoints). */
+/**
+ * A partition of samples into batches (plain data: JSON-serialisable for checkpoints). Version 2 keys batches by
+ * {@link batchKeyOf}; version 1 plans (an earlier key that two different id lists could share) are still read, and
+ * re-planned when given as `previous`.
+ */
 export interface BatchPlan {
-  readonly version: 1;
+  readonly version: 1 | 2;
   readonly batchSize: number;
   readonly seed: number;
   readonly batches: readonly PlannedBatch[];
@@ -57,8 +61,26 @@ function hash64(text: string): string {
   return a.toString(16).padStart(8, '0') + b.toString(16).padStart(8, '0');
 }
 
-/** The key of a batch: its size and a hash of its member ids in order. */
+/** Each id's text with its length in front: a list of ids maps to exactly one string (no separator to forge). */
+function idList(ids: readonly SampleId[]): string {
+  return ids
+    .map((id) => {
+      const t = idText(id);
+      return `${t.length}:${t}`;
+    })
+    .join('');
+}
+
+/**
+ * The key of a batch: its size and a 64-bit hash of its member ids in order, each length-prefixed, so that no two
+ * id lists share the text that is hashed (`['x', 'a\0sb']` and `['x\0sa', 'b']` differ).
+ */
 export function batchKeyOf(ids: readonly SampleId[]): string {
+  return `k${ids.length}:${hash64(idList(ids))}`;
+}
+
+/** The key of version 1 plans (ids joined by NUL: not injective), to read those plans. */
+function legacyKeyOf(ids: readonly SampleId[]): string {
   return `b${ids.length}:${hash64(ids.map(idText).join('\u0000'))}`;
 }
 
@@ -102,13 +124,13 @@ export function planBatches(
   if (!Number.isSafeInteger(seed)) throw new InvalidArgumentError(`batch plan: seed must be an integer, got ${String(seed)}`);
   const present = checkIds(ids);
   const prev = options.previous;
-  if (!prev || prev.batchSize !== batchSize || prev.seed !== seed) {
+  if (!prev || prev.version !== 2 || prev.batchSize !== batchSize || prev.seed !== seed) {
     const order = shuffled(
       ids.map((_, i) => i),
       seed,
     ).map((i) => ids[i] as SampleId);
     const batches = chunk(order, batchSize);
-    return { plan: { version: 1, batchSize, seed, batches }, change: { kept: 0, dropped: prev ? prev.batches.length : 0, added: batches.length } };
+    return { plan: { version: 2, batchSize, seed, batches }, change: { kept: 0, dropped: prev ? prev.batches.length : 0, added: batches.length } };
   }
   const kept: PlannedBatch[] = [];
   const placed = new Set<string>();
@@ -124,19 +146,20 @@ export function planBatches(
   const pool = ids.filter((id) => !placed.has(idText(id)));
   // the pool's shuffle depends on the seed and on its members, so the same change always plans the same way
   const fresh = chunk(shuffled(pool, (seed ^ parseInt(hash64(pool.map(idText).join('\u0000')).slice(0, 8), 16)) >>> 0), batchSize);
-  return { plan: { version: 1, batchSize, seed, batches: [...kept, ...fresh] }, change: { kept: kept.length, dropped, added: fresh.length } };
+  return { plan: { version: 2, batchSize, seed, batches: [...kept, ...fresh] }, change: { kept: kept.length, dropped, added: fresh.length } };
 }
 
 /** Validates a plan read back from a checkpoint (returns it, or throws `InvalidArgumentError`). */
 export function checkPlan(v: unknown): BatchPlan {
   const p = v as Partial<BatchPlan> | null;
-  if (typeof p !== 'object' || p === null || p.version !== 1 || !Number.isSafeInteger(p.batchSize) || !Number.isSafeInteger(p.seed) || !Array.isArray(p.batches)) {
-    throw new InvalidArgumentError('batch plan: not a batch plan (version 1)');
+  if (typeof p !== 'object' || p === null || (p.version !== 1 && p.version !== 2) || !Number.isSafeInteger(p.batchSize) || !Number.isSafeInteger(p.seed) || !Array.isArray(p.batches)) {
+    throw new InvalidArgumentError('batch plan: not a batch plan (version 1 or 2)');
   }
+  const keyOf = p.version === 2 ? batchKeyOf : legacyKeyOf;
   if ((p.batchSize as number) < 1) throw new InvalidArgumentError(`batch plan: batchSize must be an integer ≥ 1, got ${String(p.batchSize)}`);
   const all: SampleId[] = [];
   for (const b of p.batches as PlannedBatch[]) {
-    if (typeof b !== 'object' || b === null || !Array.isArray(b.ids) || b.ids.length === 0 || b.ids.length > (p.batchSize as number) || b.key !== batchKeyOf(b.ids)) {
+    if (typeof b !== 'object' || b === null || !Array.isArray(b.ids) || b.ids.length === 0 || b.ids.length > (p.batchSize as number) || b.key !== keyOf(b.ids)) {
       throw new InvalidArgumentError('batch plan: a batch is empty, larger than batchSize, or does not match its key');
     }
     all.push(...b.ids);

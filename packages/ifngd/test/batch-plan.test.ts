@@ -68,6 +68,47 @@ describe('batch plan: keys follow sample identity', () => {
     expect(batchKeyOf([1, 2])).not.toBe(batchKeyOf([2, 1]));
   });
 
+  it('keys are injective over id lists: ids containing the old separator cannot forge another list', () => {
+    expect(batchKeyOf(['x', 'a\u0000sb'])).not.toBe(batchKeyOf(['x\u0000sa', 'b']));
+    expect(batchKeyOf(['ab', 'c'])).not.toBe(batchKeyOf(['a', 'bc']));
+    fc.assert(
+      fc.property(fc.array(fc.string(), { minLength: 1, maxLength: 4 }), fc.array(fc.string(), { minLength: 1, maxLength: 4 }), (a, b) => {
+        fc.pre(JSON.stringify(a) !== JSON.stringify(b));
+        expect(batchKeyOf(a)).not.toBe(batchKeyOf(b));
+      }),
+    );
+  });
+
+  it('version 1 plans (the earlier key) are still read, and re-planned when given as previous', () => {
+    const legacy = {
+      version: 1,
+      batchSize: 2,
+      seed: 0,
+      batches: [
+        { key: '', ids: [0, 1] },
+        { key: '', ids: [2] },
+      ],
+    };
+    // keyed as a version 1 plan was: ids joined by NUL, hashed (FNV-1a, two lanes)
+    const hash = (text: string): string => {
+      let a = 0x811c9dc5;
+      let b = 0x01000193 ^ 0x9e3779b9;
+      for (let i = 0; i < text.length; i++) {
+        const c = text.charCodeAt(i);
+        a = Math.imul(a ^ c, 0x01000193) >>> 0;
+        b = Math.imul(b ^ c, 0x0100019b) >>> 0;
+      }
+      return a.toString(16).padStart(8, '0') + b.toString(16).padStart(8, '0');
+    };
+    for (const b of legacy.batches) b.key = `b${b.ids.length}:${hash(b.ids.map((id) => `n${id}`).join('\u0000'))}`;
+    expect(checkPlan(legacy)).toEqual(legacy);
+    expect(() => checkPlan({ ...legacy, version: 2 })).toThrow(/does not match its key/);
+    const { plan, change } = planBatches([0, 1, 2], { batchSize: 2, seed: 0, previous: legacy as never });
+    expect(plan.version).toBe(2);
+    expect(change).toEqual({ kept: 0, dropped: 2, added: 2 });
+    for (const b of plan.batches) expect(b.key).toBe(batchKeyOf(b.ids));
+  });
+
   it('bad input: typed errors naming the value', () => {
     expect(() => planBatches([1, 2, 1], { batchSize: 2, seed: 0 })).toThrow(/appears twice/);
     expect(() => planBatches([1, NaN], { batchSize: 2, seed: 0 })).toThrow(InvalidArgumentError);
@@ -83,7 +124,7 @@ describe('batch plan: keys follow sample identity', () => {
     const t = JSON.parse(JSON.stringify(plan));
     t.batches[0].ids[0] = 99;
     expect(() => checkPlan(t)).toThrow(/does not match its key/);
-    expect(() => checkPlan({ version: 2 })).toThrow(InvalidArgumentError);
+    expect(() => checkPlan({ version: 3 })).toThrow(InvalidArgumentError);
     // a batch size that planBatches itself refuses, and a batch larger than the plan's batch size
     for (const bad of [0, -4]) expect(() => checkPlan({ ...JSON.parse(JSON.stringify(plan)), batchSize: bad })).toThrow(/batchSize must be an integer ≥ 1/);
     expect(() => checkPlan({ ...JSON.parse(JSON.stringify(plan)), batchSize: 2 })).toThrow(/larger than batchSize/);
