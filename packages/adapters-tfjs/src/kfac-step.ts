@@ -19,7 +19,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor, Variable } from '@tensorflow/tfjs-core';
 import type { LinalgDevice, Matrix } from '@ifngd/linalg-gpu';
-import { kfac, type HostTree, type KfacLayer, type KfacOptimizer, type KfacOptions } from 'ifngd';
+import { hostTreeOps, kfac, type HostTree, type KfacLayer, type KfacOptimizer, type KfacOptions, type TreeOps } from 'ifngd';
 import { captureAsync, type Capture } from './capture.js';
 import { AdapterArgumentError } from './errors.js';
 import { secondMoments } from './kfac-moments.js';
@@ -113,7 +113,15 @@ export class KfacStep {
         "FngdTrainer.create: KFAC has no Kronecker layer here (no trainable Dense, convolution or recurrent kernel); precondition the other parameters with kfac: { nonKronecker: 'diagonal' }, or train with FNGD",
       );
     }
-    this.optimizer = kfac<HostTree>({ ...rest, device: c.device, layers, diagonal });
+    // host trees with the variables' shapes in their spec (the checkpoint's model fingerprint covers them)
+    const shapes = new Map(c.variables.map((v, i) => [c.names[i] as string, v.shape]));
+    const ops: TreeOps<HostTree> = { ...hostTreeOps, spec: (t) =>
+        hostTreeOps.spec(t).map((l) => {
+          const shape = shapes.get(l.name);
+          return shape ? { ...l, shape } : l;
+        }),
+    };
+    this.optimizer = kfac<HostTree>({ ...rest, device: c.device, layers, diagonal, ops });
   }
 
   /** Starts the optimizer at the variables' current values (an awaited read). */

@@ -52,7 +52,7 @@ export function tfTreeOps(shapes: ShapeMap): TfTreeOps {
     return ls.length === 0 ? tf.scalar(0) : tf.tidy(() => tf.sum(tf.stack(ls.map((x) => tf.sum(tf.square(x))))));
   };
   return {
-    spec: (t): LeafSpec[] => Object.keys(t).map((name) => ({ name, size: (t[name] as Tensor).size })),
+    spec: (t): LeafSpec[] => Object.keys(t).map((name) => ({ name, size: (t[name] as Tensor).size, shape: (t[name] as Tensor).shape })),
     zerosLike: (t) => map1(t, (x) => tf.zerosLike(x)),
     norm2,
     norm: (t, k) => tf.tidy(() => tf.mul(tf.sqrt(norm2(t)), tf.scalar(k))),

@@ -89,6 +89,23 @@ describe('fit and checkpoints', () => {
     tf.dispose([x, y]);
   });
 
+  it('a checkpoint of a transposed architecture (6→4→6 into 4→6→4, same names and sizes) is refused, nothing changes', async () => {
+    const net = (a: number, b: number) =>
+      tfl.sequential({ layers: [tfl.layers.dense({ units: b, inputShape: [a], useBias: false, name: 'first' }), tfl.layers.dense({ units: a, useBias: false, name: 'second' })] });
+    for (const options of [{ fngd: { learningRate: 0.1, damping: 1, momentum: 0.9 } }, { kfac: { learningRate: 0.1 } }]) {
+      const ta = await FngdTrainer.create(net(6, 4), { loss: 'mse', ...options });
+      await ta.trainBatch(tf.ones([4, 6]), tf.zeros([4, 6]), { batchKey: 0 });
+      const bytes = ta.serializeState();
+      const tb = await FngdTrainer.create(net(4, 6), { loss: 'mse', ...options });
+      await tb.trainBatch(tf.ones([4, 4]), tf.zeros([4, 4]), { batchKey: 0 });
+      const before = tb.serializeState();
+      expect(() => tb.restoreState(bytes)).toThrow(/another model: \{first\/kernel:\[6,4\], second\/kernel:\[4,6\]\} vs \{first\/kernel:\[4,6\], second\/kernel:\[6,4\]\}/);
+      expect(tb.serializeState()).toEqual(before);
+      ta.dispose();
+      tb.dispose();
+    }
+  });
+
   it('restore without saved state is a typed error', async () => {
     const model = mlp();
     const tr = await FngdTrainer.create(model, { loss: 'mse', fngd: { learningRate: 0.1, damping: 1 } });

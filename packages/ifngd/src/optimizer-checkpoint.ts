@@ -33,9 +33,29 @@ export const FNGD_CHECKPOINT_FORMAT = 'ifngd-optimizer';
 const FORMAT = FNGD_CHECKPOINT_FORMAT;
 const TREE = '__tree__';
 
-/** The model fingerprint: FNV-1a of the parameter names and sizes, in order. */
+/** The model fingerprint: FNV-1a of the parameter names, sizes and (where the tree knows them) shapes, in order. */
 export function modelFingerprint(spec: readonly LeafSpec[]): string {
-  return fnv1a(JSON.stringify(spec.map((l) => [l.name, l.size])));
+  return fnv1a(JSON.stringify(spec.map((l) => (l.shape ? [l.name, l.size, l.shape] : [l.name, l.size]))));
+}
+
+/** What a checkpoint records of the model: its fingerprint and its leaves (names, sizes, shapes when known). */
+export function modelRecord(spec: readonly LeafSpec[]): { fingerprint: string; leaves: LeafSpec[] } {
+  return { fingerprint: modelFingerprint(spec), leaves: spec.map((l) => ({ name: l.name, size: l.size, ...(l.shape ? { shape: [...l.shape] } : {}) })) };
+}
+
+/**
+ * Throws `CheckpointError` (`CHECKPOINT_MODEL`) unless a checkpoint's model record is the current model's: same
+ * names, sizes and shapes in order. A record without shapes (written before they were recorded) is compared by names
+ * and sizes.
+ */
+export function checkModelRecord(model: unknown, spec: readonly LeafSpec[]): void {
+  const m = model as { fingerprint?: unknown; leaves?: unknown } | null | undefined;
+  const leaves = Array.isArray(m?.leaves) ? (m.leaves as LeafSpec[]) : null;
+  const shapeless = leaves !== null && leaves.every((l) => typeof l === 'object' && l !== null && l.shape === undefined);
+  const mine = shapeless ? modelFingerprint(spec.map(({ name, size }) => ({ name, size }))) : modelFingerprint(spec);
+  if (m && m.fingerprint === mine) return;
+  const show = (ls: readonly LeafSpec[]): string => ls.map((l) => `${l.name}:${l.shape ? `[${l.shape.join(',')}]` : l.size}`).join(', ');
+  throw new CheckpointError('CHECKPOINT_MODEL', `checkpoint belongs to another model: {${leaves ? show(leaves) : '?'}} vs {${show(spec)}}`);
 }
 
 function isPlain(v: unknown): boolean {
@@ -80,7 +100,7 @@ export function serializeCheckpoint<T>(s: {
 }): Uint8Array {
   return encodeCheckpoint({
     format: FORMAT,
-    model: { fingerprint: modelFingerprint(s.spec), leaves: s.spec.map((l) => ({ name: l.name, size: l.size })) },
+    model: modelRecord(s.spec),
     mode: s.mode,
     policy: s.policy,
     core: s.core,
@@ -136,15 +156,7 @@ export function restoreCheckpoint<T>(
 ): { chain: unknown; core: CoreState; policy: CheckpointPolicy; stats: FngdStats; cache: CacheEntry[] } {
   const p = decodeCheckpoint(bytes) as Record<string, unknown> | null;
   if (typeof p !== 'object' || p === null || p.format !== FORMAT) return bad('payload (not an optimizer checkpoint)');
-  const model = p.model as { fingerprint?: unknown; leaves?: unknown } | undefined;
-  const mine = modelFingerprint(current.spec);
-  if (!model || model.fingerprint !== mine) {
-    const theirs = Array.isArray(model?.leaves) ? (model.leaves as LeafSpec[]).map((l) => `${l.name}:${l.size}`).join(', ') : '?';
-    throw new CheckpointError(
-      'CHECKPOINT_MODEL',
-      `checkpoint belongs to another model: {${theirs}} vs {${current.spec.map((l) => `${l.name}:${l.size}`).join(', ')}}`,
-    );
-  }
+  checkModelRecord(p.model, current.spec);
   if (p.mode !== current.mode) throw new CheckpointError('CHECKPOINT_MODEL', `checkpoint mode '${String(p.mode)}', optimizer mode '${current.mode}'`);
   const chain = fromPlain(p.chain, current.ops);
   if (!sameStructure(toPlain(current.chain, current.ops), p.chain)) {

@@ -13,6 +13,8 @@ export type HostTree = Readonly<Record<string, Float32Array>>;
 export interface LeafSpec {
   readonly name: string;
   readonly size: number;
+  /** The leaf's shape, when the tree knows it (framework tensors; host trees hold flat arrays). */
+  readonly shape?: readonly number[];
 }
 
 /**

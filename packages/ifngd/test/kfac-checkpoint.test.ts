@@ -6,6 +6,7 @@
 import { createDevice, type LinalgDevice } from '@ifngd/linalg-gpu';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeCheckpoint, encodeCheckpoint } from '../src/checkpoint.js';
+import { checkModelRecord, modelRecord } from '../src/optimizer-checkpoint.js';
 import {
   checkpointKind,
   CheckpointError,
@@ -146,5 +147,27 @@ describe('refused checkpoints change nothing', () => {
     expect(checkpointKind(new Uint8Array(0))).toBeNull();
     expect(checkpointKind(encodeCheckpoint({ format: 'something-else' }))).toBeNull();
     expect(() => checkpointKind(bytes.subarray(0, 12))).toThrow(CheckpointError);
+  });
+});
+
+describe('model records of checkpoints', () => {
+  const spec = [
+    { name: 'a', size: 24, shape: [6, 4] },
+    { name: 'b', size: 24, shape: [4, 6] },
+  ];
+  it('cover shapes in order: a transposed architecture with the same names and sizes is another model', () => {
+    expect(() => checkModelRecord(modelRecord(spec), spec)).not.toThrow();
+    const transposed = [
+      { name: 'a', size: 24, shape: [4, 6] },
+      { name: 'b', size: 24, shape: [6, 4] },
+    ];
+    expect(() => checkModelRecord(modelRecord(spec), transposed)).toThrow(CheckpointError);
+    expect(() => checkModelRecord(modelRecord(spec), transposed)).toThrow(/another model: \{a:\[6,4\], b:\[4,6\]\} vs \{a:\[4,6\], b:\[6,4\]\}/);
+  });
+  it('a record without shapes (host trees, earlier checkpoints) is compared by names and sizes', () => {
+    const shapeless = modelRecord(spec.map(({ name, size }) => ({ name, size })));
+    expect(() => checkModelRecord(shapeless, spec)).not.toThrow();
+    expect(() => checkModelRecord(shapeless, [spec[0]!, { name: 'b', size: 25, shape: [5, 5] }])).toThrow(CheckpointError);
+    expect(() => checkModelRecord(undefined, spec)).toThrow(/another model: \{\?\}/);
   });
 });

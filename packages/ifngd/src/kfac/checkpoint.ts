@@ -8,7 +8,7 @@
  * @module
  */
 import { decodeCheckpoint, encodeCheckpoint, sameStructure } from '../checkpoint.js';
-import { fromPlain, modelFingerprint as fingerprint, toPlain } from '../optimizer-checkpoint.js';
+import { checkModelRecord, fromPlain, modelRecord, toPlain } from '../optimizer-checkpoint.js';
 import { CheckpointError } from '../errors.js';
 import type { LeafSpec, TreeOps } from '../tree.js';
 import { aOrder, checkLeaves, type LayerDims } from './dims.js';
@@ -49,7 +49,7 @@ export function serializeKfac<T>(s: KfacSnapshot<T>): Uint8Array {
   return encodeCheckpoint({
     format: FORMAT,
     version: KFAC_CHECKPOINT_VERSION,
-    model: { fingerprint: fingerprint(s.spec), leaves: s.spec.map((l) => ({ name: l.name, size: l.size })) },
+    model: modelRecord(s.spec),
     layers: s.layers.map((l) => ({ ...l })),
     core: { ...s.core },
     states: s.states.map((st) => ({ ...st, dims: st.dims ? { ...st.dims } : null })),
@@ -174,14 +174,7 @@ export function restoreKfac<T>(
       `checkpoint: KFAC payload version ${String(p.version)}, this build reads ${KFAC_CHECKPOINT_VERSION}`,
     );
   }
-  const model = p.model as { fingerprint?: unknown; leaves?: unknown } | undefined;
-  if (!model || model.fingerprint !== fingerprint(current.spec)) {
-    const theirs = Array.isArray(model?.leaves)
-      ? (model.leaves as LeafSpec[]).map((l) => `${l.name}:${l.size}`).join(', ')
-      : '?';
-    const mine = current.spec.map((l) => `${l.name}:${l.size}`).join(', ');
-    throw new CheckpointError('CHECKPOINT_MODEL', `checkpoint belongs to another model: {${theirs}} vs {${mine}}`);
-  }
+  checkModelRecord(p.model, current.spec);
   if (JSON.stringify(p.layers) !== JSON.stringify(current.layers)) {
     throw new CheckpointError(
       'CHECKPOINT_MODEL',
