@@ -377,10 +377,12 @@ export function checkAutoState(v: unknown): AutoState | null {
   const nums = (a: unknown, min = 0): a is number[] => Array.isArray(a) && a.length <= WINDOW && a.every((t) => typeof t === 'number' && Number.isFinite(t) && t >= min);
   const rateOk = x.rate === null || (typeof x.rate === 'number' && Number.isFinite(x.rate) && x.rate >= -Math.log(MAX_RATIO) - 1e-12);
   const last = x.last as { age?: unknown; efficiency?: unknown } | null;
-  const lastOk = last === null || (typeof last === 'object' && typeof last.age === 'number' && typeof last.efficiency === 'number');
+  const lastOk =
+    last === null ||
+    (typeof last === 'object' && Number.isSafeInteger(last.age) && (last.age as number) >= 0 && typeof last.efficiency === 'number' && Number.isFinite(last.efficiency));
   const meanLoss = x.meanLoss ?? null;
   if (meanLoss !== null && !(typeof meanLoss === 'number' && Number.isFinite(meanLoss) && meanLoss >= 0)) return null;
-  if (!rateOk || !Number.isSafeInteger(x.observations) || !lastOk) return null;
+  if (!rateOk || !Number.isSafeInteger(x.observations) || (x.observations as number) < 0 || !lastOk) return null;
   // `oldest` came with the exploration bound; a state from before it knows its last age at least
   const oldest = x.oldest ?? (last === null ? 0 : last.age);
   if (!Number.isSafeInteger(oldest) || (oldest as number) < 0) return null;

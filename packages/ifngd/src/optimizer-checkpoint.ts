@@ -118,6 +118,20 @@ function finiteNumber(v: unknown): v is number {
   return typeof v === 'number' && Number.isFinite(v);
 }
 
+const count = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+
+/**
+ * Whether every number in a plain value (transformation state: momentum buffers, counters, schedule position…) is
+ * finite — what any run's state is; a NaN buffer would make every later step throw.
+ */
+export function allFiniteDeep(v: unknown): boolean {
+  if (typeof v === 'number') return Number.isFinite(v);
+  if (v instanceof Float32Array || v instanceof Float64Array) return v.every(Number.isFinite);
+  if (Array.isArray(v)) return v.every(allFiniteDeep);
+  if (typeof v === 'object' && v !== null) return Object.values(v).every(allFiniteDeep);
+  return true;
+}
+
 function checkEntry(e: unknown): CacheEntry {
   if (typeof e !== 'object' || e === null) return bad('cache entry');
   const x = e as Record<string, unknown>;
@@ -128,8 +142,9 @@ function checkEntry(e: unknown): CacheEntry {
   if (!Number.isSafeInteger(n) || (n as number) < 1 || !Number.isSafeInteger(layers) || (layers as number) < 1) return bad('cache entry size');
   const alpha = x.alpha;
   if (!(alpha instanceof Float32Array) || alpha.length !== (n as number) * (layers as number) || !alpha.every(Number.isFinite)) return bad('cache coefficients');
-  if (!finiteNumber(x.damping) || x.damping <= 0 || !Number.isSafeInteger(x.epoch) || !Number.isSafeInteger(x.reuses)) return bad('cache entry fields');
+  if (!finiteNumber(x.damping) || x.damping <= 0 || !count(x.epoch) || !count(x.reuses)) return bad('cache entry fields');
   const optNum = (v: unknown): number | null => (v === null ? null : finiteNumber(v) ? v : bad('cache entry norm/loss'));
+  if (x.freshNorm !== null && !(finiteNumber(x.freshNorm) && x.freshNorm >= 0)) return bad('cache entry norm (a norm is ≥ 0)');
   if (typeof x.stale !== 'boolean') return bad('cache entry flag');
   return {
     key: key as BatchKey,
@@ -158,15 +173,16 @@ export function restoreCheckpoint<T>(
   if (typeof p !== 'object' || p === null || p.format !== FORMAT) return bad('payload (not an optimizer checkpoint)');
   checkModelRecord(p.model, current.spec);
   if (p.mode !== current.mode) throw new CheckpointError('CHECKPOINT_MODEL', `checkpoint mode '${String(p.mode)}', optimizer mode '${current.mode}'`);
-  const chain = fromPlain(p.chain, current.ops);
   if (!sameStructure(toPlain(current.chain, current.ops), p.chain)) {
     throw new CheckpointError('CHECKPOINT_MODEL', 'checkpoint was made with another optimizer configuration (transformation state differs)');
   }
+  if (!allFiniteDeep(p.chain)) return bad('transformation state (NaN or ±Infinity)');
+  const chain = fromPlain(p.chain, current.ops);
   const core = p.core as CoreState;
   const coreOk =
     typeof core === 'object' && core !== null &&
-    Number.isSafeInteger(core.step) && finiteNumber(core.damping) && core.damping > 0 && finiteNumber(core.maxFreshNorm) &&
-    Number.isSafeInteger(core.probeInterval) && Number.isSafeInteger(core.sinceProbe) &&
+    count(core.step) && finiteNumber(core.damping) && core.damping > 0 && finiteNumber(core.maxFreshNorm) && core.maxFreshNorm >= 0 &&
+    count(core.probeInterval) && count(core.sinceProbe) &&
     (core.pending === null || (typeof core.pending === 'object' && finiteNumber(core.pending.lossBefore) && finiteNumber(core.pending.predicted)));
   if (!coreOk) return bad('core state');
   // `auto` state: absent in checkpoints of other policies (or older versions) → null; present → validated

@@ -1,5 +1,6 @@
 import { createDevice, type LinalgDevice } from '@ifngd/linalg-gpu';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeCheckpoint, encodeCheckpoint } from '../src/checkpoint.js';
 import { CheckpointError, cosineSchedule, fngd, type FngdOptions, type HostTree } from '../src/index.js';
 import { batches, initParams, makeData, type Mlp } from './support/mlp.js';
 import { train } from './support/train.js';
@@ -91,5 +92,63 @@ describe('checkpoint', () => {
     const layerwise = fngd({ ...config(), mode: 'layerwise' });
     layerwise.init(initParams(model, 1));
     expectCode(bytes, 'CHECKPOINT_MODEL', layerwise);
+  });
+});
+
+describe('checkpoint values no run can produce are refused before anything is restored', () => {
+  /** A checkpoint's payload edited and re-encoded with a valid checksum. */
+  const edited = (bytes: Uint8Array, edit: (p: any) => void): Uint8Array => {
+    const p = decodeCheckpoint(bytes) as any;
+    edit(p);
+    return encodeCheckpoint(p);
+  };
+  /** The first Float32Array found in the chain state (a momentum buffer). */
+  const firstArray = (v: any): Float32Array | null => {
+    if (v instanceof Float32Array) return v;
+    if (typeof v !== 'object' || v === null) return null;
+    for (const x of Object.values(v)) {
+      const f = firstArray(x);
+      if (f) return f;
+    }
+    return null;
+  };
+  const autoConfig = (): FngdOptions => {
+    const { adaptiveDamping: _off, ...rest } = config();
+    return { ...rest, refresh: { auto: { warmup: 1 } } };
+  };
+  async function trainedAuto() {
+    const opt = fngd(autoConfig());
+    opt.init(initParams(model, 2));
+    const r = await train(dev, model, opt, initParams(model, 2), data, { epochs: 3, order, observeLoss: true });
+    return { opt, params: r.params };
+  }
+
+  it.each([
+    ['NaN in a momentum buffer', (p: any) => (firstArray(p.chain)![0] = NaN), 'transformation state'],
+    ['a negative step', (p: any) => (p.core.step = -1), 'core state'],
+    ['a negative maxFreshNorm (the reuse guard would be off)', (p: any) => (p.core.maxFreshNorm = -1), 'core state'],
+    ['a negative cached freshNorm', (p: any) => (p.cache[0].freshNorm = -2), 'cache entry norm'],
+    ['a negative reuse count', (p: any) => (p.cache[0].reuses = -1), 'cache entry fields'],
+    ['a negative probe countdown', (p: any) => (p.core.sinceProbe = -3), 'core state'],
+  ])('%s', async (_name, edit, message) => {
+    const { opt } = await trained();
+    const bytes = opt.serialize();
+    const bad = edited(bytes, edit);
+    expect(() => opt.restore(bad)).toThrow(CheckpointError);
+    expect(() => opt.restore(bad)).toThrow(message);
+    expect(Buffer.from(opt.serialize()).equals(Buffer.from(bytes))).toBe(true);
+  });
+
+  it.each([
+    ['a NaN efficiency in auto state', (p: any) => (p.core.auto.last = { age: 1, efficiency: NaN })],
+    ['a negative observation count in auto state', (p: any) => (p.core.auto.observations = -4)],
+    ['a negative age in auto state', (p: any) => (p.core.auto.last = { age: -1, efficiency: 0.5 })],
+  ])('%s', async (_name, edit) => {
+    const { opt } = await trainedAuto();
+    const bytes = opt.serialize();
+    expect((decodeCheckpoint(bytes) as any).core.auto).not.toBeNull();
+    const bad = edited(bytes, edit);
+    expect(() => opt.restore(bad)).toThrow(/auto policy state/);
+    expect(Buffer.from(opt.serialize()).equals(Buffer.from(bytes))).toBe(true);
   });
 });

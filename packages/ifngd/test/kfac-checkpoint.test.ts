@@ -116,6 +116,16 @@ describe('refused checkpoints change nothing', () => {
     ],
     ['dimensions that do not fit the leaves', (b) => edited(b, (p) => (p.states[1].dims.q = 4)), 'CHECKPOINT_MODEL'],
     ['a negative step counter', (b) => edited(b, (p) => (p.core.step = -1)), 'CHECKPOINT_FORMAT'],
+    [
+      'NaN in a momentum buffer',
+      (b) =>
+        edited(b, (p) => {
+          const first = (v: any): Float32Array | null =>
+            v instanceof Float32Array ? v : typeof v === 'object' && v !== null ? Object.values(v).map(first).find((f) => f) ?? null : null;
+          first(p.chain)![0] = NaN;
+        }),
+      'CHECKPOINT_FORMAT',
+    ],
     ['an FNGD checkpoint', fngdCheckpoint, 'CHECKPOINT_FORMAT'],
   ];
 

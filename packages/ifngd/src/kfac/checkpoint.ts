@@ -8,7 +8,7 @@
  * @module
  */
 import { decodeCheckpoint, encodeCheckpoint, sameStructure } from '../checkpoint.js';
-import { checkModelRecord, fromPlain, modelRecord, toPlain } from '../optimizer-checkpoint.js';
+import { allFiniteDeep, checkModelRecord, fromPlain, modelRecord, toPlain } from '../optimizer-checkpoint.js';
 import { CheckpointError } from '../errors.js';
 import type { LeafSpec, TreeOps } from '../tree.js';
 import { aOrder, checkLeaves, type LayerDims } from './dims.js';
@@ -188,6 +188,7 @@ export function restoreKfac<T>(
       `checkpoint KFAC diagonal leaves ${JSON.stringify(diagonal)}, optimizer diagonal leaves ${JSON.stringify(current.diagonal)}`,
     );
   }
+  if (!allFiniteDeep(p.chain)) return bad('transformation state (NaN or ±Infinity)');
   if (!sameStructure(toPlain(current.chain, current.ops), p.chain)) {
     throw new CheckpointError(
       'CHECKPOINT_MODEL',
