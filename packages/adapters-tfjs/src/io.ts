@@ -71,6 +71,17 @@ function specs(kind: string, list: IoModelLike['inputs'], names: readonly string
   });
 }
 
+/**
+ * Throws `AdapterArgumentError` unless `x` fits a model input whose shape is `shape` (`[null, …]`: the batch axis
+ * and any free axis null) — a typed error before tfjs would fail inside the forward pass.
+ */
+export function checkInputShape(where: string, x: Tensor, shape: readonly (number | null)[], name: string): void {
+  const want = `[${shape.map((d) => (d === null ? '?' : d)).join(', ')}]`;
+  const ok = x.rank === shape.length && shape.every((d, i) => i === 0 || d === null || x.shape[i] === d);
+  if (!ok) throw new AdapterArgumentError(`${where}: input '${name}' must be ${want}, got [${x.shape.join(',')}]`);
+  if (x.dtype !== 'float32' && x.dtype !== 'int32') throw new AdapterArgumentError(`${where}: input '${name}' must be float32 or int32, got ${x.dtype}`);
+}
+
 /** The packing of a model with several inputs or outputs. */
 export class ModelIo {
   readonly inputs: readonly IoSpec[];

@@ -70,6 +70,15 @@ export function checkTrainerOptions(options: unknown): TrainerKind {
   return (given[0] as TrainerKind | undefined) ?? 'fngd';
 }
 
+/** Validates `trainBatch` options: an object `{ batchKey, epoch? }`, no other key (a misspelt one is named). */
+export function checkBatchOptions(options: unknown): void {
+  if (!isPlainObject(options)) throw optionError('options', options, 'trainBatch: options `{ batchKey }` are required');
+  checkKeys('trainBatch', options, ['batchKey', 'epoch']);
+  if (!('batchKey' in options)) throw optionError('batchKey', undefined, 'trainBatch: `batchKey` is required (the batch\'s key in the coefficient cache)');
+  const e = options['epoch'];
+  if (e !== undefined && !(Number.isSafeInteger(e) && (e as number) >= 0)) throw optionError('epoch', e, 'trainBatch: must be an integer ≥ 0');
+}
+
 /** Validates `fit` options' keys and the types of `shuffle`, `validationData` and `callbacks`. */
 export function checkFitOptions(options: unknown): void {
   if (!isPlainObject(options)) throw optionError('options', options, 'fit: options `{ epochs }` are required');

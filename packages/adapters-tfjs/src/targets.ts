@@ -15,6 +15,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor } from '@tensorflow/tfjs-core';
+import { IfngdError } from 'ifngd';
 import { AdapterArgumentError, targetError, type TensorSignature } from './errors.js';
 import type { LossName } from './losses.js';
 import { identityTap, type FunctionModel } from './model.js';
@@ -54,7 +55,14 @@ export class OutputShapes {
     if (!s) {
       let found: { shape: readonly number[]; dtype: string } | null = null;
       tf.tidy(() => {
-        const out = this.#model.forward(tf.slice(x, [0], [1]), identityTap, false);
+        let out: Tensor;
+        try {
+          out = this.#model.forward(tf.slice(x, [0], [1]), identityTap, false);
+        } catch (e) {
+          // tfjs's own errors (a shape mismatch inside an op) become a typed error naming the inputs
+          if (e instanceof IfngdError) throw e;
+          throw new AdapterArgumentError(`the model's forward pass failed on inputs ${x.dtype}[${x.shape.join(',')}]: ${(e as Error).message ?? String(e)}`);
+        }
         if (!isTensor(out) || out.rank < 1 || out.shape[0] !== 1) {
           throw new AdapterArgumentError(`the model's forward must return one tensor [n, …] (got ${isTensor(out) ? `[${out.shape.join(',')}] for n = 1` : typeof out})`);
         }

@@ -14,8 +14,8 @@ import { AdapterArgumentError, DisposedError } from './errors.js';
 import { evaluateAsync, evaluateSync, predict, refold } from './evaluate.js';
 import type { LossName } from './losses.js';
 import type { FoldActivation, FunctionModel } from './model.js';
-import type { ModelIo } from './io.js';
-import { checkTrainerOptions } from './options.js';
+import { checkInputShape, type ModelIo } from './io.js';
+import { checkBatchOptions, checkTrainerOptions } from './options.js';
 import { packTargets, packTargetsSync, type OutputLosses } from './output-losses.js';
 import { TrainingProgress } from './progress.js';
 import type { StepContext } from './step-context.js';
@@ -43,6 +43,8 @@ export class FngdTrainer {
   readonly #io: ModelIo | null;
   readonly #losses: OutputLosses | null;
   readonly #outputsFolded: readonly FoldActivation[];
+  /** A single-input LayersModel's input shape (`[null, …]`) and name, checked before its forward runs. */
+  readonly #input: { readonly shape: readonly (number | null)[]; readonly name: string } | null;
   readonly #c: StepContext;
   readonly #lossName: LossName | null;
   readonly #engine: StepEngine;
@@ -56,6 +58,8 @@ export class FngdTrainer {
     this.#io = m.io;
     this.#losses = m.losses;
     this.#outputsFolded = m.outputsFolded;
+    const only = m.layers && !m.io ? m.layers.inputs[0] : undefined;
+    this.#input = only ? { shape: only.shape, name: m.layers?.inputNames[0] ?? 'input' } : null;
     this.folded = m.folded;
     this.#c = c;
     this.#engine = engine;
@@ -132,7 +136,7 @@ export class FngdTrainer {
    */
   trainBatch(x: TrainerData, y: TrainerData, options: { readonly batchKey: BatchKey; readonly epoch?: number }): Promise<BatchResult> {
     return this.#queue.run('trainBatch', async () => {
-      if (typeof options !== 'object' || options === null) throw new AdapterArgumentError('trainBatch: options `{ batchKey }` are required');
+      checkBatchOptions(options);
       const epoch = options.epoch ?? this.epoch;
       return this.#packed('trainBatch', x, y, (px, py) => {
         if (this.#engine.kind === null) return withLossTargets('trainBatch', this.#shapes, this.#lossName, px, py, (yl) => this.#step(px as Tensor, yl, options.batchKey, epoch));
@@ -148,7 +152,7 @@ export class FngdTrainer {
    */
   async #packed<T>(where: string, x: unknown, y: unknown, run: (x: unknown, y: unknown) => Promise<T>): Promise<T> {
     const io = this.#io;
-    if (!io) return run(x, y);
+    if (!io) return run(this.#checkedInput(where, x), y);
     const px = io.packInputs(where, x);
     try {
       const py = await packTargets(where, io, this.#losses as OutputLosses, y, px.shape[0] as number);
@@ -165,7 +169,7 @@ export class FngdTrainer {
   /** {@link FngdTrainer.#packed} with synchronous reads. */
   #packedSync<T>(where: string, x: unknown, y: unknown, run: (x: unknown, y: unknown) => T): T {
     const io = this.#io;
-    if (!io) return run(x, y);
+    if (!io) return run(this.#checkedInput(where, x), y);
     const px = io.packInputs(where, x);
     try {
       const py = packTargetsSync(where, io, this.#losses as OutputLosses, y, px.shape[0] as number);
@@ -222,6 +226,13 @@ export class FngdTrainer {
     );
   }
 
+  /** `x`, after checking it against a single-input LayersModel's input shape (`AdapterArgumentError`). */
+  #checkedInput(where: string, x: unknown): unknown {
+    if (!(x instanceof tf.Tensor)) throw new AdapterArgumentError(`${where}: x must be a tf.Tensor (the model has one input)`);
+    if (this.#input) checkInputShape(where, x, this.#input.shape, this.#input.name);
+    return x;
+  }
+
   /** Throws {@link DisposedError} after `dispose()`. */
   #live(what: string): void {
     if (this.#queue.closed) throw new DisposedError(`${what}: the trainer was disposed`);
@@ -239,7 +250,7 @@ export class FngdTrainer {
    */
   predict(x: TrainerData): Tensor {
     this.#live('predict');
-    if (!this.#io) return predict(this.#c, this.folded, x as Tensor);
+    if (!this.#io) return predict(this.#c, this.folded, this.#checkedInput('predict', x) as Tensor);
     if (this.#io.outputs.length > 1) throw new AdapterArgumentError(`predict: the model has ${this.#io.outputs.length} outputs; use predictOutputs`);
     return this.predictOutputs(x)[0] as Tensor;
   }
@@ -248,7 +259,7 @@ export class FngdTrainer {
   predictOutputs(x: TrainerData): Tensor[] {
     this.#live('predictOutputs');
     const io = this.#io;
-    if (!io) return [predict(this.#c, this.folded, x as Tensor)];
+    if (!io) return [predict(this.#c, this.folded, this.#checkedInput('predictOutputs', x) as Tensor)];
     const px = io.packInputs('predictOutputs', x);
     try {
       const out = predict(this.#c, null, px);

@@ -1,7 +1,8 @@
 /** Options checked at creation; targets checked against the model output and the loss; class indices. */
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { FngdTrainer, InvalidOptionError, TargetError, type FngdTrainerOptions } from '../src/index.js';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { AdapterArgumentError, FngdTrainer, InvalidOptionError, TargetError, type FngdTrainerOptions, type FunctionModel } from '../src/index.js';
 import { classData, flatParams, mlp, useCpu, variablesOf } from './helpers.js';
 import { KINDS, optionsOf } from './twin.js';
 
@@ -128,6 +129,67 @@ describe('targets for the other losses', () => {
     expect(tf.memory().numTensors).toBe(tensors);
     tr.dispose();
     wrong.dispose();
+    tf.dispose([x, y]);
+  });
+});
+
+describe('inputs are checked like targets', () => {
+  it('x of the wrong width for a LayersModel: a typed error naming the input, from every entry point; nothing changes', async () => {
+    const model = tfl.sequential({ layers: [tfl.layers.dense({ units: 3, inputShape: [6], name: 'd' })] });
+    const tr = await FngdTrainer.create(model, { loss: 'mse' });
+    const before = model.getWeights().map((t) => Array.from(t.dataSync()));
+    const count = tf.memory().numTensors;
+    const x = tf.ones([4, 7]);
+    const y = tf.zeros([4, 3]);
+    const made = tf.memory().numTensors - count;
+    const msg = /input '.*' must be \[\?, 6\], got \[4,7\]/;
+    await expect(tr.trainBatch(x, y, { batchKey: 0 })).rejects.toThrow(AdapterArgumentError);
+    await expect(tr.trainBatch(x, y, { batchKey: 0 })).rejects.toThrow(msg);
+    await expect(tr.fit(x, y, { epochs: 1 })).rejects.toThrow(msg);
+    expect(() => tr.evaluate(x, y)).toThrow(msg);
+    await expect(tr.evaluateAsync(x, y)).rejects.toThrow(msg);
+    expect(() => tr.predict(x)).toThrow(msg);
+    expect(() => tr.predict([x] as never)).toThrow(/x must be a tf.Tensor/);
+    expect(model.getWeights().map((t) => Array.from(t.dataSync()))).toEqual(before);
+    expect(tf.memory().numTensors).toBe(count + made);
+    expect(tr.epoch).toBe(0);
+    tr.dispose();
+    tf.dispose([x, y]);
+  });
+
+  it("a FunctionModel whose forward fails on the inputs: a typed error naming them, not tfjs's raw one", async () => {
+    const w = tf.variable(tf.zeros([6, 3]));
+    const fm: FunctionModel = { variables: [w], forward: (x, tap) => tap.dense(tf.matMul(x as tf.Tensor2D, w), x, { kernel: w }) };
+    const tr = await FngdTrainer.create(fm, { loss: 'mse' });
+    const x = tf.ones([4, 7]);
+    const y = tf.zeros([4, 3]);
+    await expect(tr.trainBatch(x, y, { batchKey: 0 })).rejects.toThrow(AdapterArgumentError);
+    await expect(tr.trainBatch(x, y, { batchKey: 0 })).rejects.toThrow(/forward pass failed on inputs float32\[4,7\]/);
+    expect(Array.from(w.dataSync()).every((v) => v === 0)).toBe(true);
+    tr.dispose();
+    tf.dispose([x, y, w]);
+  });
+});
+
+describe('trainBatch options', () => {
+  it('a misspelt key, a missing batchKey and a bad epoch are InvalidOptionErrors naming the key; nothing changes', async () => {
+    const model = tfl.sequential({ layers: [tfl.layers.dense({ units: 3, inputShape: [6], name: 'd' })] });
+    const tr = await FngdTrainer.create(model, { loss: 'mse' });
+    const before = model.getWeights().map((t) => Array.from(t.dataSync()));
+    const x = tf.ones([4, 6]);
+    const y = tf.zeros([4, 3]);
+    for (const [options, key] of [
+      [{ batchkey: 0 }, 'batchkey'],
+      [{ epoch: 1 }, 'batchKey'],
+      [{ batchKey: 0, epoch: -1 }, 'epoch'],
+      [{ batchKey: 0, epoch: 1.5 }, 'epoch'],
+    ] as const) {
+      const e = await tr.trainBatch(x, y, options as never).catch((err: unknown) => err);
+      expect(e).toBeInstanceOf(InvalidOptionError);
+      expect((e as InvalidOptionError).key).toBe(key);
+    }
+    expect(model.getWeights().map((t) => Array.from(t.dataSync()))).toEqual(before);
+    tr.dispose();
     tf.dispose([x, y]);
   });
 });

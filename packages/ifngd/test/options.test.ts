@@ -1,10 +1,11 @@
 /**
- * Options are validated at creation: every bad value and every unknown (misspelled) key, at the top level and
- * in nested option objects, is an `InvalidArgumentError` whose message names the key and the value.
+ * Options are validated at creation, at the top level and in nested option objects: every bad value is an
+ * `InvalidArgumentError` whose message names the key and the value; every unknown (misspelled) key an
+ * `InvalidOptionError` with the key's path and the value.
  */
 import { createDevice, type LinalgDevice } from '@ifngd/linalg-gpu';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { constantSchedule, fngd, hostTreeOps, InvalidArgumentError, kfac, type FngdOptions, type KfacOptions } from '../src/index.js';
+import { constantSchedule, fngd, hostTreeOps, InvalidArgumentError, InvalidOptionError, kfac, type FngdOptions, type KfacOptions } from '../src/index.js';
 import { KFAC_LAYERS } from './support/mlp.js';
 
 let dev: LinalgDevice;
@@ -15,8 +16,6 @@ afterAll(() => dev.destroy());
 
 /** [extra options, substrings the message must contain]. */
 const fngdBad: [Record<string, unknown>, string[]][] = [
-  [{ learningrate: 0.1 }, ["'learningrate'", "did you mean 'learningRate'"]],
-  [{ lr: 0.1 }, ["'lr'"]],
   [{ learningRate: 0 }, ['learningRate', '0']],
   [{ learningRate: -1 }, ['learningRate', '-1']],
   [{ learningRate: NaN }, ['learningRate', 'NaN']],
@@ -35,35 +34,71 @@ const fngdBad: [Record<string, unknown>, string[]][] = [
   [{ momentum: NaN }, ['momentum', 'NaN']],
   [{ momentum: { decay: 2 } }, ['momentum.decay', '2']],
   [{ momentum: { decay: 0.5, nesterov: 'yes' } }, ['momentum.nesterov', 'yes']],
-  [{ momentum: { decay: 0.5, nestrov: true } }, ["'nestrov'"]],
   [{ guard: 'on' }, ['guard', 'on']],
   [{ guard: { factor: 0 } }, ['guard.factor', '0']],
   [{ guard: { reference: 'max' } }, ['guard.reference', 'max']],
-  [{ guard: { factr: 2 } }, ["'factr'"]],
   [{ adaptiveDamping: true }, ['adaptiveDamping', 'true']],
   [{ adaptiveDamping: { factor: 1 } }, ['factor', '1']],
   [{ adaptiveDamping: { lowRho: NaN } }, ['lowRho', 'NaN']],
   [{ adaptiveDamping: { lowRho: -Infinity } }, ['lowRho', '-Infinity']],
   [{ adaptiveDamping: { min: 10, max: 1 } }, ['min', '10']],
-  [{ adaptiveDamping: { facter: 2 } }, ["'facter'"]],
   [{ onNonFinite: 'ignore' }, ['onNonFinite', 'ignore']],
   [{ maxJitterRetries: -1 }, ['maxJitterRetries', '-1']],
   [{ maxJitterRetries: 1.5 }, ['maxJitterRetries', '1.5']],
   [{ ops: 5 }, ['ops', '5']],
   [{ refresh: 'sometimes' }, ['refresh', 'sometimes']],
   [{ refresh: { everyEpochs: 0 } }, ['everyEpochs', '0']],
-  [{ refresh: { evryEpochs: 2 } }, ["'evryEpochs'"]],
   [{ refresh: { everyEpochs: 1, drift: {} } }, ['everyEpochs, drift']],
   [{ refresh: { drift: { probeEvery: 0 } } }, ['probeEvery', '0']],
-  [{ refresh: { drift: { probeevery: 4 } } }, ["'probeevery'", "did you mean 'probeEvery'"]],
   [{ refresh: { drift: { markOnCap: 'yes' } } }, ['markOnCap', 'yes']],
   [{ refresh: { drift: { minCosine: NaN } } }, ['minCosine', 'NaN']],
   [{ refresh: { drift: { minProbeEvery: 8, maxProbeEvery: 4 } } }, ['minProbeEvery', '8']],
   [{ refresh: { drift: null } }, ['drift', 'null']],
-  [{ refresh: { auto: { prise: 1 } } }, ["'prise'"]],
   [{ refresh: { auto: { price: -1 } } }, ['price', '-1']],
   [{ refresh: { auto: { warmup: 0 } } }, ['warmup', '0']],
 ];
+
+const fngdUnknown: [Record<string, unknown>, string, string[]][] = [
+  [{ learningrate: 0.1 }, 'learningrate', ["'learningrate'", "did you mean 'learningRate'"]],
+  [{ lr: 0.1 }, 'lr', ["'lr'"]],
+  [{ momentum: { decay: 0.5, nestrov: true } }, 'momentum.nestrov', ["'nestrov'"]],
+  [{ guard: { factr: 2 } }, 'guard.factr', ["'factr'"]],
+  [{ adaptiveDamping: { facter: 2 } }, 'adaptiveDamping.facter', ["'facter'"]],
+  [{ refresh: { evryEpochs: 2 } }, 'refresh.evryEpochs', ["'evryEpochs'"]],
+  [{ refresh: { drift: { probeevery: 4 } } }, 'refresh.drift.probeevery', ["'probeevery'", "did you mean 'probeEvery'"]],
+  [{ refresh: { auto: { prise: 1 } } }, 'refresh.auto.prise', ["'prise'"]],
+];
+
+const kfacUnknown: [Record<string, unknown>, string, string[]][] = [
+  [{ learningrate: 0.1 }, 'learningrate', ["'learningrate'", "did you mean 'learningRate'"]],
+  [{ inverseevery: 5 }, 'inverseevery', ["'inverseevery'"]],
+  [{ momentum: { decay: 0.9, nestrov: true } }, 'momentum.nestrov', ["'nestrov'"]],
+  [{ layers: [{ ...KFAC_LAYERS[0], layuot: 'out-in' }, KFAC_LAYERS[1]] }, 'layers[0].layuot', ["'layuot'", 'layers[0]']],
+];
+
+describe('unknown option keys: InvalidOptionError with the key path and the value', () => {
+  it.each(fngdUnknown)('fngd %j → key %s', (extra, key, words) => {
+    const make = () => fngd({ device: dev, ...extra } as FngdOptions);
+    expect(make).toThrow(InvalidOptionError);
+    try {
+      make();
+    } catch (e) {
+      expect((e as InvalidOptionError).key).toBe(key);
+      expect((e as InvalidOptionError).value).toBeDefined();
+      for (const w of words) expect((e as Error).message).toContain(w);
+    }
+  });
+  it.each(kfacUnknown)('kfac %j → key %s', (extra, key, words) => {
+    const make = () => kfac({ device: dev, layers: KFAC_LAYERS, ...extra } as KfacOptions);
+    expect(make).toThrow(InvalidOptionError);
+    try {
+      make();
+    } catch (e) {
+      expect((e as InvalidOptionError).key).toBe(key);
+      for (const w of words) expect((e as Error).message).toContain(w);
+    }
+  });
+});
 
 describe('fngd options', () => {
   it.each(fngdBad)('%j → InvalidArgumentError naming it', (extra, words) => {
@@ -99,13 +134,9 @@ describe('fngd options', () => {
 });
 
 const kfacBad: [Record<string, unknown>, string[]][] = [
-  [{ learningrate: 0.1 }, ["'learningrate'", "did you mean 'learningRate'"]],
-  [{ inverseevery: 5 }, ["'inverseevery'"]],
   [{ learningRate: -1 }, ['learningRate', '-1']],
   [{ weightDecay: NaN }, ['weightDecay', 'NaN']],
-  [{ momentum: { decay: 0.9, nestrov: true } }, ["'nestrov'"]],
   [{ momentum: { decay: 0.9, nesterov: 1 } }, ['momentum.nesterov', '1']],
-  [{ layers: [{ ...KFAC_LAYERS[0], layuot: 'out-in' }, KFAC_LAYERS[1]] }, ["'layuot'", 'layers[0]']],
   [{ ops: 'host' }, ['ops', 'host']],
   [{ onNonFinite: 'ignore' }, ['onNonFinite', 'ignore']],
   [{ diagonal: 'b1' }, ['diagonal must be an array']],
