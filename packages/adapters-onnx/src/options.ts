@@ -61,6 +61,7 @@ const FNGD_KEYS = {
   adaptiveDamping: true,
   onNonFinite: true,
   maxJitterRetries: true,
+  maxCachedBatches: true,
 } as const satisfies Record<FngdKey, true>;
 
 /** The trainer's own keys. */

@@ -10,11 +10,18 @@ import { InvalidOptionError } from './errors.js';
 export class PlanState {
   plan: BatchPlan | null = null;
   change: PlanChange | null = null;
+  readonly #adopted: (plan: BatchPlan) => void;
+
+  /** `adopted`: called with each adopted plan (the trainer drops cached coefficients of batches outside it). */
+  constructor(adopted: (plan: BatchPlan) => void = () => {}) {
+    this.#adopted = adopted;
+  }
 
   /** Adopts a `fit`'s plan. */
   set(plan: BatchPlan, change: PlanChange): void {
     this.plan = plan;
     this.change = change;
+    this.#adopted(plan);
   }
 
   /** A plan handed back, checked (`InvalidOptionError`, key `plan`); null stays null. */

@@ -46,7 +46,8 @@ export class OnnxTrainer {
   readonly #passes: Passes;
   readonly #queue = new CallQueue(disposed);
   #params: HostTree;
-  readonly #plans = new PlanState();
+  // an adopted plan bounds the coefficient cache to its batches
+  readonly #plans = new PlanState((plan) => void this.#engine.optimizer?.retain(plan.batches.map((b) => b.key)));
   #disposal: Promise<void> | null = null;
 
   private constructor(p: TrainerParts) {

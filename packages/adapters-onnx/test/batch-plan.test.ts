@@ -101,6 +101,20 @@ describe('fit: one batch contract', () => {
     await t.dispose();
   });
 
+  it('an adopted plan drops the cached coefficients of batches outside it (counted; the checkpoint stays bounded)', async () => {
+    const t = await OnnxTrainer.create(bytes, { ...options, device });
+    const ids = (k: number) => Array.from({ length: 12 }, (_, i) => `run${k}-${i}`); // every run: all samples new
+    const sizes: number[] = [];
+    for (let k = 0; k < 4; k++) {
+      await t.fit(data(12, 3 + k), { epochs: 1, batchSize: 4, sampleIds: ids(k) });
+      expect(t.optimizer!.stats.cachedBatches).toBe(3);
+      sizes.push(t.optimizer!.serialize().length);
+    }
+    expect(t.optimizer!.stats.evictedBatches).toBe(9);
+    expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThan(64);
+    await t.dispose();
+  });
+
   it.each<[string, unknown]>([
     ['too few ids', ['a', 'b']],
     ['a duplicate id', Array.from({ length: 8 }, (_, i) => (i === 7 ? 'id0' : `id${i}`))],

@@ -4,7 +4,7 @@
  * @module
  */
 import type { Tensor } from '@tensorflow/tfjs-core';
-import type { BatchKey } from 'ifngd';
+import type { BatchKey, BatchPlan } from 'ifngd';
 import { fitLoop, type FitHost } from './fit-loop.js';
 import { checkFitOptions } from './options.js';
 import type { TrainingProgress } from './progress.js';
@@ -17,6 +17,7 @@ export function fitHost(
   progress: TrainingProgress,
   step: (x: Tensor, y: Tensor, batchKey: BatchKey, epoch: number) => Promise<BatchResult>,
   evaluate: (x: Tensor, y: Tensor) => Promise<Evaluation>,
+  adopted: (plan: BatchPlan) => void = () => {},
 ): FitHost {
   return {
     get plan() {
@@ -25,7 +26,10 @@ export function fitHost(
     get epoch() {
       return progress.epoch;
     },
-    setPlan: (plan, change) => progress.setPlan(plan, change),
+    setPlan: (plan, change) => {
+      progress.setPlan(plan, change);
+      adopted(plan);
+    },
     step,
     evaluate,
     endEpoch: () => progress.endEpoch(),

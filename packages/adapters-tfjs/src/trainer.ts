@@ -198,7 +198,13 @@ export class FngdTrainer {
    */
   fit(xs: TrainerData, ys: TrainerData, options: FitOptions): Promise<EpochLogs[]> {
     return this.#queue.run('fit', () => {
-      const host = fitHost(this.#progress, (x, y, key, epoch) => this.#step(x, y, key, epoch), (x, y) => evaluateAsync(this.#c, this.#lossName, x, y));
+      const host = fitHost(
+        this.#progress,
+        (x, y, key, epoch) => this.#step(x, y, key, epoch),
+        (x, y) => evaluateAsync(this.#c, this.#lossName, x, y),
+        // an adopted plan bounds the coefficient cache to its batches
+        (plan) => void this.optimizer?.retain(plan.batches.map((b) => b.key)),
+      );
       const val = this.#io && typeof options === 'object' && options !== null ? options.validationData : undefined;
       if (!val || !Array.isArray(val)) return this.#packed('fit', xs, ys, (px, py) => checkedFit(host, this.#shapes, this.#lossName, px as Tensor, py as Tensor, options));
       return this.#packed('fit (validationData)', val[0], val[1], (vx, vy) =>

@@ -20,6 +20,24 @@ function replaceRows(x: tf.Tensor, y: tf.Tensor, rows: number[]): [tf.Tensor, tf
 const firstEpoch: TrainerFngdOptions = { learningRate: 0.05, damping: 1, momentum: 0.9, refresh: 'first-epoch' };
 
 describe('data that changes between runs: batch keys follow sample identity', () => {
+  it('repeated fits on freshly jittered copies (content ids): the cache and the checkpoint stay at one plan', async () => {
+    const [x, y] = classData(32, [6], 3, 12);
+    const model = mlp(6, 8, 3, 6);
+    const tr = await FngdTrainer.create(model, { loss: 'softmax-cross-entropy', fngd: firstEpoch });
+    const sizes: number[] = [];
+    for (let k = 0; k < 6; k++) {
+      const xj = tf.tidy(() => tf.add(x, tf.randomNormal(x.shape, 0, 0.01, 'float32', k)));
+      await tr.fit(xj, y, { epochs: 1, batchSize: 8, seed: 1 });
+      xj.dispose();
+      expect(tr.stats?.cachedBatches).toBe(4);
+      sizes.push(tr.serializeState().length);
+    }
+    expect(tr.stats?.evictedBatches).toBe(20);
+    expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThan(64);
+    tr.dispose();
+    tf.dispose([x, y]);
+  });
+
   it('resuming after 10 % appended and 3 samples replaced: unchanged batches hit the cache, changed and new ones are computed', async () => {
     const [x, y] = classData(200, [6], 3, 11);
     const model = mlp(6, 8, 3, 5);

@@ -43,7 +43,10 @@ export function cacheKey(key: BatchKey): string {
   throw new InvalidArgumentError(`batchKey must be a string or a number, got ${typeof key}`);
 }
 
-/** Coefficients per batch key. Entries are immutable values; updates replace them. */
+/**
+ * Coefficients per batch key. Entries are immutable values; updates replace them and move them last, so the
+ * entries run from least to most recently used (the order {@link CoefficientCache.evictOldest} drops them in).
+ */
 export class CoefficientCache {
   #entries = new Map<string, CacheEntry>();
 
@@ -72,9 +75,35 @@ export class CoefficientCache {
     }
   }
 
-  /** Stores (or replaces) an entry. */
+  /** Stores (or replaces) an entry, as the most recently used. */
   set(entry: CacheEntry): void {
-    this.#entries.set(cacheKey(entry.key), entry);
+    const k = cacheKey(entry.key);
+    this.#entries.delete(k);
+    this.#entries.set(k, entry);
+  }
+
+  /** Drops every entry whose key is not in `keep`; returns how many. */
+  retain(keep: Iterable<BatchKey>): number {
+    const kept = new Set([...keep].map(cacheKey));
+    let dropped = 0;
+    for (const k of [...this.#entries.keys()]) {
+      if (!kept.has(k)) {
+        this.#entries.delete(k);
+        dropped++;
+      }
+    }
+    return dropped;
+  }
+
+  /** Drops the least recently used entries beyond `max`; returns how many. */
+  evictOldest(max: number): number {
+    let dropped = 0;
+    for (const k of this.#entries.keys()) {
+      if (this.#entries.size <= max) break;
+      this.#entries.delete(k);
+      dropped++;
+    }
+    return dropped;
   }
 
   /** Replaces fields of an existing entry. */
@@ -83,7 +112,7 @@ export class CoefficientCache {
     if (e) this.set({ ...e, ...fields });
   }
 
-  /** Every entry, in insertion order. */
+  /** Every entry, least recently used first. */
   entries(): CacheEntry[] {
     return [...this.#entries.values()];
   }

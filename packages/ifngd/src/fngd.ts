@@ -247,6 +247,18 @@ export class FngdOptimizer<T = HostTree, S = number> {
     this.#generation++;
   }
 
+  /**
+   * Drops the cached coefficients of every batch whose key is not in `keys` — a trainer adopting a new batch
+   * plan passes its keys, so batches that no longer exist stop taking memory and checkpoint space. Counted in
+   * `stats.evictedBatches`; returns how many were dropped. A request already served for a dropped batch can no
+   * longer step (its entry changed).
+   */
+  retain(keys: Iterable<BatchKey>): number {
+    const dropped = this.#cache.retain(keys);
+    this.#stats.evictedBatches += dropped;
+    return dropped;
+  }
+
   /** Forgets the cached coefficients of one batch (or all), so the next request recomputes them. */
   invalidate(key?: BatchKey): void {
     if (key === undefined) this.#cache.clear();
@@ -405,6 +417,7 @@ export class FngdOptimizer<T = HostTree, S = number> {
     const staged = rec.ticket.staged;
     rec.ticket.committed = true;
     this.#commitRequest(staged);
+    if (this.#o.maxCachedBatches !== null) this.#stats.evictedBatches += this.#cache.evictOldest(this.#o.maxCachedBatches);
     const s = this.#stats;
     if (!applied) {
       s.skippedSteps++;

@@ -199,6 +199,9 @@ export function restoreCheckpoint<T>(
     const { warmup, roi, maxAge, ...rest } = refreshes;
     (stats.auto as { refreshes: unknown }).refreshes = { warmup, roi, explore: 0, maxAge, ...rest };
   }
+  if (typeof stats === 'object' && stats !== null && (stats as { evictedBatches?: unknown }).evictedBatches === undefined) {
+    (stats as { evictedBatches: number }).evictedBatches = 0; // a checkpoint from before eviction
+  }
   if (!sameStructure(emptyStats(1, 1), stats)) return bad('stats');
   if (!Array.isArray(p.cache)) return bad('cache');
   const cache = p.cache.map(checkEntry);

@@ -58,6 +58,12 @@ export interface FngdOptions<T = HostTree, S = number> {
   readonly onNonFinite?: 'throw' | 'skip';
   /** Passed to the coefficient solver. */
   readonly maxJitterRetries?: number;
+  /**
+   * Cap on cached batches (integer ≥ 1): when a step stores a batch's coefficients beyond it, the least recently
+   * used batches are dropped (counted in `stats.evictedBatches`). Default none (a trainer's `fit` keeps the cache
+   * to the batches of its plan: {@link FngdOptimizer.retain}).
+   */
+  readonly maxCachedBatches?: number;
   /** Tree operations; default host `Float32Array` trees. */
   readonly ops?: TreeOps<T, S>;
 }
@@ -74,6 +80,7 @@ export interface ResolvedOptions {
   readonly guard: Required<GuardOptions> | null;
   readonly adaptive: Required<AdaptiveDampingOptions> | null;
   readonly onNonFinite: 'throw' | 'skip';
+  readonly maxCachedBatches: number | null;
 }
 
 /** Every key {@link fngd} accepts (adapters pass `device` and `ops` through). */
@@ -90,6 +97,7 @@ export const FNGD_OPTION_KEYS: readonly (keyof FngdOptions)[] = [
   'adaptiveDamping',
   'onNonFinite',
   'maxJitterRetries',
+  'maxCachedBatches',
   'ops',
 ];
 
@@ -155,6 +163,8 @@ export function resolveOptions<T, S>(o: FngdOptions<T, S>): ResolvedOptions {
   if (onNonFinite !== 'throw' && onNonFinite !== 'skip') fail(`onNonFinite must be 'throw' or 'skip', got ${show(onNonFinite)}`);
   const retries = o.maxJitterRetries;
   if (retries !== undefined && (!Number.isSafeInteger(retries) || retries < 0)) fail(`maxJitterRetries must be an integer ≥ 0, got ${show(retries)}`);
+  const cap = o.maxCachedBatches ?? null;
+  if (cap !== null && (!Number.isSafeInteger(cap) || cap < 1)) fail(`maxCachedBatches must be an integer ≥ 1, got ${show(cap)}`);
   return {
     mode,
     policy,
@@ -166,5 +176,6 @@ export function resolveOptions<T, S>(o: FngdOptions<T, S>): ResolvedOptions {
     guard: resolveGuard(o.guard, reference),
     adaptive: a ? resolveAdaptive(a) : null,
     onNonFinite,
+    maxCachedBatches: cap,
   };
 }

@@ -76,6 +76,8 @@ export interface FngdStats {
   cachedBatches: number;
   /** Float32 values in the cache (Σ L·n). */
   cachedFloats: number;
+  /** Cached batches dropped: not in an adopted batch plan (`retain`), or least recently used beyond `maxCachedBatches`. */
+  evictedBatches: number;
 }
 
 /** Zeroed counters. */
@@ -94,6 +96,7 @@ export function emptyStats(damping: number, probeInterval: number): FngdStats {
     damping: { current: damping, increases: 0, decreases: 0, lastRho: null },
     cachedBatches: 0,
     cachedFloats: 0,
+    evictedBatches: 0,
   };
 }
 

@@ -90,3 +90,51 @@ describe('coefficient cache', () => {
     disposeFactors(fs);
   });
 });
+
+describe('coefficient cache: bounded', () => {
+  it('retain(keys) drops every batch not in the plan (counted; the checkpoint shrinks); kept batches stay hits', async () => {
+    const opt = fngd({ device: dev, learningRate: 0.1, damping: 0.1 });
+    let params = initParams(model, 1);
+    opt.init(params);
+    params = (await train(dev, model, opt, params, data, { epochs: 1, order: shuffled })).params;
+    expect(opt.stats.cachedBatches).toBe(5);
+    const full = opt.serialize().length;
+    expect(opt.retain([0, 2, 4, 'not cached'])).toBe(2);
+    expect(opt.stats).toMatchObject({ cachedBatches: 3, evictedBatches: 2 });
+    expect(opt.cached(1)).toBeUndefined();
+    expect(opt.cached(2)).toBeDefined();
+    expect(opt.serialize().length).toBeLessThan(full);
+    const r = await train(dev, model, opt, params, data.slice(0, 3), { epochs: 1, startEpoch: 2, order: () => [0, 2] });
+    expect(r.factorCalls).toBe(0); // kept batches: cache hits
+    expect(opt.retain([0, 2, 4])).toBe(0);
+  });
+
+  it('maxCachedBatches drops the least recently used batches beyond the cap', async () => {
+    const opt = fngd({ device: dev, learningRate: 0.1, damping: 0.1, maxCachedBatches: 3 });
+    let params = initParams(model, 1);
+    opt.init(params);
+    params = (await train(dev, model, opt, params, data, { epochs: 1, order: () => [0, 1, 2, 3, 4] })).params;
+    expect(opt.stats).toMatchObject({ cachedBatches: 3, evictedBatches: 2 });
+    expect([0, 1, 2, 3, 4].map((k) => opt.cached(k) !== undefined)).toEqual([false, false, true, true, true]);
+    // a reuse makes a batch the most recently used: 2 survives the next miss, 3 goes
+    const r = await train(dev, model, opt, params, data, { epochs: 1, startEpoch: 2, order: () => [2, 0] });
+    expect(r.factorCalls).toBe(1);
+    expect([0, 1, 2, 3, 4].map((k) => opt.cached(k) !== undefined)).toEqual([true, false, true, false, true]);
+    expect(opt.stats.evictedBatches).toBe(3);
+  });
+
+  it('a checkpoint from before eviction counts restores with evictedBatches 0', async () => {
+    const { decodeCheckpoint, encodeCheckpoint } = await import('../src/checkpoint.js');
+    const opt = fngd({ device: dev, learningRate: 0.1, damping: 0.1 });
+    const params = initParams(model, 1);
+    opt.init(params);
+    await train(dev, model, opt, params, data, { epochs: 1, order: shuffled });
+    const p = decodeCheckpoint(opt.serialize()) as { stats: Record<string, unknown> };
+    delete p.stats['evictedBatches'];
+    const twin = fngd({ device: dev, learningRate: 0.1, damping: 0.1 });
+    twin.init(params);
+    twin.restore(encodeCheckpoint(p));
+    expect(twin.stats.evictedBatches).toBe(0);
+    expect(twin.stats.cachedBatches).toBe(5);
+  });
+});

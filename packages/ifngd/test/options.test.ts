@@ -56,6 +56,8 @@ const fngdBad: [Record<string, unknown>, string[]][] = [
   [{ refresh: { drift: null } }, ['drift', 'null']],
   [{ refresh: { auto: { price: -1 } } }, ['price', '-1']],
   [{ refresh: { auto: { warmup: 0 } } }, ['warmup', '0']],
+  [{ maxCachedBatches: 0 }, ['maxCachedBatches', '0']],
+  [{ maxCachedBatches: 2.5 }, ['maxCachedBatches', '2.5']],
 ];
 
 const fngdUnknown: [Record<string, unknown>, string, string[]][] = [
@@ -125,6 +127,7 @@ describe('fngd options', () => {
       adaptiveDamping: { factor: 2, lowRho: 0.1, highRho: 0.9, min: 1e-3, max: 1e3 },
       onNonFinite: 'skip',
       maxJitterRetries: 0,
+      maxCachedBatches: 16,
       ops: hostTreeOps,
     };
     expect(fngd(all).mode).toBe('layerwise');
