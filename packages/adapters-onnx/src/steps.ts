@@ -3,9 +3,9 @@
  * factor pass when the running averages are due, the mean-loss gradient always: two ORT passes on factor
  * steps, one otherwise). Each returns the new parameters and the batch's mean loss; the caller commits them.
  *
- * A non-finite batch loss throws `NonFiniteError` under `onNonFinite: 'throw'` (before the optimizer's step, so
- * nothing changes); under `'skip'` it is not passed on (no drift or damping signal from it) and the optimizer
- * skips the step when the gradients or the update are non-finite.
+ * One rule for non-finite values, `ifngd`'s: a non-finite batch loss, Gram, factor, gradient or update throws
+ * `NonFiniteError` under `onNonFinite: 'throw'` (the loss before the optimizer's step, so nothing changes) and is a
+ * counted skip that changes nothing else under `'skip'` (the loss is handed to the optimizer, which skips).
  * @module
  */
 import type { LinalgDevice, Matrix } from '@ifngd/linalg-gpu';
@@ -33,11 +33,10 @@ export interface StepContext {
   readonly onNonFinite: 'throw' | 'skip';
 }
 
-/** The loss as the optimizer's `loss` extra: throws for a non-finite one under `'throw'`, drops it under `'skip'`. */
-function lossExtra(loss: number, onNonFinite: 'throw' | 'skip'): { loss?: number } {
-  if (Number.isFinite(loss)) return { loss };
-  if (onNonFinite === 'throw') throw new NonFiniteError(`step: the batch's mean loss is ${loss} (onNonFinite: 'throw'); nothing changed`);
-  return {};
+/** The loss as the optimizer's `loss` extra: throws for a non-finite one under `'throw'`; under `'skip'` the optimizer skips on it. */
+function lossExtra(loss: number, onNonFinite: 'throw' | 'skip'): { loss: number } {
+  if (!Number.isFinite(loss) && onNonFinite === 'throw') throw new NonFiniteError(`step: the batch's mean loss is ${loss} (onNonFinite: 'throw'); nothing changed`);
+  return { loss };
 }
 
 /**

@@ -134,4 +134,29 @@ describe("onNonFinite: 'skip' is the optimizer's to apply", () => {
     expect((trainer.optimizer ?? trainer.kfacOptimizer)!.stats.skippedSteps).toBe(1);
     await trainer.dispose();
   });
+
+  it.each([
+    ['FNGD', 'fresh', FNGD],
+    ['FNGD', 'cached', FNGD],
+    ['KFAC', 'fresh', KFAC],
+  ] as const)("%s, NaN outputs on a %s batch: 'throw' throws with nothing changed, 'skip' is a counted skip (the tfjs trainer's rule)", async (_name, which, base) => {
+    for (const onNonFinite of ['throw', 'skip'] as const) {
+      const o = 'kfac' in base ? { kfac: { ...base.kfac, onNonFinite } } : { ...base, onNonFinite };
+      const trainer = await OnnxTrainer.create(bytes, { loss: 'mse', device, ...(o as Partial<OnnxTrainerOptions>) });
+      await trainer.step({ x: good.x }, good.t, { batchKey: 0, epoch: 0 });
+      const key = which === 'fresh' ? 7 : 0;
+      const before = snapshot(trainer);
+      const nan = { x: batch(2, { fill: NaN }).x };
+      if (onNonFinite === 'throw') {
+        await expect(trainer.step(nan, good.t, { batchKey: key, epoch: 1 })).rejects.toThrow(NonFiniteError);
+        expectSame(snapshot(trainer), before);
+      } else {
+        expect(await trainer.step(nan, good.t, { batchKey: key, epoch: 1 })).toBeNaN();
+        expect(trainer.params()).toEqual(before.params);
+        expect((trainer.optimizer ?? trainer.kfacOptimizer)!.stats.skippedSteps).toBe(1);
+      }
+      expect(Number.isFinite(await trainer.step({ x: good.x }, good.t, { batchKey: key, epoch: 1 }))).toBe(true);
+      await trainer.dispose();
+    }
+  });
 });

@@ -115,7 +115,7 @@ export class FngdStep {
       }
       addPenaltyGrads(grads, model.penalties, 1 / c.damping); // the direction is λ·(Jᵀα + ∇R/λ)
       const mean = await this.#apply(grads, c, n, lossSum, check);
-      return { loss: mean, fresh: c.fresh };
+      return { loss: mean, fresh: c.fresh && !c.skipped };
     } finally {
       for (const m of made) m.dispose();
       box.cap?.dispose();

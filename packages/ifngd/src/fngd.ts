@@ -32,7 +32,7 @@ import { resolveOptions, type FngdOptions, type ResolvedOptions } from './option
 import { convertCore } from './policy-restore.js';
 import { scheduledRate } from './rate.js';
 import type { Decision, DriftOptions } from './refresh.js';
-import { serveRequest, type RequestTiming, type StagedRequest } from './request.js';
+import { serveRequest, skippedRequest, type RequestTiming, type StagedRequest } from './request.js';
 import { cloneStats, emptyStats, type FngdStats } from './stats.js';
 import { chain, type GradientTransformation } from './transform.js';
 import { applyIfFinite, type ApplyIfFiniteState } from './transforms/apply-if-finite.js';
@@ -72,6 +72,12 @@ export interface Coefficients {
   readonly fresh: boolean;
   /** How the request was served. */
   readonly source: Decision;
+  /**
+   * The coefficients could not be computed — a non-finite Gram or solve under `onNonFinite: 'skip'` (the model's
+   * outputs or gradients are NaN): α is zero and the step that uses them is a counted skip that changes nothing
+   * else.
+   */
+  readonly skipped: boolean;
   /** αₗ of layer `l` (a view of `alpha`). */
   layer(l: number): Float32Array;
 }
@@ -273,18 +279,23 @@ export class FngdOptimizer<T = HostTree, S = number> {
    * `BatchSizeMismatchError`, `ShapeError` (layers with different n), `NonFiniteError`.
    */
   async coefficients(request: CoefficientRequest): Promise<Coefficients> {
-    const staged = await serveRequest(
-      {
-        device: this.#device,
-        options: this.#o,
-        maxJitterRetries: this.#maxJitterRetries,
-        cache: this.#cache,
-        core: this.#core,
-        lastRequest: this.#lastRequest,
-        generation: this.#generation,
-      },
-      request,
-    );
+    const ctx = {
+      device: this.#device,
+      options: this.#o,
+      maxJitterRetries: this.#maxJitterRetries,
+      cache: this.#cache,
+      core: this.#core,
+      lastRequest: this.#lastRequest,
+      generation: this.#generation,
+    };
+    let staged: StagedRequest;
+    try {
+      staged = await serveRequest(ctx, request);
+    } catch (e) {
+      // a non-finite Gram or solve (the model's outputs or gradients are NaN): under 'skip' the step is skipped
+      if (!(e instanceof NonFiniteError) || this.#o.onNonFinite !== 'skip') throw e;
+      staged = skippedRequest(ctx, request.batchKey, request.n, request.epoch);
+    }
     return this.#ticket(staged);
   }
 
@@ -391,18 +402,20 @@ export class FngdOptimizer<T = HostTree, S = number> {
     if (rec.settled) throw new StaleCoefficientsError('settle: this proposal was already settled');
     if (typeof extras !== 'object' || extras === null) throw new InvalidArgumentError('settle: extras must be an object');
     const loss = extras.loss;
-    if (loss !== undefined && !Number.isFinite(loss)) throw new NonFiniteError(`step: loss is ${String(loss)}`);
+    const skip = this.#o.onNonFinite === 'skip';
+    // a non-finite batch loss (the model's outputs): thrown under 'throw', a skipped step under 'skip'
+    const badLoss = loss !== undefined && !Number.isFinite(loss);
+    if (badLoss && !skip) throw new NonFiniteError(`step: loss is ${String(loss)}`);
     this.#checkTicket(rec.ticket);
     if (this.#chain !== rec.basis) throw new StaleCoefficientsError('settle: the optimizer committed another step since this one was proposed; propose it again');
     const at = (s: Slot): number => (typeof s === 'number' ? s : (values[s.at] as number));
     const { slots } = rec;
-    const skip = this.#o.onNonFinite === 'skip';
     if (at(slots.finiteParams) !== 1) throw new NonFiniteError('step: parameters hold NaN or ±Infinity');
     // every transform of the chain is linear in the gradients with finite or data-dependent factors (0·∞ and
     // 0·NaN are NaN), so non-finite gradients or updates always make the new parameters non-finite: with finite
     // parameters, finite new parameters are the whole check. Which part failed only picks the message — the
     // direction norm λ‖Jᵀα‖, a step scalar anyway, tells non-finite gradients apart.
-    const applied = at(slots.finiteNext) === 1;
+    const applied = at(slots.finiteNext) === 1 && !badLoss && rec.ticket.staged.skip !== true;
     if (!applied && !skip) {
       throw new NonFiniteError(
         Number.isFinite(at(slots.norm))
@@ -466,7 +479,7 @@ export class FngdOptimizer<T = HostTree, S = number> {
     if (!c || !ticket) throw new InvalidArgumentError('step: extras.coefficients must come from this optimizer');
     this.#checkTicket(ticket);
     const loss = extras.loss;
-    if (loss !== undefined && !Number.isFinite(loss)) throw new NonFiniteError(`step: loss is ${String(loss)}`);
+    if (loss !== undefined && !Number.isFinite(loss) && this.#o.onNonFinite !== 'skip') throw new NonFiniteError(`step: loss is ${String(loss)}`);
     return loss;
   }
 
@@ -566,6 +579,7 @@ export class FngdOptimizer<T = HostTree, S = number> {
 
   /** Applies a request's staged effects: cache entry, counters, drift probe interval, `auto` state. */
   #commitRequest(staged: StagedRequest): void {
+    if (staged.skip) return;
     const s = this.#stats;
     const p = this.#o.policy;
     if (!staged.fresh) {
@@ -623,6 +637,7 @@ export class FngdOptimizer<T = HostTree, S = number> {
       damping: entry.damping,
       fresh: staged.fresh,
       source: staged.decision,
+      skipped: staged.skip === true,
       layer: (l: number) => {
         if (!Number.isSafeInteger(l) || l < 0 || l >= entry.layers) throw new InvalidArgumentError(`layer ${l} of ${entry.layers}`);
         return alpha.subarray(l * n, (l + 1) * n);

@@ -7,7 +7,7 @@
  */
 import type { LinalgDevice } from '@ifngd/linalg-gpu';
 import { autoDecision, observe, recordTiming, reuseEfficiency, splitPrice, type AutoReason, type AutoState } from './auto.js';
-import { cacheKey, type CacheEntry, type CoefficientCache } from './cache.js';
+import { cacheKey, type BatchKey, type CacheEntry, type CoefficientCache } from './cache.js';
 import { solveCurvature } from './curvature.js';
 import { probe, type ProbeResult } from './drift.js';
 import { InvalidArgumentError } from './errors.js';
@@ -58,6 +58,33 @@ export interface StagedRequest {
   readonly probe: ProbeResult | null;
   /** The `auto` policy's effects (null for other policies). */
   readonly auto: StagedAuto | null;
+  /**
+   * The coefficients could not be computed (a non-finite Gram or solve under `onNonFinite: 'skip'`): α is zero,
+   * and the step that uses them is a counted skip that commits nothing of the request.
+   */
+  readonly skip?: true;
+}
+
+/**
+ * The staged request of a batch whose coefficients could not be computed (`onNonFinite: 'skip'`): zero α in one
+ * block, the current damping, no effect when committed but the skip.
+ */
+export function skippedRequest(ctx: Pick<RequestContext, 'cache' | 'core' | 'generation'>, key: BatchKey, n: number, epoch: number): StagedRequest {
+  const basis = ctx.cache.get(key);
+  const entry: CacheEntry = {
+    key,
+    n,
+    layers: 1,
+    alpha: new Float32Array(n),
+    damping: ctx.core.damping,
+    epoch,
+    freshNorm: null,
+    freshLoss: null,
+    lastLoss: null,
+    stale: true,
+    reuses: 0,
+  };
+  return { generation: ctx.generation, basis, decision: basis ? 'refresh' : 'miss', entry, fresh: true, terms: null, jitterRetries: 0, probe: null, auto: null, skip: true };
 }
 
 /** What serving a request reads (never writes). */

@@ -240,13 +240,15 @@ export class KfacOptimizer<T = HostTree> {
     if (!chainState || !spec) throw new NotInitializedError('step: call init(params) (or restore) first');
     if (typeof extras !== 'object' || extras === null) throw new InvalidArgumentError('step: extras must be an object');
     const loss = extras.loss;
-    if (loss !== undefined && !Number.isFinite(loss)) throw new NonFiniteError(`step: loss is ${String(loss)}`);
+    const skip = this.#o.onNonFinite === 'skip';
+    // a non-finite batch loss (the model's outputs): thrown under 'throw', a skipped step under 'skip'
+    const badLoss = loss !== undefined && !Number.isFinite(loss);
+    if (badLoss && !skip) throw new NonFiniteError(`step: loss is ${String(loss)}`);
     const ops = this.#ops;
     assertSameSpec(spec, ops.spec(params), 'step: params');
     assertSameSpec(spec, ops.spec(grads), 'step: gradients');
     if (!ops.allFinite(params)) throw new NonFiniteError('step: parameters hold NaN or ±Infinity');
-    const skip = this.#o.onNonFinite === 'skip';
-    if (!ops.allFinite(grads)) {
+    if (badLoss || !ops.allFinite(grads)) {
       if (!skip) throw new NonFiniteError('step: gradients hold NaN or ±Infinity');
       this.#skipped(chainState);
       return params;
@@ -259,10 +261,17 @@ export class KfacOptimizer<T = HostTree> {
       const sizes = new Map(spec.map((l) => [l.name, l.size]));
       const leafSize = (name: string): number | undefined => sizes.get(name);
       const layers = this.#o.layers.length > 0;
-      const states = layers
-        ? await updateCurvature(this.#device, this.#o, this.#states, due, extras.factors, leafSize)
-        : this.#states;
-      const diag = await this.#updateDiagonal(due, extras.secondMoments, leafSize);
+      let states: KfacLayerState[] | readonly KfacLayerState[];
+      let diag: KfacDiagonalState;
+      try {
+        states = layers ? await updateCurvature(this.#device, this.#o, this.#states, due, extras.factors, leafSize) : this.#states;
+        diag = await this.#updateDiagonal(due, extras.secondMoments, leafSize);
+      } catch (e) {
+        // non-finite factors or second moments (NaN outputs or gradients): under 'skip' the step is skipped
+        if (!(e instanceof NonFiniteError) || !skip) throw e;
+        this.#skipped(chainState);
+        return params;
+      }
       if (layers && (due.inverses || !this.#inverses)) fresh = uploadInverses(this.#device, states);
       const host = ops.toHost(grads);
       const pre = layers
