@@ -86,158 +86,50 @@ const TN = WNR;
 const SMALL_WORK = 24 * 24 * 24;
 
 /**
- * Packs rows `[r0, r0+mc)` × depth `[p0, p0+kc)` of `op(A)` into MR-row panels, k-major, zero-padding the
- * last panel to MR rows.
+ * Packs rows `[r0, r0+m)` × depth `[p0, p0+k)` of a view into `w`-row panels, k-major (panel element
+ * `(row, p)` at `p·w + row`), zero-padding the last panel to `w` rows, into `dst` from element `at`. Both
+ * operands of both paths go through it: A's rows into MR- (wasm: WMR-) row panels, B's columns — the rows of
+ * the transposed view — into NR- (wasm: WNR-) column panels.
  */
-function packA(a: MatrixView, r0: number, mc: number, p0: number, kc: number, dst: number[]): void {
-  const { data, rowStride: rs, colStride: cs } = a;
-  const base0 = a.offset + r0 * rs + p0 * cs;
-  for (let ir = 0; ir < mc; ir += MR) {
-    const panel = ir * kc;
-    const rows = Math.min(MR, mc - ir);
+function packPanels(v: MatrixView, r0: number, m: number, p0: number, k: number, w: number, dst: number[] | Float64Array, at: number): void {
+  const { data, rowStride: rs, colStride: cs } = v;
+  const base0 = v.offset + r0 * rs + p0 * cs;
+  for (let ir = 0; ir < m; ir += w) {
+    const panel = at + ir * k;
+    const rows = Math.min(w, m - ir);
     if (Math.abs(cs) <= Math.abs(rs)) {
       // Rows are contiguous-ish: walk each row along k.
-      for (let ii = 0; ii < MR; ii++) {
+      for (let ii = 0; ii < w; ii++) {
         let d = panel + ii;
         if (ii < rows) {
           let s = base0 + (ir + ii) * rs;
-          for (let p = 0; p < kc; p++) {
+          for (let p = 0; p < k; p++) {
             dst[d] = data[s]!;
             s += cs;
-            d += MR;
+            d += w;
           }
         } else {
-          for (let p = 0; p < kc; p++) {
+          for (let p = 0; p < k; p++) {
             dst[d] = 0;
-            d += MR;
+            d += w;
           }
         }
       }
     } else {
-      // Columns are contiguous-ish (transposed A): walk across rows for each k.
-      for (let p = 0; p < kc; p++) {
+      // Columns are contiguous-ish: walk across the rows for each k.
+      for (let p = 0; p < k; p++) {
         const s = base0 + ir * rs + p * cs;
-        const d = panel + p * MR;
+        const d = panel + p * w;
         let ii = 0;
         for (; ii < rows; ii++) dst[d + ii] = data[s + ii * rs]!;
-        for (; ii < MR; ii++) dst[d + ii] = 0;
+        for (; ii < w; ii++) dst[d + ii] = 0;
       }
     }
   }
 }
 
-/**
- * Packs depth `[p0, p0+kc)` × columns `[c0, c0+nc)` of `op(B)` into NR-column panels, k-major,
- * zero-padding the last panel to NR columns.
- */
-function packB(b: MatrixView, p0: number, kc: number, c0: number, nc: number, dst: number[]): void {
-  const { data, rowStride: rs, colStride: cs } = b;
-  const base0 = b.offset + p0 * rs + c0 * cs;
-  for (let jr = 0; jr < nc; jr += NR) {
-    const panel = jr * kc;
-    const cols = Math.min(NR, nc - jr);
-    if (Math.abs(cs) <= Math.abs(rs)) {
-      // Rows of op(B) are contiguous-ish: for each k, copy NR neighbours.
-      for (let p = 0; p < kc; p++) {
-        const s = base0 + p * rs + jr * cs;
-        const d = panel + p * NR;
-        let jj = 0;
-        for (; jj < cols; jj++) dst[d + jj] = data[s + jj * cs]!;
-        for (; jj < NR; jj++) dst[d + jj] = 0;
-      }
-    } else {
-      // Columns of op(B) are contiguous-ish (transposed B): walk each column along k.
-      for (let jj = 0; jj < NR; jj++) {
-        let d = panel + jj;
-        if (jj < cols) {
-          let s = base0 + (jr + jj) * cs;
-          for (let p = 0; p < kc; p++) {
-            dst[d] = data[s]!;
-            s += rs;
-            d += NR;
-          }
-        } else {
-          for (let p = 0; p < kc; p++) {
-            dst[d] = 0;
-            d += NR;
-          }
-        }
-      }
-    }
-  }
-}
-
-/** {@link packA} for the wasm path: WMR-row panels written into `dst` (wasm memory) from element `at`. */
-function packAWasm(a: MatrixView, r0: number, mc: number, p0: number, kc: number, dst: Float64Array, at: number): void {
-  const { data, rowStride: rs, colStride: cs } = a;
-  const base0 = a.offset + r0 * rs + p0 * cs;
-  for (let ir = 0; ir < mc; ir += TM) {
-    const panel = at + ir * kc;
-    const rows = Math.min(TM, mc - ir);
-    if (Math.abs(cs) <= Math.abs(rs)) {
-      for (let ii = 0; ii < TM; ii++) {
-        let d = panel + ii;
-        if (ii < rows) {
-          let s = base0 + (ir + ii) * rs;
-          for (let p = 0; p < kc; p++) {
-            dst[d] = data[s]!;
-            s += cs;
-            d += TM;
-          }
-        } else {
-          for (let p = 0; p < kc; p++) {
-            dst[d] = 0;
-            d += TM;
-          }
-        }
-      }
-    } else {
-      for (let p = 0; p < kc; p++) {
-        const s = base0 + ir * rs + p * cs;
-        const d = panel + p * TM;
-        let ii = 0;
-        for (; ii < rows; ii++) dst[d + ii] = data[s + ii * rs]!;
-        for (; ii < TM; ii++) dst[d + ii] = 0;
-      }
-    }
-  }
-}
-
-/** {@link packB} for the wasm path: WNR-column panels written into `dst` (wasm memory) from element `at`. */
-function packBWasm(b: MatrixView, p0: number, kc: number, c0: number, nc: number, dst: Float64Array, at: number): void {
-  const { data, rowStride: rs, colStride: cs } = b;
-  const base0 = b.offset + p0 * rs + c0 * cs;
-  for (let jr = 0; jr < nc; jr += TN) {
-    const panel = at + jr * kc;
-    const cols = Math.min(TN, nc - jr);
-    if (Math.abs(cs) <= Math.abs(rs)) {
-      for (let p = 0; p < kc; p++) {
-        const s = base0 + p * rs + jr * cs;
-        const d = panel + p * TN;
-        let jj = 0;
-        for (; jj < cols; jj++) dst[d + jj] = data[s + jj * cs]!;
-        for (; jj < TN; jj++) dst[d + jj] = 0;
-      }
-    } else {
-      for (let jj = 0; jj < TN; jj++) {
-        let d = panel + jj;
-        if (jj < cols) {
-          let s = base0 + (jr + jj) * cs;
-          for (let p = 0; p < kc; p++) {
-            dst[d] = data[s]!;
-            s += rs;
-            d += TN;
-          }
-        } else {
-          for (let p = 0; p < kc; p++) {
-            dst[d] = 0;
-            d += TN;
-          }
-        }
-      }
-    }
-  }
-}
+/** The transposed view (rows and columns swapped; no copy). */
+const transposed = (v: MatrixView): MatrixView => ({ data: v.data, offset: v.offset, rowStride: v.colStride, colStride: v.rowStride });
 
 /**
  * Writes an `mb×nb` accumulator block (starting at element `at` of `acc`) whose top-left entry is
@@ -319,6 +211,7 @@ export class GemmEngine {
       return;
     }
     const lowerOnly = target.lowerOnly;
+    const bt = transposed(b);
     const pa = this.packedA.get(Math.min(MC, roundUp(m, MR)) * Math.min(KC, k));
     const pb = this.packedB.get(Math.min(KC, k) * Math.min(NC, roundUp(n, NR)));
     const acc = this.accum.get(Math.min(MB, roundUp(m, MR)) * Math.min(NC, roundUp(n, NR)));
@@ -331,10 +224,10 @@ export class GemmEngine {
         for (let p0 = 0; p0 < k; p0 += KC) {
           const kc = Math.min(KC, k - p0);
           const accumulate = p0 > 0;
-          packB(b, p0, kc, j0, nb, pb);
+          packPanels(bt, j0, nb, p0, kc, NR, pb, 0);
           for (let ii = 0; ii < mb; ii += MC) {
             const mc = Math.min(MC, mb - ii);
-            packA(a, i0 + ii, mc, p0, kc, pa);
+            packPanels(a, i0 + ii, mc, p0, kc, MR, pa, 0);
             for (let jr = 0; jr < nb; jr += NR) {
               // With lowerOnly, skip micro-tiles lying entirely above the diagonal.
               let ir = 0;
@@ -356,6 +249,7 @@ export class GemmEngine {
   /** The packed path over the wasm SIMD kernel: operands are packed straight into the wasm memory. */
   private multiplyWasm(m: number, n: number, k: number, a: MatrixView, b: MatrixView, target: GemmTarget): void {
     const lowerOnly = target.lowerOnly;
+    const bt = transposed(b);
     const wasm = (this.wasm ??= new WasmGemm());
     // op(B) is op(A)ᵀ over the same storage, and A panels have the layout of B panels.
     const symmetric =
@@ -373,7 +267,7 @@ export class GemmEngine {
         const ldAcc = roundUp(nb, WNR);
         for (let p0 = 0; p0 < k; p0 += W_KC) {
           const kc = Math.min(W_KC, k - p0);
-          packBWasm(b, p0, kc, j0, nb, mem, pbAt);
+          packPanels(bt, j0, nb, p0, kc, TN, mem, pbAt);
           for (let ii = 0; ii < mb; ii += W_MC) {
             const mc = Math.min(W_MC, mb - ii);
             const r0 = i0 + ii;
@@ -385,7 +279,7 @@ export class GemmEngine {
               // layout, as columns r0−j0… of the B block.
               pa = pbAt + (r0 - j0) * kc;
             } else {
-              packAWasm(a, r0, mc, p0, kc, mem, paAt);
+              packPanels(a, r0, mc, p0, kc, TM, mem, paAt);
             }
             const diag = lowerOnly ? j0 - r0 : NO_DIAG;
             wasm.block(kc, mc, nb, pa, pbAt, accAt + ii * ldAcc, ldAcc, p0 > 0, diag);
