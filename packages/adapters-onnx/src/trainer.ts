@@ -19,7 +19,7 @@ import { runFit, type FitHost } from './fit-run.js';
 import { PlanState } from './plan-state.js';
 import { checkStepOptions, type OnnxTrainerOptions, type StepOptions } from './options.js';
 import type { Passes } from './passes.js';
-import { CallQueue } from './queue.js';
+import { CallQueue } from 'ifngd/internal';
 import { checkTargets } from './targets.js';
 import { setUpTrainer, type TrainerParts } from './trainer-setup.js';
 
@@ -44,7 +44,7 @@ export class OnnxTrainer {
   readonly #an: ModelAnalysis;
   readonly #engine: Engine;
   readonly #passes: Passes;
-  readonly #queue = new CallQueue(disposed);
+  readonly #queue = new CallQueue(() => disposed());
   #params: HostTree;
   // an adopted plan bounds the coefficient cache to its batches
   readonly #plans = new PlanState((plan) => void this.#engine.optimizer?.retain(plan.batches.map((b) => b.key)));

@@ -20,9 +20,9 @@ import { packTargets, packTargetsSync, type OutputLosses } from './output-losses
 import { TrainingProgress } from './progress.js';
 import type { StepContext } from './step-context.js';
 import { StepEngine } from './step-engine.js';
-import { StepQueue } from './step-queue.js';
 import { OutputShapes, withDeferredTargetCheck, withLossTargets, withLossTargetsSync, type TargetValueCheck } from './targets.js';
 import { checkCheckpoint, loadFromModel, saveToModel } from './trainer-checkpoint.js';
+import { CallQueue } from 'ifngd/internal';
 import { checkedFit, fitHost } from './trainer-fit.js';
 import { stepContext, trainerModel, type TrainerModel } from './trainer-setup.js';
 import type { BatchResult, EpochLogs, Evaluation, FitOptions, FngdTrainerOptions, TrainerData } from './trainer-types.js';
@@ -49,7 +49,7 @@ export class FngdTrainer {
   readonly #lossName: LossName | null;
   readonly #engine: StepEngine;
   readonly #shapes: OutputShapes;
-  readonly #queue = new StepQueue();
+  readonly #queue = new CallQueue((what, waited) => new DisposedError(waited ? `${what}: the trainer was disposed while this call was queued` : `${what}: the trainer was disposed`));
   readonly #progress = new TrainingProgress();
 
   private constructor(m: TrainerModel, c: StepContext, engine: StepEngine, options: FngdTrainerOptions) {
@@ -135,14 +135,14 @@ export class FngdTrainer {
    * calls are queued: un-awaited calls run one after another, in call order.
    */
   trainBatch(x: TrainerData, y: TrainerData, options: { readonly batchKey: BatchKey; readonly epoch?: number }): Promise<BatchResult> {
-    return this.#queue.run('trainBatch', async () => {
+    return this.#queue.run(async () => {
       checkBatchOptions(options);
       const epoch = options.epoch ?? this.epoch;
       return this.#packed('trainBatch', x, y, (px, py) => {
         if (this.#engine.kind === null) return withLossTargets('trainBatch', this.#shapes, this.#lossName, px, py, (yl) => this.#step(px as Tensor, yl, options.batchKey, epoch));
         return withDeferredTargetCheck('trainBatch', this.#shapes, this.#lossName, px, py, (yl, check) => this.#step(px as Tensor, yl, options.batchKey, epoch, check));
       });
-    });
+    }, 'trainBatch');
   }
 
   /**
@@ -197,7 +197,7 @@ export class FngdTrainer {
    * the first completed step. Queued behind (and ahead of) other training calls, like {@link FngdTrainer.trainBatch}.
    */
   fit(xs: TrainerData, ys: TrainerData, options: FitOptions): Promise<EpochLogs[]> {
-    return this.#queue.run('fit', () => {
+    return this.#queue.run(() => {
       const host = fitHost(
         this.#progress,
         (x, y, key, epoch) => this.#step(x, y, key, epoch),
@@ -210,7 +210,7 @@ export class FngdTrainer {
       return this.#packed('fit (validationData)', val[0], val[1], (vx, vy) =>
         this.#packed('fit', xs, ys, (px, py) => checkedFit(host, this.#shapes, this.#lossName, px as Tensor, py as Tensor, { ...options, validationData: [vx as Tensor, vy as Tensor] })),
       );
-    });
+    }, 'fit');
   }
 
   /**
@@ -296,7 +296,7 @@ export class FngdTrainer {
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.#queue.run('useDevice', () => this.#engine.useDevice(device));
+    return this.#queue.run(() => this.#engine.useDevice(device), 'useDevice');
   }
 
   /** Checkpoint of the optimizer state (FNGD and KFAC: `ifngd`'s versioned formats; baselines: empty). */
