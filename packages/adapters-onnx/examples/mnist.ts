@@ -12,7 +12,7 @@ import { createDevice } from '@ifngd/linalg-gpu';
 import * as ort from 'onnxruntime-node';
 import { OnnxTrainer } from '../src/index.js';
 import { buildModel, type ModelSpec } from '../src/internal.js';
-import { mulberry32 } from '../src/rng.js';
+import { mulberry32 } from 'ifngd/internal';
 
 const arg = (k: string, d: string) => {
   const i = process.argv.indexOf(`--${k}`);

@@ -5,9 +5,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor } from '@tensorflow/tfjs-core';
-import { planBatches, type BatchKey, type BatchPlan, type PlanChange, type SampleId } from 'ifngd';
+import type { BatchKey, BatchPlan, PlanChange } from 'ifngd';
+import { runPlannedEpochs } from 'ifngd/internal';
 import { AdapterArgumentError } from './errors.js';
-import { mixSeed, permutation } from './rng.js';
 import { sampleIdsOf } from './sample-ids.js';
 import type { BatchResult, EpochLogs, Evaluation, FitOptions } from './trainer-types.js';
 
@@ -29,8 +29,9 @@ export interface FitHost {
 
 /**
  * Runs `fit` (see `FngdTrainer.fit`) on checked data: `ys` as given (sample ids hash them), `targets` as the
- * loss takes them (one-hot for class indices), `validationTargets` likewise for `options.validationData`.
- * The plan is adopted with the first completed step: a `fit` whose first step throws leaves the trainer as it was.
+ * loss takes them (one-hot for class indices), `validationTargets` likewise for `options.validationData`. The
+ * epochs — plan, order, adoption with the first completed step — are `ifngd`'s `runPlannedEpochs`, as the ONNX
+ * trainer's; this loop gathers each batch's rows and runs the validation and the callbacks.
  */
 export async function fitLoop(host: FitHost, xs: Tensor, ys: Tensor, options: FitOptions, targets: Tensor = ys, validationTargets?: Tensor): Promise<EpochLogs[]> {
   const N = xs.shape[0] as number;
@@ -42,55 +43,43 @@ export async function fitLoop(host: FitHost, xs: Tensor, ys: Tensor, options: Fi
   if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new AdapterArgumentError('fit: batchSize must be an integer ≥ 1');
   if (!Number.isSafeInteger(seed)) throw new AdapterArgumentError(`fit: seed must be an integer, got ${String(seed)}`);
   const ids = await sampleIdsOf(xs, ys, options.sampleIds ?? 'content');
-  const { plan, change } = planBatches(ids, { batchSize, seed, previous: host.plan });
-  const row = new Map<SampleId, number>();
-  ids.forEach((id, i) => row.set(id, i));
-  let adopted = false;
-  const adopt = (): void => {
-    if (!adopted) host.setPlan(plan, change);
-    adopted = true;
-  };
-  const B = plan.batches.length;
-  const idx = plan.batches.map((b) => tf.tensor1d(b.ids.map((id) => row.get(id) as number), 'int32'));
   const history: EpochLogs[] = [];
-  try {
-    for (let e = 0; e < epochs; e++) {
-      const epoch = host.epoch;
-      await options.callbacks?.onEpochBegin?.(epoch);
-      const order = options.shuffle === false ? Array.from({ length: B }, (_, i) => i) : permutation(B, mixSeed(seed, epoch));
-      const t0 = performance.now();
-      let lossSum = 0;
-      let fresh = 0;
-      for (let s = 0; s < B; s++) {
-        const b = order[s] as number;
-        const ix = idx[b] as Tensor;
+  await runPlannedEpochs<BatchResult>(
+    {
+      previous: host.plan,
+      epoch: () => host.epoch,
+      adopt: (plan, change) => host.setPlan(plan, change),
+      epochBegin: async (epoch) => {
+        await options.callbacks?.onEpochBegin?.(epoch);
+      },
+      async step(rows, key, epoch, position, batches) {
+        const ix = tf.tensor1d(rows as number[], 'int32');
         const xb = tf.gather(xs, ix);
         const yb = tf.gather(targets, ix);
+        ix.dispose();
         try {
-          const r = await host.step(xb, yb, (plan.batches[b] as { key: string }).key, epoch);
-          adopt();
-          lossSum += r.loss * (xb.shape[0] as number);
-          if (r.fresh) fresh++;
-          await options.callbacks?.onBatchEnd?.(s, { ...r, batches: B });
+          const r = await host.step(xb, yb, key, epoch);
+          await options.callbacks?.onBatchEnd?.(position, { ...r, batches });
+          return r;
         } finally {
           xb.dispose();
           yb.dispose();
         }
-      }
-      const seconds = (performance.now() - t0) / 1000;
-      let logs: EpochLogs = { epoch, seconds, trainLoss: lossSum / N, freshBatches: fresh };
-      if (options.validationData) {
-        const [vx, vy] = options.validationData as readonly [Tensor, Tensor]; // tensors here (the trainer packs several inputs)
-        const v = await host.evaluate(vx, validationTargets ?? vy);
-        logs = { ...logs, valLoss: v.loss, ...(v.accuracy === undefined ? {} : { valAccuracy: v.accuracy }) };
-      }
-      host.endEpoch();
-      history.push(logs);
-      await options.callbacks?.onEpochEnd?.(epoch, logs);
-    }
-    adopt();
-  } finally {
-    for (const t of idx) t.dispose();
-  }
+      },
+      async epochEnd(epoch, { loss, seconds, results }) {
+        let logs: EpochLogs = { epoch, seconds, trainLoss: loss, freshBatches: results.filter((r) => r.fresh).length };
+        if (options.validationData) {
+          const [vx, vy] = options.validationData as readonly [Tensor, Tensor]; // tensors here (the trainer packs several inputs)
+          const v = await host.evaluate(vx, validationTargets ?? vy);
+          logs = { ...logs, valLoss: v.loss, ...(v.accuracy === undefined ? {} : { valAccuracy: v.accuracy }) };
+        }
+        host.endEpoch();
+        history.push(logs);
+        await options.callbacks?.onEpochEnd?.(epoch, logs);
+      },
+    },
+    ids,
+    { epochs, batchSize, seed, ...(options.shuffle === undefined ? {} : { shuffle: options.shuffle }) },
+  );
   return history;
 }

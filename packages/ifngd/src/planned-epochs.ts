@@ -1,0 +1,84 @@
+/**
+ * The epochs of a trainer's `fit` (both adapters): the batch plan over the samples' ids (carried from the previous
+ * `fit`, adopted with the first completed step — a `fit` whose first step throws leaves the trainer as it was),
+ * each epoch's batch order `permutation(B, mixSeed(seed, epoch))` (or plan order without shuffling), and each
+ * epoch's mean training loss weighted by batch size. What a step does with a batch's rows, and what happens at the
+ * end of an epoch (validation, callbacks, counting it), is the trainer's.
+ * @module
+ */
+import { planBatches, type BatchPlan, type PlanChange, type SampleId } from './batch-plan.js';
+import type { BatchKey } from './cache.js';
+import { InvalidArgumentError, InvalidOptionError } from './errors.js';
+import { mixSeed, permutation } from './rng.js';
+
+/** The trainer as the epochs see it. */
+export interface PlannedFitHost<R extends { readonly loss: number }> {
+  /** The plan of the previous `fit` (null before one). */
+  readonly previous: BatchPlan | null;
+  /** The trainer epoch now (read at the start of every epoch). */
+  epoch(): number;
+  /** Adopts this `fit`'s plan (once: with its first completed step, or at the end when no step runs). */
+  adopt(plan: BatchPlan, change: PlanChange): void;
+  /** One step on a batch: its rows (sample indices), key, epoch, and its position in the epoch's order. */
+  step(rows: readonly number[], key: BatchKey, epoch: number, position: number, batches: number): Promise<R>;
+  /** Before an epoch's first step. */
+  epochBegin?(epoch: number): void | Promise<void>;
+  /** After an epoch's last step: its mean loss (weighted by batch size), its training seconds, every step's result in order. */
+  epochEnd(epoch: number, summary: { readonly loss: number; readonly seconds: number; readonly results: readonly R[] }): void | Promise<void>;
+}
+
+/** The schedule of a `fit`. */
+export interface PlannedFitOptions {
+  readonly epochs: number;
+  readonly batchSize: number;
+  readonly seed: number;
+  /** Shuffle the batch order each epoch (default true). */
+  readonly shuffle?: boolean;
+}
+
+/**
+ * Plans the batches of samples `ids` and runs the epochs. Invalid or duplicate ids throw `InvalidOptionError`
+ * (key `fit.sampleIds`) before any step.
+ */
+export async function runPlannedEpochs<R extends { readonly loss: number }>(
+  host: PlannedFitHost<R>,
+  ids: readonly SampleId[],
+  options: PlannedFitOptions,
+): Promise<void> {
+  const { epochs, batchSize, seed } = options;
+  let planned: { plan: BatchPlan; change: PlanChange };
+  try {
+    planned = planBatches(ids, { batchSize, seed, previous: host.previous });
+  } catch (e) {
+    if (!(e instanceof InvalidArgumentError)) throw e;
+    throw new InvalidOptionError(`fit: sampleIds: ${e.message}`, { key: 'fit.sampleIds', value: ids });
+  }
+  const { plan, change } = planned;
+  const row = new Map<SampleId, number>();
+  ids.forEach((id, i) => row.set(id, i));
+  const rows = plan.batches.map((b) => b.ids.map((id) => row.get(id) as number));
+  let adopted = false;
+  const adopt = (): void => {
+    if (!adopted) host.adopt(plan, change);
+    adopted = true;
+  };
+  const B = rows.length;
+  for (let e = 0; e < epochs; e++) {
+    const epoch = host.epoch();
+    await host.epochBegin?.(epoch);
+    const order = options.shuffle === false ? Array.from({ length: B }, (_, i) => i) : permutation(B, mixSeed(seed, epoch));
+    const t0 = performance.now();
+    let sum = 0;
+    const results: R[] = [];
+    for (let s = 0; s < B; s++) {
+      const b = order[s] as number;
+      const r = rows[b] as number[];
+      const result = await host.step(r, (plan.batches[b] as { key: BatchKey }).key, epoch, s, B);
+      adopt();
+      sum += result.loss * r.length;
+      results.push(result);
+    }
+    await host.epochEnd(epoch, { loss: sum / ids.length, seconds: (performance.now() - t0) / 1000, results });
+  }
+  adopt();
+}
