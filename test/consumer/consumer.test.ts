@@ -89,9 +89,10 @@ describe('consumer project', () => {
   }, 60_000);
 
   it('trains a tfjs-layers MLP with FngdTrainer (tfjs 4.21, cpu backend)', async () => {
-    const r = lastJson<{ tfjs: string; losses: number[] }>(await sh('node', ['out-tfjs/tfjs-node.js'], dir));
+    const r = lastJson<{ tfjs: string; losses: number[]; history: number[] }>(await sh('node', ['out-tfjs/tfjs-node.js'], dir));
     expect(r.tfjs).toBe('4.21.0');
     expect(r.losses).toHaveLength(3);
+    expect(r.history).toEqual(r.losses); // fit returns a tf.History whose `loss` is the epochs' training loss
     expect(r.losses[2]!).toBeLessThan(r.losses[0]!);
   }, 60_000);
 

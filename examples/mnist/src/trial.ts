@@ -52,12 +52,14 @@ export async function runTrial(
   try {
     trainer = await FngdTrainer.create(model, trainerOptions(spec.task, spec.optimizer, spec.config));
     for (let e = 0; e < spec.epochs && diverged === null; e++) {
-      const [l] = await trainer.fit(data.x, data.y, {
-        epochs: 1,
-        batchSize: spec.batchSize,
-        seed: seeds.partition,
-        validationData: [data.xVal, data.yVal],
-      });
+      const [l] = (
+        await trainer.fit(data.x, data.y, {
+          epochs: 1,
+          batchSize: spec.batchSize,
+          seed: seeds.partition,
+          validationData: [data.xVal, data.yVal],
+        })
+      ).logs;
       if (!l) throw new Error('fit returned no epoch');
       const p: CurvePoint = {
         epoch: e + 1,

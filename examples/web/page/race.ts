@@ -206,7 +206,7 @@ export async function race(data: Digits, epochs: number, batchSize: number, cb: 
         } else {
           const t = trainers[optimizer];
           const onBatchEnd = (b: number, l: { loss: number; batches: number }) => cb.onBatch?.(optimizer, epoch - 1 + (b + 1) / l.batches, l.loss);
-          const [l] = await t.fit(data.xTrain, data.yTrain, { epochs: 1, batchSize, seed: SEED, sampleIds: 'index', callbacks: { onBatchEnd } });
+          const [l] = (await t.fit(data.xTrain, data.yTrain, { epochs: 1, batchSize, seed: SEED, sampleIds: 'index', callbacks: { onBatchEnd } })).logs;
           log = l!;
         }
         seconds[optimizer] += log.seconds;

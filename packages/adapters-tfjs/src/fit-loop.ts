@@ -8,6 +8,7 @@ import type { Tensor } from '@tensorflow/tfjs-core';
 import type { BatchKey, BatchPlan, PlanChange } from 'ifngd';
 import { runPlannedEpochs } from 'ifngd/internal';
 import { AdapterArgumentError } from './errors.js';
+import { epochLogs, FitCallbackSet, fitHistory, type FitHistory, type StoppableModel } from './fit-callbacks.js';
 import { sampleIdsOf } from './sample-ids.js';
 import type { BatchResult, EpochLogs, Evaluation, FitOptions } from './trainer-types.js';
 
@@ -17,6 +18,8 @@ export interface FitHost {
   readonly plan: BatchPlan | null;
   /** Trainer epoch. */
   readonly epoch: number;
+  /** What a `tf.Callback` gets as its model (the LayersModel, or a stand-in): its `stopTraining` ends the fit. */
+  readonly model: StoppableModel;
   /** Adopts the plan of this `fit` (with its first completed step, or at the end when no step runs). */
   setPlan(plan: BatchPlan, change: PlanChange): void;
   /** One step on a batch. */
@@ -31,9 +34,9 @@ export interface FitHost {
  * Runs `fit` (see `FngdTrainer.fit`) on checked data: `ys` as given (sample ids hash them), `targets` as the
  * loss takes them (one-hot for class indices), `validationTargets` likewise for `options.validationData`. The
  * epochs — plan, order, adoption with the first completed step — are `ifngd`'s `runPlannedEpochs`, as the ONNX
- * trainer's; this loop gathers each batch's rows and runs the validation and the callbacks.
+ * trainer's; this loop gathers each batch's rows, validates, and drives the callbacks (`fit-callbacks.ts`).
  */
-export async function fitLoop(host: FitHost, xs: Tensor, ys: Tensor, options: FitOptions, targets: Tensor = ys, validationTargets?: Tensor): Promise<EpochLogs[]> {
+export async function fitLoop(host: FitHost, xs: Tensor, ys: Tensor, options: FitOptions, targets: Tensor = ys, validationTargets?: Tensor): Promise<FitHistory> {
   const N = xs.shape[0] as number;
   if (ys.shape[0] !== N) throw new AdapterArgumentError('fit: xs and ys must have the same number of samples');
   const { epochs } = options;
@@ -43,23 +46,27 @@ export async function fitLoop(host: FitHost, xs: Tensor, ys: Tensor, options: Fi
   if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new AdapterArgumentError('fit: batchSize must be an integer ≥ 1');
   if (!Number.isSafeInteger(seed)) throw new AdapterArgumentError(`fit: seed must be an integer, got ${String(seed)}`);
   const ids = await sampleIdsOf(xs, ys, options.sampleIds ?? 'content');
+  const steps = Math.ceil(N / batchSize);
+  const params = { epochs, initialEpoch: host.epoch, samples: N, steps, batchSize, doValidation: options.validationData !== undefined, metrics: ['loss', ...(options.validationData ? ['val_loss'] : [])] };
+  const cbs = new FitCallbackSet(options.callbacks, host.model, params);
   const history: EpochLogs[] = [];
+  await cbs.trainBegin();
   await runPlannedEpochs<BatchResult>(
     {
       previous: host.plan,
       epoch: () => host.epoch,
       adopt: (plan, change) => host.setPlan(plan, change),
-      epochBegin: async (epoch) => {
-        await options.callbacks?.onEpochBegin?.(epoch);
-      },
+      epochBegin: (epoch) => cbs.epochBegin(epoch),
+      stop: () => cbs.stopRequested,
       async step(rows, key, epoch, position, batches) {
+        await cbs.batchBegin(position, rows.length);
         const ix = tf.tensor1d(rows as number[], 'int32');
         const xb = tf.gather(xs, ix);
         const yb = tf.gather(targets, ix);
         ix.dispose();
         try {
           const r = await host.step(xb, yb, key, epoch);
-          await options.callbacks?.onBatchEnd?.(position, { ...r, batches });
+          await cbs.batchEnd(epoch, position, { ...r, batches, size: rows.length });
           return r;
         } finally {
           xb.dispose();
@@ -75,11 +82,13 @@ export async function fitLoop(host: FitHost, xs: Tensor, ys: Tensor, options: Fi
         }
         host.endEpoch();
         history.push(logs);
-        await options.callbacks?.onEpochEnd?.(epoch, logs);
+        await cbs.epochEnd(epoch, epochLogs(logs));
       },
     },
     ids,
     { epochs, batchSize, seed, ...(options.shuffle === undefined ? {} : { shuffle: options.shuffle }) },
   );
-  return history;
+  const last = history.at(-1);
+  await cbs.trainEnd(last ? epochLogs(last) : {});
+  return fitHistory(history, params);
 }

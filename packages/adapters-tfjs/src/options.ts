@@ -5,6 +5,7 @@
  * @module
  */
 import { optionError } from './errors.js';
+import { callbackList } from './fit-callbacks.js';
 import type { LossName } from './losses.js';
 
 /** The keys of `FngdTrainerOptions`. */
@@ -12,7 +13,6 @@ const TRAINER_KEYS = ['loss', 'lossWeights', 'fngd', 'kfac', 'optimizer', 'devic
 /** The keys of `FitOptions`. */
 const FIT_KEYS = ['epochs', 'batchSize', 'seed', 'shuffle', 'sampleIds', 'validationData', 'callbacks'] as const;
 const LOSS_NAMES: readonly LossName[] = ['softmax-cross-entropy', 'sigmoid-cross-entropy', 'mse'];
-const CALLBACKS = ['onEpochBegin', 'onBatchEnd', 'onEpochEnd'] as const;
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -87,11 +87,5 @@ export function checkFitOptions(options: unknown): void {
   if (shuffle !== undefined && typeof shuffle !== 'boolean') throw optionError('shuffle', shuffle, 'fit: must be a boolean');
   const val = options['validationData'];
   if (val !== undefined && !(Array.isArray(val) && val.length === 2)) throw optionError('validationData', val, 'fit: must be a pair [xs, ys]');
-  const cb = options['callbacks'];
-  if (cb === undefined) return;
-  if (!isPlainObject(cb)) throw optionError('callbacks', cb, 'fit: must be an object of callbacks');
-  checkKeys('fit', cb, CALLBACKS, 'callbacks.');
-  for (const k of CALLBACKS) {
-    if (cb[k] !== undefined && typeof cb[k] !== 'function') throw optionError(`callbacks.${k}`, cb[k], 'fit: must be a function');
-  }
+  callbackList(options['callbacks']);
 }

@@ -9,17 +9,20 @@ import { fitLoop, type FitHost } from './fit-loop.js';
 import { checkFitOptions } from './options.js';
 import type { TrainingProgress } from './progress.js';
 import { checkTargets, withLossTargets, type OutputShapes } from './targets.js';
-import type { BatchResult, EpochLogs, Evaluation, FitOptions } from './trainer-types.js';
+import type { BatchResult, Evaluation, FitOptions } from './trainer-types.js';
+import type { FitHistory, StoppableModel } from './fit-callbacks.js';
 import type { LossName } from './losses.js';
 
 /** The fit loop's view of a trainer: its progress, one step, and validation. */
 export function fitHost(
   progress: TrainingProgress,
+  model: StoppableModel,
   step: (x: Tensor, y: Tensor, batchKey: BatchKey, epoch: number) => Promise<BatchResult>,
   evaluate: (x: Tensor, y: Tensor) => Promise<Evaluation>,
   adopted: (plan: BatchPlan) => void = () => {},
 ): FitHost {
   return {
+    model,
     get plan() {
       return progress.plan;
     },
@@ -37,7 +40,7 @@ export function fitHost(
 }
 
 /** Checks the options and the (validation) targets, then runs the fit loop on targets as the loss takes them. */
-export async function checkedFit(host: FitHost, shapes: OutputShapes, lossName: LossName | null, xs: Tensor, ys: Tensor, options: FitOptions): Promise<EpochLogs[]> {
+export async function checkedFit(host: FitHost, shapes: OutputShapes, lossName: LossName | null, xs: Tensor, ys: Tensor, options: FitOptions): Promise<FitHistory> {
   checkFitOptions(options);
   const val = options.validationData as readonly [Tensor, Tensor] | undefined; // tensors here (the trainer packs several inputs)
   if (val) await checkTargets('fit (validationData)', shapes, lossName, val[0], val[1]); // before anything runs

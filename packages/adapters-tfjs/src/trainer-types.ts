@@ -88,11 +88,31 @@ export interface EpochLogs {
   readonly freshBatches: number;
 }
 
-/** Callbacks of {@link FngdTrainer.fit}; each may return a promise. */
+/** The logs of a batch as the callbacks get them. */
+export type BatchLogs = BatchResult & { readonly batches: number; readonly size: number; readonly batch: number };
+
+/** The logs of an epoch as the callbacks get them: the trainer's, and tfjs's keys (`loss`, `val_loss`, `val_acc`). */
+export type CallbackEpochLogs = EpochLogs & { readonly loss: number; readonly val_loss?: number; readonly val_acc?: number };
+
+/**
+ * Hooks of {@link FngdTrainer.fit} — tfjs's `CustomCallbackArgs` (tfjs-vis's `fitCallbacks` is one); each may
+ * return a promise, which is awaited. `fit` also takes `tf.Callback` objects and arrays of both.
+ */
 export interface FitCallbacks {
-  onEpochBegin?(epoch: number): void | Promise<void>;
-  onBatchEnd?(batch: number, logs: BatchResult & { readonly batches: number }): void | Promise<void>;
-  onEpochEnd?(epoch: number, logs: EpochLogs): void | Promise<void>;
+  onTrainBegin?(logs?: Record<string, never>): void | Promise<void>;
+  onTrainEnd?(logs?: CallbackEpochLogs | Record<string, never>): void | Promise<void>;
+  onEpochBegin?(epoch: number, logs?: Record<string, never>): void | Promise<void>;
+  onEpochEnd?(epoch: number, logs: CallbackEpochLogs): void | Promise<void>;
+  onBatchBegin?(batch: number, logs: { readonly batch: number; readonly size: number }): void | Promise<void>;
+  onBatchEnd?(batch: number, logs: BatchLogs): void | Promise<void>;
+  /** After each batch, as tfjs calls it. */
+  onYield?(epoch: number, batch: number, logs: BatchLogs): void | Promise<void>;
+}
+
+/** A `tf.Callback` (`tf.callbacks.earlyStopping()`, `new tf.CustomCallback(…)`), structurally. */
+export interface TfCallback {
+  setModel(model: unknown): void;
+  setParams(params: unknown): void;
 }
 
 /** Options of {@link FngdTrainer.fit}. */
@@ -111,7 +131,7 @@ export interface FitOptions {
    */
   readonly sampleIds?: 'content' | 'index' | readonly SampleId[];
   readonly validationData?: readonly [TrainerData, TrainerData];
-  readonly callbacks?: FitCallbacks;
+  readonly callbacks?: FitCallbacks | TfCallback | readonly (FitCallbacks | TfCallback)[];
 }
 
 /** Result of {@link FngdTrainer.evaluate}. */

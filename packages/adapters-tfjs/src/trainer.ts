@@ -25,7 +25,8 @@ import { checkCheckpoint, loadFromModel, saveToModel } from './trainer-checkpoin
 import { CallQueue } from 'ifngd/internal';
 import { checkedFit, fitHost } from './trainer-fit.js';
 import { stepContext, trainerModel, type TrainerModel } from './trainer-setup.js';
-import type { BatchResult, EpochLogs, Evaluation, FitOptions, FngdTrainerOptions, TrainerData } from './trainer-types.js';
+import { callbackModel, type FitHistory } from './fit-callbacks.js';
+import type { BatchResult, Evaluation, FitOptions, FngdTrainerOptions, TrainerData } from './trainer-types.js';
 import type { TfTree } from './tree-ops.js';
 
 export type { BatchResult, EpochLogs, Evaluation, FitCallbacks, FitOptions, FngdTrainerOptions, TrainerData, TrainerFngdOptions } from './trainer-types.js';
@@ -51,6 +52,7 @@ export class FngdTrainer {
   readonly #shapes: OutputShapes;
   readonly #queue = new CallQueue((what, waited) => new DisposedError(waited ? `${what}: the trainer was disposed while this call was queued` : `${what}: the trainer was disposed`));
   readonly #progress = new TrainingProgress();
+  readonly #stopFlag = { stopTraining: false };
 
   private constructor(m: TrainerModel, c: StepContext, engine: StepEngine, options: FngdTrainerOptions) {
     this.model = m.fm;
@@ -195,11 +197,16 @@ export class FngdTrainer {
    * samples are all still present. Each epoch visits the batches in a seeded shuffled order. Options, data and
    * validation data are checked before anything runs; each step is a transaction, and the plan is adopted with
    * the first completed step. Queued behind (and ahead of) other training calls, like {@link FngdTrainer.trainBatch}.
+   * Callbacks as tfjs takes them (hook objects, `tf.Callback`s such as `tf.callbacks.earlyStopping()`, arrays);
+   * `model.stopTraining = true` ends the fit after the current batch. Returns a `tf.History` (tfjs's keys `loss`,
+   * `val_loss`, `val_acc` and the trainer's), with the epochs' {@link EpochLogs} as `logs`.
    */
-  fit(xs: TrainerData, ys: TrainerData, options: FitOptions): Promise<EpochLogs[]> {
+  fit(xs: TrainerData, ys: TrainerData, options: FitOptions): Promise<FitHistory> {
     return this.#queue.run(() => {
       const host = fitHost(
         this.#progress,
+        // a tf.Callback's model: the LayersModel with its stopTraining in a flag of ours (which ends the fit)
+        callbackModel(this.#layers, this.#stopFlag),
         (x, y, key, epoch) => this.#step(x, y, key, epoch),
         (x, y) => evaluateAsync(this.#c, this.#lossName, x, y),
         // an adopted plan bounds the coefficient cache to its batches

@@ -92,7 +92,7 @@ describe('a KFAC trainer step', () => {
     const model = mlp(6, 8, 3, 5);
     const [x, y] = classData(64, [6], 3, 8);
     const tr = await FngdTrainer.create(model, { loss: 'softmax-cross-entropy', kfac: { learningRate: 0.3 } });
-    const h = await tr.fit(x, y, { epochs: 15, batchSize: 16, seed: 1 });
+    const h = (await tr.fit(x, y, { epochs: 15, batchSize: 16, seed: 1 })).logs;
     const first = h[0]?.trainLoss ?? NaN;
     const last = h.at(-1)?.trainLoss ?? NaN;
     expect(last).toBeLessThan(0.7 * first);

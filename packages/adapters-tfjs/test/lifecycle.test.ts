@@ -35,7 +35,7 @@ describe('no tensor leaks', () => {
     const tr = await FngdTrainer.create(model, { loss: 'softmax-cross-entropy', optimizer: tf.train.adam(0.01) });
     await tr.fit(x, y, { epochs: 1, batchSize: 8 });
     const start = tf.memory().numTensors;
-    const h = await tr.fit(x, y, { epochs: 20, batchSize: 8 });
+    const h = (await tr.fit(x, y, { epochs: 20, batchSize: 8 })).logs;
     expect(tf.memory().numTensors).toBe(start);
     expect((h.at(-1)?.trainLoss ?? Infinity) < (h[0]?.trainLoss ?? 0)).toBe(true);
     tf.dispose([x, y]);
@@ -48,7 +48,7 @@ describe('fit and checkpoints', () => {
       const model = mlp(6, 8, 3, 9);
       const [x, y] = classData(50, [6], 3);
       const tr = await FngdTrainer.create(model, { loss: 'softmax-cross-entropy', fngd: { learningRate: 0.1, damping: 1, momentum: 0.9 } });
-      const h = await tr.fit(x, y, { epochs: 3, batchSize: 16, seed: 4, validationData: [x, y] });
+      const h = (await tr.fit(x, y, { epochs: 3, batchSize: 16, seed: 4, validationData: [x, y] })).logs;
       expect(h.map((e) => e.freshBatches)).toEqual([4, 0, 0]);
       expect(h[2]?.valAccuracy).toBeGreaterThan(0);
       const p = flatParams(variablesOf(model));

@@ -114,7 +114,7 @@ describe('two inputs, two outputs', () => {
       const first = tr.evaluate(xs, ys).loss;
       await tr.fit(xs, ys, { epochs: 1, batchSize: 16, seed: 1 });
       const count = tf.memory().numTensors;
-      const logs = await tr.fit(xs, ys, { epochs: 4, batchSize: 16, seed: 1, validationData: [xs, ys] });
+      const logs = (await tr.fit(xs, ys, { epochs: 4, batchSize: 16, seed: 1, validationData: [xs, ys] })).logs;
       expect(tf.memory().numTensors).toBe(count);
       expect(logs.at(-1)!.valLoss).toBeLessThan(first);
       tr.dispose();

@@ -25,6 +25,11 @@ export interface PlannedFitHost<R extends { readonly loss: number }> {
   epochBegin?(epoch: number): void | Promise<void>;
   /** After an epoch's last step: its mean loss (weighted by batch size), its training seconds, every step's result in order. */
   epochEnd(epoch: number, summary: { readonly loss: number; readonly seconds: number; readonly results: readonly R[] }): void | Promise<void>;
+  /**
+   * Asked after every step and every epoch: true ends the run there (a callback's `stopTraining`) — an epoch
+   * stopped after a step still ends (`epochEnd` over the steps it ran).
+   */
+  stop?(): boolean;
 }
 
 /** The schedule of a `fit`. */
@@ -69,6 +74,7 @@ export async function runPlannedEpochs<R extends { readonly loss: number }>(
     const order = options.shuffle === false ? Array.from({ length: B }, (_, i) => i) : permutation(B, mixSeed(seed, epoch));
     const t0 = performance.now();
     let sum = 0;
+    let seen = 0;
     const results: R[] = [];
     for (let s = 0; s < B; s++) {
       const b = order[s] as number;
@@ -76,9 +82,12 @@ export async function runPlannedEpochs<R extends { readonly loss: number }>(
       const result = await host.step(r, (plan.batches[b] as { key: BatchKey }).key, epoch, s, B);
       adopt();
       sum += result.loss * r.length;
+      seen += r.length;
       results.push(result);
+      if (host.stop?.()) break;
     }
-    await host.epochEnd(epoch, { loss: sum / ids.length, seconds: (performance.now() - t0) / 1000, results });
+    await host.epochEnd(epoch, { loss: seen > 0 ? sum / seen : NaN, seconds: (performance.now() - t0) / 1000, results });
+    if (host.stop?.()) break;
   }
   adopt();
 }

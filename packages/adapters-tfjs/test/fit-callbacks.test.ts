@@ -1,0 +1,121 @@
+/**
+ * `fit` as tfjs users know it: `tf.callbacks.earlyStopping()` ends the fit through `model.stopTraining`, a
+ * `tf.CustomCallback` and a hook object (tfjs-vis's `fitCallbacks` form) get every hook in tfjs's order with tfjs's
+ * log keys, arrays mix them, a FunctionModel's trainer hands callbacks a stand-in model that can stop it, the result
+ * is a `tf.History`; malformed callbacks are refused naming the entry, before anything runs.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { FngdTrainer, InvalidOptionError, type FunctionModel } from '../src/index.js';
+import { classData, mlp, useCpu } from './helpers.js';
+
+beforeAll(useCpu);
+
+describe('fit callbacks', () => {
+  it('tf.callbacks.earlyStopping stops the fit (val_loss stops improving) and the History ends there', async () => {
+    const [x, y] = classData(48, [6], 3, 3);
+    const model = mlp(6, 8, 3, 2);
+    // a learning rate this large makes the validation loss rise at once: patience 1 ends after two epochs
+    const tr = await FngdTrainer.create(model, { loss: 'softmax-cross-entropy', optimizer: tf.train.sgd(40) });
+    const h = await tr.fit(x, y, { epochs: 20, batchSize: 16, validationData: [x, y], callbacks: tfl.callbacks.earlyStopping({ monitor: 'val_loss', patience: 1 }) });
+    expect(h).toBeInstanceOf(tfl.History);
+    expect(h.epoch.length).toBeLessThan(20);
+    expect(h.logs).toHaveLength(h.epoch.length);
+    expect(tr.epoch).toBe(h.epoch.length);
+    expect(h.history['val_loss']).toEqual(h.logs.map((l) => l.valLoss));
+    expect(h.history['loss']).toEqual(h.logs.map((l) => l.trainLoss));
+    tr.dispose();
+    tf.dispose([x, y]);
+  });
+
+  it('a CustomCallback and a hook object get every hook, in order, with tfjs log keys', async () => {
+    const [x, y] = classData(24, [6], 3, 4);
+    const model = mlp(6, 5, 3, 3);
+    const tr = await FngdTrainer.create(model, { loss: 'softmax-cross-entropy' });
+    const seen: string[] = [];
+    const custom = new tfl.CustomCallback({
+      onTrainBegin: async () => void seen.push('trainBegin'),
+      onEpochBegin: async (e) => void seen.push(`epochBegin ${e}`),
+      onBatchBegin: async (b, logs) => void seen.push(`batchBegin ${b} size ${logs?.['size']}`),
+      onBatchEnd: async (b, logs) => void seen.push(`batchEnd ${b} loss ${typeof logs?.['loss']}`),
+      onEpochEnd: async (e, logs) => void seen.push(`epochEnd ${e} ${Object.keys(logs ?? {}).filter((k) => ['loss', 'val_loss', 'val_acc'].includes(k)).join(',')}`),
+      onTrainEnd: async () => void seen.push('trainEnd'),
+    });
+    const yields: number[] = [];
+    await tr.fit(x, y, { epochs: 2, batchSize: 12, validationData: [x, y], callbacks: [custom, { onYield: (_e, b) => void yields.push(b) }] });
+    expect(seen).toEqual([
+      'trainBegin',
+      'epochBegin 0',
+      'batchBegin 0 size 12',
+      'batchEnd 0 loss number',
+      'batchBegin 1 size 12',
+      'batchEnd 1 loss number',
+      'epochEnd 0 loss,val_loss,val_acc',
+      'epochBegin 1',
+      'batchBegin 0 size 12',
+      'batchEnd 0 loss number',
+      'batchBegin 1 size 12',
+      'batchEnd 1 loss number',
+      'epochEnd 1 loss,val_loss,val_acc',
+      'trainEnd',
+    ]);
+    expect(yields).toEqual([0, 1, 0, 1]);
+    tr.dispose();
+    tf.dispose([x, y]);
+  });
+
+  it('setting stopTraining from a batch hook ends the fit after that batch (a FunctionModel trainer too)', async () => {
+    const w = tf.variable(tf.randomNormal([6, 3], 0, 0.3, 'float32', 5));
+    const fm: FunctionModel = { variables: [w], forward: (x, tap) => tap.dense(tf.matMul(x as tf.Tensor2D, w), x, { kernel: w }) };
+    const tr = await FngdTrainer.create(fm, { loss: 'softmax-cross-entropy' });
+    const [x, y] = classData(40, [6], 3, 6);
+    let model: { stopTraining: boolean } | null = null;
+    const stopper = new tfl.CustomCallback({
+      onBatchEnd: async (b) => {
+        if (b === 1 && model) model.stopTraining = true;
+      },
+    });
+    const setModel = stopper.setModel.bind(stopper);
+    stopper.setModel = (m) => {
+      model = m as unknown as { stopTraining: boolean };
+      setModel(m);
+    };
+    const h = await tr.fit(x, y, { epochs: 5, batchSize: 10, callbacks: stopper });
+    expect(h.logs).toHaveLength(1);
+    expect(tr.stats?.steps).toBe(2);
+    expect(tr.epoch).toBe(1);
+    tr.dispose();
+    tf.dispose([x, y, w]);
+  });
+
+  it("a compiled model's own stopTraining, set by user code, ends the fit; the next fit starts afresh", async () => {
+    const model = mlp(6, 5, 3, 8);
+    model.compile({ optimizer: 'sgd', loss: 'categoricalCrossentropy' });
+    const tr = await FngdTrainer.create(model, { loss: 'softmax-cross-entropy' });
+    const [x, y] = classData(20, [6], 3, 8);
+    const h = await tr.fit(x, y, { epochs: 4, batchSize: 10, callbacks: { onEpochEnd: () => void (model.stopTraining = true) } });
+    expect(h.logs).toHaveLength(1);
+    const again = await tr.fit(x, y, { epochs: 2, batchSize: 10 });
+    expect(again.logs).toHaveLength(2);
+    tr.dispose();
+    tf.dispose([x, y]);
+  });
+
+  it.each([
+    ['a number', 5, 'callbacks'],
+    ['an unknown hook', { onEpochEnds: () => {} }, 'callbacks.onEpochEnds'],
+    ['a hook that is no function', { onEpochEnd: 'log' }, 'callbacks.onEpochEnd'],
+    ['a bad array entry', [{ onEpochEnd: () => {} }, 'x'], 'callbacks[1]'],
+  ])('%s is refused before anything runs (InvalidOptionError naming it)', async (_name, callbacks, key) => {
+    const model = mlp(6, 5, 3, 7);
+    const tr = await FngdTrainer.create(model, { loss: 'softmax-cross-entropy' });
+    const [x, y] = classData(8, [6], 3, 7);
+    const e = await tr.fit(x, y, { epochs: 1, callbacks: callbacks as never }).catch((err: unknown) => err);
+    expect(e).toBeInstanceOf(InvalidOptionError);
+    expect((e as InvalidOptionError).key).toBe(key);
+    expect(tr.epoch).toBe(0);
+    tr.dispose();
+    tf.dispose([x, y]);
+  });
+});
