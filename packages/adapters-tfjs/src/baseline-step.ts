@@ -22,9 +22,10 @@ export async function baselineStep(optimizer: tf.Optimizer, c: StepContext, x: T
   const { value, grads } = releaseTapeOnThrow(() => tf.variableGrads(() => tf.mean(c.loss(c.model.forward(x, identityTap, true), y)) as tf.Scalar, [...c.variables]));
   try {
     // penalties (regularizers) join the gradient, as in tfjs's fit
-    const byVar = new Map(c.variables.map((v) => [v, grads[v.name] as Tensor]));
+    // (a variable the loss does not reach has no gradient entry, and gets none)
+    const byVar = new Map(c.variables.flatMap((v) => (grads[v.name] ? [[v, grads[v.name] as Tensor] as const] : [])));
     addPenaltyGrads(byVar, c.model.penalties, 1);
-    for (const v of c.variables) grads[v.name] = byVar.get(v) as Tensor;
+    for (const [v, g] of byVar) grads[v.name] = g;
     const gs = Object.values(grads);
     const probe = tf.tidy(() => tf.stack([tf.cast(value, 'float32'), ...gs.map((g) => tf.cast(tf.all(tf.isFinite(g)), 'float32'))]));
     let v: Float32Array;

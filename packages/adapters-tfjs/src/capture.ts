@@ -119,6 +119,12 @@ function captureTensors(model: FunctionModel, loss: PerSampleLoss, x: Tensor, y:
   }
   const plain = new Set(model.plain ?? []);
   const uncovered = model.variables.filter((v) => !rec.owner.has(v) && !plain.has(v));
+  const sitedPlain = [...plain].find((v) => rec.owner.has(v));
+  if (sitedPlain) {
+    for (const s of sites) tf.dispose([s.inputs, s.delta]);
+    out.value.dispose();
+    throw new AdapterArgumentError(`capture: variable '${sitedPlain.name}' is listed in the model's plain variables but tapped at a site; a plain variable is at no site`);
+  }
   return {
     n,
     value: out.value,

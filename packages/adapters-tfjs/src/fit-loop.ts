@@ -30,6 +30,15 @@ export interface FitHost {
   endEpoch(): void;
 }
 
+/** `verbose`'s line for an epoch (tfjs's shape: epoch, seconds, loss, validation). */
+export function epochLine(l: EpochLogs, epochs: number): string {
+  const parts = [`Epoch ${l.epoch + 1} (${epochs} in this fit)`, `${l.seconds.toFixed(1)}s`, `loss=${l.trainLoss.toFixed(4)}`];
+  if (l.valLoss !== undefined) parts.push(`val_loss=${l.valLoss.toFixed(4)}`);
+  if (l.valAccuracy !== undefined) parts.push(`val_acc=${l.valAccuracy.toFixed(4)}`);
+  parts.push(`fresh batches=${l.freshBatches}`);
+  return parts.join(' - ');
+}
+
 /**
  * Runs `fit` (see `FngdTrainer.fit`) on checked data: `ys` as given (sample ids hash them), `targets` as the
  * loss takes them (one-hot for class indices), `validationTargets` likewise for `options.validationData`. The
@@ -58,21 +67,20 @@ export async function fitLoop(host: FitHost, xs: Tensor, ys: Tensor, options: Fi
       adopt: (plan, change) => host.setPlan(plan, change),
       epochBegin: (epoch) => cbs.epochBegin(epoch),
       stop: () => cbs.stopRequested,
-      async step(rows, key, epoch, position, batches) {
+      async step(rows, key, epoch, position) {
         await cbs.batchBegin(position, rows.length);
-        const ix = tf.tensor1d(rows as number[], 'int32');
-        const xb = tf.gather(xs, ix);
-        const yb = tf.gather(targets, ix);
-        ix.dispose();
+        const [xb, yb] = tf.tidy(() => {
+          const ix = tf.tensor1d(rows as number[], 'int32');
+          return [tf.gather(xs, ix), tf.gather(targets, ix)];
+        });
         try {
-          const r = await host.step(xb, yb, key, epoch);
-          await cbs.batchEnd(epoch, position, { ...r, batches, size: rows.length });
-          return r;
+          return await host.step(xb, yb, key, epoch);
         } finally {
           xb.dispose();
           yb.dispose();
         }
       },
+      stepDone: (r, rows, epoch, position, batches) => cbs.batchEnd(epoch, position, { ...r, batches, size: rows.length }),
       async epochEnd(epoch, { loss, seconds, results }) {
         let logs: EpochLogs = { epoch, seconds, trainLoss: loss, freshBatches: results.filter((r) => r.fresh).length };
         if (options.validationData) {
@@ -82,6 +90,7 @@ export async function fitLoop(host: FitHost, xs: Tensor, ys: Tensor, options: Fi
         }
         host.endEpoch();
         history.push(logs);
+        if (options.verbose) console.log(epochLine(logs, epochs));
         await cbs.epochEnd(epoch, epochLogs(logs));
       },
     },

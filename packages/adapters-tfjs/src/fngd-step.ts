@@ -78,7 +78,9 @@ export class FngdStep {
         n,
         factors: async () => {
           if (exact) {
-            const j = this.#device.matrix(await wholeBatchJacobian(model, loss, x, y, this.#c.variables), [n, this.#c.variables.reduce((s, v) => s + v.size, 0)]);
+            const plainSet = new Set(model.plain ?? []);
+            const vars = this.#c.variables.filter((v) => !plainSet.has(v));
+            const j = this.#device.matrix(await wholeBatchJacobian(model, loss, x, y, vars), [n, vars.reduce((s, v) => s + v.size, 0)]);
             made.push(j);
             return [{ kind: 'jacobian', jacobian: j }];
           }

@@ -225,7 +225,7 @@ export class KfacStep {
         ...(factors ? { factors } : {}),
         ...moments,
         ...(penalized.length > 0 ? { penaltyGrads: penaltyHost } : {}),
-        ...(Number.isFinite(mean) ? { loss: mean } : {}),
+        loss: mean, // a non-finite loss: thrown under 'throw', a counted skip under 'skip' (ifngd's one rule)
       });
       if (next !== params) {
         variables.forEach((v, i) => {

@@ -11,7 +11,7 @@ import type { LossName } from './losses.js';
 /** The keys of `FngdTrainerOptions`. */
 const TRAINER_KEYS = ['loss', 'lossWeights', 'fngd', 'kfac', 'optimizer', 'device', 'perSample', 'skipLayers'] as const;
 /** The keys of `FitOptions`. */
-const FIT_KEYS = ['epochs', 'batchSize', 'seed', 'shuffle', 'sampleIds', 'validationData', 'callbacks'] as const;
+const FIT_KEYS = ['epochs', 'batchSize', 'seed', 'shuffle', 'sampleIds', 'validationData', 'validationSplit', 'verbose', 'callbacks'] as const;
 const LOSS_NAMES: readonly LossName[] = ['softmax-cross-entropy', 'sigmoid-cross-entropy', 'mse'];
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -87,5 +87,12 @@ export function checkFitOptions(options: unknown): void {
   if (shuffle !== undefined && typeof shuffle !== 'boolean') throw optionError('shuffle', shuffle, 'fit: must be a boolean');
   const val = options['validationData'];
   if (val !== undefined && !(Array.isArray(val) && val.length === 2)) throw optionError('validationData', val, 'fit: must be a pair [xs, ys]');
+  const split = options['validationSplit'];
+  if (split !== undefined) {
+    if (typeof split !== 'number' || !(split > 0 && split < 1)) throw optionError('validationSplit', split, 'fit: must be a fraction in (0, 1)');
+    if (val !== undefined) throw optionError('validationSplit', split, 'fit: give validationData or validationSplit, not both');
+  }
+  const verbose = options['verbose'];
+  if (verbose !== undefined && verbose !== 0 && verbose !== 1 && verbose !== 2) throw optionError('verbose', verbose, 'fit: must be 0, 1 or 2');
   callbackList(options['callbacks']);
 }

@@ -41,6 +41,7 @@ export function resolveOutputLosses(loss: unknown, lossWeights: unknown, outputs
   const where = 'FngdTrainer.create';
   const losses = isLoss(loss) ? outputs.map(() => loss) : byName(where, 'outputs (loss)', loss, outputs, isLoss);
   const weights = lossWeights === undefined ? outputs.map(() => 1) : byName(where, 'outputs (lossWeights)', lossWeights, outputs, isWeight);
+  if (!weights.some((w) => w > 0)) throw new AdapterArgumentError(`${where}: every loss weight is 0; at least one output must be trained`);
   return {
     names: losses.map((l) => (typeof l === 'string' ? l : null)),
     fns: losses.map((l) => resolveLoss(l)),

@@ -12,15 +12,20 @@ import type { Penalty } from './model.js';
 /** `∇R(w)` of every penalty, summed per variable (new tensors; none when the model has no penalties). */
 export function penaltyGrads(penalties: readonly Penalty[] | undefined): Map<Variable, Tensor> {
   const out = new Map<Variable, Tensor>();
-  for (const p of penalties ?? []) {
-    const g = tf.tidy(() => tf.grad((w: Tensor) => p.penalty(w))(p.variable));
-    const prev = out.get(p.variable);
-    if (prev) {
-      out.set(p.variable, tf.add(prev, g));
-      tf.dispose([prev, g]);
-    } else out.set(p.variable, g);
+  try {
+    for (const p of penalties ?? []) {
+      const g = tf.tidy(() => tf.grad((w: Tensor) => p.penalty(w))(p.variable));
+      const prev = out.get(p.variable);
+      if (prev) {
+        out.set(p.variable, tf.add(prev, g));
+        tf.dispose([prev, g]);
+      } else out.set(p.variable, g);
+    }
+    return out;
+  } catch (e) {
+    for (const t of out.values()) t.dispose();
+    throw e;
   }
-  return out;
 }
 
 /** Replaces each penalized variable's gradient `g` in `grads` by `g + k·∇R` (the old tensors released). */

@@ -3,7 +3,9 @@
  * the loss takes them (one-hot class indices), and the trainer's {@link FitHost}.
  * @module
  */
+import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor } from '@tensorflow/tfjs-core';
+import { AdapterArgumentError } from './errors.js';
 import type { BatchKey, BatchPlan } from 'ifngd';
 import { fitLoop, type FitHost } from './fit-loop.js';
 import { checkFitOptions } from './options.js';
@@ -37,6 +39,25 @@ export function fitHost(
     evaluate,
     endEpoch: () => progress.endEpoch(),
   };
+}
+
+/**
+ * Runs `run` on the first `1 − split` of the samples for training and the last `split` for validation (as tfjs's
+ * `validationSplit`: before any shuffling); `AdapterArgumentError` when either part would be empty.
+ */
+export async function withSplit<T>(xs: Tensor, ys: Tensor, split: number, run: (x: Tensor, y: Tensor, vx: Tensor, vy: Tensor) => Promise<T>): Promise<T> {
+  if (!(xs instanceof tf.Tensor) || !(ys instanceof tf.Tensor)) throw new AdapterArgumentError('fit: xs and ys must be tf.Tensors');
+  const n = xs.shape[0] as number;
+  const at = Math.floor(n * (1 - split));
+  if (at < 1 || at >= n || ys.shape[0] !== n) {
+    throw new AdapterArgumentError(`fit: validationSplit ${split} of ${n} samples leaves ${at} to train on and ${n - at} to validate on; both need at least one`);
+  }
+  const parts = [tf.slice(xs, [0], [at]), tf.slice(ys, [0], [at]), tf.slice(xs, [at], [n - at]), tf.slice(ys, [at], [n - at])] as const;
+  try {
+    return await run(...parts);
+  } finally {
+    tf.dispose([...parts]);
+  }
 }
 
 /** Checks the options and the (validation) targets, then runs the fit loop on targets as the loss takes them. */

@@ -4,7 +4,7 @@
  * @module
  */
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { AdapterArgumentError } from './errors.js';
+import { AdapterArgumentError, UnsupportedModelError } from './errors.js';
 import { byName, ModelIo, type IoModelLike } from './io.js';
 import { resolveLoss, type LossName, type PerSampleLoss } from './losses.js';
 import { fromLayersModel, type FoldActivation, type FunctionModel } from './model.js';
@@ -67,8 +67,28 @@ export function trainerModel(model: LayersModel | FunctionModel, options: FngdTr
   if (!layers && (!Array.isArray(fm.variables) || typeof fm.forward !== 'function')) {
     throw new AdapterArgumentError('FngdTrainer.create: expected a tf.LayersModel or a FunctionModel { variables, forward }');
   }
+  checkPlain(fm, optimizer);
   const folded = compiled?.folded ?? null;
   return { fm, layers, folded, io: compiled?.io ?? null, losses, loss, outputsFolded: compiled?.outputsFolded ?? [folded] };
+}
+
+/**
+ * Throws unless the model's plain variables are among its variables and none is a tap's kernel or bias; under
+ * FNGD, unless some variable is left to precondition.
+ */
+function checkPlain(fm: FunctionModel, optimizer: string): void {
+  const plain = fm.plain ?? [];
+  if (plain.length === 0) return;
+  if (!Array.isArray(plain)) throw new AdapterArgumentError('FngdTrainer.create: `plain` must be an array of the model\'s variables');
+  const vars = new Set(fm.variables);
+  const foreign = plain.find((v) => !vars.has(v));
+  if (foreign) throw new AdapterArgumentError(`FngdTrainer.create: plain variable '${foreign.name}' is not among the model's variables`);
+  const tapped = new Set((fm.taps ?? []).flatMap((t) => (t.bias ? [t.kernel, t.bias] : [t.kernel])));
+  const both = plain.find((v) => tapped.has(v));
+  if (both) throw new AdapterArgumentError(`FngdTrainer.create: variable '${both.name}' is both plain and a tapped layer's weight`);
+  if (optimizer === 'FNGD' && new Set(plain).size >= fm.variables.length) {
+    throw new UnsupportedModelError('FNGD: every trainable weight is skipped (plain gradient), so nothing is preconditioned; skip fewer layers, or train with a tfjs optimizer');
+  }
 }
 
 /** The step context of a model: its variables with one unique name each (`AdapterArgumentError` otherwise) and the loss. */

@@ -131,6 +131,13 @@ export interface FitOptions {
    */
   readonly sampleIds?: 'content' | 'index' | readonly SampleId[];
   readonly validationData?: readonly [TrainerData, TrainerData];
+  /**
+   * The fraction (0 < f < 1) of the samples held out for validation — the last ones, before any shuffling, as
+   * tfjs's `fit` takes them. Not together with `validationData`.
+   */
+  readonly validationSplit?: number;
+  /** 0 (default): silent; 1 or 2: one line per epoch on the console (loss, validation, seconds, fresh batches). */
+  readonly verbose?: 0 | 1 | 2;
   readonly callbacks?: FitCallbacks | TfCallback | readonly (FitCallbacks | TfCallback)[];
 }
 

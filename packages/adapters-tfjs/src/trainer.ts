@@ -15,7 +15,7 @@ import { evaluateAsync, evaluateSync, predict, refold } from './evaluate.js';
 import type { LossName } from './losses.js';
 import type { FoldActivation, FunctionModel } from './model.js';
 import { checkInputShape, type ModelIo } from './io.js';
-import { checkBatchOptions, checkTrainerOptions } from './options.js';
+import { checkBatchOptions, checkFitOptions, checkTrainerOptions } from './options.js';
 import { packTargets, packTargetsSync, type OutputLosses } from './output-losses.js';
 import { TrainingProgress } from './progress.js';
 import type { StepContext } from './step-context.js';
@@ -23,7 +23,7 @@ import { StepEngine } from './step-engine.js';
 import { OutputShapes, withDeferredTargetCheck, withLossTargets, withLossTargetsSync, type TargetValueCheck } from './targets.js';
 import { checkCheckpoint, loadFromModel, saveToModel } from './trainer-checkpoint.js';
 import { CallQueue } from 'ifngd/internal';
-import { checkedFit, fitHost } from './trainer-fit.js';
+import { checkedFit, fitHost, withSplit } from './trainer-fit.js';
 import { stepContext, trainerModel, type TrainerModel } from './trainer-setup.js';
 import { callbackModel, type FitHistory } from './fit-callbacks.js';
 import type { BatchResult, Evaluation, FitOptions, FngdTrainerOptions, TrainerData } from './trainer-types.js';
@@ -212,7 +212,12 @@ export class FngdTrainer {
         // an adopted plan bounds the coefficient cache to its batches
         (plan) => void this.optimizer?.retain(plan.batches.map((b) => b.key)),
       );
-      const val = this.#io && typeof options === 'object' && options !== null ? options.validationData : undefined;
+      checkFitOptions(options);
+      if (options.validationSplit !== undefined) {
+        const { validationSplit: split, ...rest } = options;
+        return this.#packed('fit', xs, ys, (px, py) => withSplit(px as Tensor, py as Tensor, split, (x, y, vx, vy) => checkedFit(host, this.#shapes, this.#lossName, x, y, { ...rest, validationData: [vx, vy] })));
+      }
+      const val = this.#io ? options.validationData : undefined;
       if (!val || !Array.isArray(val)) return this.#packed('fit', xs, ys, (px, py) => checkedFit(host, this.#shapes, this.#lossName, px as Tensor, py as Tensor, options));
       return this.#packed('fit (validationData)', val[0], val[1], (vx, vy) =>
         this.#packed('fit', xs, ys, (px, py) => checkedFit(host, this.#shapes, this.#lossName, px as Tensor, py as Tensor, { ...options, validationData: [vx as Tensor, vy as Tensor] })),

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { FngdTrainer, InvalidOptionError, type FunctionModel } from '../src/index.js';
 import { classData, mlp, useCpu } from './helpers.js';
 
@@ -117,5 +117,50 @@ describe('fit callbacks', () => {
     expect(tr.epoch).toBe(0);
     tr.dispose();
     tf.dispose([x, y]);
+  });
+});
+
+describe('fit: what callbacks see', () => {
+  it("the first batch's onBatchEnd already sees this fit's plan (adopted with the step)", async () => {
+    const model = mlp(6, 5, 3, 9);
+    const tr = await FngdTrainer.create(model, { loss: 'softmax-cross-entropy' });
+    const [x, y] = classData(20, [6], 3, 9);
+    await tr.fit(x, y, { epochs: 1, batchSize: 10, seed: 1 });
+    const [x2] = classData(20, [6], 3, 10); // other samples: another plan
+    let seen: string[] | null = null;
+    const h = await tr.fit(x2, y, { epochs: 1, batchSize: 10, seed: 1, callbacks: { onBatchEnd: () => void (seen ??= tr.batchPlan!.batches.map((b) => b.key)) } });
+    expect(h.logs).toHaveLength(1);
+    expect(seen).toEqual(tr.batchPlan!.batches.map((b) => b.key));
+    tr.dispose();
+    tf.dispose([x, y, x2]);
+  });
+});
+
+describe('validationSplit and verbose', () => {
+  it('validationSplit holds out the last samples (as tfjs): the same as passing them as validationData; verbose prints one line per epoch', async () => {
+    const [x, y] = classData(40, [6], 3, 11);
+    const run = async (options: object): Promise<number[]> => {
+      const tr = await FngdTrainer.create(mlp(6, 5, 3, 12), { loss: 'softmax-cross-entropy' });
+      const h = await tr.fit(x, y, { epochs: 2, batchSize: 10, seed: 2, sampleIds: 'index', ...options });
+      tr.dispose();
+      return h.logs.flatMap((l) => [l.trainLoss, l.valLoss ?? NaN]);
+    };
+    const lines: string[] = [];
+    const log = vi.spyOn(console, 'log').mockImplementation((m: string) => void lines.push(m));
+    const split = await run({ validationSplit: 0.25, verbose: 1 });
+    log.mockRestore();
+    const [xt, yt, xv, yv] = [tf.slice(x, [0], [30]), tf.slice(y, [0], [30]), tf.slice(x, [30], [10]), tf.slice(y, [30], [10])];
+    const tr = await FngdTrainer.create(mlp(6, 5, 3, 12), { loss: 'softmax-cross-entropy' });
+    const h = await tr.fit(xt, yt, { epochs: 2, batchSize: 10, seed: 2, sampleIds: 'index', validationData: [xv, yv] });
+    expect(split).toEqual(h.logs.flatMap((l) => [l.trainLoss, l.valLoss ?? NaN]));
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^Epoch 1 .* loss=\d\.\d{4} - val_loss=\d\.\d{4} - val_acc=/);
+    const bad = await tr.fit(x, y, { epochs: 1, validationSplit: 0.25, validationData: [xv, yv] }).catch((e: unknown) => e);
+    expect(bad).toBeInstanceOf(InvalidOptionError);
+    expect((bad as InvalidOptionError).key).toBe('validationSplit');
+    await expect(tr.fit(x, y, { epochs: 1, validationSplit: 1.5 })).rejects.toThrow(InvalidOptionError);
+    await expect(tr.fit(tf.slice(x, [0], [1]), tf.slice(y, [0], [1]), { epochs: 1, validationSplit: 0.5 })).rejects.toThrow(/leaves 0 to train on/);
+    tr.dispose();
+    tf.dispose([x, y, xt, yt, xv, yv]);
   });
 });

@@ -186,6 +186,7 @@ describe('several inputs and outputs: refusals name the input or output and chan
     ['a loss for an unknown output', { loss: { cls: 'mse', value: 'mse' } }, AdapterArgumentError, /'value' is none of the model's outputs/],
     ['a negative loss weight', { loss: 'mse', lossWeights: [1, -1] }, InvalidOptionError, /lossWeights/],
     ['loss weights of the wrong length', { loss: 'mse', lossWeights: [1] }, AdapterArgumentError, /array of 1/],
+    ['loss weights all zero', { loss: 'mse', lossWeights: [0, 0] }, AdapterArgumentError, /every loss weight is 0/],
   ] as const)('create: %s', async (_name, options, type, message) => {
     const p = FngdTrainer.create(twoTower(), options as never);
     await expect(p).rejects.toThrow(type);

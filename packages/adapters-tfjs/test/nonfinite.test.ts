@@ -48,3 +48,20 @@ describe('NaN outputs, one rule', () => {
     }
   }
 });
+
+describe('an infinite loss with finite gradients (KFAC)', () => {
+  it("'throw' throws, 'skip' skips — the loss is part of the rule, not only the gradients", async () => {
+    const [x] = classData(8, [6], 3, 3);
+    const y = tf.fill([8, 3], 1e20); // MSE overflows float32; its gradient 2(z − y)/3 does not
+    for (const onNonFinite of ['throw', 'skip'] as const) {
+      const model = mlp(6, 5, 3, 4);
+      const tr = await FngdTrainer.create(model, { loss: 'mse', kfac: { learningRate: 1e-30, onNonFinite } });
+      const before = flatParams(variablesOf(model));
+      if (onNonFinite === 'throw') await expect(tr.trainBatch(x, y, { batchKey: 0 })).rejects.toThrow(NonFiniteError);
+      else expect((await tr.trainBatch(x, y, { batchKey: 0 })).loss).toBe(Infinity);
+      expect(flatParams(variablesOf(model))).toEqual(before);
+      tr.dispose();
+    }
+    tf.dispose([x, y]);
+  });
+});

@@ -152,6 +152,19 @@ describe('every layer kind maps its regularizer keys to its weights', () => {
     expect(() => layerPenalties(odd as unknown as LayerLike, new Set())).toThrow(/fooRegularizer is set but its regularizer or its weight \('foo'\) is not accessible/);
   });
 
+  it('a tfjs baseline over a FunctionModel with a variable the loss does not reach trains (no gradient, no penalty gradient needed)', async () => {
+    const w = tf.variable(tf.randomNormal([4, 2], 0, 0.5, 'float32', 3));
+    const unused = tf.variable(tf.ones([3]));
+    const fm: FunctionModel = { variables: [w, unused], names: ['w', 'unused'], forward: (x) => tf.matMul(x as tf.Tensor2D, w) };
+    const tr = await FngdTrainer.create(fm, { loss: 'mse', optimizer: tf.train.sgd(0.1) });
+    const x = tf.randomNormal([8, 4], 0, 1, 'float32', 4);
+    const y = tf.randomNormal([8, 2], 0, 1, 'float32', 5);
+    expect(Number.isFinite((await tr.trainBatch(x, y, { batchKey: 0 })).loss)).toBe(true);
+    expect(Array.from(unused.dataSync())).toEqual([1, 1, 1]);
+    tr.dispose();
+    tf.dispose([x, y, w, unused]);
+  });
+
   it("a FunctionModel's own penalties train like a layer's", async () => {
     const w = tf.variable(tf.randomNormal([4, 2], 0, 0.5, 'float32', 3));
     const fm: FunctionModel = {

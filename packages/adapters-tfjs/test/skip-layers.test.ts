@@ -12,6 +12,7 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AdapterArgumentError, FngdTrainer, InvalidOptionError, softmaxCrossEntropy, type FunctionModel } from '../src/index.js';
 import { capture } from '../src/internal.js';
+import { wholeBatchJacobian } from '../src/weighted-grads.js';
 import { bruteJacobian, classData, flatParams, ngDirection, relErr, useCpu } from './helpers.js';
 import { coefficients } from './support/reference.js';
 
@@ -153,5 +154,52 @@ describe('skipLayers under KFAC, and its refusals', () => {
     const fm: FunctionModel = { variables: [w], forward: (x) => tf.matMul(x as tf.Tensor2D, w) };
     await expect(FngdTrainer.create(fm, { loss: 'mse', skipLayers: ['w'] })).rejects.toThrow(/FunctionModel lists its plain-gradient variables in `plain`/);
     w.dispose();
+  });
+});
+
+describe('skipLayers and plain variables: the edges', () => {
+  it("perSample: 'exact' (a BatchNorm model) leaves the skipped weights out of the Gram: the rest follows the exact reference", async () => {
+    const g = (seed: number) => tfl.initializers.glorotNormal({ seed });
+    const m = tfl.sequential({
+      layers: [
+        tfl.layers.dense({ units: 5, inputShape: [4], name: 'a', kernelInitializer: g(1) }),
+        tfl.layers.batchNormalization({ name: 'bn' }),
+        tfl.layers.dense({ units: 4, activation: 'tanh', name: 'skipme', kernelInitializer: g(2) }),
+        tfl.layers.dense({ units: 3, name: 'out', kernelInitializer: g(3) }),
+      ],
+    });
+    const [x, y] = classData(7, [4], 3, 9);
+    const tr = await FngdTrainer.create(m, { loss: 'softmax-cross-entropy', perSample: 'exact', skipLayers: ['skipme'], fngd: { learningRate: LR, damping: LAMBDA, momentum: 0, mode: 'global', guard: false } });
+    const vars = [...tr.model.variables];
+    const col = columns(vars);
+    const plainVars = tr.model.plain ?? [];
+    const plain = plainVars.flatMap((v) => col.get(v)!);
+    const kept = vars.filter((v) => !plainVars.includes(v)).flatMap((v) => col.get(v)!);
+    // exact per-sample gradients: each ℓᵢ's total derivative on the whole batch (batch statistics included)
+    const j = await wholeBatchJacobian(tr.model, softmaxCrossEntropy, x, y, vars);
+    const d = vars.reduce((s, v) => s + v.size, 0);
+    const rows = Array.from({ length: 7 }, (_, i) => Array.from(j.subarray(i * d, (i + 1) * d)));
+    const want = flatParams(vars).map((v, k) => v - LR * direction(rows, [kept], plain)[k]!);
+    await tr.trainBatch(x, y, { batchKey: 0, epoch: 0 });
+    expect(relErr(flatParams(vars), want)).toBeLessThan(5e-4);
+    tr.dispose();
+    tf.dispose([x, y]);
+  });
+
+  it('a FunctionModel: plain variables outside its variables, tapped, or at a site, and every layer skipped under FNGD, are refused', async () => {
+    const w = tf.variable(tf.randomNormal([4, 3], 0, 0.5, 'float32', 1));
+    const v = tf.variable(tf.ones([3]));
+    const other = tf.variable(tf.zeros([2]));
+    const base = { variables: [w, v], forward: (x: tf.Tensor, tap: import('../src/index.js').Tap) => tf.mul(tap.dense(tf.matMul(x as tf.Tensor2D, w), x, { kernel: w }), v) };
+    await expect(FngdTrainer.create({ ...base, plain: [other] }, { loss: 'mse' })).rejects.toThrow(/plain variable .* is not among the model's variables/);
+    await expect(FngdTrainer.create({ ...base, plain: [w], taps: [{ kernel: w }] }, { loss: 'mse', kfac: {} })).rejects.toThrow(/both plain and a tapped layer's weight/);
+    await expect(FngdTrainer.create({ ...base, plain: [w, v] }, { loss: 'mse' })).rejects.toThrow(/every trainable weight is skipped/);
+    await expect(FngdTrainer.create(mlp(), { loss: 'mse', skipLayers: ['Dense'] })).rejects.toThrow(/every trainable weight is skipped/);
+    const tr = await FngdTrainer.create({ ...base, plain: [w] }, { loss: 'mse' });
+    const x = tf.randomNormal([5, 4], 0, 1, 'float32', 2);
+    const yy = tf.zeros([5, 3]);
+    await expect(tr.trainBatch(x, yy, { batchKey: 0 })).rejects.toThrow(/listed in the model's plain variables but tapped at a site/);
+    tr.dispose();
+    tf.dispose([w, v, other, x, yy]);
   });
 });

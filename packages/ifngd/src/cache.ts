@@ -106,10 +106,12 @@ export class CoefficientCache {
     return dropped;
   }
 
-  /** Replaces fields of an existing entry. */
-  patch(key: BatchKey, fields: Partial<Omit<CacheEntry, 'key' | 'n' | 'layers'>>): void {
+  /** Replaces fields of an existing entry; `touch` (default) makes it the most recently used. */
+  patch(key: BatchKey, fields: Partial<Omit<CacheEntry, 'key' | 'n' | 'layers'>>, touch = true): void {
     const e = this.get(key);
-    if (e) this.set({ ...e, ...fields });
+    if (!e) return;
+    if (touch) this.set({ ...e, ...fields });
+    else this.#entries.set(cacheKey(key), { ...e, ...fields });
   }
 
   /** Every entry, least recently used first. */

@@ -268,7 +268,7 @@ export class FngdOptimizer<T = HostTree, S = number> {
   /** Forgets the cached coefficients of one batch (or all), so the next request recomputes them. */
   invalidate(key?: BatchKey): void {
     if (key === undefined) this.#cache.clear();
-    else this.#cache.patch(key, { stale: true });
+    else this.#cache.patch(key, { stale: true }, false);
   }
 
   /**
@@ -430,11 +430,11 @@ export class FngdOptimizer<T = HostTree, S = number> {
     const staged = rec.ticket.staged;
     rec.ticket.committed = true;
     this.#commitRequest(staged);
-    if (this.#o.maxCachedBatches !== null) this.#stats.evictedBatches += this.#cache.evictOldest(this.#o.maxCachedBatches);
     const s = this.#stats;
     if (!applied) {
       s.skippedSteps++;
       this.#chain = { ...chainState, consecutive: chainState.consecutive + 1, skipped: chainState.skipped + 1, lastApplied: false };
+      this.#evict();
       return rec.params;
     }
     const scale: FngdScaleState = { capped: at(slots.capped), lastNorm: at(slots.norm), lastScale: at(slots.scale) };
@@ -467,7 +467,13 @@ export class FngdOptimizer<T = HostTree, S = number> {
     }
     if (nextCore.auto) nextCore.auto = observeLoss(nextCore.auto, loss);
     this.#core = nextCore;
+    this.#evict();
     return rec.next;
+  }
+
+  /** Drops the least recently used batches beyond `maxCachedBatches` (after a step: its batch is the most recent). */
+  #evict(): void {
+    if (this.#o.maxCachedBatches !== null) this.#stats.evictedBatches += this.#cache.evictOldest(this.#o.maxCachedBatches);
   }
 
   /** The checks every step starts with (before any tree op); returns the loss. */

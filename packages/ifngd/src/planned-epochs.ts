@@ -21,6 +21,8 @@ export interface PlannedFitHost<R extends { readonly loss: number }> {
   adopt(plan: BatchPlan, change: PlanChange): void;
   /** One step on a batch: its rows (sample indices), key, epoch, and its position in the epoch's order. */
   step(rows: readonly number[], key: BatchKey, epoch: number, position: number, batches: number): Promise<R>;
+  /** After a step completed and the plan is adopted (per-batch callbacks see the trainer with this fit's plan). */
+  stepDone?(result: R, rows: readonly number[], epoch: number, position: number, batches: number): void | Promise<void>;
   /** Before an epoch's first step. */
   epochBegin?(epoch: number): void | Promise<void>;
   /** After an epoch's last step: its mean loss (weighted by batch size), its training seconds, every step's result in order. */
@@ -81,6 +83,7 @@ export async function runPlannedEpochs<R extends { readonly loss: number }>(
       const r = rows[b] as number[];
       const result = await host.step(r, (plan.batches[b] as { key: BatchKey }).key, epoch, s, B);
       adopt();
+      await host.stepDone?.(result, r, epoch, s, B);
       sum += result.loss * r.length;
       seen += r.length;
       results.push(result);

@@ -75,7 +75,10 @@ const freshCore = (): KfacCore => ({
   lastRefreshStep: null,
 });
 
-/** `dir + penalty` leaf by leaf (new arrays for the penalized leaves); checks names, sizes and finiteness. */
+/**
+ * `dir + penalty` leaf by leaf (new arrays for the penalized leaves); checks names and sizes. A non-finite penalty
+ * makes the update non-finite, which the step's one `onNonFinite` rule then decides.
+ */
 function withPenalty(
   dir: Record<string, Float32Array>,
   penalty: Readonly<Record<string, Float32Array>> | undefined,
@@ -88,7 +91,6 @@ function withPenalty(
     if (!(p instanceof Float32Array) || p.length !== sizes.get(name)) {
       throw new ShapeError(`step: extras.penaltyGrads['${name}'] must be a Float32Array of ${String(sizes.get(name))} values`);
     }
-    if (!p.every(Number.isFinite)) throw new NonFiniteError(`step: extras.penaltyGrads['${name}'] holds NaN or ±Infinity`);
     const d = dir[name] as Float32Array;
     dir[name] = d.map((v, i) => v + (p[i] as number));
   }
