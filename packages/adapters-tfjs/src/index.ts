@@ -16,7 +16,8 @@ export { FngdTrainer, type BatchResult, type EpochLogs, type Evaluation, type Fi
 export type { TrainerKfacOptions } from './kfac-step.js';
 export type { FitHistory } from './fit-callbacks.js';
 export type { BatchLogs, CallbackEpochLogs, TfCallback } from './trainer-types.js';
-export { fromLayersModel, denseMatMul, identityTap, type CompiledModel, type CompileOptions, type Conv2dGeometry, type FoldActivation, type FunctionModel, type Tap, type TapWeights } from './model.js';
+export { fromLayersModel, denseMatMul, identityTap, type CompiledModel, type CompileOptions, type Conv2dGeometry, type FoldActivation, type FunctionModel, type Penalty, type Tap, type TapWeights } from './model.js';
+export type { IoSpec, ModelIo } from './io.js';
 export { registerLayerBlock, supportedLayers } from './layers/registry.js';
 export type { CompileContext, LayerBlock, LayerLike, LayerOp } from './layers/types.js';
 export { WEIGHTLESS_LAYERS } from './layers/weightless.js';
