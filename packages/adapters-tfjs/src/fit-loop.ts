@@ -8,6 +8,8 @@ import type { Tensor } from '@tensorflow/tfjs-core';
 import type { BatchKey, BatchPlan, PlanChange } from 'ifngd';
 import { runPlannedEpochs } from 'ifngd/internal';
 import { AdapterArgumentError } from './errors.js';
+import type { LossName } from './losses.js';
+import { sampleWeights, weightedTargets } from './sample-weights.js';
 import { epochLogs, FitCallbackSet, fitHistory, type FitHistory, type StoppableModel } from './fit-callbacks.js';
 import { sampleIdsOf } from './sample-ids.js';
 import type { BatchResult, EpochLogs, Evaluation, FitOptions } from './trainer-types.js';
@@ -28,6 +30,10 @@ export interface FitHost {
   evaluate(x: Tensor, y: Tensor): Promise<Evaluation>;
   /** Counts a finished epoch. */
   endEpoch(): void;
+  /** The loss's name (null: custom, or several outputs), for `classWeight`. */
+  readonly lossName: LossName | null;
+  /** Runs the steps of `run` with the loss weighted by the extra target column (`sample-weights.ts`). */
+  weighted<T>(shape: readonly number[], run: () => Promise<T>): Promise<T>;
 }
 
 /** `verbose`'s line for an epoch (tfjs's shape: epoch, seconds, loss, validation). */
@@ -54,6 +60,31 @@ export async function fitLoop(host: FitHost, xs: Tensor, ys: Tensor, options: Fi
   if (!Number.isSafeInteger(epochs) || epochs < 0) throw new AdapterArgumentError('fit: epochs must be an integer ≥ 0');
   if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new AdapterArgumentError('fit: batchSize must be an integer ≥ 1');
   if (!Number.isSafeInteger(seed)) throw new AdapterArgumentError(`fit: seed must be an integer, got ${String(seed)}`);
+  const weights = await sampleWeights(options.sampleWeight, options.classWeight, targets, host.lossName, N);
+  if (!weights) return planned(host, xs, ys, options, targets, validationTargets, N, batchSize, seed);
+  // the weights travel as one more target column (and, with content ids, are part of each sample's identity)
+  const yw = weightedTargets(targets, weights);
+  weights.dispose();
+  try {
+    return await host.weighted(targets.shape.slice(1), () => planned(host, xs, yw, options, yw, validationTargets, N, batchSize, seed));
+  } finally {
+    yw.dispose();
+  }
+}
+
+/** The planned epochs of a fit on targets as the steps take them (`ys`: what sample ids hash). */
+async function planned(
+  host: FitHost,
+  xs: Tensor,
+  ys: Tensor,
+  options: FitOptions,
+  targets: Tensor,
+  validationTargets: Tensor | undefined,
+  N: number,
+  batchSize: number,
+  seed: number,
+): Promise<FitHistory> {
+  const { epochs } = options;
   const ids = await sampleIdsOf(xs, ys, options.sampleIds ?? 'content');
   const steps = Math.ceil(N / batchSize);
   const params = { epochs, initialEpoch: host.epoch, samples: N, steps, batchSize, doValidation: options.validationData !== undefined, metrics: ['loss', ...(options.validationData ? ['val_loss'] : [])] };

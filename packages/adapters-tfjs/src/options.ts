@@ -11,7 +11,7 @@ import type { LossName } from './losses.js';
 /** The keys of `FngdTrainerOptions`. */
 const TRAINER_KEYS = ['loss', 'lossWeights', 'fngd', 'kfac', 'optimizer', 'device', 'perSample', 'skipLayers'] as const;
 /** The keys of `FitOptions`. */
-const FIT_KEYS = ['epochs', 'batchSize', 'seed', 'shuffle', 'sampleIds', 'validationData', 'validationSplit', 'verbose', 'callbacks'] as const;
+const FIT_KEYS = ['epochs', 'batchSize', 'seed', 'shuffle', 'sampleIds', 'validationData', 'validationSplit', 'verbose', 'sampleWeight', 'classWeight', 'callbacks'] as const;
 const LOSS_NAMES: readonly LossName[] = ['softmax-cross-entropy', 'sigmoid-cross-entropy', 'mse'];
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {

@@ -13,18 +13,23 @@ import type { TrainingProgress } from './progress.js';
 import { checkTargets, withLossTargets, type OutputShapes } from './targets.js';
 import type { BatchResult, Evaluation, FitOptions } from './trainer-types.js';
 import type { FitHistory, StoppableModel } from './fit-callbacks.js';
+import type { LossWeighting } from './sample-weights.js';
 import type { LossName } from './losses.js';
 
 /** The fit loop's view of a trainer: its progress, one step, and validation. */
 export function fitHost(
   progress: TrainingProgress,
   model: StoppableModel,
+  lossName: LossName | null,
+  weighting: LossWeighting,
   step: (x: Tensor, y: Tensor, batchKey: BatchKey, epoch: number) => Promise<BatchResult>,
   evaluate: (x: Tensor, y: Tensor) => Promise<Evaluation>,
   adopted: (plan: BatchPlan) => void = () => {},
 ): FitHost {
   return {
     model,
+    lossName,
+    weighted: (shape, run) => weighting.during(shape, run),
     get plan() {
       return progress.plan;
     },

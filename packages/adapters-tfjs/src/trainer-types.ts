@@ -136,6 +136,16 @@ export interface FitOptions {
    * tfjs's `fit` takes them. Not together with `validationData`.
    */
   readonly validationSplit?: number;
+  /**
+   * Per-sample weights `[n]` (finite, ≥ 0): sample i's training loss becomes `wᵢ·ℓᵢ` (validation stays unweighted,
+   * as in tfjs). With `sampleIds: 'content'` the weights are part of a sample's identity.
+   */
+  readonly sampleWeight?: Tensor;
+  /**
+   * Weights by class (`{ 0: 1, 1: 5 }`; absent classes weigh 1), for softmax targets `[n, C]` (or class indices)
+   * and binary sigmoid targets `[n, 1]`; multiplied with `sampleWeight` when both are given.
+   */
+  readonly classWeight?: Readonly<Record<number, number>>;
   /** 0 (default): silent; 1 or 2: one line per epoch on the console (loss, validation, seconds, fresh batches). */
   readonly verbose?: 0 | 1 | 2;
   readonly callbacks?: FitCallbacks | TfCallback | readonly (FitCallbacks | TfCallback)[];

@@ -16,6 +16,7 @@ import type { LossName } from './losses.js';
 import type { FoldActivation, FunctionModel } from './model.js';
 import { checkInputShape, type ModelIo } from './io.js';
 import { checkBatchOptions, checkFitOptions, checkTrainerOptions } from './options.js';
+import { LossWeighting } from './sample-weights.js';
 import { packTargets, packTargetsSync, type OutputLosses } from './output-losses.js';
 import { TrainingProgress } from './progress.js';
 import type { StepContext } from './step-context.js';
@@ -47,6 +48,9 @@ export class FngdTrainer {
   /** A single-input LayersModel's input shape (`[null, …]`) and name, checked before its forward runs. */
   readonly #input: { readonly shape: readonly (number | null)[]; readonly name: string } | null;
   readonly #c: StepContext;
+  /** The context of evaluation and prediction: the loss never weighted (`sample-weights.ts`). */
+  readonly #evalC: StepContext;
+  readonly #weighting: LossWeighting;
   readonly #lossName: LossName | null;
   readonly #engine: StepEngine;
   readonly #shapes: OutputShapes;
@@ -54,7 +58,7 @@ export class FngdTrainer {
   readonly #progress = new TrainingProgress();
   readonly #stopFlag = { stopTraining: false };
 
-  private constructor(m: TrainerModel, c: StepContext, engine: StepEngine, options: FngdTrainerOptions) {
+  private constructor(m: TrainerModel, c: StepContext, evaluation: StepContext, weighting: LossWeighting, engine: StepEngine) {
     this.model = m.fm;
     this.#layers = m.layers;
     this.#io = m.io;
@@ -64,6 +68,8 @@ export class FngdTrainer {
     this.#input = only ? { shape: only.shape, name: m.layers?.inputNames[0] ?? 'input' } : null;
     this.folded = m.folded;
     this.#c = c;
+    this.#evalC = evaluation;
+    this.#weighting = weighting;
     this.#engine = engine;
     // several outputs: every output's targets are checked (and packed) at the boundary; the steps see one custom loss
     this.#lossName = typeof m.loss === 'string' ? m.loss : null;
@@ -81,8 +87,11 @@ export class FngdTrainer {
     checkTrainerOptions(options);
     const m = trainerModel(model, options);
     // a FunctionModel's forward is checked for sample coupling at its first FNGD step (compiled models declare it)
-    const c = stepContext(m, m.layers === null && options.kfac === undefined && options.optimizer === undefined);
-    return new FngdTrainer(m, c, await StepEngine.create(c, options), options);
+    const base = stepContext(m, m.layers === null && options.kfac === undefined && options.optimizer === undefined);
+    // the steps' loss is weighted while a fit with sampleWeight/classWeight runs; evaluation's never is
+    const weighting = new LossWeighting();
+    const c: StepContext = { ...base, loss: weighting.wrap(base.loss) };
+    return new FngdTrainer(m, c, base, weighting, await StepEngine.create(c, options));
   }
 
   /** The FNGD optimizer (null for KFAC and for a tfjs-optimizer baseline). */
@@ -207,8 +216,10 @@ export class FngdTrainer {
         this.#progress,
         // a tf.Callback's model: the LayersModel with its stopTraining in a flag of ours (which ends the fit)
         callbackModel(this.#layers, this.#stopFlag),
+        this.#lossName,
+        this.#weighting,
         (x, y, key, epoch) => this.#step(x, y, key, epoch),
-        (x, y) => evaluateAsync(this.#c, this.#lossName, x, y),
+        (x, y) => evaluateAsync(this.#evalC, this.#lossName, x, y),
         // an adopted plan bounds the coefficient cache to its batches
         (plan) => void this.optimizer?.retain(plan.batches.map((b) => b.key)),
       );
@@ -232,7 +243,7 @@ export class FngdTrainer {
   evaluate(xs: TrainerData, ys: TrainerData, options: { readonly batchSize?: number } = {}): Evaluation {
     this.#live('evaluate');
     return this.#packedSync('evaluate', xs, ys, (px, py) =>
-      withLossTargetsSync('evaluate', this.#shapes, this.#lossName, px, py, (yl) => evaluateSync(this.#c, this.#lossName, px as Tensor, yl, options.batchSize)),
+      withLossTargetsSync('evaluate', this.#shapes, this.#lossName, px, py, (yl) => evaluateSync(this.#evalC, this.#lossName, px as Tensor, yl, options.batchSize)),
     );
   }
 
@@ -240,7 +251,7 @@ export class FngdTrainer {
   async evaluateAsync(xs: TrainerData, ys: TrainerData, options: { readonly batchSize?: number } = {}): Promise<Evaluation> {
     this.#live('evaluateAsync');
     return this.#packed('evaluateAsync', xs, ys, (px, py) =>
-      withLossTargets('evaluateAsync', this.#shapes, this.#lossName, px, py, (yl) => evaluateAsync(this.#c, this.#lossName, px as Tensor, yl, options.batchSize)),
+      withLossTargets('evaluateAsync', this.#shapes, this.#lossName, px, py, (yl) => evaluateAsync(this.#evalC, this.#lossName, px as Tensor, yl, options.batchSize)),
     );
   }
 
@@ -268,7 +279,7 @@ export class FngdTrainer {
    */
   predict(x: TrainerData): Tensor {
     this.#live('predict');
-    if (!this.#io) return predict(this.#c, this.folded, this.#checkedInput('predict', x) as Tensor);
+    if (!this.#io) return predict(this.#evalC, this.folded, this.#checkedInput('predict', x) as Tensor);
     if (this.#io.outputs.length > 1) throw new AdapterArgumentError(`predict: the model has ${this.#io.outputs.length} outputs; use predictOutputs`);
     return this.predictOutputs(x)[0] as Tensor;
   }
@@ -277,10 +288,10 @@ export class FngdTrainer {
   predictOutputs(x: TrainerData): Tensor[] {
     this.#live('predictOutputs');
     const io = this.#io;
-    if (!io) return [predict(this.#c, this.folded, this.#checkedInput('predictOutputs', x) as Tensor)];
+    if (!io) return [predict(this.#evalC, this.folded, this.#checkedInput('predictOutputs', x) as Tensor)];
     const px = io.packInputs('predictOutputs', x);
     try {
-      const out = predict(this.#c, null, px);
+      const out = predict(this.#evalC, null, px);
       try {
         return tf.tidy(() => io.unpackOutputs(out).map((o, k) => refold(o, this.#outputsFolded[k] ?? null)));
       } finally {
