@@ -15,6 +15,7 @@
 export { FngdTrainer, type BatchResult, type EpochLogs, type Evaluation, type FitCallbacks, type FitOptions, type FngdTrainerOptions, type TrainerData, type TrainerFngdOptions } from './trainer.js';
 export type { TrainerKfacOptions } from './kfac-step.js';
 export type { FitHistory } from './fit-callbacks.js';
+export type { DatasetLike, FitDatasetOptions } from './fit-dataset.js';
 export type { BatchLogs, CallbackEpochLogs, TfCallback } from './trainer-types.js';
 export { fromLayersModel, denseMatMul, identityTap, type CompiledModel, type CompileOptions, type Conv2dGeometry, type FoldActivation, type FunctionModel, type Penalty, type Tap, type TapWeights } from './model.js';
 export type { IoSpec, ModelIo } from './io.js';

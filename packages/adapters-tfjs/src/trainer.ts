@@ -17,6 +17,8 @@ import type { FoldActivation, FunctionModel } from './model.js';
 import { checkInputShape, type ModelIo } from './io.js';
 import { checkBatchOptions, checkFitOptions, checkTrainerOptions } from './options.js';
 import { LossWeighting } from './sample-weights.js';
+import { runFitDataset, type DatasetLike, type FitDatasetOptions } from './fit-dataset.js';
+import { sampleIdsOf } from './sample-ids.js';
 import { packTargets, packTargetsSync, type OutputLosses } from './output-losses.js';
 import { TrainingProgress } from './progress.js';
 import type { StepContext } from './step-context.js';
@@ -149,11 +151,52 @@ export class FngdTrainer {
     return this.#queue.run(async () => {
       checkBatchOptions(options);
       const epoch = options.epoch ?? this.epoch;
-      return this.#packed('trainBatch', x, y, (px, py) => {
-        if (this.#engine.kind === null) return withLossTargets('trainBatch', this.#shapes, this.#lossName, px, py, (yl) => this.#step(px as Tensor, yl, options.batchKey, epoch));
-        return withDeferredTargetCheck('trainBatch', this.#shapes, this.#lossName, px, py, (yl, check) => this.#step(px as Tensor, yl, options.batchKey, epoch, check));
-      });
+      return this.#packed('trainBatch', x, y, (px, py) => this.#trainOne('trainBatch', px, py, options.batchKey, epoch));
     }, 'trainBatch');
+  }
+
+  /** One step on a batch in the steps' form: targets checked (with the step's read for FNGD and KFAC), then stepped. */
+  #trainOne(where: string, px: unknown, py: unknown, key: BatchKey, epoch: number): Promise<BatchResult> {
+    if (this.#engine.kind === null) return withLossTargets(where, this.#shapes, this.#lossName, px, py, (yl) => this.#step(px as Tensor, yl, key, epoch));
+    return withDeferredTargetCheck(where, this.#shapes, this.#lossName, px, py, (yl, check) => this.#step(px as Tensor, yl, key, epoch, check));
+  }
+
+  /**
+   * Trains on a stream of batches — a `tf.data.Dataset` of `{ xs, ys }` (or `[xs, ys]`, optionally `{ xs, ys, ids }`)
+   * elements, as tfjs's `model.fitDataset` — for `epochs` epochs of `batchesPerEpoch` batches (default: until the
+   * iterator ends). A batch's key is its sample ids (given, or a content fingerprint), so a changed batch never gets
+   * another's coefficients; the cache keeps each epoch's batches. Callbacks, `validationData`, `verbose` and the
+   * returned `tf.History` are `fit`'s. Each batch's tensors are disposed after its step, as in tfjs. Queued like
+   * {@link FngdTrainer.fit}.
+   */
+  fitDataset(dataset: DatasetLike, options: FitDatasetOptions): Promise<FitHistory> {
+    const progress = this.#progress;
+    return this.#queue.run(
+      () =>
+        runFitDataset(
+          {
+            get epoch() {
+              return progress.epoch;
+            },
+            model: callbackModel(this.#layers, this.#stopFlag),
+            step: (x, y, key, epoch) =>
+              this.#packed('fitDataset', x, y, async (px, py) => ({ ...(await this.#trainOne('fitDataset', px, py, key, epoch)), n: (px as Tensor).shape[0] as number })),
+            fingerprint: (x, y) => this.#packed('fitDataset', x, y, (px, py) => sampleIdsOf(this.#checkedTensor(px), this.#checkedTensor(py), 'content')),
+            evaluate: (x, y) => this.evaluateAsync(x as TrainerData, y as TrainerData),
+            endEpoch: () => this.#progress.endEpoch(),
+            retain: (keys) => void this.optimizer?.retain(keys),
+          },
+          dataset,
+          options,
+        ),
+      'fitDataset',
+    );
+  }
+
+  /** `t` when it is a tensor; `AdapterArgumentError` otherwise. */
+  #checkedTensor(t: unknown): Tensor {
+    if (!(t instanceof tf.Tensor)) throw new AdapterArgumentError('fitDataset: a batch\'s xs and ys must be tensors (arrays or objects of them for several inputs or outputs)');
+    return t;
   }
 
   /**

@@ -1,0 +1,137 @@
+/**
+ * `fitDataset`: training from a stream of batches — a `tf.data.Dataset` of `{ xs, ys }` (or `[xs, ys]`) elements,
+ * each already a batch, as tfjs's `model.fitDataset` takes it. A stream has no fixed partition into batches, so a
+ * batch's identity — its key in FNGD's coefficient cache — is the batch's sample ids: the ids the element carries
+ * (`{ xs, ys, ids }`), otherwise a content fingerprint of every sample (its inputs and targets, hashed in order). A
+ * batch whose samples changed therefore never gets another batch's coefficients; a dataset that yields the same
+ * batches every epoch reuses them; one that reshuffles makes every batch fresh. At the end of each epoch the cache
+ * keeps the batches that epoch saw. Callbacks, logs and the returned history are `fit`'s.
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Tensor } from '@tensorflow/tfjs-core';
+import { batchKeyOf, type BatchKey, type SampleId } from 'ifngd';
+import { optionError } from './errors.js';
+import { epochLine } from './fit-loop.js';
+import { callbackList, epochLogs, FitCallbackSet, fitHistory, type FitHistory, type StoppableModel } from './fit-callbacks.js';
+import type { BatchResult, EpochLogs, Evaluation, FitCallbacks, TfCallback, TrainerData } from './trainer-types.js';
+
+/** A source of batches (`tf.data.Dataset` structurally): each `iterator()` walks one epoch. */
+export interface DatasetLike {
+  iterator(): Promise<{ next(): Promise<{ readonly value: unknown; readonly done: boolean }> }>;
+}
+
+/** Options of `FngdTrainer.fitDataset` (tfjs's `ModelFitDatasetArgs`, in part). */
+export interface FitDatasetOptions {
+  readonly epochs: number;
+  /** Batches per epoch; default: until the dataset's iterator is exhausted. */
+  readonly batchesPerEpoch?: number;
+  /** Validation inputs and targets, evaluated after every epoch. */
+  readonly validationData?: readonly [TrainerData, TrainerData];
+  readonly callbacks?: FitCallbacks | TfCallback | readonly (FitCallbacks | TfCallback)[];
+  /** 0 (default): silent; 1 or 2: one line per epoch on the console. */
+  readonly verbose?: 0 | 1 | 2;
+}
+
+/** The trainer as `fitDataset` sees it. */
+export interface DatasetHost {
+  readonly epoch: number;
+  readonly model: StoppableModel;
+  /** One step on a batch (inputs and targets as the user gave them; checked and packed by the trainer). */
+  step(x: unknown, y: unknown, key: BatchKey, epoch: number): Promise<BatchResult & { readonly n: number }>;
+  /** The batch's inputs and targets in their one-tensor form, for its content fingerprint. */
+  fingerprint(x: unknown, y: unknown): Promise<SampleId[]>;
+  evaluate(x: unknown, y: unknown): Promise<Evaluation>;
+  endEpoch(): void;
+  /** Keeps only these batches' coefficients (FNGD). */
+  retain(keys: readonly BatchKey[]): void;
+}
+
+const KEYS = ['epochs', 'batchesPerEpoch', 'validationData', 'callbacks', 'verbose'];
+
+function checkOptions(o: unknown): FitDatasetOptions {
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) throw optionError('options', o, 'fitDataset: options `{ epochs }` are required');
+  const r = o as Record<string, unknown>;
+  for (const k of Object.keys(r)) if (!KEYS.includes(k)) throw optionError(k, r[k], `fitDataset: unknown option (expected one of ${KEYS.join(', ')})`);
+  if (!Number.isSafeInteger(r['epochs']) || (r['epochs'] as number) < 1) throw optionError('epochs', r['epochs'], 'fitDataset: must be an integer ≥ 1');
+  const b = r['batchesPerEpoch'];
+  if (b !== undefined && (!Number.isSafeInteger(b) || (b as number) < 1)) throw optionError('batchesPerEpoch', b, 'fitDataset: must be an integer ≥ 1');
+  const v = r['validationData'];
+  if (v !== undefined && !(Array.isArray(v) && v.length === 2)) throw optionError('validationData', v, 'fitDataset: must be a pair [xs, ys]');
+  const verbose = r['verbose'];
+  if (verbose !== undefined && verbose !== 0 && verbose !== 1 && verbose !== 2) throw optionError('verbose', verbose, 'fitDataset: must be 0, 1 or 2');
+  callbackList(r['callbacks']);
+  return o as FitDatasetOptions;
+}
+
+/** A dataset element's inputs, targets and (optional) sample ids. */
+function element(value: unknown, at: number): { x: unknown; y: unknown; ids: readonly SampleId[] | null } {
+  if (Array.isArray(value) && value.length === 2) return { x: value[0], y: value[1], ids: null };
+  const v = value as { xs?: unknown; ys?: unknown; ids?: unknown } | null;
+  if (typeof v !== 'object' || v === null || v.xs === undefined || v.ys === undefined) {
+    throw optionError('dataset', value, `fitDataset: batch ${at} is not { xs, ys } (or [xs, ys]); map the dataset to that form`);
+  }
+  if (v.ids !== undefined && !(Array.isArray(v.ids) && v.ids.every((i) => typeof i === 'string' || (typeof i === 'number' && Number.isFinite(i))))) {
+    throw optionError('dataset', v.ids, `fitDataset: batch ${at}'s ids must be an array of strings or finite numbers`);
+  }
+  return { x: v.xs, y: v.ys, ids: (v.ids as readonly SampleId[] | undefined) ?? null };
+}
+
+const tensorsOf = (v: unknown): Tensor[] =>
+  v instanceof tf.Tensor ? [v] : Array.isArray(v) ? v.filter((t): t is Tensor => t instanceof tf.Tensor) : typeof v === 'object' && v !== null ? Object.values(v).filter((t): t is Tensor => t instanceof tf.Tensor) : [];
+
+/** Runs `fitDataset` (see `FngdTrainer.fitDataset`). */
+export async function runFitDataset(host: DatasetHost, dataset: unknown, o: unknown): Promise<FitHistory> {
+  const options = checkOptions(o);
+  if (typeof (dataset as DatasetLike | null)?.iterator !== 'function') throw optionError('dataset', dataset, 'fitDataset: expected a tf.data.Dataset (an object with iterator())');
+  const d = dataset as DatasetLike;
+  const params = { epochs: options.epochs, initialEpoch: host.epoch, steps: options.batchesPerEpoch ?? 0, doValidation: options.validationData !== undefined, metrics: ['loss', ...(options.validationData ? ['val_loss'] : [])] };
+  const cbs = new FitCallbackSet(options.callbacks, host.model, params);
+  const history: EpochLogs[] = [];
+  await cbs.trainBegin();
+  for (let e = 0; e < options.epochs && !cbs.stopRequested; e++) {
+    const epoch = host.epoch;
+    await cbs.epochBegin(epoch);
+    const it = await d.iterator();
+    const t0 = performance.now();
+    const keys: BatchKey[] = [];
+    let sum = 0;
+    let seen = 0;
+    let fresh = 0;
+    for (let b = 0; options.batchesPerEpoch === undefined || b < options.batchesPerEpoch; b++) {
+      const next = await it.next();
+      if (next.done) {
+        if (b === 0) throw optionError('dataset', dataset, `fitDataset: the dataset yielded no batch in epoch ${epoch}`);
+        break;
+      }
+      const { x, y, ids } = element(next.value, b);
+      try {
+        const key = batchKeyOf(ids ?? (await host.fingerprint(x, y)));
+        await cbs.batchBegin(b, (tensorsOf(x)[0]?.shape[0] as number | undefined) ?? 0);
+        const r = await host.step(x, y, key, epoch);
+        keys.push(key);
+        sum += r.loss * r.n;
+        seen += r.n;
+        if (r.fresh) fresh++;
+        await cbs.batchEnd(epoch, b, { loss: r.loss, fresh: r.fresh, batches: options.batchesPerEpoch ?? -1, size: r.n });
+      } finally {
+        tf.dispose([...tensorsOf(x), ...tensorsOf(y)]); // the dataset's batch tensors, as tfjs's fitDataset disposes them
+      }
+      if (cbs.stopRequested) break;
+    }
+    let logs: EpochLogs = { epoch, seconds: (performance.now() - t0) / 1000, trainLoss: seen > 0 ? sum / seen : NaN, freshBatches: fresh };
+    if (options.validationData) {
+      const v = await host.evaluate(options.validationData[0], options.validationData[1]);
+      logs = { ...logs, valLoss: v.loss, ...(v.accuracy === undefined ? {} : { valAccuracy: v.accuracy }) };
+    }
+    host.endEpoch();
+    host.retain(keys);
+    history.push(logs);
+    if (options.verbose) console.log(epochLine(logs, options.epochs));
+    await cbs.epochEnd(epoch, epochLogs(logs));
+  }
+  const last = history.at(-1);
+  await cbs.trainEnd(last ? epochLogs(last) : {});
+  return fitHistory(history, params);
+}
+
