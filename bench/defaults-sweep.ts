@@ -373,7 +373,7 @@ async function runOnnx(seed: number, optimizer: Run['optimizer']): Promise<Run> 
       if (best === t.test.labels[i]) correct++;
     }
     accuracy = correct / t.test.n;
-    loss = await trainer.evaluate({ x: xt }, new ort.Tensor('float32', t.test.y, [t.test.n, 10]));
+    loss = (await trainer.evaluate({ x: xt }, new ort.Tensor('float32', t.test.y, [t.test.n, 10]))).loss;
     const g = trainer.optimizer!.stats.guard;
     capped = `${g.capped}/${g.reusedSteps}`;
     await trainer.dispose();

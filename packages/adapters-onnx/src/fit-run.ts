@@ -11,7 +11,7 @@ import { runPlannedEpochs } from 'ifngd/internal';
 import type { Tensor } from 'onnxruntime-common';
 import type { ModelAnalysis } from './analyze.js';
 import { checkFeeds, type Feeds } from './feeds.js';
-import { checkFit, gatherRows, sampleIdsOf, type Dataset, type FitOptions } from './fit.js';
+import { checkFit, gatherRows, onnxHistory, sampleIdsOf, type Dataset, type FitOptions, type OnnxEpochLogs, type OnnxEvaluation, type OnnxFitHistory } from './fit.js';
 import type { LossKind } from './loss.js';
 import type { StepOptions } from './options.js';
 import type { PlanState } from './plan-state.js';
@@ -33,16 +33,21 @@ export interface FitHost {
   open(fn: () => void | Promise<void>): Promise<void>;
   /** Counts a finished epoch. */
   endEpoch(): void;
+  /** Evaluates a dataset at the current parameters (not queued: the fit holds the queue). */
+  evaluate(data: Dataset): Promise<OnnxEvaluation>;
 }
 
-/** Runs `fit` (see `OnnxTrainer.fit`); returns the mean training loss of each epoch. */
-export async function runFit(host: FitHost, d: Dataset, o: FitOptions): Promise<number[]> {
+/** Runs `fit` (see `OnnxTrainer.fit`); returns the epochs' history. */
+export async function runFit(host: FitHost, d: Dataset, o: FitOptions): Promise<OnnxFitHistory> {
   const { data, options } = checkFit(d, o);
   const total = checkFeeds(host.an, data.inputs);
   checkTargets(host.ort, host.an, host.loss, data.targets, total);
   const seed = options.seed ?? 0;
   const ids = sampleIdsOf(options.sampleIds, total);
-  const history: number[] = [];
+  const val = options.validationData;
+  if (val) checkTargets(host.ort, host.an, host.loss, val.targets, checkFeeds(host.an, val.inputs)); // before any step
+  const logs: OnnxEpochLogs[] = [];
+  const epochs: number[] = [];
   await runPlannedEpochs<{ loss: number }>(
     {
       previous: host.plans.plan,
@@ -54,13 +59,19 @@ export async function runFit(host: FitHost, d: Dataset, o: FitOptions): Promise<
         return { loss: await host.step(feeds, gatherRows(host.ort, data.targets, rows), { batchKey, epoch }) };
       },
       async epochEnd(epoch, { loss, seconds }) {
-        history.push(loss);
-        await host.open(() => options.onEpochEnd?.(epoch, { loss, seconds }));
+        let info: OnnxEpochLogs = { loss, seconds };
+        if (val) {
+          const v = await host.evaluate(val);
+          info = { ...info, valLoss: v.loss, ...(v.accuracy === undefined ? {} : { valAccuracy: v.accuracy }) };
+        }
+        logs.push(info);
+        epochs.push(epoch);
+        await host.open(() => options.onEpochEnd?.(epoch, info));
         host.endEpoch();
       },
     },
     ids,
     { epochs: options.epochs, batchSize: options.batchSize, seed, ...(options.shuffle === undefined ? {} : { shuffle: options.shuffle }) },
   );
-  return history;
+  return onnxHistory(epochs, logs);
 }

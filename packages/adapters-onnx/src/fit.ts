@@ -31,8 +31,52 @@ export interface FitOptions {
    * finite `number`, e.g. a database key: right when samples are removed or replaced).
    */
   readonly sampleIds?: 'index' | readonly SampleId[];
-  /** After each epoch, with the mean training loss; may be async. */
-  readonly onEpochEnd?: (epoch: number, info: { loss: number; seconds: number }) => void | Promise<void>;
+  /** Evaluated after every epoch (`val_loss`, and `val_acc` under softmax cross-entropy). */
+  readonly validationData?: Dataset;
+  /** After each epoch, with its logs; may be async. */
+  readonly onEpochEnd?: (epoch: number, info: OnnxEpochLogs) => void | Promise<void>;
+}
+
+/** One epoch of {@link OnnxTrainer.fit}. */
+export interface OnnxEpochLogs {
+  /** Mean training loss (each batch's before its step, weighted by batch size). */
+  readonly loss: number;
+  /** Wall-clock seconds of the training pass (validation excluded). */
+  readonly seconds: number;
+  readonly valLoss?: number;
+  readonly valAccuracy?: number;
+}
+
+/** What `fit` returns: tfjs's `History` shape (`epoch`, `history` by log key) and the epochs' logs. */
+export interface OnnxFitHistory {
+  /** Trainer epochs trained, in order. */
+  readonly epoch: number[];
+  /** `loss`, and `val_loss` / `val_acc` with validation data: one value per epoch. */
+  readonly history: { readonly loss: number[]; readonly val_loss?: number[]; readonly val_acc?: number[] };
+  readonly logs: readonly OnnxEpochLogs[];
+}
+
+/** What `evaluate` returns. */
+export interface OnnxEvaluation {
+  /** Mean per-sample loss. */
+  readonly loss: number;
+  /** Top-1 accuracy (softmax cross-entropy only). */
+  readonly accuracy?: number;
+}
+
+/** The history of epochs `epochs` with logs `logs`. */
+export function onnxHistory(epochs: readonly number[], logs: readonly OnnxEpochLogs[]): OnnxFitHistory {
+  const val = logs.some((l) => l.valLoss !== undefined);
+  const acc = logs.some((l) => l.valAccuracy !== undefined);
+  return {
+    epoch: [...epochs],
+    history: {
+      loss: logs.map((l) => l.loss),
+      ...(val ? { val_loss: logs.map((l) => l.valLoss ?? NaN) } : {}),
+      ...(acc ? { val_acc: logs.map((l) => l.valAccuracy ?? NaN) } : {}),
+    },
+    logs,
+  };
 }
 
 const fail = (key: string, value: unknown, why: string): never => {
@@ -46,13 +90,17 @@ const fail = (key: string, value: unknown, why: string): never => {
  */
 export function checkFit(data: unknown, o: unknown): { data: Dataset; options: FitOptions } {
   if (typeof o !== 'object' || o === null || Array.isArray(o)) return fail('options', o, 'must be an object ({ epochs, batchSize, … })');
-  rejectUnknownKeys(o, ['epochs', 'batchSize', 'shuffle', 'seed', 'sampleIds', 'onEpochEnd'], 'fit.');
+  rejectUnknownKeys(o, ['epochs', 'batchSize', 'shuffle', 'seed', 'sampleIds', 'validationData', 'onEpochEnd'], 'fit.');
   const f = o as Record<string, unknown>;
   for (const key of ['epochs', 'batchSize']) if (!Number.isSafeInteger(f[key]) || (f[key] as number) < 1) fail(key, f[key], 'must be an integer ≥ 1');
   if (f.shuffle !== undefined && typeof f.shuffle !== 'boolean') fail('shuffle', f.shuffle, 'must be a boolean');
   if (f.seed !== undefined && !Number.isSafeInteger(f.seed)) fail('seed', f.seed, 'must be a safe integer');
   if (f.onEpochEnd !== undefined && typeof f.onEpochEnd !== 'function') fail('onEpochEnd', f.onEpochEnd, 'must be a function');
   if (f.sampleIds !== undefined && f.sampleIds !== 'index' && !Array.isArray(f.sampleIds)) fail('sampleIds', f.sampleIds, "must be 'index' or an array of ids");
+  const v = f.validationData as { inputs?: unknown; targets?: unknown } | undefined;
+  if (v !== undefined && (typeof v !== 'object' || v === null || typeof v.inputs !== 'object' || v.inputs === null || v.targets === undefined)) {
+    fail('validationData', v, 'must be a dataset { inputs, targets }');
+  }
   const d = data as { inputs?: unknown } | null;
   if (typeof d !== 'object' || d === null || typeof d.inputs !== 'object' || d.inputs === null) {
     throw new InvalidOptionError(`fit: the dataset must be { inputs, targets }, got ${show(data)}`, { key: 'fit.data', value: data });

@@ -15,7 +15,7 @@
  */
 export { OnnxTrainer } from './trainer.js';
 export type { OnnxTrainerOptions, StepOptions } from './options.js';
-export type { FitOptions, Dataset } from './fit.js';
+export type { FitOptions, Dataset, OnnxEpochLogs, OnnxEvaluation, OnnxFitHistory } from './fit.js';
 export type { OnnxKfacOptions } from './kfac.js';
 export type { ParameterInfo } from './analyze.js';
 export type { LossKind } from './loss.js';

@@ -14,7 +14,7 @@ import { Engine } from './engine.js';
 import { DisposedError } from './errors.js';
 import { exportWithParams } from './export-model.js';
 import { checkFeeds, type Feeds } from './feeds.js';
-import type { Dataset, FitOptions } from './fit.js';
+import type { Dataset, FitOptions, OnnxEvaluation, OnnxFitHistory } from './fit.js';
 import { runFit, type FitHost } from './fit-run.js';
 import { PlanState } from './plan-state.js';
 import { checkStepOptions, type OnnxTrainerOptions, type StepOptions } from './options.js';
@@ -33,6 +33,20 @@ const disposed = (): DisposedError => new DisposedError('the trainer was dispose
  * `epoch` are as before it. The asynchronous calls (`step`, `evaluate`, `predict`, `fit`) are queued and run
  * one at a time in call order; `dispose()` rejects the calls still waiting with `DisposedError`.
  */
+/** The fraction of rows whose largest output is the largest target (one-hot or probabilities), `[n, C]` row-major. */
+function top1(out: Float32Array | undefined, target: Float32Array, n: number): number {
+  if (!out || n === 0) return NaN;
+  const c = out.length / n;
+  const arg = (a: Float32Array, i: number): number => {
+    let best = 0;
+    for (let k = 1; k < c; k++) if ((a[i * c + k] as number) > (a[i * c + best] as number)) best = k;
+    return best;
+  };
+  let hits = 0;
+  for (let i = 0; i < n; i++) if (arg(out, i) === arg(target, i)) hits++;
+  return hits / n;
+}
+
 export class OnnxTrainer {
   /** Trainable parameters (initializers in Gemm / MatMul(+Add) / Conv roles), in layer order. */
   readonly parameters: readonly ParameterInfo[];
@@ -111,13 +125,21 @@ export class OnnxTrainer {
     return r.loss;
   }
 
-  /** Mean loss on a batch at the current parameters (no update), queued behind earlier calls. */
-  evaluate(feeds: Feeds, targets: Tensor): Promise<number> {
-    return this.#queue.run(async () => {
-      const n = checkFeeds(this.#an, feeds);
-      const target = checkTargets(this.#p.ort, this.#an, this.#p.o.loss, targets, n);
-      return this.#passes.loss(this.#passes.baseFeeds(feeds, this.#params, target), n);
-    });
+  /**
+   * Mean loss — and top-1 accuracy under softmax cross-entropy — on a batch at the current parameters (no update),
+   * queued behind earlier calls.
+   */
+  evaluate(feeds: Feeds, targets: Tensor): Promise<OnnxEvaluation> {
+    return this.#queue.run(() => this.#evaluate(feeds, targets));
+  }
+
+  async #evaluate(feeds: Feeds, targets: Tensor): Promise<OnnxEvaluation> {
+    const n = checkFeeds(this.#an, feeds);
+    const target = checkTargets(this.#p.ort, this.#an, this.#p.o.loss, targets, n);
+    const loss = await this.#passes.loss(this.#passes.baseFeeds(feeds, this.#params, target), n);
+    if (this.#p.o.loss !== 'softmax-cross-entropy') return { loss };
+    const out = (await this.#passes.forward(feeds, this.#params))[this.#an.output.name];
+    return { loss, accuracy: top1(out?.data as Float32Array, target.data as Float32Array, n) };
   }
 
   /** The forward pass at the current parameters, queued behind earlier calls: every model output. */
@@ -163,12 +185,13 @@ export class OnnxTrainer {
    * Trains for `epochs` on `ifngd`'s batch contract, as the tfjs trainer: samples are grouped into batches by a
    * {@link BatchPlan} keyed by sample identity (`sampleIds`, default the row number; the first plan a seeded
    * permutation, later calls keep every batch whose samples are all still present) and each epoch visits the
-   * batches in the order `permutation(B, mixSeed(seed, epoch))`. Returns the mean training loss of each epoch.
+   * batches in the order `permutation(B, mixSeed(seed, epoch))`. Returns tfjs's `History` shape: `history.loss`
+   * (and `val_loss`, `val_acc` with `validationData`, evaluated after every epoch) and the epochs' logs.
    * Options, ids, inputs and targets are validated before the first step; each step is a transaction (a throw
    * keeps the earlier steps of the fit), and the plan is adopted with the first completed step. One queued
    * call: calls made while `onEpochEnd` runs (e.g. an evaluation it awaits) run at once, before the fit goes on.
    */
-  fit(data: Dataset, options: FitOptions): Promise<number[]> {
+  fit(data: Dataset, options: FitOptions): Promise<OnnxFitHistory> {
     const { an, ort, o } = this.#p;
     const host: FitHost = {
       an,
@@ -179,6 +202,7 @@ export class OnnxTrainer {
       endEpoch: () => void this.epoch++,
       step: (f, t, so) => this.#step(f, t, so),
       open: (fn) => this.#queue.open(fn),
+      evaluate: (d) => this.#evaluate(d.inputs, d.targets),
     };
     return this.#queue.run(() => runFit(host, data, options));
   }

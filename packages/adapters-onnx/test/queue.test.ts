@@ -72,7 +72,8 @@ describe.each(CONFIGS)('%s: calls run in call order', (_name, options) => {
     const step = a.step({ x: batches[2]!.x }, batches[2]!.t, { batchKey: 'after' });
     await expect(rejected).rejects.toBeInstanceOf(TargetError);
     const [hist, loss] = await Promise.all([fit, step]);
-    expect(hist).toEqual(await b.fit({ inputs: { x }, targets: t }, { epochs: 2, batchSize: 4, seed: 3 }));
+    const histB = await b.fit({ inputs: { x }, targets: t }, { epochs: 2, batchSize: 4, seed: 3 });
+    expect([hist.epoch, hist.history]).toEqual([histB.epoch, histB.history]); // the logs' seconds differ
     expect(loss).toBe(await b.step({ x: batches[2]!.x }, batches[2]!.t, { batchKey: 'after' }));
     expectSame(snapshot(a), snapshot(b));
     await Promise.all([a.dispose(), b.dispose()]);
@@ -85,7 +86,7 @@ describe('onEpochEnd and dispose', () => {
   it('onEpochEnd may await an evaluation on its trainer: it runs at once, at the epoch-end parameters', async () => {
     const [a, b] = [await OnnxTrainer.create(bytes, { loss: 'softmax-cross-entropy', device }), await OnnxTrainer.create(bytes, { loss: 'softmax-cross-entropy', device })];
     const seen: number[] = [];
-    const evaluate = (t: OnnxTrainer) => t.evaluate({ x: batches[1]!.x }, batches[1]!.t);
+    const evaluate = async (t: OnnxTrainer) => (await t.evaluate({ x: batches[1]!.x }, batches[1]!.t)).loss;
     await a.fit(data, { epochs: 2, batchSize: 3, shuffle: false, onEpochEnd: async () => void seen.push(await evaluate(a)) });
     const want: number[] = [];
     for (let e = 0; e < 2; e++) {
