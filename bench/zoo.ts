@@ -26,8 +26,13 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { FngdTrainer, type FngdTrainerOptions } from '@ifngd/adapters-tfjs';
 
 const { values } = parseArgs({
-  options: { only: { type: 'string' }, backend: { type: 'string' }, epochs: { type: 'string', default: '4' }, batches: { type: 'string', default: '4' }, json: { type: 'string' } },
+  options: { only: { type: 'string' }, backend: { type: 'string' }, epochs: { type: 'string', default: '4' }, batches: { type: 'string', default: '4' }, json: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
 });
+if (values.help) {
+  console.log('npm run bench:zoo -- [--only NAME] [--backend wasm|cpu] [--epochs 4] [--batches 4] [--json FILE]\n\n' +
+    'Times FNGD (fresh and cached steps), KFAC, KFAC with its diagonal block and Adam on the model zoo in one loop.');
+  process.exit(0);
+}
 const EPOCHS = Number(values.epochs);
 const BATCHES = Number(values.batches);
 const BATCH = 128;

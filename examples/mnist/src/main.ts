@@ -40,6 +40,9 @@ interface Args {
   only: OptName[];
 }
 
+/** Paths are printed relative to where the command ran (`npm run demo` from the repository root runs it here). */
+const shownFrom = process.env['INIT_CWD'] ?? process.cwd();
+
 function parse(argv: string[]): Args {
   const { values } = parseArgs({
     args: argv,
@@ -117,7 +120,7 @@ async function main(): Promise<void> {
   if (diverged.length > 0) throw new Error(`${tunedFile}: no surviving trial for ${diverged.join(', ')}`);
   for (const o of absent) {
     console.log(
-      `note: ${o} is skipped — ${relative(process.cwd(), tunedFile)} holds no trial of it (tuned before ${o} joined the protocol); ` +
+      `note: ${o} is skipped — ${relative(shownFrom, tunedFile)} holds no trial of it (tuned before ${o} joined the protocol); ` +
         `\`npm run tune -- --task ${tuned.task} --batch ${tuned.batchSize}\` adds its trials and keeps the others`,
     );
   }
@@ -133,7 +136,7 @@ async function main(): Promise<void> {
   const seeds = Array.from({ length: args.seeds }, (_, i) => i + 1);
   console.log(
     `MNIST ${args.task} (${describeModel(args.task, args.model)}), ${sizes.train}/${sizes.test} real digits, batch ${args.batch}, ${epochs} epochs, ` +
-      `seeds ${seeds.join(',')}, backend ${backend}, initializer ${init}\ntuned settings: ${relative(process.cwd(), tunedFile)} (${tuned.trialsPerOptimizer} trials per optimizer, ${tuned.epochs} epochs, validation split)`,
+      `seeds ${seeds.join(',')}, backend ${backend}, initializer ${init}\ntuned settings: ${relative(shownFrom, tunedFile)} (${tuned.trialsPerOptimizer} trials per optimizer, ${tuned.epochs} epochs, validation split)`,
   );
   for (const o of only) console.log(`  ${o.padEnd(11)} ${describeConfig(tuned.best[o]!.config)}`);
 
@@ -245,7 +248,7 @@ async function main(): Promise<void> {
   const jsonPath = resolve(args.json ?? join(out, `${base}.json`));
   writeFileSync(jsonPath, JSON.stringify(report, null, 1) + '\n');
   files.push(jsonPath);
-  console.log(`\nwrote ${files.map((p) => relative(process.cwd(), p)).join(', ')}`);
+  console.log(`\nwrote ${files.map((p) => relative(shownFrom, p)).join(', ')}`);
 }
 
 main().catch((e: unknown) => {

@@ -14,6 +14,16 @@ import { OnnxTrainer } from '../src/index.js';
 import { buildModel, type ModelSpec } from '../src/internal.js';
 import { mulberry32 } from 'ifngd/internal';
 
+const HELP = `MNIST with FNGD on ONNX Runtime (an MLP and a small CNN built as ONNX in JS).
+
+  npm run demo:onnx -- [--model mlp|cnn|both] [--epochs 5] [--batch 128] [--lr 0.1] [--damping 0.1] [--momentum 0.9]
+
+Trains on 8,000 digits, reports test accuracy after every epoch from a plain InferenceSession on the exported model.`;
+if (process.argv.includes('--help') || process.argv.includes('-h')) {
+  console.log(HELP);
+  process.exit(0);
+}
+
 const arg = (k: string, d: string) => {
   const i = process.argv.indexOf(`--${k}`);
   return i >= 0 ? process.argv[i + 1]! : d;
