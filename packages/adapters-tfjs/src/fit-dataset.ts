@@ -42,6 +42,8 @@ export interface DatasetHost {
   /** The batch's inputs and targets in their one-tensor form, for its content fingerprint. */
   fingerprint(x: unknown, y: unknown): Promise<SampleId[]>;
   evaluate(x: unknown, y: unknown): Promise<Evaluation>;
+  /** Checks validation inputs and targets as `fit` does (typed errors), before any step. */
+  checkValidation(x: unknown, y: unknown): Promise<void>;
   endEpoch(): void;
   /** Keeps only these batches' coefficients (FNGD). */
   retain(keys: readonly BatchKey[]): void;
@@ -85,47 +87,66 @@ export async function runFitDataset(host: DatasetHost, dataset: unknown, o: unkn
   const options = checkOptions(o);
   if (typeof (dataset as DatasetLike | null)?.iterator !== 'function') throw optionError('dataset', dataset, 'fitDataset: expected a tf.data.Dataset (an object with iterator())');
   const d = dataset as DatasetLike;
+  if (options.validationData) await host.checkValidation(options.validationData[0], options.validationData[1]); // before any step
   const params = { epochs: options.epochs, initialEpoch: host.epoch, steps: options.batchesPerEpoch ?? 0, doValidation: options.validationData !== undefined, metrics: ['loss', ...(options.validationData ? ['val_loss'] : [])] };
   const cbs = new FitCallbackSet(options.callbacks, host.model, params);
   const history: EpochLogs[] = [];
+  // with batchesPerEpoch one iterator runs through every epoch (as tfjs: a repeated stream goes on); without,
+  // every epoch walks a fresh iterator to its end
+  const shared = options.batchesPerEpoch === undefined ? null : await d.iterator();
+  let known = options.batchesPerEpoch ?? 0; // batches per epoch as far as known (0 during a first open-ended epoch)
+  let exhausted = false;
   await cbs.trainBegin();
-  for (let e = 0; e < options.epochs && !cbs.stopRequested; e++) {
+  for (let e = 0; e < options.epochs && !cbs.stopRequested && !exhausted; e++) {
     const epoch = host.epoch;
     await cbs.epochBegin(epoch);
-    const it = await d.iterator();
+    const it = shared ?? (await d.iterator());
     const t0 = performance.now();
-    const keys: BatchKey[] = [];
+    const keys = new Set<BatchKey>();
     let sum = 0;
     let seen = 0;
     let fresh = 0;
-    for (let b = 0; options.batchesPerEpoch === undefined || b < options.batchesPerEpoch; b++) {
+    let b = 0;
+    for (; options.batchesPerEpoch === undefined || b < options.batchesPerEpoch; b++) {
       const next = await it.next();
       if (next.done) {
-        if (b === 0) throw optionError('dataset', dataset, `fitDataset: the dataset yielded no batch in epoch ${epoch}`);
+        if (shared) {
+          console.warn(`ifngd fitDataset: the dataset ran out after ${b} of ${options.batchesPerEpoch} batches in epoch ${epoch}; training stops (use dataset.repeat())`);
+          exhausted = true;
+        }
+        if (b === 0 && !shared) throw optionError('dataset', dataset, `fitDataset: the dataset yielded no batch in epoch ${epoch}`);
         break;
       }
-      const { x, y, ids } = element(next.value, b);
       try {
+        const { x, y, ids } = element(next.value, b);
+        const n = (tensorsOf(x)[0]?.shape[0] as number | undefined) ?? 0;
+        if (ids && (ids.length !== n || new Set(ids).size !== ids.length)) {
+          throw optionError('dataset', ids, `fitDataset: batch ${b}'s ids must be ${n} unique ids, one per sample`);
+        }
         const key = batchKeyOf(ids ?? (await host.fingerprint(x, y)));
-        await cbs.batchBegin(b, (tensorsOf(x)[0]?.shape[0] as number | undefined) ?? 0);
+        await cbs.batchBegin(b, n);
         const r = await host.step(x, y, key, epoch);
-        keys.push(key);
+        keys.add(key);
         sum += r.loss * r.n;
         seen += r.n;
         if (r.fresh) fresh++;
-        await cbs.batchEnd(epoch, b, { loss: r.loss, fresh: r.fresh, batches: options.batchesPerEpoch ?? -1, size: r.n });
+        await cbs.batchEnd(epoch, b, { loss: r.loss, fresh: r.fresh, batches: known, size: r.n });
       } finally {
-        tf.dispose([...tensorsOf(x), ...tensorsOf(y)]); // the dataset's batch tensors, as tfjs's fitDataset disposes them
+        const v = next.value as { xs?: unknown; ys?: unknown } | unknown[] | null;
+        const parts = Array.isArray(v) ? v : typeof v === 'object' && v !== null ? [(v as { xs?: unknown }).xs, (v as { ys?: unknown }).ys] : [];
+        tf.dispose(parts.flatMap(tensorsOf)); // the dataset's batch tensors, as tfjs's fitDataset disposes them
       }
       if (cbs.stopRequested) break;
     }
-    let logs: EpochLogs = { epoch, seconds: (performance.now() - t0) / 1000, trainLoss: seen > 0 ? sum / seen : NaN, freshBatches: fresh };
+    known = options.batchesPerEpoch ?? b;
+    if (seen === 0) break; // a shared iterator that ended at an epoch's start: no epoch to log
+    let logs: EpochLogs = { epoch, seconds: (performance.now() - t0) / 1000, trainLoss: sum / seen, freshBatches: fresh };
     if (options.validationData) {
       const v = await host.evaluate(options.validationData[0], options.validationData[1]);
       logs = { ...logs, valLoss: v.loss, ...(v.accuracy === undefined ? {} : { valAccuracy: v.accuracy }) };
     }
     host.endEpoch();
-    host.retain(keys);
+    host.retain([...keys]);
     history.push(logs);
     if (options.verbose) console.log(epochLine(logs, options.epochs));
     await cbs.epochEnd(epoch, epochLogs(logs));
@@ -134,4 +155,3 @@ export async function runFitDataset(host: DatasetHost, dataset: unknown, o: unkn
   await cbs.trainEnd(last ? epochLogs(last) : {});
   return fitHistory(history, params);
 }
-

@@ -33,7 +33,7 @@ export interface FitHost {
   /** The loss's name (null: custom, or several outputs), for `classWeight`. */
   readonly lossName: LossName | null;
   /** Runs the steps of `run` with the loss weighted by the extra target column (`sample-weights.ts`). */
-  weighted<T>(shape: readonly number[], run: () => Promise<T>): Promise<T>;
+  weighted<T>(shape: readonly number[], dtype: string, run: () => Promise<T>): Promise<T>;
 }
 
 /** `verbose`'s line for an epoch (tfjs's shape: epoch, seconds, loss, validation). */
@@ -66,7 +66,7 @@ export async function fitLoop(host: FitHost, xs: Tensor, ys: Tensor, options: Fi
   const yw = weightedTargets(targets, weights);
   weights.dispose();
   try {
-    return await host.weighted(targets.shape.slice(1), () => planned(host, xs, yw, options, yw, validationTargets, N, batchSize, seed));
+    return await host.weighted(targets.shape.slice(1), targets.dtype, () => planned(host, xs, yw, options, yw, validationTargets, N, batchSize, seed));
   } finally {
     yw.dispose();
   }

@@ -84,6 +84,7 @@ export function weightedTargets(y: Tensor, w: Tensor): Tensor {
  */
 export class LossWeighting {
   #shape: readonly number[] | null = null;
+  #dtype: 'float32' | 'int32' = 'float32';
 
   /** The loss the steps use. */
   wrap(base: PerSampleLoss): PerSampleLoss {
@@ -93,20 +94,23 @@ export class LossWeighting {
       return tf.tidy(() => {
         const n = y.shape[0] as number;
         const size = shape.reduce((a, b) => a * b, 1);
-        const t = tf.reshape(tf.slice(y, [0, 0], [n, size]), [n, ...shape]);
+        const flat = tf.reshape(tf.slice(y, [0, 0], [n, size]), [n, ...shape]);
+        const t = this.#dtype === 'int32' ? tf.cast(flat, 'int32') : flat; // a custom loss's int32 targets, as given
         const w = tf.reshape(tf.slice(y, [0, size], [n, 1]), [n]);
         return tf.mul(base(out, t), w) as Tensor1D;
       });
     };
   }
 
-  /** Runs `run` with the steps' targets carrying weights after per-sample targets of `shape`. */
-  async during<T>(shape: readonly number[], run: () => Promise<T>): Promise<T> {
+  /** Runs `run` with the steps' targets carrying weights after per-sample targets of `shape` and `dtype`. */
+  async during<T>(shape: readonly number[], dtype: string, run: () => Promise<T>): Promise<T> {
     this.#shape = shape;
+    this.#dtype = dtype === 'int32' ? 'int32' : 'float32';
     try {
       return await run();
     } finally {
       this.#shape = null;
+      this.#dtype = 'float32';
     }
   }
 }

@@ -29,7 +29,7 @@ export function fitHost(
   return {
     model,
     lossName,
-    weighted: (shape, run) => weighting.during(shape, run),
+    weighted: (shape, dtype, run) => weighting.during(shape, dtype, run),
     get plan() {
       return progress.plan;
     },

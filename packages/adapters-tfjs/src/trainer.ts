@@ -23,7 +23,7 @@ import { packTargets, packTargetsSync, type OutputLosses } from './output-losses
 import { TrainingProgress } from './progress.js';
 import type { StepContext } from './step-context.js';
 import { StepEngine } from './step-engine.js';
-import { OutputShapes, withDeferredTargetCheck, withLossTargets, withLossTargetsSync, type TargetValueCheck } from './targets.js';
+import { checkTargets, OutputShapes, withDeferredTargetCheck, withLossTargets, withLossTargetsSync, type TargetValueCheck } from './targets.js';
 import { checkCheckpoint, loadFromModel, saveToModel } from './trainer-checkpoint.js';
 import { CallQueue } from 'ifngd/internal';
 import { checkedFit, fitHost, withSplit } from './trainer-fit.js';
@@ -183,6 +183,7 @@ export class FngdTrainer {
               this.#packed('fitDataset', x, y, async (px, py) => ({ ...(await this.#trainOne('fitDataset', px, py, key, epoch)), n: (px as Tensor).shape[0] as number })),
             fingerprint: (x, y) => this.#packed('fitDataset', x, y, (px, py) => sampleIdsOf(this.#checkedTensor(px), this.#checkedTensor(py), 'content')),
             evaluate: (x, y) => this.evaluateAsync(x as TrainerData, y as TrainerData),
+            checkValidation: (x, y) => this.#packed('fitDataset (validationData)', x, y, async (px, py) => void (await checkTargets('fitDataset (validationData)', this.#shapes, this.#lossName, px, py))),
             endEpoch: () => this.#progress.endEpoch(),
             retain: (keys) => void this.optimizer?.retain(keys),
           },
@@ -269,7 +270,18 @@ export class FngdTrainer {
       checkFitOptions(options);
       if (options.validationSplit !== undefined) {
         const { validationSplit: split, ...rest } = options;
-        return this.#packed('fit', xs, ys, (px, py) => withSplit(px as Tensor, py as Tensor, split, (x, y, vx, vy) => checkedFit(host, this.#shapes, this.#lossName, x, y, { ...rest, validationData: [vx, vy] })));
+        return this.#packed('fit', xs, ys, (px, py) =>
+          withSplit(px as Tensor, py as Tensor, split, async (x, y, vx, vy) => {
+            // sample weights for every sample train with the training part's
+            const sw = rest.sampleWeight;
+            const cut = sw instanceof tf.Tensor && sw.rank === 1 && sw.shape[0] === (px as Tensor).shape[0] ? tf.slice(sw, [0], [x.shape[0] as number]) : null;
+            try {
+              return await checkedFit(host, this.#shapes, this.#lossName, x, y, { ...rest, validationData: [vx, vy], ...(cut ? { sampleWeight: cut } : {}) });
+            } finally {
+              cut?.dispose();
+            }
+          }),
+        );
       }
       const val = this.#io ? options.validationData : undefined;
       if (!val || !Array.isArray(val)) return this.#packed('fit', xs, ys, (px, py) => checkedFit(host, this.#shapes, this.#lossName, px as Tensor, py as Tensor, options));

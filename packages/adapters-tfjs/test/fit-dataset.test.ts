@@ -6,14 +6,14 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { FngdTrainer, InvalidOptionError, type DatasetLike } from '../src/index.js';
 import { classData, mlp, useCpu } from './helpers.js';
 
 beforeAll(useCpu);
 
 /** A dataset over `x`, `y` in batches of `size`; `order(epoch)` permutes the samples each epoch (default: fixed). */
-function dataset(x: tf.Tensor, y: tf.Tensor, size: number, o: { order?: (epoch: number) => number[]; ids?: boolean; shape?: 'pair' | 'bad' } = {}): DatasetLike {
+function dataset(x: tf.Tensor, y: tf.Tensor, size: number, o: { order?: (epoch: number) => number[]; ids?: boolean; badIds?: boolean; shape?: 'pair' | 'bad' } = {}): DatasetLike {
   let epoch = 0;
   const n = x.shape[0] as number;
   return {
@@ -34,7 +34,8 @@ function dataset(x: tf.Tensor, y: tf.Tensor, size: number, o: { order?: (epoch: 
             tf.dispose([xs, ys]);
             return { value: { inputs: 1 }, done: false };
           }
-          return { value: o.shape === 'pair' ? [xs, ys] : { xs, ys, ...(o.ids ? { ids: rows.map((r) => `s${r}`) } : {}) }, done: false };
+          const ids = o.badIds ? ['same'] : rows.map((r) => `s${r}`);
+          return { value: o.shape === 'pair' ? [xs, ys] : { xs, ys, ...(o.ids ? { ids } : {}) }, done: false };
         },
       };
     },
@@ -68,9 +69,13 @@ describe('fitDataset', () => {
     expect(h.logs.map((l) => l.freshBatches)).toEqual([3, 3, 3]);
     expect(tr.stats?.cachedBatches).toBe(3);
     expect(tr.stats?.evictedBatches).toBe(6);
-    const short = await tr.fitDataset(dataset(x, y, 8), { epochs: 2, batchesPerEpoch: 2 });
-    expect(tr.stats?.steps).toBe(9 + 4);
+    // batchesPerEpoch: one iterator through the epochs (as tfjs); a stream that runs out stops the training
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const short = await tr.fitDataset(dataset(x, y, 8), { epochs: 3, batchesPerEpoch: 2 });
+    expect(tr.stats?.steps).toBe(9 + 3);
     expect(short.logs).toHaveLength(2);
+    expect(warn).toHaveBeenCalledTimes(1);
+    warn.mockRestore();
     tr.dispose();
     tf.dispose([x, y]);
   });
@@ -85,6 +90,7 @@ describe('fitDataset', () => {
       [{ next: () => null }, { epochs: 1 }, 'dataset'],
       [dataset(x, y, 8), { epochs: 0 }, 'epochs'],
       [dataset(x, y, 8), { epochs: 1, batchSize: 4 }, 'batchSize'],
+      [dataset(x, y, 8, { ids: true, badIds: true }), { epochs: 1 }, 'dataset'],
       [{ iterator: async () => ({ next: async () => ({ value: undefined, done: true }) }) }, { epochs: 1 }, 'dataset'],
     ] as const) {
       const e = await tr.fitDataset(ds as DatasetLike, options as never).catch((err: unknown) => err);
@@ -93,5 +99,18 @@ describe('fitDataset', () => {
     }
     tr.dispose();
     tf.dispose([x, y]);
+  });
+
+  it('malformed elements and ids leak no tensors; validationData is checked before any step', async () => {
+    const [x, y] = classData(16, [6], 3, 8);
+    const tr = await FngdTrainer.create(mlp(6, 5, 3, 9), { loss: 'softmax-cross-entropy' });
+    const count = tf.memory().numTensors;
+    await expect(tr.fitDataset(dataset(x, y, 8, { ids: true, badIds: true }), { epochs: 1 })).rejects.toThrow(/2 unique ids|8 unique ids/);
+    expect(tf.memory().numTensors).toBe(count);
+    const badY = tf.zeros([16, 4]);
+    await expect(tr.fitDataset(dataset(x, y, 8), { epochs: 1, validationData: [x, badY] })).rejects.toThrow(/validationData/);
+    expect(tr.stats?.steps ?? 0).toBe(0);
+    tr.dispose();
+    tf.dispose([x, y, badY]);
   });
 });

@@ -70,6 +70,20 @@ describe('weighted losses', () => {
     tf.dispose([x, y, w, w2]);
   });
 
+  it("a custom loss keeps its int32 targets under weights; validationSplit takes full-length weights", async () => {
+    const [x, y] = classData(12, [5], 3, 9);
+    const labels = tf.tidy(() => tf.cast(tf.argMax(y, 1), 'int32'));
+    const sparse = (out: tf.Tensor, t: tf.Tensor) => softmaxCrossEntropy(out, tf.cast(tf.oneHot(t as tf.Tensor1D, 3), 'float32'));
+    const tr = await FngdTrainer.create(mlp(5, 4, 3, 10), { loss: sparse });
+    const w = tf.fill([12], 2);
+    const h = await tr.fit(x, labels, { epochs: 1, batchSize: 6, sampleWeight: w });
+    expect(Number.isFinite(h.logs[0]!.trainLoss)).toBe(true);
+    const split = await tr.fit(x, labels, { epochs: 1, batchSize: 4, sampleWeight: w, validationSplit: 0.25 });
+    expect(split.logs[0]!.valLoss).toBeDefined();
+    tr.dispose();
+    tf.dispose([x, y, labels, w]);
+  });
+
   it.each([
     ['sampleWeight of the wrong shape', { sampleWeight: 'shape' }, 'sampleWeight'],
     ['a negative sample weight', { sampleWeight: 'negative' }, 'sampleWeight'],
