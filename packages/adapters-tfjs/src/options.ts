@@ -84,7 +84,7 @@ export function checkFitOptions(options: unknown): void {
   if (!isPlainObject(options)) throw optionError('options', options, 'fit: options `{ epochs }` are required');
   checkKeys('fit', options, FIT_KEYS);
   const shuffle = options['shuffle'];
-  if (shuffle !== undefined && typeof shuffle !== 'boolean') throw optionError('shuffle', shuffle, 'fit: must be a boolean');
+  if (shuffle !== undefined && typeof shuffle !== 'boolean' && shuffle !== 'samples') throw optionError('shuffle', shuffle, "fit: must be true, false or 'samples'");
   const val = options['validationData'];
   if (val !== undefined && !(Array.isArray(val) && val.length === 2)) throw optionError('validationData', val, 'fit: must be a pair [xs, ys]');
   const split = options['validationSplit'];

@@ -122,8 +122,13 @@ export interface FitOptions {
   readonly batchSize?: number;
   /** Seeds the fixed partition and the per-epoch batch order. Default 0. */
   readonly seed?: number;
-  /** Shuffle the batch order each epoch. Default true. */
-  readonly shuffle?: boolean;
+  /**
+   * `true` (default): a fixed partition of the samples into batches (keyed by identity, so their coefficients are
+   * reused), visited in a shuffled order each epoch; `false`: plan order; `'samples'`: the samples re-partitioned
+   * every epoch, as tfjs's `shuffle` — every batch is new, so FNGD computes every coefficient afresh (the cost of
+   * `refresh: 'always'`) and the cache keeps the last epoch's batches.
+   */
+  readonly shuffle?: boolean | 'samples';
   /**
    * Sample identity, which batch keys follow: `'content'` (default: a hash of each sample's x and y, so that
    * appended, removed or replaced samples are recognised without help), `'index'` (the row number: right for

@@ -168,3 +168,20 @@ describe('data that changes between runs: batch keys follow sample identity', ()
   });
 });
 
+
+describe("fit with shuffle: 'samples' (tfjs's shuffle)", () => {
+  it('re-partitions every epoch: every batch is new (fresh coefficients), the cache keeps the last epoch', async () => {
+    const [x, y] = classData(24, [6], 3, 13);
+    const tr = await FngdTrainer.create(mlp(6, 5, 3, 14), { loss: 'softmax-cross-entropy', fngd: firstEpoch });
+    const h = await tr.fit(x, y, { epochs: 3, batchSize: 8, seed: 2, shuffle: 'samples' });
+    expect(h.logs.map((l) => l.freshBatches)).toEqual([3, 3, 3]);
+    expect(tr.stats?.cachedBatches).toBe(3);
+    expect(tr.stats?.evictedBatches).toBe(6);
+    const keys = tr.batchPlan!.batches.map((b) => b.key);
+    await tr.fit(x, y, { epochs: 1, batchSize: 8, seed: 2 }); // back to a fixed partition: a new one
+    expect(tr.batchPlan!.batches.map((b) => b.key)).not.toEqual(keys);
+    await expect(tr.fit(x, y, { epochs: 1, shuffle: 'rows' as never })).rejects.toThrow(/'samples'/);
+    tr.dispose();
+    tf.dispose([x, y]);
+  });
+});

@@ -39,8 +39,12 @@ export interface PlannedFitOptions {
   readonly epochs: number;
   readonly batchSize: number;
   readonly seed: number;
-  /** Shuffle the batch order each epoch (default true). */
-  readonly shuffle?: boolean;
+  /**
+   * `true` (default): one partition, the batch order shuffled each epoch; `false`: plan order; `'samples'`: the
+   * samples re-partitioned every epoch (a plan seeded by `mixSeed(seed, epoch)`, adopted with the epoch's first
+   * step) — every batch is new, so FNGD computes every batch's coefficients afresh.
+   */
+  readonly shuffle?: boolean | 'samples';
 }
 
 /**
@@ -53,27 +57,37 @@ export async function runPlannedEpochs<R extends { readonly loss: number }>(
   options: PlannedFitOptions,
 ): Promise<void> {
   const { epochs, batchSize, seed } = options;
-  let planned: { plan: BatchPlan; change: PlanChange };
-  try {
-    planned = planBatches(ids, { batchSize, seed, previous: host.previous });
-  } catch (e) {
-    if (!(e instanceof InvalidArgumentError)) throw e;
-    throw new InvalidOptionError(`fit: sampleIds: ${e.message}`, { key: 'fit.sampleIds', value: ids });
-  }
-  const { plan, change } = planned;
+  const planFor = (planSeed: number, previous: BatchPlan | null): { plan: BatchPlan; change: PlanChange } => {
+    try {
+      return planBatches(ids, { batchSize, seed: planSeed, previous });
+    } catch (e) {
+      if (!(e instanceof InvalidArgumentError)) throw e;
+      throw new InvalidOptionError(`fit: sampleIds: ${e.message}`, { key: 'fit.sampleIds', value: ids });
+    }
+  };
   const row = new Map<SampleId, number>();
   ids.forEach((id, i) => row.set(id, i));
-  const rows = plan.batches.map((b) => b.ids.map((id) => row.get(id) as number));
+  const repartition = options.shuffle === 'samples';
+  let current = planFor(seed, host.previous); // checks the ids before any step
+  let rows: number[][] = [];
   let adopted = false;
   const adopt = (): void => {
-    if (!adopted) host.adopt(plan, change);
+    if (!adopted) host.adopt(current.plan, current.change);
     adopted = true;
   };
-  const B = rows.length;
   for (let e = 0; e < epochs; e++) {
     const epoch = host.epoch();
+    if (repartition) {
+      const previous = adopted ? current.plan : host.previous;
+      current = planFor(mixSeed(seed, epoch), null);
+      current = { plan: current.plan, change: { kept: 0, dropped: previous ? previous.batches.length : 0, added: current.plan.batches.length } };
+      adopted = false;
+    }
+    const plan = current.plan;
+    rows = plan.batches.map((b) => b.ids.map((id) => row.get(id) as number));
+    const B = rows.length;
     await host.epochBegin?.(epoch);
-    const order = options.shuffle === false ? Array.from({ length: B }, (_, i) => i) : permutation(B, mixSeed(seed, epoch));
+    const order = options.shuffle === false || repartition ? Array.from({ length: B }, (_, i) => i) : permutation(B, mixSeed(seed, epoch));
     const t0 = performance.now();
     let sum = 0;
     let seen = 0;

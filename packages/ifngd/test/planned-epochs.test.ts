@@ -63,3 +63,20 @@ describe('runPlannedEpochs', () => {
     expect(log.steps).toEqual([]);
   });
 });
+
+describe("runPlannedEpochs with shuffle: 'samples'", () => {
+  it('re-partitions the samples every epoch (a plan per epoch, adopted with its first step); every sample once per epoch', async () => {
+    const { h, log } = host();
+    const adopted: BatchPlan[] = [];
+    h.adopt = (plan) => void adopted.push(plan);
+    const ids = Array.from({ length: 12 }, (_, i) => i);
+    await runPlannedEpochs(h, ids, { epochs: 3, batchSize: 4, seed: 5, shuffle: 'samples' });
+    expect(adopted).toHaveLength(3);
+    for (let e = 0; e < 3; e++) {
+      const keys = log.steps.slice(3 * e, 3 * e + 3).map(([, key]) => key);
+      expect(keys).toEqual(adopted[e]!.batches.map((b) => b.key));
+      expect(log.steps.slice(3 * e, 3 * e + 3).flatMap(([rows]) => rows).sort((a, b) => a - b)).toEqual(ids);
+    }
+    expect(adopted[1]!.batches[0]!.key).not.toBe(adopted[0]!.batches[0]!.key);
+  });
+});
