@@ -114,10 +114,16 @@ export function callbackModel(layers: object | null, flag: StoppableModel): Stop
 export class FitCallbackSet {
   readonly #list: readonly unknown[];
   readonly #model: StoppableModel;
+  readonly #open: <T>(fn: () => T | Promise<T>) => Promise<T>;
 
-  constructor(callbacks: unknown, model: StoppableModel, params: Record<string, unknown>) {
+  /**
+   * `open` runs a hook with the trainer's call queue open, so that calls a hook makes (an `evaluate`, even a
+   * `trainBatch`) run at once instead of waiting for the `fit` that called it.
+   */
+  constructor(callbacks: unknown, model: StoppableModel, params: Record<string, unknown>, open: <T>(fn: () => T | Promise<T>) => Promise<T> = async (fn) => fn()) {
     this.#list = callbackList(callbacks);
     this.#model = model;
+    this.#open = open;
     model.stopTraining = false;
     for (const c of this.#list) {
       if (isCallbackObject(c)) {
@@ -136,7 +142,7 @@ export class FitCallbackSet {
     for (const c of this.#list) {
       const f = (c as Record<string, unknown>)[hook];
       // tf.Callbacks resolve every log value as a number or a scalar tensor: theirs are the numeric ones
-      if (typeof f === 'function') await (f as Hook).apply(c, isCallbackObject(c) ? args.map(numericLogs) : args);
+      if (typeof f === 'function') await this.#open(() => (f as Hook).apply(c, isCallbackObject(c) ? args.map(numericLogs) : args));
     }
   }
 

@@ -37,6 +37,8 @@ export interface FitDatasetOptions {
 export interface DatasetHost {
   readonly epoch: number;
   readonly model: StoppableModel;
+  /** Runs user code (a callback) with the trainer's call queue open. */
+  open<T>(fn: () => T | Promise<T>): Promise<T>;
   /** One step on a batch (inputs and targets as the user gave them; checked and packed by the trainer). */
   step(x: unknown, y: unknown, key: BatchKey, epoch: number): Promise<BatchResult & { readonly n: number }>;
   /** The batch's inputs and targets in their one-tensor form, for its content fingerprint. */
@@ -89,7 +91,7 @@ export async function runFitDataset(host: DatasetHost, dataset: unknown, o: unkn
   const d = dataset as DatasetLike;
   if (options.validationData) await host.checkValidation(options.validationData[0], options.validationData[1]); // before any step
   const params = { epochs: options.epochs, initialEpoch: host.epoch, steps: options.batchesPerEpoch ?? 0, doValidation: options.validationData !== undefined, metrics: ['loss', ...(options.validationData ? ['val_loss'] : [])] };
-  const cbs = new FitCallbackSet(options.callbacks, host.model, params);
+  const cbs = new FitCallbackSet(options.callbacks, host.model, params, host.open);
   const history: EpochLogs[] = [];
   // with batchesPerEpoch one iterator runs through every epoch (as tfjs: a repeated stream goes on); without,
   // every epoch walks a fresh iterator to its end

@@ -20,6 +20,8 @@ export interface FitHost {
   readonly plan: BatchPlan | null;
   /** Trainer epoch. */
   readonly epoch: number;
+  /** Runs user code (a callback) with the trainer's call queue open. */
+  open<T>(fn: () => T | Promise<T>): Promise<T>;
   /** What a `tf.Callback` gets as its model (the LayersModel, or a stand-in): its `stopTraining` ends the fit. */
   readonly model: StoppableModel;
   /** Adopts the plan of this `fit` (with its first completed step, or at the end when no step runs). */
@@ -88,7 +90,7 @@ async function planned(
   const ids = await sampleIdsOf(xs, ys, options.sampleIds ?? 'content');
   const steps = Math.ceil(N / batchSize);
   const params = { epochs, initialEpoch: host.epoch, samples: N, steps, batchSize, doValidation: options.validationData !== undefined, metrics: ['loss', ...(options.validationData ? ['val_loss'] : [])] };
-  const cbs = new FitCallbackSet(options.callbacks, host.model, params);
+  const cbs = new FitCallbackSet(options.callbacks, host.model, params, host.open);
   const history: EpochLogs[] = [];
   await cbs.trainBegin();
   await runPlannedEpochs<BatchResult>(

@@ -22,6 +22,7 @@ export function fitHost(
   model: StoppableModel,
   lossName: LossName | null,
   weighting: LossWeighting,
+  open: <T>(fn: () => T | Promise<T>) => Promise<T>,
   step: (x: Tensor, y: Tensor, batchKey: BatchKey, epoch: number) => Promise<BatchResult>,
   evaluate: (x: Tensor, y: Tensor) => Promise<Evaluation>,
   adopted: (plan: BatchPlan) => void = () => {},
@@ -29,6 +30,7 @@ export function fitHost(
   return {
     model,
     lossName,
+    open,
     weighted: (shape, dtype, run) => weighting.during(shape, dtype, run),
     get plan() {
       return progress.plan;

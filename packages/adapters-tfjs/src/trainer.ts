@@ -179,6 +179,7 @@ export class FngdTrainer {
               return progress.epoch;
             },
             model: callbackModel(this.#layers, this.#stopFlag),
+            open: (fn) => this.#queue.open(fn),
             step: (x, y, key, epoch) =>
               this.#packed('fitDataset', x, y, async (px, py) => ({ ...(await this.#trainOne('fitDataset', px, py, key, epoch)), n: (px as Tensor).shape[0] as number })),
             fingerprint: (x, y) => this.#packed('fitDataset', x, y, (px, py) => sampleIdsOf(this.#checkedTensor(px), this.#checkedTensor(py), 'content')),
@@ -262,6 +263,7 @@ export class FngdTrainer {
         callbackModel(this.#layers, this.#stopFlag),
         this.#lossName,
         this.#weighting,
+        (fn) => this.#queue.open(fn),
         (x, y, key, epoch) => this.#step(x, y, key, epoch),
         (x, y) => evaluateAsync(this.#evalC, this.#lossName, x, y),
         // an adopted plan bounds the coefficient cache to its batches

@@ -164,3 +164,27 @@ describe('validationSplit and verbose', () => {
     tf.dispose([x, y, xt, yt, xv, yv]);
   });
 });
+
+describe('callbacks and the call queue', () => {
+  it('a callback that awaits a trainBatch on its own trainer runs it at once (no deadlock), before the fit goes on', async () => {
+    const model = mlp(6, 5, 3, 15);
+    const tr = await FngdTrainer.create(model, { loss: 'softmax-cross-entropy' });
+    const [x, y] = classData(16, [6], 3, 15);
+    const order: string[] = [];
+    await tr.fit(x, y, {
+      epochs: 2,
+      batchSize: 8,
+      callbacks: {
+        onEpochEnd: async (e) => {
+          const r = await tr.trainBatch(x, y, { batchKey: `extra-${e}` });
+          order.push(`extra ${e} ${Number.isFinite(r.loss)}`);
+        },
+        onEpochBegin: (e) => void order.push(`epoch ${e}`),
+      },
+    });
+    expect(order).toEqual(['epoch 0', 'extra 0 true', 'epoch 1', 'extra 1 true']);
+    expect(tr.stats?.steps).toBe(2 * 2 + 2);
+    tr.dispose();
+    tf.dispose([x, y]);
+  });
+});
