@@ -21,8 +21,12 @@ export interface Dataset {
 export interface FitOptions {
   readonly epochs: number;
   readonly batchSize: number;
-  /** Visit the planned batches in a seeded order per epoch, `permutation(B, mixSeed(seed, epoch))`; default true. */
-  readonly shuffle?: boolean;
+  /**
+   * `true` (default): visit the planned batches in a seeded order per epoch, `permutation(B, mixSeed(seed, epoch))`;
+   * `false`: plan order; `'samples'`: re-partition the samples every epoch (tfjs's `shuffle`; every batch is new,
+   * so FNGD computes every coefficient afresh).
+   */
+  readonly shuffle?: boolean | 'samples';
   /** Seeds the batch plan (the partition of samples into batches) and the per-epoch order; default 0. */
   readonly seed?: number;
   /**
@@ -93,7 +97,7 @@ export function checkFit(data: unknown, o: unknown): { data: Dataset; options: F
   rejectUnknownKeys(o, ['epochs', 'batchSize', 'shuffle', 'seed', 'sampleIds', 'validationData', 'onEpochEnd'], 'fit.');
   const f = o as Record<string, unknown>;
   for (const key of ['epochs', 'batchSize']) if (!Number.isSafeInteger(f[key]) || (f[key] as number) < 1) fail(key, f[key], 'must be an integer ≥ 1');
-  if (f.shuffle !== undefined && typeof f.shuffle !== 'boolean') fail('shuffle', f.shuffle, 'must be a boolean');
+  if (f.shuffle !== undefined && typeof f.shuffle !== 'boolean' && f.shuffle !== 'samples') fail('shuffle', f.shuffle, "must be true, false or 'samples'");
   if (f.seed !== undefined && !Number.isSafeInteger(f.seed)) fail('seed', f.seed, 'must be a safe integer');
   if (f.onEpochEnd !== undefined && typeof f.onEpochEnd !== 'function') fail('onEpochEnd', f.onEpochEnd, 'must be a function');
   if (f.sampleIds !== undefined && f.sampleIds !== 'index' && !Array.isArray(f.sampleIds)) fail('sampleIds', f.sampleIds, "must be 'index' or an array of ids");

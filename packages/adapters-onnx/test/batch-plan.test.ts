@@ -83,6 +83,25 @@ describe('fit: one batch contract', () => {
     tf.dispose([xs, ys]);
   });
 
+  it("shuffle: 'samples' re-partitions every epoch, the same way as the tfjs trainer", async () => {
+    const N = 14;
+    const onnx = await OnnxTrainer.create(bytes, { ...options, device });
+    const onnxKeys = recordKeys(onnx.optimizer!);
+    await onnx.fit(data(N), { epochs: 3, batchSize: 4, seed: 3, shuffle: 'samples' });
+    const xs = tf.randomNormal([N, 6], 0, 1, 'float32', 1);
+    const ys = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(Array.from({ length: N }, (_, i) => i % 3), 'int32'), 3), 'float32'));
+    const tfjs = await FngdTrainer.create(tfMlp(6, 5, 3, 1), { loss: 'softmax-cross-entropy', device, fngd: { learningRate: 0.2, damping: 1 } });
+    const tfjsKeys = recordKeys(tfjs.optimizer!);
+    await tfjs.fit(xs, ys, { epochs: 3, batchSize: 4, seed: 3, sampleIds: 'index', shuffle: 'samples' });
+    expect(onnxKeys).toEqual(tfjsKeys);
+    expect(onnx.batchPlan).toEqual(tfjs.batchPlan);
+    expect(new Set(onnxKeys).size).toBe(12); // every epoch's batches are new
+    expect(onnx.optimizer!.stats.cachedBatches).toBe(4);
+    await onnx.dispose();
+    tfjs.dispose();
+    tf.dispose([xs, ys]);
+  });
+
   it('appended samples: the unchanged batches keep their keys and their cached coefficients are used', async () => {
     const t = await OnnxTrainer.create(bytes, { ...options, device });
     const all = data(15);
