@@ -12,7 +12,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { batchKeyOf, type BatchKey, type SampleId } from 'ifngd';
 import { optionError } from './errors.js';
-import { epochLine } from './fit-loop.js';
+import { epochNumbering } from './fit-loop.js';
+import { verboseCallback } from './verbose.js';
 import { callbackList, epochLogs, FitCallbackSet, fitHistory, type FitHistory, type StoppableModel } from './fit-callbacks.js';
 import type { BatchResult, EpochLogs, Evaluation, FitCallbacks, TfCallback, TrainerData } from './trainer-types.js';
 
@@ -23,13 +24,16 @@ export interface DatasetLike {
 
 /** Options of `FngdTrainer.fitDataset` (tfjs's `ModelFitDatasetArgs`, in part). */
 export interface FitDatasetOptions {
+  /** Epochs to run; with `initialEpoch`, the epoch number to end before (tfjs's meaning). */
   readonly epochs: number;
+  /** As tfjs's: the first epoch's number (callbacks, logs, history); the fit runs `epochs − initialEpoch` epochs. */
+  readonly initialEpoch?: number;
   /** Batches per epoch; default: until the dataset's iterator is exhausted. */
   readonly batchesPerEpoch?: number;
   /** Validation inputs and targets, evaluated after every epoch. */
   readonly validationData?: readonly [TrainerData, TrainerData];
   readonly callbacks?: FitCallbacks | TfCallback | readonly (FitCallbacks | TfCallback)[];
-  /** 0 (default): silent; 1 or 2: one line per epoch on the console. */
+  /** 0 (default): silent; 1: a progress bar per epoch in a Node terminal, else one line per epoch; 2: one line per epoch. */
   readonly verbose?: 0 | 1 | 2;
 }
 
@@ -51,7 +55,7 @@ export interface DatasetHost {
   retain(keys: readonly BatchKey[]): void;
 }
 
-const KEYS = ['epochs', 'batchesPerEpoch', 'validationData', 'callbacks', 'verbose'];
+const KEYS = ['epochs', 'initialEpoch', 'batchesPerEpoch', 'validationData', 'callbacks', 'verbose'];
 
 function checkOptions(o: unknown): FitDatasetOptions {
   if (typeof o !== 'object' || o === null || Array.isArray(o)) throw optionError('options', o, 'fitDataset: options `{ epochs }` are required');
@@ -64,6 +68,8 @@ function checkOptions(o: unknown): FitDatasetOptions {
   if (v !== undefined && !(Array.isArray(v) && v.length === 2)) throw optionError('validationData', v, 'fitDataset: must be a pair [xs, ys]');
   const verbose = r['verbose'];
   if (verbose !== undefined && verbose !== 0 && verbose !== 1 && verbose !== 2) throw optionError('verbose', verbose, 'fitDataset: must be 0, 1 or 2');
+  const initial = r['initialEpoch'];
+  if (initial !== undefined && (!Number.isSafeInteger(initial) || (initial as number) < 0)) throw optionError('initialEpoch', initial, 'fitDataset: must be an integer ≥ 0');
   callbackList(r['callbacks']);
   return o as FitDatasetOptions;
 }
@@ -90,8 +96,10 @@ export async function runFitDataset(host: DatasetHost, dataset: unknown, o: unkn
   if (typeof (dataset as DatasetLike | null)?.iterator !== 'function') throw optionError('dataset', dataset, 'fitDataset: expected a tf.data.Dataset (an object with iterator())');
   const d = dataset as DatasetLike;
   if (options.validationData) await host.checkValidation(options.validationData[0], options.validationData[1]); // before any step
-  const params = { epochs: options.epochs, initialEpoch: host.epoch, steps: options.batchesPerEpoch ?? 0, doValidation: options.validationData !== undefined, metrics: ['loss', ...(options.validationData ? ['val_loss'] : [])] };
-  const cbs = new FitCallbackSet(options.callbacks, host.model, params, host.open);
+  const n = epochNumbering(options.epochs, options.initialEpoch, host.epoch);
+  const params = { epochs: n.end, initialEpoch: n.label(host.epoch), steps: options.batchesPerEpoch ?? 0, doValidation: options.validationData !== undefined, metrics: ['loss', ...(options.validationData ? ['val_loss'] : [])] };
+  const callbacks = [...(options.verbose ? [verboseCallback(options.verbose, n.end)] : []), ...callbackList(options.callbacks)];
+  const cbs = new FitCallbackSet(callbacks, host.model, params, host.open);
   const history: EpochLogs[] = [];
   // with batchesPerEpoch one iterator runs through every epoch (as tfjs: a repeated stream goes on); without,
   // every epoch walks a fresh iterator to its end
@@ -99,9 +107,10 @@ export async function runFitDataset(host: DatasetHost, dataset: unknown, o: unkn
   let known = options.batchesPerEpoch ?? 0; // batches per epoch as far as known (0 during a first open-ended epoch)
   let exhausted = false;
   await cbs.trainBegin();
-  for (let e = 0; e < options.epochs && !cbs.stopRequested && !exhausted; e++) {
+  for (let e = 0; e < n.count && !cbs.stopRequested && !exhausted; e++) {
     const epoch = host.epoch;
-    await cbs.epochBegin(epoch);
+    const label = n.label(epoch);
+    await cbs.epochBegin(label);
     const it = shared ?? (await d.iterator());
     const t0 = performance.now();
     const keys = new Set<BatchKey>();
@@ -132,7 +141,7 @@ export async function runFitDataset(host: DatasetHost, dataset: unknown, o: unkn
         sum += r.loss * r.n;
         seen += r.n;
         if (r.fresh) fresh++;
-        await cbs.batchEnd(epoch, b, { loss: r.loss, fresh: r.fresh, batches: known, size: r.n });
+        await cbs.batchEnd(label, b, { loss: r.loss, fresh: r.fresh, batches: known, size: r.n });
       } finally {
         const v = next.value as { xs?: unknown; ys?: unknown } | unknown[] | null;
         const parts = Array.isArray(v) ? v : typeof v === 'object' && v !== null ? [(v as { xs?: unknown }).xs, (v as { ys?: unknown }).ys] : [];
@@ -142,7 +151,7 @@ export async function runFitDataset(host: DatasetHost, dataset: unknown, o: unkn
     }
     known = options.batchesPerEpoch ?? b;
     if (seen === 0) break; // a shared iterator that ended at an epoch's start: no epoch to log
-    let logs: EpochLogs = { epoch, seconds: (performance.now() - t0) / 1000, trainLoss: sum / seen, freshBatches: fresh };
+    let logs: EpochLogs = { epoch: label, seconds: (performance.now() - t0) / 1000, trainLoss: sum / seen, freshBatches: fresh };
     if (options.validationData) {
       const v = await host.evaluate(options.validationData[0], options.validationData[1]);
       logs = { ...logs, valLoss: v.loss, ...(v.accuracy === undefined ? {} : { valAccuracy: v.accuracy }) };
@@ -150,8 +159,7 @@ export async function runFitDataset(host: DatasetHost, dataset: unknown, o: unkn
     host.endEpoch();
     host.retain([...keys]);
     history.push(logs);
-    if (options.verbose) console.log(epochLine(logs, options.epochs));
-    await cbs.epochEnd(epoch, epochLogs(logs));
+    await cbs.epochEnd(label, epochLogs(logs));
   }
   const last = history.at(-1);
   await cbs.trainEnd(last ? epochLogs(last) : {});

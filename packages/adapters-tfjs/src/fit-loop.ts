@@ -10,8 +10,9 @@ import { runPlannedEpochs } from 'ifngd/internal';
 import { AdapterArgumentError } from './errors.js';
 import type { LossName } from './losses.js';
 import { sampleWeights, weightedTargets } from './sample-weights.js';
-import { epochLogs, FitCallbackSet, fitHistory, type FitHistory, type StoppableModel } from './fit-callbacks.js';
+import { callbackList, epochLogs, FitCallbackSet, fitHistory, type FitHistory, type StoppableModel } from './fit-callbacks.js';
 import { sampleIdsOf } from './sample-ids.js';
+import { verboseCallback } from './verbose.js';
 import type { BatchResult, EpochLogs, Evaluation, FitOptions } from './trainer-types.js';
 
 /** The trainer as the fit loop sees it. */
@@ -38,13 +39,22 @@ export interface FitHost {
   weighted<T>(shape: readonly number[], dtype: string, run: () => Promise<T>): Promise<T>;
 }
 
-/** `verbose`'s line for an epoch (tfjs's shape: epoch, seconds, loss, validation). */
-export function epochLine(l: EpochLogs, epochs: number): string {
-  const parts = [`Epoch ${l.epoch + 1} (${epochs} in this fit)`, `${l.seconds.toFixed(1)}s`, `loss=${l.trainLoss.toFixed(4)}`];
-  if (l.valLoss !== undefined) parts.push(`val_loss=${l.valLoss.toFixed(4)}`);
-  if (l.valAccuracy !== undefined) parts.push(`val_acc=${l.valAccuracy.toFixed(4)}`);
-  parts.push(`fresh batches=${l.freshBatches}`);
-  return parts.join(' - ');
+/**
+ * How a fit numbers its epochs for callbacks, logs and the history: from the trainer's epoch count, or — given
+ * tfjs's `initialEpoch` — from `initialEpoch`, with `epochs` the number to end before (tfjs's meaning). `count`
+ * is how many the fit runs; `end` the number after the last.
+ */
+export interface EpochNumbering {
+  readonly count: number;
+  readonly end: number;
+  /** The number of the trainer's epoch `epoch` (the fit started at trainer epoch `start`). */
+  label(epoch: number): number;
+}
+
+/** The numbering of a fit of `epochs` starting at trainer epoch `start`. */
+export function epochNumbering(epochs: number, initialEpoch: number | undefined, start: number): EpochNumbering {
+  if (initialEpoch === undefined) return { count: epochs, end: start + epochs, label: (e) => e };
+  return { count: Math.max(0, epochs - initialEpoch), end: Math.max(epochs, initialEpoch), label: (e) => initialEpoch + (e - start) };
 }
 
 /**
@@ -86,11 +96,12 @@ async function planned(
   batchSize: number,
   seed: number,
 ): Promise<FitHistory> {
-  const { epochs } = options;
   const ids = await sampleIdsOf(xs, ys, options.sampleIds ?? 'content');
   const steps = Math.ceil(N / batchSize);
-  const params = { epochs, initialEpoch: host.epoch, samples: N, steps, batchSize, doValidation: options.validationData !== undefined, metrics: ['loss', ...(options.validationData ? ['val_loss'] : [])] };
-  const cbs = new FitCallbackSet(options.callbacks, host.model, params, host.open);
+  const n = epochNumbering(options.epochs, options.initialEpoch, host.epoch);
+  const params = { epochs: n.end, initialEpoch: n.label(host.epoch), samples: N, steps, batchSize, doValidation: options.validationData !== undefined, metrics: ['loss', ...(options.validationData ? ['val_loss'] : [])] };
+  const callbacks = [...(options.verbose ? [verboseCallback(options.verbose, n.end)] : []), ...callbackList(options.callbacks)];
+  const cbs = new FitCallbackSet(callbacks, host.model, params, host.open);
   const history: EpochLogs[] = [];
   await cbs.trainBegin();
   await runPlannedEpochs<BatchResult>(
@@ -98,7 +109,7 @@ async function planned(
       previous: host.plan,
       epoch: () => host.epoch,
       adopt: (plan, change) => host.setPlan(plan, change),
-      epochBegin: (epoch) => cbs.epochBegin(epoch),
+      epochBegin: (epoch) => cbs.epochBegin(n.label(epoch)),
       stop: () => cbs.stopRequested,
       async step(rows, key, epoch, position) {
         await cbs.batchBegin(position, rows.length);
@@ -113,9 +124,9 @@ async function planned(
           yb.dispose();
         }
       },
-      stepDone: (r, rows, epoch, position, batches) => cbs.batchEnd(epoch, position, { ...r, batches, size: rows.length }),
+      stepDone: (r, rows, epoch, position, batches) => cbs.batchEnd(n.label(epoch), position, { ...r, batches, size: rows.length }),
       async epochEnd(epoch, { loss, seconds, results }) {
-        let logs: EpochLogs = { epoch, seconds, trainLoss: loss, freshBatches: results.filter((r) => r.fresh).length };
+        let logs: EpochLogs = { epoch: n.label(epoch), seconds, trainLoss: loss, freshBatches: results.filter((r) => r.fresh).length };
         if (options.validationData) {
           const [vx, vy] = options.validationData as readonly [Tensor, Tensor]; // tensors here (the trainer packs several inputs)
           const v = await host.evaluate(vx, validationTargets ?? vy);
@@ -123,12 +134,11 @@ async function planned(
         }
         host.endEpoch();
         history.push(logs);
-        if (options.verbose) console.log(epochLine(logs, epochs));
-        await cbs.epochEnd(epoch, epochLogs(logs));
+        await cbs.epochEnd(logs.epoch, epochLogs(logs));
       },
     },
     ids,
-    { epochs, batchSize, seed, ...(options.shuffle === undefined ? {} : { shuffle: options.shuffle }) },
+    { epochs: n.count, batchSize, seed, ...(options.shuffle === undefined ? {} : { shuffle: options.shuffle }) },
   );
   const last = history.at(-1);
   await cbs.trainEnd(last ? epochLogs(last) : {});

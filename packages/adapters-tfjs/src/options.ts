@@ -11,7 +11,7 @@ import type { LossName } from './losses.js';
 /** The keys of `FngdTrainerOptions`. */
 const TRAINER_KEYS = ['loss', 'lossWeights', 'fngd', 'kfac', 'optimizer', 'device', 'perSample', 'skipLayers'] as const;
 /** The keys of `FitOptions`. */
-const FIT_KEYS = ['epochs', 'batchSize', 'seed', 'shuffle', 'sampleIds', 'validationData', 'validationSplit', 'verbose', 'sampleWeight', 'classWeight', 'callbacks'] as const;
+const FIT_KEYS = ['epochs', 'initialEpoch', 'batchSize', 'seed', 'shuffle', 'sampleIds', 'validationData', 'validationSplit', 'verbose', 'sampleWeight', 'classWeight', 'callbacks'] as const;
 const LOSS_NAMES: readonly LossName[] = ['softmax-cross-entropy', 'sigmoid-cross-entropy', 'mse'];
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -94,5 +94,7 @@ export function checkFitOptions(options: unknown): void {
   }
   const verbose = options['verbose'];
   if (verbose !== undefined && verbose !== 0 && verbose !== 1 && verbose !== 2) throw optionError('verbose', verbose, 'fit: must be 0, 1 or 2');
+  const initial = options['initialEpoch'];
+  if (initial !== undefined && (!Number.isSafeInteger(initial) || (initial as number) < 0)) throw optionError('initialEpoch', initial, 'fit: must be an integer ≥ 0');
   callbackList(options['callbacks']);
 }

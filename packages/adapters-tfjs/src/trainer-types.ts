@@ -76,7 +76,7 @@ export interface BatchResult {
 
 /** Logs of one epoch. */
 export interface EpochLogs {
-  /** Trainer epoch (0-based, continues across `fit` calls). */
+  /** The epoch's number: the trainer's epoch (0-based, continues across `fit` calls), or counted from `initialEpoch`. */
   readonly epoch: number;
   /** Wall-clock seconds of the training pass (validation excluded). */
   readonly seconds: number;
@@ -117,7 +117,15 @@ export interface TfCallback {
 
 /** Options of {@link FngdTrainer.fit}. */
 export interface FitOptions {
+  /** Epochs to run; with `initialEpoch`, the epoch number to end before (tfjs's meaning). */
   readonly epochs: number;
+  /**
+   * As tfjs's `initialEpoch`, for resuming: the first epoch's number in callbacks, logs and the history; the fit
+   * runs `epochs − initialEpoch` epochs (none when `epochs ≤ initialEpoch`). Without it epochs are numbered by the
+   * trainer's own count ({@link FngdTrainer.epoch}, which a checkpoint restores). Either way the trainer's count,
+   * which seeds the batch order, advances by the epochs run.
+   */
+  readonly initialEpoch?: number;
   /** Default 128. */
   readonly batchSize?: number;
   /** Seeds the fixed partition and the per-epoch batch order. Default 0. */
@@ -151,7 +159,10 @@ export interface FitOptions {
    * and binary sigmoid targets `[n, 1]`; multiplied with `sampleWeight` when both are given.
    */
   readonly classWeight?: Readonly<Record<number, number>>;
-  /** 0 (default): silent; 1 or 2: one line per epoch on the console (loss, validation, seconds, fresh batches). */
+  /**
+   * 0 (default): silent; 1: a progress bar per epoch in a Node terminal (one line per epoch in a browser or when
+   * the output is not a terminal); 2: one line per epoch (seconds, loss, validation, fresh batches).
+   */
   readonly verbose?: 0 | 1 | 2;
   readonly callbacks?: FitCallbacks | TfCallback | readonly (FitCallbacks | TfCallback)[];
 }

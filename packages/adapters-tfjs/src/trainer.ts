@@ -165,7 +165,7 @@ export class FngdTrainer {
    * Trains on a stream of batches — a `tf.data.Dataset` of `{ xs, ys }` (or `[xs, ys]`, optionally `{ xs, ys, ids }`)
    * elements, as tfjs's `model.fitDataset` — for `epochs` epochs of `batchesPerEpoch` batches (default: until the
    * iterator ends). A batch's key is its sample ids (given, or a content fingerprint), so a changed batch never gets
-   * another's coefficients; the cache keeps each epoch's batches. Callbacks, `validationData`, `verbose` and the
+   * another's coefficients; the cache keeps each epoch's batches. Callbacks, `validationData`, `initialEpoch`, `verbose` and the
    * returned `tf.History` are `fit`'s. Each batch's tensors are disposed after its step, as in tfjs. Queued like
    * {@link FngdTrainer.fit}.
    */

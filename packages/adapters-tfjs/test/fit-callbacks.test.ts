@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { FngdTrainer, InvalidOptionError, type FunctionModel } from '../src/index.js';
+import { progressBar, verboseCallback } from '../src/verbose.js';
 import { classData, mlp, useCpu } from './helpers.js';
 
 beforeAll(useCpu);
@@ -154,7 +155,7 @@ describe('validationSplit and verbose', () => {
     const h = await tr.fit(xt, yt, { epochs: 2, batchSize: 10, seed: 2, sampleIds: 'index', validationData: [xv, yv] });
     expect(split).toEqual(h.logs.flatMap((l) => [l.trainLoss, l.valLoss ?? NaN]));
     expect(lines).toHaveLength(2);
-    expect(lines[0]).toMatch(/^Epoch 1 .* loss=\d\.\d{4} - val_loss=\d\.\d{4} - val_acc=/);
+    expect(lines[0]).toMatch(/^Epoch 1\/2 - \d+\.\ds - loss=\d\.\d{4} - val_loss=\d\.\d{4} - val_acc=/);
     const bad = await tr.fit(x, y, { epochs: 1, validationSplit: 0.25, validationData: [xv, yv] }).catch((e: unknown) => e);
     expect(bad).toBeInstanceOf(InvalidOptionError);
     expect((bad as InvalidOptionError).key).toBe('validationSplit');
@@ -162,6 +163,53 @@ describe('validationSplit and verbose', () => {
     await expect(tr.fit(tf.slice(x, [0], [1]), tf.slice(y, [0], [1]), { epochs: 1, validationSplit: 0.5 })).rejects.toThrow(/leaves 0 to train on/);
     tr.dispose();
     tf.dispose([x, y, xt, yt, xv, yv]);
+  });
+});
+
+describe('initialEpoch and the verbose progress bar', () => {
+  it('initialEpoch numbers the epochs as tfjs does and runs epochs − initialEpoch of them; the trainer counts them as usual', async () => {
+    const [x, y] = classData(20, [6], 3, 21);
+    const tr = await FngdTrainer.create(mlp(6, 5, 3, 21), { loss: 'softmax-cross-entropy' });
+    const seen: number[] = [];
+    const h = await tr.fit(x, y, { epochs: 5, initialEpoch: 3, batchSize: 10, callbacks: { onEpochBegin: (e) => void seen.push(e) } });
+    expect(seen).toEqual([3, 4]);
+    expect(h.epoch).toEqual([3, 4]);
+    expect(h.params['initialEpoch']).toBe(3);
+    expect(h.params['epochs']).toBe(5);
+    expect(tr.epoch).toBe(2);
+    // nothing to run: epochs ≤ initialEpoch, as in tfjs
+    const none = await tr.fit(x, y, { epochs: 2, initialEpoch: 2 });
+    expect(none.epoch).toEqual([]);
+    expect(tr.epoch).toBe(2);
+    // without it, the trainer's own count numbers them
+    const next = await tr.fit(x, y, { epochs: 1, batchSize: 10 });
+    expect(next.epoch).toEqual([2]);
+    for (const bad of [-1, 1.5, '1']) {
+      const e = await tr.fit(x, y, { epochs: 3, initialEpoch: bad as number }).catch((err: unknown) => err);
+      expect(e).toBeInstanceOf(InvalidOptionError);
+      expect((e as InvalidOptionError).key).toBe('initialEpoch');
+    }
+    expect(tr.epoch).toBe(3);
+    tr.dispose();
+    tf.dispose([x, y]);
+  });
+
+  it('verbose: 1 redraws a progress bar per batch on a terminal and ends each epoch with its line; verbose: 2 prints the lines alone', () => {
+    const drawn: string[] = [];
+    const lines: string[] = [];
+    const sink = { redraw: (t: string) => void drawn.push(t), line: (t: string) => void lines.push(t) };
+    const epochLogsAt = (e: number) => ({ epoch: e, seconds: 0.25, trainLoss: 0.5, freshBatches: 2, loss: 0.5 });
+    const batch = (b: number, loss: number) => ({ loss, fresh: true, batches: 4, size: 8, batch: b });
+    for (const level of [1, 2] as const) {
+      const cb = verboseCallback(level, 3, sink);
+      cb.onEpochBegin(1);
+      cb.onBatchEnd(0, batch(0, 1));
+      cb.onBatchEnd(1, batch(1, 0.5));
+      cb.onEpochEnd(1, epochLogsAt(1));
+    }
+    expect(drawn).toEqual([`Epoch 2/3 [${'='.repeat(8)}${' '.repeat(22)}] 1/4 - loss=1.0000`, `Epoch 2/3 [${'='.repeat(15)}${' '.repeat(15)}] 2/4 - loss=0.7500`]);
+    expect(lines).toEqual(['Epoch 2/3 - 0.3s - loss=0.5000 - fresh batches=2', 'Epoch 2/3 - 0.3s - loss=0.5000 - fresh batches=2']);
+    expect(progressBar(0, 1, 3, 0, 0.1)).toBe('Epoch 1/1 3 batches - loss=0.1000');
   });
 });
 

@@ -61,6 +61,23 @@ describe('fitDataset', () => {
     tf.dispose([x, y]);
   });
 
+  it('initialEpoch numbers the epochs from it and runs epochs − initialEpoch (tfjs); verbose prints a line per epoch', async () => {
+    const [x, y] = classData(16, [6], 3, 6);
+    const tr = await FngdTrainer.create(mlp(6, 5, 3, 6), { loss: 'softmax-cross-entropy' });
+    const lines: string[] = [];
+    const log = vi.spyOn(console, 'log').mockImplementation((m: string) => void lines.push(m));
+    const h = await tr.fitDataset(dataset(x, y, 8), { epochs: 4, initialEpoch: 2, verbose: 2 });
+    log.mockRestore();
+    expect(h.epoch).toEqual([2, 3]);
+    expect(lines.map((l) => l.slice(0, 9))).toEqual(['Epoch 3/4', 'Epoch 4/4']);
+    expect(tr.epoch).toBe(2);
+    const bad = await tr.fitDataset(dataset(x, y, 8), { epochs: 4, initialEpoch: -2 }).catch((e: unknown) => e);
+    expect((bad as InvalidOptionError).key).toBe('initialEpoch');
+    expect(tr.epoch).toBe(2);
+    tr.dispose();
+    tf.dispose([x, y]);
+  });
+
   it('a reshuffled stream computes every batch fresh, and the cache keeps one epoch; batchesPerEpoch bounds an epoch', async () => {
     const [x, y] = classData(24, [6], 3, 4);
     const shuffle = (e: number) => Array.from({ length: 24 }, (_, i) => (i * 5 + e * 7) % 24);
