@@ -1,5 +1,5 @@
 /**
- * Every TypeScript block of the READMEs (and of the extension guide) compiles against the packages' public APIs (strict settings of
+ * Every TypeScript block of the READMEs (and of the guides that hold code) compiles against the packages' public APIs (strict settings of
  * tsconfig.base.json). Blocks are written to test/docs/.snippets (git-ignored) and checked by one `tsc` run.
  */
 import { execFile } from 'node:child_process';
@@ -20,6 +20,10 @@ const READMES = [
   'packages/adapters-tfjs/README.md',
   'packages/adapters-onnx/README.md',
   'docs/guides/layer-blocks.md',
+  'docs/guides/optimizer.md',
+  'docs/guides/kfac.md',
+  'docs/guides/errors-and-recovery.md',
+  'docs/guides/tfjs-trainer.md',
 ];
 
 describe('extractSnippets', () => {

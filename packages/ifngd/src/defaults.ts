@@ -39,7 +39,7 @@
  * rate (1) between the two.
  *
  * The old OnnxTrainer defaults (lr 0.1, λ 0.1, no momentum) reached 41 % on tfjs and 33 % on ONNX Runtime, against
- * Adam's 89 %. The package README has the full table.
+ * Adam's 89 %. The full table: docs/research/defaults.md in the repository.
  */
 export const FNGD_DEFAULTS = Object.freeze({
   learningRate: 0.5,
