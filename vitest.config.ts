@@ -6,7 +6,7 @@ export default defineConfig({
   resolve: { conditions: ['@ifngd/source', 'import', 'module', 'node', 'default'] },
   ssr: { resolve: { conditions: ['@ifngd/source', 'import', 'node', 'default'] } },
   test: {
-    include: ['packages/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts', 'test/docs/**/*.test.ts', 'test/errors/**/*.test.ts'],
+    include: ['packages/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts', 'test/docs/**/*.test.ts', 'test/errors/**/*.test.ts', 'test/cli/**/*.test.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',

@@ -38,6 +38,20 @@ const option = (name: string): string | undefined => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? args[i + 1] : undefined;
 };
+if (flag('help') || flag('h') || args.includes('-h')) {
+  console.log(`npm run bench -- [--quick] [--backend cpu|webgpu] [--only SUBSTRING] [--json FILE]
+
+Times @ifngd/linalg-gpu (GEMM, Gram, Cholesky, batched SPD solves) and FNGD's curvature step on every available
+backend beside peers in the same process (tfjs-backend-wasm matMul on the CPU; tfjs-backend-webgpu matMul and
+jax-js Cholesky on WebGPU), and KFAC's per-step costs against FNGD's.
+
+  --quick            fewer sizes and repetitions
+  --backend B        one backend only (default: every available one)
+  --only SUBSTRING   only the cases whose name contains it
+  --json FILE        also write the rows as JSON (the committed ones are under bench/results/)
+  -h, --help         this text`);
+  process.exit(0);
+}
 const quick = flag('quick');
 const only = option('only');
 const jsonFile = option('json');

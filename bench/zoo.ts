@@ -29,8 +29,17 @@ const { values } = parseArgs({
   options: { only: { type: 'string' }, backend: { type: 'string' }, epochs: { type: 'string', default: '4' }, batches: { type: 'string', default: '4' }, json: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
 });
 if (values.help) {
-  console.log('npm run bench:zoo -- [--only NAME] [--backend wasm|cpu] [--epochs 4] [--batches 4] [--json FILE]\n\n' +
-    'Times FNGD (fresh and cached steps), KFAC, KFAC with its diagonal block and Adam on the model zoo in one loop.');
+  console.log(`npm run bench:zoo -- [--only NAME] [--backend wasm|cpu] [--epochs 4] [--batches 4] [--json FILE]
+
+Times FNGD (fresh and cached steps), KFAC, KFAC with its diagonal block and Adam on the model zoo, interleaved in
+one loop; a fresh step computes a batch's coefficients, a cached one reuses them.
+
+  --only NAME      one model of the zoo
+  --backend B      only the models timed on it (wasm; cpu for the convolutional ones)
+  --epochs N       passes over the batches (default 4; the first is fresh)
+  --batches N      batches of 128 per pass (default 4)
+  --json FILE      also write the rows as JSON (the committed run: bench/results/zoo.json)
+  -h, --help       this text`);
   process.exit(0);
 }
 const EPOCHS = Number(values.epochs);

@@ -40,6 +40,26 @@ interface Args {
   only: OptName[];
 }
 
+const HELP = `npm run demo -- [flags]
+
+Trains MNIST (real digits) with every optimizer at its tuned setting (examples/mnist/tuned/), several seeds in
+lockstep, then prints per-epoch tables, the return-on-investment summary, and writes charts and a JSON report.
+The default run (classifier, batch 128) takes about 15 minutes on two CPU cores, the autoencoder longer; --quick
+about a minute.
+
+  --task classifier|autoencoder   what to train (default classifier)
+  --model mlp|cnn                 the classifier's model (default mlp; the autoencoder is an MLP)
+  --batch N                       batch size, one of the tuned ones: 128, 512, 1024 (default 128)
+  --seeds K                       seeds 1..K (default 3; --quick: 1)
+  --epochs N                      epochs (default: the tuned horizon; --quick: 3)
+  --quick                         2,000 / 500 digits, 3 epochs, one seed: a smoke run
+  --backend auto|cpu|wasm|webgpu  tfjs backend (default auto: wasm where it trains the model)
+  --optimizers a,b,…              a subset of ${OPTIMIZERS.join(', ')}
+  --tuned FILE                    tuned settings (default: the committed file for task and batch)
+  --out DIR                       where charts and the JSON go (default mnist-out, under examples/mnist)
+  --json FILE                     the JSON report's path (default DIR/<run>.json)
+  -h, --help                      this text`;
+
 /** Paths are printed relative to where the command ran (`npm run demo` from the repository root runs it here). */
 const shownFrom = process.env['INIT_CWD'] ?? process.cwd();
 
@@ -63,9 +83,7 @@ function parse(argv: string[]): Args {
     strict: true,
   });
   if (values.help) {
-    console.log(
-      'flags: --task classifier|autoencoder --batch N --seeds K --tuned FILE --backend cpu|wasm|webgpu|auto --epochs N --quick --out DIR --json FILE --optimizers fngd,adam,… --model mlp|cnn',
-    );
+    console.log(HELP);
     process.exit(0);
   }
   const int = (name: string, v: string | undefined): number | null => {
@@ -120,8 +138,8 @@ async function main(): Promise<void> {
   if (diverged.length > 0) throw new Error(`${tunedFile}: no surviving trial for ${diverged.join(', ')}`);
   for (const o of absent) {
     console.log(
-      `note: ${o} is skipped — ${relative(shownFrom, tunedFile)} holds no trial of it (tuned before ${o} joined the protocol); ` +
-        `\`npm run tune -- --task ${tuned.task} --batch ${tuned.batchSize}\` adds its trials and keeps the others`,
+      `note: ${o} is skipped — ${relative(shownFrom, tunedFile)} holds no trial of it (tuned before ${o} joined the protocol);\n` +
+        `      \`npm run tune -- --task ${tuned.task} --batch ${tuned.batchSize}\` adds its trials and keeps the others`,
     );
   }
   if (only.length === 0) throw new Error(`${tunedFile}: none of ${args.only.join(', ')} was tuned`);
@@ -135,10 +153,16 @@ async function main(): Promise<void> {
   const [xTest, yTest] = tensors(args.task, data.test.images, data.test.labels, data.test.count);
   const seeds = Array.from({ length: args.seeds }, (_, i) => i + 1);
   console.log(
-    `MNIST ${args.task} (${describeModel(args.task, args.model)}), ${sizes.train}/${sizes.test} real digits, batch ${args.batch}, ${epochs} epochs, ` +
+    `MNIST ${args.task} (${describeModel(args.task, args.model)}), ${sizes.train}/${sizes.test} real digits, batch ${args.batch}, ${epochs} epochs,\n` +
       `seeds ${seeds.join(',')}, backend ${backend}, initializer ${init}\ntuned settings: ${relative(shownFrom, tunedFile)} (${tuned.trialsPerOptimizer} trials per optimizer, ${tuned.epochs} epochs, validation split)`,
   );
   for (const o of only) console.log(`  ${o.padEnd(11)} ${describeConfig(tuned.best[o]!.config)}`);
+  if (only.some((o) => o.startsWith('fngd') || o === 'kfac')) {
+    console.log(
+      "(n fresh): batches whose FNGD coefficients were computed in that epoch — the others reused the cached ones —\n" +
+        'or, for KFAC, the steps that refreshed its inverses.',
+    );
+  }
 
   // warm-up (JIT, wasm compilation) so that the first timed optimizer is not penalised
   for (const name of ['sgd', 'fngd'] as const) {
@@ -248,7 +272,7 @@ async function main(): Promise<void> {
   const jsonPath = resolve(args.json ?? join(out, `${base}.json`));
   writeFileSync(jsonPath, JSON.stringify(report, null, 1) + '\n');
   files.push(jsonPath);
-  console.log(`\nwrote ${files.map((p) => relative(shownFrom, p)).join(', ')}`);
+  console.log(`\nwrote:\n${files.map((p) => `  ${relative(shownFrom, p)}`).join('\n')}`);
 }
 
 main().catch((e: unknown) => {

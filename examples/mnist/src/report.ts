@@ -293,40 +293,77 @@ function verdicts(metric: Metric, summary: readonly OptimizerSummary[], seeds: n
   return out;
 }
 
-/** Prints the report's tables. */
-export function printReport(r: Report): void {
+/** A value of the metric without its unit (the table headers carry it): accuracy in %, loss as is. */
+function bare(metric: Metric, v: number | null): string {
+  if (v === null) return 'n/a';
+  return metric === 'testAccuracy' ? (v * 100).toFixed(1) : v.toFixed(1);
+}
+
+/** A bare difference to Adam in the metric's unit (percentage points or loss). */
+function bareDelta(metric: Metric, d: number): string {
+  const v = metric === 'testAccuracy' ? d * 100 : d;
+  return `${v >= 0 ? '+' : ''}${v.toFixed(1)}`;
+}
+
+/** The lines `printReport` prints (every one at most 120 characters for the demo's optimizers). */
+export function reportLines(r: Report): string[] {
   const { metric } = r;
   const f = (x: number | null, d = 2): string => (x === null ? 'n/a' : x.toFixed(d));
-  const sp = (s: Spread | null, fm: (v: number) => string): string =>
-    s ? `${fm(s.median)} [${fm(s.min)}–${fm(s.max)}]` : 'n/a';
-  const fm = (v: number): string => fmtMetric(metric, v);
-  console.log(
-    `\nPer-epoch median ${metric === 'testAccuracy' ? 'test accuracy' : 'test loss'} over seeds ${r.seeds.join(',')} (Δ vs Adam at the same epoch):`,
-  );
+  const unit = metric === 'testAccuracy' ? 'test accuracy (%)' : 'test loss';
+  const out: string[] = [];
+  out.push('', `Per-epoch median ${unit} over seeds ${r.seeds.join(',')} (in brackets: the difference to Adam):`);
   const adam = r.summary.find((s) => s.optimizer === 'adam');
-  console.log('epoch' + r.summary.map((s) => s.optimizer.padStart(22)).join(''));
+  const width = Math.max(13, ...r.summary.map((s) => s.optimizer.length + 1));
+  out.push('epoch' + r.summary.map((s) => s.optimizer.padStart(width)).join(''));
   for (let e = 0; e < r.epochs; e++) {
     const cells = r.summary.map((s) => {
       const v = s.perEpoch[e] ?? null;
       const a = adam?.perEpoch[e] ?? null;
-      const d = v !== null && a !== null && s !== adam ? ` (${fmtDelta(metric, v - a)})` : '';
-      return `${fmtMetric(metric, v)}${d}`.padStart(22);
+      const d = v !== null && a !== null && s !== adam ? ` (${bareDelta(metric, v - a)})` : '';
+      return `${bare(metric, v)}${d}`.padStart(width);
     });
-    console.log(String(e + 1).padStart(5) + cells.join(''));
+    out.push(String(e + 1).padStart(5) + cells.join(''));
   }
-  console.log(
-    `\nROI summary — target ${fm(r.target.value)} (${r.target.rule}); equal-time point ${r.equalTime.toFixed(1)} s; median [min–max] over ${r.seeds.length} seed(s):`,
+  out.push(
+    '',
+    `Return on investment — target ${fmtMetric(metric, r.target.value)} (${r.target.rule});`,
+    `median over ${r.seeds.length} seed(s), [min–max]; equal-time point T = ${r.equalTime.toFixed(1)} s.`,
   );
-  for (const s of r.summary) {
-    console.log(
-      `  ${s.optimizer.padEnd(11)} final ${sp(s.final, fm)}; time to target ${sp(s.timeToTarget, (v) => `${v.toFixed(1)} s`)} (${s.reached}/${r.seeds.length} seeds, ${f(s.timeToTargetVsAdam)}× Adam); ` +
-        `epoch 1 ${f(s.epoch1VsSgd)}× SGD (+${f(s.investmentSeconds, 1)} s), steady ${f(s.steadyVsSgd)}× SGD; at ${r.equalTime.toFixed(0)} s: ${fmtMetric(metric, s.atEqualTime)}` +
-        (s.factorizations !== null ? `; ${s.factorizations} factorizations` : '') +
-        (s.optimizer.startsWith('fngd') && r.summary.some((x) => x.optimizer === 'kfac')
-          ? `; time to target ÷ KFAC's ${f(timeToTargetVsKfac(r.summary, s))}`
-          : '') +
-        (s.diverged ? `; ${s.diverged} diverged` : ''),
-    );
-  }
-  for (const v of r.verdicts) console.log(`  → ${v}`);
+  const withKfac = r.summary.some((x) => x.optimizer === 'kfac');
+  const head = ['optimizer', 'final [min–max]', 'to target', '÷ Adam', ...(withKfac ? ['÷ KFAC'] : []), 'ep 1 ÷ SGD', 'later ÷ SGD', 'at T', 'factoriz.'];
+  const rows = r.summary.map((s) => {
+    const final = s.final ? `${bare(metric, s.final.median)} [${bare(metric, s.final.min)}–${bare(metric, s.final.max)}]` : 'n/a';
+    const toTarget = `${s.timeToTarget ? `${s.timeToTarget.median.toFixed(1)} s` : 'n/a'} (${s.reached}/${r.seeds.length})`;
+    const kfac = s.optimizer.startsWith('fngd') ? f(timeToTargetVsKfac(r.summary, s)) : '';
+    return [
+      s.optimizer,
+      final,
+      toTarget,
+      f(s.timeToTargetVsAdam),
+      ...(withKfac ? [kfac] : []),
+      `${f(s.epoch1VsSgd)} ${s.investmentSeconds === null ? '' : `${s.investmentSeconds >= 0 ? '+' : ''}${s.investmentSeconds.toFixed(1)}s`}`.trim(),
+      f(s.steadyVsSgd),
+      bare(metric, s.atEqualTime),
+      s.factorizations === null ? '' : String(s.factorizations),
+    ];
+  });
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
+  const line = (cells: readonly string[]): string => '  ' + cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  out.push(line(head), ...rows.map(line));
+  const diverged = r.summary.filter((s) => s.diverged > 0);
+  if (diverged.length > 0) out.push(`  diverged (left out of the medians): ${diverged.map((s) => `${s.optimizer} ${s.diverged}/${r.seeds.length} seeds`).join(', ')}`);
+  out.push(
+    `  final: the ${unit} after the last epoch. to target: seconds of training until the target`,
+    "  (seeds that reached it); ÷ Adam, ÷ KFAC: that time relative to theirs. ep 1 ÷ SGD: the first epoch's time",
+    "  relative to SGD's, and the extra seconds (FNGD's investment: every batch fresh); later ÷ SGD: the later",
+    "  epochs'. at T: the metric at the equal-time point. factoriz.: n×n or layer-sized factorizations (FNGD: one",
+    '  per fresh batch; KFAC: its inverses).',
+  );
+  for (const v of r.verdicts) out.push(`  → ${v}`);
+  return out;
+}
+
+/** Prints the report's tables. */
+export function printReport(r: Report): void {
+  for (const l of reportLines(r)) console.log(l);
 }

@@ -38,6 +38,21 @@ export interface ScanArgs {
   readonly modes: readonly ('global' | 'layerwise' | undefined)[];
 }
 
+const SCAN_HELP = `npm run scan -w examples/mnist -- --lr a,b,… --damping c,d,… --out FILE [flags]
+
+A sensitivity scan outside the tuning protocol: every setting of the grid, each run as a tuning trial (fit digits,
+validation split, tuning seed). It bounds what an optimizer could reach; a reported run never reads it.
+
+  --task classifier|autoencoder   (default autoencoder)
+  --batch N                       (default 128; the tuned file for task and batch gives the initializer)
+  --optimizer NAME                (default fngd-always)
+  --lr a,b,…                      learning rates (required)
+  --damping c,d,…                 damping values (required except for adam and sgd)
+  --mode global,layerwise         FNGD's damping modes (default global)
+  --epochs N                      (default 10)
+  --out FILE                      where the JSON goes (required)
+  -h, --help                      this text`;
+
 /** Parses and checks the command line; throws on the first bad value (before any file is read or written). */
 export function scanArgs(argv: readonly string[]): ScanArgs {
   const { values } = parseArgs({
@@ -51,9 +66,14 @@ export function scanArgs(argv: readonly string[]): ScanArgs {
       mode: { type: 'string', default: 'global' },
       epochs: { type: 'string', default: '10' },
       out: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
   });
+  if (values.help) {
+    console.log(SCAN_HELP);
+    process.exit(0);
+  }
   const task = values.task as Task;
   if (!TASKS.includes(task)) throw new Error(`--task must be one of ${TASKS.join(', ')}`);
   const optimizer = values.optimizer as OptName;

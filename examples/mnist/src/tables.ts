@@ -5,7 +5,7 @@
  * @module
  */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { renderCharts } from './charts.js';
 import { boundViolations, fmtDelta, fmtMetric, kfacMark, reuseBound, timeToTargetVsKfac, type OptimizerSummary, type Report } from './report.js';
 import { describeConfig } from './optimizers.js';
@@ -158,7 +158,16 @@ export function policyTable(reports: readonly Report[]): string[] {
   return out;
 }
 
+const HELP = `npm run report
+
+Rebuilds examples/mnist/results/SUMMARY.md — one return-on-investment table per task across batch sizes — and the
+charts beside each result, from the committed demo results (results/<task>-b<batch>.json). Trains nothing.`;
+
 async function main(): Promise<void> {
+  if (process.argv.includes('--help') || process.argv.includes('-h')) {
+    console.log(HELP);
+    return;
+  }
   const dir = join(import.meta.dirname, '..', 'results');
   const files = existsSync(dir)
     ? readdirSync(dir).filter((n) => /^(classifier|autoencoder)(-cnn)?-b\d+\.json$/.test(n))
@@ -177,7 +186,8 @@ async function main(): Promise<void> {
   for (const g of [...groups.values()]) md.push(taskTable(g), '');
   const text = md.join('\n');
   writeFileSync(join(dir, 'SUMMARY.md'), text);
-  console.log(text);
+  const shownFrom = process.env['INIT_CWD'] ?? process.cwd();
+  console.log(`${reports.length} results, ${groups.size} tables; wrote:\n  ${relative(shownFrom, join(dir, 'SUMMARY.md'))} (and the charts beside each JSON)`);
 }
 
 if (process.argv[1] && import.meta.filename === process.argv[1]) {

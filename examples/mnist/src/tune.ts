@@ -65,9 +65,22 @@ function args(argv: string[]): {
     strict: true,
   });
   if (values.help) {
-    console.log(
-      'npm run tune -- --task classifier|autoencoder [--model mlp|cnn] [--batch 128] [--trials 8] [--epochs 10] [--quick] [--out DIR] [--backend auto|wasm|cpu|webgpu] [--fresh]',
-    );
+    console.log(`npm run tune -- --task classifier|autoencoder [flags]
+
+The fair tuning protocol: every optimizer gets the same number of random-search trials on a validation split
+over the reported horizon; the settings with the best validation score go to examples/mnist/tuned/. Resumes an
+interrupted file; --fresh starts over.
+
+  --task classifier|autoencoder   (required)
+  --model mlp|cnn                 (default mlp)
+  --batch N                       (default 128)
+  --trials N                      trials per optimizer (default 8)
+  --epochs N                      the horizon (default 10)
+  --quick                         fewer digits, trials and epochs: a smoke run
+  --out DIR                       where the tuned file goes (default examples/mnist/tuned)
+  --backend auto|wasm|cpu|webgpu  (default auto)
+  --fresh                         discard an existing file's trials
+  -h, --help                      this text`);
     process.exit(0);
   }
   const task = values.task as Task;

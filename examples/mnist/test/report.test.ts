@@ -1,5 +1,7 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { boundViolations, buildReport, epochsToTarget, kfacMark, reuseBound, timeToTargetVsKfac, type ReportInput, type Run } from '../src/report.js';
+import { boundViolations, buildReport, epochsToTarget, kfacMark, reportLines, reuseBound, timeToTargetVsKfac, type Report, type ReportInput, type Run } from '../src/report.js';
 import type { OptName } from '../src/search.js';
 import { kfacTable, policyTable, taskTable } from '../src/tables.js';
 
@@ -214,5 +216,21 @@ describe('buildReport', () => {
     expect(reuseBound(buildReport(input(far)))).toBeNull();
     const unpaired = [...runs, run('fngd', 7, [2, 1], 195, 5)]; // seed 7 has no always run, seeds 1–3 no fngd
     expect(reuseBound(buildReport(input(unpaired)))).toBeNull();
+  });
+});
+
+describe('the printed report', () => {
+  const dir = join(import.meta.dirname, '..', 'results');
+  const files = readdirSync(dir).filter((n) => /^(classifier|autoencoder)(-cnn)?-b\d+\.json$/.test(n));
+
+  it('fits 120 columns for every committed result, and names each optimizer once per table', () => {
+    expect(files.length).toBeGreaterThan(0);
+    for (const n of files) {
+      const r = JSON.parse(readFileSync(join(dir, n), 'utf8')) as Report;
+      const lines = reportLines(r);
+      for (const l of lines) expect(l.length, `${n}: ${l}`).toBeLessThanOrEqual(120);
+      const table = lines.slice(lines.findIndex((l) => l.trimStart().startsWith('optimizer')));
+      for (const s of r.summary) expect(table.filter((l) => l.startsWith(`  ${s.optimizer} `)), n).toHaveLength(1);
+    }
   });
 });

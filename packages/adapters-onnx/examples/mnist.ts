@@ -14,11 +14,11 @@ import { OnnxTrainer } from '../src/index.js';
 import { buildModel, type ModelSpec } from '../src/internal.js';
 import { mulberry32 } from 'ifngd/internal';
 
-const HELP = `MNIST with FNGD on ONNX Runtime (an MLP and a small CNN built as ONNX in JS).
+const HELP = `npm run demo:onnx -- [--model mlp|cnn|both] [--epochs 5] [--batch 128] [--lr 0.1] [--damping 0.1]
+                        [--momentum 0.9]
 
-  npm run demo:onnx -- [--model mlp|cnn|both] [--epochs 5] [--batch 128] [--lr 0.1] [--damping 0.1] [--momentum 0.9]
-
-Trains on 8,000 digits, reports test accuracy after every epoch from a plain InferenceSession on the exported model.`;
+MNIST with FNGD on ONNX Runtime (Node): an MLP and a small CNN built as ONNX in JS, trained on 8,000 digits; test
+accuracy after every epoch comes from a plain InferenceSession on the exported model.`;
 if (process.argv.includes('--help') || process.argv.includes('-h')) {
   console.log(HELP);
   process.exit(0);
