@@ -24,6 +24,7 @@ const READMES = [
   'docs/guides/kfac.md',
   'docs/guides/errors-and-recovery.md',
   'docs/guides/tfjs-trainer.md',
+  'docs/guides/refresh-policies.md',
 ];
 
 describe('extractSnippets', () => {

@@ -44,7 +44,7 @@
  */
 import { InvalidArgumentError } from './errors.js';
 import { checkKeys } from './option-keys.js';
-import type { DriftOptions } from './refresh.js';
+import type { DriftOptions } from './drift-options.js';
 
 /** Options of the `auto` refresh policy. */
 export interface AutoOptions {

@@ -5,7 +5,7 @@
  */
 import type { CacheEntry } from './cache.js';
 import { cosine, gramInner } from './gram-math.js';
-import type { DriftOptions } from './refresh.js';
+import type { DriftOptions } from './drift-options.js';
 
 /** Why a batch was marked stale. */
 export type StaleReason = 'cap' | 'length' | 'loss';

@@ -19,76 +19,28 @@
  * came in between (`StaleCoefficientsError` otherwise).
  * @module
  */
-import type { LayerFactors } from '@ifngd/fisher';
 import type { LinalgDevice } from '@ifngd/linalg-gpu';
-import { autoReuseTests, emptyAutoState, observeLoss } from './auto.js';
 import { CoefficientCache, type BatchKey, type CacheEntry } from './cache.js';
+import type { CoefficientRequest, Coefficients, FngdStepExtras } from './coefficients.js';
+import type { CoreState } from './core-state.js';
 import type { FngdMode } from './curvature.js';
 import { adaptDamping, predictedReduction } from './damping.js';
-import { nextProbeInterval, reuseSignals, shiftSignal } from './drift.js';
 import { BatchSizeMismatchError, InvalidArgumentError, NonFiniteError, NotInitializedError, StaleCoefficientsError } from './errors.js';
-import { restoreCheckpoint, serializeCheckpoint, type CoreState } from './optimizer-checkpoint.js';
+import { restoreCheckpoint, serializeCheckpoint } from './optimizer-checkpoint.js';
 import { resolveOptions, type FngdOptions, type ResolvedOptions } from './options.js';
-import { convertCore } from './policy-restore.js';
+import { policyRule, showPolicies } from './policies/registry.js';
+import type { RefreshPolicyRule } from './policies/types.js';
 import { scheduledRate } from './rate.js';
-import type { Decision, DriftOptions } from './refresh.js';
-import { serveRequest, skippedRequest, type RequestTiming, type StagedRequest } from './request.js';
+import { serveRequest, skippedRequest, type StagedRequest } from './request.js';
 import { cloneStats, emptyStats, type FngdStats } from './stats.js';
 import { chain, type GradientTransformation } from './transform.js';
 import { applyIfFinite, type ApplyIfFiniteState } from './transforms/apply-if-finite.js';
 import { clipByGlobalNorm, type ClipState } from './transforms/clip.js';
 import { scaleByFngd, type FngdScaleState } from './transforms/fngd-scale.js';
-import { scaleByLearningRate, type LearningRateState } from './transforms/learning-rate.js';
+import { scaleByLearningRate } from './transforms/learning-rate.js';
 import { momentum } from './transforms/momentum.js';
 import { weightDecay } from './transforms/weight-decay.js';
 import { assertSameSpec, hostTreeOps, readNow, type HostTree, type LeafSpec, type TreeOps } from './tree.js';
-
-/** A request for one batch's coefficients. */
-export interface CoefficientRequest {
-  /** The batch's key (the partition of samples into batches is fixed; the order may shuffle). */
-  readonly batchKey: BatchKey;
-  /** Current epoch (integer ≥ 0). */
-  readonly epoch: number;
-  /** Samples in the batch (≥ 1). */
-  readonly n: number;
-  /**
-   * Called only when coefficients must be computed; returns one `LayerFactors` per layer (in layer order).
-   * The optimizer does not dispose them.
-   */
-  readonly factors: () => readonly LayerFactors[] | Promise<readonly LayerFactors[]>;
-}
-
-/** Coefficients for one step: α = (G + nλI)⁻¹1 (global) or one αₗ per layer. */
-export interface Coefficients {
-  readonly batchKey: BatchKey;
-  readonly n: number;
-  /** 1 (global) or L (layer-wise). */
-  readonly layers: number;
-  /** α, layer-major (`layers·n`); a copy. */
-  readonly alpha: Float32Array;
-  /** λ they were computed with (the direction is λ·Jᵀα). */
-  readonly damping: number;
-  /** Computed for this request (miss, refresh or probe) rather than reused. */
-  readonly fresh: boolean;
-  /** How the request was served. */
-  readonly source: Decision;
-  /**
-   * The coefficients could not be computed — a non-finite Gram or solve under `onNonFinite: 'skip'` (the model's
-   * outputs or gradients are NaN): α is zero and the step that uses them is a counted skip that changes nothing
-   * else.
-   */
-  readonly skipped: boolean;
-  /** αₗ of layer `l` (a view of `alpha`). */
-  layer(l: number): Float32Array;
-}
-
-/** Extras of {@link FngdOptimizer.step}. */
-export interface FngdStepExtras {
-  /** The coefficients the weighted gradient was computed with. */
-  readonly coefficients: Coefficients;
-  /** Mean loss of the batch at the current parameters (drift loss test, adaptive damping). */
-  readonly loss?: number;
-}
 
 /**
  * A step computed but not yet committed (see {@link FngdOptimizer.propose}): the proposed parameters and the
@@ -140,6 +92,8 @@ interface ProposalSlots {
 /** State of the optimizer's transformation chain (`applyIfFinite` around the chained transforms' states). */
 export type ChainState = ApplyIfFiniteState<unknown[]>;
 
+export type { CoefficientRequest, Coefficients, FngdStepExtras } from './coefficients.js';
+
 /** The FNGD optimizer. Create it with {@link fngd}. */
 export class FngdOptimizer<T = HostTree, S = number> {
   /**
@@ -154,8 +108,8 @@ export class FngdOptimizer<T = HostTree, S = number> {
   readonly #o: ResolvedOptions;
   readonly #ops: TreeOps<T, S>;
   readonly #maxJitterRetries: number | undefined;
-  /** The free tests run on every reused step (`drift`'s options, `auto`'s length test), fixed at construction. */
-  readonly #reuseTests: Required<DriftOptions> | null;
+  /** The refresh policy (decide, stage, test reused steps; its state lives in the core state). */
+  readonly #rule: RefreshPolicyRule;
   readonly #tickets = new WeakMap<Coefficients, TicketRecord>();
   readonly #proposals = new WeakMap<FngdProposal<T, S>, ProposalRecord<T>>();
   /** Incremented by `init` and `restore`: requests of an older generation cannot commit. */
@@ -165,8 +119,6 @@ export class FngdOptimizer<T = HostTree, S = number> {
   #chain: ChainState | null = null;
   #core: CoreState;
   #stats: FngdStats;
-  /** `auto` with a measured price: when and how the previous committed request was served (not checkpointed). */
-  #lastRequest: RequestTiming | null = null;
 
   /** @internal use {@link fngd} */
   constructor(options: FngdOptions<T, S>) {
@@ -175,12 +127,7 @@ export class FngdOptimizer<T = HostTree, S = number> {
     this.#ops = options.ops ?? (hostTreeOps as unknown as TreeOps<T, S>);
     this.#maxJitterRetries = options.maxJitterRetries;
     const o = this.#o;
-    this.#reuseTests =
-      o.policy.kind === 'drift'
-        ? o.policy.drift
-        : o.policy.kind === 'auto'
-          ? autoReuseTests(o.policy.auto.lengthRatio, o.guard !== null && o.guard.reference === 'batch' && o.guard.factor <= 1)
-          : null;
+    this.#rule = policyRule(o.policy, { guardCapsAtFreshNorm: o.guard !== null && o.guard.reference === 'batch' && o.guard.factor <= 1 });
     const ops = this.#ops;
     const parts: GradientTransformation<any, T>[] = [scaleByFngd(ops)];
     if (o.clipNorm !== null) parts.push(clipByGlobalNorm(o.clipNorm, ops));
@@ -190,7 +137,7 @@ export class FngdOptimizer<T = HostTree, S = number> {
     this.#inner = chain<T, GradientTransformation<any, T>[]>(...parts) as GradientTransformation<unknown[], T>;
     this.transformation = applyIfFinite(this.#inner, ops) as GradientTransformation<ChainState, T>;
     this.#core = this.#freshCore();
-    this.#stats = emptyStats(o.damping, this.#core.probeInterval);
+    this.#stats = this.#freshStats();
   }
 
   /** `'global'` or `'layerwise'`. */
@@ -207,7 +154,7 @@ export class FngdOptimizer<T = HostTree, S = number> {
   get stats(): FngdStats {
     const s = cloneStats(this.#stats);
     s.damping.current = this.#core.damping;
-    s.drift.probeInterval = this.#core.probeInterval;
+    showPolicies(this.#rule, this.#core.policy, s);
     s.guard.maxFreshNorm = this.#core.maxFreshNorm;
     s.cachedBatches = this.#cache.size;
     s.cachedFloats = this.#cache.floats;
@@ -248,8 +195,7 @@ export class FngdOptimizer<T = HostTree, S = number> {
     this.#chain = chainState;
     this.#cache = new CoefficientCache();
     this.#core = this.#freshCore();
-    this.#stats = emptyStats(this.#o.damping, this.#core.probeInterval);
-    this.#lastRequest = null;
+    this.#stats = this.#freshStats();
     this.#generation++;
   }
 
@@ -284,8 +230,9 @@ export class FngdOptimizer<T = HostTree, S = number> {
       options: this.#o,
       maxJitterRetries: this.#maxJitterRetries,
       cache: this.#cache,
-      core: this.#core,
-      lastRequest: this.#lastRequest,
+      damping: this.#core.damping,
+      rule: this.#rule,
+      policy: this.#core.policy,
       generation: this.#generation,
     };
     let staged: StagedRequest;
@@ -356,12 +303,14 @@ export class FngdOptimizer<T = HostTree, S = number> {
     assertSameSpec(spec, ops.spec(params), 'step: params');
     assertSameSpec(spec, ops.spec(weightedGrads), 'step: gradients');
     const skip = this.#o.onNonFinite === 'skip';
-    const lr = scheduledRate(this.#o.learningRate, (chainState.inner[chainState.inner.length - 1] as LearningRateState).count, skip, 'step');
+    // the learning rate, evaluated once here and passed down (the chain's last transform takes it from the extras)
+    const lr = scheduledRate(this.#o.learningRate, this.#core.step, skip, 'step');
     const staged = ticket.staged;
     const maxNorm = staged.fresh ? undefined : this.#cap(staged.entry);
     const finiteParams = ops.allFinite(params);
     const r = this.#inner.update(weightedGrads, chainState.inner, params, {
       fngd: { damping: c.damping, ...(maxNorm === undefined ? {} : { maxNorm }) },
+      learningRate: lr,
     });
     const next = ops.axpy(1, r.updates, params);
     const scalars: S[] = [];
@@ -455,17 +404,14 @@ export class FngdOptimizer<T = HostTree, S = number> {
       s.guard.reusedSteps++;
       const capped = scale.lastScale < 1;
       if (capped) s.guard.capped++;
-      const p = this.#o.policy;
-      const reuse = reuseSignals(entry, { norm: scale.lastNorm, capped, loss }, this.#reuseTests);
-      const shifted = p.kind === 'auto' && reuse.stale === null && shiftSignal(entry, loss, p.auto.lossRatio, core.auto?.meanLoss ?? null);
-      const sig = shifted ? { ...reuse, stale: 'loss' as const } : reuse;
+      const sig = this.#rule.reused(core.policy, entry, { norm: scale.lastNorm, capped, loss });
       s.guard.lastLengthRatio = sig.lengthRatio;
       if (sig.lengthRatio !== null) s.guard.maxLengthRatio = Math.max(s.guard.maxLengthRatio, sig.lengthRatio);
       if (sig.stale) s.drift.staleMarks[sig.stale]++;
       this.#cache.patch(c.batchKey, { reuses: entry.reuses + 1, lastLoss: loss ?? entry.lastLoss, ...(sig.stale ? { stale: true } : {}) });
       nextCore.pending = null;
     }
-    if (nextCore.auto) nextCore.auto = observeLoss(nextCore.auto, loss);
+    nextCore.policy = this.#rule.stepped(nextCore.policy, loss);
     this.#core = nextCore;
     this.#evict();
     return rec.next;
@@ -521,12 +467,13 @@ export class FngdOptimizer<T = HostTree, S = number> {
   /** Checkpoint of the optimizer state and the coefficient cache (versioned, CRC-32). */
   serialize(): Uint8Array {
     if (!this.#chain || !this.#spec) throw new NotInitializedError('serialize: call init(params) first');
+    const { step, damping, maxFreshNorm, pending, policy } = this.#core;
     return serializeCheckpoint({
       spec: this.#spec,
       mode: this.#o.mode,
-      policy: this.#o.policy.kind,
+      policy: this.#rule.kind,
       chain: this.#chain,
-      core: this.#core,
+      core: { step, damping, maxFreshNorm, pending, fields: this.#rule.encode(policy) },
       stats: this.#stats,
       cache: this.#cache.entries(),
       ops: this.#ops,
@@ -535,36 +482,35 @@ export class FngdOptimizer<T = HostTree, S = number> {
 
   /**
    * Restores a checkpoint made by {@link FngdOptimizer.serialize} of the same model (call `init(params)` first).
-   * A checkpoint of another refresh policy converts (see `policy-restore.ts`): the cached coefficients, counters
-   * and transformation state are kept; the policy's own state (drift's probe interval, `auto`'s learned model)
-   * is kept from the same policy and starts fresh from another. Coefficients requested before the restore can no
+   * A checkpoint of another refresh policy converts: the cached coefficients, counters and transformation state
+   * are kept (a cache entry is a policy-independent fact, and a stale mark is honoured by every policy); the
+   * policy's own state (drift's probe countdown, its interval clamped to this optimizer's bounds; `auto`'s learned
+   * model) is kept from the same policy and starts fresh from another (each policy's `decode`). Coefficients requested before the restore can no
    * longer be used by `step`. Throws `CheckpointError` (format, version, checksum, other model or
    * configuration, a policy state that contradicts its policy); nothing changes then.
    */
   restore(bytes: Uint8Array): void {
     if (!this.#chain || !this.#spec) throw new NotInitializedError('restore: call init(params) first');
     const r = restoreCheckpoint(bytes, { spec: this.#spec, mode: this.#o.mode, chain: this.#chain, ops: this.#ops });
-    const core = convertCore(r.core, r.policy, this.#o.policy);
+    const { step, damping, maxFreshNorm, pending, fields } = r.core;
+    const policy = this.#rule.decode(fields, r.policy);
     this.#chain = r.chain as ChainState;
-    this.#core = core;
+    this.#core = { step, damping, maxFreshNorm, pending, policy };
     this.#stats = r.stats;
     this.#cache = new CoefficientCache();
     this.#cache.replaceAll(r.cache);
-    this.#lastRequest = null;
     this.#generation++;
   }
 
   #freshCore(): CoreState {
-    const p = this.#o.policy;
-    return {
-      step: 0,
-      damping: this.#o.damping,
-      maxFreshNorm: 0,
-      probeInterval: p.kind === 'drift' ? p.drift.probeEvery : 0,
-      sinceProbe: 0,
-      pending: null,
-      auto: p.kind === 'auto' ? emptyAutoState() : null,
-    };
+    return { step: 0, damping: this.#o.damping, maxFreshNorm: 0, pending: null, policy: this.#rule.initial() };
+  }
+
+  /** Zeroed counters, showing the policy's initial state. */
+  #freshStats(): FngdStats {
+    const s = emptyStats(this.#o.damping, 0);
+    showPolicies(this.#rule, this.#core.policy, s);
+    return s;
   }
 
   /** Refuses a ticket that cannot commit (used, from before `init`/`restore`, or its batch's entry changed). */
@@ -583,44 +529,23 @@ export class FngdOptimizer<T = HostTree, S = number> {
     throw new StaleCoefficientsError(`step: the cached coefficients of batch ${key} changed since these were requested (another step on the batch, or invalidate); request new ones`);
   }
 
-  /** Applies a request's staged effects: cache entry, counters, drift probe interval, `auto` state. */
+  /** Applies a request's staged effects: cache entry, counters, the policy's state. */
   #commitRequest(staged: StagedRequest): void {
     if (staged.skip) return;
     const s = this.#stats;
-    const p = this.#o.policy;
-    if (!staged.fresh) {
-      s.cacheHits++;
-      if (p.kind === 'drift') this.#core = { ...this.#core, sinceProbe: this.#core.sinceProbe + 1 };
-    } else {
+    if (!staged.fresh) s.cacheHits++;
+    else {
       s.factorizations++;
       s.jitterRetries += staged.jitterRetries;
       if (staged.decision === 'miss') s.cacheMisses++;
       else if (staged.decision === 'refresh') s.refreshes++;
-      else if (staged.decision === 'probe' && staged.probe && p.kind === 'drift') {
-        const r = staged.probe;
-        s.drift.probes++;
-        if (r.failed) s.drift.probeFailures++;
-        s.drift.lastProbe = { directionCosine: r.directionCosine, alphaCosine: r.alphaCosine, lengthRatio: r.lengthRatio };
-        this.#core = { ...this.#core, sinceProbe: 0, probeInterval: nextProbeInterval(this.#core.probeInterval, r.failed, p.drift) };
-      }
       this.#cache.set(staged.entry);
     }
-    const a = staged.auto;
-    if (a && this.#core.auto) {
-      const state = a.update(this.#core.auto);
-      if (staged.fresh) {
-        if (a.reason === 'warmup') s.auto.refreshes.warmup++;
-        else if (a.reason === 'roi') s.auto.refreshes.roi++;
-        else if (a.reason === 'explore') s.auto.refreshes.explore++;
-        else if (a.reason === 'max-age') s.auto.refreshes.maxAge++;
-      }
-      this.#core = { ...this.#core, auto: state };
-      if (a.price !== null) s.auto.price = a.price;
-      s.auto.rate = state.rate;
-      s.auto.observations = state.observations;
-      s.auto.last = state.last;
-      if (a.cycle !== null) s.auto.cycle = a.cycle; // the cycle of the last model decision
-      this.#lastRequest = a.timing;
+    const effect = staged.policy;
+    if (effect) {
+      const policy = effect.update(this.#core.policy);
+      this.#core = { ...this.#core, policy };
+      effect.count?.(s, policy);
     }
   }
 

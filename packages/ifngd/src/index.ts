@@ -15,13 +15,29 @@
  * ```
  * @packageDocumentation
  */
-export { fngd, FngdOptimizer, type ChainState, type CoefficientRequest, type Coefficients, type FngdProposal, type FngdStepExtras } from './fngd.js';
+export { fngd, FngdOptimizer, type ChainState, type FngdProposal } from './fngd.js';
+export type { CoefficientRequest, Coefficients, FngdStepExtras } from './coefficients.js';
 export type { FngdOptions, GuardOptions } from './options.js';
 export { FNGD_DEFAULTS } from './defaults.js';
 export * from './kfac/index.js';
 export { checkpointKind, type CheckpointKind } from './checkpoint-kind.js';
 export type { FngdStats } from './stats.js';
-export type { RefreshPolicy, DriftOptions, Decision } from './refresh.js';
+export type { DriftOptions } from './drift-options.js';
+export { registerRefreshPolicy } from './policies/registry.js';
+export type {
+  RefreshPolicy,
+  RefreshPolicyForms,
+  RefreshPolicyDefinition,
+  RefreshPolicyRule,
+  PolicyPlan,
+  PolicyEffect,
+  PolicyContext,
+  PolicyFields,
+  ComputedCoefficients,
+  ReusedStep,
+  ReuseVerdict,
+  Decision,
+} from './policies/types.js';
 export type { AutoOptions } from './auto.js';
 export { permutation } from './rng.js';
 export { planBatches, batchKeyOf, checkPlan, type BatchPlan, type PlannedBatch, type PlanChange, type SampleId } from './batch-plan.js';

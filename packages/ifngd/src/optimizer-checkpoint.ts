@@ -4,28 +4,24 @@
  * probe counters), counters, and the coefficient cache.
  * @module
  */
-import { checkAutoState, type AutoState } from './auto.js';
+import { checkAutoState } from './auto.js';
 import type { BatchKey, CacheEntry } from './cache.js';
 import { decodeCheckpoint, encodeCheckpoint, fnv1a, sameStructure } from './checkpoint.js';
 import { CheckpointError } from './errors.js';
-import { checkpointPolicy, type CheckpointPolicy } from './policy-restore.js';
+import type { CoreState } from './core-state.js';
+import { checkpointPolicy, idleFields, type CheckpointPolicy } from './policies/registry.js';
+import type { PolicyFields } from './policies/types.js';
 import { emptyStats, type FngdStats } from './stats.js';
 import type { HostTree, LeafSpec, TreeOps } from './tree.js';
 
-/** The optimizer's own state beyond the transformation chain. */
-export interface CoreState {
-  step: number;
-  /** λ for the next computation. */
-  damping: number;
-  /** Largest fresh update norm seen (guard reference). */
-  maxFreshNorm: number;
-  /** Drift: reused requests between probes, and since the last one. */
-  probeInterval: number;
-  sinceProbe: number;
-  /** Adaptive damping: the last fresh step awaiting its after-step loss. */
-  pending: { lossBefore: number; predicted: number } | null;
-  /** The `auto` policy's learned decay rate and timings (null for other policies). */
-  auto: AutoState | null;
+/** The core state as a checkpoint holds it: the optimizer's fields and the refresh policies' fields. */
+export interface CheckpointCore {
+  readonly step: number;
+  readonly damping: number;
+  readonly maxFreshNorm: number;
+  readonly pending: CoreState['pending'];
+  /** Every registered policy's checkpoint fields: the recorded policy's state, the others at their idle values. */
+  readonly fields: PolicyFields;
 }
 
 /** Payload format name of an FNGD optimizer checkpoint. */
@@ -90,10 +86,10 @@ export function fromPlain<T>(v: unknown, ops: TreeOps<T, unknown>): unknown {
 export function serializeCheckpoint<T>(s: {
   spec: readonly LeafSpec[];
   mode: string;
-  /** The refresh policy's kind (restore converts between policies, see `policy-restore.ts`). */
+  /** The refresh policy's kind (restore converts between policies: each policy's `decode`). */
   policy: string;
   chain: unknown;
-  core: CoreState;
+  core: CheckpointCore;
   stats: FngdStats;
   cache: readonly CacheEntry[];
   ops: TreeOps<T, unknown>;
@@ -103,7 +99,7 @@ export function serializeCheckpoint<T>(s: {
     model: modelRecord(s.spec),
     mode: s.mode,
     policy: s.policy,
-    core: s.core,
+    core: { step: s.core.step, damping: s.core.damping, maxFreshNorm: s.core.maxFreshNorm, pending: s.core.pending, ...idleFields(), ...s.core.fields },
     stats: s.stats,
     chain: toPlain(s.chain, s.ops),
     cache: s.cache.map((e) => ({ ...e })),
@@ -168,7 +164,7 @@ function checkEntry(e: unknown): CacheEntry {
 export function restoreCheckpoint<T>(
   bytes: Uint8Array,
   current: { spec: readonly LeafSpec[]; mode: string; chain: unknown; ops: TreeOps<T, unknown> },
-): { chain: unknown; core: CoreState; policy: CheckpointPolicy; stats: FngdStats; cache: CacheEntry[] } {
+): { chain: unknown; core: CheckpointCore; policy: CheckpointPolicy; stats: FngdStats; cache: CacheEntry[] } {
   const p = decodeCheckpoint(bytes) as Record<string, unknown> | null;
   if (typeof p !== 'object' || p === null || p.format !== FORMAT) return bad('payload (not an optimizer checkpoint)');
   checkModelRecord(p.model, current.spec);
@@ -178,7 +174,7 @@ export function restoreCheckpoint<T>(
   }
   if (!allFiniteDeep(p.chain)) return bad('transformation state (NaN or ±Infinity)');
   const chain = fromPlain(p.chain, current.ops);
-  const core = p.core as CoreState;
+  const core = p.core as Record<string, unknown> & { pending?: { lossBefore?: unknown; predicted?: unknown } | null };
   const coreOk =
     typeof core === 'object' && core !== null &&
     count(core.step) && finiteNumber(core.damping) && core.damping > 0 && finiteNumber(core.maxFreshNorm) && core.maxFreshNorm >= 0 &&
@@ -188,7 +184,9 @@ export function restoreCheckpoint<T>(
   // `auto` state: absent in checkpoints of other policies (or older versions) → null; present → validated
   const auto = core.auto === undefined || core.auto === null ? null : checkAutoState(core.auto);
   if (core.auto !== undefined && core.auto !== null && auto === null) return bad('auto policy state');
-  const policy = checkpointPolicy(p.policy, { ...core, auto });
+  const { step, damping, maxFreshNorm, pending, ...rest } = core;
+  const fields: PolicyFields = { ...idleFields(), ...rest, auto };
+  const policy = checkpointPolicy(p.policy, fields);
   const stats = p.stats as FngdStats;
   if (typeof stats === 'object' && stats !== null && (stats as { auto?: unknown }).auto === undefined) {
     (stats as { auto: FngdStats['auto'] }).auto = emptyStats(1, 1).auto; // a checkpoint from before `auto`
@@ -205,5 +203,5 @@ export function restoreCheckpoint<T>(
   if (!sameStructure(emptyStats(1, 1), stats)) return bad('stats');
   if (!Array.isArray(p.cache)) return bad('cache');
   const cache = p.cache.map(checkEntry);
-  return { chain, core: { ...core, auto }, policy, stats, cache };
+  return { chain, core: { step: step as number, damping: damping as number, maxFreshNorm: maxFreshNorm as number, pending: pending as CoreState['pending'], fields }, policy, stats, cache };
 }

@@ -8,7 +8,8 @@ import { checkDamping, resolveAdaptive, type AdaptiveDampingOptions } from './da
 import { FNGD_DEFAULTS } from './defaults.js';
 import { InvalidArgumentError } from './errors.js';
 import { checkKeys } from './option-keys.js';
-import { resolvePolicy, type RefreshPolicy, type ResolvedPolicy } from './refresh.js';
+import { resolvePolicy, type ResolvedPolicy } from './policies/registry.js';
+import type { RefreshPolicy } from './policies/types.js';
 import { asSchedule, type Schedule } from './schedule.js';
 import type { MomentumOptions } from './transforms/momentum.js';
 import type { HostTree, TreeOps } from './tree.js';
@@ -150,7 +151,7 @@ export function resolveOptions<T, S>(o: FngdOptions<T, S>): ResolvedOptions {
   const mode = o.mode ?? FNGD_DEFAULTS.mode;
   if (mode !== 'global' && mode !== 'layerwise') fail(`mode must be 'global' or 'layerwise', got ${show(mode)}`);
   const policy = resolvePolicy(o.refresh ?? 'first-epoch');
-  const reference = policy.kind === 'drift' || policy.kind === 'auto' ? ('batch' as const) : ('global-max' as const);
+  const reference = policy.definition.guardReference;
   const damping = o.damping ?? FNGD_DEFAULTS.damping;
   if (!finite(damping) || damping <= 0) fail(`damping must be finite and > 0, got ${show(damping)}`);
   const weightDecay = o.weightDecay ?? 0;

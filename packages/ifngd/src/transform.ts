@@ -27,6 +27,11 @@ export interface StepExtras {
   readonly kfac?: KfacStepInfo;
   /** Mean loss of this batch at the current parameters (before the step). */
   readonly loss?: number;
+  /**
+   * The learning rate of this step, evaluated once by the optimizer that drives the chain: `scaleByLearningRate`
+   * uses it instead of evaluating its schedule at its own count.
+   */
+  readonly learningRate?: number;
 }
 
 /** Result of {@link GradientTransformation.update}. */

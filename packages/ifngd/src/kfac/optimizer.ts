@@ -24,7 +24,6 @@ import type { LinalgDevice } from '@ifngd/linalg-gpu';
 import { InvalidArgumentError, NonFiniteError, NotInitializedError, ShapeError } from '../errors.js';
 import { scheduledRate } from '../rate.js';
 import type { GradientTransformation } from '../transform.js';
-import type { LearningRateState } from '../transforms/learning-rate.js';
 import { assertSameSpec, hostTreeOps, type HostTree, type LeafSpec, type TreeOps } from '../tree.js';
 import { kfacScaleState, kfacTransformation, skippedChain, type KfacChainState } from './chain.js';
 import { restoreKfac, serializeKfac, type KfacCore } from './checkpoint.js';
@@ -255,7 +254,8 @@ export class KfacOptimizer<T = HostTree> {
       this.#skipped(chainState);
       return params;
     }
-    scheduledRate(this.#o.learningRate, (chainState.inner[chainState.inner.length - 1] as LearningRateState).count, skip, 'kfac: step');
+    // the learning rate, evaluated once here and passed down (the chain's last transform takes it from the extras)
+    const learningRate = scheduledRate(this.#o.learningRate, this.#core.step, skip, 'kfac: step');
     this.#busy = true;
     let fresh: DeviceInverses[] | null = null;
     try {
@@ -289,6 +289,7 @@ export class KfacOptimizer<T = HostTree> {
       const direction = ops.fromHost(withPenalty({ ...host, ...pre.leaves, ...dpre.leaves }, extras.penaltyGrads, sizes));
       const r = this.transformation.update(direction, chainState, params, {
         kfac: { vg: pre.vg + dpre.vg },
+        learningRate,
         ...(loss === undefined ? {} : { loss }),
       });
       const next = r.state.lastApplied ? ops.axpy(1, r.updates, params) : null;

@@ -11,7 +11,7 @@ export interface LearningRateState {
   readonly count: number;
 }
 
-/** `u ← −lr(count)·u`, `count ← count + 1`. */
+/** `u ← −lr(count)·u` (or `−extras.learningRate·u`, the rate its optimizer evaluated), `count ← count + 1`. */
 export function scaleByLearningRate<T = HostTree>(
   learningRate: number | Schedule,
   ops: TreeOps<T, unknown> = hostTreeOps as unknown as TreeOps<T, unknown>,
@@ -19,6 +19,6 @@ export function scaleByLearningRate<T = HostTree>(
   const lr = asSchedule(learningRate, 'scaleByLearningRate: learningRate');
   return {
     init: () => ({ count: 0 }),
-    update: (updates, state) => ({ updates: ops.scale(updates, -lr(state.count)), state: { count: state.count + 1 } }),
+    update: (updates, state, _params, extras) => ({ updates: ops.scale(updates, -(extras?.learningRate ?? lr(state.count))), state: { count: state.count + 1 } }),
   };
 }
