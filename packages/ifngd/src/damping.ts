@@ -70,3 +70,17 @@ export function adaptDamping(
   else if (rho > o.highRho) next = damping / o.factor;
   return { damping: Math.min(o.max, Math.max(o.min, next)), rho };
 }
+
+/**
+ * λ after a fresh step whose batch loss went from `pending.lossBefore` to `lossAfter`: the Levenberg–Marquardt
+ * rule; a non-positive predicted reduction (the quadratic model itself rejects the step) trusts F less (λ up).
+ */
+export function dampingAfterStep(
+  damping: number,
+  pending: { readonly lossBefore: number; readonly predicted: number },
+  lossAfter: number,
+  o: Required<AdaptiveDampingOptions>,
+): { damping: number; rho: number } {
+  if (pending.predicted > 0) return adaptDamping(damping, pending.lossBefore, lossAfter, pending.predicted, o);
+  return { damping: Math.min(o.max, damping * o.factor), rho: -Infinity };
+}

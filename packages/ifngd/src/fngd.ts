@@ -24,8 +24,12 @@ import { CoefficientCache, type BatchKey, type CacheEntry } from './cache.js';
 import type { CoefficientRequest, Coefficients, FngdStepExtras } from './coefficients.js';
 import type { CoreState } from './core-state.js';
 import type { FngdMode } from './curvature.js';
-import { adaptDamping, predictedReduction } from './damping.js';
-import { BatchSizeMismatchError, InvalidArgumentError, NonFiniteError, NotInitializedError, StaleCoefficientsError } from './errors.js';
+import { dampingAfterStep } from './damping.js';
+import { InvalidArgumentError, NonFiniteError, NotInitializedError, StaleCoefficientsError } from './errors.js';
+import { fngdChain } from './fngd-chain.js';
+import { commitRequest, recordStep } from './fngd-commit.js';
+import { judge, proposalScalars, type ChainState, type FngdProposal, type ProposalRecord } from './fngd-proposal.js';
+import { checkTicket, coefficientsOf, type TicketRecord } from './fngd-tickets.js';
 import { restoreCheckpoint, serializeCheckpoint } from './optimizer-checkpoint.js';
 import { resolveOptions, type FngdOptions, type ResolvedOptions } from './options.js';
 import { policyRule, showPolicies } from './policies/registry.js';
@@ -33,65 +37,11 @@ import type { RefreshPolicyRule } from './policies/types.js';
 import { scheduledRate } from './rate.js';
 import { serveRequest, skippedRequest, type StagedRequest } from './request.js';
 import { cloneStats, emptyStats, type FngdStats } from './stats.js';
-import { chain, type GradientTransformation } from './transform.js';
-import { applyIfFinite, type ApplyIfFiniteState } from './transforms/apply-if-finite.js';
-import { clipByGlobalNorm, type ClipState } from './transforms/clip.js';
-import { scaleByFngd, type FngdScaleState } from './transforms/fngd-scale.js';
-import { scaleByLearningRate } from './transforms/learning-rate.js';
-import { momentum } from './transforms/momentum.js';
-import { weightDecay } from './transforms/weight-decay.js';
+import type { GradientTransformation } from './transform.js';
+import { applyIfFinite } from './transforms/apply-if-finite.js';
 import { assertSameSpec, hostTreeOps, readNow, type HostTree, type LeafSpec, type TreeOps } from './tree.js';
 
-/**
- * A step computed but not yet committed (see {@link FngdOptimizer.propose}): the proposed parameters and the
- * scalars the commit decides on, still where the trees live. Read `scalars` (once, e.g. with the batch loss) and
- * hand the values to {@link FngdOptimizer.settle}.
- */
-export interface FngdProposal<T, S = number> {
-  /** The parameters after the step, if it commits and is applied (`settle` says which parameters to keep). */
-  readonly params: T;
-  /** The scalars to read, in order; their values go to `settle`. */
-  readonly scalars: readonly S[];
-  /** The proposed transformation state, scalars unread (for releasing a framework's resources; do not use). */
-  readonly state: ChainState;
-}
-
-interface TicketRecord {
-  readonly staged: StagedRequest;
-  /** Set when a step committed it (a ticket commits at most once). */
-  committed: boolean;
-}
-
-/** What `settle` needs of a proposal (kept private to the optimizer). */
-interface ProposalRecord<T> {
-  readonly coefficients: Coefficients;
-  readonly ticket: TicketRecord;
-  /** The chain state the proposal was computed from: another commit in between voids it. */
-  readonly basis: ChainState;
-  readonly params: T;
-  readonly next: T;
-  /** Where each value of the read goes: a slot index into `scalars`, or a number known without reading. */
-  readonly slots: ProposalSlots;
-  readonly inner: unknown[];
-  readonly lr: number;
-  settled: boolean;
-}
-
-/** Positions of the read values (`number` = the value itself, `{ at }` = `values[at]`). */
-type Slot = number | { readonly at: number };
-interface ProposalSlots {
-  readonly finiteParams: Slot;
-  readonly finiteNext: Slot;
-  readonly norm: Slot;
-  readonly scale: Slot;
-  readonly capped: Slot;
-  /** `clipByGlobalNorm`'s count, when clipping is on. */
-  readonly clipped: Slot | null;
-}
-
-/** State of the optimizer's transformation chain (`applyIfFinite` around the chained transforms' states). */
-export type ChainState = ApplyIfFiniteState<unknown[]>;
-
+export type { ChainState, FngdProposal } from './fngd-proposal.js';
 export type { CoefficientRequest, Coefficients, FngdStepExtras } from './coefficients.js';
 
 /** The FNGD optimizer. Create it with {@link fngd}. */
@@ -128,14 +78,8 @@ export class FngdOptimizer<T = HostTree, S = number> {
     this.#maxJitterRetries = options.maxJitterRetries;
     const o = this.#o;
     this.#rule = policyRule(o.policy, { guardCapsAtFreshNorm: o.guard !== null && o.guard.reference === 'batch' && o.guard.factor <= 1 });
-    const ops = this.#ops;
-    const parts: GradientTransformation<any, T>[] = [scaleByFngd(ops)];
-    if (o.clipNorm !== null) parts.push(clipByGlobalNorm(o.clipNorm, ops));
-    if (o.momentum) parts.push(momentum(o.momentum, ops));
-    if (o.weightDecay > 0) parts.push(weightDecay(o.weightDecay, ops));
-    parts.push(scaleByLearningRate(o.learningRate, ops));
-    this.#inner = chain<T, GradientTransformation<any, T>[]>(...parts) as GradientTransformation<unknown[], T>;
-    this.transformation = applyIfFinite(this.#inner, ops) as GradientTransformation<ChainState, T>;
+    this.#inner = fngdChain(o, this.#ops);
+    this.transformation = applyIfFinite(this.#inner, this.#ops) as GradientTransformation<ChainState, T>;
     this.#core = this.#freshCore();
     this.#stats = this.#freshStats();
   }
@@ -313,21 +257,7 @@ export class FngdOptimizer<T = HostTree, S = number> {
       learningRate: lr,
     });
     const next = ops.axpy(1, r.updates, params);
-    const scalars: S[] = [];
-    const slot = (v: S | number): Slot => {
-      if (typeof v === 'number') return v;
-      scalars.push(v);
-      return { at: scalars.length - 1 };
-    };
-    const scaleState = r.state[0] as FngdScaleState<S | number>;
-    const slots: ProposalSlots = {
-      finiteParams: slot(finiteParams),
-      finiteNext: slot(ops.allFinite(next)),
-      norm: slot(scaleState.lastNorm),
-      scale: slot(scaleState.lastScale),
-      capped: slot(scaleState.capped),
-      clipped: this.#o.clipNorm === null ? null : slot((r.state[1] as ClipState<S | number>).clipped),
-    };
+    const { slots, scalars } = proposalScalars<S>(finiteParams, ops.allFinite(next), r.state, this.#o.clipNorm !== null);
     const state: ChainState = { ...chainState, inner: r.state };
     const proposal: FngdProposal<T, S> = Object.freeze({ params: next, scalars, state });
     this.#proposals.set(proposal, { coefficients: c, ticket, basis: chainState, params, next, slots, inner: r.state, lr, settled: false });
@@ -355,66 +285,25 @@ export class FngdOptimizer<T = HostTree, S = number> {
     // a non-finite batch loss (the model's outputs): thrown under 'throw', a skipped step under 'skip'
     const badLoss = loss !== undefined && !Number.isFinite(loss);
     if (badLoss && !skip) throw new NonFiniteError(`step: loss is ${String(loss)}`);
-    this.#checkTicket(rec.ticket);
+    checkTicket(rec.ticket, this.#generation, this.#cache);
     if (this.#chain !== rec.basis) throw new StaleCoefficientsError('settle: the optimizer committed another step since this one was proposed; propose it again');
-    const at = (s: Slot): number => (typeof s === 'number' ? s : (values[s.at] as number));
-    const { slots } = rec;
-    if (at(slots.finiteParams) !== 1) throw new NonFiniteError('step: parameters hold NaN or ±Infinity');
-    // every transform of the chain is linear in the gradients with finite or data-dependent factors (0·∞ and
-    // 0·NaN are NaN), so non-finite gradients or updates always make the new parameters non-finite: with finite
-    // parameters, finite new parameters are the whole check. Which part failed only picks the message — the
-    // direction norm λ‖Jᵀα‖, a step scalar anyway, tells non-finite gradients apart.
-    const applied = at(slots.finiteNext) === 1 && !badLoss && rec.ticket.staged.skip !== true;
-    if (!applied && !skip) {
-      throw new NonFiniteError(
-        Number.isFinite(at(slots.norm))
-          ? 'step: the update is not finite or made the parameters non-finite (it overflows float32, or the learning rate is not finite)'
-          : 'step: gradients hold NaN or ±Infinity',
-      );
-    }
+    const staged = rec.ticket.staged;
+    const v = judge(rec as ProposalRecord<unknown>, values, { skip, badLoss, skipped: staged.skip === true });
     // --- commit (nothing below throws) ---
     rec.settled = true;
-    const chainState = rec.basis;
-    const c = rec.coefficients;
-    const staged = rec.ticket.staged;
     rec.ticket.committed = true;
-    this.#commitRequest(staged);
-    const s = this.#stats;
-    if (!applied) {
-      s.skippedSteps++;
+    const chainState = rec.basis;
+    this.#core = commitRequest(staged, this.#core, this.#cache, this.#stats);
+    if (!v.applied) {
+      this.#stats.skippedSteps++;
       this.#chain = { ...chainState, consecutive: chainState.consecutive + 1, skipped: chainState.skipped + 1, lastApplied: false };
-      this.#evict();
-      return rec.params;
+    } else {
+      this.#chain = { inner: v.inner, consecutive: 0, skipped: chainState.skipped, lastApplied: true };
+      const state = { core: this.#core, cache: this.#cache, stats: this.#stats, rule: this.#rule };
+      this.#core = recordStep(state, rec.coefficients, staged, { norm: v.scale.lastNorm, scale: v.scale.lastScale, lr: rec.lr, loss });
     }
-    const scale: FngdScaleState = { capped: at(slots.capped), lastNorm: at(slots.norm), lastScale: at(slots.scale) };
-    const inner = rec.inner.slice();
-    inner[0] = scale;
-    if (slots.clipped !== null) inner[1] = { clipped: at(slots.clipped) } satisfies ClipState;
-    this.#chain = { inner, consecutive: 0, skipped: chainState.skipped, lastApplied: true };
-    s.steps++;
-    const lr = rec.lr;
-    const core = this.#core;
-    const entry = this.#cache.get(c.batchKey);
-    let nextCore: CoreState = { ...core, step: core.step + 1 };
-    if (entry && c.fresh) {
-      this.#cache.patch(c.batchKey, { freshNorm: scale.lastNorm, freshLoss: loss ?? null, lastLoss: loss ?? entry.lastLoss });
-      nextCore.maxFreshNorm = Math.max(core.maxFreshNorm, scale.lastNorm);
-      nextCore.pending = staged.terms && loss !== undefined ? { lossBefore: loss, predicted: predictedReduction(lr, c.damping, staged.terms) } : null;
-    } else if (entry) {
-      s.guard.reusedSteps++;
-      const capped = scale.lastScale < 1;
-      if (capped) s.guard.capped++;
-      const sig = this.#rule.reused(core.policy, entry, { norm: scale.lastNorm, capped, loss });
-      s.guard.lastLengthRatio = sig.lengthRatio;
-      if (sig.lengthRatio !== null) s.guard.maxLengthRatio = Math.max(s.guard.maxLengthRatio, sig.lengthRatio);
-      if (sig.stale) s.drift.staleMarks[sig.stale]++;
-      this.#cache.patch(c.batchKey, { reuses: entry.reuses + 1, lastLoss: loss ?? entry.lastLoss, ...(sig.stale ? { stale: true } : {}) });
-      nextCore.pending = null;
-    }
-    nextCore.policy = this.#rule.stepped(nextCore.policy, loss);
-    this.#core = nextCore;
     this.#evict();
-    return rec.next;
+    return v.applied ? rec.next : rec.params;
   }
 
   /** Drops the least recently used batches beyond `maxCachedBatches` (after a step: its batch is the most recent). */
@@ -429,7 +318,7 @@ export class FngdOptimizer<T = HostTree, S = number> {
     const c = extras.coefficients;
     const ticket = c ? this.#tickets.get(c) : undefined;
     if (!c || !ticket) throw new InvalidArgumentError('step: extras.coefficients must come from this optimizer');
-    this.#checkTicket(ticket);
+    checkTicket(ticket, this.#generation, this.#cache);
     const loss = extras.loss;
     if (loss !== undefined && !Number.isFinite(loss) && this.#o.onNonFinite !== 'skip') throw new NonFiniteError(`step: loss is ${String(loss)}`);
     return loss;
@@ -452,11 +341,7 @@ export class FngdOptimizer<T = HostTree, S = number> {
     const a = this.#o.adaptive;
     const p = this.#core.pending;
     if (!a || !p) return null;
-    // a non-positive predicted reduction: the quadratic model itself rejects the step → trust F less (λ up)
-    const { damping, rho } =
-      p.predicted > 0
-        ? adaptDamping(this.#core.damping, p.lossBefore, lossAfter, p.predicted, a)
-        : { damping: Math.min(a.max, this.#core.damping * a.factor), rho: -Infinity };
+    const { damping, rho } = dampingAfterStep(this.#core.damping, p, lossAfter, a);
     if (damping > this.#core.damping) this.#stats.damping.increases++;
     if (damping < this.#core.damping) this.#stats.damping.decreases++;
     this.#stats.damping.lastRho = rho;
@@ -513,42 +398,6 @@ export class FngdOptimizer<T = HostTree, S = number> {
     return s;
   }
 
-  /** Refuses a ticket that cannot commit (used, from before `init`/`restore`, or its batch's entry changed). */
-  #checkTicket(ticket: TicketRecord): void {
-    const { staged } = ticket;
-    const key = JSON.stringify(staged.entry.key);
-    if (ticket.committed) throw new StaleCoefficientsError(`step: the coefficients of batch ${key} were already used by a step; request new ones`);
-    if (staged.generation !== this.#generation) {
-      throw new StaleCoefficientsError(`step: the coefficients of batch ${key} were requested before init/restore; request new ones`);
-    }
-    const current = this.#cache.get(staged.entry.key);
-    if (current === staged.basis) return;
-    if (current && current.n !== staged.entry.n) {
-      throw new BatchSizeMismatchError(`step: batch ${key} was cached with n = ${current.n} since these coefficients (n = ${staged.entry.n}) were requested`);
-    }
-    throw new StaleCoefficientsError(`step: the cached coefficients of batch ${key} changed since these were requested (another step on the batch, or invalidate); request new ones`);
-  }
-
-  /** Applies a request's staged effects: cache entry, counters, the policy's state. */
-  #commitRequest(staged: StagedRequest): void {
-    if (staged.skip) return;
-    const s = this.#stats;
-    if (!staged.fresh) s.cacheHits++;
-    else {
-      s.factorizations++;
-      s.jitterRetries += staged.jitterRetries;
-      if (staged.decision === 'miss') s.cacheMisses++;
-      else if (staged.decision === 'refresh') s.refreshes++;
-      this.#cache.set(staged.entry);
-    }
-    const effect = staged.policy;
-    if (effect) {
-      const policy = effect.update(this.#core.policy);
-      this.#core = { ...this.#core, policy };
-      effect.count?.(s, policy);
-    }
-  }
-
   #cap(entry: CacheEntry | undefined): number | undefined {
     const g = this.#o.guard;
     if (!g) return undefined;
@@ -557,23 +406,7 @@ export class FngdOptimizer<T = HostTree, S = number> {
   }
 
   #ticket(staged: StagedRequest): Coefficients {
-    const entry = staged.entry;
-    const alpha = entry.alpha.slice();
-    const n = entry.n;
-    const c: Coefficients = Object.freeze({
-      batchKey: entry.key,
-      n,
-      layers: entry.layers,
-      alpha,
-      damping: entry.damping,
-      fresh: staged.fresh,
-      source: staged.decision,
-      skipped: staged.skip === true,
-      layer: (l: number) => {
-        if (!Number.isSafeInteger(l) || l < 0 || l >= entry.layers) throw new InvalidArgumentError(`layer ${l} of ${entry.layers}`);
-        return alpha.subarray(l * n, (l + 1) * n);
-      },
-    });
+    const c = coefficientsOf(staged);
     this.#tickets.set(c, { staged, committed: false });
     return c;
   }
