@@ -3,15 +3,6 @@
  * the reference the reusing policies are measured against.
  * @module
  */
-import { statelessRule } from './stateless.js';
-import type { RefreshPolicyDefinition } from './types.js';
+import { statelessPolicy } from './stateless.js';
 
-export const alwaysPolicy: RefreshPolicyDefinition<true> = {
-  kind: 'always',
-  names: ['always'],
-  parse: (p) => (p === 'always' ? true : undefined),
-  guardReference: 'global-max',
-  idleFields: {},
-  check: () => null,
-  create: () => statelessRule('always', () => 'refresh'),
-};
+export const alwaysPolicy = statelessPolicy('always', () => 'refresh');

@@ -22,6 +22,7 @@ import {
 } from '../auto.js';
 import { reuseSignals, shiftSignal } from '../drift.js';
 import type { FngdStats } from '../stats.js';
+import { namedForm } from './forms.js';
 import type { RefreshPolicyDefinition, RefreshPolicyRule } from './types.js';
 
 /** When and how the previous committed request was served (with a measured price). */
@@ -112,12 +113,7 @@ function autoRule(o: ResolvedAuto, guardCapsAtFreshNorm: boolean): RefreshPolicy
 export const autoPolicy: RefreshPolicyDefinition<ResolvedAuto> = {
   kind: 'auto',
   names: ['auto'],
-  parse(p) {
-    if (p === 'auto') return resolveAuto({});
-    if (typeof p !== 'object' || p === null || Array.isArray(p)) return undefined;
-    const keys = Object.keys(p);
-    return keys.length === 1 && keys[0] === 'auto' ? resolveAuto((p as { auto: AutoOptions }).auto) : undefined;
-  },
+  parse: (p) => namedForm<AutoOptions, ResolvedAuto>(p, 'auto', resolveAuto),
   guardReference: 'batch',
   idleFields: { auto: null },
   check: (fields) => (fields['auto'] ? null : `'auto' without its state`),

@@ -8,6 +8,7 @@
  */
 import { resolveDrift, type DriftOptions } from '../drift-options.js';
 import { nextProbeInterval, probe, reuseSignals } from '../drift.js';
+import { namedForm } from './forms.js';
 import type { PolicyEffect, RefreshPolicyDefinition, RefreshPolicyRule } from './types.js';
 
 /** The probe countdown: reused requests between probes, and since the last one. */
@@ -57,12 +58,7 @@ function driftRule(o: Required<DriftOptions>): RefreshPolicyRule<DriftState> {
 export const driftPolicy: RefreshPolicyDefinition<Required<DriftOptions>> = {
   kind: 'drift',
   names: ['drift'],
-  parse(p) {
-    if (p === 'drift') return resolveDrift({});
-    if (typeof p !== 'object' || p === null || Array.isArray(p)) return undefined;
-    const keys = Object.keys(p);
-    return keys.length === 1 && keys[0] === 'drift' ? resolveDrift((p as { drift: DriftOptions }).drift) : undefined;
-  },
+  parse: (p) => namedForm(p, 'drift', resolveDrift),
   guardReference: 'batch',
   idleFields: { probeInterval: 0, sinceProbe: 0 },
   check(fields) {

@@ -3,18 +3,14 @@
  * @module
  */
 import { positive } from '../drift-options.js';
+import { namedForm } from './forms.js';
 import { statelessRule } from './stateless.js';
 import type { RefreshPolicyDefinition } from './types.js';
 
 export const everyEpochsPolicy: RefreshPolicyDefinition<number> = {
   kind: 'every',
   names: ['everyEpochs'],
-  parse(p) {
-    if (typeof p !== 'object' || p === null || Array.isArray(p)) return undefined;
-    const keys = Object.keys(p);
-    if (keys.length !== 1 || keys[0] !== 'everyEpochs') return undefined;
-    return positive((p as { everyEpochs: number }).everyEpochs, 'everyEpochs', true);
-  },
+  parse: (p) => namedForm<number, number>(p, 'everyEpochs', (k) => positive(k, 'everyEpochs', true), false),
   guardReference: 'global-max',
   idleFields: {},
   check: () => null,

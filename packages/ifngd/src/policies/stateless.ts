@@ -5,7 +5,7 @@
  */
 import type { CacheEntry } from '../cache.js';
 import { reuseSignals } from '../drift.js';
-import type { PolicyEffect, RefreshPolicyRule } from './types.js';
+import type { PolicyEffect, RefreshPolicyDefinition, RefreshPolicyRule } from './types.js';
 
 const none: PolicyEffect<null> = { update: () => null };
 
@@ -23,5 +23,18 @@ export function statelessRule(kind: string, decide: (entry: CacheEntry, epoch: n
     stepped: () => null,
     encode: () => ({}),
     decode: () => null,
+  };
+}
+
+/** A policy without options or state, written as its name alone (`'first-epoch'`, `'always'`). */
+export function statelessPolicy(name: string, decide: (entry: CacheEntry, epoch: number) => 'hit' | 'refresh'): RefreshPolicyDefinition<true> {
+  return {
+    kind: name,
+    names: [name],
+    parse: (p) => (p === name ? true : undefined),
+    guardReference: 'global-max',
+    idleFields: {},
+    check: () => null,
+    create: () => statelessRule(name, decide),
   };
 }
