@@ -1,6 +1,6 @@
 /**
- * A cached FNGD epoch against an SGD epoch (tfjs momentum), same model, data and loop — the figure issue 12's
- * "no host reads inside fngd.step" is judged by. MLP 784-256-10 (relu, softmax cross-entropy), 2,000 synthetic
+ * A cached FNGD epoch against an SGD epoch (tfjs momentum), same model, data and loop — the figure that judges
+ * the rule "no host reads inside fngd.step". MLP 784-256-10 (relu, softmax cross-entropy), 2,000 synthetic
  * samples, batch 128 (16 steps an epoch: the MNIST demo's `--quick` shapes), FNGD global, λ 10, lr 0.316,
  * momentum 0.9, refresh 'first-epoch' (the demo's tuned classifier settings). Epoch 1 computes FNGD's
  * coefficients; every later FNGD epoch is served from the cache. FNGD and SGD epochs alternate (load on the

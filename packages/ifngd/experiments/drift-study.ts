@@ -1,5 +1,5 @@
 /**
- * The drift study (issue 3): does the reuse guard stop the epoch-2 blow-up of shared coefficients, and does the
+ * The drift study: does the reuse guard stop the epoch-2 blow-up of shared coefficients, and does the
  * `drift` policy catch both failure modes — divergence (MNIST MLP classifier) and stall (deep autoencoder) —
  * refreshing only the batches that need it, at a cost well under `always`?
  *

@@ -80,7 +80,7 @@ describe('restore across refresh policies', () => {
     expect(Buffer.from(c.serialize())).toEqual(Buffer.from(b.serialize()));
   });
 
-  it("'first-epoch' → 'drift' keeps reusing (it used to probe at every request, i.e. 'always')", async () => {
+  it("'first-epoch' → 'drift' keeps reusing (a probe at every request would be 'always')", async () => {
     const a = await trained('first-epoch');
     const b = make('drift');
     b.init(a.params);
