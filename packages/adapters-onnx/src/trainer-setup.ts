@@ -12,6 +12,7 @@ import { Passes } from './passes.js';
 import { decodeModel, tensorFloats } from './proto.js';
 import { defaultRuntime } from '#runtime';
 import { asRuntime, type OrtRuntime } from './runtime-check.js';
+import { unshareIdentityInitializers } from './unshare.js';
 
 /** Everything a trainer is made of. */
 export interface TrainerParts {
@@ -34,7 +35,8 @@ function initialParams(an: ModelAnalysis): HostTree {
 /** Sets a trainer up (see `OnnxTrainer.create` for what it throws); a throw releases the device it created. */
 export async function setUpTrainer(modelBytes: Uint8Array, options: OnnxTrainerOptions): Promise<TrainerParts> {
   const o = resolveTrainerOptions(options);
-  const an = analyzeModel(decodeModel(modelBytes), o.output);
+  // parameters the exporter merged behind Identity nodes: one per layer again, as the source model trains them
+  const an = analyzeModel(unshareIdentityInitializers(decodeModel(modelBytes)).model, o.output);
   buildGraph(an, o.loss, 'gradients'); // fail early on graph-construction errors
   const ort = o.ort === undefined ? await defaultRuntime() : asRuntime(o.ort, 'options.ort', 'ort');
   const engine = await Engine.create(an, o);
