@@ -29,9 +29,30 @@ export function parseDigits(bytes: Uint8Array): Digits {
   };
 }
 
-/** Downloads and parses the digits. */
-export async function fetchDigits(url = '/mnist.bin'): Promise<Digits> {
+/** Reads a response's body, reporting `loaded` of `total` bytes (`total` from Content-Length; 0 when unknown). */
+async function readBody(res: Response, onProgress: (loaded: number, total: number) => void): Promise<Uint8Array> {
+  const total = Number(res.headers.get('Content-Length')) || 0;
+  if (!res.body) return new Uint8Array(await res.arrayBuffer());
+  const chunks: Uint8Array[] = [];
+  let loaded = 0;
+  const reader = res.body.getReader();
+  for (let r = await reader.read(); !r.done; r = await reader.read()) {
+    chunks.push(r.value);
+    loaded += r.value.length;
+    onProgress(loaded, total);
+  }
+  const out = new Uint8Array(loaded);
+  let o = 0;
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.length;
+  }
+  return out;
+}
+
+/** Downloads and parses the digits; `onProgress` hears the bytes as they arrive. */
+export async function fetchDigits(url = '/mnist.bin', onProgress: (loaded: number, total: number) => void = () => {}): Promise<Digits> {
   const res = await fetch(url);
   if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
-  return parseDigits(new Uint8Array(await res.arrayBuffer()));
+  return parseDigits(await readBody(res, onProgress));
 }

@@ -1,53 +1,24 @@
 /**
  * FNGD against Adam on the same model, the same initial weights and the same batches, one epoch each in turn,
- * both through `FngdTrainer` (Adam via its `optimizer` option), on the chosen tfjs backend — and a third lane:
+ * both through `FngdTrainer` (Adam via its `optimizer` option), on the chosen tfjs backend, each epoch's `fit`
+ * validating on the test digits (its `val_acc` is the lane's test accuracy) — and a third lane:
  * FNGD on ONNX Runtime Web (`@ifngd/adapters-onnx`' `OnnxTrainer`, wasm execution provider, single-threaded) on
  * the same MLP as an ONNX model (same initial weights, same partition into batches), whatever the tfjs backend.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import * as ort from 'onnxruntime-web';
-import { FngdTrainer } from '@ifngd/adapters-tfjs';
+import { FngdTrainer, type FitOptions } from '@ifngd/adapters-tfjs';
 import { OnnxTrainer } from '@ifngd/adapters-onnx';
 import { buildModel, type ModelSpec } from '@ifngd/adapters-onnx/internal';
 import { createDevice } from '@ifngd/linalg-gpu';
 import { permutation, planBatches, type BatchPlan } from 'ifngd';
 import { mixSeed } from 'ifngd/internal';
 import type { Digits } from './data.js';
+import { OPTIMIZERS, type Optimizer, type Point } from './lanes.js';
 
-/** tfjs backends the page offers. */
-export const BACKENDS = ['webgpu', 'wasm', 'cpu'] as const;
-export type Backend = (typeof BACKENDS)[number];
-export type Optimizer = 'fngd' | 'adam' | 'onnx';
-/** The lanes, in the order they train each epoch. */
-export const OPTIMIZERS = ['fngd', 'adam', 'onnx'] as const satisfies readonly Optimizer[];
 /** Where src/serve.ts serves onnxruntime-web's wasm files (node_modules/onnxruntime-web/dist). */
 export const ORT_WASM_PATH = '/ort-wasm/';
-
-/** One finished epoch of one optimizer. */
-export interface Point {
-  readonly optimizer: Optimizer;
-  readonly epoch: number;
-  readonly trainLoss: number;
-  readonly testAccuracy: number;
-  /** Training seconds of this optimizer so far (evaluation excluded). */
-  readonly seconds: number;
-}
-
-/** Registers and activates a tfjs backend; throws when this browser cannot run it. */
-export async function useBackend(backend: Backend): Promise<void> {
-  if (backend === 'wasm') {
-    const wasm = await import('@tensorflow/tfjs-backend-wasm');
-    wasm.setWasmPaths('/tfjs-wasm/');
-  } else if (backend === 'webgpu') {
-    await import('@tensorflow/tfjs-backend-webgpu');
-  } else {
-    await import('@tensorflow/tfjs-backend-cpu');
-  }
-  const ok = await tf.setBackend(backend).catch(() => false);
-  if (!ok) throw new Error(`the ${backend} backend is not available in this browser (WebGPU needs an adapter)`);
-  await tf.ready();
-}
 
 /** The 784-64-10 ReLU classifier, seeded: every call gives the same initial weights. */
 function mlp(): tfl.LayersModel {
@@ -65,6 +36,13 @@ export interface RaceCallbacks {
   readonly onPoint: (p: Point) => void;
   /** After each step: `at` is in epochs (0 → `epochs`), `loss` the batch's mean loss before the step. */
   readonly onBatch?: (optimizer: Optimizer, at: number, loss: number) => void;
+  /** Once the trainers and ONNX Runtime Web are set up, before the first step. */
+  readonly onReady?: () => void;
+  /**
+   * More callbacks for the FNGD lane's `fit`, as tfjs takes them (e.g. tfjs-vis's `fitCallbacks`), given to each
+   * epoch's `fit` as they are. Its logs carry `loss` per batch and `loss`, `val_loss`, `val_acc` per epoch.
+   */
+  readonly fngd?: NonNullable<FitOptions['callbacks']>;
 }
 
 /**
@@ -195,23 +173,32 @@ export async function race(data: Digits, epochs: number, batchSize: number, cb: 
   const points: Point[] = [];
   try {
     onnx = await OnnxLane.create(data);
+    cb.onReady?.();
     const contract = batchContract(data.xTrain.shape[0], batchSize);
     const batches = contract.plan.batches.length;
     for (let epoch = 1; epoch <= epochs; epoch++) {
       for (const optimizer of OPTIMIZERS) {
-        let log: { trainLoss: number; seconds: number };
+        let log: { trainLoss: number; seconds: number; testAccuracy: number };
         if (optimizer === 'onnx') {
           const r = await onnx.epoch(epoch - 1, contract, (b, l) => cb.onBatch?.(optimizer, epoch - 1 + (b + 1) / batches, l));
-          log = { trainLoss: r.loss, seconds: r.seconds };
+          log = { trainLoss: r.loss, seconds: r.seconds, testAccuracy: await onnx.accuracy() };
         } else {
-          const t = trainers[optimizer];
           const onBatchEnd = (b: number, l: { loss: number; batches: number }) => cb.onBatch?.(optimizer, epoch - 1 + (b + 1) / l.batches, l.loss);
-          const [l] = (await t.fit(data.xTrain, data.yTrain, { epochs: 1, batchSize, seed: SEED, sampleIds: 'index', callbacks: { onBatchEnd } })).logs;
-          log = l!;
+          const extra = optimizer === 'fngd' && cb.fngd ? [cb.fngd].flat() : [];
+          // validation on the test digits inside fit: its val_acc is the lane's test accuracy
+          const fit = await trainers[optimizer].fit(data.xTrain, data.yTrain, {
+            epochs: 1,
+            batchSize,
+            seed: SEED,
+            sampleIds: 'index',
+            validationData: [data.xTest, data.yTest],
+            callbacks: [{ onBatchEnd }, ...extra],
+          });
+          const l = fit.logs[0]!;
+          log = { trainLoss: l.trainLoss, seconds: l.seconds, testAccuracy: l.valAccuracy ?? NaN };
         }
         seconds[optimizer] += log.seconds;
-        const testAccuracy = optimizer === 'onnx' ? await onnx.accuracy() : ((await trainers[optimizer].evaluateAsync(data.xTest, data.yTest)).accuracy ?? NaN);
-        const p: Point = { optimizer, epoch, trainLoss: log.trainLoss, testAccuracy, seconds: seconds[optimizer] };
+        const p: Point = { optimizer, epoch, trainLoss: log.trainLoss, testAccuracy: log.testAccuracy, seconds: seconds[optimizer] };
         points.push(p);
         cb.onPoint(p);
       }
@@ -222,20 +209,4 @@ export async function race(data: Digits, epochs: number, batchSize: number, cb: 
     onnx?.dispose();
   }
   return points;
-}
-
-/** The return on investment in one sentence: final accuracies, and when FNGD reached Adam's final accuracy. */
-export function summary(points: readonly Point[]): string {
-  const last = (o: Optimizer) => points.filter((p) => p.optimizer === o).at(-1);
-  const f = last('fngd');
-  const a = last('adam');
-  if (!f || !a) return '';
-  const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
-  const reach = points.find((p) => p.optimizer === 'fngd' && p.testAccuracy >= a.testAccuracy);
-  const when = reach
-    ? `FNGD reached Adam's final accuracy after ${reach.seconds.toFixed(1)} s of training (Adam: ${a.seconds.toFixed(1)} s).`
-    : "FNGD did not reach Adam's final accuracy.";
-  const o = last('onnx');
-  const onnx = o ? ` FNGD on ONNX Runtime Web: ${pct(o.testAccuracy)}.` : '';
-  return `Test accuracy after ${f.epoch} epoch${f.epoch === 1 ? '' : 's'}: FNGD ${pct(f.testAccuracy)}, Adam ${pct(a.testAccuracy)}. ${when}${onnx}`;
 }

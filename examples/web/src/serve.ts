@@ -1,7 +1,8 @@
 /**
  * `npm run demo:web`: serves the page on 127.0.0.1 (vite, sources resolved through the `@ifngd/source` and
  * `browser` conditions) with the MNIST blob at `/mnist.bin`, tfjs's wasm binaries at `/tfjs-wasm/` and
- * onnxruntime-web's wasm files (node_modules/onnxruntime-web/dist) at `/ort-wasm/`.
+ * onnxruntime-web's wasm files (node_modules/onnxruntime-web/dist) at `/ort-wasm/`. The page's npm dependencies,
+ * tfjs-vis (CommonJS) among them, are pre-bundled by vite's dependency optimizer.
  * `--port N` (default 5178; 0 = any free port). Open the printed URL in a browser with WebGPU for the webgpu backend.
  * @module
  */
@@ -28,6 +29,7 @@ function assets(): Plugin {
         if (url === '/mnist.bin') {
           blob ??= digitsBlob();
           res.setHeader('Content-Type', 'application/octet-stream');
+          res.setHeader('Content-Length', String(blob.byteLength)); // the page shows the download's fraction
           res.end(blob);
           return;
         }
@@ -49,8 +51,14 @@ function assets(): Plugin {
   };
 }
 
+/** Options of {@link startServer}. */
+export interface ServerOptions {
+  /** Watch the sources and reload the page when they change (default true; the end-to-end test turns it off). */
+  readonly watch?: boolean;
+}
+
 /** Starts the demo server on 127.0.0.1; resolves to its URL and a close function. */
-export async function startServer(port = 5178): Promise<{ url: string; close: () => Promise<void> }> {
+export async function startServer(port = 5178, options: ServerOptions = {}): Promise<{ url: string; close: () => Promise<void> }> {
   const server: ViteDevServer = await createServer({
     configFile: false,
     root: join(HERE, '../page'),
@@ -64,13 +72,14 @@ export async function startServer(port = 5178): Promise<{ url: string; close: ()
         '@tensorflow/tfjs-backend-cpu',
         '@tensorflow/tfjs-backend-wasm',
         '@tensorflow/tfjs-backend-webgpu',
+        '@tensorflow/tfjs-vis', // CommonJS, with vega: pre-bundled, and sharing the one tfjs-core
         'onnxruntime-web',
         'onnxruntime-common',
         'onnx-buf',
         '@bufbuild/protobuf',
       ],
     },
-    server: { host: '127.0.0.1', port, strictPort: port !== 0 },
+    server: { host: '127.0.0.1', port, strictPort: port !== 0, ...(options.watch === false ? { watch: null, hmr: false } : {}) },
   });
   await server.listen();
   const address = server.httpServer?.address();
@@ -90,7 +99,20 @@ export function parsePort(argv: readonly string[]): number {
   return port;
 }
 
+const HELP = `npm run demo:web -- [--port N]
+
+Serves the browser demo: FNGD against Adam (TensorFlow.js) and FNGD on ONNX Runtime Web, training on real MNIST
+digits in the page, with live charts and a tfjs-vis panel. Open the printed URL in a browser (Chromium with WebGPU
+for the webgpu backend; without WebGPU the page trains on wasm). Stop with Ctrl-C.
+
+  --port N     the port (default 5178; 0 = any free port)
+  -h, --help   this text`;
+
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  if (process.argv.includes('--help') || process.argv.includes('-h')) {
+    console.log(HELP);
+    process.exit(0);
+  }
   let port: number;
   try {
     port = parsePort(process.argv.slice(2));
