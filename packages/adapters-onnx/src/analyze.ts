@@ -119,6 +119,7 @@ export function analyzeModel(model: ModelProto, outputName?: string): ModelAnaly
       continue;
     }
     r.forEach((s, i) => node.output[i] && shapes.set(node.output[i]!, s));
+    rule.values?.(node, ctx).forEach((v, i) => v && node.output[i] && constInts.set(node.output[i]!, [...v]));
     if (node.opType === 'Constant') {
       const t = new Attrs(node).tensor('value');
       if (t && (t.dataType === DataType.INT64 || t.dataType === DataType.INT32)) constInts.set(node.output[0]!, tensorInts(t));

@@ -151,6 +151,45 @@ export function run64(spec: ModelSpec, values: Record<string, T64>): Record<stri
       case 'MaxPool': r = window(x, a, null, (v) => Math.max(...v)); break;
       case 'AveragePool': r = window(x, a, null, (v, tot) => v.reduce((p, q) => p + q, 0) / (ai(a, 'count_include_pad', 0) ? tot : v.length)); break;
       case 'GlobalAveragePool': r = window(x, { kernel_shape: { ints: [x.dims[2]!, x.dims[3]!] } }, null, (v) => v.reduce((p, q) => p + q, 0) / v.length); break;
+      case 'Shape': r = { data: Float64Array.from(x.dims), dims: [x.dims.length] }; break;
+      case 'Gather': {
+        const idx = ints(node.inputs[1]!).map((i) => (i < 0 ? i + x.data.length : i));
+        r = { data: Float64Array.from(idx, (i) => x.data[i]!), dims: [...y.dims] };
+        break;
+      }
+      case 'Unsqueeze': {
+        const axes = ints(node.inputs[1]!).map((v) => (v < 0 ? v + x.dims.length + 1 : v)).sort((p, q) => p - q);
+        const dims = [...x.dims];
+        for (const ax of axes) dims.splice(ax, 0, 1);
+        r = { data: x.data, dims };
+        break;
+      }
+      case 'Squeeze': {
+        const axes = node.inputs[1] ? ints(node.inputs[1]).map((v) => (v < 0 ? v + x.dims.length : v)) : x.dims.flatMap((d, i) => (d === 1 ? [i] : []));
+        r = { data: x.data, dims: x.dims.filter((_, i) => !axes.includes(i)) };
+        break;
+      }
+      case 'Concat': {
+        const parts = node.inputs.map((n) => env[n]!);
+        const ax = (ai(a, 'axis', 0) + x.dims.length) % x.dims.length;
+        const outer = size(x.dims.slice(0, ax));
+        const inner = size(x.dims.slice(ax + 1));
+        const dims = [...x.dims];
+        dims[ax] = parts.reduce((t, p) => t + p.dims[ax]!, 0);
+        const out: number[] = [];
+        for (let o = 0; o < outer; o++) for (const p of parts) for (let j = 0; j < p.dims[ax]! * inner; j++) out.push(p.data[o * p.dims[ax]! * inner + j]!);
+        r = { data: Float64Array.from(out), dims };
+        break;
+      }
+      case 'Cast': r = x; break;
+      case 'Slice': {
+        const [start, end] = [ints(node.inputs[1]!)[0]!, ints(node.inputs[2]!)[0]!];
+        const n = x.data.length;
+        const c = (v: number) => Math.min(n, Math.max(0, v < 0 ? v + n : v));
+        const picked = Array.from(x.data).slice(c(start), c(end));
+        r = { data: Float64Array.from(picked), dims: [picked.length] };
+        break;
+      }
       default: throw new Error(`reference: ${node.op}`);
     }
     env[node.outputs[0]!] = r;

@@ -3,19 +3,23 @@
  * `fixtures/torch_exports.py`). A ResNet-layout network exported in eval mode: the exporter folds each
  * BatchNorm into its convolution and merges the equal (zero) folded biases into one initializer read through
  * Identity nodes. The trainer gives each convolution its own bias again — as PyTorch trains them — trains, and
- * exports a model a plain InferenceSession runs as the trainer predicts.
+ * exports a model a plain InferenceSession runs as the trainer predicts. A CNN flattened by
+ * `x.view(x.size(0), -1)` (Shape → Gather → Unsqueeze → Concat → Reshape): the shape arithmetic is evaluated with
+ * the batch size symbolic, so it trains at any batch size.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createDevice } from '@ifngd/linalg-gpu';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { OnnxTrainer } from '../src/index.js';
+import { OnnxTrainer, UnsupportedOpError } from '../src/index.js';
+import { buildModel, type ModelSpec } from '../src/internal.js';
 import { decodeModel } from '../src/proto.js';
 import { unshareIdentityInitializers } from '../src/unshare.js';
 import { rng } from './reference.js';
 
-const bytes = new Uint8Array(readFileSync(join(import.meta.dirname, 'fixtures', 'resnet-eval.onnx')));
+const fixture = (name: string) => new Uint8Array(readFileSync(join(import.meta.dirname, 'fixtures', name)));
+const bytes = fixture('resnet-eval.onnx');
 
 describe('a PyTorch ResNet-layout export (eval mode, BatchNorm folded)', () => {
   it('the fixture holds what the exporter makes: one zero bias read by three convolutions, two through Identity nodes', () => {
@@ -73,5 +77,91 @@ describe('a PyTorch ResNet-layout export (eval mode, BatchNorm folded)', () => {
     for (let i = 0; i < got.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThan(1e-5 * (1 + Math.abs(want[i]!)));
     await trainer.dispose();
     device.destroy();
+  });
+});
+
+describe('a PyTorch CNN flattened by x.view(x.size(0), -1)', () => {
+  it('trains at two batch sizes and exports a model that runs as the trainer predicts', async () => {
+    const view = fixture('cnn-view.onnx');
+    expect(decodeModel(view).graph!.node.map((n) => n.opType)).toEqual(['Conv', 'Relu', 'Shape', 'Constant', 'Gather', 'Constant', 'Unsqueeze', 'Constant', 'Concat', 'Reshape', 'Gemm']);
+    const r = rng(5);
+    // class k lifts the image's quadrant k (k < 3): learnable by the convolution
+    const batch = (n: number) => {
+      const data = Float32Array.from({ length: n * 64 }, (_, i) => {
+        const [s, p] = [Math.floor(i / 64), i % 64];
+        const quadrant = (Math.floor(p / 32) * 2 + Math.floor((p % 8) / 4)) % 3;
+        return r(1) + (quadrant === s % 3 ? 1.5 : 0);
+      });
+      return { x: new ort.Tensor('float32', data, [n, 1, 8, 8]), y: new ort.Tensor('int64', BigInt64Array.from({ length: n }, (_, i) => BigInt(i % 3)), [n]) };
+    };
+    const [a, b] = [batch(12), batch(7)];
+    const device = await createDevice({ backend: 'cpu' });
+    const trainer = await OnnxTrainer.create(view, { loss: 'softmax-cross-entropy', device });
+    const first = await trainer.evaluate({ x: a.x }, a.y);
+    for (let e = 0; e < 6; e++) {
+      await trainer.step({ x: a.x }, a.y, { batchKey: 'a', epoch: e });
+      await trainer.step({ x: b.x }, b.y, { batchKey: 'b', epoch: e });
+    }
+    const last = await trainer.evaluate({ x: a.x }, a.y);
+    expect(last.loss).toBeLessThan(0.5 * first.loss);
+    const plain = await ort.InferenceSession.create(trainer.exportModel());
+    for (const { x } of [a, b]) {
+      const got = (await plain.run({ x })).logits!.data as Float32Array;
+      const want = (await trainer.predict({ x })).logits!.data as Float32Array;
+      expect(got.length).toBe(x.dims[0]! * 3);
+      for (let i = 0; i < got.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThan(1e-5 * (1 + Math.abs(want[i]!)));
+    }
+    await trainer.dispose();
+    device.destroy();
+  });
+});
+
+describe('shape ops outside what trains are refused at create, naming the node and why', () => {
+  const i64 = (name: string, data: number[], dims = [data.length]) => ({ name, dims, data, type: 'int64' as const });
+  const w = { name: 'w', dims: [4, 3], data: Array.from({ length: 12 }, (_, i) => i / 12) };
+  const cases: [string, ModelSpec, RegExp][] = [
+    [
+      'Gather of an activation (an embedding lookup)',
+      { inputs: [{ name: 'x', shape: ['N', 4] }], outputs: ['y'], initializers: [w, i64('i', [0], [])], nodes: [
+        { op: 'MatMul', inputs: ['x', 'w'], outputs: ['h'] }, { op: 'Gather', inputs: ['h', 'i'], outputs: ['y'], attrs: { axis: { i: 1 } } }] },
+      /Gather .*an activation/,
+    ],
+    [
+      'Concat along the batch axis',
+      { inputs: [{ name: 'x', shape: ['N', 4] }], outputs: ['y'], initializers: [w], nodes: [
+        { op: 'MatMul', inputs: ['x', 'w'], outputs: ['h'] }, { op: 'Concat', inputs: ['h', 'h'], outputs: ['y'], attrs: { axis: { i: 0 } } }] },
+      /Concat .*batch axis/,
+    ],
+    [
+      'Cast of an activation to int64',
+      { inputs: [{ name: 'x', shape: ['N', 4] }], outputs: ['y'], initializers: [w], nodes: [
+        { op: 'MatMul', inputs: ['x', 'w'], outputs: ['h'] }, { op: 'Cast', inputs: ['h'], outputs: ['y'], attrs: { to: { i: 7 } } }] },
+      /Cast .*float32 only/,
+    ],
+    [
+      'Slice of an activation',
+      { inputs: [{ name: 'x', shape: ['N', 4] }], outputs: ['y'], initializers: [w, i64('s', [0]), i64('e', [2]), i64('a', [1])], nodes: [
+        { op: 'MatMul', inputs: ['x', 'w'], outputs: ['h'] }, { op: 'Slice', inputs: ['h', 's', 'e', 'a'], outputs: ['y'] }] },
+      /Slice .*activation/,
+    ],
+    [
+      'Squeeze of a dim that is not 1',
+      { inputs: [{ name: 'x', shape: ['N', 4] }], outputs: ['y'], initializers: [w, i64('a', [1])], nodes: [
+        { op: 'MatMul', inputs: ['x', 'w'], outputs: ['h'] }, { op: 'Squeeze', inputs: ['h', 'a'], outputs: ['y'] }] },
+      /Squeeze .*not 1/,
+    ],
+    [
+      'a Reshape that moves the batch size to another axis',
+      { inputs: [{ name: 'x', shape: ['N', 4] }], outputs: ['y'], initializers: [w, i64('z', [0], []), i64('a', [0]), i64('m', [-1])], nodes: [
+        { op: 'MatMul', inputs: ['x', 'w'], outputs: ['h'] }, { op: 'Shape', inputs: ['h'], outputs: ['s'] },
+        { op: 'Gather', inputs: ['s', 'z'], outputs: ['n'], attrs: { axis: { i: 0 } } }, { op: 'Unsqueeze', inputs: ['n', 'a'], outputs: ['n1'] },
+        { op: 'Concat', inputs: ['m', 'n1'], outputs: ['t'], attrs: { axis: { i: 0 } } }, { op: 'Reshape', inputs: ['h', 't'], outputs: ['y'] }] },
+      /Reshape .*moves the batch size/,
+    ],
+  ];
+  it.each(cases)('%s', async (_name, spec, reason) => {
+    const e = await OnnxTrainer.create(buildModel(spec), { loss: 'mse' }).catch((err: unknown) => err);
+    expect(e).toBeInstanceOf(UnsupportedOpError);
+    expect((e as Error).message).toMatch(reason);
   });
 });

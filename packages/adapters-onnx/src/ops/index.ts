@@ -7,6 +7,7 @@ import { conv } from './conv.js';
 import { add, gemm, matmul, mul, sub } from './dense.js';
 import { averagePool, globalAveragePool, maxPool } from './pool.js';
 import { constant, flatten, reshape } from './reshape.js';
+import { cast, concat, gather, shape, slice, squeeze, unsqueeze } from './shape-ops.js';
 import type { OpRule } from './types.js';
 
 /** Rules by op type. */
@@ -25,6 +26,13 @@ export const OP_RULES: Readonly<Record<string, OpRule>> = {
   Flatten: flatten,
   Reshape: reshape,
   Constant: constant,
+  Shape: shape,
+  Gather: gather,
+  Unsqueeze: unsqueeze,
+  Squeeze: squeeze,
+  Concat: concat,
+  Cast: cast,
+  Slice: slice,
   Conv: conv,
   MaxPool: maxPool,
   AveragePool: averagePool,

@@ -39,12 +39,15 @@ export const flatten: OpRule = {
   backward: back,
 };
 
-/** `Reshape(x, shape)` with a constant `shape` (0 copies, −1 infers). */
+/** `Reshape(x, shape)` with a `shape` known at analysis (0 copies, −1 infers; the batch size read by Shape copies). */
 export const reshape: OpRule = {
   infer(node, ctx) {
     const x = ctx.shape(input(node, 0));
-    const target = ctx.constInts(input(node, 1));
-    if (!target) return 'the target shape must be a constant';
+    const computed = ctx.constInts(input(node, 1));
+    if (!computed) return 'the target shape must be a constant (or shape arithmetic on constants and Shape)';
+    // the batch size read by Shape (`x.view(x.size(0), -1)`) where the input has its batch: a copy of that dim
+    if (computed.some((d, i) => Number.isNaN(d) && x[i] !== BATCH)) return `the target shape [${computed.join(',')}] moves the batch size to another axis`;
+    const target = computed.map((d) => (Number.isNaN(d) ? 0 : d));
     if (new Attrs(node).int('allowzero', 0) && target.includes(0)) return 'allowzero=1 with zeros is not supported';
     const out = target.map((d, i) => (d === 0 ? x[i]! : d));
     const inStatic = product(x.filter((d) => d !== BATCH));

@@ -9,7 +9,10 @@ import type { NodeProto } from '../proto.js';
 export interface InferContext {
   /** Static shape of a tensor (throws if unknown). */
   shape(name: string): Shape;
-  /** Values of a constant integer tensor (initializer or `Constant`), if it is one. */
+  /**
+   * Values of an integer tensor known at analysis (an initializer, a `Constant`, or shape arithmetic on them),
+   * if it is one; the batch size inside a shape is `NaN` (`BATCH_VALUE`).
+   */
   constInts(name: string): number[] | undefined;
 }
 
@@ -24,6 +27,8 @@ export interface RuleNode {
 export interface OpRule {
   /** Output shapes, or a reason string when this configuration is unsupported. */
   infer(node: NodeProto, ctx: InferContext): Shape[] | string;
+  /** Integer outputs' values known at analysis (shape arithmetic), per output; undefined where not known. */
+  values?(node: NodeProto, ctx: InferContext): readonly (readonly number[] | undefined)[];
   /**
    * Emits the forward node into the training graph (default: unchanged) and returns the names of extra
    * outputs the backward rule needs.
