@@ -6,6 +6,7 @@
 import type { HostTree } from 'ifngd';
 import { analyzeModel, type ModelAnalysis } from './analyze.js';
 import { buildGraph } from './builder.js';
+import { constantScales } from './constant-scales.js';
 import { Engine } from './engine.js';
 import { resolveTrainerOptions, type OnnxTrainerOptions, type TrainerOptions } from './options.js';
 import { Passes } from './passes.js';
@@ -38,6 +39,13 @@ export async function setUpTrainer(modelBytes: Uint8Array, options: OnnxTrainerO
   // parameters the exporter merged behind Identity nodes: one per layer again, as the source model trains them
   const an = analyzeModel(unshareIdentityInitializers(decodeModel(modelBytes)).model, o.output);
   buildGraph(an, o.loss, 'gradients'); // fail early on graph-construction errors
+  const frozen = constantScales(an);
+  if (frozen.length > 0) {
+    console.warn(
+      `ifngd OnnxTrainer: ${frozen.map((n) => `'${n}'`).join(', ')} stay constant — the trainer trains Gemm, MatMul and Conv ` +
+        'weights and biases only (a LayerNorm\'s or BatchNorm\'s scale and shift keep their exported values)',
+    );
+  }
   const ort = o.ort === undefined ? await defaultRuntime() : asRuntime(o.ort, 'options.ort', 'ort');
   const engine = await Engine.create(an, o);
   const params = initialParams(an);

@@ -59,7 +59,7 @@ describe('bad inputs → typed errors, nothing changed', () => {
       outputs: ['y'],
       nodes: [
         { op: 'Gemm', inputs: ['x', 'w'], outputs: ['h'], name: 'dense' },
-        { op: 'LeakyRelu', inputs: ['h'], outputs: ['a'], name: 'leaky' },
+        { op: 'Softsign', inputs: ['h'], outputs: ['a'], name: 'softsign' },
         { op: 'Cos', inputs: ['a'], outputs: ['c'], name: 'cosine' },
         { op: 'FusedThing', inputs: ['c'], outputs: ['y'], name: 'custom', domain: 'com.example' },
       ],
@@ -68,8 +68,8 @@ describe('bad inputs → typed errors, nothing changed', () => {
     const err = await OnnxTrainer.create(bytes, { loss: 'mse' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UnsupportedOpError);
     const e = err as UnsupportedOpError;
-    expect(e.nodes.map((n) => n.name)).toEqual(['leaky', 'cosine', 'custom']);
-    expect(e.opTypes).toEqual(['LeakyRelu', 'Cos', 'com.example::FusedThing']);
+    expect(e.nodes.map((n) => n.name)).toEqual(['softsign', 'cosine', 'custom']);
+    expect(e.opTypes).toEqual(['Softsign', 'Cos', 'com.example::FusedThing']);
     expect(e.message).toContain("Cos 'cosine'");
   });
 

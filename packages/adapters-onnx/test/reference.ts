@@ -110,6 +110,53 @@ function conv(x: T64, wt: T64, bias: T64 | undefined, a: Attrs | undefined): T64
   return { data: out, dims: [n, m, ho, wo] };
 }
 
+/** erf in float64: its Maclaurin series (|x| < 4, cancellation below 1e-10), ±1 beyond (error < 2e-8). */
+function erf64(x: number): number {
+  if (Math.abs(x) >= 4) return Math.sign(x);
+  let term = x;
+  let sum = x;
+  for (let n = 1; n < 200 && Math.abs(term) > 1e-17 * Math.abs(sum); n++) {
+    term *= (-x * x) / n;
+    sum += term / (2 * n + 1);
+  }
+  return (2 / Math.sqrt(Math.PI)) * sum;
+}
+
+/** Reduction of `x` over `axes` (sum, or mean), keeping them as ones or dropping them. */
+function reduce64(x: T64, axes: number[], keep: boolean, mean: boolean): T64 {
+  const rank = x.dims.length;
+  const ax = axes.map((a) => (a < 0 ? a + rank : a));
+  const outDims = x.dims.map((d, i) => (ax.includes(i) ? 1 : d));
+  const out = new Float64Array(size(outDims));
+  const strides = x.dims.map((_, i) => size(x.dims.slice(i + 1)));
+  const ostrides = outDims.map((_, i) => size(outDims.slice(i + 1)));
+  for (let k = 0; k < x.data.length; k++) {
+    let o = 0;
+    for (let i = 0; i < rank; i++) o += (ax.includes(i) ? 0 : Math.floor(k / strides[i]!) % x.dims[i]!) * ostrides[i]!;
+    out[o]! += x.data[k]!;
+  }
+  const count = size(x.dims) / size(outDims);
+  return { data: mean ? out.map((v) => v / count) : out, dims: keep ? outDims : x.dims.filter((_, i) => !ax.includes(i)) };
+}
+
+/** `x` transposed by `perm`. */
+function transpose64(x: T64, perm: number[]): T64 {
+  const dims = perm.map((p) => x.dims[p]!);
+  const strides = x.dims.map((_, i) => size(x.dims.slice(i + 1)));
+  const out = new Float64Array(x.data.length);
+  for (let k = 0; k < out.length; k++) {
+    let rem = k;
+    let src = 0;
+    for (let i = 0; i < dims.length; i++) {
+      const s = size(dims.slice(i + 1));
+      src += Math.floor(rem / s) * strides[perm[i]!]!;
+      rem %= s;
+    }
+    out[k] = x.data[src]!;
+  }
+  return { data: out, dims };
+}
+
 /** Runs a {@link ModelSpec} in float64 with `values` overriding initializers / inputs. */
 export function run64(spec: ModelSpec, values: Record<string, T64>): Record<string, T64> {
   const env: Record<string, T64> = {};
@@ -190,6 +237,30 @@ export function run64(spec: ModelSpec, values: Record<string, T64>): Record<stri
         r = { data: Float64Array.from(picked), dims: [picked.length] };
         break;
       }
+      case 'Div': r = bcast(x, y, (p, q) => p / q); break;
+      case 'Pow': r = bcast(x, y, (p, q) => p ** q); break;
+      case 'Sqrt': r = map(x, Math.sqrt); break;
+      case 'Exp': r = map(x, Math.exp); break;
+      case 'Log': r = map(x, Math.log); break;
+      case 'Neg': r = map(x, (v) => -v); break;
+      case 'Erf': r = map(x, erf64); break;
+      case 'LeakyRelu': { const al = af(a, 'alpha', 0.01); r = map(x, (v) => (v < 0 ? al * v : v)); break; }
+      case 'Elu': { const al = af(a, 'alpha', 1); r = map(x, (v) => (v > 0 ? v : al * (Math.exp(v) - 1))); break; }
+      case 'HardSigmoid': { const [al, be] = [af(a, 'alpha', 0.2), af(a, 'beta', 0.5)]; r = map(x, (v) => Math.max(0, Math.min(1, al * v + be))); break; }
+      case 'HardSwish': r = map(x, (v) => v * Math.max(0, Math.min(1, v / 6 + 0.5))); break;
+      case 'Clip': {
+        const lo = node.inputs[1] ? env[node.inputs[1]]!.data[0]! : -Infinity;
+        const hi = node.inputs[2] ? env[node.inputs[2]]!.data[0]! : Infinity;
+        r = map(x, (v) => Math.min(hi, Math.max(lo, v)));
+        break;
+      }
+      case 'ReduceSum':
+      case 'ReduceMean': {
+        const axes = node.inputs[1] ? ints(node.inputs[1]) : ais(a, 'axes', []);
+        r = reduce64(x, axes, ai(a, 'keepdims', 1) === 1, node.op === 'ReduceMean');
+        break;
+      }
+      case 'Transpose': r = transpose64(x, ais(a, 'perm', x.dims.map((_, i) => x.dims.length - 1 - i))); break;
       default: throw new Error(`reference: ${node.op}`);
     }
     env[node.outputs[0]!] = r;

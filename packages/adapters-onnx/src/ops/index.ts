@@ -6,6 +6,7 @@ import { identity, logSoftmax, relu, sigmoid, softmax, tanh } from './activation
 import { conv } from './conv.js';
 import { add, gemm, matmul, mul, sub } from './dense.js';
 import { averagePool, globalAveragePool, maxPool } from './pool.js';
+import { clip, div, elu, erf, exp, hardSigmoid, hardSwish, leakyRelu, log, neg, pow, reduceMean, reduceSum, sqrt, transpose } from './elementwise.js';
 import { constant, flatten, reshape } from './reshape.js';
 import { cast, concat, gather, shape, slice, squeeze, unsqueeze } from './shape-ops.js';
 import type { OpRule } from './types.js';
@@ -33,6 +34,21 @@ export const OP_RULES: Readonly<Record<string, OpRule>> = {
   Concat: concat,
   Cast: cast,
   Slice: slice,
+  Div: div,
+  Pow: pow,
+  Sqrt: sqrt,
+  Exp: exp,
+  Log: log,
+  Neg: neg,
+  Erf: erf,
+  LeakyRelu: leakyRelu,
+  Elu: elu,
+  HardSigmoid: hardSigmoid,
+  HardSwish: hardSwish,
+  Clip: clip,
+  ReduceSum: reduceSum,
+  ReduceMean: reduceMean,
+  Transpose: transpose,
   Conv: conv,
   MaxPool: maxPool,
   AveragePool: averagePool,

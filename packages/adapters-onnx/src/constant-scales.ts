@@ -1,0 +1,27 @@
+/**
+ * Float initializers the trainer leaves constant although they look like parameters: per-feature tensors (more
+ * than one element) that scale or shift activations — a LayerNorm's γ and β, a BatchNorm's folded scale and shift
+ * in an eval export. The trainer trains Gemm, MatMul and Conv weights and biases only; `OnnxTrainer.create` warns
+ * once, naming these, so that a frozen normalization is never a silent surprise.
+ * @module
+ */
+import type { ModelAnalysis } from './analyze.js';
+import { DataType, tensorDims } from './proto.js';
+
+const ELEMENTWISE = new Set(['Mul', 'Add', 'Sub', 'Div']);
+
+/** The names of the float initializers with more than one element that an element-wise op applies to an activation. */
+export function constantScales(an: ModelAnalysis): string[] {
+  const params = new Set(an.params.map((p) => p.name));
+  const found = new Set<string>();
+  for (const node of an.nodes) {
+    if (!ELEMENTWISE.has(node.opType)) continue;
+    const inits = node.input.filter((i) => an.initializers.has(i));
+    if (inits.length !== 1 || node.input.length !== 2) continue; // both constant: arithmetic on constants
+    const name = inits[0]!;
+    const t = an.initializers.get(name)!;
+    if (params.has(name) || t.dataType !== DataType.FLOAT) continue;
+    if (tensorDims(t).reduce((a, d) => a * d, 1) > 1) found.add(name);
+  }
+  return [...found];
+}
