@@ -29,10 +29,14 @@ export interface ParameterInfo {
   readonly role: 'weight' | 'bias';
 }
 
-/** A trainable layer: its factors are what `@ifngd/fisher` turns into a per-sample Gram. */
+/**
+ * A trainable layer: its factors are what `@ifngd/fisher` turns into a per-sample Gram. `scale-shift`: a Mul or
+ * Add of an activation and a per-feature float initializer (a LayerNorm's γ or β, a BatchNorm's folded scale or
+ * shift), whose per-sample gradients the factor pass writes out explicitly (fisher's `jacobian` kind).
+ */
 export interface LayerInfo {
-  readonly kind: 'dense' | 'conv2d';
-  /** The Gemm / MatMul / Conv node. */
+  readonly kind: 'dense' | 'conv2d' | 'scale-shift';
+  /** The Gemm / MatMul / Conv node (`scale-shift`: the Mul or Add). */
   readonly node: NodeProto;
   readonly weight: string;
   /** Trainable bias (Gemm C, Conv B, or the initializer of the Add that follows a MatMul). */
@@ -55,6 +59,11 @@ export interface ModelAnalysis {
   readonly initializers: ReadonlyMap<string, TensorProto>;
   readonly layers: readonly LayerInfo[];
   readonly params: readonly ParameterInfo[];
+}
+
+/** Whether a layer has Kronecker factors (dense, conv2d), as KFAC needs. */
+export function isKronecker(layer: LayerInfo): boolean {
+  return layer.kind !== 'scale-shift';
 }
 
 /**
@@ -216,6 +225,22 @@ function findLayers(
     claim(w, l, 'weight');
     if (bias !== null && !claim(bias, l, 'bias')) bias = null;
     layers.push({ kind: node.opType === 'Conv' ? 'conv2d' : 'dense', node, weight: w, bias, scaleA, scaleD });
+  }
+  // per-feature scales and shifts: Mul / Add of an activation and an unclaimed float initializer of > 1 element
+  const constant = new Set([...inits.keys(), ...nodes.filter((n) => n.opType === 'Constant').flatMap((n) => n.output)]);
+  for (const node of nodes) {
+    if ((node.opType !== 'Mul' && node.opType !== 'Add') || node.input.length !== 2) continue;
+    const k = node.input.findIndex((i) => isFloatInit(inits, i) && !taken.has(i));
+    const other = node.input[1 - k];
+    if (k < 0 || other === undefined || constant.has(other)) continue;
+    const p = node.input[k]!;
+    const dims = tensorDims(inits.get(p)!);
+    const out = shapes.get(node.output[0]!) ?? [];
+    // the parameter broadcasts over the batch (never has one of its own) and holds more than one value
+    if (dims.reduce((a, d) => a * d, 1) <= 1 || dims.length > out.length || (dims.length === out.length && dims[0] !== 1)) continue;
+    const l = layers.length;
+    claim(p, l, 'weight');
+    layers.push({ kind: 'scale-shift', node, weight: p, bias: null, scaleA: 1, scaleD: 1 });
   }
   return { layers, params };
 }

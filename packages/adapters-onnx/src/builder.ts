@@ -14,7 +14,7 @@
  * - `'forward'`: the original graph with parameters as inputs (the trainer's forward pass).
  * @module
  */
-import type { ModelAnalysis } from './analyze.js';
+import type { LayerInfo, ModelAnalysis } from './analyze.js';
 import { UnsupportedModelError } from './errors.js';
 import { BATCH, GraphBuilder, type Shape } from './ir.js';
 import { appendLoss, targetShape, type LossKind } from './loss.js';
@@ -62,6 +62,23 @@ function io(an: ModelAnalysis): { inputs: ValueInfoProto[]; initializers: Tensor
   ];
   const initializers = [...an.initializers.values()].filter((t) => !paramSet.has(t.name));
   return { inputs, initializers };
+}
+
+/**
+ * Per-sample gradients `[N, size]` of a scale-shift layer's parameter: `Σ` over every axis but the batch and the
+ * parameter's own of `dY ∘ X` (Mul) or `dY` (Add).
+ */
+function perSampleScaleShift(b: GraphBuilder, layer: LayerInfo, delta: string): string {
+  const node = layer.node;
+  const p = layer.weight;
+  const other = node.input[0] === p ? node.input[1]! : node.input[0]!;
+  const per = node.opType === 'Mul' ? b.mul(delta, other) : delta;
+  const out = b.shape(node.output[0]!);
+  const dims = b.shape(p);
+  const lead = out.length - dims.length;
+  const axes = out.flatMap((d, i) => (i === 0 ? [] : i < lead || dims[i - lead] === 1 || d !== dims[i - lead] ? [i] : []));
+  const summed = axes.length > 0 ? b.reduceSum(per, axes, false) : per;
+  return b.reshape(summed, [0, dims.reduce((a, d) => a * d, 1)]);
 }
 
 /** Builds one of the three graphs (see the module doc). */
@@ -160,7 +177,10 @@ export function buildGraph(an: ModelAnalysis, loss: LossKind, kind: GraphKind): 
       const delta = layerDelta.get(layer.node);
       if (!delta) throw new UnsupportedModelError(`layer ${l} ('${layer.node.name}') does not influence the loss`);
       const [inName, dName] = [reserve(NAMES.factorInputs(l)), reserve(NAMES.factorOutputGrads(l))];
-      if (layer.kind === 'dense') {
+      if (layer.kind === 'scale-shift') {
+        b.op('Identity', [perSampleScaleShift(b, layer, delta)], {}, inName);
+        b.op('Identity', [b.scalar(0)], {}, dName); // unused: the per-sample gradients are the factor
+      } else if (layer.kind === 'dense') {
         b.op('Identity', [b.scale(layer.node.input[0]!, layer.scaleA)], {}, inName);
         b.op('Identity', [b.scale(delta, layer.scaleD)], {}, dName);
       } else {

@@ -1,8 +1,8 @@
 /**
  * Float initializers the trainer leaves constant although they look like parameters: per-feature tensors (more
- * than one element) that scale or shift activations — a LayerNorm's γ and β, a BatchNorm's folded scale and shift
- * in an eval export. The trainer trains Gemm, MatMul and Conv weights and biases only; `OnnxTrainer.create` warns
- * once, naming these, so that a frozen normalization is never a silent surprise.
+ * than one element) that an element-wise op applies to an activation but that are not trainable — those read by
+ * Sub or Div (a Mul's or an Add's are scale-shift layers, trained). `OnnxTrainer.create` warns once, naming them, so
+ * that a frozen parameter is never a silent surprise.
  * @module
  */
 import type { ModelAnalysis } from './analyze.js';

@@ -10,7 +10,7 @@ import type { LayerFactors } from '@ifngd/fisher';
 import type { LinalgDevice, Matrix } from '@ifngd/linalg-gpu';
 import type { HostTree, KfacLayer, KfacOptions } from 'ifngd';
 import type { Tensor } from 'onnxruntime-common';
-import type { LayerInfo, ModelAnalysis } from './analyze.js';
+import { isKronecker, type LayerInfo, type ModelAnalysis } from './analyze.js';
 import { NAMES } from './builder.js';
 import { Attrs } from './proto.js';
 import { floats } from './session.js';
@@ -28,9 +28,12 @@ export function layoutOf(layer: LayerInfo): KfacLayer['layout'] {
   return 'in-out';
 }
 
-/** The KFAC layer specs of an analysed model, in layer order (the order of the factor pass). */
+/**
+ * The KFAC layer specs of an analysed model: its Kronecker layers (dense, conv2d) in layer order, the order of the
+ * factor pass; scale-shift parameters take the plain gradient.
+ */
 export function kfacLayersOf(an: ModelAnalysis): KfacLayer[] {
-  return an.layers.map((l) => ({ weight: l.weight, bias: l.bias, layout: layoutOf(l) }));
+  return an.layers.filter(isKronecker).map((l) => ({ weight: l.weight, bias: l.bias, layout: layoutOf(l) }));
 }
 
 /**
@@ -45,9 +48,10 @@ export function uploadLayerFactors(
 ): LayerFactors[] {
   return an.layers.map((layer, l): LayerFactors => {
     const a = out[NAMES.factorInputs(l)];
-    const d = out[NAMES.factorOutputGrads(l)];
     const am = device.matrix(floats(a, 'factor'), a!.dims as number[]);
     created.push(am);
+    if (layer.kind === 'scale-shift') return { kind: 'jacobian', jacobian: am };
+    const d = out[NAMES.factorOutputGrads(l)];
     const dm = device.matrix(floats(d, 'factor'), d!.dims as number[]);
     created.push(dm);
     return layer.kind === 'dense'

@@ -65,7 +65,8 @@ export async function kfacStep(opt: KfacOptimizer, cx: StepContext): Promise<Ste
   const { passes, base, n, layers: L } = cx;
   const created: Matrix[] = [];
   try {
-    const factors = opt.factorsDue ? await passes.factors(base, cx.device, created) : undefined;
+    // KFAC's layers are the Kronecker ones; scale-shift parameters (explicit per-sample gradients) take the plain gradient
+    const factors = opt.factorsDue ? (await passes.factors(base, cx.device, created)).filter((f) => f.kind !== 'jacobian') : undefined;
     const { grads, loss } = await passes.gradients(base, new Float32Array(L * n).fill(1 / n), n);
     const params = await opt.step(grads, cx.params, { ...(factors ? { factors } : {}), ...lossExtra(loss, cx.onNonFinite) });
     return { params, loss };

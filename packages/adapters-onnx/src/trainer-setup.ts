@@ -43,7 +43,7 @@ export async function setUpTrainer(modelBytes: Uint8Array, options: OnnxTrainerO
   if (frozen.length > 0) {
     console.warn(
       `ifngd OnnxTrainer: ${frozen.map((n) => `'${n}'`).join(', ')} stay constant — the trainer trains Gemm, MatMul and Conv ` +
-        'weights and biases only (a LayerNorm\'s or BatchNorm\'s scale and shift keep their exported values)',
+        'weights and biases and the per-feature scales and shifts of Mul and Add, not float initializers read by Sub or Div',
     );
   }
   const ort = o.ort === undefined ? await defaultRuntime() : asRuntime(o.ort, 'options.ort', 'ort');

@@ -75,6 +75,17 @@ describe('backward graph vs float64 finite differences', () => {
         const A = fo[NAMES.factorInputs(l)]!;
         const D = fo[NAMES.factorOutputGrads(l)]!;
         const w = alpha.subarray(l * N, (l + 1) * N);
+        if (layer.kind === 'scale-shift') {
+          // explicit per-sample gradients [N, size]: Σᵢ αᵢ Jᵢ is the weighted gradient, and each row is sample i's
+          const J = A.data as Float32Array;
+          const size = J.length / N;
+          expect(A.dims).toEqual([N, size]);
+          const gw = Array.from({ length: size }, (_, j) => w.reduce((t, wi, i) => t + wi * J[i * size + j]!, 0));
+          expectClose(gw, out[NAMES.grad(layer.weight)]!.data as Float32Array, `per-sample gradients of layer ${l} reproduce its gradient`, 1e-3, 1e-5);
+          const row0 = fd(params, layer.weight, (q) => lossesAt(q)[0]!);
+          expectClose(J.subarray(0, size), row0, `sample 0's gradient of ${layer.weight}`);
+          return;
+        }
         const [T, k] = layer.kind === 'dense' ? [1, A.dims[1]!] : [A.dims[1]!, A.dims[2]!];
         const c = D.dims[D.dims.length - 1]!;
         const a = A.data as Float32Array;

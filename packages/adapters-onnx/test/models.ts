@@ -35,7 +35,7 @@ export function testModels(seed = 7): TestModel[] {
       },
     },
     {
-      name: 'MatMul+Add + Sigmoid + MatMul+Add, Sub/Mul constants → MSE',
+      name: 'MatMul+Add + Sigmoid + MatMul+Add, Sub constant, Mul by a trainable [1,2] scale → MSE',
       loss: 'mse',
       input: { name: 'x', dims: [3] },
       out: [2],

@@ -117,7 +117,7 @@ describe('a PyTorch CNN flattened by x.view(x.size(0), -1)', () => {
 });
 
 describe('a PyTorch MLP with LayerNorm, GELU and Dropout (opset 14: both decomposed, Dropout gone)', () => {
-  it('trains its Linear layers, warns once that the LayerNorm scale and shift stay constant, and exports', async () => {
+  it('trains its Linear layers and the LayerNorm scale and shift (per-sample gradients explicit), and exports', async () => {
     const mlp = fixture('mlp-layernorm-gelu.onnx');
     const ops = new Set(decodeModel(mlp).graph!.node.map((n) => n.opType));
     for (const op of ['ReduceMean', 'Pow', 'Sqrt', 'Div', 'Erf']) expect(ops.has(op), op).toBe(true);
@@ -128,20 +128,69 @@ describe('a PyTorch MLP with LayerNorm, GELU and Dropout (opset 14: both decompo
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
     const device = await createDevice({ backend: 'cpu' });
     const trainer = await OnnxTrainer.create(mlp, { loss: 'softmax-cross-entropy', device });
-    expect(warn).toHaveBeenCalledTimes(1);
-    expect(String(warn.mock.calls[0]![0])).toMatch(/'net\.1\.weight', 'net\.1\.bias' stay constant/);
+    expect(warn).not.toHaveBeenCalled();
     warn.mockRestore();
-    expect(Object.keys(trainer.params()).sort()).toEqual(['net.0.bias', 'net.0.weight', 'net.4.bias', 'net.4.weight']);
+    expect(Object.keys(trainer.params()).sort()).toEqual(['net.0.bias', 'net.0.weight', 'net.1.bias', 'net.1.weight', 'net.4.bias', 'net.4.weight']);
     const first = await trainer.evaluate({ x }, y);
     for (let e = 0; e < 10; e++) await trainer.step({ x }, y, { batchKey: 0, epoch: e });
     const last = await trainer.evaluate({ x }, y);
     expect(last.loss).toBeLessThan(0.5 * first.loss);
+    const p = trainer.params();
+    expect(Array.from(p['net.1.weight']!).some((v) => Math.abs(v - 1) > 1e-4)).toBe(true); // γ left its initial 1
+    expect(Array.from(p['net.1.bias']!).some((v) => Math.abs(v) > 1e-4)).toBe(true); // β left its initial 0
     const plain = await ort.InferenceSession.create(trainer.exportModel());
     const got = (await plain.run({ x })).logits!.data as Float32Array;
     const want = (await trainer.predict({ x })).logits!.data as Float32Array;
     for (let i = 0; i < got.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThan(1e-5 * (1 + Math.abs(want[i]!)));
     await trainer.dispose();
     device.destroy();
+  });
+});
+
+describe('KFAC on a model with scale-shift parameters', () => {
+  it('preconditions the Linear layers, gives the LayerNorm scale and shift the plain gradient, and trains', async () => {
+    const mlp = fixture('mlp-layernorm-gelu.onnx');
+    const r = rng(9);
+    const N = 24;
+    const x = new ort.Tensor('float32', Float32Array.from({ length: N * 6 }, (_, i) => r(1) + (Math.floor(i / 6) % 3 === i % 3 ? 2 : 0)), [N, 6]);
+    const y = new ort.Tensor('int64', BigInt64Array.from({ length: N }, (_, i) => BigInt(i % 3)), [N]);
+    const device = await createDevice({ backend: 'cpu' });
+    const trainer = await OnnxTrainer.create(mlp, { loss: 'softmax-cross-entropy', device, kfac: {} });
+    const first = await trainer.evaluate({ x }, y);
+    const gamma0 = Array.from(trainer.params()['net.1.weight']!);
+    for (let e = 0; e < 10; e++) await trainer.step({ x }, y, { batchKey: 0, epoch: e });
+    expect((await trainer.evaluate({ x }, y)).loss).toBeLessThan(0.7 * first.loss);
+    expect(Array.from(trainer.params()['net.1.weight']!)).not.toEqual(gamma0);
+    await trainer.dispose();
+    device.destroy();
+  });
+});
+
+describe('float initializers left constant', () => {
+  it('create warns once naming the per-feature constants read by Sub or Div (Mul and Add scales train)', async () => {
+    const spec: ModelSpec = {
+      inputs: [{ name: 'x', shape: ['N', 4] }],
+      outputs: ['y'],
+      initializers: [
+        { name: 'w', dims: [4, 3], data: Array.from({ length: 12 }, (_, i) => i / 12) },
+        { name: 'mu', dims: [3], data: [0.1, 0.2, 0.3] },
+        { name: 'sd', dims: [3], data: [1, 2, 3] },
+        { name: 'g', dims: [3], data: [1, 1, 1] },
+      ],
+      nodes: [
+        { op: 'MatMul', inputs: ['x', 'w'], outputs: ['h'] },
+        { op: 'Sub', inputs: ['h', 'mu'], outputs: ['c'] },
+        { op: 'Div', inputs: ['c', 'sd'], outputs: ['n'] },
+        { op: 'Mul', inputs: ['n', 'g'], outputs: ['y'] },
+      ],
+    };
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const trainer = await OnnxTrainer.create(buildModel(spec), { loss: 'mse' });
+    expect(warn).toHaveBeenCalledTimes(1);
+    expect(String(warn.mock.calls[0]![0])).toMatch(/^ifngd OnnxTrainer: 'mu', 'sd' stay constant/);
+    warn.mockRestore();
+    expect(Object.keys(trainer.params()).sort()).toEqual(['g', 'w']);
+    await trainer.dispose();
   });
 });
 

@@ -19,7 +19,7 @@ import { expectSame, snapshot, spyRuntime, trackUploads, type SpyRuntime } from 
 import { testModels } from './models.js';
 import { rng } from './reference.js';
 
-const model = testModels(6)[1]!; // MatMul+Add, Sigmoid, MatMul+Add, Sub/Mul constants → MSE; input [3], output [2]
+const model = testModels(6)[1]!; // MatMul+Add, Sigmoid, MatMul+Add, a Sub constant, a trainable Mul scale → MSE; input [3], output [2]
 const bytes = buildModel(model.spec);
 const N = 6;
 
