@@ -19,6 +19,22 @@ import { unshareIdentityInitializers } from '../src/unshare.js';
 import { rng } from './reference.js';
 
 const fixture = (name: string) => new Uint8Array(readFileSync(join(import.meta.dirname, 'fixtures', name)));
+
+/** A plain InferenceSession of the exported model gives the trainer's predictions on `x` (float32 rounding only). */
+async function expectExportMatches(trainer: OnnxTrainer, x: ort.Tensor): Promise<void> {
+  const plain = await ort.InferenceSession.create(trainer.exportModel());
+  const got = (await plain.run({ x })).logits!.data as Float32Array;
+  const want = (await trainer.predict({ x })).logits!.data as Float32Array;
+  expect(got.length).toBe(want.length);
+  for (let i = 0; i < got.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThan(1e-5 * (1 + Math.abs(want[i]!)));
+}
+
+/** N samples of 6 features in 3 classes, class k lifting feature k (and k + 3). */
+function separable(seed: number, N = 24): { x: ort.Tensor; y: ort.Tensor } {
+  const r = rng(seed);
+  const x = new ort.Tensor('float32', Float32Array.from({ length: N * 6 }, (_, i) => r(1) + (Math.floor(i / 6) % 3 === i % 3 ? 2 : 0)), [N, 6]);
+  return { x, y: new ort.Tensor('int64', BigInt64Array.from({ length: N }, (_, i) => BigInt(i % 3)), [N]) };
+}
 const bytes = fixture('resnet-eval.onnx');
 
 describe('a PyTorch ResNet-layout export (eval mode, BatchNorm folded)', () => {
@@ -70,11 +86,7 @@ describe('a PyTorch ResNet-layout export (eval mode, BatchNorm folded)', () => {
     const biases = model.graph!.node.filter((n) => n.opType === 'Conv').map((c) => params[c.input[2]!]!);
     expect(biases.every((b) => b.length === 8 && b.some((v) => v !== 0))).toBe(true);
     expect(Array.from(biases[1]!)).not.toEqual(Array.from(biases[2]!));
-    const plain = await ort.InferenceSession.create(trainer.exportModel());
-    const got = (await plain.run({ x })).logits!.data as Float32Array;
-    const want = (await trainer.predict({ x })).logits!.data as Float32Array;
-    expect(got.length).toBe(want.length);
-    for (let i = 0; i < got.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThan(1e-5 * (1 + Math.abs(want[i]!)));
+    await expectExportMatches(trainer, x);
     await trainer.dispose();
     device.destroy();
   });
@@ -104,13 +116,7 @@ describe('a PyTorch CNN flattened by x.view(x.size(0), -1)', () => {
     }
     const last = await trainer.evaluate({ x: a.x }, a.y);
     expect(last.loss).toBeLessThan(0.5 * first.loss);
-    const plain = await ort.InferenceSession.create(trainer.exportModel());
-    for (const { x } of [a, b]) {
-      const got = (await plain.run({ x })).logits!.data as Float32Array;
-      const want = (await trainer.predict({ x })).logits!.data as Float32Array;
-      expect(got.length).toBe(x.dims[0]! * 3);
-      for (let i = 0; i < got.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThan(1e-5 * (1 + Math.abs(want[i]!)));
-    }
+    for (const { x } of [a, b]) await expectExportMatches(trainer, x);
     await trainer.dispose();
     device.destroy();
   });
@@ -121,10 +127,7 @@ describe('a PyTorch MLP with LayerNorm, GELU and Dropout (opset 14: both decompo
     const mlp = fixture('mlp-layernorm-gelu.onnx');
     const ops = new Set(decodeModel(mlp).graph!.node.map((n) => n.opType));
     for (const op of ['ReduceMean', 'Pow', 'Sqrt', 'Div', 'Erf']) expect(ops.has(op), op).toBe(true);
-    const r = rng(8);
-    const N = 24;
-    const x = new ort.Tensor('float32', Float32Array.from({ length: N * 6 }, (_, i) => r(1) + (Math.floor(i / 6) % 3 === i % 3 ? 2 : 0)), [N, 6]);
-    const y = new ort.Tensor('int64', BigInt64Array.from({ length: N }, (_, i) => BigInt(i % 3)), [N]);
+    const { x, y } = separable(8);
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
     const device = await createDevice({ backend: 'cpu' });
     const trainer = await OnnxTrainer.create(mlp, { loss: 'softmax-cross-entropy', device });
@@ -138,10 +141,7 @@ describe('a PyTorch MLP with LayerNorm, GELU and Dropout (opset 14: both decompo
     const p = trainer.params();
     expect(Array.from(p['net.1.weight']!).some((v) => Math.abs(v - 1) > 1e-4)).toBe(true); // γ left its initial 1
     expect(Array.from(p['net.1.bias']!).some((v) => Math.abs(v) > 1e-4)).toBe(true); // β left its initial 0
-    const plain = await ort.InferenceSession.create(trainer.exportModel());
-    const got = (await plain.run({ x })).logits!.data as Float32Array;
-    const want = (await trainer.predict({ x })).logits!.data as Float32Array;
-    for (let i = 0; i < got.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThan(1e-5 * (1 + Math.abs(want[i]!)));
+    await expectExportMatches(trainer, x);
     await trainer.dispose();
     device.destroy();
   });
@@ -150,10 +150,7 @@ describe('a PyTorch MLP with LayerNorm, GELU and Dropout (opset 14: both decompo
 describe('KFAC on a model with scale-shift parameters', () => {
   it('preconditions the Linear layers, gives the LayerNorm scale and shift the plain gradient, and trains', async () => {
     const mlp = fixture('mlp-layernorm-gelu.onnx');
-    const r = rng(9);
-    const N = 24;
-    const x = new ort.Tensor('float32', Float32Array.from({ length: N * 6 }, (_, i) => r(1) + (Math.floor(i / 6) % 3 === i % 3 ? 2 : 0)), [N, 6]);
-    const y = new ort.Tensor('int64', BigInt64Array.from({ length: N }, (_, i) => BigInt(i % 3)), [N]);
+    const { x, y } = separable(9);
     const device = await createDevice({ backend: 'cpu' });
     const trainer = await OnnxTrainer.create(mlp, { loss: 'softmax-cross-entropy', device, kfac: {} });
     const first = await trainer.evaluate({ x }, y);
