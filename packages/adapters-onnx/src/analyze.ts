@@ -236,8 +236,8 @@ function findLayers(
     const p = node.input[k]!;
     const dims = tensorDims(inits.get(p)!);
     const out = shapes.get(node.output[0]!) ?? [];
-    // the parameter broadcasts over the batch (never has one of its own) and holds more than one value
-    if (dims.reduce((a, d) => a * d, 1) <= 1 || dims.length > out.length || (dims.length === out.length && dims[0] !== 1)) continue;
+    // per sample: the output carries the batch first, and the parameter broadcasts over it and holds > 1 value
+    if (out[0] !== BATCH || dims.reduce((a, d) => a * d, 1) <= 1 || dims.length > out.length || (dims.length === out.length && dims[0] !== 1)) continue;
     const l = layers.length;
     claim(p, l, 'weight');
     layers.push({ kind: 'scale-shift', node, weight: p, bias: null, scaleA: 1, scaleD: 1 });

@@ -176,11 +176,15 @@ export function buildGraph(an: ModelAnalysis, loss: LossKind, kind: GraphKind): 
     an.layers.forEach((layer, l) => {
       const delta = layerDelta.get(layer.node);
       if (!delta) throw new UnsupportedModelError(`layer ${l} ('${layer.node.name}') does not influence the loss`);
-      const [inName, dName] = [reserve(NAMES.factorInputs(l)), reserve(NAMES.factorOutputGrads(l))];
+      const inName = reserve(NAMES.factorInputs(l));
       if (layer.kind === 'scale-shift') {
+        // the per-sample gradients are the factor (no output-gradient factor)
         b.op('Identity', [perSampleScaleShift(b, layer, delta)], {}, inName);
-        b.op('Identity', [b.scalar(0)], {}, dName); // unused: the per-sample gradients are the factor
-      } else if (layer.kind === 'dense') {
+        outputs.push(inName);
+        return;
+      }
+      const dName = reserve(NAMES.factorOutputGrads(l));
+      if (layer.kind === 'dense') {
         b.op('Identity', [b.scale(layer.node.input[0]!, layer.scaleA)], {}, inName);
         b.op('Identity', [b.scale(delta, layer.scaleD)], {}, dName);
       } else {

@@ -7,7 +7,7 @@ import { createDevice, type LinalgDevice, type Matrix } from '@ifngd/linalg-gpu'
 import { CheckpointError, InvalidArgumentError, kfac, NonFiniteError, type HostTree } from 'ifngd';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { analyzeModel } from '../src/analyze.js';
+import { analyzeModel, isKronecker } from '../src/analyze.js';
 import { buildGraph, NAMES } from '../src/builder.js';
 import { InvalidOptionError, OnnxTrainer, type OnnxKfacOptions } from '../src/index.js';
 import { buildModel } from '../src/internal.js';
@@ -72,7 +72,9 @@ describe('KFAC layer layouts', () => {
     const { grads } = await g.grads(g.params, b, 1);
     const layers = kfacLayersOf(g.an);
     expect(layers.map((l) => l.layout)).toContain(m.name.startsWith('Gemm(transB') ? 'out-in' : 'in-out');
-    g.an.layers.forEach((layer, l) => {
+    // KFAC's layers are the Kronecker ones (scale-shift layers take the plain gradient), in the factor pass's order
+    g.an.layers.filter(isKronecker).forEach((layer, k) => {
+      const l = g.an.layers.indexOf(layer);
       const A = out[NAMES.factorInputs(l)]!;
       const D = out[NAMES.factorOutputGrads(l)]!;
       const [rows, p, q] = [A.data.length / A.dims.at(-1)!, A.dims.at(-1)!, D.dims.at(-1)!];
@@ -83,7 +85,7 @@ describe('KFAC layer layouts', () => {
       for (let r = 0; r < rows; r++) {
         for (let o = 0; o < q; o++) {
           gb[o]! += d[r * q + o]!;
-          for (let i = 0; i < p; i++) gw[layers[l]!.layout === 'in-out' ? i * q + o : o * p + i]! += a[r * p + i]! * d[r * q + o]!;
+          for (let i = 0; i < p; i++) gw[layers[k]!.layout === 'in-out' ? i * q + o : o * p + i]! += a[r * p + i]! * d[r * q + o]!;
         }
       }
       const want = grads[layer.weight]!;
