@@ -142,7 +142,8 @@ describe('tune → demo (quick)', () => {
       out,
     ]);
     expect(r.code, r.out).toBe(0);
-    expect(r.out).toContain('ROI summary');
+    expect(r.out).toContain('Return on investment');
+    for (const line of r.out.split('\n')) expect(line.length, line).toBeLessThanOrEqual(120);
     const rep = JSON.parse(readFileSync(join(out, 'classifier-b64-quick.json'), 'utf8')) as Report;
     expect(rep.seeds).toEqual([1, 2]);
     expect(rep.runs).toHaveLength(14);
@@ -170,7 +171,7 @@ describe('tune → demo (quick)', () => {
     const args = ['--task', 'classifier', '--batch', '64', '--quick', '--epochs', '1', '--backend', 'wasm'];
     const r = await cli('main', [...args, '--optimizers', 'sgd,kfac', '--tuned', old, '--out', out]);
     expect(r.code, r.out).toBe(0);
-    expect(r.out).toMatch(/note: kfac is skipped — .*holds no trial of it.*npm run tune -- --task classifier --batch 64/);
+    expect(r.out).toMatch(/note: kfac is skipped — .*holds no trial of it[\s\S]*npm run tune -- --task classifier --batch 64/);
     const rep = JSON.parse(readFileSync(join(out, 'classifier-b64-quick.json'), 'utf8')) as Report;
     expect(rep.summary.map((s) => s.optimizer)).toEqual(['sgd']);
     const none = await cli('main', [...args, '--optimizers', 'kfac', '--tuned', old, '--out', out]);
