@@ -5,7 +5,7 @@
  */
 import * as tfvis from '@tensorflow/tfjs-vis';
 
-/** The log keys the panel plots: what the trainer logs (`val_*` from its validation on the test digits). */
+/** The log keys the panel plots (the trainer also logs `acc`; `val_*` come from its validation on the test digits). */
 export const VIS_METRICS = ['loss', 'val_loss', 'val_acc'] as const;
 
 /** tfjs-vis's fit callbacks drawing into `container` (emptied first); hand them to `fit` as they are. */

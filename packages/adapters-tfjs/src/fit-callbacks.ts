@@ -58,6 +58,7 @@ export function epochLogs(l: EpochLogs): EpochLogs & Logs {
   return {
     ...l,
     loss: l.trainLoss,
+    ...(l.trainAccuracy === undefined ? {} : { acc: l.trainAccuracy }),
     ...(l.valLoss === undefined ? {} : { val_loss: l.valLoss }),
     ...(l.valAccuracy === undefined ? {} : { val_acc: l.valAccuracy }),
   };
@@ -167,7 +168,7 @@ export class FitCallbackSet {
   }
 
   async batchEnd(epoch: number, batch: number, r: BatchResult & { readonly batches: number; readonly size: number }): Promise<void> {
-    const logs = { ...r, batch };
+    const logs = { ...r, batch, ...(r.accuracy === undefined ? {} : { acc: r.accuracy }) };
     await this.#call('onBatchEnd', batch, logs);
     await this.#call('onYield', epoch, batch, logs);
   }

@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { batchKeyOf, type BatchKey, type SampleId } from 'ifngd';
 import { optionError } from './errors.js';
-import { epochNumbering } from './fit-loop.js';
+import { EpochAccuracy, epochNumbering } from './fit-loop.js';
 import { verboseCallback } from './verbose.js';
 import { callbackList, epochLogs, FitCallbackSet, fitHistory, type FitHistory, type StoppableModel } from './fit-callbacks.js';
 import type { BatchResult, EpochLogs, Evaluation, FitCallbacks, TfCallback, TrainerData } from './trainer-types.js';
@@ -101,6 +101,7 @@ export async function runFitDataset(host: DatasetHost, dataset: unknown, o: unkn
   const callbacks = [...(options.verbose ? [verboseCallback(options.verbose, n.end)] : []), ...callbackList(options.callbacks)];
   const cbs = new FitCallbackSet(callbacks, host.model, params, host.open);
   const history: EpochLogs[] = [];
+  const accuracy = new EpochAccuracy();
   // with batchesPerEpoch one iterator runs through every epoch (as tfjs: a repeated stream goes on); without,
   // every epoch walks a fresh iterator to its end
   const shared = options.batchesPerEpoch === undefined ? null : await d.iterator();
@@ -114,6 +115,7 @@ export async function runFitDataset(host: DatasetHost, dataset: unknown, o: unkn
     const it = shared ?? (await d.iterator());
     const t0 = performance.now();
     const keys = new Set<BatchKey>();
+    accuracy.reset();
     let sum = 0;
     let seen = 0;
     let fresh = 0;
@@ -141,7 +143,8 @@ export async function runFitDataset(host: DatasetHost, dataset: unknown, o: unkn
         sum += r.loss * r.n;
         seen += r.n;
         if (r.fresh) fresh++;
-        await cbs.batchEnd(label, b, { loss: r.loss, fresh: r.fresh, batches: known, size: r.n });
+        accuracy.add(r.accuracy, r.n);
+        await cbs.batchEnd(label, b, { loss: r.loss, fresh: r.fresh, ...(r.accuracy === undefined ? {} : { accuracy: r.accuracy }), batches: known, size: r.n });
       } finally {
         const v = next.value as { xs?: unknown; ys?: unknown } | unknown[] | null;
         const parts = Array.isArray(v) ? v : typeof v === 'object' && v !== null ? [(v as { xs?: unknown }).xs, (v as { ys?: unknown }).ys] : [];
@@ -151,7 +154,7 @@ export async function runFitDataset(host: DatasetHost, dataset: unknown, o: unkn
     }
     known = options.batchesPerEpoch ?? b;
     if (seen === 0) break; // a shared iterator that ended at an epoch's start: no epoch to log
-    let logs: EpochLogs = { epoch: label, seconds: (performance.now() - t0) / 1000, trainLoss: sum / seen, freshBatches: fresh };
+    let logs: EpochLogs = { epoch: label, seconds: (performance.now() - t0) / 1000, trainLoss: sum / seen, ...accuracy.logs(), freshBatches: fresh };
     if (options.validationData) {
       const v = await host.evaluate(options.validationData[0], options.validationData[1]);
       logs = { ...logs, valLoss: v.loss, ...(v.accuracy === undefined ? {} : { valAccuracy: v.accuracy }) };

@@ -39,6 +39,30 @@ export interface FitHost {
   weighted<T>(shape: readonly number[], dtype: string, run: () => Promise<T>): Promise<T>;
 }
 
+/** An epoch's training accuracy: the batches' accuracies weighted by their sizes (none when a batch had none). */
+export class EpochAccuracy {
+  #sum = 0;
+  #n = 0;
+  #complete = true;
+
+  reset(): void {
+    [this.#sum, this.#n, this.#complete] = [0, 0, true];
+  }
+
+  add(accuracy: number | undefined, size: number): void {
+    if (accuracy === undefined) this.#complete = false;
+    else {
+      this.#sum += accuracy * size;
+      this.#n += size;
+    }
+  }
+
+  /** `{ trainAccuracy }`, or nothing when some batch had no accuracy. */
+  logs(): { trainAccuracy?: number } {
+    return this.#complete && this.#n > 0 ? { trainAccuracy: this.#sum / this.#n } : {};
+  }
+}
+
 /**
  * How a fit numbers its epochs for callbacks, logs and the history: from the trainer's epoch count, or — given
  * tfjs's `initialEpoch` — from `initialEpoch`, with `epochs` the number to end before (tfjs's meaning). `count`
@@ -99,17 +123,23 @@ async function planned(
   const ids = await sampleIdsOf(xs, ys, options.sampleIds ?? 'content');
   const steps = Math.ceil(N / batchSize);
   const n = epochNumbering(options.epochs, options.initialEpoch, host.epoch);
-  const params = { epochs: n.end, initialEpoch: n.label(host.epoch), samples: N, steps, batchSize, doValidation: options.validationData !== undefined, metrics: ['loss', ...(options.validationData ? ['val_loss'] : [])] };
+  const acc = host.lossName === 'softmax-cross-entropy';
+  const metrics = ['loss', ...(acc ? ['acc'] : []), ...(options.validationData ? ['val_loss', ...(acc ? ['val_acc'] : [])] : [])];
+  const params = { epochs: n.end, initialEpoch: n.label(host.epoch), samples: N, steps, batchSize, doValidation: options.validationData !== undefined, metrics };
   const callbacks = [...(options.verbose ? [verboseCallback(options.verbose, n.end)] : []), ...callbackList(options.callbacks)];
   const cbs = new FitCallbackSet(callbacks, host.model, params, host.open);
   const history: EpochLogs[] = [];
+  const accuracy = new EpochAccuracy();
   await cbs.trainBegin();
   await runPlannedEpochs<BatchResult>(
     {
       previous: host.plan,
       epoch: () => host.epoch,
       adopt: (plan, change) => host.setPlan(plan, change),
-      epochBegin: (epoch) => cbs.epochBegin(n.label(epoch)),
+      epochBegin: (epoch) => {
+        accuracy.reset();
+        return cbs.epochBegin(n.label(epoch));
+      },
       stop: () => cbs.stopRequested,
       async step(rows, key, epoch, position) {
         await cbs.batchBegin(position, rows.length);
@@ -124,9 +154,12 @@ async function planned(
           yb.dispose();
         }
       },
-      stepDone: (r, rows, epoch, position, batches) => cbs.batchEnd(n.label(epoch), position, { ...r, batches, size: rows.length }),
+      stepDone: (r, rows, epoch, position, batches) => {
+        accuracy.add(r.accuracy, rows.length);
+        return cbs.batchEnd(n.label(epoch), position, { ...r, batches, size: rows.length });
+      },
       async epochEnd(epoch, { loss, seconds, results }) {
-        let logs: EpochLogs = { epoch: n.label(epoch), seconds, trainLoss: loss, freshBatches: results.filter((r) => r.fresh).length };
+        let logs: EpochLogs = { epoch: n.label(epoch), seconds, trainLoss: loss, ...accuracy.logs(), freshBatches: results.filter((r) => r.fresh).length };
         if (options.validationData) {
           const [vx, vy] = options.validationData as readonly [Tensor, Tensor]; // tensors here (the trainer packs several inputs)
           const v = await host.evaluate(vx, validationTargets ?? vy);

@@ -72,6 +72,11 @@ export interface BatchResult {
   readonly loss: number;
   /** Coefficients were computed for this step (FNGD); the damped inverses were refreshed (KFAC). */
   readonly fresh: boolean;
+  /**
+   * Top-1 accuracy of the step's training forward pass, before the update (softmax cross-entropy on one output;
+   * in `fit` and `fitDataset` only, where it is logged as tfjs's `acc`).
+   */
+  readonly accuracy?: number;
 }
 
 /** Logs of one epoch. */
@@ -82,17 +87,19 @@ export interface EpochLogs {
   readonly seconds: number;
   /** Mean training loss over the epoch's batches (each before its step). */
   readonly trainLoss: number;
+  /** Mean training accuracy over the epoch's batches, by batch size (see {@link BatchResult.accuracy}). */
+  readonly trainAccuracy?: number;
   readonly valLoss?: number;
   readonly valAccuracy?: number;
   /** Batches that computed coefficients (FNGD) or refreshed the inverses (KFAC). */
   readonly freshBatches: number;
 }
 
-/** The logs of a batch as the callbacks get them. */
-export type BatchLogs = BatchResult & { readonly batches: number; readonly size: number; readonly batch: number };
+/** The logs of a batch as the callbacks get them (tfjs's `acc` beside the trainer's `accuracy`). */
+export type BatchLogs = BatchResult & { readonly batches: number; readonly size: number; readonly batch: number; readonly acc?: number };
 
-/** The logs of an epoch as the callbacks get them: the trainer's, and tfjs's keys (`loss`, `val_loss`, `val_acc`). */
-export type CallbackEpochLogs = EpochLogs & { readonly loss: number; readonly val_loss?: number; readonly val_acc?: number };
+/** The logs of an epoch as the callbacks get them: the trainer's, and tfjs's keys (`loss`, `acc`, `val_loss`, `val_acc`). */
+export type CallbackEpochLogs = EpochLogs & { readonly loss: number; readonly acc?: number; readonly val_loss?: number; readonly val_acc?: number };
 
 /**
  * Hooks of {@link FngdTrainer.fit} — tfjs's `CustomCallbackArgs` (tfjs-vis's `fitCallbacks` is one); each may

@@ -17,6 +17,7 @@ import type { FoldActivation, FunctionModel } from './model.js';
 import { checkInputShape, type ModelIo } from './io.js';
 import { checkBatchOptions, checkFitOptions, checkTrainerOptions } from './options.js';
 import { LossWeighting } from './sample-weights.js';
+import { AccuracyProbe } from './accuracy.js';
 import { runFitDataset, type DatasetLike, type FitDatasetOptions } from './fit-dataset.js';
 import { sampleIdsOf } from './sample-ids.js';
 import { packTargets, packTargetsSync, type OutputLosses } from './output-losses.js';
@@ -59,8 +60,13 @@ export class FngdTrainer {
   readonly #queue = new CallQueue((what, waited) => new DisposedError(waited ? `${what}: the trainer was disposed while this call was queued` : `${what}: the trainer was disposed`));
   readonly #progress = new TrainingProgress();
   readonly #stopFlag = { stopTraining: false };
+  /** fit's training-accuracy probe (null unless softmax cross-entropy on one output). */
+  readonly #accuracy: AccuracyProbe | null;
+  /** `fit`s and `fitDataset`s running (callbacks may nest them): their steps measure their accuracy. */
+  #measuring = 0;
 
-  private constructor(m: TrainerModel, c: StepContext, evaluation: StepContext, weighting: LossWeighting, engine: StepEngine) {
+  private constructor(m: TrainerModel, c: StepContext, evaluation: StepContext, weighting: LossWeighting, engine: StepEngine, probe: AccuracyProbe | null) {
+    this.#accuracy = probe;
     this.model = m.fm;
     this.#layers = m.layers;
     this.#io = m.io;
@@ -92,8 +98,10 @@ export class FngdTrainer {
     const base = stepContext(m, m.layers === null && options.kfac === undefined && options.optimizer === undefined);
     // the steps' loss is weighted while a fit with sampleWeight/classWeight runs; evaluation's never is
     const weighting = new LossWeighting();
-    const c: StepContext = { ...base, loss: weighting.wrap(base.loss) };
-    return new FngdTrainer(m, c, base, weighting, await StepEngine.create(c, options));
+    // fit's `acc`: the training accuracy of each step's forward pass (softmax cross-entropy, one output)
+    const probe = m.loss === 'softmax-cross-entropy' ? new AccuracyProbe() : null;
+    const c: StepContext = { ...base, loss: weighting.wrap(probe ? probe.wrap(base.loss) : base.loss) };
+    return new FngdTrainer(m, c, base, weighting, await StepEngine.create(c, options), probe);
   }
 
   /** The FNGD optimizer (null for KFAC and for a tfjs-optimizer baseline). */
@@ -173,7 +181,7 @@ export class FngdTrainer {
     const progress = this.#progress;
     return this.#queue.run(
       () =>
-        runFitDataset(
+        this.#measured(() => runFitDataset(
           {
             get epoch() {
               return progress.epoch;
@@ -190,7 +198,7 @@ export class FngdTrainer {
           },
           dataset,
           options,
-        ),
+        )),
       'fitDataset',
     );
   }
@@ -240,9 +248,22 @@ export class FngdTrainer {
   }
 
   /** One step on targets as the loss takes them: values checked, or checked by the step through `check`. */
-  #step(x: Tensor, y: Tensor, batchKey: BatchKey, epoch: number, check: TargetValueCheck | null = null): Promise<BatchResult> {
+  async #step(x: Tensor, y: Tensor, batchKey: BatchKey, epoch: number, check: TargetValueCheck | null = null): Promise<BatchResult> {
     if (this.#queue.closed) throw new DisposedError('the trainer was disposed during the call');
-    return this.#engine.step(x, y, batchKey, epoch, check);
+    const probe = this.#measuring > 0 ? this.#accuracy : null;
+    if (!probe) return this.#engine.step(x, y, batchKey, epoch, check);
+    const { result, accuracy } = await probe.measure(x.shape[0] as number, () => this.#engine.step(x, y, batchKey, epoch, check));
+    return accuracy === null ? result : { ...result, accuracy };
+  }
+
+  /** Runs a `fit` or `fitDataset` with its steps measuring their accuracy. */
+  async #measured<T>(run: () => Promise<T>): Promise<T> {
+    this.#measuring++;
+    try {
+      return await run();
+    } finally {
+      this.#measuring--;
+    }
   }
 
   /**
@@ -253,10 +274,15 @@ export class FngdTrainer {
    * the first completed step. Queued behind (and ahead of) other training calls, like {@link FngdTrainer.trainBatch}.
    * Callbacks as tfjs takes them (hook objects, `tf.Callback`s such as `tf.callbacks.earlyStopping()`, arrays);
    * `model.stopTraining = true` ends the fit after the current batch. Returns a `tf.History` (tfjs's keys `loss`,
-   * `val_loss`, `val_acc` and the trainer's), with the epochs' {@link EpochLogs} as `logs`.
+   * `acc` — softmax cross-entropy: each step's training accuracy before its update —, `val_loss`, `val_acc`, and the
+   * trainer's), with the epochs' {@link EpochLogs} as `logs`.
    */
   fit(xs: TrainerData, ys: TrainerData, options: FitOptions): Promise<FitHistory> {
-    return this.#queue.run(() => {
+    return this.#queue.run(() => this.#measured(() => this.#fit(xs, ys, options)), 'fit');
+  }
+
+  #fit(xs: TrainerData, ys: TrainerData, options: FitOptions): Promise<FitHistory> {
+    {
       const host = fitHost(
         this.#progress,
         // a tf.Callback's model: the LayersModel with its stopTraining in a flag of ours (which ends the fit)
@@ -290,7 +316,7 @@ export class FngdTrainer {
       return this.#packed('fit (validationData)', val[0], val[1], (vx, vy) =>
         this.#packed('fit', xs, ys, (px, py) => checkedFit(host, this.#shapes, this.#lossName, px as Tensor, py as Tensor, { ...options, validationData: [vx as Tensor, vy as Tensor] })),
       );
-    }, 'fit');
+    }
   }
 
   /**

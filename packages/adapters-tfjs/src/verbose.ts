@@ -35,6 +35,7 @@ export function defaultSink(): VerboseSink {
 /** The line that ends an epoch: its number of those in the fit, seconds, losses, and the fresh batches. */
 export function epochLine(logs: CallbackEpochLogs, epoch: number, end: number): string {
   const parts = [`Epoch ${epoch + 1}/${end}`, `${logs.seconds.toFixed(1)}s`, `loss=${logs.trainLoss.toFixed(4)}`];
+  if (logs.trainAccuracy !== undefined) parts.push(`acc=${logs.trainAccuracy.toFixed(4)}`);
   if (logs.valLoss !== undefined) parts.push(`val_loss=${logs.valLoss.toFixed(4)}`);
   if (logs.valAccuracy !== undefined) parts.push(`val_acc=${logs.valAccuracy.toFixed(4)}`);
   parts.push(`fresh batches=${logs.freshBatches}`);

@@ -155,7 +155,7 @@ describe('validationSplit and verbose', () => {
     const h = await tr.fit(xt, yt, { epochs: 2, batchSize: 10, seed: 2, sampleIds: 'index', validationData: [xv, yv] });
     expect(split).toEqual(h.logs.flatMap((l) => [l.trainLoss, l.valLoss ?? NaN]));
     expect(lines).toHaveLength(2);
-    expect(lines[0]).toMatch(/^Epoch 1\/2 - \d+\.\ds - loss=\d\.\d{4} - val_loss=\d\.\d{4} - val_acc=/);
+    expect(lines[0]).toMatch(/^Epoch 1\/2 - \d+\.\ds - loss=\d\.\d{4} - acc=\d\.\d{4} - val_loss=\d\.\d{4} - val_acc=/);
     const bad = await tr.fit(x, y, { epochs: 1, validationSplit: 0.25, validationData: [xv, yv] }).catch((e: unknown) => e);
     expect(bad).toBeInstanceOf(InvalidOptionError);
     expect((bad as InvalidOptionError).key).toBe('validationSplit');
@@ -210,6 +210,55 @@ describe('initialEpoch and the verbose progress bar', () => {
     expect(drawn).toEqual([`Epoch 2/3 [${'='.repeat(8)}${' '.repeat(22)}] 1/4 - loss=1.0000`, `Epoch 2/3 [${'='.repeat(15)}${' '.repeat(15)}] 2/4 - loss=0.7500`]);
     expect(lines).toEqual(['Epoch 2/3 - 0.3s - loss=0.5000 - fresh batches=2', 'Epoch 2/3 - 0.3s - loss=0.5000 - fresh batches=2']);
     expect(progressBar(0, 1, 3, 0, 0.1)).toBe('Epoch 1/1 3 batches - loss=0.1000');
+  });
+});
+
+describe('training accuracy (tfjs\'s acc)', () => {
+  it('a batch\'s acc is the top-1 accuracy of the forward pass before its step; the epoch\'s the mean by batch size', async () => {
+    const [x, y] = classData(20, [6], 3, 31);
+    for (const kind of ['fngd', 'kfac', 'adam'] as const) {
+      const options = kind === 'fngd' ? {} : kind === 'kfac' ? { kfac: {} } : { optimizer: tf.train.adam(0.01) };
+      const tr = await FngdTrainer.create(mlp(6, 5, 3, 32), { loss: 'softmax-cross-entropy', ...options });
+      // one batch of all samples: its acc is evaluate's accuracy at the parameters before the step
+      const before = await tr.evaluateAsync(x, y);
+      const batches: { acc?: number; size: number }[] = [];
+      const h1 = await tr.fit(x, y, { epochs: 1, batchSize: 20, callbacks: { onBatchEnd: (_b, l) => void batches.push({ ...(l.acc === undefined ? {} : { acc: l.acc }), size: l.size }) } });
+      expect(batches[0]!.acc, kind).toBeCloseTo(before.accuracy!, 6);
+      expect(h1.history['acc'], kind).toEqual([batches[0]!.acc]);
+      // uneven batches: the epoch's acc weighs each batch by its size
+      batches.length = 0;
+      const h2 = await tr.fit(x, y, { epochs: 1, batchSize: 8, callbacks: { onBatchEnd: (_b, l) => void batches.push({ ...(l.acc === undefined ? {} : { acc: l.acc }), size: l.size }) } });
+      expect(batches.map((b) => b.size).sort()).toEqual([4, 8, 8]);
+      for (const b of batches) expect(b.acc! * b.size, kind).toBeCloseTo(Math.round(b.acc! * b.size), 6); // a count of correct samples
+      const mean = batches.reduce((t, b) => t + b.acc! * b.size, 0) / 20;
+      expect(h2.logs[0]!.trainAccuracy, kind).toBeCloseTo(mean, 12);
+      expect(h2.history['acc']![0], kind).toBeCloseTo(mean, 12);
+      expect(h2.params['metrics']).toEqual(['loss', 'acc']);
+      // trainBatch does not measure it
+      const r = await tr.trainBatch(x, y, { batchKey: 'all' });
+      expect(r.accuracy).toBeUndefined();
+      tr.dispose();
+    }
+    tf.dispose([x, y]);
+  });
+
+  it('sample weights leave acc unweighted; an MSE loss has none', async () => {
+    const [x, y] = classData(12, [6], 3, 33);
+    const accs = async (opts: object) => {
+      const tr = await FngdTrainer.create(mlp(6, 5, 3, 34), { loss: 'softmax-cross-entropy' });
+      const h = await tr.fit(x, y, { epochs: 1, batchSize: 12, ...opts });
+      tr.dispose();
+      return h.history['acc'];
+    };
+    const w = tf.tensor1d(Array.from({ length: 12 }, (_, i) => (i % 2 ? 3 : 0.5)));
+    expect(await accs({ sampleWeight: w })).toEqual(await accs({}));
+    w.dispose();
+    const reg = await FngdTrainer.create(mlp(6, 5, 3, 35), { loss: 'mse' });
+    const h = await reg.fit(x, y, { epochs: 1, batchSize: 6 });
+    expect(h.history['acc']).toBeUndefined();
+    expect(h.logs[0]!.trainAccuracy).toBeUndefined();
+    reg.dispose();
+    tf.dispose([x, y]);
   });
 });
 
