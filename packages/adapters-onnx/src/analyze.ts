@@ -226,14 +226,18 @@ function findLayers(
     if (bias !== null && !claim(bias, l, 'bias')) bias = null;
     layers.push({ kind: node.opType === 'Conv' ? 'conv2d' : 'dense', node, weight: w, bias, scaleA, scaleD });
   }
-  // per-feature scales and shifts: Mul / Add of an activation and an unclaimed float initializer of > 1 element
-  const constant = new Set([...inits.keys(), ...nodes.filter((n) => n.opType === 'Constant').flatMap((n) => n.output)]);
+  // per-feature scales and shifts: a Mul / Add of an activation downstream of a trained layer and a float
+  // initializer of > 1 element that nothing else reads (a LayerNorm's γ/β, a folded BatchNorm's scale/shift);
+  // preprocessing constants applied to the inputs, and initializers read twice, stay constant (create warns)
+  const live = new Set(params.map((p) => p.name));
   for (const node of nodes) {
+    if (node.input.some((i) => live.has(i))) for (const o of node.output) live.add(o);
     if ((node.opType !== 'Mul' && node.opType !== 'Add') || node.input.length !== 2) continue;
     const k = node.input.findIndex((i) => isFloatInit(inits, i) && !taken.has(i));
     const other = node.input[1 - k];
-    if (k < 0 || other === undefined || constant.has(other)) continue;
+    if (k < 0 || other === undefined || !live.has(other)) continue;
     const p = node.input[k]!;
+    if ((consumers.get(p) ?? []).length !== 1) continue;
     const dims = tensorDims(inits.get(p)!);
     const out = shapes.get(node.output[0]!) ?? [];
     // per sample: the output carries the batch first, and the parameter broadcasts over it and holds > 1 value
@@ -241,6 +245,7 @@ function findLayers(
     const l = layers.length;
     claim(p, l, 'weight');
     layers.push({ kind: 'scale-shift', node, weight: p, bias: null, scaleA: 1, scaleD: 1 });
+    for (const o of node.output) live.add(o);
   }
   return { layers, params };
 }

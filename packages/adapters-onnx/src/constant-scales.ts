@@ -1,8 +1,9 @@
 /**
- * Float initializers the trainer leaves constant although they look like parameters: per-feature tensors (more
- * than one element) that an element-wise op applies to an activation but that are not trainable — those read by
- * Sub or Div (a Mul's or an Add's are scale-shift layers, trained). `OnnxTrainer.create` warns once, naming them, so
- * that a frozen parameter is never a silent surprise.
+ * Float initializers the trainer leaves constant although they may be parameters: per-feature tensors (more than
+ * one element) that an element-wise op applies to an activation, and that are not scale-shift layers — read by Sub
+ * or Div, read by more than one node, or applied to the model's inputs rather than downstream of a trained layer
+ * (preprocessing constants). `OnnxTrainer.create` warns once, naming them, so that a frozen parameter is never a
+ * silent surprise.
  * @module
  */
 import type { ModelAnalysis } from './analyze.js';

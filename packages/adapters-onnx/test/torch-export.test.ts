@@ -164,6 +164,32 @@ describe('KFAC on a model with scale-shift parameters', () => {
 });
 
 describe('float initializers left constant', () => {
+  it('a scale read twice, and a preprocessing scale on the inputs, stay constant (warned), so the Gram matches the gradient', async () => {
+    const spec: ModelSpec = {
+      inputs: [{ name: 'x', shape: ['N', 3] }],
+      outputs: ['y'],
+      initializers: [
+        { name: 'pre', dims: [3], data: [2, 3, 4] },
+        { name: 'w1', dims: [3, 3], data: Array.from({ length: 9 }, (_, i) => (i - 4) / 9) },
+        { name: 'g', dims: [3], data: [1, 0.5, 2] },
+        { name: 'w2', dims: [3, 3], data: Array.from({ length: 9 }, (_, i) => (i % 4) / 5) },
+      ],
+      nodes: [
+        { op: 'Mul', inputs: ['x', 'pre'], outputs: ['xs'] },
+        { op: 'MatMul', inputs: ['xs', 'w1'], outputs: ['h'] },
+        { op: 'Mul', inputs: ['h', 'g'], outputs: ['hg'] },
+        { op: 'MatMul', inputs: ['hg', 'w2'], outputs: ['z'] },
+        { op: 'Mul', inputs: ['z', 'g'], outputs: ['y'] },
+      ],
+    };
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const trainer = await OnnxTrainer.create(buildModel(spec), { loss: 'mse' });
+    expect(String(warn.mock.calls[0]![0])).toMatch(/^ifngd OnnxTrainer: 'pre', 'g' stay constant/);
+    warn.mockRestore();
+    expect(Object.keys(trainer.params()).sort()).toEqual(['w1', 'w2']);
+    await trainer.dispose();
+  });
+
   it('create warns once naming the per-feature constants read by Sub or Div (Mul and Add scales train)', async () => {
     const spec: ModelSpec = {
       inputs: [{ name: 'x', shape: ['N', 4] }],
@@ -187,6 +213,32 @@ describe('float initializers left constant', () => {
     expect(String(warn.mock.calls[0]![0])).toMatch(/^ifngd OnnxTrainer: 'mu', 'sd' stay constant/);
     warn.mockRestore();
     expect(Object.keys(trainer.params()).sort()).toEqual(['g', 'w']);
+    await trainer.dispose();
+  });
+});
+
+describe('Slice of a shape vector with a negative step', () => {
+  it('clamps a start before the first entry to the first, as ONNX does: [N, 3, 4][-5:-10:-1] is [N]', async () => {
+    const i64 = (name: string, data: number[]) => ({ name, dims: [data.length], data, type: 'int64' as const });
+    const spec: ModelSpec = {
+      inputs: [{ name: 'x', shape: ['N', 12] }],
+      outputs: ['y'],
+      initializers: [
+        { name: 'w', dims: [12, 12], data: Array.from({ length: 144 }, (_, i) => ((i * 7) % 11) / 20 - 0.25) },
+        i64('s34', [0, 3, 4]), i64('st', [-5]), i64('en', [-10]), i64('ax', [0]), i64('neg', [-1]), i64('m1', [-1]),
+      ],
+      nodes: [
+        { op: 'MatMul', inputs: ['x', 'w'], outputs: ['h'] },
+        { op: 'Reshape', inputs: ['h', 's34'], outputs: ['u'] },
+        { op: 'Shape', inputs: ['u'], outputs: ['sh'] },
+        { op: 'Slice', inputs: ['sh', 'st', 'en', 'ax', 'neg'], outputs: ['n'] },
+        { op: 'Concat', inputs: ['n', 'm1'], outputs: ['t'], attrs: { axis: { i: 0 } } },
+        { op: 'Reshape', inputs: ['u', 't'], outputs: ['y'] },
+      ],
+    };
+    const trainer = await OnnxTrainer.create(buildModel(spec), { loss: 'mse' });
+    const x = new ort.Tensor('float32', Float32Array.from({ length: 24 }, (_, i) => Math.sin(i)), [2, 12]);
+    expect((await trainer.predict({ x })).y!.dims).toEqual([2, 12]);
     await trainer.dispose();
   });
 });
@@ -232,6 +284,13 @@ describe('shape ops outside what trains are refused at create, naming the node a
         { op: 'Gather', inputs: ['s', 'z'], outputs: ['n'], attrs: { axis: { i: 0 } } }, { op: 'Unsqueeze', inputs: ['n', 'a'], outputs: ['n1'] },
         { op: 'Concat', inputs: ['m', 'n1'], outputs: ['t'], attrs: { axis: { i: 0 } } }, { op: 'Reshape', inputs: ['h', 't'], outputs: ['y'] }] },
       /Reshape .*moves the batch size/,
+    ],
+    [
+      'Squeeze without axes (it would drop a one-sample batch)',
+      { inputs: [{ name: 'x', shape: ['N', 4] }], outputs: ['y'], initializers: [w, i64('a', [2])], nodes: [
+        { op: 'MatMul', inputs: ['x', 'w'], outputs: ['h'] }, { op: 'Unsqueeze', inputs: ['h', 'a'], outputs: ['u'] },
+        { op: 'Squeeze', inputs: ['u'], outputs: ['y'] }] },
+      /Squeeze .*one-sample batch/,
     ],
     [
       'a reduction over the batch axis (it couples the samples)',

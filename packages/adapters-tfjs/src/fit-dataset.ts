@@ -12,7 +12,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { batchKeyOf, type BatchKey, type SampleId } from 'ifngd';
 import { optionError } from './errors.js';
-import { EpochAccuracy, epochNumbering } from './fit-loop.js';
+import { EpochAccuracy, epochNumbering, fitMetrics } from './fit-loop.js';
+import type { LossName } from './losses.js';
 import { verboseCallback } from './verbose.js';
 import { callbackList, epochLogs, FitCallbackSet, fitHistory, type FitHistory, type StoppableModel } from './fit-callbacks.js';
 import type { BatchResult, EpochLogs, Evaluation, FitCallbacks, TfCallback, TrainerData } from './trainer-types.js';
@@ -40,6 +41,8 @@ export interface FitDatasetOptions {
 /** The trainer as `fitDataset` sees it. */
 export interface DatasetHost {
   readonly epoch: number;
+  /** The loss's name (null: custom, or several outputs): which metrics the epochs log. */
+  readonly lossName: LossName | null;
   readonly model: StoppableModel;
   /** Runs user code (a callback) with the trainer's call queue open. */
   open<T>(fn: () => T | Promise<T>): Promise<T>;
@@ -97,7 +100,8 @@ export async function runFitDataset(host: DatasetHost, dataset: unknown, o: unkn
   const d = dataset as DatasetLike;
   if (options.validationData) await host.checkValidation(options.validationData[0], options.validationData[1]); // before any step
   const n = epochNumbering(options.epochs, options.initialEpoch, host.epoch);
-  const params = { epochs: n.end, initialEpoch: n.label(host.epoch), steps: options.batchesPerEpoch ?? 0, doValidation: options.validationData !== undefined, metrics: ['loss', ...(options.validationData ? ['val_loss'] : [])] };
+  const metrics = fitMetrics(host.lossName, options.validationData !== undefined);
+  const params = { epochs: n.end, initialEpoch: n.label(host.epoch), steps: options.batchesPerEpoch ?? 0, doValidation: options.validationData !== undefined, metrics };
   const callbacks = [...(options.verbose ? [verboseCallback(options.verbose, n.end)] : []), ...callbackList(options.callbacks)];
   const cbs = new FitCallbackSet(callbacks, host.model, params, host.open);
   const history: EpochLogs[] = [];

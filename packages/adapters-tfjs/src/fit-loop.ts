@@ -39,6 +39,12 @@ export interface FitHost {
   weighted<T>(shape: readonly number[], dtype: string, run: () => Promise<T>): Promise<T>;
 }
 
+/** The log keys of a fit's epochs (tfjs's `params.metrics`): `acc` and `val_acc` for softmax cross-entropy. */
+export function fitMetrics(lossName: LossName | null, validation: boolean): string[] {
+  const acc = lossName === 'softmax-cross-entropy';
+  return ['loss', ...(acc ? ['acc'] : []), ...(validation ? ['val_loss', ...(acc ? ['val_acc'] : [])] : [])];
+}
+
 /** An epoch's training accuracy: the batches' accuracies weighted by their sizes (none when a batch had none). */
 export class EpochAccuracy {
   #sum = 0;
@@ -123,8 +129,7 @@ async function planned(
   const ids = await sampleIdsOf(xs, ys, options.sampleIds ?? 'content');
   const steps = Math.ceil(N / batchSize);
   const n = epochNumbering(options.epochs, options.initialEpoch, host.epoch);
-  const acc = host.lossName === 'softmax-cross-entropy';
-  const metrics = ['loss', ...(acc ? ['acc'] : []), ...(options.validationData ? ['val_loss', ...(acc ? ['val_acc'] : [])] : [])];
+  const metrics = fitMetrics(host.lossName, options.validationData !== undefined);
   const params = { epochs: n.end, initialEpoch: n.label(host.epoch), samples: N, steps, batchSize, doValidation: options.validationData !== undefined, metrics };
   const callbacks = [...(options.verbose ? [verboseCallback(options.verbose, n.end)] : []), ...callbackList(options.callbacks)];
   const cbs = new FitCallbackSet(callbacks, host.model, params, host.open);

@@ -187,6 +187,7 @@ export class FngdTrainer {
               return progress.epoch;
             },
             model: callbackModel(this.#layers, this.#stopFlag),
+            lossName: this.#lossName,
             open: (fn) => this.#queue.open(fn),
             step: (x, y, key, epoch) =>
               this.#packed('fitDataset', x, y, async (px, py) => ({ ...(await this.#trainOne('fitDataset', px, py, key, epoch)), n: (px as Tensor).shape[0] as number })),

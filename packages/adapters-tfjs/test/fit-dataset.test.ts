@@ -55,6 +55,7 @@ describe('fitDataset', () => {
       expect(h.logs.map((l) => l.freshBatches)).toEqual([0, 0]);
       expect(h.history['val_loss']).toHaveLength(2);
       expect(h.history['acc']).toHaveLength(2); // the training accuracy, as fit logs it
+      expect(h.params['metrics']).toEqual(['loss', 'acc', 'val_loss', 'val_acc']);
       expect(tr.stats?.cachedBatches).toBe(3);
       expect(tr.epoch).toBe(3);
       tr.dispose();

@@ -93,6 +93,8 @@ describe('a registered refresh policy', () => {
     expect(() => registerRefreshPolicy(everyVisitsPolicy)).toThrow(/registered already/);
     expect(() => registerRefreshPolicy({ ...everyVisitsPolicy, kind: 'other', idleFields: { probeInterval: 0 } })).toThrow(/belongs to policy 'drift'/);
     expect(() => registerRefreshPolicy({ kind: 'x' } as never)).toThrow(InvalidArgumentError);
+    expect(() => registerRefreshPolicy({ ...everyVisitsPolicy, kind: 'y', idleFields: { step: 0 } })).toThrow(/'step' is the optimizer's own/);
+    expect(() => registerRefreshPolicy({ ...everyVisitsPolicy, kind: 'z', idleFields: undefined } as never)).toThrow(InvalidArgumentError);
     const e = (() => {
       try {
         fngd({ device: dev, refresh: { everyVisit: 2 } as never });

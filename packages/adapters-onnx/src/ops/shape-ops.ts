@@ -95,6 +95,8 @@ export const squeeze: OpRule = {
     const x = ctx.shape(input(node, 0));
     const axes = axesOf(node, ctx);
     if (typeof axes === 'string') return axes;
+    // without axes ONNX drops every dim of size 1 — the batch too, when a batch of one runs
+    if (axes === undefined && x.includes(BATCH)) return 'Squeeze without axes would drop the batch axis of a one-sample batch; give its axes';
     const at = axes === undefined ? x.flatMap((d, i) => (d === 1 ? [i] : [])) : axes.map((a) => normAxis(a, x.length));
     const bad = at.find((a) => typeof a === 'string');
     if (bad !== undefined) return bad as string;
@@ -178,6 +180,6 @@ function sliceOf(node: Parameters<OpRule['infer']>[0], ctx: InferContext): numbe
   const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v < 0 ? v + n : v));
   const out: number[] = [];
   if (step > 0) for (let i = clamp(starts[0]!, 0, n); i < clamp(ends[0]!, 0, n); i += step) out.push(data[i]!);
-  else for (let i = clamp(starts[0]!, -1, n - 1); i > clamp(ends[0]!, -1, n - 1); i += step) out.push(data[i]!);
+  else for (let i = clamp(starts[0]!, 0, n - 1); i > clamp(ends[0]!, -1, n - 1); i += step) out.push(data[i]!);
   return out;
 }

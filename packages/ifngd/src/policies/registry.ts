@@ -16,16 +16,25 @@ import type { PolicyContext, PolicyFields, RefreshPolicyDefinition, RefreshPolic
 
 const POLICIES = new Map<string, RefreshPolicyDefinition<any>>();
 
+/** The optimizer's own fields of a checkpoint's core state: no policy may use them. */
+const CORE_FIELDS: readonly string[] = ['step', 'damping', 'maxFreshNorm', 'pending'];
+
 /**
  * Registers a refresh policy (its forms are added to `RefreshPolicyForms` by declaration merging). Throws
  * `InvalidArgumentError` for a name already taken or a checkpoint field another policy owns.
  */
 export function registerRefreshPolicy<O>(definition: RefreshPolicyDefinition<O>): void {
-  if (typeof definition !== 'object' || definition === null || typeof definition.kind !== 'string' || typeof definition.parse !== 'function' || typeof definition.create !== 'function') {
-    throw new InvalidArgumentError('registerRefreshPolicy: a definition { kind, parse, guardReference, idleFields, check, create } is required');
-  }
+  const d = definition as Partial<RefreshPolicyDefinition<O>> | null;
+  const valid =
+    typeof d === 'object' && d !== null && typeof d.kind === 'string' && d.kind !== '' && d.kind !== 'stateless' &&
+    Array.isArray(d.names) && d.names.every((n) => typeof n === 'string') &&
+    typeof d.parse === 'function' && typeof d.check === 'function' && typeof d.create === 'function' &&
+    (d.guardReference === 'global-max' || d.guardReference === 'batch') &&
+    typeof d.idleFields === 'object' && d.idleFields !== null && !Array.isArray(d.idleFields);
+  if (!valid) throw new InvalidArgumentError('registerRefreshPolicy: a definition { kind, names, parse, guardReference, idleFields, check, create } is required');
   if (POLICIES.has(definition.kind)) throw new InvalidArgumentError(`registerRefreshPolicy: a policy '${definition.kind}' is registered already`);
   for (const field of Object.keys(definition.idleFields)) {
+    if (CORE_FIELDS.includes(field)) throw new InvalidArgumentError(`registerRefreshPolicy: checkpoint field '${field}' is the optimizer's own`);
     const owner = [...POLICIES.values()].find((d) => field in d.idleFields);
     if (owner) throw new InvalidArgumentError(`registerRefreshPolicy: checkpoint field '${field}' belongs to policy '${owner.kind}'`);
   }

@@ -140,8 +140,9 @@ export interface RefreshPolicyDefinition<O = unknown> {
    */
   readonly idleFields: PolicyFields;
   /**
-   * Checks the fields of a checkpoint recorded under this policy; returns why they contradict it, or null. Their
-   * types are checked already (the checkpoint's own validation).
+   * Checks the fields of a checkpoint recorded under this policy — their types and ranges too, for fields the
+   * checkpoint format does not know (it checks the built-in policies' `probeInterval`, `sinceProbe` and `auto`);
+   * returns why they are not a state of this policy, or null.
    */
   check(fields: PolicyFields): string | null;
   /** Writes what `stats` shows of this policy under every other policy (`drift.probeInterval` 0: no countdown). */
