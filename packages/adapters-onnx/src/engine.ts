@@ -1,38 +1,46 @@
 /**
- * The ONNX trainer's optimizer side: FNGD or KFAC (`ifngd`) on a linear-algebra device (created by the trainer
- * unless `options.device` gives one), one step of it on a validated batch (`steps.ts`), and moving it to another
+ * The ONNX trainer's optimizer side: the registered optimizer the options name (`ifngd`'s optimizer contract —
+ * FNGD by default, `kfac`, or any `optimizer: { kind, … }`) on a linear-algebra device (created by the trainer
+ * unless `options.device` gives one), one step of it on a validated batch (`capture.ts`), and moving it to another
  * device (after a WebGPU device loss).
  * @module
  */
 import { createDevice, type LinalgDevice } from '@ifngd/linalg-gpu';
-import { fngd, kfac, KfacOptimizer, type FngdOptimizer, type HostTree } from 'ifngd';
+import { createOptimizer, hostTreeOps, type FngdOptimizer, type HostTree, type KfacOptimizer, type OptimizerEnv, type StepOutcome, type TrainingOptimizer } from 'ifngd';
 import { InvalidOptionError } from './errors.js';
-import type { ModelAnalysis } from './analyze.js';
-import { kfacLayersOf } from './kfac.js';
+import { isKronecker, type ModelAnalysis } from './analyze.js';
+import { OnnxCapture, type CaptureContext } from './capture.js';
+import { layoutOf } from './kfac.js';
 import type { TrainerOptions } from './options.js';
-import { fngdStep, kfacStep, type StepContext, type StepResult } from './steps.js';
 
 /** A step's context without the device (the engine supplies it). */
-export type EngineStepContext = Omit<StepContext, 'device'>;
+export type EngineStepContext = Omit<CaptureContext, 'device' | 'batchKey' | 'epoch'>;
+
+/** What the trainer gives an optimizer: its device, host trees, and the model's Kronecker layers. */
+export function optimizerEnv(an: ModelAnalysis, device: LinalgDevice): OptimizerEnv<HostTree> {
+  const dims = new Map(an.params.map((p) => [p.name, p.dims]));
+  const layers = an.layers.filter(isKronecker).map((l) => {
+    const layout = layoutOf(l);
+    const d = dims.get(l.weight) ?? [];
+    return { weight: l.weight, bias: l.bias, layout, outputs: (layout === 'out-in' ? d[0] : d[d.length - 1]) ?? 1 };
+  });
+  return { device, ops: hostTreeOps, layers, leaves: an.params.map((p) => p.name), plain: [], secondMoments: false };
+}
 
 /** The optimizer of a trainer and the device it runs on. */
 export class Engine {
   readonly #an: ModelAnalysis;
   readonly #o: TrainerOptions;
-  #opt: FngdOptimizer | KfacOptimizer;
+  #opt: TrainingOptimizer<HostTree>;
   #device: LinalgDevice;
   #ownsDevice: boolean;
 
   private constructor(an: ModelAnalysis, o: TrainerOptions, device: LinalgDevice, ownsDevice: boolean) {
     this.#an = an;
     this.#o = o;
-    this.#opt = Engine.#optimizer(an, o, device);
+    this.#opt = createOptimizer(o.optimizer, optimizerEnv(an, device));
     this.#device = device;
     this.#ownsDevice = ownsDevice;
-  }
-
-  static #optimizer(an: ModelAnalysis, o: TrainerOptions, device: LinalgDevice): FngdOptimizer | KfacOptimizer {
-    return o.kfac === undefined ? fngd({ ...o.fngd, device }) : kfac({ ...o.kfac, device, layers: kfacLayersOf(an) });
   }
 
   /**
@@ -42,32 +50,41 @@ export class Engine {
   static async create(an: ModelAnalysis, o: TrainerOptions): Promise<Engine> {
     const device = o.device ?? (await createDevice({ backend: 'auto' }));
     try {
-      return new Engine(an, { ...o, fngd: { ...o.fngd }, ...(o.kfac ? { kfac: { ...o.kfac } } : {}) }, device, !o.device);
+      return new Engine(an, o, device, !o.device);
     } catch (e) {
-      if (!o.device) device.destroy(); // e.g. an invalid FNGD option
+      if (!o.device) device.destroy(); // e.g. an invalid optimizer option
       throw e;
     }
   }
 
-  /** The FNGD optimizer; null when training with KFAC. */
-  get optimizer(): FngdOptimizer | null {
-    return this.#opt instanceof KfacOptimizer ? null : this.#opt;
+  /** The optimizer as the contract drives it. */
+  get training(): TrainingOptimizer<HostTree> {
+    return this.#opt;
   }
 
-  /** The KFAC optimizer; null when training with FNGD. */
+  /** The FNGD optimizer; null unless training with FNGD. */
+  get optimizer(): FngdOptimizer | null {
+    return this.#opt.kind === 'fngd' ? (this.#opt.inner as FngdOptimizer) : null;
+  }
+
+  /** The KFAC optimizer; null unless training with KFAC. */
   get kfacOptimizer(): KfacOptimizer | null {
-    return this.#opt instanceof KfacOptimizer ? this.#opt : null;
+    return this.#opt.kind === 'kfac' ? (this.#opt.inner as KfacOptimizer) : null;
   }
 
   /** Starts the optimizer at `params`. */
-  init(params: HostTree): void {
-    this.#opt.init(params);
+  init(params: HostTree): Promise<void> {
+    return this.#opt.init(params);
   }
 
   /** One step (not committed: the caller takes the returned parameters). */
-  step(cx: EngineStepContext, batchKey: string | number, epoch: number): Promise<StepResult> {
-    const full = { ...cx, device: this.#device };
-    return this.#opt instanceof KfacOptimizer ? kfacStep(this.#opt, full) : fngdStep(this.#opt, full, batchKey, epoch);
+  async step(cx: EngineStepContext, batchKey: string | number, epoch: number): Promise<StepOutcome<HostTree>> {
+    const capture = new OnnxCapture({ ...cx, device: this.#device, batchKey, epoch });
+    try {
+      return await this.#opt.step(capture);
+    } finally {
+      capture.dispose();
+    }
   }
 
   /** Throws `InvalidOptionError` (key `device`) unless `device` is a live linalg device (not destroyed, not lost). */
@@ -87,12 +104,17 @@ export class Engine {
    * and inverses — so only device-resident state is dropped (KFAC's device copies of its inverses, uploaded again
    * by the next step). The old device is destroyed when the trainer created it. A throw changes nothing.
    */
-  useDevice(device: LinalgDevice, params: HostTree): void {
+  async useDevice(device: LinalgDevice, params: HostTree): Promise<void> {
     if (device === this.#device) return;
-    const next = Engine.#optimizer(this.#an, this.#o, device);
-    next.init(params);
-    next.restore(this.#opt.serialize());
-    if (this.#opt instanceof KfacOptimizer) this.#opt.dispose();
+    const next = createOptimizer(this.#o.optimizer, optimizerEnv(this.#an, device));
+    try {
+      await next.init(params);
+      next.restore(this.#opt.serialize());
+    } catch (e) {
+      next.dispose();
+      throw e;
+    }
+    this.#opt.dispose();
     this.#opt = next;
     this.releaseDevice();
     this.#device = device;

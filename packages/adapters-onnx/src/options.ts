@@ -3,7 +3,7 @@
  * @module
  */
 import type { LinalgDevice } from '@ifngd/linalg-gpu';
-import type { FngdOptions } from 'ifngd';
+import { resolveOptimizer, type FngdOptions, type OptimizerSpec, type ResolvedOptimizer } from 'ifngd';
 import type { InferenceSession } from 'onnxruntime-common';
 import { InvalidOptionError } from './errors.js';
 import type { OnnxKfacOptions } from './kfac.js';
@@ -11,9 +11,9 @@ import type { LossKind } from './loss.js';
 import type { OrtRuntime } from './runtime-check.js';
 
 /**
- * Options of {@link OnnxTrainer.create}: the loss, the runtime, and every FNGD option — or `kfac`. Only `loss`
- * is required; `learningRate`, `damping`, `momentum` and `mode` default to `ifngd`'s measured `FNGD_DEFAULTS`.
- * Any other key is an `InvalidOptionError`.
+ * Options of {@link OnnxTrainer.create}: the loss, the runtime, and every FNGD option — or `kfac`, or any
+ * registered `optimizer`. Only `loss` is required; `learningRate`, `damping`, `momentum` and `mode` default to
+ * `ifngd`'s measured `FNGD_DEFAULTS`. Any other key is an `InvalidOptionError`.
  */
 export interface OnnxTrainerOptions extends Omit<FngdOptions, 'device' | 'ops'> {
   /**
@@ -22,6 +22,12 @@ export interface OnnxTrainerOptions extends Omit<FngdOptions, 'device' | 'ops'> 
    * may be given beside it (`InvalidOptionError`).
    */
   readonly kfac?: OnnxKfacOptions;
+  /**
+   * Train with any registered optimizer instead of FNGD: `'adamw'`, `{ kind: 'muon', learningRate: 0.02 }`,
+   * `{ kind: 'sgd', momentum: 0.9 }`, … (`ifngd`'s `OptimizerKinds`; `{ kind: 'fngd', … }` and
+   * `{ kind: 'kfac', … }` too). No FNGD option and no `kfac` may be given beside it (`InvalidOptionError`).
+   */
+  readonly optimizer?: OptimizerSpec;
   /** `'softmax-cross-entropy'` (output `[N,C]`, logits or Softmax/LogSoftmax output) or `'mse'`. */
   readonly loss: LossKind;
   /** Model output the loss applies to; default the first output. */
@@ -65,7 +71,7 @@ const FNGD_KEYS = {
 } as const satisfies Record<FngdKey, true>;
 
 /** The trainer's own keys. */
-const OWN_KEYS = ['loss', 'output', 'device', 'ort', 'sessionOptions', 'kfac'] as const;
+const OWN_KEYS = ['loss', 'output', 'device', 'ort', 'sessionOptions', 'kfac', 'optimizer'] as const;
 
 /** Options of {@link OnnxTrainer.create} after validation, split by who takes them. */
 export interface TrainerOptions {
@@ -75,12 +81,8 @@ export interface TrainerOptions {
   /** The `ort` option as given (checked by `asRuntime`). */
   readonly ort: unknown;
   readonly sessionOptions: InferenceSession.SessionOptions;
-  /** The `kfac` options, when training with KFAC. */
-  readonly kfac: OnnxKfacOptions | undefined;
-  /** The FNGD options given (values are validated by `fngd()`). */
-  readonly fngd: Omit<FngdOptions, 'device' | 'ops'>;
-  /** `onNonFinite` of the chosen optimizer (default `'throw'`). */
-  readonly onNonFinite: 'throw' | 'skip';
+  /** The optimizer: FNGD with the FNGD options given, KFAC with `kfac`, or `optimizer` (values are its to validate). */
+  readonly optimizer: ResolvedOptimizer;
 }
 
 const bad = (key: string, value: unknown, why: string): never => {
@@ -116,23 +118,36 @@ export function rejectUnknownKeys(o: object, known: readonly string[], where: st
 export function resolveTrainerOptions(options: unknown): TrainerOptions {
   if (!isRecord(options)) throw new InvalidOptionError(`options must be an object with at least \`loss\`, got ${show(options)}`, { key: 'options', value: options });
   rejectUnknownKeys(options, [...OWN_KEYS, ...Object.keys(FNGD_KEYS)], '');
-  const { loss, output, device, ort, sessionOptions, kfac, ...fngd } = options;
+  const { loss, output, device, ort, sessionOptions, kfac, optimizer, ...fngd } = options;
   if (loss !== 'softmax-cross-entropy' && loss !== 'mse') bad('loss', loss, "must be 'softmax-cross-entropy' or 'mse'");
   if (output !== undefined && (typeof output !== 'string' || output === '')) bad('output', output, 'must be the name of a model output');
   if (device !== undefined && (!isRecord(device) || typeof device.matrix !== 'function')) bad('device', device, 'must be a @ifngd/linalg-gpu device');
   if (sessionOptions !== undefined && !isRecord(sessionOptions)) bad('sessionOptions', sessionOptions, 'must be an InferenceSession.SessionOptions object');
   if (kfac !== undefined) checkKfacOptions(kfac, fngd);
-  const nonFinite = (kfac === undefined ? fngd.onNonFinite : (kfac as OnnxKfacOptions).onNonFinite) ?? 'throw';
+  const chosen = optimizer !== undefined ? checkOptimizer(optimizer, kfac, fngd) : resolveOptimizer(kfac !== undefined ? { kind: 'kfac', ...kfac } : { kind: 'fngd', ...fngd });
   return {
     loss: loss as LossKind,
     output: output as string | undefined,
     device: device as LinalgDevice | undefined,
     ort,
     sessionOptions: (sessionOptions as InferenceSession.SessionOptions | undefined) ?? { executionProviders: ['cpu'] },
-    kfac: kfac as OnnxKfacOptions | undefined,
-    fngd: fngd as Omit<FngdOptions, 'device' | 'ops'>,
-    onNonFinite: nonFinite === 'skip' ? 'skip' : 'throw',
+    optimizer: chosen,
   };
+}
+
+/** Resolves `optimizer`: alone (no `kfac`, no FNGD option beside it) and a registered kind (`InvalidOptionError`). */
+function checkOptimizer(spec: unknown, kfac: unknown, fngdOptions: Readonly<Record<string, unknown>>): ResolvedOptimizer {
+  if (kfac !== undefined) throw new InvalidOptionError('give `optimizer` or `kfac`, not both', { key: 'kfac', value: kfac });
+  const fngdKeys = Object.keys(fngdOptions).filter((key) => fngdOptions[key] !== undefined);
+  if (fngdKeys.length > 0) {
+    const key = fngdKeys[0]!;
+    throw new InvalidOptionError(`FNGD options go inside \`optimizer: { kind: 'fngd', … }\` when \`optimizer\` is given (got ${fngdKeys.join(', ')} beside it)`, { key, value: fngdOptions[key] });
+  }
+  try {
+    return resolveOptimizer(spec);
+  } catch (e) {
+    throw new InvalidOptionError((e as Error).message, { key: 'optimizer', value: spec });
+  }
 }
 
 /** Throws `InvalidOptionError` for `kfac` options that are not an object, set trainer-owned keys, or come with FNGD options. */

@@ -50,9 +50,9 @@ export async function setUpTrainer(modelBytes: Uint8Array, options: OnnxTrainerO
   const ort = o.ort === undefined ? await defaultRuntime() : asRuntime(o.ort, 'options.ort', 'ort');
   const engine = await Engine.create(an, o);
   const params = initialParams(an);
-  engine.init(params);
   const passes = new Passes(an, o.loss, ort, o.sessionOptions);
   try {
+    await engine.init(params); // NonFiniteError for NaN/±Infinity initializers
     await passes.warmUp();
   } catch (e) {
     engine.releaseDevice(); // e.g. an execution provider the runtime lacks

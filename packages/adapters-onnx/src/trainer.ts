@@ -2,12 +2,12 @@
  * `OnnxTrainer`: trains an inference ONNX model with FNGD — or KFAC (`options.kfac`) on the same factor
  * pass — on ONNX Runtime. Sessions (factors, gradients, forward) are created once and reused; parameters
  * live on the host as a `HostTree`. A façade: set-up (`trainer-setup.ts`), the optimizer on its device
- * (`engine.ts`, `steps.ts`), feeds and targets (`feeds.ts`, `targets.ts`), graph runs (`passes.ts`), `fit`
+ * (`engine.ts`, `capture.ts`), feeds and targets (`feeds.ts`, `targets.ts`), graph runs (`passes.ts`), `fit`
  * (`fit-run.ts`, `fit.ts`), export (`export-model.ts`).
  * @module
  */
 import type { LinalgDevice } from '@ifngd/linalg-gpu';
-import type { BatchPlan, FngdOptimizer, HostTree, KfacOptimizer, PlanChange } from 'ifngd';
+import type { BatchPlan, FngdOptimizer, HostTree, KfacOptimizer, PlanChange, TrainingOptimizer } from 'ifngd';
 import type { Tensor } from 'onnxruntime-common';
 import type { ModelAnalysis, ParameterInfo } from './analyze.js';
 import { Engine } from './engine.js';
@@ -61,7 +61,7 @@ export class OnnxTrainer {
   readonly #queue = new CallQueue(() => disposed());
   #params: HostTree;
   // an adopted plan bounds the coefficient cache to its batches
-  readonly #plans = new PlanState((plan) => void this.#engine.optimizer?.retain(plan.batches.map((b) => b.key)));
+  readonly #plans = new PlanState((plan) => void this.#engine.training.retain?.(plan.batches.map((b) => b.key)));
   #disposal: Promise<void> | null = null;
 
   private constructor(p: TrainerParts) {
@@ -86,12 +86,20 @@ export class OnnxTrainer {
     return new OnnxTrainer(await setUpTrainer(modelBytes, options));
   }
 
-  /** The FNGD optimizer (stats, damping, checkpoints); null when training with KFAC. */
+  /**
+   * The optimizer as `ifngd`'s contract drives it, whatever its kind: `kind`, `stats`, `serialize()` /
+   * `restore()` (FNGD's and KFAC's own objects are {@link OnnxTrainer.optimizer} and {@link OnnxTrainer.kfacOptimizer}).
+   */
+  get trainingOptimizer(): TrainingOptimizer<HostTree> {
+    return this.#engine.training;
+  }
+
+  /** The FNGD optimizer (stats, damping, checkpoints); null when training with another optimizer. */
   get optimizer(): FngdOptimizer | null {
     return this.#engine.optimizer;
   }
 
-  /** The KFAC optimizer (stats, checkpoints); null when training with FNGD. */
+  /** The KFAC optimizer (stats, checkpoints); null when training with another optimizer. */
   get kfacOptimizer(): KfacOptimizer | null {
     return this.#engine.kfacOptimizer;
   }
@@ -119,7 +127,7 @@ export class OnnxTrainer {
     const target = checkTargets(this.#p.ort, this.#an, this.#p.o.loss, targets, n);
     const params = this.#params;
     const base = this.#passes.baseFeeds(feeds, params, target);
-    const cx = { passes: this.#passes, layers: this.#an.layers.length, params, base, n, onNonFinite: this.#p.o.onNonFinite };
+    const cx = { passes: this.#passes, layers: this.#an.layers.length, params, base, n };
     const r = await this.#engine.step(cx, so?.batchKey as string | number, so?.epoch ?? this.epoch);
     this.#params = r.params; // the commit: the optimizer committed its own state in its step
     return r.loss;

@@ -4,20 +4,18 @@
  * @module
  */
 import { decodeCheckpoint } from './checkpoint.js';
-import { KFAC_CHECKPOINT_FORMAT } from './kfac/checkpoint.js';
-import { FNGD_CHECKPOINT_FORMAT } from './optimizer-checkpoint.js';
+import { kindOfCheckpointFormat } from './optimizers/registry.js';
 
-/** The optimizer a checkpoint belongs to. */
-export type CheckpointKind = 'fngd' | 'kfac';
+/** The optimizer a checkpoint belongs to: a registered kind (`'fngd'`, `'kfac'`, `'adamw'`, …). */
+export type CheckpointKind = string;
 
 /**
- * `'fngd'` for `FngdOptimizer.serialize` output, `'kfac'` for `KfacOptimizer.serialize` output,
- * null for anything else (other payloads, empty bytes). Throws `CheckpointError` when the container itself is
- * damaged (magic, version, checksum).
+ * The registered kind whose format a checkpoint's payload carries (`'fngd'` for `FngdOptimizer.serialize` output,
+ * `'kfac'` for `KfacOptimizer.serialize` output, …), null for anything else (other payloads, empty bytes). Throws
+ * `CheckpointError` when the container itself is damaged (magic, version, checksum).
  */
 export function checkpointKind(bytes: Uint8Array): CheckpointKind | null {
   if (!(bytes instanceof Uint8Array) || bytes.length === 0) return null;
   const p = decodeCheckpoint(bytes) as { format?: unknown } | null;
-  const format = typeof p === 'object' && p !== null ? p.format : undefined;
-  return format === FNGD_CHECKPOINT_FORMAT ? 'fngd' : format === KFAC_CHECKPOINT_FORMAT ? 'kfac' : null;
+  return kindOfCheckpointFormat(typeof p === 'object' && p !== null ? p.format : undefined);
 }

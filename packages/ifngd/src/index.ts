@@ -21,6 +21,34 @@ export type { FngdOptions, GuardOptions } from './options.js';
 export { FNGD_DEFAULTS } from './defaults.js';
 export * from './kfac/index.js';
 export { checkpointKind, type CheckpointKind } from './checkpoint-kind.js';
+export {
+  registerOptimizer,
+  createOptimizer,
+  resolveOptimizer,
+  optimizerKinds,
+  type OptimizerKinds,
+  type OptimizerSpec,
+  type ResolvedOptimizer,
+} from './optimizers/registry.js';
+export type {
+  CapturedGradients,
+  FactorSet,
+  GradientRequest,
+  MatrixLayer,
+  OptimizerDefinition,
+  OptimizerEnv,
+  StepCapture,
+  StepOutcome,
+  StepReading,
+  TrainingOptimizer,
+} from './optimizers/contract.js';
+export { FngdTraining, type FngdTrainingOptions } from './optimizers/fngd.js';
+export { KfacTraining, type KfacTrainingOptions } from './optimizers/kfac.js';
+export { HostOptimizer, type HostOptimizerOptions, type HostOptimizerStats, type UpdateRule } from './optimizers/host-optimizer.js';
+export type { SgdOptions, SgdState } from './optimizers/sgd.js';
+export type { AdamOptions } from './optimizers/adam.js';
+export type { MuonAdamOptions, MuonOptions, MuonState } from './optimizers/muon.js';
+export { scaleByAdam, type AdamMoments, type AdamState } from './transforms/adam.js';
 export type { FngdStats } from './stats.js';
 export type { DriftOptions } from './drift-options.js';
 export { registerRefreshPolicy } from './policies/registry.js';

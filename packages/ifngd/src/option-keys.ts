@@ -15,7 +15,7 @@ export function checkKeys(options: object, known: readonly string[], where: stri
   for (const key of Object.keys(options)) {
     if (known.includes(key)) continue;
     const near = known.find((k) => k.toLowerCase() === key.toLowerCase());
-    const path = where.replace(/^(fngd|kfac)(: |$)/, '').replace(/: /g, '.');
+    const path = where.replace(/^(fngd|kfac|sgd|adamw?|muon)(: |$)/, '').replace(/: /g, '.');
     throw new InvalidOptionError(
       `${where}: unknown option '${key}'${near ? ` (did you mean '${near}'?)` : ''}; known: ${known.join(', ')}`,
       { key: path ? `${path}.${key}` : key, value: (options as Record<string, unknown>)[key] },
