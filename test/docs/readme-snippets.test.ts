@@ -25,6 +25,7 @@ const READMES = [
   'docs/guides/errors-and-recovery.md',
   'docs/guides/tfjs-trainer.md',
   'docs/guides/refresh-policies.md',
+  'docs/guides/optimizers.md',
 ];
 
 describe('extractSnippets', () => {

@@ -13,7 +13,7 @@
  * @packageDocumentation
  */
 export { FngdTrainer, type BatchResult, type EpochLogs, type Evaluation, type FitCallbacks, type FitOptions, type FngdTrainerOptions, type TrainerData, type TrainerFngdOptions } from './trainer.js';
-export type { TrainerKfacOptions } from './kfac-step.js';
+export type { TrainerKfacOptions } from './trainer-types.js';
 export type { FitHistory } from './fit-callbacks.js';
 export type { DatasetLike, FitDatasetOptions } from './fit-dataset.js';
 export type { BatchLogs, CallbackEpochLogs, TfCallback } from './trainer-types.js';

@@ -52,8 +52,9 @@ export function checkTrainerOptions(options: unknown): TrainerKind {
     if (v !== undefined && !isPlainObject(v)) throw optionError(k, v, `\`${k}\` must be an options object (\`{}\` for the defaults)`);
   }
   const opt = options['optimizer'];
-  if (opt !== undefined && !(isPlainObject(opt) && typeof opt['applyGradients'] === 'function')) {
-    throw optionError('optimizer', opt, 'must be a tf.Optimizer (e.g. tf.train.adam(0.001))');
+  const isSpec = typeof opt === 'string' || (isPlainObject(opt) && typeof opt['kind'] === 'string');
+  if (opt !== undefined && !(isPlainObject(opt) && typeof opt['applyGradients'] === 'function') && !isSpec) {
+    throw optionError('optimizer', opt, "must be a registered optimizer ('adamw', { kind: 'muon', … }) or a tf.Optimizer (e.g. tf.train.adam(0.001))");
   }
   const dev = options['device'];
   if (dev !== undefined && !(isPlainObject(dev) && typeof dev['matrix'] === 'function' && typeof dev['destroy'] === 'function')) {

@@ -19,13 +19,14 @@ export interface TrainerCheckpoint {
 }
 
 /**
- * Checks a checkpoint against the trainer's kind (`null`: a baseline, which has no state) and validates the
+ * Checks a checkpoint against the trainer's optimizer kind (`null`: a baseline, which has no state) and validates the
  * plan. Throws `AdapterCheckpointError`; returns the checked plan (`undefined`: leave the plan as it is).
  */
-export function checkCheckpoint(want: 'fngd' | 'kfac' | null, cp: TrainerCheckpoint): BatchPlan | null | undefined {
+export function checkCheckpoint(want: string | null, cp: TrainerCheckpoint): BatchPlan | null | undefined {
   const kind = want && cp.bytes instanceof Uint8Array ? checkpointKind(cp.bytes) : null;
+  const label = (k: string): string => (k === 'kfac' ? 'a KFAC' : k === 'fngd' ? 'an FNGD' : `a ${k}`);
   if (want && kind && kind !== want) {
-    throw new AdapterCheckpointError(`restoreState: this is ${kind === 'kfac' ? 'a KFAC' : 'an FNGD'} checkpoint; the trainer trains with ${want === 'kfac' ? 'KFAC' : 'FNGD'}`);
+    throw new AdapterCheckpointError(`restoreState: this is ${label(kind)} checkpoint; the trainer trains with ${want === 'kfac' ? 'KFAC' : want === 'fngd' ? 'FNGD' : want}`);
   }
   if (cp.plan === undefined) return undefined;
   if (cp.plan === null) return null;

@@ -5,13 +5,18 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import type { LinalgDevice } from '@ifngd/linalg-gpu';
-import type { FngdOptions, SampleId } from 'ifngd';
-import type { TrainerKfacOptions } from './kfac-step.js';
+import type { FngdOptions, KfacTrainingOptions, OptimizerSpec, SampleId } from 'ifngd';
 import type { LossName, PerSampleLoss } from './losses.js';
 import type { TfTree } from './tree-ops.js';
 
 /** FNGD options as the trainer takes them (the device and tree ops are supplied by the trainer). */
 export type TrainerFngdOptions = Omit<FngdOptions<TfTree>, 'device' | 'ops'>;
+
+/**
+ * KFAC options as the trainer takes them: `ifngd`'s `kfac` options without `device`, `ops`, `layers` and `diagonal`
+ * (the trainer supplies them), with `nonKronecker` choosing what the parameters of no Kronecker layer get.
+ */
+export type TrainerKfacOptions = KfacTrainingOptions;
 
 /**
  * Options of {@link FngdTrainer.create}. Give at most one of `fngd`, `kfac` and `optimizer`; with none, the
@@ -44,8 +49,13 @@ export interface FngdTrainerOptions {
    * the generic one-pass-per-sample route. A `FunctionModel` lists such variables in `plain` instead.
    */
   readonly skipLayers?: readonly string[];
-  /** Train with a tfjs optimizer in the same loop instead of FNGD (baselines). */
-  readonly optimizer?: tf.Optimizer;
+  /**
+   * Train with another optimizer instead of FNGD: any optimizer registered with `ifngd` — `'adamw'`,
+   * `{ kind: 'muon', learningRate: 0.02 }`, `{ kind: 'sgd', momentum: 0.9 }`, a kind of your own
+   * (`registerOptimizer`) — driven through the same capture as FNGD and KFAC; or a tfjs optimizer
+   * (`tf.train.adam(0.001)`), which runs tfjs's own update in the same loop (baselines).
+   */
+  readonly optimizer?: tf.Optimizer | OptimizerSpec;
   /** Linear-algebra device; default {@link linalgDeviceForTf} (shares tfjs's GPUDevice on webgpu). */
   readonly device?: LinalgDevice;
   /**

@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { LinalgDevice } from '@ifngd/linalg-gpu';
-import type { BatchKey, BatchPlan, FngdOptimizer, FngdStats, HostTree, KfacOptimizer, KfacStats, PlanChange } from 'ifngd';
+import type { BatchKey, BatchPlan, FngdOptimizer, FngdStats, HostTree, KfacOptimizer, KfacStats, PlanChange, TrainingOptimizer } from 'ifngd';
 import { AdapterArgumentError, DisposedError } from './errors.js';
 import { evaluateAsync, evaluateSync, predict, refold } from './evaluate.js';
 import type { LossName } from './losses.js';
@@ -24,6 +24,7 @@ import { packTargets, packTargetsSync, type OutputLosses } from './output-losses
 import { TrainingProgress } from './progress.js';
 import type { StepContext } from './step-context.js';
 import { StepEngine } from './step-engine.js';
+import { engineChoice } from './optimizer-choice.js';
 import { checkTargets, OutputShapes, withDeferredTargetCheck, withLossTargets, withLossTargetsSync, type TargetValueCheck } from './targets.js';
 import { checkCheckpoint, loadFromModel, saveToModel } from './trainer-checkpoint.js';
 import { CallQueue } from 'ifngd/internal';
@@ -94,14 +95,15 @@ export class FngdTrainer {
   static async create(model: LayersModel | FunctionModel, options: FngdTrainerOptions): Promise<FngdTrainer> {
     checkTrainerOptions(options);
     const m = trainerModel(model, options);
-    // a FunctionModel's forward is checked for sample coupling at its first FNGD step (compiled models declare it)
-    const base = stepContext(m, m.layers === null && options.kfac === undefined && options.optimizer === undefined);
+    const choice = engineChoice(options);
+    // a FunctionModel's forward is checked for sample coupling when the optimizer uses per-sample gradients
+    const base = stepContext(m, m.layers === null && 'resolved' in choice && choice.resolved.definition.perSampleGradients === true);
     // the steps' loss is weighted while a fit with sampleWeight/classWeight runs; evaluation's never is
     const weighting = new LossWeighting();
     // fit's `acc`: the training accuracy of each step's forward pass (softmax cross-entropy, one output)
     const probe = m.loss === 'softmax-cross-entropy' ? new AccuracyProbe() : null;
     const c: StepContext = { ...base, loss: weighting.wrap(probe ? probe.wrap(base.loss) : base.loss) };
-    return new FngdTrainer(m, c, base, weighting, await StepEngine.create(c, options), probe);
+    return new FngdTrainer(m, c, base, weighting, await StepEngine.create(c, choice, options.device), probe);
   }
 
   /** The FNGD optimizer (null for KFAC and for a tfjs-optimizer baseline). */
@@ -138,7 +140,15 @@ export class FngdTrainer {
     return this.optimizer?.stats ?? null;
   }
 
-  /** The KFAC optimizer (null unless the trainer was created with `kfac`). */
+  /**
+   * The optimizer as `ifngd`'s contract drives it, whatever its kind (`kind`, `stats`, `serialize()`); null for a
+   * tfjs optimizer. FNGD's and KFAC's own objects are {@link FngdTrainer.optimizer} and {@link FngdTrainer.kfacOptimizer}.
+   */
+  get trainingOptimizer(): TrainingOptimizer<any> | null {
+    return this.#engine.training;
+  }
+
+  /** The KFAC optimizer (null unless training with KFAC). */
   get kfacOptimizer(): KfacOptimizer<HostTree> | null {
     return this.#engine.kfacOptimizer;
   }
@@ -195,7 +205,7 @@ export class FngdTrainer {
             evaluate: (x, y) => this.evaluateAsync(x as TrainerData, y as TrainerData),
             checkValidation: (x, y) => this.#packed('fitDataset (validationData)', x, y, async (px, py) => void (await checkTargets('fitDataset (validationData)', this.#shapes, this.#lossName, px, py))),
             endEpoch: () => this.#progress.endEpoch(),
-            retain: (keys) => void this.optimizer?.retain(keys),
+            retain: (keys) => this.#engine.retain(keys),
           },
           dataset,
           options,
@@ -294,7 +304,7 @@ export class FngdTrainer {
         (x, y, key, epoch) => this.#step(x, y, key, epoch),
         (x, y) => evaluateAsync(this.#evalC, this.#lossName, x, y),
         // an adopted plan bounds the coefficient cache to its batches
-        (plan) => void this.optimizer?.retain(plan.batches.map((b) => b.key)),
+        (plan) => this.#engine.retain(plan.batches.map((b) => b.key)),
       );
       checkFitOptions(options);
       if (options.validationSplit !== undefined) {

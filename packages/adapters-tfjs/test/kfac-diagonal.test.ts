@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor, Variable } from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
+import { InvalidArgumentError } from 'ifngd';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AdapterArgumentError, FngdTrainer, fromLayersModel, softmaxCrossEntropy } from '../src/index.js';
 import { capture } from '../src/internal.js';
@@ -111,7 +112,7 @@ describe("KFAC's diagonal block equals float64 references", () => {
 describe('the nonKronecker option', () => {
   it('is validated, and set by the trainer only', async () => {
     const m = mobileBlock(1);
-    await expect(FngdTrainer.create(m, { loss: 'softmax-cross-entropy', kfac: { nonKronecker: 'diag' as 'diagonal' } })).rejects.toThrow(AdapterArgumentError);
+    await expect(FngdTrainer.create(m, { loss: 'softmax-cross-entropy', kfac: { nonKronecker: 'diag' as 'diagonal' } })).rejects.toThrow(InvalidArgumentError);
     await expect(FngdTrainer.create(m, { loss: 'softmax-cross-entropy', kfac: { nonKronecker: 'diag' as 'diagonal' } })).rejects.toThrow(/'gradient' or 'diagonal', got diag/);
     await expect(FngdTrainer.create(m, { loss: 'softmax-cross-entropy', kfac: { diagonal: ['x'] } as object })).rejects.toThrow(/kfac.diagonal is set by the trainer/);
     const tr = await FngdTrainer.create(m, { loss: 'softmax-cross-entropy', kfac: {} });

@@ -110,7 +110,7 @@ describe('KFAC options', () => {
     ['kfac and fngd', { kfac: {}, fngd: {} }, InvalidOptionError, /at most one of `fngd`, `kfac` and `optimizer` \(got fngd, kfac\)/],
     ['kfac and a tfjs optimizer', { kfac: {}, optimizer: tf.train.sgd(0.1) }, InvalidOptionError, /got kfac, optimizer/],
     ['kfac not an object', { kfac: 3 }, InvalidOptionError, /`kfac` must be an options object/],
-    ['kfac.layers given', { kfac: { layers: [] } }, AdapterArgumentError, /kfac.layers is set by the trainer/],
+    ['kfac.layers given', { kfac: { layers: [] } }, InvalidArgumentError, /kfac.layers is set by the trainer/],
     ['a bad KFAC value', { kfac: { inverseEvery: 0 } }, InvalidArgumentError, /inverseEvery must be an integer ≥ 1/],
   ])('%s is refused', async (_name, extra, type, message) => {
     const m = model();
@@ -124,7 +124,7 @@ describe('KFAC options', () => {
   it('a FunctionModel without taps is refused; with taps it trains', async () => {
     const w = tf.variable(tf.randomNormal([4, 2], 0, 0.5, 'float32', 3));
     const fm: FunctionModel = { variables: [w], names: ['w'], forward: (x, tap) => tap.dense(tf.matMul(x as tf.Tensor2D, w), x, { kernel: w }) };
-    await expect(FngdTrainer.create(fm, { loss: 'mse', kfac: {} })).rejects.toThrow(/FunctionModel with `taps`/);
+    await expect(FngdTrainer.create(fm, { loss: 'mse', kfac: {} })).rejects.toThrow(/FunctionModel declares them in `taps`/);
     const tr = await FngdTrainer.create({ ...fm, taps: [{ kernel: w }] }, { loss: 'mse', kfac: { learningRate: 0.1 } });
     expect(tr.kfacOptimizer?.layers).toEqual([{ weight: 'w', bias: null, layout: 'in-out' }]);
     const x = tf.randomNormal([8, 4], 0, 1, 'float32', 4);

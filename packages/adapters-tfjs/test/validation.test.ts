@@ -15,7 +15,8 @@ describe('trainer options', () => {
     ['fngd and kfac', { loss: 'mse', fngd: {}, kfac: {} }, 'kfac'],
     ['fngd and optimizer', { loss: 'mse', fngd: {}, optimizer: tf.train.sgd(0.1) }, 'optimizer'],
     ['fngd not an object', { loss: 'mse', fngd: 0.1 }, 'fngd'],
-    ['optimizer not a tf.Optimizer', { loss: 'mse', optimizer: 'adam' }, 'optimizer'],
+    ['optimizer neither a registered optimizer nor a tf.Optimizer', { loss: 'mse', optimizer: 42 }, 'optimizer'],
+    ['optimizer of an unknown kind', { loss: 'mse', optimizer: 'adams' }, 'optimizer'],
     ['device not a LinalgDevice', { loss: 'mse', device: {} }, 'device'],
   ])('%s → InvalidOptionError naming the key and the value; nothing is created', async (_n, options, key) => {
     const model = mlp();

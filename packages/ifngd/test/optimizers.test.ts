@@ -20,7 +20,9 @@ import {
   registerOptimizer,
   resolveOptimizer,
   type HostTree,
+  type OptimizerEnv,
   type OptimizerSpec,
+  type StepCapture,
   type TrainingOptimizer,
 } from '../src/index.js';
 import { deviceFactors, disposeFactors, forwardBackward, initParams, KFAC_LAYERS, makeData, NAMES, weightedGradient, type Batch, type Mlp } from './support/mlp.js';
@@ -265,7 +267,7 @@ describe('FNGD and KFAC through the contract', () => {
 
   it("KFAC refuses nonKronecker: 'diagonal' where the trainer computes no second moments, and a model with no layer", () => {
     expect(() => createOptimizer({ kind: 'kfac', nonKronecker: 'diagonal' }, { ...mlpEnv(M, dev), leaves: [...NAMES, 'gamma'] })).toThrow(/second moments/);
-    expect(() => createOptimizer({ kind: 'kfac' }, { ...mlpEnv(M, dev), layers: [] })).toThrow(/no Kronecker layer/);
+    expect(() => createOptimizer({ kind: 'kfac' }, { ...mlpEnv(M, dev), layers: [] })).toThrow(/found no Kronecker layer/);
     expect(() => createOptimizer({ kind: 'kfac', layers: [] } as never, mlpEnv(M, dev))).toThrow(/set by the trainer/);
   });
 });
@@ -293,8 +295,9 @@ describe('the registry', () => {
       checkpointFormat: 'test-sign-sgd',
       trees: 'host',
       create: (options, env) => {
-        const inner = createOptimizer({ kind: 'sgd', ...(options as object) }, env as never) as TrainingOptimizer<HostTree>;
-        return {
+        const inner = createOptimizer({ kind: 'sgd', ...(options as object) }, env as OptimizerEnv<HostTree>);
+        const sign = (t: HostTree): HostTree => Object.fromEntries(Object.entries(t).map(([k, v]) => [k, v.map(Math.sign)]));
+        const opt: TrainingOptimizer<HostTree> = {
           kind: 'sign-sgd',
           inner,
           get state() {
@@ -303,16 +306,25 @@ describe('the registry', () => {
           get stats() {
             return inner.stats;
           },
-          init: (p) => inner.init(p as HostTree),
-          step: (cap) =>
-            inner.step({ ...cap, factors: cap.factors, contain: cap.contain, read: cap.read, gradients: async (r) => {
-              const g = await cap.gradients(r);
-              return { ...g, grads: Object.fromEntries(Object.entries(g.grads as HostTree).map(([k, v]) => [k, v.map(Math.sign)])) as never };
-            } } as never),
+          init: (p: HostTree) => inner.init(p),
+          step: (cap: StepCapture<HostTree>) =>
+            inner.step({
+              batchKey: cap.batchKey,
+              epoch: cap.epoch,
+              n: cap.n,
+              factors: (s) => cap.factors(s),
+              contain: (fn) => cap.contain(fn),
+              read: (s) => cap.read(s),
+              gradients: async (r) => {
+                const g = await cap.gradients(r);
+                return { ...g, grads: sign(g.grads) };
+              },
+            }),
           serialize: () => inner.serialize(),
-          restore: (b) => inner.restore(b),
+          restore: (b: Uint8Array) => inner.restore(b),
           dispose: () => inner.dispose(),
-        } as never;
+        };
+        return opt as never;
       },
     });
     const opt = createOptimizer({ kind: 'sign-sgd', learningRate: 0.01 } as unknown as OptimizerSpec, mlpEnv(M, dev));

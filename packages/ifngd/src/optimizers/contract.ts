@@ -164,6 +164,14 @@ export interface OptimizerDefinition<O = unknown> {
    * trees where its framework's tensors live).
    */
   readonly trees: 'host' | 'any';
-  /** Creates it (throws `InvalidArgumentError` for bad options: unknown keys, values out of range). */
-  create<T>(options: O, env: OptimizerEnv<T>): TrainingOptimizer<T>;
+  /**
+   * Whether it uses per-sample gradients (a Gram of them, as FNGD): a trainer then checks first that the model's
+   * forward does not couple the samples of a batch. Default false (the mean gradient and batch statistics).
+   */
+  readonly perSampleGradients?: boolean;
+  /**
+   * Creates it (throws `InvalidArgumentError` for bad options: unknown keys, values out of range). `env.ops` works
+   * on the trees `trees` asks for: host trees for `'host'`, the trainer's own for `'any'`.
+   */
+  create(options: O, env: OptimizerEnv<any>): TrainingOptimizer<any>;
 }

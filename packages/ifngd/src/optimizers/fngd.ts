@@ -70,9 +70,10 @@ export const fngdDefinition: OptimizerDefinition<FngdTrainingOptions> = {
   kind: 'fngd',
   checkpointFormat: FNGD_CHECKPOINT_FORMAT,
   trees: 'any',
+  perSampleGradients: true,
   create(options, env) {
     if (typeof options !== 'object' || options === null || Array.isArray(options)) throw new InvalidArgumentError('fngd: options must be an object');
-    for (const k of ['device', 'ops'] as const) if (k in options) throw new InvalidArgumentError(`fngd: ${k} is set by the trainer; remove it`);
+    for (const k of ['device', 'ops'] as const) if (k in options) throw new InvalidArgumentError(`fngd.${k} is set by the trainer; remove it`);
     return new FngdTraining(fngd({ ...(options as object), device: env.device, ops: env.ops } as FngdOptions<any, any>)) as never;
   },
 };

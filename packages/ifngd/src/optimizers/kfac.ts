@@ -88,7 +88,7 @@ export const kfacDefinition: OptimizerDefinition<KfacTrainingOptions> = {
       throw new InvalidArgumentError('kfac: options must be an object (`{}` for KFAC_DEFAULTS)');
     }
     for (const k of ['device', 'ops', 'layers', 'diagonal'] as const) {
-      if (k in options) throw new InvalidArgumentError(`kfac: ${k} is set by the trainer; remove it`);
+      if (k in options) throw new InvalidArgumentError(`kfac.${k} is set by the trainer; remove it`);
     }
     const { nonKronecker = 'gradient', ...rest } = options;
     if (nonKronecker !== 'gradient' && nonKronecker !== 'diagonal') {
@@ -102,7 +102,7 @@ export const kfacDefinition: OptimizerDefinition<KfacTrainingOptions> = {
     }
     if (layers.length === 0 && diagonal.length === 0) {
       throw new InvalidArgumentError(
-        "kfac: no Kronecker layer here (no trainable dense, convolution or recurrent kernel); precondition the other parameters with nonKronecker: 'diagonal', or train with FNGD",
+        "kfac: the trainer found no Kronecker layer (a trainable dense, convolution or recurrent kernel; a tfjs FunctionModel declares them in `taps`); precondition the other parameters with nonKronecker: 'diagonal', or train with FNGD",
       );
     }
     return new KfacTraining(kfac<HostTree>({ ...rest, device: env.device, layers, diagonal, ops: env.ops as never })) as never;
