@@ -15,6 +15,8 @@ const COLORS: Record<OptName, string> = {
   kfac: '#17becf',
   adam: '#1f77b4',
   sgd: '#2ca02c',
+  adamw: '#7f7f7f',
+  muon: '#e377c2',
 };
 
 /** Median (and min–max) over runs of `y` at each epoch, placed at the median of `x`. */

@@ -84,7 +84,7 @@ export function scanArgs(argv: readonly string[]): ScanArgs {
   if (!Number.isSafeInteger(epochs) || epochs < 1) throw new Error(`--epochs must be a positive integer`);
   if (!values.out) throw new Error('--out is required');
   const lrs = list('lr', values.lr);
-  const dampings = optimizer === 'adam' || optimizer === 'sgd' ? [undefined] : list('damping', values.damping);
+  const dampings = optimizer === 'adam' || optimizer === 'sgd' || optimizer === 'adamw' || optimizer === 'muon' ? [undefined] : list('damping', values.damping);
   const modes = values.mode.split(',');
   if (modes.some((m) => m !== 'global' && m !== 'layerwise')) throw new Error('--mode must be global and/or layerwise');
   return {

@@ -14,8 +14,8 @@ import { permutation } from '@ifngd/adapters-tfjs';
 import { mulberry32 } from '@ifngd/adapters-tfjs/internal';
 
 /** The optimizers of the benchmark. */
-export type OptName = 'fngd' | 'fngd-drift' | 'fngd-auto' | 'fngd-always' | 'kfac' | 'adam' | 'sgd';
-export const OPTIMIZERS: readonly OptName[] = ['fngd', 'fngd-drift', 'fngd-auto', 'fngd-always', 'kfac', 'adam', 'sgd'];
+export type OptName = 'fngd' | 'fngd-drift' | 'fngd-auto' | 'fngd-always' | 'kfac' | 'adam' | 'sgd' | 'adamw' | 'muon';
+export const OPTIMIZERS: readonly OptName[] = ['fngd', 'fngd-drift', 'fngd-auto', 'fngd-always', 'kfac', 'adam', 'sgd', 'adamw', 'muon'];
 export const FNGD_VARIANTS = ['fngd', 'fngd-drift', 'fngd-auto', 'fngd-always'] as const satisfies readonly OptName[];
 
 /** One trial's hyper-parameters. `damping` for FNGD variants and KFAC, `mode` for FNGD variants only. */
@@ -45,7 +45,18 @@ export const SPACES = {
    * autoencoder's loss sums 784 pixels — FNGD's tuned λ there is 10–100, which a grid ending at 1 would deny KFAC.
    */
   kfac: { learningRate: logGrid(-3.5, 0, 0.5), damping: logGrid(-4, 2, 1) },
+  /** AdamW: Adam's grid; weight decay at PyTorch's default 0.01 (a set-up choice, not tuned). */
+  adamw: { learningRate: logGrid(-4.5, -1, 0.5) },
+  /**
+   * Muon: the matrices' learning rate, over 3.5 decades around the reference's 0.02; the other leaves' Adam rate
+   * follows it at the reference's ratio (3e-4 / 0.02, {@link MUON_ADAM_RATIO}), so one number is tuned, as for
+   * every other optimizer. Momentum 0.95 with Nesterov, as the reference runs it.
+   */
+  muon: { learningRate: logGrid(-3, 0.5, 0.5) },
 } as const;
+
+/** Muon's auxiliary Adam learning rate ÷ its matrix learning rate (the reference's defaults: 3e-4 / 0.02). */
+export const MUON_ADAM_RATIO = 0.015;
 
 /** The space an optimizer is searched in. */
 export function spaceOf(opt: OptName): {
@@ -53,7 +64,7 @@ export function spaceOf(opt: OptName): {
   damping?: readonly number[];
   mode?: readonly ('global' | 'layerwise')[];
 } {
-  return opt === 'sgd' ? SPACES.sgd : opt === 'adam' ? SPACES.adam : opt === 'kfac' ? SPACES.kfac : SPACES.fngd;
+  return opt === 'sgd' || opt === 'adam' || opt === 'kfac' || opt === 'adamw' || opt === 'muon' ? SPACES[opt] : SPACES.fngd;
 }
 
 /** Seed of the trial sample (fixed: the sample is part of the protocol). */
@@ -80,8 +91,8 @@ function balanced<T>(values: readonly T[], k: number, rand: () => number): T[] {
 export function sampleTrials(opt: OptName, k: number, seed = SEARCH_SEED): TrialConfig[] {
   if (!Number.isSafeInteger(k) || k < 1) throw new Error(`trials must be a positive integer, got ${k}`);
   const space = spaceOf(opt);
-  const kind = opt === 'sgd' || opt === 'adam' || opt === 'kfac' ? opt : 'fngd';
-  const salt = { sgd: 0x51, adam: 0xad, kfac: 0x6b, fngd: 0xf9 }[kind];
+  const kind = opt === 'sgd' || opt === 'adam' || opt === 'kfac' || opt === 'adamw' || opt === 'muon' ? opt : 'fngd';
+  const salt = { sgd: 0x51, adam: 0xad, kfac: 0x6b, fngd: 0xf9, adamw: 0xa3, muon: 0x3c }[kind];
   const rand = mulberry32(seed ^ salt);
   const lrs = stratified(space.learningRate.length, k, rand).map((i) => space.learningRate[i] as number);
   if (!space.damping) return lrs.map((learningRate) => ({ learningRate }));
