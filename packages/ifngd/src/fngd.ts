@@ -24,19 +24,18 @@ import { CoefficientCache, type BatchKey, type CacheEntry } from './cache.js';
 import type { CoefficientRequest, Coefficients, FngdStepExtras } from './coefficients.js';
 import type { CoreState } from './core-state.js';
 import type { FngdMode } from './curvature.js';
-import { dampingAfterStep } from './damping.js';
 import { InvalidArgumentError, NonFiniteError, NotInitializedError, StaleCoefficientsError } from './errors.js';
 import { fngdChain } from './fngd-chain.js';
 import { commitRequest, recordStep } from './fngd-commit.js';
 import { judge, proposalScalars, type ChainState, type FngdProposal, type ProposalRecord } from './fngd-proposal.js';
+import { decodeFngd, encodeFngd, freshCore, freshStats, guardCap, observeLoss, statsView } from './fngd-state.js';
 import { checkTicket, coefficientsOf, type TicketRecord } from './fngd-tickets.js';
-import { restoreCheckpoint, serializeCheckpoint } from './optimizer-checkpoint.js';
 import { resolveOptions, type FngdOptions, type ResolvedOptions } from './options.js';
-import { policyRule, showPolicies } from './policies/registry.js';
+import { policyRule } from './policies/registry.js';
 import type { RefreshPolicyRule } from './policies/types.js';
 import { scheduledRate } from './rate.js';
 import { serveRequest, skippedRequest, type StagedRequest } from './request.js';
-import { cloneStats, emptyStats, type FngdStats } from './stats.js';
+import type { FngdStats } from './stats.js';
 import type { GradientTransformation } from './transform.js';
 import { applyIfFinite } from './transforms/apply-if-finite.js';
 import { assertSameSpec, hostTreeOps, readNow, type HostTree, type LeafSpec, type TreeOps } from './tree.js';
@@ -80,8 +79,8 @@ export class FngdOptimizer<T = HostTree, S = number> {
     this.#rule = policyRule(o.policy, { guardCapsAtFreshNorm: o.guard !== null && o.guard.reference === 'batch' && o.guard.factor <= 1 });
     this.#inner = fngdChain(o, this.#ops);
     this.transformation = applyIfFinite(this.#inner, this.#ops) as GradientTransformation<ChainState, T>;
-    this.#core = this.#freshCore();
-    this.#stats = this.#freshStats();
+    this.#core = freshCore(o, this.#rule);
+    this.#stats = freshStats(o, this.#rule, this.#core);
   }
 
   /** `'global'` or `'layerwise'`. */
@@ -96,13 +95,7 @@ export class FngdOptimizer<T = HostTree, S = number> {
 
   /** A snapshot of the counters. */
   get stats(): FngdStats {
-    const s = cloneStats(this.#stats);
-    s.damping.current = this.#core.damping;
-    showPolicies(this.#rule, this.#core.policy, s);
-    s.guard.maxFreshNorm = this.#core.maxFreshNorm;
-    s.cachedBatches = this.#cache.size;
-    s.cachedFloats = this.#cache.floats;
-    return s;
+    return statsView(this.#stats, this.#core, this.#rule, this.#cache);
   }
 
   /** The transformation state (momentum buffers, schedule position, …); null before `init`. */
@@ -138,8 +131,8 @@ export class FngdOptimizer<T = HostTree, S = number> {
     this.#spec = spec;
     this.#chain = chainState;
     this.#cache = new CoefficientCache();
-    this.#core = this.#freshCore();
-    this.#stats = this.#freshStats();
+    this.#core = freshCore(this.#o, this.#rule);
+    this.#stats = freshStats(this.#o, this.#rule, this.#core);
     this.#generation++;
   }
 
@@ -250,7 +243,7 @@ export class FngdOptimizer<T = HostTree, S = number> {
     // the learning rate, evaluated once here and passed down (the chain's last transform takes it from the extras)
     const lr = scheduledRate(this.#o.learningRate, this.#core.step, skip, 'step');
     const staged = ticket.staged;
-    const maxNorm = staged.fresh ? undefined : this.#cap(staged.entry);
+    const maxNorm = staged.fresh ? undefined : guardCap(this.#o, this.#core, staged.entry);
     const finiteParams = ops.allFinite(params);
     const r = this.#inner.update(weightedGrads, chainState.inner, params, {
       fngd: { damping: c.damping, ...(maxNorm === undefined ? {} : { maxNorm }) },
@@ -337,32 +330,15 @@ export class FngdOptimizer<T = HostTree, S = number> {
    * changes then.
    */
   observeLoss(lossAfter: number): number | null {
-    if (typeof lossAfter !== 'number' || !Number.isFinite(lossAfter)) throw new NonFiniteError(`observeLoss: loss is ${String(lossAfter)}`);
-    const a = this.#o.adaptive;
-    const p = this.#core.pending;
-    if (!a || !p) return null;
-    const { damping, rho } = dampingAfterStep(this.#core.damping, p, lossAfter, a);
-    if (damping > this.#core.damping) this.#stats.damping.increases++;
-    if (damping < this.#core.damping) this.#stats.damping.decreases++;
-    this.#stats.damping.lastRho = rho;
-    this.#core = { ...this.#core, damping, pending: null };
-    return rho;
+    const r = observeLoss(this.#o, this.#core, this.#stats, lossAfter);
+    this.#core = r.core;
+    return r.rho;
   }
 
   /** Checkpoint of the optimizer state and the coefficient cache (versioned, CRC-32). */
   serialize(): Uint8Array {
     if (!this.#chain || !this.#spec) throw new NotInitializedError('serialize: call init(params) first');
-    const { step, damping, maxFreshNorm, pending, policy } = this.#core;
-    return serializeCheckpoint({
-      spec: this.#spec,
-      mode: this.#o.mode,
-      policy: this.#rule.kind,
-      chain: this.#chain,
-      core: { step, damping, maxFreshNorm, pending, fields: this.#rule.encode(policy) },
-      stats: this.#stats,
-      cache: this.#cache.entries(),
-      ops: this.#ops,
-    });
+    return encodeFngd(this.#o, this.#rule, { spec: this.#spec, chain: this.#chain, core: this.#core, stats: this.#stats, cache: this.#cache, ops: this.#ops });
   }
 
   /**
@@ -376,33 +352,12 @@ export class FngdOptimizer<T = HostTree, S = number> {
    */
   restore(bytes: Uint8Array): void {
     if (!this.#chain || !this.#spec) throw new NotInitializedError('restore: call init(params) first');
-    const r = restoreCheckpoint(bytes, { spec: this.#spec, mode: this.#o.mode, chain: this.#chain, ops: this.#ops });
-    const { step, damping, maxFreshNorm, pending, fields } = r.core;
-    const policy = this.#rule.decode(fields, r.policy);
+    const r = decodeFngd(bytes, this.#o, this.#rule, { spec: this.#spec, chain: this.#chain, ops: this.#ops });
     this.#chain = r.chain as ChainState;
-    this.#core = { step, damping, maxFreshNorm, pending, policy };
+    this.#core = r.core;
     this.#stats = r.stats;
-    this.#cache = new CoefficientCache();
-    this.#cache.replaceAll(r.cache);
+    this.#cache = r.cache;
     this.#generation++;
-  }
-
-  #freshCore(): CoreState {
-    return { step: 0, damping: this.#o.damping, maxFreshNorm: 0, pending: null, policy: this.#rule.initial() };
-  }
-
-  /** Zeroed counters, showing the policy's initial state. */
-  #freshStats(): FngdStats {
-    const s = emptyStats(this.#o.damping, 0);
-    showPolicies(this.#rule, this.#core.policy, s);
-    return s;
-  }
-
-  #cap(entry: CacheEntry | undefined): number | undefined {
-    const g = this.#o.guard;
-    if (!g) return undefined;
-    const ref = g.reference === 'batch' ? entry?.freshNorm ?? null : this.#core.maxFreshNorm;
-    return ref !== null && ref > 0 ? g.factor * ref : undefined;
   }
 
   #ticket(staged: StagedRequest): Coefficients {
