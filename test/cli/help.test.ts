@@ -20,6 +20,7 @@ const CLIS: readonly (readonly [script: string, file: string, cwd: string])[] = 
   ['demo:linalg', 'demo/linalg.ts', '.'],
   ['bench', 'bench/run.ts', '.'],
   ['bench:zoo', 'bench/zoo.ts', '.'],
+  ['bench:optimizers', 'bench/optimizers.ts', '.'],
   ['demo:web', 'src/serve.ts', 'examples/web'],
 ];
 

@@ -41,7 +41,7 @@ export class UnsupportedOpError extends OnnxAdapterError {
   readonly opTypes: readonly string[];
   constructor(nodes: readonly UnsupportedNode[]) {
     const list = nodes.map((n) => `${n.opType} '${n.name}' (${n.reason})`).join('; ');
-    super('unsupported-op', `unsupported nodes: ${list}`);
+    super('unsupported-op', `unsupported nodes: ${list}. The ops the trainer supports, and how: SUPPORTED_OPS, and "Supported ops" in docs/guides/onnx-trainer.md`);
     this.nodes = nodes;
     this.opTypes = [...new Set(nodes.map((n) => n.opType))];
   }

@@ -71,6 +71,7 @@ describe('bad inputs → typed errors, nothing changed', () => {
     expect(e.nodes.map((n) => n.name)).toEqual(['softsign', 'cosine', 'custom']);
     expect(e.opTypes).toEqual(['Softsign', 'Cos', 'com.example::FusedThing']);
     expect(e.message).toContain("Cos 'cosine'");
+    expect(e.message).toMatch(/SUPPORTED_OPS, and "Supported ops" in docs\/guides\/onnx-trainer.md/);
   });
 
   it('invalid options', async () => {

@@ -1,5 +1,6 @@
 /** Small random test models, one per op family, built with the package's own protobuf writer. */
 import type { ModelSpec } from '../src/internal.js';
+import { floatTensor } from '../src/proto.js';
 import { rng } from './reference.js';
 
 export interface TestModel {
@@ -287,6 +288,43 @@ export function testModels(seed = 7): TestModel[] {
           { name: 'hi', dims: [], data: [1.1] },
           { name: 'axis2', dims: [1], data: [2], type: 'int64' },
           init(r, 'w2', [4, 3], 1),
+        ],
+      },
+    },
+    {
+      name: 'Split (an unused part), Range + Equal mask, Where, Expand to a Shape, ConstantOfShape → CE',
+      loss: 'softmax-cross-entropy',
+      input: { name: 'x', dims: [4] },
+      out: [3],
+      spec: {
+        inputs: [{ name: 'x', shape: ['N', 4] }],
+        outputs: ['y'],
+        nodes: [
+          { op: 'Gemm', inputs: ['x', 'w1', 'b1'], outputs: ['h'], attrs: { transB: { i: 1 } } },
+          { op: 'Split', inputs: ['h', 'sp'], outputs: ['h1', 'h2', 'h3'], attrs: { axis: { i: 1 } } },
+          { op: 'Range', inputs: ['r0', 'r4', 'r1'], outputs: ['idx'] },
+          { op: 'Equal', inputs: ['idx', 'two'], outputs: ['mask'] },
+          { op: 'Where', inputs: ['mask', 'half', 'h2'], outputs: ['s'] },
+          { op: 'ReduceMean', inputs: ['h1'], outputs: ['m'], attrs: { axes: { ints: [1] } } },
+          { op: 'Shape', inputs: ['s'], outputs: ['sh'] },
+          { op: 'Expand', inputs: ['m', 'sh'], outputs: ['e'] },
+          { op: 'ConstantOfShape', inputs: ['four'], outputs: ['k'], attrs: { value: { t: floatTensor('value', [1], [0.25]) } } },
+          { op: 'Add', inputs: ['s', 'e'], outputs: ['t'] },
+          { op: 'Mul', inputs: ['t', 'k'], outputs: ['tk'] },
+          { op: 'Tanh', inputs: ['tk'], outputs: ['a'] },
+          { op: 'Gemm', inputs: ['a', 'w2'], outputs: ['y'] },
+        ],
+        initializers: [
+          init(r, 'w1', [8, 4], 1),
+          init(r, 'b1', [8]),
+          { name: 'sp', dims: [3], data: [2, 4, 2], type: 'int64' },
+          { name: 'r0', dims: [], data: [0], type: 'int64' },
+          { name: 'r4', dims: [], data: [4], type: 'int64' },
+          { name: 'r1', dims: [], data: [1], type: 'int64' },
+          { name: 'two', dims: [1], data: [2], type: 'int64' },
+          { name: 'half', dims: [1], data: [0.5] },
+          { name: 'four', dims: [1], data: [4], type: 'int64' },
+          init(r, 'w2', [4, 3], 2),
         ],
       },
     },

@@ -3,6 +3,7 @@
  * differences over named parameters.
  */
 import type { ModelSpec } from '../src/internal.js';
+import { tensorFloats } from '../src/proto.js';
 
 export interface T64 {
   data: Float64Array;
@@ -261,6 +262,45 @@ export function run64(spec: ModelSpec, values: Record<string, T64>): Record<stri
         break;
       }
       case 'Transpose': r = transpose64(x, ais(a, 'perm', x.dims.map((_, i) => x.dims.length - 1 - i))); break;
+      case 'Range': {
+        const [s0, l0, d0] = [0, 1, 2].map((i) => ints(node.inputs[i]!)[0]!);
+        const n = Math.max(0, Math.ceil((l0! - s0!) / d0!));
+        r = { data: Float64Array.from({ length: n }, (_, i) => s0! + i * d0!), dims: [n] };
+        break;
+      }
+      case 'Equal': r = bcast(x, y, (p, q) => (p === q ? 1 : 0)); break;
+      case 'Where': {
+        const z = env[node.inputs[2]!]!;
+        r = bcast(bcast(x, y, (c, v) => (c ? v : 0)), bcast(x, z, (c, v) => (c ? 0 : v)), (p, q) => p + q);
+        break;
+      }
+      case 'Expand': {
+        const target = ints(node.inputs[1]!);
+        r = bcast(x, { data: new Float64Array(size(target)), dims: target }, (v) => v);
+        break;
+      }
+      case 'ConstantOfShape': {
+        const t = (a?.['value'] as { t: Parameters<typeof tensorFloats>[0] } | undefined)?.t;
+        const dims = ints(node.inputs[0]!);
+        r = { data: new Float64Array(size(dims)).fill(t ? tensorFloats(t)[0]! : 0), dims };
+        break;
+      }
+      case 'Split': {
+        const ax = (ai(a, 'axis', 0) + x.dims.length) % x.dims.length;
+        const sizes = ints(node.inputs[1]!);
+        const outer = size(x.dims.slice(0, ax));
+        const inner = size(x.dims.slice(ax + 1));
+        let at = 0;
+        sizes.forEach((len, k) => {
+          const data: number[] = [];
+          for (let o = 0; o < outer; o++) for (let j = 0; j < len * inner; j++) data.push(x.data[(o * x.dims[ax]! + at) * inner + j]!);
+          const dims = [...x.dims];
+          dims[ax] = len;
+          env[node.outputs[k]!] = { data: Float64Array.from(data), dims };
+          at += len;
+        });
+        continue;
+      }
       default: throw new Error(`reference: ${node.op}`);
     }
     env[node.outputs[0]!] = r;

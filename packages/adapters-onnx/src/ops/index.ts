@@ -9,6 +9,7 @@ import { averagePool, globalAveragePool, maxPool } from './pool.js';
 import { clip, div, elu, erf, exp, hardSigmoid, hardSwish, leakyRelu, log, neg, pow, reduceMean, reduceSum, sqrt, transpose } from './elementwise.js';
 import { constant, flatten, reshape } from './reshape.js';
 import { cast, concat, gather, shape, slice, squeeze, unsqueeze } from './shape-ops.js';
+import { constantOfShape, equal, expand, range, split, where } from './select.js';
 import type { OpRule } from './types.js';
 
 /** Rules by op type. */
@@ -49,6 +50,12 @@ export const OP_RULES: Readonly<Record<string, OpRule>> = {
   ReduceSum: reduceSum,
   ReduceMean: reduceMean,
   Transpose: transpose,
+  Range: range,
+  ConstantOfShape: constantOfShape,
+  Equal: equal,
+  Where: where,
+  Expand: expand,
+  Split: split,
   Conv: conv,
   MaxPool: maxPool,
   AveragePool: averagePool,
