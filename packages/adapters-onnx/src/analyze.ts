@@ -18,6 +18,7 @@ import {
   type TensorProto,
 } from './proto.js';
 import { InvalidOptionError, UnsupportedModelError, UnsupportedOpError, type UnsupportedNode } from './errors.js';
+import { lowerLayerNorm } from './lower.js';
 
 /** A trainable parameter (a float initializer in a layer role). */
 export interface ParameterInfo {
@@ -35,7 +36,12 @@ export interface ParameterInfo {
  * shift), whose per-sample gradients the factor pass writes out explicitly (fisher's `jacobian` kind).
  */
 export interface LayerInfo {
-  readonly kind: 'dense' | 'conv2d' | 'scale-shift';
+  /**
+   * `dense`: a Gemm or a MatMul with a weight initializer (on inputs of rank > 2 a dense layer over positions, whose
+   * weights are shared by every position: fisher's `conv2d` factors); `embedding`: a Gather of a float initializer
+   * by integer ids (one-hot patches, no Kronecker block for KFAC).
+   */
+  readonly kind: 'dense' | 'conv2d' | 'scale-shift' | 'embedding';
   /** The Gemm / MatMul / Conv node (`scale-shift`: the Mul or Add). */
   readonly node: NodeProto;
   readonly weight: string;
@@ -50,8 +56,11 @@ export interface LayerInfo {
 export interface ModelAnalysis {
   readonly model: ModelProto;
   readonly opset: number;
-  /** Graph inputs that are fed (not initializers), with the batch dimension symbolic. */
-  readonly inputs: readonly { readonly name: string; readonly shape: Shape }[];
+  /**
+   * Graph inputs that are fed (not initializers), with the batch dimension symbolic and their element type;
+   * `vocabulary`: an integer input that indexes an embedding holds ids in [0, vocabulary).
+   */
+  readonly inputs: readonly { readonly name: string; readonly shape: Shape; readonly type: 'float32' | 'int64' | 'int32'; readonly vocabulary?: number }[];
   /** The output the loss is attached to. */
   readonly output: { readonly name: string; readonly shape: Shape };
   readonly nodes: readonly NodeProto[];
@@ -63,14 +72,16 @@ export interface ModelAnalysis {
 
 /** Whether a layer has Kronecker factors (dense, conv2d), as KFAC needs. */
 export function isKronecker(layer: LayerInfo): boolean {
-  return layer.kind !== 'scale-shift';
+  return layer.kind === 'dense' || layer.kind === 'conv2d';
 }
 
 /**
  * Analyses a decoded model. Throws {@link UnsupportedOpError} (every unsupported node at once),
  * {@link UnsupportedModelError} or {@link InvalidOptionError} (a named output that does not exist).
  */
-export function analyzeModel(model: ModelProto, outputName?: string): ModelAnalysis {
+export function analyzeModel(given: ModelProto, outputName?: string): ModelAnalysis {
+  // ops trained as their primitives (LayerNormalization: its γ and β become scale-shift layers)
+  const model = given.graph ? lowerLayerNorm(given, defaultOpset(given)) : given;
   const graph = model.graph!;
   const opset = defaultOpset(model);
   if (opset < 13) throw new UnsupportedModelError(`default-domain opset ${opset} < 13 is not supported; convert the model to opset ≥ 13`);
@@ -80,20 +91,24 @@ export function analyzeModel(model: ModelProto, outputName?: string): ModelAnaly
 
   const shapes = new Map<string, Shape>();
   const constInts = new Map<string, number[]>();
+  /** Integer tensors whose values are data (token ids), not known at analysis. */
+  const intData = new Set<string>();
   for (const t of graph.initializer) {
     shapes.set(t.name, tensorDims(t));
     if (t.dataType === DataType.INT64 || t.dataType === DataType.INT32) constInts.set(t.name, tensorInts(t));
   }
-  const inputs: { name: string; shape: Shape }[] = [];
+  const inputs: { name: string; shape: Shape; type: 'float32' | 'int64' | 'int32'; vocabulary?: number }[] = [];
   for (const v of graph.input) {
     if (initializers.has(v.name)) continue;
     const ty = valueInfoType(v);
-    if (!ty || ty.elemType !== DataType.FLOAT) throw new UnsupportedModelError(`input '${v.name}' must be a float32 tensor`);
+    const type = ty?.elemType === DataType.FLOAT ? 'float32' : ty?.elemType === DataType.INT64 ? 'int64' : ty?.elemType === DataType.INT32 ? 'int32' : null;
+    if (!ty || type === null) throw new UnsupportedModelError(`input '${v.name}' must be a float32 tensor (or int64/int32 ids)`);
+    if (type !== 'float32') intData.add(v.name);
     if (!ty.dims || ty.dims.length === 0) throw new UnsupportedModelError(`input '${v.name}' needs a shape with a leading batch dimension`);
     const rest = ty.dims.slice(1);
     if (rest.some((d) => d === null)) throw new UnsupportedModelError(`input '${v.name}': only the first (batch) dimension may be symbolic`);
     const shape = [BATCH, ...(rest as number[])];
-    inputs.push({ name: v.name, shape });
+    inputs.push({ name: v.name, shape, type });
     shapes.set(v.name, shape);
   }
 
@@ -105,6 +120,8 @@ export function analyzeModel(model: ModelProto, outputName?: string): ModelAnaly
       return s;
     },
     constInts: (n: string) => constInts.get(n),
+    intData: (n: string) => intData.has(n),
+    floatInitializer: (n: string) => initializers.get(n)?.dataType === DataType.FLOAT,
   };
   let shapeFailed = false;
   for (const node of graph.node) {
@@ -129,6 +146,10 @@ export function analyzeModel(model: ModelProto, outputName?: string): ModelAnaly
     }
     r.forEach((s, i) => node.output[i] && shapes.set(node.output[i]!, s));
     rule.values?.(node, ctx).forEach((v, i) => v && node.output[i] && constInts.set(node.output[i]!, [...v]));
+    // integer data (ids) flows through the ops that move values without computing on them
+    if (INT_CARRIERS.has(node.opType) && intData.has(input(node, 0)) && (node.opType !== 'Cast' || [DataType.INT64, DataType.INT32].includes(new Attrs(node).int('to', 0)))) {
+      for (const o of node.output) intData.add(o);
+    }
     if (node.opType === 'Constant') {
       const t = new Attrs(node).tensor('value');
       if (t && (t.dataType === DataType.INT64 || t.dataType === DataType.INT32)) constInts.set(node.output[0]!, tensorInts(t));
@@ -140,7 +161,14 @@ export function analyzeModel(model: ModelProto, outputName?: string): ModelAnaly
     throw new InvalidOptionError(`the model has no output '${outName}' (outputs: ${graph.output.map((o) => o.name).join(', ')})`, { key: 'output', value: outName });
   }
 
-  const { layers, params } = findLayers(graph.node, initializers, shapes, problems);
+  const { layers, params } = findLayers(graph.node, initializers, shapes, problems, intData);
+  // an integer input read by an embedding holds ids below the table's rows
+  for (const l of layers) {
+    if (l.kind !== 'embedding') continue;
+    const i = inputs.findIndex((x) => x.name === input(l.node, 1));
+    const rows = tensorDims(initializers.get(l.weight)!)[0]!;
+    if (i >= 0) inputs[i] = { ...inputs[i]!, vocabulary: Math.min(rows, inputs[i]!.vocabulary ?? rows) };
+  }
   if (problems.length > 0) throw new UnsupportedOpError(problems);
   if (params.length === 0) throw new UnsupportedModelError('no trainable layer (Gemm, MatMul or Conv with a float initializer weight) found');
   const outShape = shapes.get(outName);
@@ -152,11 +180,15 @@ function isFloatInit(inits: ReadonlyMap<string, TensorProto>, name: string): boo
   return inits.get(name)?.dataType === DataType.FLOAT;
 }
 
+/** Ops that carry integer data (ids) from their first input unchanged in value. */
+const INT_CARRIERS = new Set(['Cast', 'Reshape', 'Unsqueeze', 'Squeeze', 'Flatten', 'Identity', 'Transpose']);
+
 function findLayers(
   nodes: readonly NodeProto[],
   inits: ReadonlyMap<string, TensorProto>,
   shapes: ReadonlyMap<string, Shape>,
   problems: UnsupportedNode[],
+  intData: ReadonlySet<string>,
 ): { layers: LayerInfo[]; params: ParameterInfo[] } {
   const consumers = new Map<string, NodeProto[]>();
   for (const n of nodes) for (const i of n.input) if (i) consumers.set(i, [...(consumers.get(i) ?? []), n]);
@@ -170,9 +202,25 @@ function findLayers(
     return true;
   };
   for (const node of nodes) {
-    const w = input(node, 1);
     const name = node.name || node.output[0] || '?';
+    if (node.opType === 'Gather' && isFloatInit(inits, input(node, 0)) && intData.has(input(node, 1))) {
+      // an embedding: rows of a float table picked by integer ids
+      const table = input(node, 0);
+      if (taken.has(table)) {
+        problems.push({ opType: 'Gather', name, reason: `embedding table '${table}' is shared between layers` });
+        continue;
+      }
+      const l = layers.length;
+      claim(table, l, 'weight');
+      layers.push({ kind: 'embedding', node, weight: table, bias: null, scaleA: 1, scaleD: 1 });
+      continue;
+    }
+    const w = input(node, 1);
     if (!['Gemm', 'MatMul', 'Conv'].includes(node.opType) || !isFloatInit(inits, w)) continue;
+    if (node.opType === 'MatMul' && tensorDims(inits.get(w)!).length !== 2) {
+      problems.push({ opType: 'MatMul', name, reason: `a trainable MatMul weight must be 2-D, got [${tensorDims(inits.get(w)!).join(',')}]` });
+      continue;
+    }
     if (taken.has(w)) {
       problems.push({ opType: node.opType, name, reason: `weight '${w}' is shared between layers` });
       continue;

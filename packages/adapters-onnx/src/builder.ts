@@ -21,6 +21,9 @@ import { appendLoss, targetShape, type LossKind } from './loss.js';
 import { OP_RULES, convFactors } from './ops/index.js';
 import { DataType, encodeModel, makeGraph, makeModel, valueInfo, type NodeProto, type TensorProto, type ValueInfoProto } from './proto.js';
 
+/** Ops whose outputs carry no gradient to their inputs (a shape, a comparison). */
+const NO_GRADIENT = new Set(['Shape', 'Equal']);
+
 /** Which training graph. */
 export type GraphKind = 'factors' | 'gradients' | 'forward';
 
@@ -57,7 +60,7 @@ function usedNames(an: ModelAnalysis): string[] {
 function io(an: ModelAnalysis): { inputs: ValueInfoProto[]; initializers: TensorProto[] } {
   const paramSet = new Set(an.params.map((p) => p.name));
   const inputs = [
-    ...an.inputs.map((i) => valueInfo(i.name, DataType.FLOAT, dimsOf(i.shape))),
+    ...an.inputs.map((i) => valueInfo(i.name, i.type === 'int64' ? DataType.INT64 : i.type === 'int32' ? DataType.INT32 : DataType.FLOAT, dimsOf(i.shape))),
     ...an.params.map((p) => valueInfo(p.name, DataType.FLOAT, p.dims)),
   ];
   const initializers = [...an.initializers.values()].filter((t) => !paramSet.has(t.name));
@@ -79,6 +82,24 @@ function perSampleScaleShift(b: GraphBuilder, layer: LayerInfo, delta: string): 
   const axes = out.flatMap((d, i) => (i === 0 ? [] : i < lead || dims[i - lead] === 1 || d !== dims[i - lead] ? [i] : []));
   const summed = axes.length > 0 ? b.reduceSum(per, axes, false) : per;
   return b.reshape(summed, [0, dims.reduce((a, d) => a * d, 1)]);
+}
+
+/**
+ * An embedding's per-sample Gram `[N, N]`: `Gᵢⱼ = Σₜₜ′ [idᵢₜ = idⱼₜ′]·⟨Δᵢₜ, Δⱼₜ′⟩` (sample i's gradient puts Δᵢₜ in
+ * row idᵢₜ of the table), from the ids' equality matrix and the output-gradients' inner products over all
+ * N·T positions, summed back to samples.
+ */
+function embeddingGram(b: GraphBuilder, layer: LayerInfo, delta: string): string {
+  const ids = layer.node.input[1]!;
+  const d = b.shape(layer.weight)[1]!;
+  const t = b.shape(ids).slice(1).reduce((a, x) => a * x, 1);
+  const flat = b.reshape(b.op('Cast', [ids], { to: { i: DataType.INT64 } }), [-1]);
+  const same = b.op('Cast', [b.op('Equal', [b.op('Unsqueeze', [flat, b.ints([1], 'ax')]), b.op('Unsqueeze', [flat, b.ints([0], 'ax')])])], { to: { i: DataType.FLOAT } });
+  const dd = b.reshape(delta, [-1, d]);
+  const inner = b.op('Gemm', [dd, dd], { transB: { i: 1 } }); // [NT, NT]
+  const byPos = b.mul(same, inner);
+  const rowsSummed = b.reduceSum(b.reshape(byPos, [0, -1, t]), [2], false); // [NT, N]
+  return b.reduceSum(b.reshape(b.transpose(rowsSummed, [1, 0]), [0, -1, t]), [2], false); // [N, N]
 }
 
 /** Builds one of the three graphs (see the module doc). */
@@ -112,9 +133,9 @@ export function buildGraph(an: ModelAnalysis, loss: LossKind, kind: GraphKind): 
     for (const o of node.output) producer.set(o, node);
   }
 
-  // which tensors depend on a parameter
+  // which tensors depend on a parameter (differentiably: a tensor's shape does not)
   const live = new Set(an.params.map((p) => p.name));
-  for (const node of an.nodes) if (node.input.some((i) => live.has(i))) for (const o of node.output) live.add(o);
+  for (const node of an.nodes) if (!NO_GRADIENT.has(node.opType) && node.input.some((i) => live.has(i))) for (const o of node.output) live.add(o);
 
   const target = reserve(NAMES.target);
   const lossNodes = appendLoss(b, loss, an.output.name, producer.get(an.output.name), target);
@@ -183,8 +204,19 @@ export function buildGraph(an: ModelAnalysis, loss: LossKind, kind: GraphKind): 
         outputs.push(inName);
         return;
       }
+      if (layer.kind === 'embedding') {
+        // the per-sample Gram itself (fisher's `gram` factors), never the one-hot patches: cost (nT)²·d, not ·rows
+        b.op('Identity', [embeddingGram(b, layer, delta)], {}, inName);
+        outputs.push(inName);
+        return;
+      }
       const dName = reserve(NAMES.factorOutputGrads(l));
-      if (layer.kind === 'dense') {
+      if (layer.kind === 'dense' && b.shape(layer.node.input[0]!).length > 2) {
+        // a dense layer over positions: patches [N, T, K] and output-gradients [N, T, M]
+        const [k, m] = b.shape(layer.weight) as [number, number];
+        b.op('Identity', [b.reshape(b.scale(layer.node.input[0]!, layer.scaleA), [0, -1, k])], {}, inName);
+        b.op('Identity', [b.reshape(b.scale(delta, layer.scaleD), [0, -1, m])], {}, dName);
+      } else if (layer.kind === 'dense') {
         b.op('Identity', [b.scale(layer.node.input[0]!, layer.scaleA)], {}, inName);
         b.op('Identity', [b.scale(delta, layer.scaleD)], {}, dName);
       } else {
@@ -207,13 +239,29 @@ export function buildGraph(an: ModelAnalysis, loss: LossKind, kind: GraphKind): 
   const tShape = targetShape(loss, an.output.shape);
   const inputs = [...base.inputs, valueInfo(target, DataType.FLOAT, dimsOf(tShape))];
   if (kind === 'gradients') inputs.push(valueInfo(alphaIn, DataType.FLOAT, [an.layers.length, 'N']));
+  // only what the outputs need (a gradient no output reads, say): ONNX Runtime warns of every unused initializer
+  const nodes = needed(b.nodes, outputs);
+  const read = new Set(nodes.flatMap((n) => n.input));
   const graph = makeGraph({
     name: `ifngd_${kind}`,
-    nodes: b.nodes,
+    nodes,
     inputs,
     outputs: outputs.map((o) => valueInfo(o, DataType.FLOAT)),
-    initializers: [...base.initializers, ...b.initializers],
+    initializers: [...base.initializers, ...b.initializers].filter((t) => read.has(t.name)),
   });
   const model = makeModel(graph, Math.max(an.opset, 16), irVersion);
   return { bytes: encodeModel(model), inputs: inputs.map((v) => v.name), outputs };
+}
+
+/** The nodes `outputs` depend on, in their order. */
+function needed(nodes: readonly NodeProto[], outputs: readonly string[]): NodeProto[] {
+  const want = new Set(outputs);
+  const keep = new Array<boolean>(nodes.length).fill(false);
+  for (let k = nodes.length - 1; k >= 0; k--) {
+    const n = nodes[k]!;
+    if (!n.output.some((o) => want.has(o))) continue;
+    keep[k] = true;
+    for (const i of n.input) if (i) want.add(i);
+  }
+  return nodes.filter((_, k) => keep[k]);
 }

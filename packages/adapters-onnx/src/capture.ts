@@ -17,6 +17,8 @@ export interface CaptureContext {
   readonly device: LinalgDevice;
   /** Trainable layers (the gradient graph's weight rows). */
   readonly layers: number;
+  /** Which layers are Kronecker layers (dense, conv2d: KFAC's), by layer. */
+  readonly kronecker: readonly boolean[];
   readonly params: HostTree;
   /** Feeds of the training graphs (`Passes.baseFeeds`). */
   readonly base: Record<string, Tensor>;
@@ -43,8 +45,8 @@ export class OnnxCapture implements StepCapture<HostTree> {
 
   async factors(set: FactorSet): Promise<LayerFactors[]> {
     const all = await this.#cx.passes.factors(this.#cx.base, this.#cx.device, this.#created);
-    // KFAC's layers are the Kronecker ones; scale-shift parameters (explicit per-sample gradients) are Gram blocks only
-    return set === 'kronecker' ? all.filter((f) => f.kind !== 'jacobian') : all;
+    // KFAC's layers are the Kronecker ones; scale-shift and embedding parameters are Gram blocks only
+    return set === 'kronecker' ? all.filter((_, l) => this.#cx.kronecker[l]) : all;
   }
 
   async gradients(request: GradientRequest): Promise<CapturedGradients<HostTree>> {

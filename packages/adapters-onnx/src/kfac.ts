@@ -51,10 +51,12 @@ export function uploadLayerFactors(
     const am = device.matrix(floats(a, 'factor'), a!.dims as number[]);
     created.push(am);
     if (layer.kind === 'scale-shift') return { kind: 'jacobian', jacobian: am };
+    if (layer.kind === 'embedding') return { kind: 'gram', gram: am };
     const d = out[NAMES.factorOutputGrads(l)];
     const dm = device.matrix(floats(d, 'factor'), d!.dims as number[]);
     created.push(dm);
-    return layer.kind === 'dense'
+    // dense layers over positions and embeddings have 3-D factors: conv2d's (weights shared by every position)
+    return layer.kind === 'dense' && a!.dims.length === 2
       ? { kind: 'dense', inputs: am, outputGrads: dm, bias: layer.bias !== null }
       : { kind: 'conv2d', patches: am, outputGrads: dm, bias: layer.bias !== null };
   });

@@ -6,8 +6,8 @@ import { DataType, encodeModel, floatTensor, int64Tensor, makeGraph, makeModel, 
 
 /** A model described as plain data. */
 export interface ModelSpec {
-  /** Float32 inputs; a string dim is symbolic (e.g. `'N'`). */
-  readonly inputs: readonly { readonly name: string; readonly shape: readonly (number | string)[] }[];
+  /** Inputs (float32 unless `type` says int64: token ids); a string dim is symbolic (e.g. `'N'`). */
+  readonly inputs: readonly { readonly name: string; readonly shape: readonly (number | string)[]; readonly type?: 'float32' | 'int64' }[];
   readonly outputs: readonly string[];
   readonly nodes: readonly {
     readonly op: string;
@@ -37,7 +37,7 @@ export function buildModel(spec: ModelSpec): Uint8Array {
       if (n.domain) node.domain = n.domain;
       return node;
     }),
-    inputs: spec.inputs.map((i) => valueInfo(i.name, DataType.FLOAT, i.shape)),
+    inputs: spec.inputs.map((i) => valueInfo(i.name, i.type === 'int64' ? DataType.INT64 : DataType.FLOAT, i.shape)),
     outputs: spec.outputs.map((o) => valueInfo(o, DataType.FLOAT)),
     initializers: spec.initializers.map((t) =>
       t.type === 'int64' ? int64Tensor(t.name, t.dims, [...t.data]) : floatTensor(t.name, t.dims, t.data),

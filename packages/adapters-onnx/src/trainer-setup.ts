@@ -10,7 +10,7 @@ import { constantScales } from './constant-scales.js';
 import { Engine } from './engine.js';
 import { resolveTrainerOptions, type OnnxTrainerOptions, type TrainerOptions } from './options.js';
 import { Passes } from './passes.js';
-import { decodeModel, tensorFloats } from './proto.js';
+import { decodeModel, tensorFloats, type ModelProto } from './proto.js';
 import { defaultRuntime } from '#runtime';
 import { asRuntime, type OrtRuntime } from './runtime-check.js';
 import { unshareIdentityInitializers } from './unshare.js';
@@ -22,6 +22,8 @@ export interface TrainerParts {
   readonly ort: OrtRuntime;
   readonly engine: Engine;
   readonly passes: Passes;
+  /** The model `exportModel` writes the trained values into: as it came, the exporter's merged parameters given back. */
+  readonly source: ModelProto;
   /** The trainable initializers' values. */
   readonly params: HostTree;
 }
@@ -37,7 +39,8 @@ function initialParams(an: ModelAnalysis): HostTree {
 export async function setUpTrainer(modelBytes: Uint8Array, options: OnnxTrainerOptions): Promise<TrainerParts> {
   const o = resolveTrainerOptions(options);
   // parameters the exporter merged behind Identity nodes: one per layer again, as the source model trains them
-  const an = analyzeModel(unshareIdentityInitializers(decodeModel(modelBytes)).model, o.output);
+  const source = unshareIdentityInitializers(decodeModel(modelBytes)).model;
+  const an = analyzeModel(source, o.output);
   buildGraph(an, o.loss, 'gradients'); // fail early on graph-construction errors
   const frozen = constantScales(an);
   if (frozen.length > 0) {
@@ -58,5 +61,5 @@ export async function setUpTrainer(modelBytes: Uint8Array, options: OnnxTrainerO
     engine.releaseDevice(); // e.g. an execution provider the runtime lacks
     throw e;
   }
-  return { an, o, ort, engine, passes, params };
+  return { an, o, ort, engine, passes, params, source };
 }

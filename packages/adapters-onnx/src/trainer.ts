@@ -9,7 +9,7 @@
 import type { LinalgDevice } from '@ifngd/linalg-gpu';
 import type { BatchPlan, FngdOptimizer, HostTree, KfacOptimizer, PlanChange, TrainingOptimizer } from 'ifngd';
 import type { Tensor } from 'onnxruntime-common';
-import type { ModelAnalysis, ParameterInfo } from './analyze.js';
+import { isKronecker, type ModelAnalysis, type ParameterInfo } from './analyze.js';
 import { Engine } from './engine.js';
 import { DisposedError } from './errors.js';
 import { exportWithParams } from './export-model.js';
@@ -127,7 +127,7 @@ export class OnnxTrainer {
     const target = checkTargets(this.#p.ort, this.#an, this.#p.o.loss, targets, n);
     const params = this.#params;
     const base = this.#passes.baseFeeds(feeds, params, target);
-    const cx = { passes: this.#passes, layers: this.#an.layers.length, params, base, n };
+    const cx = { passes: this.#passes, layers: this.#an.layers.length, kronecker: this.#an.layers.map(isKronecker), params, base, n };
     const r = await this.#engine.step(cx, so?.batchKey as string | number, so?.epoch ?? this.epoch);
     this.#params = r.params; // the commit: the optimizer committed its own state in its step
     return r.loss;
@@ -236,7 +236,7 @@ export class OnnxTrainer {
   /** The original model with the trained initializers (every other field kept), as ONNX bytes. */
   exportModel(): Uint8Array {
     if (this.#queue.closed) throw disposed();
-    return exportWithParams(this.#an.model, this.#params);
+    return exportWithParams(this.#p.source, this.#params);
   }
 
   /**

@@ -34,7 +34,9 @@ describe('backward graph vs float64 finite differences', () => {
       const an = analyzeModel(decodeModel(buildModel(m.spec)));
       const L = an.layers.length;
       const r = rng(11);
-      const x = Float32Array.from({ length: N * m.input.dims.reduce((a, b) => a * b, 1) }, () => r(1));
+      const count = N * m.input.dims.reduce((a, b) => a * b, 1);
+      // token ids for a model over an embedding, else floats
+      const x = m.input.ids ? Float32Array.from({ length: count }, (_, i) => (i * 7 + 3) % m.input.ids!) : Float32Array.from({ length: count }, () => r(1));
       const d = m.out.reduce((a, b) => a * b, 1);
       const target = new Float32Array(N * d);
       for (let i = 0; i < N; i++) {
@@ -44,7 +46,7 @@ describe('backward graph vs float64 finite differences', () => {
       const alpha = Float32Array.from({ length: L * N }, () => 0.5 + r(0.4));
       const params: Record<string, Float64Array> = {};
       const feeds: Record<string, ort.Tensor> = {
-        [m.input.name]: new ort.Tensor('float32', x, [N, ...m.input.dims]),
+        [m.input.name]: m.input.ids ? new ort.Tensor('int64', BigInt64Array.from(x, (v) => BigInt(v)), [N, ...m.input.dims]) : new ort.Tensor('float32', x, [N, ...m.input.dims]),
         [NAMES.target]: new ort.Tensor('float32', target, [N, ...m.out]),
       };
       for (const p of an.params) {
@@ -75,6 +77,14 @@ describe('backward graph vs float64 finite differences', () => {
         const A = fo[NAMES.factorInputs(l)]!;
         const D = fo[NAMES.factorOutputGrads(l)]!;
         const w = alpha.subarray(l * N, (l + 1) * N);
+        if (layer.kind === 'embedding') {
+          // the per-sample Gram [N, N] against explicit per-sample gradients (float64 finite differences of each ℓᵢ)
+          expect(A.dims).toEqual([N, N]);
+          const g = Array.from({ length: N }, (_, i) => fd(params, layer.weight, (q) => lossesAt(q)[i]!));
+          const want = Array.from({ length: N * N }, (_, k) => g[Math.floor(k / N)]!.reduce((s, v, j) => s + v * g[k % N]![j]!, 0));
+          expectClose(A.data as Float32Array, want, `the per-sample Gram of ${layer.weight}`, 3e-3, 3e-4);
+          return;
+        }
         if (layer.kind === 'scale-shift') {
           // explicit per-sample gradients [N, size]: Σᵢ αᵢ Jᵢ is the weighted gradient, and each row is sample i's
           const J = A.data as Float32Array;
@@ -86,7 +96,8 @@ describe('backward graph vs float64 finite differences', () => {
           expectClose(J.subarray(0, size), row0, `sample 0's gradient of ${layer.weight}`);
           return;
         }
-        const [T, k] = layer.kind === 'dense' ? [1, A.dims[1]!] : [A.dims[1]!, A.dims[2]!];
+        // 3-D factors (conv2d, dense over positions, embeddings' one-hot patches): [N, T, k]
+        const [T, k] = A.dims.length === 3 ? [A.dims[1]!, A.dims[2]!] : [1, A.dims[1]!];
         const c = D.dims[D.dims.length - 1]!;
         const a = A.data as Float32Array;
         const dd = D.data as Float32Array;
@@ -100,8 +111,12 @@ describe('backward graph vs float64 finite differences', () => {
         const wGrad = out[NAMES.grad(layer.weight)]!.data as Float32Array;
         // weight layout: Conv [c,k…], Gemm transB [c,k], otherwise [k,c]
         const transB = layer.node.attribute.some((x) => x.name === 'transB' && x.i === 1n);
-        const want = layer.kind === 'conv2d' || transB ? Array.from(gw) : Array.from({ length: c * k }, (_, j) => gw[(j % c) * k + Math.floor(j / c)]!);
-        expectClose(want, wGrad, `factors of layer ${l} reproduce the weight gradient`, 1e-3, 1e-5);
+        const layout = (g: Float64Array) => (layer.kind === 'conv2d' || transB ? Array.from(g) : Array.from({ length: c * k }, (_, j) => g[(j % c) * k + Math.floor(j / c)]!));
+        expectClose(layout(gw), wGrad, `factors of layer ${l} reproduce the weight gradient`, 1e-3, 1e-5);
+        // and sample by sample: sample 0's factors give its own gradient (float64 finite differences of ℓ₀)
+        const g0 = new Float64Array(c * k);
+        for (let t = 0; t < T; t++) for (let o = 0; o < c; o++) for (let q = 0; q < k; q++) g0[o * k + q]! += dd[t * c + o]! * a[t * k + q]!;
+        expectClose(layout(g0), fd(params, layer.weight, (q) => lossesAt(q)[0]!), `sample 0's gradient of ${layer.weight} from its factors`, 3e-3, 3e-4);
         if (layer.bias) expectClose(gb, out[NAMES.grad(layer.bias)]!.data as Float32Array, `factors of layer ${l} reproduce the bias gradient`, 1e-3, 1e-5);
       });
       await grad.release();

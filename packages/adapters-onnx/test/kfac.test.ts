@@ -33,11 +33,13 @@ interface Batch {
 
 function batch(m: TestModel, n: number, seed: number, fill?: number): Batch {
   const r = rng(seed);
-  const xs = Float32Array.from({ length: n * m.input.dims.reduce((a, b) => a * b, 1) }, () => fill ?? r(1));
+  const count = n * m.input.dims.reduce((a, b) => a * b, 1);
+  const xs = Float32Array.from({ length: count }, (_, i) => (m.input.ids ? (i * 7 + seed) % m.input.ids : (fill ?? r(1))));
   const d = m.out.reduce((a, b) => a * b, 1);
   const t = new Float32Array(n * d);
   for (let i = 0; i < n; i++) if (m.loss === 'mse') for (let j = 0; j < d; j++) t[i * d + j] = r(1); else t[i * d + ((i * 7 + seed) % d)] = 1;
-  return { x: new ort.Tensor('float32', xs, [n, ...m.input.dims]), t: new ort.Tensor('float32', t, [n, ...m.out]) };
+  const x = m.input.ids ? new ort.Tensor('int64', BigInt64Array.from(xs, (v) => BigInt(v)), [n, ...m.input.dims]) : new ort.Tensor('float32', xs, [n, ...m.input.dims]);
+  return { x, t: new ort.Tensor('float32', t, [n, ...m.out]) };
 }
 
 /** The factor and gradient graphs of a test model as sessions, fed with explicit parameters. */
@@ -47,7 +49,7 @@ async function graphs(m: TestModel) {
   const gradients = await ort.InferenceSession.create(buildGraph(an, m.loss, 'gradients').bytes);
   const params: HostTree = Object.fromEntries(an.params.map((p) => [p.name, tensorFloats(an.initializers.get(p.name)!)]));
   const feeds = (p: HostTree, b: Batch): Record<string, ort.Tensor> => ({
-    x: b.x,
+    [m.input.name]: b.x,
     [NAMES.target]: b.t,
     ...Object.fromEntries(an.params.map((q) => [q.name, new ort.Tensor('float32', p[q.name] as Float32Array, q.dims)])),
   });

@@ -7,7 +7,8 @@ export interface TestModel {
   name: string;
   spec: ModelSpec;
   loss: 'softmax-cross-entropy' | 'mse';
-  input: { name: string; dims: number[] };
+  /** `ids`: an int64 input of token ids below it (an embedding's vocabulary). */
+  input: { name: string; dims: number[]; ids?: number };
   /** Output dims per sample. */
   out: number[];
 }
@@ -325,6 +326,41 @@ export function testModels(seed = 7): TestModel[] {
           { name: 'half', dims: [1], data: [0.5] },
           { name: 'four', dims: [1], data: [4], type: 'int64' },
           init(r, 'w2', [4, 3], 2),
+        ],
+      },
+    },
+    {
+      name: 'embedding (Gather of int64 ids) + position Add, LayerNormalization, dense over positions (MatMul [N,T,D]·W + bias), attention (MatMul of activations, Softmax), ReduceMean over tokens → CE',
+      loss: 'softmax-cross-entropy',
+      input: { name: 'ids', dims: [3], ids: 5 },
+      out: [3],
+      spec: {
+        inputs: [{ name: 'ids', shape: ['N', 3], type: 'int64' }],
+        outputs: ['y'],
+        nodes: [
+          { op: 'Gather', inputs: ['emb', 'ids'], outputs: ['e'], attrs: { axis: { i: 0 } } },
+          { op: 'Add', inputs: ['e', 'pos'], outputs: ['x'] },
+          { op: 'LayerNormalization', inputs: ['x', 'gamma', 'beta'], outputs: ['h'], attrs: { axis: { i: -1 }, epsilon: { f: 1e-5 } } },
+          { op: 'MatMul', inputs: ['h', 'wq'], outputs: ['q0'] },
+          { op: 'Add', inputs: ['q0', 'bq'], outputs: ['q'] },
+          { op: 'MatMul', inputs: ['h', 'wk'], outputs: ['k'] },
+          { op: 'Transpose', inputs: ['k'], outputs: ['kt'], attrs: { perm: { ints: [0, 2, 1] } } },
+          { op: 'MatMul', inputs: ['q', 'kt'], outputs: ['s'] },
+          { op: 'Softmax', inputs: ['s'], outputs: ['att'], attrs: { axis: { i: -1 } } },
+          { op: 'MatMul', inputs: ['att', 'h'], outputs: ['z'] },
+          { op: 'Add', inputs: ['z', 'x'], outputs: ['res'] },
+          { op: 'ReduceMean', inputs: ['res'], outputs: ['m'], attrs: { axes: { ints: [1] }, keepdims: { i: 0 } } },
+          { op: 'Gemm', inputs: ['m', 'wo'], outputs: ['y'] },
+        ],
+        initializers: [
+          init(r, 'emb', [5, 4], 1),
+          init(r, 'pos', [1, 3, 4], 0.3),
+          init(r, 'gamma', [4], 0.3),
+          init(r, 'beta', [4], 0.3),
+          init(r, 'wq', [4, 4], 1),
+          init(r, 'bq', [4]),
+          init(r, 'wk', [4, 4], 1),
+          init(r, 'wo', [4, 3], 1),
         ],
       },
     },

@@ -31,6 +31,20 @@ function bcast(a: T64, b: T64, f: (x: number, y: number) => number): T64 {
   }
   return { data: out, dims };
 }
+/** MatMul of any ranks: 2-D; a batch of matrices times one matrix; two batches of equal leading dims. */
+function matmul64(a: T64, b: T64): T64 {
+  if (a.dims.length === 2 && b.dims.length === 2) return mm(a, b);
+  const [m, k] = a.dims.slice(-2) as [number, number];
+  const n = b.dims[b.dims.length - 1]!;
+  const batch = size(a.dims.slice(0, -2));
+  const out = new Float64Array(batch * m * n);
+  for (let p = 0; p < batch; p++) {
+    const A = { data: a.data.subarray(p * m * k, (p + 1) * m * k), dims: [m, k] };
+    const B = b.dims.length === 2 ? b : { data: b.data.subarray(p * k * n, (p + 1) * k * n), dims: [k, n] };
+    out.set(mm(A, B).data, p * m * n);
+  }
+  return { data: out, dims: [...a.dims.slice(0, -1), n] };
+}
 function mm(a: T64, b: T64, tA = false, tB = false): T64 {
   const [m, k] = tA ? [a.dims[1]!, a.dims[0]!] : [a.dims[0]!, a.dims[1]!];
   const n = tB ? b.dims[0]! : b.dims[1]!;
@@ -177,7 +191,7 @@ export function run64(spec: ModelSpec, values: Record<string, T64>): Record<stri
         r = c ? bcast(g, map(c, (v) => v * af(a, 'beta', 1)), (p, q) => p + q) : g;
         break;
       }
-      case 'MatMul': r = mm(x, y); break;
+      case 'MatMul': r = matmul64(x, y); break;
       case 'Add': r = bcast(x, y, (p, q) => p + q); break;
       case 'Sub': r = bcast(x, y, (p, q) => p - q); break;
       case 'Mul': r = bcast(x, y, (p, q) => p * q); break;
@@ -201,6 +215,14 @@ export function run64(spec: ModelSpec, values: Record<string, T64>): Record<stri
       case 'GlobalAveragePool': r = window(x, { kernel_shape: { ints: [x.dims[2]!, x.dims[3]!] } }, null, (v) => v.reduce((p, q) => p + q, 0) / v.length); break;
       case 'Shape': r = { data: Float64Array.from(x.dims), dims: [x.dims.length] }; break;
       case 'Gather': {
+        if (x.dims.length === 2) {
+          // an embedding: rows of the table
+          const d = x.dims[1]!;
+          const out = new Float64Array(y.data.length * d);
+          y.data.forEach((id, i) => out.set(x.data.subarray(id * d, (id + 1) * d), i * d));
+          r = { data: out, dims: [...y.dims, d] };
+          break;
+        }
         const idx = ints(node.inputs[1]!).map((i) => (i < 0 ? i + x.data.length : i));
         r = { data: Float64Array.from(idx, (i) => x.data[i]!), dims: [...y.dims] };
         break;
@@ -269,6 +291,20 @@ export function run64(spec: ModelSpec, values: Record<string, T64>): Record<stri
         break;
       }
       case 'Equal': r = bcast(x, y, (p, q) => (p === q ? 1 : 0)); break;
+      case 'LayerNormalization': {
+        const d = x.dims[x.dims.length - 1]!;
+        const eps = af(a, 'epsilon', 1e-5);
+        const z = env[node.inputs[2] ?? '']!;
+        const out = new Float64Array(x.data.length);
+        for (let o = 0; o < x.data.length / d; o++) {
+          const row = x.data.subarray(o * d, (o + 1) * d);
+          const mu = row.reduce((s, v) => s + v, 0) / d;
+          const sd = Math.sqrt(row.reduce((s, v) => s + (v - mu) ** 2, 0) / d + eps);
+          for (let j = 0; j < d; j++) out[o * d + j] = ((row[j]! - mu) / sd) * y.data[j]! + (z ? z.data[j]! : 0);
+        }
+        r = { data: out, dims: [...x.dims] };
+        break;
+      }
       case 'Where': {
         const z = env[node.inputs[2]!]!;
         r = bcast(bcast(x, y, (c, v) => (c ? v : 0)), bcast(x, z, (c, v) => (c ? 0 : v)), (p, q) => p + q);

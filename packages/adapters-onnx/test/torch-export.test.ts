@@ -318,3 +318,69 @@ describe('shape ops outside what trains are refused at create, naming the node a
     expect((e as Error).message).toMatch(reason);
   });
 });
+
+describe('a PyTorch transformer block over token ids (opset 17)', () => {
+  const block = fixture('transformer-block.onnx');
+  /** N sequences of 6 token ids below 20; the class is the first token's id mod 3. */
+  const tokens = (seed: number, N = 24) => {
+    const r = rng(seed);
+    const ids = BigInt64Array.from({ length: N * 6 }, () => BigInt(Math.floor((r(1) + 1) * 10) % 20));
+    const y = new ort.Tensor('int64', BigInt64Array.from({ length: N }, (_, i) => ids[i * 6]! % 3n), [N]);
+    return { ids: new ort.Tensor('int64', ids, [N, 6]), y };
+  };
+
+  it('the fixture holds what the exporter makes: an embedding Gather of int64 ids, LayerNormalization, MatMuls over [N, T, D]', () => {
+    const g = decodeModel(block).graph!;
+    const ops = new Set(g.node.map((n) => n.opType));
+    for (const op of ['Gather', 'LayerNormalization', 'MatMul', 'Softmax', 'Erf', 'Reshape', 'Transpose']) expect(ops.has(op), op).toBe(true);
+    expect(g.input.map((i) => i.name)).toEqual(['ids']);
+  });
+
+  it.each([
+    ['FNGD at its defaults', {}],
+    ['KFAC (the embedding and the LayerNorms on the plain gradient)', { kfac: { learningRate: 0.05 } }],
+  ])('trains with %s: every parameter moves, the loss falls; the export runs as the trainer predicts and keeps its LayerNormalization nodes', async (_name, extra) => {
+    const device = await createDevice({ backend: 'cpu' });
+    const trainer = await OnnxTrainer.create(block, { loss: 'softmax-cross-entropy', device, ...extra });
+    const names = trainer.parameters.map((p) => p.name);
+    for (const p of ['emb.weight', 'pos', 'ln1.weight', 'ln1.bias', 'ln2.weight', 'q.bias', 'head.weight']) expect(names).toContain(p);
+    const before = trainer.params();
+    const { ids, y } = tokens(5);
+    const losses: number[] = [];
+    for (let s = 0; s < 20; s++) losses.push(await trainer.step({ ids }, y, { batchKey: 0, epoch: s }));
+    expect(losses.every(Number.isFinite)).toBe(true);
+    expect(losses.at(-1)!).toBeLessThan(0.5 * losses[0]!);
+    const after = trainer.params();
+    // the key bias adds q·b to every score of a row, which the softmax removes: its gradient is zero
+    for (const p of names.filter((n) => n !== 'k.bias')) expect(after[p], p).not.toEqual(before[p]);
+    const exported = trainer.exportModel();
+    expect(decodeModel(exported).graph!.node.filter((n) => n.opType === 'LayerNormalization')).toHaveLength(2);
+    const plain = await ort.InferenceSession.create(exported);
+    const got = (await plain.run({ ids })).logits!.data as Float32Array;
+    const want = (await trainer.predict({ ids })).logits!.data as Float32Array;
+    for (let i = 0; i < got.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThan(1e-4 * (1 + Math.abs(want[i]!)));
+    await trainer.dispose();
+    device.destroy();
+  });
+
+  it('ids of the wrong type, or outside the embedding, are refused before anything runs', async () => {
+    const device = await createDevice({ backend: 'cpu' });
+    const trainer = await OnnxTrainer.create(block, { loss: 'softmax-cross-entropy', device });
+    const { ids, y } = tokens(6, 4);
+    const before = trainer.params();
+    await expect(trainer.step({ ids: new ort.Tensor('float32', new Float32Array(24), [4, 6]) }, y, { batchKey: 0 })).rejects.toThrow(/'ids' must be int64 ids, got float32/);
+    const bad = BigInt64Array.from(ids.data as BigInt64Array);
+    bad[5] = 20n;
+    await expect(trainer.step({ ids: new ort.Tensor('int64', bad, [4, 6]) }, y, { batchKey: 0 })).rejects.toThrow(/id 20 is outside the embedding's 20 rows/);
+    expect(trainer.params()).toEqual(before);
+    expect(trainer.optimizer!.stats.factorizations).toBe(0);
+    await trainer.dispose();
+    device.destroy();
+  });
+
+  it("nn.TransformerEncoderLayer's export, whose attention moves the batch axis, is refused naming the node", async () => {
+    const e = await OnnxTrainer.create(fixture('transformer-encoder-layer.onnx'), { loss: 'softmax-cross-entropy' }).catch((err: unknown) => err);
+    expect(e).toBeInstanceOf(IfngdError);
+    expect((e as Error).message).toMatch(/Transpose '\/layer\/self_attn\/Transpose' \(a Transpose that moves the batch axis/);
+  });
+});

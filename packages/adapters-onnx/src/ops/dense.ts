@@ -1,10 +1,10 @@
 /**
- * Gemm, MatMul (2-D) and elementwise Add / Sub / Mul: forward shapes and backward rules.
+ * Gemm, MatMul and elementwise Add / Sub / Mul: forward shapes and backward rules.
  * @module
  */
 import { fmtShape, type Shape } from '../ir.js';
 import { Attrs } from '../proto.js';
-import { broadcastShapes, unbroadcast } from './broadcast.js';
+import { broadcastShapes, intValues, unbroadcast } from './broadcast.js';
 import { input, type OpRule } from './types.js';
 
 /** `Y = α·op(A)·op(B) + β·C`. */
@@ -52,20 +52,44 @@ export const gemm: OpRule = {
   },
 };
 
-/** 2-D `Y = A·B`. */
+/**
+ * `Y = A·B`: 2-D; an activation of any rank times a 2-D weight (a dense layer over positions: `dB` sums over
+ * them); or two activations of the same rank ≥ 3 with equal leading dims (attention's `QKᵀ` and `AV`).
+ */
 export const matmul: OpRule = {
   infer(node, ctx) {
     const a = ctx.shape(input(node, 0));
     const bs = ctx.shape(input(node, 1));
-    if (a.length !== 2 || bs.length !== 2) return `only 2-D MatMul is supported, got ${fmtShape(a)} · ${fmtShape(bs)}`;
-    if (a[1] !== bs[0]) return `inner dimensions differ: ${fmtShape(a)} · ${fmtShape(bs)}`;
-    return [[a[0]!, bs[1]!]];
+    if (a.length < 2 || bs.length < 2) return `MatMul of vectors is not supported, got ${fmtShape(a)} · ${fmtShape(bs)}`;
+    if (bs.length === 2) {
+      if (a[a.length - 1] !== bs[0]) return `inner dimensions differ: ${fmtShape(a)} · ${fmtShape(bs)}`;
+      return [[...a.slice(0, -1), bs[1]!]];
+    }
+    if (a.length !== bs.length || a.slice(0, -2).some((d, i) => d !== bs[i])) {
+      return `a batched MatMul needs operands of one rank with equal leading dims, got ${fmtShape(a)} · ${fmtShape(bs)}`;
+    }
+    if (a[a.length - 1] !== bs[bs.length - 2]) return `inner dimensions differ: ${fmtShape(a)} · ${fmtShape(bs)}`;
+    return [[...a.slice(0, -1), bs[bs.length - 1]!]];
   },
   backward(b, { node }, [dY], wanted) {
     if (!dY) return [];
+    const [A, B] = [input(node, 0), input(node, 1)];
+    const [ra, rb] = [b.shape(A).length, b.shape(B).length];
     const out: (string | undefined)[] = [];
-    if (wanted[0]) out[0] = b.op('Gemm', [dY, input(node, 1)], { transB: { i: 1 } });
-    if (wanted[1]) out[1] = b.op('Gemm', [input(node, 0), dY], { transA: { i: 1 } });
+    if (ra === 2 && rb === 2) {
+      if (wanted[0]) out[0] = b.op('Gemm', [dY, B], { transB: { i: 1 } });
+      if (wanted[1]) out[1] = b.op('Gemm', [A, dY], { transA: { i: 1 } });
+      return out;
+    }
+    const swap = (r: number) => [...Array.from({ length: r - 2 }, (_, i) => i), r - 1, r - 2];
+    if (wanted[0]) out[0] = b.op('MatMul', [dY, b.transpose(B, swap(rb))]);
+    if (wanted[1]) {
+      if (rb === 2) {
+        // a weight shared by every position: Σ over them of Aᵀ·dY
+        const [k, n] = b.shape(B) as [number, number];
+        out[1] = b.op('Gemm', [b.reshape(A, [-1, k]), b.reshape(dY, [-1, n])], { transA: { i: 1 } });
+      } else out[1] = b.op('MatMul', [b.transpose(A, swap(ra)), dY]);
+    }
     return out;
   },
 };
@@ -78,6 +102,7 @@ function binaryInfer(node: Parameters<OpRule['infer']>[0], ctx: Parameters<OpRul
 /** Elementwise `A + B` (broadcasting). */
 export const add: OpRule = {
   infer: binaryInfer,
+  values: (node, ctx) => intValues(node, ctx, (p, q) => p + q),
   backward(b, { node }, [dY], wanted) {
     if (!dY) return [];
     const y = b.shape(node.output[0]!);
@@ -88,6 +113,7 @@ export const add: OpRule = {
 /** Elementwise `A − B` (broadcasting). */
 export const sub: OpRule = {
   infer: binaryInfer,
+  values: (node, ctx) => intValues(node, ctx, (p, q) => p - q),
   backward(b, { node }, [dY], wanted) {
     if (!dY) return [];
     const y = b.shape(node.output[0]!);
@@ -102,6 +128,7 @@ export const sub: OpRule = {
 /** Elementwise `A · B` (broadcasting). */
 export const mul: OpRule = {
   infer: binaryInfer,
+  values: (node, ctx) => intValues(node, ctx, (p, q) => p * q),
   backward(b, { node }, [dY], wanted) {
     if (!dY) return [];
     const y = b.shape(node.output[0]!);

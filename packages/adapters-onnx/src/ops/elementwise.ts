@@ -8,7 +8,7 @@
 import { BATCH, fmtShape, type GraphBuilder, type Shape } from '../ir.js';
 import { Attrs } from '../proto.js';
 import { UnsupportedModelError } from '../errors.js';
-import { broadcastShapes, unbroadcast } from './broadcast.js';
+import { broadcastShapes, intValues, unbroadcast } from './broadcast.js';
 import { input, type InferContext, type OpRule } from './types.js';
 
 const same: OpRule['infer'] = (node, ctx) => [ctx.shape(input(node, 0))];
@@ -34,6 +34,8 @@ const where = (b: GraphBuilder, mask: string, yes: string, no: string): string =
 /** `A / B` (broadcasting): `dA = dY / B`, `dB = −dY · Y / B`. */
 export const div: OpRule = {
   infer: binaryInfer,
+  // integer division truncates (shape arithmetic: `size // heads`)
+  values: (node, ctx) => intValues(node, ctx, (p, q) => Math.trunc(p / q)),
   backward(b, { node }, [dY], wanted) {
     if (!dY) return [];
     const [a, d] = [input(node, 0), input(node, 1)];

@@ -11,6 +11,7 @@ import { constant, flatten, reshape } from './reshape.js';
 import { cast, concat, gather, shape, slice, squeeze, unsqueeze } from './shape-ops.js';
 import { constantOfShape, equal, expand, range, split, where } from './select.js';
 import type { OpRule } from './types.js';
+import { LOWERED_OPS } from '../lower.js';
 
 /** Rules by op type. */
 export const OP_RULES: Readonly<Record<string, OpRule>> = {
@@ -62,8 +63,8 @@ export const OP_RULES: Readonly<Record<string, OpRule>> = {
   GlobalAveragePool: globalAveragePool,
 };
 
-/** The supported op types. */
-export const SUPPORTED_OPS: readonly string[] = Object.keys(OP_RULES);
+/** The supported op types: those with rules, and those trained as their primitives (`lower.ts`). */
+export const SUPPORTED_OPS: readonly string[] = [...Object.keys(OP_RULES), ...LOWERED_OPS];
 
 export { convFactors } from './conv.js';
 export type { OpRule, InferContext, RuleNode } from './types.js';

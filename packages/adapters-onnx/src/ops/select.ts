@@ -7,42 +7,13 @@
  */
 import { BATCH, fmtShape, type Shape } from '../ir.js';
 import { Attrs, DataType, tensorDims, tensorInts } from '../proto.js';
-import { broadcastShapes, unbroadcast } from './broadcast.js';
+import { broadcastShapes, broadcastValues, unbroadcast } from './broadcast.js';
 import { input, type InferContext, type OpRule } from './types.js';
 
 const none: OpRule['backward'] = () => [];
 const known = (v: readonly number[] | undefined): v is readonly number[] => v !== undefined && v.every((x) => !Number.isNaN(x));
 /** A shape from integer values: the batch size (NaN, `BATCH_VALUE`) becomes {@link BATCH}. */
 const asShape = (v: readonly number[]): Shape => v.map((d) => (Number.isNaN(d) ? BATCH : d));
-
-/** Numpy broadcasting of integer values (shapes' values). */
-function broadcastValues(shapes: readonly Shape[], values: readonly (readonly number[])[], f: (xs: number[]) => number): number[] | undefined {
-  let out: Shape = [];
-  for (const s of shapes) {
-    const r = broadcastShapes(out, s);
-    if (typeof r === 'string') return undefined;
-    out = r;
-  }
-  const size = out.reduce((a, d) => a * d, 1);
-  if (!Number.isFinite(size) || size < 0) return undefined;
-  const at = (v: readonly number[], s: Shape, flat: number): number => {
-    let idx = 0;
-    let stride = 1;
-    let rem = flat;
-    const coords: number[] = [];
-    for (let i = out.length - 1; i >= 0; i--) {
-      coords[i] = rem % out[i]!;
-      rem = Math.floor(rem / out[i]!);
-    }
-    for (let i = s.length - 1; i >= 0; i--) {
-      const c = s[i] === 1 ? 0 : coords[out.length - s.length + i]!;
-      idx += c * stride;
-      stride *= s[i]!;
-    }
-    return v[idx]!;
-  };
-  return Array.from({ length: size }, (_, k) => f(values.map((v, j) => at(v, shapes[j]!, k))));
-}
 
 /** `Range(start, limit, delta)` of integer scalars: its values. */
 export const range: OpRule = {

@@ -49,11 +49,21 @@ function shapeRange(node: Parameters<OpRule['infer']>[0], rank: number): [number
   return [clamp(a.int('start', 0)), clamp(a.int('end', rank))];
 }
 
-/** `Gather` on a constant integer vector (a shape): the picked entries. Activations (embeddings) are refused. */
+/**
+ * `Gather`: an embedding — rows of a float initializer picked by integer ids (`[…ids, D]`; the table's gradient a
+ * scatter-add of the output's) — or the entries of a constant integer vector (a shape).
+ */
 export const gather: OpRule = {
   infer(node, ctx) {
+    if (ctx.floatInitializer(input(node, 0)) && ctx.intData(input(node, 1))) {
+      const table = ctx.shape(input(node, 0));
+      if (new Attrs(node).int('axis', 0) !== 0 || table.length !== 2) return 'an embedding Gather must pick rows (axis 0) of a 2-D table';
+      const ids = ctx.shape(input(node, 1));
+      if (ids[0] !== BATCH) return 'the ids of an embedding must carry the batch first';
+      return [[...ids, table[1]!]];
+    }
     const data = ctx.constInts(input(node, 0));
-    if (!data) return 'Gather of an activation (an embedding lookup) is not supported; only of shape vectors';
+    if (!data) return 'Gather of an activation is not supported; only embeddings (a float table by integer ids) and shape vectors';
     if (ctx.shape(input(node, 0)).length !== 1) return 'Gather of a constant of rank ≠ 1 is not supported';
     if (new Attrs(node).int('axis', 0) !== 0) return 'Gather of a shape vector along an axis ≠ 0';
     const idx = ctx.constInts(input(node, 1));
@@ -62,10 +72,20 @@ export const gather: OpRule = {
     return [ctx.shape(input(node, 1))];
   },
   values(node, ctx) {
-    const data = ctx.constInts(input(node, 0))!;
-    return [ctx.constInts(input(node, 1))!.map((i) => data[i < 0 ? i + data.length : i]!)];
+    const data = ctx.constInts(input(node, 0));
+    const idx = ctx.constInts(input(node, 1));
+    return [data && idx ? idx.map((i) => data[i < 0 ? i + data.length : i]!) : undefined];
   },
-  backward: none,
+  backward(b, { node }, [dY], wanted) {
+    if (!wanted[0] || !dY || b.shape(input(node, 0)).length !== 2) return [];
+    // the table's gradient: dY's rows added at their ids (ScatterElements, reduction add)
+    const [rows, d] = b.shape(input(node, 0)) as [number, number];
+    const upd = b.reshape(dY, [-1, d]);
+    const ids = b.reshape(b.op('Cast', [input(node, 1)], { to: { i: DataType.INT64 } }), [-1, 1]);
+    const idx = b.op('Expand', [ids, b.op('Shape', [upd])]);
+    const zeros = b.op('ConstantOfShape', [b.ints([rows, d], 'table')]); // float zeros (the default value)
+    return [b.op('ScatterElements', [zeros, idx, upd], { axis: { i: 0 }, reduction: { s: 'add' } })];
+  },
 };
 
 /** `Unsqueeze(x, axes)`: ones inserted; an activation differentiates by reshaping back. */
@@ -141,16 +161,19 @@ export const concat: OpRule = {
   },
 };
 
-/** `Cast`: integer values pass through (to an integer type); a float activation only to float (an identity). */
+/**
+ * `Cast`: integers pass through to an integer type, or become float constants (a shape read as a float: no
+ * gradient); ids stay integers; a float activation only to float (an identity).
+ */
 export const cast: OpRule = {
   infer(node, ctx) {
     const to = new Attrs(node).int('to', 0);
-    const isInt = ctx.constInts(input(node, 0)) !== undefined;
-    const ok = isInt ? to === DataType.INT64 || to === DataType.INT32 : to === DataType.FLOAT;
-    if (!ok) return isInt ? `Cast of a shape to type ${to} is not supported` : `Cast of an activation to type ${to} is not supported (float32 only)`;
+    const isInt = ctx.constInts(input(node, 0)) !== undefined || ctx.intData(input(node, 0));
+    const ok = isInt ? to === DataType.INT64 || to === DataType.INT32 || (to === DataType.FLOAT && !ctx.intData(input(node, 0))) : to === DataType.FLOAT;
+    if (!ok) return isInt ? `Cast of integers to type ${to} is not supported` : `Cast of an activation to type ${to} is not supported (float32 only)`;
     return [ctx.shape(input(node, 0))];
   },
-  values: (node, ctx) => [ctx.constInts(input(node, 0))],
+  values: (node, ctx) => [new Attrs(node).int('to', 0) === DataType.FLOAT ? undefined : ctx.constInts(input(node, 0))],
   backward: (_b, _n, [dY], wanted) => [wanted[0] ? dY : undefined],
 };
 

@@ -14,6 +14,10 @@ export interface InferContext {
    * if it is one; the batch size inside a shape is `NaN` (`BATCH_VALUE`).
    */
   constInts(name: string): number[] | undefined;
+  /** Whether the tensor holds integer data known only when a batch runs (token ids from an input). */
+  intData(name: string): boolean;
+  /** Whether the tensor is a float initializer. */
+  floatInitializer(name: string): boolean;
 }
 
 /** A node of the training graph as the rules see it. */

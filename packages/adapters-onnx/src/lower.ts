@@ -1,0 +1,83 @@
+/**
+ * Ops the trainer runs as the primitives they are made of. `LayerNormalization` (opset 17, what PyTorch exports
+ * for `nn.LayerNorm`) becomes `ReduceMean → Sub → Mul → ReduceMean → Add ε → Sqrt → Div`, then `Mul` by the scale
+ * and `Add` of the bias — so its γ and β are the trainer's scale-shift layers (per-sample gradients written out,
+ * checked against finite differences), and its gradient is the primitives'. The training graphs are built from the
+ * lowered model; `exportModel` writes the trained values into the model as it came (same initializer names).
+ * @module
+ */
+import { UnsupportedModelError } from './errors.js';
+import { Attrs, cloneModel, floatTensor, int64Tensor, makeNode, type ModelProto, type NodeProto } from './proto.js';
+
+/** The ops trained as the primitives they are made of. */
+export const LOWERED_OPS: readonly string[] = ['LayerNormalization'];
+
+/** The model with every `LayerNormalization` node replaced by primitives (the model itself when it has none). */
+export function lowerLayerNorm(model: ModelProto, opset: number): ModelProto {
+  const graph = model.graph;
+  if (!graph || !graph.node.some((n) => n.opType === 'LayerNormalization' && (n.domain === '' || n.domain === 'ai.onnx'))) return model;
+  const m = cloneModel(model);
+  const g = m.graph!;
+  const used = new Set([...g.node.flatMap((n) => [...n.input, ...n.output, n.name]), ...g.initializer.map((t) => t.name)]);
+  const fresh = (hint: string): string => {
+    let k = 0;
+    while (used.has(`${hint}_${k}`)) k++;
+    const name = `${hint}_${k}`;
+    used.add(name);
+    return name;
+  };
+  const nodes: NodeProto[] = [];
+  for (const n of g.node) {
+    if (n.opType !== 'LayerNormalization' || (n.domain !== '' && n.domain !== 'ai.onnx')) {
+      nodes.push(n);
+      continue;
+    }
+    const a = new Attrs(n);
+    const extra = n.output.slice(1).filter((o) => o !== '');
+    if (extra.length > 0) throw new UnsupportedModelError(`LayerNormalization '${n.name}': its Mean/InvStdDev outputs are read; only Y is supported`);
+    if (a.int('stash_type', 1) !== 1) throw new UnsupportedModelError(`LayerNormalization '${n.name}': stash_type ${a.int('stash_type', 1)} is not supported`);
+    const axis = a.int('axis', -1);
+    const eps = a.float('epsilon', 1e-5);
+    const base = n.name || n.output[0] || 'layernorm';
+    const [x, scale, bias] = [n.input[0]!, n.input[1]!, n.input[2] ?? ''];
+    // the normalized axes run from `axis` to the last (negative: counted from the end, whatever the rank); ReduceMean
+    // over them, as an attribute (opset < 18) or an input; the analysis refuses a reduction over the batch axis
+    const rank = axis < 0 ? undefined : rankOf(g, x);
+    if (axis >= 0 && rank === undefined) throw new UnsupportedModelError(`LayerNormalization '${n.name}': axis ${axis} needs the input's rank (export with a negative axis, as PyTorch does)`);
+    const axes = axis < 0 ? Array.from({ length: -axis }, (_, i) => axis + i) : Array.from({ length: rank! - axis }, (_, i) => axis + i);
+    const axesName = fresh(`${base}/axes`);
+    if (opset >= 18) g.initializer.push(int64Tensor(axesName, [axes.length], axes));
+    const reduce = (inp: string, out: string): NodeProto =>
+      opset >= 18
+        ? makeNode('ReduceMean', [inp, axesName], [out], { keepdims: { i: 1 } }, fresh(`${base}/mean`))
+        : makeNode('ReduceMean', [inp], [out], { axes: { ints: axes }, keepdims: { i: 1 } }, fresh(`${base}/mean`));
+    const epsName = fresh(`${base}/epsilon`);
+    g.initializer.push(floatTensor(epsName, [], [eps]));
+    const [mu, d, sq, v, ve, sd, xh] = ['mu', 'd', 'sq', 'var', 've', 'sd', 'xhat'].map((h) => fresh(`${base}/${h}`)) as [string, string, string, string, string, string, string];
+    const scaled = bias ? fresh(`${base}/scaled`) : n.output[0]!;
+    nodes.push(
+      reduce(x, mu),
+      makeNode('Sub', [x, mu], [d], {}, fresh(`${base}/sub`)),
+      makeNode('Mul', [d, d], [sq], {}, fresh(`${base}/square`)),
+      reduce(sq, v),
+      makeNode('Add', [v, epsName], [ve], {}, fresh(`${base}/add_eps`)),
+      makeNode('Sqrt', [ve], [sd], {}, fresh(`${base}/sqrt`)),
+      makeNode('Div', [d, sd], [xh], {}, fresh(`${base}/normalize`)),
+      makeNode('Mul', [xh, scale], [scaled], {}, fresh(`${base}/scale`)),
+      ...(bias ? [makeNode('Add', [scaled, bias], [n.output[0]!], {}, fresh(`${base}/shift`))] : []),
+    );
+  }
+  g.node = nodes;
+  return m;
+}
+
+/** The rank of a tensor from the graph's declared shapes (inputs, value infos, initializers), if declared. */
+function rankOf(g: NonNullable<ModelProto['graph']>, name: string): number | undefined {
+  for (const v of [...g.input, ...g.valueInfo, ...g.output]) {
+    if (v.name !== name) continue;
+    const t = v.type?.value;
+    if (t?.case === 'tensorType' && t.value.shape) return t.value.shape.dim.length;
+  }
+  const init = g.initializer.find((t) => t.name === name);
+  return init ? init.dims.length : undefined;
+}
