@@ -39,9 +39,11 @@ export interface LayerInfo {
   /**
    * `dense`: a Gemm or a MatMul with a weight initializer (on inputs of rank > 2 a dense layer over positions, whose
    * weights are shared by every position: fisher's `conv2d` factors); `embedding`: a Gather of a float initializer
-   * by integer ids (one-hot patches, no Kronecker block for KFAC).
+   * by integer ids (its per-sample Gram from the ids' equality; no Kronecker block for KFAC); `grouped-conv`: a
+   * Conv with group > 1 — depthwise, say — whose per-sample gradients the factor pass writes out (fisher's
+   * `jacobian` kind; no Kronecker block for KFAC).
    */
-  readonly kind: 'dense' | 'conv2d' | 'scale-shift' | 'embedding';
+  readonly kind: 'dense' | 'conv2d' | 'scale-shift' | 'embedding' | 'grouped-conv';
   /** The Gemm / MatMul / Conv node (`scale-shift`: the Mul or Add). */
   readonly node: NodeProto;
   readonly weight: string;
@@ -251,10 +253,6 @@ function findLayers(
         scaleD = beta;
       } else scaleA = alpha;
     } else if (node.opType === 'Conv') {
-      if (new Attrs(node).int('group', 1) !== 1) {
-        problems.push({ opType: 'Conv', name, reason: 'a trainable Conv must have group=1' });
-        continue;
-      }
       const b = input(node, 2);
       if (b && isFloatInit(inits, b)) bias = b;
     } else {
@@ -272,7 +270,8 @@ function findLayers(
     }
     claim(w, l, 'weight');
     if (bias !== null && !claim(bias, l, 'bias')) bias = null;
-    layers.push({ kind: node.opType === 'Conv' ? 'conv2d' : 'dense', node, weight: w, bias, scaleA, scaleD });
+    const grouped = node.opType === 'Conv' && new Attrs(node).int('group', 1) !== 1;
+    layers.push({ kind: node.opType === 'Conv' ? (grouped ? 'grouped-conv' : 'conv2d') : 'dense', node, weight: w, bias, scaleA, scaleD });
   }
   // per-feature scales and shifts: a Mul / Add of an activation downstream of a trained layer and a float
   // initializer of > 1 element that nothing else reads (a LayerNorm's γ/β, a folded BatchNorm's scale/shift);

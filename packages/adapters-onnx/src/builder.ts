@@ -18,7 +18,7 @@ import type { LayerInfo, ModelAnalysis } from './analyze.js';
 import { UnsupportedModelError } from './errors.js';
 import { BATCH, GraphBuilder, type Shape } from './ir.js';
 import { appendLoss, targetShape, type LossKind } from './loss.js';
-import { OP_RULES, convFactors } from './ops/index.js';
+import { OP_RULES, convFactors, groupedConvJacobian } from './ops/index.js';
 import { DataType, encodeModel, makeGraph, makeModel, valueInfo, type NodeProto, type TensorProto, type ValueInfoProto } from './proto.js';
 
 /** Ops whose outputs carry no gradient to their inputs (a shape, a comparison). */
@@ -198,9 +198,10 @@ export function buildGraph(an: ModelAnalysis, loss: LossKind, kind: GraphKind): 
       const delta = layerDelta.get(layer.node);
       if (!delta) throw new UnsupportedModelError(`layer ${l} ('${layer.node.name}') does not influence the loss`);
       const inName = reserve(NAMES.factorInputs(l));
-      if (layer.kind === 'scale-shift') {
+      if (layer.kind === 'scale-shift' || layer.kind === 'grouped-conv') {
         // the per-sample gradients are the factor (no output-gradient factor)
-        b.op('Identity', [perSampleScaleShift(b, layer, delta)], {}, inName);
+        const j = layer.kind === 'scale-shift' ? perSampleScaleShift(b, layer, delta) : groupedConvJacobian(b, layer.node, delta, layer.bias !== null);
+        b.op('Identity', [j], {}, inName);
         outputs.push(inName);
         return;
       }

@@ -85,15 +85,18 @@ describe('backward graph vs float64 finite differences', () => {
           expectClose(A.data as Float32Array, want, `the per-sample Gram of ${layer.weight}`, 3e-3, 3e-4);
           return;
         }
-        if (layer.kind === 'scale-shift') {
-          // explicit per-sample gradients [N, size]: Σᵢ αᵢ Jᵢ is the weighted gradient, and each row is sample i's
+        if (layer.kind === 'scale-shift' || layer.kind === 'grouped-conv') {
+          // explicit per-sample gradients [N, size] (weight, then bias): Σᵢ αᵢ Jᵢ is the weighted gradient, and each
+          // row is sample i's
           const J = A.data as Float32Array;
           const size = J.length / N;
           expect(A.dims).toEqual([N, size]);
           const gw = Array.from({ length: size }, (_, j) => w.reduce((t, wi, i) => t + wi * J[i * size + j]!, 0));
-          expectClose(gw, out[NAMES.grad(layer.weight)]!.data as Float32Array, `per-sample gradients of layer ${l} reproduce its gradient`, 1e-3, 1e-5);
-          const row0 = fd(params, layer.weight, (q) => lossesAt(q)[0]!);
-          expectClose(J.subarray(0, size), row0, `sample 0's gradient of ${layer.weight}`);
+          const leaves = [layer.weight, ...(layer.bias ? [layer.bias] : [])];
+          const weighted = leaves.flatMap((p) => Array.from(out[NAMES.grad(p)]!.data as Float32Array));
+          expectClose(gw, weighted, `per-sample gradients of layer ${l} reproduce its gradient`, 1e-3, 1e-5);
+          const row0 = leaves.flatMap((p) => Array.from(fd(params, p, (q) => lossesAt(q)[0]!)));
+          expectClose(J.subarray(0, size), row0, `sample 0's gradient of ${leaves.join(', ')}`);
           return;
         }
         // 3-D factors (conv2d, dense over positions, embeddings' one-hot patches): [N, T, k]

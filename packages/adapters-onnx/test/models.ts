@@ -364,5 +364,38 @@ export function testModels(seed = 7): TestModel[] {
         ],
       },
     },
+    {
+      name: 'MobileNetV2 block: 1×1 expand Conv, Clip (ReLU6), depthwise 3×3 Conv (group = C, bias), 1×1 project, residual Add; a group-2 Conv; GlobalAveragePool + Gemm → CE',
+      loss: 'softmax-cross-entropy',
+      input: { name: 'x', dims: [2, 5, 4] },
+      out: [3],
+      spec: {
+        inputs: [{ name: 'x', shape: ['N', 2, 5, 4] }],
+        outputs: ['y'],
+        nodes: [
+          { op: 'Conv', inputs: ['x', 'we', 'be'], outputs: ['e'], attrs: { kernel_shape: { ints: [1, 1] } } },
+          { op: 'Clip', inputs: ['e', 'zero', 'six'], outputs: ['e6'] },
+          { op: 'Conv', inputs: ['e6', 'wd', 'bd'], outputs: ['dw'], attrs: { kernel_shape: { ints: [3, 3] }, pads: { ints: [1, 1, 1, 1] }, group: { i: 4 } } },
+          { op: 'Clip', inputs: ['dw', 'zero', 'six'], outputs: ['d6'] },
+          { op: 'Conv', inputs: ['d6', 'wp'], outputs: ['p'], attrs: { kernel_shape: { ints: [1, 1] } } },
+          { op: 'Add', inputs: ['p', 'x'], outputs: ['r'] },
+          { op: 'Conv', inputs: ['r', 'wg'], outputs: ['gq'], attrs: { kernel_shape: { ints: [2, 2] }, strides: { ints: [2, 1] }, group: { i: 2 } } },
+          { op: 'GlobalAveragePool', inputs: ['gq'], outputs: ['gp'] },
+          { op: 'Flatten', inputs: ['gp'], outputs: ['f'], attrs: { axis: { i: 1 } } },
+          { op: 'Gemm', inputs: ['f', 'wo'], outputs: ['y'] },
+        ],
+        initializers: [
+          init(r, 'we', [4, 2, 1, 1], 1),
+          init(r, 'be', [4]),
+          { name: 'zero', dims: [], data: [0] },
+          { name: 'six', dims: [], data: [6] },
+          init(r, 'wd', [4, 1, 3, 3], 1),
+          init(r, 'bd', [4]),
+          init(r, 'wp', [2, 4, 1, 1], 1),
+          init(r, 'wg', [4, 1, 2, 2], 1),
+          init(r, 'wo', [4, 3], 1),
+        ],
+      },
+    },
   ];
 }

@@ -384,3 +384,44 @@ describe('a PyTorch transformer block over token ids (opset 17)', () => {
     expect((e as Error).message).toMatch(/Transpose '\/layer\/self_attn\/Transpose' \(a Transpose that moves the batch axis/);
   });
 });
+
+describe('a PyTorch MobileNetV2 inverted-residual block (eval mode, BatchNorm folded, ReLU6, depthwise Conv)', () => {
+  const mobile = fixture('mobilenetv2-block.onnx');
+  /** 16 images of 3×8×8 in 4 classes: class k < 3 lifts channel k, class 3 lowers them all. */
+  const images = () => {
+    const N = 16;
+    const r = rng(9);
+    const data = Float32Array.from({ length: N * 192 }, (_, i) => {
+      const [n, c] = [Math.floor(i / 64 / 3), Math.floor(i / 64) % 3];
+      return r(1) + (n % 4 === 3 ? -1 : n % 4 === c ? 1.5 : 0);
+    });
+    return { x: new ort.Tensor('float32', data, [N, 3, 8, 8]), y: new ort.Tensor('int64', BigInt64Array.from({ length: N }, (_, i) => BigInt(i % 4)), [N]) };
+  };
+
+  it('the fixture holds what the exporter makes: a depthwise Conv (group = channels) and Clip for ReLU6', () => {
+    const g = decodeModel(mobile).graph!;
+    const groups = g.node.filter((n) => n.opType === 'Conv').map((n) => Number(n.attribute.find((a) => a.name === 'group')?.i ?? 1n));
+    expect(groups).toContain(24);
+    expect(g.node.some((n) => n.opType === 'Clip')).toBe(true);
+    expect(g.node.some((n) => n.opType === 'BatchNormalization')).toBe(false);
+  });
+
+  it.each([
+    ['FNGD at its defaults', {}],
+    ['KFAC (the depthwise Conv on the plain gradient)', { kfac: { learningRate: 0.05 } }],
+  ])('trains with %s: every parameter moves, the loss falls; the export runs as the trainer predicts', async (_name, extra) => {
+    const device = await createDevice({ backend: 'cpu' });
+    const trainer = await OnnxTrainer.create(mobile, { loss: 'softmax-cross-entropy', device, ...extra });
+    const before = trainer.params();
+    const { x, y } = images();
+    const losses: number[] = [];
+    for (let s = 0; s < 20; s++) losses.push(await trainer.step({ x }, y, { batchKey: 0, epoch: s }));
+    expect(losses.every(Number.isFinite)).toBe(true);
+    expect(losses.at(-1)!).toBeLessThan(0.5 * losses[0]!);
+    const after = trainer.params();
+    for (const p of trainer.parameters.map((q) => q.name)) expect(after[p], p).not.toEqual(before[p]);
+    await expectExportMatches(trainer, x);
+    await trainer.dispose();
+    device.destroy();
+  });
+});

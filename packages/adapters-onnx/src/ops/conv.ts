@@ -47,7 +47,22 @@ export function convFactors(b: GraphBuilder, node: NodeProto, dY: string): { pat
   };
 }
 
-/** 2-D Conv (`group` any for `dX`; `group = 1` for `dW`). */
+/**
+ * A grouped Conv's per-sample gradients `[N, M·(C/G)·kh·kw (+ M)]` — weight in its `[M, C/G, kh, kw]` order, then
+ * the bias — for fisher's `jacobian` factors: group g's output-gradients against its input channels' patches.
+ */
+export function groupedConvJacobian(b: GraphBuilder, node: NodeProto, dY: string, bias: boolean): string {
+  const { w, wt } = geometry(b, node);
+  const g = new Attrs(node).int('group', 1);
+  const [m, kg] = [wt[0]!, wt[1]! * wt[2]! * wt[3]!];
+  const t = w.out[0] * w.out[1];
+  const cols = b.reshape(unfold(b, node), [0, g, kg, t]); // [N, G, K', T]
+  const dy = b.reshape(dY, [0, g, m / g, t]); // [N, G, M/G, T]
+  const jw = b.reshape(b.op('MatMul', [dy, b.transpose(cols, [0, 1, 3, 2])]), [0, m * kg]); // [N, M·K']
+  return bias ? b.op('Concat', [jw, b.reduceSum(b.reshape(dY, [0, m, t]), [2], false)], { axis: { i: 1 } }) : jw;
+}
+
+/** 2-D Conv (any `group`; a grouped one's `dW` per group from its input channels' patches). */
 export const conv: OpRule = {
   infer(node, ctx) {
     const x = ctx.shape(input(node, 0));
@@ -74,13 +89,19 @@ export const conv: OpRule = {
       out[0] = b.op('ConvTranspose', [dY, input(node, 1)], transposeAttrs(w, [x[2]!, x[3]!], group));
     }
     if (wanted[1]) {
-      if (group !== 1) throw new Error('dW of a grouped Conv is not supported');
       const m = wt[0]!;
       const k = wt[1]! * wt[2]! * wt[3]!;
       const t = w.out[0] * w.out[1];
-      const cols = b.reshape(b.transpose(unfold(b, node), [1, 0, 2]), [k, -1]); // [k, N·T]
-      const dy = b.reshape(b.transpose(b.reshape(dY, [0, m, t]), [1, 0, 2]), [m, -1]); // [M, N·T]
-      out[1] = b.reshape(b.op('Gemm', [dy, cols], { transB: { i: 1 } }), [...wt]);
+      if (group === 1) {
+        const cols = b.reshape(b.transpose(unfold(b, node), [1, 0, 2]), [k, -1]); // [k, N·T]
+        const dy = b.reshape(b.transpose(b.reshape(dY, [0, m, t]), [1, 0, 2]), [m, -1]); // [M, N·T]
+        out[1] = b.reshape(b.op('Gemm', [dy, cols], { transB: { i: 1 } }), [...wt]);
+      } else {
+        // group g: its M/G output channels against its C/G input channels' patches, summed over samples and positions
+        const cols = b.reshape(b.transpose(b.reshape(unfold(b, node), [0, group, k, t]), [1, 2, 0, 3]), [group, k, -1]); // [G, K', N·T]
+        const dy = b.reshape(b.transpose(b.reshape(dY, [0, group, m / group, t]), [1, 2, 0, 3]), [group, m / group, -1]); // [G, M/G, N·T]
+        out[1] = b.reshape(b.op('MatMul', [dy, b.transpose(cols, [0, 2, 1])]), [...wt]);
+      }
     }
     if (wanted[2] && input(node, 2)) out[2] = b.reduceSum(dY, [0, 2, 3], false);
     return out;

@@ -66,5 +66,5 @@ export const OP_RULES: Readonly<Record<string, OpRule>> = {
 /** The supported op types: those with rules, and those trained as their primitives (`lower.ts`). */
 export const SUPPORTED_OPS: readonly string[] = [...Object.keys(OP_RULES), ...LOWERED_OPS];
 
-export { convFactors } from './conv.js';
+export { convFactors, groupedConvJacobian } from './conv.js';
 export type { OpRule, InferContext, RuleNode } from './types.js';
