@@ -70,6 +70,8 @@ export interface ModelAnalysis {
   readonly initializers: ReadonlyMap<string, TensorProto>;
   readonly layers: readonly LayerInfo[];
   readonly params: readonly ParameterInfo[];
+  /** Integer tensors' values known at analysis (shape arithmetic; the batch size NaN). */
+  readonly constInts: ReadonlyMap<string, readonly number[]>;
 }
 
 /** Whether a layer has Kronecker factors (dense, conv2d), as KFAC needs. */
@@ -175,7 +177,7 @@ export function analyzeModel(given: ModelProto, outputName?: string): ModelAnaly
   if (params.length === 0) throw new UnsupportedModelError('no trainable layer (Gemm, MatMul or Conv with a float initializer weight) found');
   const outShape = shapes.get(outName);
   if (!outShape || outShape[0] !== BATCH) throw new UnsupportedModelError(`output '${outName}' must have the batch as its first dimension`);
-  return { model, opset, inputs, output: { name: outName, shape: outShape }, nodes: graph.node, shapes, initializers, layers, params };
+  return { model, opset, inputs, output: { name: outName, shape: outShape }, nodes: graph.node, shapes, initializers, layers, params, constInts };
 }
 
 function isFloatInit(inits: ReadonlyMap<string, TensorProto>, name: string): boolean {

@@ -122,6 +122,7 @@ export function buildGraph(an: ModelAnalysis, loss: LossKind, kind: GraphKind): 
     }
   };
   for (const [k, s] of an.shapes) b.shapes.set(k, s);
+  for (const [k, v] of an.constInts) b.intValues.set(k, v);
 
   // forward
   const saved = new Map<NodeProto, string[]>();

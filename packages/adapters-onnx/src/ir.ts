@@ -24,12 +24,20 @@ export class GraphBuilder {
   readonly initializers: TensorProto[] = [];
   /** Static shapes of tensors (forward values). */
   readonly shapes = new Map<string, Shape>();
+  /** Integer tensors' values known at analysis (shape arithmetic; the batch size NaN). */
+  readonly intValues = new Map<string, readonly number[]>();
   readonly #used: Set<string>;
   #counter = 0;
 
   /** @param used names already taken (the model's tensors and nodes). */
   constructor(used: Iterable<string>) {
     this.#used = new Set(used);
+  }
+
+  /** The values of an integer tensor known at analysis, if it is one. */
+  constInts(name: string): number[] | undefined {
+    const v = this.intValues.get(name);
+    return v ? [...v] : undefined;
   }
 
   /** A fresh tensor name starting with `hint`. */

@@ -253,6 +253,32 @@ export function run64(spec: ModelSpec, values: Record<string, T64>): Record<stri
       }
       case 'Cast': r = x; break;
       case 'Slice': {
+        if (x.dims.length > 1) {
+          // a window (step 1) of an activation along the given axes
+          const [st, en] = [ints(node.inputs[1]!), ints(node.inputs[2]!)];
+          const axes = node.inputs[3] ? ints(node.inputs[3]).map((v) => (v < 0 ? v + x.dims.length : v)) : st.map((_, i) => i);
+          const lo = x.dims.map(() => 0);
+          const hi = [...x.dims];
+          axes.forEach((ax, k) => {
+            const n = x.dims[ax]!;
+            const c = (v: number) => Math.min(n, Math.max(0, v < 0 ? v + n : v));
+            [lo[ax], hi[ax]] = [c(st[k]!), c(en[k]!)];
+          });
+          const dims = hi.map((h, i) => h - lo[i]!);
+          const out = new Float64Array(size(dims));
+          for (let k = 0; k < out.length; k++) {
+            let rem = k;
+            let src = 0;
+            for (let i = 0; i < dims.length; i++) {
+              const inner = size(dims.slice(i + 1));
+              src = src * x.dims[i]! + lo[i]! + Math.floor(rem / inner);
+              rem %= inner;
+            }
+            out[k] = x.data[src]!;
+          }
+          r = { data: out, dims };
+          break;
+        }
         const [start, end] = [ints(node.inputs[1]!)[0]!, ints(node.inputs[2]!)[0]!];
         const n = x.data.length;
         const c = (v: number) => Math.min(n, Math.max(0, v < 0 ? v + n : v));

@@ -266,10 +266,16 @@ describe('shape ops outside what trains are refused at create, naming the node a
       /Cast .*float32 only/,
     ],
     [
-      'Slice of an activation',
-      { inputs: [{ name: 'x', shape: ['N', 4] }], outputs: ['y'], initializers: [w, i64('s', [0]), i64('e', [2]), i64('a', [1])], nodes: [
+      'Slice of an activation along the batch axis',
+      { inputs: [{ name: 'x', shape: ['N', 4] }], outputs: ['y'], initializers: [w, i64('s', [0]), i64('e', [2]), i64('a', [0])], nodes: [
         { op: 'MatMul', inputs: ['x', 'w'], outputs: ['h'] }, { op: 'Slice', inputs: ['h', 's', 'e', 'a'], outputs: ['y'] }] },
-      /Slice .*activation/,
+      /Slice along the batch axis/,
+    ],
+    [
+      'Slice of an activation with a step of 2',
+      { inputs: [{ name: 'x', shape: ['N', 4] }], outputs: ['y'], initializers: [w, i64('s', [0]), i64('e', [4]), i64('a', [1]), i64('st', [2])], nodes: [
+        { op: 'MatMul', inputs: ['x', 'w'], outputs: ['h'] }, { op: 'Slice', inputs: ['h', 's', 'e', 'a', 'st'], outputs: ['y'] }] },
+      /Slice of an activation with a step other than 1/,
     ],
     [
       'Squeeze of a dim that is not 1',

@@ -135,7 +135,7 @@ export class FngdTrainer {
     return this.#progress.epoch;
   }
 
-  /** FNGD counters (null for KFAC and for a baseline). */
+  /** FNGD counters (null for other optimizers: see {@link FngdTrainer.trainingOptimizer}). */
   get stats(): FngdStats | null {
     return this.optimizer?.stats ?? null;
   }

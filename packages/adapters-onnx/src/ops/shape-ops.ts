@@ -177,18 +177,57 @@ export const cast: OpRule = {
   backward: (_b, _n, [dY], wanted) => [wanted[0] ? dY : undefined],
 };
 
-/** `Slice` of a constant integer vector (a shape): its values. Slices of activations are refused. */
+/**
+ * `Slice`: of a constant integer vector (a shape), its values; of an activation, a window with step 1 along
+ * non-batch axes, whose gradient is the output's padded back with zeros.
+ */
 export const slice: OpRule = {
   infer(node, ctx) {
+    if (!ctx.constInts(input(node, 0))) {
+      const w = windowOf(node, ctx);
+      if (typeof w === 'string') return w;
+      const x = ctx.shape(input(node, 0));
+      return [x.map((d, i) => (w.has(i) ? w.get(i)![1] - w.get(i)![0] : d))];
+    }
     const r = sliceOf(node, ctx);
     return typeof r === 'string' ? r : [[r.length]];
   },
   values(node, ctx) {
+    if (!ctx.constInts(input(node, 0))) return [undefined];
     const r = sliceOf(node, ctx);
     return [typeof r === 'string' ? undefined : r];
   },
-  backward: none,
+  backward(b, { node }, [dY], wanted) {
+    if (!wanted[0] || !dY) return [];
+    const x = b.shape(input(node, 0));
+    const w = windowOf(node, { shape: (n) => b.shape(n), constInts: (n) => b.constInts(n) }) as Map<number, [number, number]>;
+    const pads = [...x.map((_, i) => w.get(i)?.[0] ?? 0), ...x.map((d, i) => (w.has(i) ? d - w.get(i)![1] : 0))];
+    return [b.op('Pad', [dY, b.ints(pads, 'pads')])];
+  },
 };
+
+/** A slice of an activation: `[start, end)` per sliced axis (clamped), or why it is not supported. */
+function windowOf(node: Parameters<OpRule['infer']>[0], ctx: Pick<InferContext, 'shape' | 'constInts'>): Map<number, [number, number]> | string {
+  const x = ctx.shape(input(node, 0));
+  const arg = (i: number) => (input(node, i) ? ctx.constInts(input(node, i)) : undefined);
+  const [starts, ends] = [arg(1), arg(2)];
+  const axes = arg(3) ?? starts?.map((_, i) => i);
+  const steps = arg(4) ?? starts?.map(() => 1);
+  if (!starts || !ends || !axes || !steps || [ends, axes, steps].some((v) => v.length !== starts.length)) return 'Slice of an activation needs constant starts, ends, axes and steps';
+  if (steps.some((s) => s !== 1)) return 'Slice of an activation with a step other than 1 is not supported';
+  const out = new Map<number, [number, number]>();
+  for (let k = 0; k < starts.length; k++) {
+    const a = axes[k]! < 0 ? axes[k]! + x.length : axes[k]!;
+    if (!(a >= 0 && a < x.length)) return `Slice axis ${axes[k]} is out of range for rank ${x.length}`;
+    if (x[a] === BATCH) return 'Slice along the batch axis is not supported';
+    const n = x[a]!;
+    const clamp = (v: number) => Math.min(n, Math.max(0, v < 0 ? v + n : v));
+    const [s, e] = [clamp(starts[k]!), clamp(ends[k]!)];
+    if (e <= s) return `Slice of an activation to an empty window (axis ${a}: ${starts[k]}..${ends[k]})`;
+    out.set(a, [s, e]);
+  }
+  return out;
+}
 
 function sliceOf(node: Parameters<OpRule['infer']>[0], ctx: InferContext): number[] | string {
   const data = ctx.constInts(input(node, 0));
