@@ -83,7 +83,7 @@ export function isKronecker(layer: LayerInfo): boolean {
  * Analyses a decoded model. Throws {@link UnsupportedOpError} (every unsupported node at once),
  * {@link UnsupportedModelError} or {@link InvalidOptionError} (a named output that does not exist).
  */
-export function analyzeModel(given: ModelProto, outputName?: string): ModelAnalysis {
+export function analyzeModel(given: ModelProto, outputName?: string, dims: Readonly<Record<string, number>> = {}): ModelAnalysis {
   // ops trained as their primitives (LayerNormalization: its γ and β become scale-shift layers)
   const model = given.graph ? lowerLayerNorm(given, defaultOpset(given)) : given;
   const graph = model.graph!;
@@ -109,8 +109,14 @@ export function analyzeModel(given: ModelProto, outputName?: string): ModelAnaly
     if (!ty || type === null) throw new UnsupportedModelError(`input '${v.name}' must be a float32 tensor (or int64/int32 ids)`);
     if (type !== 'float32') intData.add(v.name);
     if (!ty.dims || ty.dims.length === 0) throw new UnsupportedModelError(`input '${v.name}' needs a shape with a leading batch dimension`);
-    const rest = ty.dims.slice(1);
-    if (rest.some((d) => d === null)) throw new UnsupportedModelError(`input '${v.name}': only the first (batch) dimension may be symbolic`);
+    // symbolic dims after the batch (a sequence length) are fixed by the `dims` option, by name
+    const rest = ty.dims.slice(1).map((d, i) => d ?? dims[ty.names[i + 1] ?? ''] ?? null);
+    const open = ty.dims.slice(1).flatMap((d, i) => (rest[i] === null ? [ty.names[i + 1] ?? `dim ${i + 1}`] : []));
+    if (open.length > 0) {
+      throw new UnsupportedModelError(
+        `input '${v.name}': only the first (batch) dimension may be symbolic; fix ${open.map((n) => `'${n}'`).join(', ')} with the \`dims\` option (e.g. dims: { ${open[0]}: 16 }), or export with a fixed size`,
+      );
+    }
     const shape = [BATCH, ...(rest as number[])];
     inputs.push({ name: v.name, shape, type });
     shapes.set(v.name, shape);

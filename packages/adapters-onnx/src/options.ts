@@ -41,6 +41,12 @@ export interface OnnxTrainerOptions extends Omit<FngdOptions, 'device' | 'ops'> 
   readonly ort?: OrtRuntime;
   /** Session options, e.g. `{ executionProviders: ['webgpu'] }`; default cpu. */
   readonly sessionOptions?: InferenceSession.SessionOptions;
+  /**
+   * Sizes of the inputs' symbolic dims after the batch, by their names in the file (`dims: { seq: 16 }` for an
+   * export with `dynamic_axes={"ids": {0: "batch", 1: "seq"}}`): the trainer trains at those sizes, and feeds of
+   * another size are refused.
+   */
+  readonly dims?: Readonly<Record<string, number>>;
 }
 
 /** Options of one {@link OnnxTrainer.step}. */
@@ -71,7 +77,7 @@ const FNGD_KEYS = {
 } as const satisfies Record<FngdKey, true>;
 
 /** The trainer's own keys. */
-const OWN_KEYS = ['loss', 'output', 'device', 'ort', 'sessionOptions', 'kfac', 'optimizer'] as const;
+const OWN_KEYS = ['loss', 'output', 'device', 'ort', 'sessionOptions', 'kfac', 'optimizer', 'dims'] as const;
 
 /** Options of {@link OnnxTrainer.create} after validation, split by who takes them. */
 export interface TrainerOptions {
@@ -83,6 +89,8 @@ export interface TrainerOptions {
   readonly sessionOptions: InferenceSession.SessionOptions;
   /** The optimizer: FNGD with the FNGD options given, KFAC with `kfac`, or `optimizer` (values are its to validate). */
   readonly optimizer: ResolvedOptimizer;
+  /** Sizes of symbolic non-batch dims, by name. */
+  readonly dims: Readonly<Record<string, number>>;
 }
 
 const bad = (key: string, value: unknown, why: string): never => {
@@ -118,7 +126,10 @@ export function rejectUnknownKeys(o: object, known: readonly string[], where: st
 export function resolveTrainerOptions(options: unknown): TrainerOptions {
   if (!isRecord(options)) throw new InvalidOptionError(`options must be an object with at least \`loss\`, got ${show(options)}`, { key: 'options', value: options });
   rejectUnknownKeys(options, [...OWN_KEYS, ...Object.keys(FNGD_KEYS)], '');
-  const { loss, output, device, ort, sessionOptions, kfac, optimizer, ...fngd } = options;
+  const { loss, output, device, ort, sessionOptions, kfac, optimizer, dims, ...fngd } = options;
+  if (dims !== undefined && !(isRecord(dims) && Object.values(dims).every((d) => Number.isSafeInteger(d) && (d as number) >= 1))) {
+    bad('dims', dims, 'must be an object of sizes ≥ 1 by dim name, e.g. { seq: 16 }');
+  }
   if (loss !== 'softmax-cross-entropy' && loss !== 'mse') bad('loss', loss, "must be 'softmax-cross-entropy' or 'mse'");
   if (output !== undefined && (typeof output !== 'string' || output === '')) bad('output', output, 'must be the name of a model output');
   if (device !== undefined && (!isRecord(device) || typeof device.matrix !== 'function')) bad('device', device, 'must be a @ifngd/linalg-gpu device');
@@ -132,6 +143,7 @@ export function resolveTrainerOptions(options: unknown): TrainerOptions {
     ort,
     sessionOptions: (sessionOptions as InferenceSession.SessionOptions | undefined) ?? { executionProviders: ['cpu'] },
     optimizer: chosen,
+    dims: (dims as Record<string, number> | undefined) ?? {},
   };
 }
 

@@ -200,13 +200,15 @@ export function valueInfo(name: string, elemType: DataType, shape?: readonly (nu
 }
 
 /** Static element type and dims of a value-info (`null` for symbolic or unknown dims); `undefined` if not a tensor. */
-export function valueInfoType(v: ValueInfoProto): { elemType: number; dims: (number | null)[] | null } | undefined {
+export function valueInfoType(v: ValueInfoProto): { elemType: number; dims: (number | null)[] | null; names: (string | null)[] } | undefined {
   const t = v.type?.value;
   if (t?.case !== 'tensorType') return undefined;
   const shape = t.value.shape;
   return {
     elemType: t.value.elemType,
     dims: shape ? shape.dim.map((d) => (d.value.case === 'dimValue' ? Number(d.value.value) : null)) : null,
+    /** Each symbolic dim's name (`dim_param`), null where it has a value or no name. */
+    names: shape ? shape.dim.map((d) => (d.value.case === 'dimParam' ? d.value.value : null)) : [],
   };
 }
 

@@ -40,7 +40,7 @@ export async function setUpTrainer(modelBytes: Uint8Array, options: OnnxTrainerO
   const o = resolveTrainerOptions(options);
   // parameters the exporter merged behind Identity nodes: one per layer again, as the source model trains them
   const source = unshareIdentityInitializers(decodeModel(modelBytes)).model;
-  const an = analyzeModel(source, o.output);
+  const an = analyzeModel(source, o.output, o.dims);
   buildGraph(an, o.loss, 'gradients'); // fail early on graph-construction errors
   const frozen = constantScales(an);
   if (frozen.length > 0) {

@@ -14,7 +14,7 @@ import * as ort from 'onnxruntime-node';
 import { describe, expect, it, vi } from 'vitest';
 import { IfngdError, OnnxTrainer } from '../src/index.js';
 import { buildModel, type ModelSpec } from '../src/internal.js';
-import { decodeModel } from '../src/proto.js';
+import { decodeModel, encodeModel } from '../src/proto.js';
 import { unshareIdentityInitializers } from '../src/unshare.js';
 import { rng } from './reference.js';
 
@@ -380,6 +380,30 @@ describe('a PyTorch transformer block over token ids (opset 17)', () => {
     await expect(trainer.step({ ids: new ort.Tensor('int64', bad, [4, 6]) }, y, { batchKey: 0 })).rejects.toThrow(/id 20 is outside the embedding's 20 rows/);
     expect(trainer.params()).toEqual(before);
     expect(trainer.optimizer!.stats.factorizations).toBe(0);
+    await trainer.dispose();
+    device.destroy();
+  });
+
+  it('a symbolic sequence axis is refused with the way out, and trains at the size the dims option fixes', async () => {
+    // the block as exported with dynamic_axes {ids: {0: 'batch', 1: 'seq'}}
+    const m = decodeModel(block);
+    const t = m.graph!.input[0]!.type!.value;
+    if (t.case !== 'tensorType') throw new Error('fixture: ids is not a tensor');
+    t.value.shape!.dim[1]!.value = { case: 'dimParam', value: 'seq' };
+    const dynamic = encodeModel(m);
+    const e = await OnnxTrainer.create(dynamic, { loss: 'softmax-cross-entropy' }).catch((err: unknown) => err);
+    expect((e as Error).message).toMatch(/fix 'seq' with the `dims` option \(e\.g\. dims: \{ seq: 16 \}\)/);
+    await expect(OnnxTrainer.create(dynamic, { loss: 'softmax-cross-entropy', dims: { seq: 0 } })).rejects.toThrow(/dims: must be an object of sizes ≥ 1/);
+    const device = await createDevice({ backend: 'cpu' });
+    const trainer = await OnnxTrainer.create(dynamic, { loss: 'softmax-cross-entropy', device, dims: { seq: 6 } });
+    const { ids, y } = tokens(7, 8);
+    const first = await trainer.step({ ids }, y, { batchKey: 0 });
+    expect(Number.isFinite(first)).toBe(true);
+    const short = new ort.Tensor('int64', (ids.data as BigInt64Array).slice(0, 40), [8, 5]);
+    await expect(trainer.step({ ids: short }, y, { batchKey: 1 })).rejects.toThrow(/input 'ids' must be \[N,6\]/);
+    // the export keeps the symbolic axis
+    const dims = decodeModel(trainer.exportModel()).graph!.input[0]!.type!.value;
+    expect(dims.case === 'tensorType' && dims.value.shape!.dim[1]!.value).toEqual({ case: 'dimParam', value: 'seq' });
     await trainer.dispose();
     device.destroy();
   });
