@@ -8,7 +8,7 @@
  */
 import type { LayerFactors } from '@ifngd/fisher';
 import type { LinalgDevice, Matrix } from '@ifngd/linalg-gpu';
-import type { HostTree, KfacLayer, KfacOptions } from 'ifngd';
+import type { KfacLayer, KfacTrainingOptions } from 'ifngd';
 import type { Tensor } from 'onnxruntime-common';
 import { isKronecker, type LayerInfo, type ModelAnalysis } from './analyze.js';
 import { NAMES } from './builder.js';
@@ -16,10 +16,12 @@ import { Attrs } from './proto.js';
 import { floats } from './session.js';
 
 /**
- * KFAC options as the ONNX trainer takes them: `ifngd`'s `kfac` options without `device`, `ops` and `layers`
- * (the trainer supplies the device and maps the model's layers); missing fields from `KFAC_DEFAULTS`.
+ * KFAC options as the ONNX trainer takes them: `ifngd`'s `kfac` options without `device`, `ops`, `layers` and
+ * `diagonal` (the trainer supplies them); missing fields from `KFAC_DEFAULTS`. `nonKronecker: 'diagonal'` needs
+ * per-sample second moments, which this trainer does not compute: it is refused while any parameter is outside a
+ * Kronecker layer.
  */
-export type OnnxKfacOptions = Omit<KfacOptions<HostTree>, 'device' | 'ops' | 'layers'>;
+export type OnnxKfacOptions = KfacTrainingOptions;
 
 /** How a layer's weight initializer is laid out (see the module comment). */
 export function layoutOf(layer: LayerInfo): KfacLayer['layout'] {
