@@ -102,6 +102,7 @@ export function analyzeModel(given: ModelProto, outputName?: string, dims: Reado
     if (t.dataType === DataType.INT64 || t.dataType === DataType.INT32) constInts.set(t.name, tensorInts(t));
   }
   const inputs: { name: string; shape: Shape; type: 'float32' | 'int64' | 'int32'; vocabulary?: number }[] = [];
+  const fixed = new Set<string>();
   for (const v of graph.input) {
     if (initializers.has(v.name)) continue;
     const ty = valueInfoType(v);
@@ -111,6 +112,7 @@ export function analyzeModel(given: ModelProto, outputName?: string, dims: Reado
     if (!ty.dims || ty.dims.length === 0) throw new UnsupportedModelError(`input '${v.name}' needs a shape with a leading batch dimension`);
     // symbolic dims after the batch (a sequence length) are fixed by the `dims` option, by name
     const rest = ty.dims.slice(1).map((d, i) => d ?? dims[ty.names[i + 1] ?? ''] ?? null);
+    ty.dims.slice(1).forEach((d, i) => d === null && ty.names[i + 1] && fixed.add(ty.names[i + 1]!));
     const open = ty.dims.slice(1).flatMap((d, i) => (rest[i] === null ? [ty.names[i + 1] ?? `dim ${i + 1}`] : []));
     if (open.length > 0) {
       throw new UnsupportedModelError(
@@ -122,6 +124,10 @@ export function analyzeModel(given: ModelProto, outputName?: string, dims: Reado
     shapes.set(v.name, shape);
   }
 
+  const unused = Object.keys(dims).filter((k) => !fixed.has(k));
+  if (unused.length > 0) {
+    throw new InvalidOptionError(`dims: '${unused[0]}' is no symbolic dim of the model's inputs after the batch`, { key: `dims.${unused[0]}`, value: dims[unused[0]!] });
+  }
   const problems: UnsupportedNode[] = [];
   const ctx = {
     shape: (n: string) => {
@@ -172,10 +178,16 @@ export function analyzeModel(given: ModelProto, outputName?: string, dims: Reado
   }
 
   const { layers, params } = findLayers(graph.node, initializers, shapes, problems, intData);
-  // an integer input read by an embedding holds ids below the table's rows
+  // an integer input read by an embedding (directly or through ops that carry ids unchanged) holds ids below the
+  // table's rows
+  const producer = new Map(graph.node.flatMap((n) => n.output.map((o) => [o, n] as const)));
+  const source = (t: string): string => {
+    for (let p = producer.get(t); p && INT_CARRIERS.has(p.opType); p = producer.get(t)) t = input(p, 0);
+    return t;
+  };
   for (const l of layers) {
     if (l.kind !== 'embedding') continue;
-    const i = inputs.findIndex((x) => x.name === input(l.node, 1));
+    const i = inputs.findIndex((x) => x.name === source(input(l.node, 1)));
     const rows = tensorDims(initializers.get(l.weight)!)[0]!;
     if (i >= 0) inputs[i] = { ...inputs[i]!, vocabulary: Math.min(rows, inputs[i]!.vocabulary ?? rows) };
   }
@@ -216,8 +228,10 @@ function findLayers(
     if (node.opType === 'Gather' && isFloatInit(inits, input(node, 0)) && intData.has(input(node, 1))) {
       // an embedding: rows of a float table picked by integer ids
       const table = input(node, 0);
-      if (taken.has(table)) {
-        problems.push({ opType: 'Gather', name, reason: `embedding table '${table}' is shared between layers` });
+      if (taken.has(table) || (consumers.get(table) ?? []).length !== 1) {
+        // tied weights (the table read again, by an output layer say) would put a second path in its gradient that
+        // the embedding's Gram does not cover
+        problems.push({ opType: 'Gather', name, reason: `embedding table '${table}' is read by other nodes too (tied weights are not supported)` });
         continue;
       }
       const l = layers.length;

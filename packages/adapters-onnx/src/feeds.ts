@@ -39,6 +39,7 @@ function checkIds(inp: ModelAnalysis['inputs'][number], t: Tensor): void {
   if (!ok) throw new FeedError(`input '${inp.name}' must be ${inp.type} ids, got ${t.type}`);
   const v = inp.vocabulary;
   if (v === undefined) return;
+  // negative ids index from the end in ONNX's Gather, which an embedding's per-sample Gram does not follow: refused
   for (const x of t.data as BigInt64Array | Int32Array) {
     const id = Number(x);
     if (!(id >= 0 && id < v)) throw new FeedError(`input '${inp.name}': id ${id} is outside the embedding's ${v} rows [0, ${v})`);

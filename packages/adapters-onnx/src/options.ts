@@ -18,8 +18,9 @@ import type { OrtRuntime } from './runtime-check.js';
 export interface OnnxTrainerOptions extends Omit<FngdOptions, 'device' | 'ops'> {
   /**
    * Train with KFAC instead of FNGD (`ifngd`'s `kfac` options without `device`/`ops`/`layers`; missing fields
-   * from `KFAC_DEFAULTS`). Every trainable layer (Gemm, MatMul(+Add), Conv) is a KFAC layer. No FNGD option
-   * may be given beside it (`InvalidOptionError`).
+   * from `KFAC_DEFAULTS`). Its layers are the Kronecker ones (Gemm, MatMul(+Add), Conv with group 1); embeddings,
+   * grouped convolutions and scale-shift layers take the plain gradient. No FNGD option may be given beside it
+   * (`InvalidOptionError`).
    */
   readonly kfac?: OnnxKfacOptions;
   /**
@@ -135,7 +136,10 @@ export function resolveTrainerOptions(options: unknown): TrainerOptions {
   if (device !== undefined && (!isRecord(device) || typeof device.matrix !== 'function')) bad('device', device, 'must be a @ifngd/linalg-gpu device');
   if (sessionOptions !== undefined && !isRecord(sessionOptions)) bad('sessionOptions', sessionOptions, 'must be an InferenceSession.SessionOptions object');
   if (kfac !== undefined) checkKfacOptions(kfac, fngd);
-  const chosen = optimizer !== undefined ? checkOptimizer(optimizer, kfac, fngd) : resolveOptimizer(kfac !== undefined ? { kind: 'kfac', ...kfac } : { kind: 'fngd', ...fngd });
+  for (const [k, v] of [['kfac', kfac], ['', fngd]] as const) {
+    if (isRecord(v) && 'kind' in v) throw new InvalidOptionError(`${k ? 'kfac.' : ''}kind: name another optimizer with \`optimizer: { kind }\``, { key: k ? 'kfac.kind' : 'kind', value: v['kind'] });
+  }
+  const chosen = optimizer !== undefined ? checkOptimizer(optimizer, kfac, fngd) : resolveOptimizer(kfac !== undefined ? { ...kfac, kind: 'kfac' } : { ...fngd, kind: 'fngd' });
   return {
     loss: loss as LossKind,
     output: output as string | undefined,

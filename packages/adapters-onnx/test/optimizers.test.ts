@@ -125,6 +125,9 @@ describe('registered optimizers in the ONNX trainer', () => {
     expect(await key({ optimizer: 'adamw', learningRate: 0.1 })).toBe('learningRate');
     expect(await key({ optimizer: { kind: 'lion' } })).toBe('optimizer');
     expect(await key({ optimizer: { kind: 'adamw', betas: [0.9, 0.99] } })).toBe('betas');
+    // another optimizer is named by `optimizer`, never by a kind inside FNGD's or KFAC's options
+    expect(await key({ kind: 'sgd' })).toBe('kind');
+    expect(await key({ kfac: { kind: 'adamw' } })).toBe('kfac.kind');
     await expect(OnnxTrainer.create(bytes, { loss: m.loss, device, optimizer: { kind: 'adam', beta1: 2 } })).rejects.toThrow(InvalidArgumentError);
   });
 });

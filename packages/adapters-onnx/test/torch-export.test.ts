@@ -408,6 +408,48 @@ describe('a PyTorch transformer block over token ids (opset 17)', () => {
     device.destroy();
   });
 
+  it('an embedding table read by another node too (tied weights) is refused; ids through a Reshape are checked below the rows, and negative ids refused', async () => {
+    const table = { name: 'E', dims: [5, 3], data: Array.from({ length: 15 }, (_, i) => (i % 7) / 7 - 0.4) };
+    const tied: ModelSpec = {
+      inputs: [{ name: 'ids', shape: ['N', 2], type: 'int64' }],
+      outputs: ['y'],
+      nodes: [
+        { op: 'Gather', inputs: ['E', 'ids'], outputs: ['e'], attrs: { axis: { i: 0 } } },
+        { op: 'ReduceMean', inputs: ['e'], outputs: ['m'], attrs: { axes: { ints: [1] }, keepdims: { i: 0 } } },
+        { op: 'Gemm', inputs: ['m', 'E'], outputs: ['y'], attrs: { transB: { i: 1 } } },
+      ],
+      initializers: [table],
+    };
+    await expect(OnnxTrainer.create(buildModel(tied), { loss: 'softmax-cross-entropy' })).rejects.toThrow(/embedding table 'E' is read by other nodes too/);
+    const reshaped: ModelSpec = {
+      inputs: [{ name: 'ids', shape: ['N', 2], type: 'int64' }],
+      outputs: ['y'],
+      nodes: [
+        { op: 'Reshape', inputs: ['ids', 'flat'], outputs: ['ids1'] },
+        { op: 'Gather', inputs: ['E', 'ids1'], outputs: ['e'], attrs: { axis: { i: 0 } } },
+        { op: 'Reshape', inputs: ['e', 'back'], outputs: ['e2'] },
+        { op: 'Gemm', inputs: ['e2', 'W'], outputs: ['y'] },
+      ],
+      initializers: [
+        table,
+        { name: 'flat', dims: [2], data: [0, 2], type: 'int64' },
+        { name: 'back', dims: [2], data: [0, 6], type: 'int64' },
+        { name: 'W', dims: [6, 3], data: Array.from({ length: 18 }, (_, i) => (i % 5) / 5 - 0.4) },
+      ],
+    };
+    const device = await createDevice({ backend: 'cpu' });
+    const trainer = await OnnxTrainer.create(buildModel(reshaped), { loss: 'softmax-cross-entropy', device });
+    const y = new ort.Tensor('int64', BigInt64Array.from([0n, 1n]), [2]);
+    const before = trainer.params();
+    await expect(trainer.step({ ids: new ort.Tensor('int64', BigInt64Array.from([0n, 1n, 5n, 2n]), [2, 2]) }, y, { batchKey: 0 })).rejects.toThrow(/id 5 is outside the embedding's 5 rows/);
+    await expect(trainer.step({ ids: new ort.Tensor('int64', BigInt64Array.from([0n, -1n, 3n, 2n]), [2, 2]) }, y, { batchKey: 0 })).rejects.toThrow(/id -1 is outside/);
+    expect(trainer.params()).toEqual(before);
+    expect(Number.isFinite(await trainer.step({ ids: new ort.Tensor('int64', BigInt64Array.from([0n, 1n, 4n, 2n]), [2, 2]) }, y, { batchKey: 0 }))).toBe(true);
+    await expect(OnnxTrainer.create(buildModel(reshaped), { loss: 'softmax-cross-entropy', dims: { seq: 4 } })).rejects.toThrow(/dims: 'seq' is no symbolic dim/);
+    await trainer.dispose();
+    device.destroy();
+  });
+
   it("nn.TransformerEncoderLayer's export, whose attention moves the batch axis, is refused naming the node", async () => {
     const e = await OnnxTrainer.create(fixture('transformer-encoder-layer.onnx'), { loss: 'softmax-cross-entropy' }).catch((err: unknown) => err);
     expect(e).toBeInstanceOf(IfngdError);

@@ -19,7 +19,11 @@ export function engineChoice(options: FngdTrainerOptions): EngineChoice {
   const perSample = options.perSample ?? 'share';
   const o = options.optimizer;
   if (isTfOptimizer(o)) return { tf: o };
-  const spec = o !== undefined ? o : options.kfac !== undefined ? { kind: 'kfac', ...options.kfac } : { kind: 'fngd', ...(options.fngd ?? {}) };
+  for (const k of ['fngd', 'kfac'] as const) {
+    const v = options[k] as Record<string, unknown> | undefined;
+    if (v && 'kind' in v) throw optionError(`${k}.kind`, v['kind'], `\`${k}\` holds ${k}'s options; name another optimizer with \`optimizer: { kind }\``);
+  }
+  const spec = o !== undefined ? o : options.kfac !== undefined ? { ...options.kfac, kind: 'kfac' } : { ...(options.fngd ?? {}), kind: 'fngd' };
   try {
     return { resolved: resolveOptimizer(spec), perSample };
   } catch (e) {

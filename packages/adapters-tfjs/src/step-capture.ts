@@ -132,6 +132,7 @@ export class TfStepCapture implements StepCapture<TfTree | HostTree> {
     return ordered as SiteGroup[];
   }
 
+  /** The diagonal block's second moments of every variable outside the Kronecker groups (KFAC's diagonal leaves). */
   async secondMoments(): Promise<Record<string, Float32Array>> {
     const cap = this.#cap;
     if (!cap) throw new AdapterArgumentError('secondMoments: ask for the factors first (the moments come from the same capture)');
@@ -158,7 +159,8 @@ export class TfStepCapture implements StepCapture<TfTree | HostTree> {
     const w = request.weights;
     const weights = (block: number): Float32Array => (typeof w === 'function' ? w(block) : w);
     // plain variables join the main pass when their weight is everyone's
-    const separatePlain = plain.length > 0 && !(typeof w !== 'function' && w.every((v) => v === request.plainWeight));
+    const same = Math.fround(request.plainWeight); // the weights are float32
+    const separatePlain = plain.length > 0 && !(typeof w !== 'function' && w.every((v) => v === same));
     const grads = this.#grads;
     const exactRoute = this.#c.exact && model.couplesSamples === true;
     if (!this.#cap && typeof w !== 'function' && (model.couplesSamples !== true || exactRoute)) {
@@ -181,6 +183,9 @@ export class TfStepCapture implements StepCapture<TfTree | HostTree> {
     }
     if (separatePlain) {
       for (const [v, g] of (await weightedLossGradsAsync(model, loss, x, y, new Float32Array(this.n).fill(request.plainWeight), plain)).grads) this.#set(v, g);
+    }
+    if (request.penalties === 'apart' && this.#c.trees === 'backend') {
+      throw new AdapterArgumentError("gradients: penalties: 'apart' needs host trees (an optimizer of trees: 'host'); add them with a factor instead");
     }
     if (request.penalties === 'apart') this.#penalties = penaltyGrads(model.penalties);
     else addPenaltyGrads(grads, model.penalties, request.penalties);

@@ -3,6 +3,7 @@
  * compiled, its final activation folded into the loss) and the step context (variables, unique names, loss).
  * @module
  */
+import type { EngineChoice } from './step-engine.js';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { AdapterArgumentError, UnsupportedModelError } from './errors.js';
 import { byName, ModelIo, type IoModelLike } from './io.js';
@@ -49,7 +50,7 @@ function isLayersModel(m: unknown): m is LayersModel {
  * Compiles a LayersModel (unsupported layers throw `UnsupportedLayerError` before any weight changes) or checks a
  * FunctionModel's form (`AdapterArgumentError`).
  */
-export function trainerModel(model: LayersModel | FunctionModel, options: FngdTrainerOptions): TrainerModel {
+export function trainerModel(model: LayersModel | FunctionModel, options: FngdTrainerOptions, choice: EngineChoice): TrainerModel {
   const layers = isLayersModel(model) ? model : null;
   const packing = layers ? ModelIo.of(layers as unknown as IoModelLike) : null;
   const losses = packing ? resolveOutputLosses(options.loss, options.lossWeights, packing.outputs) : null;
@@ -57,17 +58,20 @@ export function trainerModel(model: LayersModel | FunctionModel, options: FngdTr
   const loss = packing ? null : singleLoss(options.loss, layers?.outputNames[0] ?? 'output');
   const foldOf = (l: OutputLoss | null): FoldActivation => (l === 'softmax-cross-entropy' ? 'softmax' : l === 'sigmoid-cross-entropy' ? 'sigmoid' : null);
   const fold: FoldActivation | readonly FoldActivation[] = losses ? losses.folds : foldOf(loss);
-  const optimizer = options.kfac !== undefined ? 'KFAC' : options.optimizer !== undefined ? 'the tfjs-optimizer baseline' : 'FNGD';
-  // FNGD's one-sample fallback passes need samples that do not interact; the exact route never runs them
-  const perSample = optimizer === 'FNGD' && options.perSample !== 'exact';
+  const kind = 'tf' in choice ? null : choice.resolved.definition.kind;
+  const optimizer = kind === null ? 'the tfjs-optimizer baseline' : kind === 'fngd' ? 'FNGD' : kind === 'kfac' ? 'KFAC' : kind;
+  // an optimizer of per-sample gradients (FNGD): its one-sample fallback passes need samples that do not interact;
+  // the exact route never runs them
+  const gram = 'resolved' in choice && choice.resolved.definition.perSampleGradients === true;
+  const perSample = gram && options.perSample !== 'exact';
   if (!layers && options.skipLayers !== undefined) throw new AdapterArgumentError('FngdTrainer.create: skipLayers names layers of a LayersModel; a FunctionModel lists its plain-gradient variables in `plain`');
   const skip = options.skipLayers ?? [];
-  const compiled = layers ? fromLayersModel(layers, fold, { optimizer, perSample, skip, ...(optimizer === 'FNGD' ? {} : { warn: () => {} }) }) : null;
+  const compiled = layers ? fromLayersModel(layers, fold, { optimizer, perSample, skip, ...(gram ? {} : { warn: () => {} }) }) : null;
   const fm: FunctionModel = compiled ?? (model as FunctionModel);
   if (!layers && (!Array.isArray(fm.variables) || typeof fm.forward !== 'function')) {
     throw new AdapterArgumentError('FngdTrainer.create: expected a tf.LayersModel or a FunctionModel { variables, forward }');
   }
-  checkPlain(fm, optimizer);
+  checkPlain(fm, optimizer, gram);
   const folded = compiled?.folded ?? null;
   return { fm, layers, folded, io: compiled?.io ?? null, losses, loss, outputsFolded: compiled?.outputsFolded ?? [folded] };
 }
@@ -76,7 +80,7 @@ export function trainerModel(model: LayersModel | FunctionModel, options: FngdTr
  * Throws unless the model's plain variables are among its variables and none is a tap's kernel or bias; under
  * FNGD, unless some variable is left to precondition.
  */
-function checkPlain(fm: FunctionModel, optimizer: string): void {
+function checkPlain(fm: FunctionModel, optimizer: string, gram: boolean): void {
   const plain = fm.plain ?? [];
   if (plain.length === 0) return;
   if (!Array.isArray(plain)) throw new AdapterArgumentError('FngdTrainer.create: `plain` must be an array of the model\'s variables');
@@ -86,8 +90,8 @@ function checkPlain(fm: FunctionModel, optimizer: string): void {
   const tapped = new Set((fm.taps ?? []).flatMap((t) => (t.bias ? [t.kernel, t.bias] : [t.kernel])));
   const both = plain.find((v) => tapped.has(v));
   if (both) throw new AdapterArgumentError(`FngdTrainer.create: variable '${both.name}' is both plain and a tapped layer's weight`);
-  if (optimizer === 'FNGD' && new Set(plain).size >= fm.variables.length) {
-    throw new UnsupportedModelError('FNGD: every trainable weight is skipped (plain gradient), so nothing is preconditioned; skip fewer layers, or train with a tfjs optimizer');
+  if (gram && new Set(plain).size >= fm.variables.length) {
+    throw new UnsupportedModelError(`${optimizer}: every trainable weight is skipped (plain gradient), so nothing is preconditioned; skip fewer layers, or train with a first-order optimizer`);
   }
 }
 

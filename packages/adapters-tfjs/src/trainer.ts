@@ -94,8 +94,8 @@ export class FngdTrainer {
    */
   static async create(model: LayersModel | FunctionModel, options: FngdTrainerOptions): Promise<FngdTrainer> {
     checkTrainerOptions(options);
-    const m = trainerModel(model, options);
     const choice = engineChoice(options);
+    const m = trainerModel(model, options, choice);
     // a FunctionModel's forward is checked for sample coupling when the optimizer uses per-sample gradients
     const base = stepContext(m, m.layers === null && 'resolved' in choice && choice.resolved.definition.perSampleGradients === true);
     // the steps' loss is weighted while a fit with sampleWeight/classWeight runs; evaluation's never is

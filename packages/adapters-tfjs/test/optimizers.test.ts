@@ -133,6 +133,17 @@ describe('registered optimizers in the tfjs trainer', () => {
     tf.dispose([x, y]);
   });
 
+  it("FNGD named as { kind: 'fngd' } is FNGD: skipping every layer is refused as with fngd: {}", async () => {
+    for (const o of [{ fngd: {} }, { optimizer: { kind: 'fngd' } }]) {
+      const model = mlp(6, 5, 3, 2);
+      await expect(FngdTrainer.create(model, { loss: LOSS, skipLayers: model.layers.map((l) => l.name), ...o } as never)).rejects.toThrow(/FNGD: every trainable weight is skipped/);
+    }
+    // a first-order optimizer needs no preconditioned weight
+    const model = mlp(6, 5, 3, 2);
+    const tr = await FngdTrainer.create(model, { loss: LOSS, skipLayers: model.layers.map((l) => l.name), optimizer: 'adamw' });
+    tr.dispose();
+  });
+
   it('option errors name their key and change nothing', async () => {
     const model = mlp(6, 5, 3, 2);
     const before = flatParams(variablesOf(model));
@@ -149,6 +160,8 @@ describe('registered optimizers in the tfjs trainer', () => {
     expect(await key({ optimizer: 'adamw', kfac: {} })).toBe('optimizer'); // at most one of fngd, kfac, optimizer
     expect(await key({ optimizer: 42 })).toBe('optimizer');
     expect(await key({ optimizer: { kind: 'adamw', learningrate: 0.1 } })).toBe('learningrate');
+    expect(await key({ fngd: { kind: 'sgd' } })).toBe('fngd.kind');
+    expect(await key({ kfac: { kind: 'adamw' } })).toBe('kfac.kind');
     await expect(FngdTrainer.create(model, { loss: LOSS, optimizer: { kind: 'sgd', momentum: 1.5 } })).rejects.toThrow(InvalidArgumentError);
     expect(flatParams(variablesOf(model))).toEqual(before);
   });

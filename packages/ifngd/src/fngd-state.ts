@@ -1,8 +1,9 @@
 /**
  * The FNGD optimizer's bookkeeping around its transaction: fresh core state and counters, the counters as `stats`
  * shows them, the reuse guard's cap, adaptive damping's observation of an after-step loss, and the checkpoint's
- * core record (encode and decode, converting between refresh policies). Pure functions of the optimizer's state;
- * `FngdOptimizer` keeps the state and the transaction.
+ * core record (encode and decode, converting between refresh policies). Functions of the optimizer's state that
+ * return the next one (`observeLoss` also counts into the stats it is given); `FngdOptimizer` keeps the state and
+ * the transaction.
  * @module
  */
 import { CoefficientCache, type CacheEntry } from './cache.js';

@@ -399,6 +399,7 @@ describe('host optimizers: checkpoints, non-finite values, options', () => {
     expect((e as Error).message).toMatch(/did you mean 'learningRate'/);
     expect(() => createOptimizer({ kind: 'adam', beta1: 1 }, env)).toThrow(/beta1 must be in \[0, 1\)/);
     expect(() => createOptimizer({ kind: 'sgd', momentum: -0.1 }, env)).toThrow(InvalidArgumentError);
+    expect(() => createOptimizer({ kind: 'sgd', nesterov: true }, env)).toThrow(/nesterov needs momentum > 0/);
     expect(() => createOptimizer({ kind: 'muon', nsSteps: 0 }, env)).toThrow(/nsSteps/);
     expect(() => createOptimizer({ kind: 'muon', adam: { betas: [0.9, 0.99] } } as never, env)).toThrow(InvalidOptionError);
     expect(() => createOptimizer({ kind: 'adamw', learningRate: NaN }, env)).toThrow(/learningRate/);

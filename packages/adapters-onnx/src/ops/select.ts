@@ -124,7 +124,8 @@ export const split: OpRule = {
     const x = b.shape(input(node, 0));
     const axis = new Attrs(node).int('axis', 0);
     const ax = axis < 0 ? axis + x.length : axis;
-    const parts = node.output.map((o, k) => dOut[k] ?? b.scale(o, 0));
+    // a part nothing reads: exact zeros of its shape (0·x would be NaN where x is infinite)
+    const parts = node.output.map((o, k) => dOut[k] ?? b.op('ConstantOfShape', [b.op('Shape', [o])]));
     return [b.op('Concat', parts, { axis: { i: ax } })];
   },
 };

@@ -43,7 +43,10 @@ export interface MuonOptions extends HostOptimizerOptions {
   readonly nsSteps?: number;
   /** The matrices' decoupled weight decay ≥ 0; default 0. */
   readonly weightDecay?: number;
-  /** The output layer (the trainer's last matrix layer): Adam (default, as the reference) or Muon. */
+  /**
+   * The output layer — the last of the trainer's matrix layers (a tfjs FunctionModel: the last of its `taps`) —
+   * takes Adam (default, as the reference) or Muon.
+   */
   readonly outputLayer?: 'adam' | 'muon';
   /** The Adam rule of every other leaf. */
   readonly adam?: MuonAdamOptions;

@@ -37,6 +37,7 @@ export const sgdDefinition: OptimizerDefinition<SgdOptions> = {
     const wd = numberOption(o, 'weightDecay', 0, (v) => v >= 0 && Number.isFinite(v), 'finite and ≥ 0', 'sgd');
     const nesterov = o['nesterov'] ?? false;
     if (typeof nesterov !== 'boolean') throw new InvalidArgumentError(`sgd: nesterov must be a boolean, got ${String(nesterov)}`);
+    if (nesterov && mu === 0) throw new InvalidArgumentError('sgd: nesterov needs momentum > 0 (as PyTorch)');
     const opt = new HostOptimizer<SgdState>(
       'sgd',
       'ifngd-sgd',

@@ -36,7 +36,8 @@ export function checkAdamMoments(o: AdamMoments, where: string): void {
 
 /**
  * `m ← β₁m + (1−β₁)u`, `v ← β₂v + (1−β₂)u²`, `u ← m̂ / (√v̂ + ε)` with the bias corrections
- * `m̂ = m/(1−β₁ᵗ)`, `v̂ = v/(1−β₂ᵗ)` (t counts from 1). Accumulates in float64 per element.
+ * `m̂ = m/(1−β₁ᵗ)`, `v̂ = v/(1−β₂ᵗ)` (t counts from 1). Each element is computed in float64 and the moments are
+ * stored in float32, as PyTorch stores them for float32 parameters.
  */
 export function scaleByAdam(o: AdamMoments, where = 'scaleByAdam'): GradientTransformation<AdamState, HostTree> {
   checkAdamMoments(o, where);
