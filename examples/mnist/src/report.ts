@@ -313,16 +313,21 @@ export function reportLines(r: Report): string[] {
   const out: string[] = [];
   out.push('', `Per-epoch median ${unit} over seeds ${r.seeds.join(',')} (in brackets: the difference to Adam):`);
   const adam = r.summary.find((s) => s.optimizer === 'adam');
-  const width = Math.max(13, ...r.summary.map((s) => s.optimizer.length + 1));
-  out.push('epoch' + r.summary.map((s) => s.optimizer.padStart(width)).join(''));
-  for (let e = 0; e < r.epochs; e++) {
-    const cells = r.summary.map((s) => {
-      const v = s.perEpoch[e] ?? null;
-      const a = adam?.perEpoch[e] ?? null;
-      const d = v !== null && a !== null && s !== adam ? ` (${bareDelta(metric, v - a)})` : '';
-      return `${bare(metric, v)}${d}`.padStart(width);
-    });
-    out.push(String(e + 1).padStart(5) + cells.join(''));
+  const cell = (s: (typeof r.summary)[number], e: number): string => {
+    const v = s.perEpoch[e] ?? null;
+    const a = adam?.perEpoch[e] ?? null;
+    const d = v !== null && a !== null && s !== adam ? ` (${bareDelta(metric, v - a)})` : '';
+    return `${bare(metric, v)}${d}`;
+  };
+  const epochs = Array.from({ length: r.epochs }, (_, e) => e);
+  const width = Math.max(...r.summary.flatMap((s) => [s.optimizer.length, ...epochs.map((e) => cell(s, e).length)])) + 2;
+  // as many optimizers per block as fit in 120 columns; the next ones in a block below
+  const per = Math.max(1, Math.floor((120 - 5) / width));
+  for (let at = 0; at < r.summary.length; at += per) {
+    const block = r.summary.slice(at, at + per);
+    if (at > 0) out.push('');
+    out.push('epoch' + block.map((s) => s.optimizer.padStart(width)).join(''));
+    for (const e of epochs) out.push(String(e + 1).padStart(5) + block.map((s) => cell(s, e).padStart(width)).join(''));
   }
   out.push(
     '',

@@ -70,6 +70,8 @@ describe('tune → demo (quick)', () => {
         'fngd-auto': 1,
         'fngd-always': 1,
         kfac: 1,
+        adamw: 1,
+        muon: 1,
       });
       expect(f.best.kfac?.config).toHaveProperty('damping');
       for (const t of f.trials.filter((x) => x.optimizer !== 'adam')) expect(t.initializer).toBe(f.initializer.chosen);
@@ -81,7 +83,7 @@ describe('tune → demo (quick)', () => {
       const again = await cli('tune', tuneArgs());
       expect(again.code, again.out).toBe(0);
       expect(again.out).toContain('resuming');
-      expect(again.out.match(/^\s+\[\d+\/8\]/gm)).toHaveLength(4);
+      expect(again.out.match(/^\s+\[\d+\/10\]/gm)).toHaveLength(6);
       const g = JSON.parse(readFileSync(tuned, 'utf8')) as TunedFile;
       expect(g.complete).toBe(true);
       expect(g.trials.map((t) => [t.optimizer, t.initializer, t.index])).toEqual(
@@ -104,8 +106,8 @@ describe('tune → demo (quick)', () => {
     const r = await cli('tune', tuneArgs());
     expect(r.code, r.out).toBe(0);
     expect(r.out).toContain('the protocol adds kfac');
-    expect(r.out.match(/^\s+\[\d+\/8\] kfac /gm)).toHaveLength(1);
-    expect(r.out.match(/^\s+\[\d+\/8\]/gm)).toHaveLength(1);
+    expect(r.out.match(/^\s+\[\d+\/10\] kfac /gm)).toHaveLength(1);
+    expect(r.out.match(/^\s+\[\d+\/10\]/gm)).toHaveLength(1);
     const g = JSON.parse(readFileSync(tuned, 'utf8')) as TunedFile;
     expect(g.complete).toBe(true);
     expect(g.search).toEqual(f.search);
@@ -146,14 +148,16 @@ describe('tune → demo (quick)', () => {
     for (const line of r.out.split('\n')) expect(line.length, line).toBeLessThanOrEqual(120);
     const rep = JSON.parse(readFileSync(join(out, 'classifier-b64-quick.json'), 'utf8')) as Report;
     expect(rep.seeds).toEqual([1, 2]);
-    expect(rep.runs).toHaveLength(14);
+    expect(rep.runs).toHaveLength(18);
     expect(rep.summary.map((s) => s.optimizer).sort()).toEqual([
       'adam',
+      'adamw',
       'fngd',
       'fngd-always',
       'fngd-auto',
       'fngd-drift',
       'kfac',
+      'muon',
       'sgd',
     ]);
     for (const s of rep.summary) expect(s.final?.n).toBe(2);
