@@ -7,7 +7,7 @@
  */
 import type { LayerFactors } from '@ifngd/fisher';
 import type { LinalgDevice, Matrix } from '@ifngd/linalg-gpu';
-import type { CapturedGradients, FactorSet, GradientRequest, HostTree, StepCapture, StepReading } from 'ifngd';
+import type { CapturedGradients, FactorOptions, FactorSet, GradientRequest, HostTree, StepCapture, StepReading } from 'ifngd';
 import type { Tensor } from 'onnxruntime-common';
 import type { Passes } from './passes.js';
 
@@ -25,6 +25,8 @@ export interface CaptureContext {
   readonly n: number;
   readonly batchKey: string | number;
   readonly epoch: number;
+  /** The training graphs' feeds with targets drawn from the model's predictive distribution (seeded). */
+  readonly sampledBase: (seed: number) => Promise<Record<string, Tensor>>;
 }
 
 /** One batch for one step; {@link OnnxCapture.dispose} releases the factors it uploaded. */
@@ -43,8 +45,10 @@ export class OnnxCapture implements StepCapture<HostTree> {
     this.n = cx.n;
   }
 
-  async factors(set: FactorSet): Promise<LayerFactors[]> {
-    const all = await this.#cx.passes.factors(this.#cx.base, this.#cx.device, this.#created);
+  async factors(set: FactorSet, options?: FactorOptions): Promise<LayerFactors[]> {
+    // the true Fisher's factors: the loss on targets drawn from the model at this batch (one more forward pass)
+    const base = options?.targets === 'sampled' ? await this.#cx.sampledBase(options.seed ?? 0) : this.#cx.base;
+    const all = await this.#cx.passes.factors(base, this.#cx.device, this.#created);
     // KFAC's layers are the Kronecker ones; scale-shift and embedding parameters are Gram blocks only
     return set === 'kronecker' ? all.filter((_, l) => this.#cx.kronecker[l]) : all;
   }

@@ -24,7 +24,7 @@ export function optimizerEnv(an: ModelAnalysis, device: LinalgDevice): Optimizer
     const d = dims.get(l.weight) ?? [];
     return { weight: l.weight, bias: l.bias, layout, outputs: (layout === 'out-in' ? d[0] : d[d.length - 1]) ?? 1 };
   });
-  return { device, ops: hostTreeOps, layers, leaves: an.params.map((p) => p.name), plain: [], secondMoments: false };
+  return { device, ops: hostTreeOps, layers, leaves: an.params.map((p) => p.name), plain: [], secondMoments: false, sampledTargets: true };
 }
 
 /** The optimizer of a trainer and the device it runs on. */

@@ -19,7 +19,7 @@ import { runFit, type FitHost } from './fit-run.js';
 import { PlanState } from './plan-state.js';
 import { checkStepOptions, type OnnxTrainerOptions, type StepOptions } from './options.js';
 import type { Passes } from './passes.js';
-import { CallQueue } from 'ifngd/internal';
+import { CallQueue, sampleTargets, type OutputForm } from 'ifngd/internal';
 import { checkTargets } from './targets.js';
 import { setUpTrainer, type TrainerParts } from './trainer-setup.js';
 
@@ -58,6 +58,8 @@ export class OnnxTrainer {
   readonly #an: ModelAnalysis;
   readonly #engine: Engine;
   readonly #passes: Passes;
+  /** What the output the loss reads holds: logits, or a final Softmax's (log-)probabilities (for sampled targets). */
+  readonly #outputForm: OutputForm;
   readonly #queue = new CallQueue(() => disposed());
   #params: HostTree;
   // an adopted plan bounds the coefficient cache to its batches
@@ -69,6 +71,8 @@ export class OnnxTrainer {
     this.#an = p.an;
     this.#engine = p.engine;
     this.#passes = p.passes;
+    const last = p.an.nodes.find((x) => x.output.includes(p.an.output.name))?.opType;
+    this.#outputForm = last === 'Softmax' ? 'probabilities' : last === 'LogSoftmax' ? 'log-probabilities' : 'logits';
     this.#params = p.params;
     this.parameters = p.an.params;
     this.inputNames = p.an.inputs.map((i) => i.name);
@@ -127,7 +131,12 @@ export class OnnxTrainer {
     const target = checkTargets(this.#p.ort, this.#an, this.#p.o.loss, targets, n);
     const params = this.#params;
     const base = this.#passes.baseFeeds(feeds, params, target);
-    const cx = { passes: this.#passes, layers: this.#an.layers.length, kronecker: this.#an.layers.map(isKronecker), params, base, n };
+    const sampledBase = async (seed: number) => {
+      const out = (await this.#passes.forward(feeds, params))[this.#an.output.name]!;
+      const y = sampleTargets(this.#p.o.loss, out.data as Float32Array, n, seed, this.#outputForm);
+      return this.#passes.baseFeeds(feeds, params, new this.#p.ort.Tensor('float32', y, target.dims));
+    };
+    const cx = { passes: this.#passes, layers: this.#an.layers.length, kronecker: this.#an.layers.map(isKronecker), params, base, n, sampledBase };
     const r = await this.#engine.step(cx, so?.batchKey as string | number, so?.epoch ?? this.epoch);
     this.#params = r.params; // the commit: the optimizer committed its own state in its step
     return r.loss;

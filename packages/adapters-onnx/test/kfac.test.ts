@@ -15,6 +15,7 @@ import { kfacLayersOf, uploadLayerFactors } from '../src/kfac.js';
 import { decodeModel, tensorFloats } from '../src/proto.js';
 import { testModels, type TestModel } from './models.js';
 import { rng } from './reference.js';
+import { mixSeed, sampleTargets } from 'ifngd/internal';
 
 const OPTIONS: OnnxKfacOptions = { learningRate: 0.2, damping: 0.01, factorEvery: 2, inverseEvery: 3, momentum: 0.9, klClip: 0.01 };
 const models = testModels(4);
@@ -127,6 +128,32 @@ describe('a KFAC trainer step', () => {
     expect(trainer.optimizer).toBeNull();
     opt.dispose();
     await Promise.all([trainer.dispose(), g.factors.release(), g.gradients.release()]);
+  });
+
+  it("fisher: 'sampled' takes the factors on targets drawn from the model's output (seeded by the step): equal to kfac() fed those factors", async () => {
+    const m = mlp!;
+    const o = { ...OPTIONS, factorEvery: 1, inverseEvery: 1 };
+    const trainer = await OnnxTrainer.create(buildModel(m.spec), { loss: m.loss, device, kfac: { ...o, fisher: 'sampled' } });
+    const g = await graphs(m);
+    const forward = await ort.InferenceSession.create(buildGraph(g.an, m.loss, 'forward').bytes);
+    const opt = kfac({ ...o, device, layers: kfacLayersOf(g.an) });
+    let p = g.params;
+    opt.init(p);
+    for (let s = 0; s < 3; s++) {
+      const b = batch(m, 6, 20 + s);
+      await trainer.step({ x: b.x }, b.t, { batchKey: s });
+      const z = (await forward.run({ x: b.x, ...Object.fromEntries(g.an.params.map((q) => [q.name, new ort.Tensor('float32', p[q.name] as Float32Array, q.dims)])) })).y!;
+      const sampledT = new ort.Tensor('float32', sampleTargets('softmax-cross-entropy', z.data as Float32Array, 6, mixSeed(0x6b666163, s)), b.t.dims);
+      const created: Matrix[] = [];
+      const factors = uploadLayerFactors(g.an, await g.factors.run(g.feeds(p, { x: b.x, t: sampledT })), device, created);
+      const r = await g.grads(p, b, 1 / 6);
+      p = await opt.step(r.grads, p, { factors, loss: r.loss });
+      created.forEach((c) => c.dispose());
+    }
+    const got = trainer.params();
+    for (const name of Object.keys(p)) expect(Array.from(got[name]!)).toEqual(Array.from(p[name]!));
+    opt.dispose();
+    await Promise.all([trainer.dispose(), g.factors.release(), g.gradients.release(), forward.release()]);
   });
 
   it('trains: the loss falls on a small problem', async () => {

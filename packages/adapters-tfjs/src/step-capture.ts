@@ -18,7 +18,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor, Variable } from '@tensorflow/tfjs-core';
 import type { LayerFactors } from '@ifngd/fisher';
 import type { LinalgDevice, Matrix } from '@ifngd/linalg-gpu';
-import type { BatchKey, CapturedGradients, FactorSet, GradientRequest, HostTree, StepCapture, StepReading } from 'ifngd';
+import type { BatchKey, CapturedGradients, FactorOptions, FactorSet, GradientRequest, HostTree, StepCapture, StepReading } from 'ifngd';
+import { sampleTargets } from 'ifngd/internal';
+import type { LossName, PerSampleLoss } from './losses.js';
+import { identityTap } from './model.js';
 import { captureAsync, type Capture } from './capture.js';
 import { AdapterArgumentError, UnsupportedModelError } from './errors.js';
 import { secondMoments } from './kfac-moments.js';
@@ -42,6 +45,11 @@ export interface StepCaptureContext extends StepContext {
   readonly trees: 'backend' | 'host';
   /** The tree ops of backend trees. */
   readonly ops: TfTreeOps;
+  /**
+   * For factors on sampled targets: the named loss to sample for, and the steps' loss without the accuracy
+   * probe (sample weights kept); null where the loss is custom or per output.
+   */
+  readonly sampling: { readonly lossName: LossName; readonly loss: PerSampleLoss } | null;
 }
 
 /** Reads float32 tensors to the host with one awaited read (one concatenation). */
@@ -69,6 +77,8 @@ export class TfStepCapture implements StepCapture<TfTree | HostTree> {
   readonly #made: Matrix[] = [];
   readonly #contained = new Set<Tensor>();
   #cap: Capture | null = null;
+  /** The capture on sampled targets (the true Fisher's factors): never the gradient's. */
+  #sampledCap: Capture | null = null;
   #grads: Map<Variable, Tensor> = new Map();
   #penalties: Map<Variable, Tensor> = new Map();
   #lossSum: number | Tensor | null = null;
@@ -97,9 +107,14 @@ export class TfStepCapture implements StepCapture<TfTree | HostTree> {
     return this.#cap;
   }
 
-  async factors(set: FactorSet): Promise<LayerFactors[]> {
+  async factors(set: FactorSet, options?: FactorOptions): Promise<LayerFactors[]> {
     const { model, loss, filters, device } = this.#c;
     const [x, y] = [this.#x, this.#y];
+    if (options?.targets === 'sampled') {
+      if (set !== 'kronecker') throw new AdapterArgumentError("factors: sampled targets are for KFAC's Kronecker factors");
+      const cap = await this.#sampledCapture(options.seed ?? 0);
+      return uploadFactors(device, cap, filters, () => new Float32Array(0), this.#made, this.#kroneckerGroups(cap));
+    }
     if (set === 'kronecker') {
       const cap = await this.#capture();
       return uploadFactors(device, cap, filters, () => new Float32Array(0), this.#made, this.#kroneckerGroups(cap));
@@ -121,6 +136,28 @@ export class TfStepCapture implements StepCapture<TfTree | HostTree> {
     return uploadFactors(device, cap, filters, () => perSampleJacobian(model, loss, x, y, cap.uncovered), this.#made);
   }
 
+  /** A capture pass of the loss on targets drawn from the model's predictive distribution at this batch. */
+  async #sampledCapture(seed: number): Promise<Capture> {
+    const s = this.#c.sampling;
+    if (!s) throw new AdapterArgumentError('factors: sampled targets need a named loss on one output');
+    const out = tf.tidy(() => this.#c.model.forward(this.#x, identityTap, true));
+    let z: Float32Array;
+    try {
+      z = (await out.data()) as Float32Array;
+    } finally {
+      out.dispose();
+    }
+    const ySampled = tf.tensor(sampleTargets(s.lossName, z, this.n, seed), out.shape, 'float32');
+    try {
+      this.#sampledCap?.dispose();
+      this.#sampledCap = null;
+      this.#sampledCap = await captureAsync(this.#c.model, s.loss, this.#x, ySampled);
+      return this.#sampledCap;
+    } finally {
+      ySampled.dispose();
+    }
+  }
+
   /** The capture's Kronecker groups in the order of the trainer's layers; throws unless they are exactly those. */
   #kroneckerGroups(cap: Capture): SiteGroup[] {
     const { taps } = this.#c;
@@ -134,7 +171,8 @@ export class TfStepCapture implements StepCapture<TfTree | HostTree> {
 
   /** The diagonal block's second moments of every variable outside the Kronecker groups (KFAC's diagonal leaves). */
   async secondMoments(): Promise<Record<string, Float32Array>> {
-    const cap = this.#cap;
+    // the moments of the factors' capture: on sampled targets when the factors were
+    const cap = this.#sampledCap ?? this.#cap;
     if (!cap) throw new AdapterArgumentError('secondMoments: ask for the factors first (the moments come from the same capture)');
     const { model, loss, filters, variables, names } = this.#c;
     // variables at no site: one backward pass per sample — of the whole batch when the forward couples samples
@@ -254,6 +292,7 @@ export class TfStepCapture implements StepCapture<TfTree | HostTree> {
   release(keep: ReadonlySet<Tensor>): void {
     for (const m of this.#made) m.dispose();
     this.#cap?.dispose();
+    this.#sampledCap?.dispose();
     if (this.#lossSum !== null && typeof this.#lossSum !== 'number') this.#lossSum.dispose();
     for (const t of [...this.#grads.values(), ...this.#penalties.values(), ...this.#contained]) {
       if (!keep.has(t) && !(t instanceof tf.Variable) && !t.isDisposed) t.dispose();

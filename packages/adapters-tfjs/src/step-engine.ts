@@ -34,9 +34,11 @@ export class StepEngine {
   #device: LinalgDevice | null;
   #ownsDevice: boolean;
   #couplingChecked = false;
+  readonly #sampling: StepCaptureContext['sampling'];
 
-  private constructor(c: StepContext, choice: EngineChoice, device: LinalgDevice | null, ownsDevice: boolean) {
+  private constructor(c: StepContext, choice: EngineChoice, device: LinalgDevice | null, ownsDevice: boolean, sampling: StepCaptureContext['sampling']) {
     this.#c = c;
+    this.#sampling = sampling;
     this.#choice = choice;
     this.#device = device;
     this.#ownsDevice = ownsDevice;
@@ -76,22 +78,23 @@ export class StepEngine {
       leaves: [...names],
       plain: (model.plain ?? []).map(name),
       secondMoments: true,
+      sampledTargets: this.#sampling !== null,
     };
     const opt = createOptimizer(choice.resolved, env);
-    return [opt, { ...this.#c, device, taps, exact: choice.perSample === 'exact', trees, ops: backendOps }];
+    return [opt, { ...this.#c, device, taps, exact: choice.perSample === 'exact', trees, ops: backendOps, sampling: this.#sampling }];
   }
 
   /**
    * Creates the linalg device unless `device` is given (none for a tfjs optimizer) and the optimizer, and starts
    * it at the variables. A throw releases everything created here (and the context's patch filters).
    */
-  static async create(c: StepContext, choice: EngineChoice, device?: LinalgDevice): Promise<StepEngine> {
+  static async create(c: StepContext, choice: EngineChoice, device?: LinalgDevice, sampling: StepCaptureContext['sampling'] = null): Promise<StepEngine> {
     const registered = 'resolved' in choice;
     const owns = registered && !device;
     const dev = registered ? (device ?? (await linalgDeviceForTf())) : null;
     let engine: StepEngine;
     try {
-      engine = new StepEngine(c, choice, dev, owns);
+      engine = new StepEngine(c, choice, dev, owns, sampling);
     } catch (e) {
       if (owns) dev?.destroy(); // e.g. an invalid optimizer option
       c.filters.dispose();

@@ -103,7 +103,9 @@ export class FngdTrainer {
     // fit's `acc`: the training accuracy of each step's forward pass (softmax cross-entropy, one output)
     const probe = m.loss === 'softmax-cross-entropy' ? new AccuracyProbe() : null;
     const c: StepContext = { ...base, loss: weighting.wrap(probe ? probe.wrap(base.loss) : base.loss) };
-    return new FngdTrainer(m, c, base, weighting, await StepEngine.create(c, choice, options.device), probe);
+    // KFAC's sampled Fisher draws targets for a named loss on one output; its factors' loss is weighted, not probed
+    const sampling = typeof m.loss === 'string' ? { lossName: m.loss, loss: weighting.wrap(base.loss) } : null;
+    return new FngdTrainer(m, c, base, weighting, await StepEngine.create(c, choice, options.device, sampling), probe);
   }
 
   /** The FNGD optimizer (null for KFAC and for a tfjs-optimizer baseline). */

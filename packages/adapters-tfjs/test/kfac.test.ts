@@ -12,6 +12,8 @@ import { InvalidArgumentError, kfac, NonFiniteError, type HostTree, type KfacLay
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AdapterArgumentError, InvalidOptionError, AdapterCheckpointError, FngdTrainer, fromLayersModel, softmaxCrossEntropy, type FunctionModel, type TrainerKfacOptions } from '../src/index.js';
 import { capture, PatchFilters, uploadFactors } from '../src/internal.js';
+import { identityTap } from '../src/model.js';
+import { mixSeed, sampleTargets } from 'ifngd/internal';
 import { classData, cnn, flatParams, mlp, relErr, useCpu, variablesOf } from './helpers.js';
 
 beforeAll(useCpu);
@@ -87,6 +89,50 @@ describe('a KFAC trainer step', () => {
       tf.dispose([x, y]);
     });
   }
+
+  it("fisher: 'sampled' takes the factors on targets drawn from softmax(z), seeded by the step: equal to kfac() fed that capture", async () => {
+    const k = 7;
+    const steps = 3;
+    const [x, y] = classData(k * steps, [6], 3, 41);
+    const a = mlp(6, 5, 3, 23);
+    const b = mlp(6, 5, 3, 23);
+    const sampled = { ...OPTIONS, factorEvery: 1, inverseEvery: 1 };
+    const tr = await FngdTrainer.create(a, { loss: 'softmax-cross-entropy', kfac: { ...sampled, fisher: 'sampled' } });
+    // the same steps driven directly, the capture on the sampled targets, the gradient on the batch's
+    const dev = await createDevice({ backend: 'cpu' });
+    const compiled = fromLayersModel(b, 'softmax');
+    const vars = compiled.variables;
+    const names = compiled.names as readonly string[];
+    const nameOf = (v: tf.Variable): string => names[vars.indexOf(v)] as string;
+    const opt = kfac({ ...sampled, device: dev, layers: compiled.taps.map((t) => ({ weight: nameOf(t.kernel), bias: t.bias ? nameOf(t.bias) : null, layout: 'in-out' as const })) });
+    const host = (ts: readonly Tensor[]): HostTree => Object.fromEntries(ts.map((t, i) => [names[i], Float32Array.from(t.dataSync())]));
+    opt.init(host(vars));
+    const filters = new PatchFilters();
+    for (let s = 0; s < steps; s++) {
+      const xb = slice(x, s, k);
+      const yb = slice(y, s, k);
+      await tr.trainBatch(xb, yb, { batchKey: s });
+      const z = compiled.forward(xb, identityTap, true);
+      const ys = tf.tensor(sampleTargets('softmax-cross-entropy', z.dataSync() as Float32Array, k, mixSeed(0x6b666163, s)), [k, 3]);
+      const cap = capture(compiled, softmaxCrossEntropy, xb, ys);
+      const made: Matrix[] = [];
+      const factors = await uploadFactors(dev, cap, filters, () => new Float32Array(0), made);
+      const { value, grads } = tf.variableGrads(() => tf.mean(softmaxCrossEntropy(b.apply(xb) as Tensor, yb)) as tf.Scalar, [...vars]);
+      const next = await opt.step(host(vars.map((v) => grads[v.name] as Tensor)), host(vars), { factors, loss: value.dataSync()[0] as number });
+      vars.forEach((v, i) => v.assign(tf.tensor(next[names[i] as string] as Float32Array, v.shape)));
+      tf.dispose([value, ...Object.values(grads), xb, yb, z, ys]);
+      cap.dispose();
+      made.forEach((m) => m.dispose());
+    }
+    expect(relErr(flatParams(variablesOf(a)), flatParams(variablesOf(b)))).toBeLessThan(1e-5);
+    // a custom loss has no predictive distribution to draw from
+    await expect(FngdTrainer.create(mlp(), { loss: (o, t) => softmaxCrossEntropy(o, t), kfac: { fisher: 'sampled' } })).rejects.toThrow(/needs a named loss/);
+    tr.dispose();
+    filters.dispose();
+    opt.dispose();
+    dev.destroy();
+    tf.dispose([x, y]);
+  });
 
   it('trains: the loss falls on a small problem (KFAC_DEFAULTS but the learning rate)', async () => {
     const model = mlp(6, 8, 3, 5);

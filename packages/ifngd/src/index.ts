@@ -32,6 +32,7 @@ export {
 } from './optimizers/registry.js';
 export type {
   CapturedGradients,
+  FactorOptions,
   FactorSet,
   GradientRequest,
   MatrixLayer,

@@ -5,5 +5,6 @@
  * @module
  */
 export { mixSeed, mulberry32, shuffled } from './rng.js';
+export { sampleTargets, type OutputForm, type SampledLoss } from './sampling.js';
 export { CallQueue } from './call-queue.js';
 export { runPlannedEpochs, type PlannedFitHost, type PlannedFitOptions } from './planned-epochs.js';

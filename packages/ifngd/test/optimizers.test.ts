@@ -26,7 +26,8 @@ import {
   type TrainingOptimizer,
 } from '../src/index.js';
 import { deviceFactors, disposeFactors, forwardBackward, initParams, KFAC_LAYERS, makeData, NAMES, weightedGradient, type Batch, type Mlp } from './support/mlp.js';
-import { MlpCapture, mlpEnv } from './support/mlp-capture.js';
+import { MlpCapture, mlpEnv, sampledTargetsOf } from './support/mlp-capture.js';
+import { sampleTargets } from '../src/internal.js';
 import { relativeError } from './support/reference.js';
 
 const M: Mlp = { din: 9, hidden: 7, dout: 5, loss: 'ce' };
@@ -263,6 +264,58 @@ describe('FNGD and KFAC through the contract', () => {
       expect(flatOf(a)).toEqual(flatOf(b));
     }
     expect(checkpointKind(viaContract.serialize())).toBe('kfac');
+  });
+
+  it("KFAC with fisher: 'sampled' takes its factors on targets drawn from the model, seeded by the step; equal to kfac() fed those factors", async () => {
+    const start = initParams(M, 9);
+    const options = { learningRate: 0.05, damping: 0.1, factorEvery: 1, inverseEvery: 1 };
+    const viaContract = createOptimizer({ kind: 'kfac', ...options, fisher: 'sampled' }, mlpEnv(M, dev));
+    await viaContract.init(start);
+    const direct = kfac({ ...options, device: dev, layers: [...KFAC_LAYERS] });
+    direct.init(start);
+    let [a, b] = [start, start];
+    const seeds: string[] = [];
+    for (let s = 0; s < 3; s++) {
+      const cap = new MlpCapture(M, a, data, dev);
+      a = (await viaContract.step(cap)).params;
+      cap.dispose();
+      const asked = cap.asked.find((x) => x.startsWith('factors:kronecker:sampled:'))!;
+      seeds.push(asked);
+      const seed = Number(asked.split(':').at(-1));
+      const sampledPass = forwardBackward(M, b, { ...data, y: sampledTargetsOf(M, b, data, seed) });
+      const fs = deviceFactors(dev, sampledPass);
+      const pass = forwardBackward(M, b, data);
+      b = await direct.step(weightedGradient(pass, new Float32Array(data.n).fill(1 / data.n)), b, { factors: fs, loss: pass.meanLoss });
+      disposeFactors(fs);
+      expect(flatOf(a)).toEqual(flatOf(b));
+    }
+    expect(new Set(seeds).size).toBe(3); // a fresh draw each factor step
+    expect(() => createOptimizer({ kind: 'kfac', fisher: 'sampled' }, { ...mlpEnv(M, dev), sampledTargets: false })).toThrow(/needs a named loss/);
+    expect(() => createOptimizer({ kind: 'kfac', fisher: 'true' } as never, mlpEnv(M, dev))).toThrow(/'empirical' or 'sampled'/);
+  });
+
+  it('sampled targets follow the predictive distribution: class frequencies ≈ softmax, Bernoulli rates ≈ sigmoid, Gaussian mean z and variance d/2', () => {
+    const n = 20000;
+    const row = [1.2, -0.3, 0.4];
+    const z = Float32Array.from({ length: n * 3 }, (_, i) => row[i % 3]!);
+    const p = row.map(Math.exp);
+    const sum = p.reduce((s, v) => s + v, 0);
+    const onehot = sampleTargets('softmax-cross-entropy', z, n, 7);
+    for (let c = 0; c < 3; c++) {
+      const freq = Array.from({ length: n }, (_, i) => onehot[i * 3 + c]!).reduce((s, v) => s + v, 0) / n;
+      expect(Math.abs(freq - p[c]! / sum)).toBeLessThan(0.015);
+    }
+    const probs = sampleTargets('softmax-cross-entropy', Float32Array.from({ length: n * 3 }, (_, i) => p[i % 3]! / sum), n, 8, 'probabilities');
+    expect(Math.abs(probs.reduce((s, v, i) => s + (i % 3 === 0 ? v : 0), 0) / n - p[0]! / sum)).toBeLessThan(0.015);
+    const bern = sampleTargets('sigmoid-cross-entropy', z, n, 9);
+    expect(Math.abs(bern.reduce((s, v, i) => s + (i % 3 === 0 ? v : 0), 0) / n - 1 / (1 + Math.exp(-1.2)))).toBeLessThan(0.015);
+    const g = sampleTargets('mse', z, n, 10);
+    const first = Array.from({ length: n }, (_, i) => g[i * 3]! - 1.2);
+    const mean = first.reduce((s, v) => s + v, 0) / n;
+    const variance = first.reduce((s, v) => s + (v - mean) ** 2, 0) / n;
+    expect(Math.abs(mean)).toBeLessThan(0.03);
+    expect(Math.abs(variance - 1.5)).toBeLessThan(0.06);
+    expect(sampleTargets('softmax-cross-entropy', z.subarray(0, 30), 10, 3)).toEqual(sampleTargets('softmax-cross-entropy', z.subarray(0, 30), 10, 3));
   });
 
   it("KFAC refuses nonKronecker: 'diagonal' where the trainer computes no second moments, and a model with no layer", () => {

@@ -21,6 +21,18 @@ export type FactorSet =
   /** The Kronecker layers of {@link OptimizerEnv.layers}, in that order (dense and conv2d kinds only). */
   | 'kronecker';
 
+/** How the factors are taken. */
+export interface FactorOptions {
+  /**
+   * `'batch'` (default): the loss on the batch's targets (the empirical Fisher); `'sampled'`: on targets drawn from
+   * the model's predictive distribution at the batch (the true Fisher; `StepCapture.factors` then needs the
+   * trainer's `OptimizerEnv.sampledTargets`). The gradient stays the batch's.
+   */
+  readonly targets?: 'batch' | 'sampled';
+  /** The draw's seed (`'sampled'`). */
+  readonly seed?: number;
+}
+
 /** The weighted gradient a step asks for: `∇ Σᵢ wᵢℓᵢ`, blockwise weights allowed. */
 export interface GradientRequest {
   /**
@@ -67,7 +79,7 @@ export interface StepCapture<T> {
   /** The batch size. */
   readonly n: number;
   /** The batch's per-sample factors on the optimizer's device; the trainer releases them after the step. */
-  factors(set: FactorSet): Promise<LayerFactors[]>;
+  factors(set: FactorSet, options?: FactorOptions): Promise<LayerFactors[]>;
   /**
    * The per-sample second moments `(1/n)Σᵢ(∂ℓᵢ/∂θₖ)²` of the given leaves, by leaf (KFAC's diagonal block); absent
    * where the trainer cannot compute them.
@@ -114,6 +126,8 @@ export interface OptimizerEnv<T> {
   readonly plain: readonly string[];
   /** Whether the trainer's captures implement {@link StepCapture.secondMoments}. */
   readonly secondMoments: boolean;
+  /** Whether the trainer can take factors on sampled targets (`FactorOptions.targets: 'sampled'`): a named loss. */
+  readonly sampledTargets: boolean;
 }
 
 /** What one step did. */

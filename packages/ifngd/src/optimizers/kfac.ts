@@ -7,6 +7,7 @@
  * @module
  */
 import { InvalidArgumentError } from '../errors.js';
+import { mixSeed } from '../rng.js';
 import { kfac, type KfacOptimizer } from '../kfac/optimizer.js';
 import { KFAC_CHECKPOINT_FORMAT } from '../kfac/checkpoint.js';
 import type { KfacOptions } from '../kfac/options.js';
@@ -23,15 +24,23 @@ export type KfacTrainingOptions = Omit<KfacOptions<HostTree>, 'device' | 'ops' |
    * those parameters (the diagonal ignores their correlations).
    */
   readonly nonKronecker?: 'gradient' | 'diagonal';
+  /**
+   * The curvature's targets: `'empirical'` (default) — the batch's own, the empirical Fisher (kfac-pytorch's);
+   * `'sampled'` — drawn from the model's predictive distribution at each factor step, the true Fisher (kfac-jax's
+   * default), at one more forward pass per factor step. The gradient is always the batch's.
+   */
+  readonly fisher?: 'empirical' | 'sampled';
 };
 
 /** A {@link KfacOptimizer} as trainers drive it. */
 export class KfacTraining implements TrainingOptimizer<HostTree> {
   readonly kind = 'kfac';
   readonly inner: KfacOptimizer<HostTree>;
+  readonly #sampled: boolean;
 
-  constructor(inner: KfacOptimizer<HostTree>) {
+  constructor(inner: KfacOptimizer<HostTree>, fisher: 'empirical' | 'sampled' = 'empirical') {
     this.inner = inner;
+    this.#sampled = fisher === 'sampled';
   }
 
   get state(): unknown {
@@ -50,7 +59,9 @@ export class KfacTraining implements TrainingOptimizer<HostTree> {
     const opt = this.inner;
     const n = capture.n;
     const refreshes = opt.stats.inverseRefreshes;
-    const factors = opt.factorsDue ? await capture.factors('kronecker') : undefined;
+    // the true Fisher's targets are drawn afresh at each factor step, seeded by the step count (a checkpoint resumes the draws)
+    const how = this.#sampled ? { targets: 'sampled' as const, seed: mixSeed(0x6b666163, opt.stats.steps) } : undefined;
+    const factors = opt.factorsDue ? await capture.factors('kronecker', how) : undefined;
     const diagonal = opt.diagonal;
     const moments = factors && diagonal.length > 0 && capture.secondMoments ? await capture.secondMoments(diagonal) : undefined;
     const g = await capture.gradients({ weights: new Float32Array(n).fill(1 / n), plainWeight: 1 / n, penalties: 'apart' });
@@ -90,7 +101,11 @@ export const kfacDefinition: OptimizerDefinition<KfacTrainingOptions> = {
     for (const k of ['device', 'ops', 'layers', 'diagonal'] as const) {
       if (k in options) throw new InvalidArgumentError(`kfac.${k} is set by the trainer; remove it`);
     }
-    const { nonKronecker = 'gradient', ...rest } = options;
+    const { nonKronecker = 'gradient', fisher = 'empirical', ...rest } = options;
+    if (fisher !== 'empirical' && fisher !== 'sampled') throw new InvalidArgumentError(`kfac: fisher must be 'empirical' or 'sampled', got ${String(fisher)}`);
+    if (fisher === 'sampled' && !env.sampledTargets) {
+      throw new InvalidArgumentError("kfac: fisher: 'sampled' draws targets from the model's predictive distribution, which needs a named loss ('softmax-cross-entropy', 'sigmoid-cross-entropy' or 'mse') on one output; use 'empirical'");
+    }
     if (nonKronecker !== 'gradient' && nonKronecker !== 'diagonal') {
       throw new InvalidArgumentError(`kfac: nonKronecker must be 'gradient' or 'diagonal', got ${String(nonKronecker)}`);
     }
@@ -105,6 +120,6 @@ export const kfacDefinition: OptimizerDefinition<KfacTrainingOptions> = {
         "kfac: the trainer found no Kronecker layer (a trainable dense, convolution or recurrent kernel; a tfjs FunctionModel declares them in `taps`); precondition the other parameters with nonKronecker: 'diagonal', or train with FNGD",
       );
     }
-    return new KfacTraining(kfac<HostTree>({ ...rest, device: env.device, layers, diagonal, ops: env.ops as never })) as never;
+    return new KfacTraining(kfac<HostTree>({ ...rest, device: env.device, layers, diagonal, ops: env.ops as never }), fisher) as never;
   },
 };

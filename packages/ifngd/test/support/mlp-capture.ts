@@ -4,7 +4,8 @@
  */
 import type { LayerFactors } from '@ifngd/fisher';
 import type { LinalgDevice } from '@ifngd/linalg-gpu';
-import type { CapturedGradients, FactorSet, GradientRequest, HostTree, MatrixLayer, OptimizerEnv, StepCapture, StepReading } from '../../src/index.js';
+import type { CapturedGradients, FactorOptions, FactorSet, GradientRequest, HostTree, MatrixLayer, OptimizerEnv, StepCapture, StepReading } from '../../src/index.js';
+import { sampleTargets } from '../../src/internal.js';
 import { hostTreeOps } from '../../src/index.js';
 import { deviceFactors, disposeFactors, forwardBackward, NAMES, weightedGradient, type Batch, type Mlp } from './mlp.js';
 
@@ -18,7 +19,21 @@ export function mlpLayers(m: Mlp): MatrixLayer[] {
 
 /** The environment a trainer of the MLP gives an optimizer. */
 export function mlpEnv(m: Mlp, device: LinalgDevice): OptimizerEnv<HostTree> {
-  return { device, ops: hostTreeOps, layers: mlpLayers(m), leaves: [...NAMES], plain: [], secondMoments: false };
+  return { device, ops: hostTreeOps, layers: mlpLayers(m), leaves: [...NAMES], plain: [], secondMoments: false, sampledTargets: true };
+}
+
+/** The MLP's logits `z = W₂·A₂ + b₂` at `params` (float32 rows), and targets drawn from softmax(z). */
+export function sampledTargetsOf(m: Mlp, params: HostTree, batch: Batch, seed: number): Float64Array {
+  const pass = forwardBackward(m, params, batch);
+  const h = pass.layers[1]!.A;
+  const [W, b] = [params['W2']!, params['b2']!];
+  const z = new Float32Array(batch.n * m.dout);
+  for (let i = 0; i < batch.n; i++) for (let o = 0; o < m.dout; o++) {
+    let s = b[o]!;
+    for (let j = 0; j < m.hidden; j++) s += W[o * m.hidden + j]! * h[i * m.hidden + j]!;
+    z[i * m.dout + o] = s;
+  }
+  return Float64Array.from(sampleTargets('softmax-cross-entropy', z, batch.n, seed));
 }
 
 /** One batch of the MLP at `params`, as a {@link StepCapture}. */
@@ -40,9 +55,10 @@ export class MlpCapture implements StepCapture<HostTree> {
     this.n = batch.n;
   }
 
-  async factors(set: FactorSet): Promise<LayerFactors[]> {
-    this.asked.push(`factors:${set}`);
-    const f = deviceFactors(this.device, forwardBackward(this.m, this.params, this.batch));
+  async factors(set: FactorSet, options?: FactorOptions): Promise<LayerFactors[]> {
+    this.asked.push(`factors:${set}${options?.targets === 'sampled' ? `:sampled:${options.seed}` : ''}`);
+    const batch = options?.targets === 'sampled' ? { ...this.batch, y: sampledTargetsOf(this.m, this.params, this.batch, options.seed ?? 0) } : this.batch;
+    const f = deviceFactors(this.device, forwardBackward(this.m, this.params, batch));
     this.#made.push(...f);
     return f;
   }
