@@ -336,11 +336,15 @@ describe.skipIf(!gpuOk && !requireGpu)('tfjs webgpu backend: graphs and the new 
   }
 });
 
-describe.skipIf(!gpuOk && !requireGpu)('tfjs webgpu backend: KFAC diagonal block, several inputs and outputs, skipped layers', () => {
+describe.skipIf(!gpuOk && !requireGpu)('tfjs webgpu backend: KFAC diagonal block, several inputs and outputs, skipped layers, registered optimizers', () => {
   const cases: [string, () => LayersModel, () => [TrainerData, TrainerData], FngdTrainerOptions][] = [
     ['KFAC diagonal block (Embedding, LayerNorm)', () => sequenceNet(11, 7, 2), () => tokenData(7, 7, 11, 3), { loss: 'softmax-cross-entropy', kfac: { nonKronecker: 'diagonal', learningRate: 0.05 } }],
     ['KFAC diagonal block (depthwise, PReLU)', () => mobileBlock(3), () => classData(6, [7, 7, 2], 3, 12), { loss: 'softmax-cross-entropy', kfac: { nonKronecker: 'diagonal', learningRate: 0.05 } }],
     ['two inputs, two outputs, a skipped layer (FNGD)', () => twoTower(13, 6, 2), () => twoTowerData(8), { loss: ['softmax-cross-entropy', 'mse'], lossWeights: [1, 0.3], skipLayers: ['feat'], fngd: { learningRate: 0.5, damping: 0.1 } }],
+    // registered optimizers: host moments read from the GPU once per step; Muon's Newton–Schulz on the shared device
+    ['AdamW (host moments)', () => mlp(6, 5, 3, 2), () => classData(12, [6], 3, 5), { loss: 'softmax-cross-entropy', optimizer: { kind: 'adamw', learningRate: 0.01 } }],
+    ['Muon (Newton–Schulz on the linear-algebra device)', () => cnn(4), () => classData(8, [6, 6, 2], 3, 6), { loss: 'softmax-cross-entropy', optimizer: { kind: 'muon', learningRate: 0.05, outputLayer: 'muon' } }],
+    ["KFAC's sampled Fisher (the same draw on both backends)", () => mlp(6, 5, 3, 2), () => classData(12, [6], 3, 7), { loss: 'softmax-cross-entropy', kfac: { learningRate: 0.05, fisher: 'sampled' } }],
   ];
   for (const [name, make, data, options] of cases) {
     it(`${name}: two steps equal the tfjs-cpu result`, async () => {
