@@ -13,6 +13,7 @@ const COLORS: Record<OptName, string> = {
   'fngd-auto': '#8c564b',
   'fngd-always': '#9467bd',
   kfac: '#17becf',
+  'kfac-sampled': '#bcbd22',
   adam: '#1f77b4',
   sgd: '#2ca02c',
   adamw: '#7f7f7f',

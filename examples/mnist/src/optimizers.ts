@@ -24,14 +24,16 @@ export function trainerOptions(task: Task, name: OptName, c: TrialConfig): FngdT
   // ifngd's registered optimizers, through the same capture as FNGD and KFAC, with their references' defaults
   if (name === 'adamw') return { loss, optimizer: { kind: 'adamw', learningRate: c.learningRate } };
   if (name === 'muon') return { loss, optimizer: { kind: 'muon', learningRate: c.learningRate, adam: { learningRate: c.learningRate * MUON_ADAM_RATIO } } };
-  if (name === 'kfac') {
+  if (name === 'kfac' || name === 'kfac-sampled') {
     if (c.damping === undefined) throw new Error('kfac: a trial needs damping');
     // the rest at KFAC_DEFAULTS (factors every step, inverses every 10, decay 0.95) except KL clipping, off: its
     // κ = 0.001 presumes a mean loss of order one nat, while the autoencoder's loss sums 784 pixels' cross-entropy,
     // so the clip binds at every learning rate of the grid and would make KFAC's learning-rate search void (its
     // first tuning trials, clip on: validation loss 411 and 455 where Adam reaches 188). Off, KFAC is tuned on the
     // same terms as FNGD — a learning rate and λ, momentum 0.9, no step clipping — on both tasks.
-    return { loss, kfac: { learningRate: c.learningRate, damping: c.damping, momentum: MOMENTUM, klClip: false } };
+    // kfac-sampled: the true Fisher (targets drawn from the model at each factor step), kfac-jax's default
+    const fisher = name === 'kfac-sampled' ? { fisher: 'sampled' as const } : {};
+    return { loss, kfac: { learningRate: c.learningRate, damping: c.damping, momentum: MOMENTUM, klClip: false, ...fisher } };
   }
   if (c.damping === undefined || c.mode === undefined) throw new Error(`${name}: a trial needs damping and mode`);
   return {

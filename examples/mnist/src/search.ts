@@ -14,8 +14,8 @@ import { permutation } from '@ifngd/adapters-tfjs';
 import { mulberry32 } from '@ifngd/adapters-tfjs/internal';
 
 /** The optimizers of the benchmark. */
-export type OptName = 'fngd' | 'fngd-drift' | 'fngd-auto' | 'fngd-always' | 'kfac' | 'adam' | 'sgd' | 'adamw' | 'muon';
-export const OPTIMIZERS: readonly OptName[] = ['fngd', 'fngd-drift', 'fngd-auto', 'fngd-always', 'kfac', 'adam', 'sgd', 'adamw', 'muon'];
+export type OptName = 'fngd' | 'fngd-drift' | 'fngd-auto' | 'fngd-always' | 'kfac' | 'kfac-sampled' | 'adam' | 'sgd' | 'adamw' | 'muon';
+export const OPTIMIZERS: readonly OptName[] = ['fngd', 'fngd-drift', 'fngd-auto', 'fngd-always', 'kfac', 'kfac-sampled', 'adam', 'sgd', 'adamw', 'muon'];
 export const FNGD_VARIANTS = ['fngd', 'fngd-drift', 'fngd-auto', 'fngd-always'] as const satisfies readonly OptName[];
 
 /** One trial's hyper-parameters. `damping` for FNGD variants and KFAC, `mode` for FNGD variants only. */
@@ -45,6 +45,8 @@ export const SPACES = {
    * autoencoder's loss sums 784 pixels — FNGD's tuned λ there is 10–100, which a grid ending at 1 would deny KFAC.
    */
   kfac: { learningRate: logGrid(-3.5, 0, 0.5), damping: logGrid(-4, 2, 1) },
+  /** KFAC with the sampled (true) Fisher: KFAC's space, and KFAC's sample (a paired comparison of the two Fishers). */
+  'kfac-sampled': { learningRate: logGrid(-3.5, 0, 0.5), damping: logGrid(-4, 2, 1) },
   /** AdamW: Adam's grid; weight decay at PyTorch's default 0.01 (a set-up choice, not tuned). */
   adamw: { learningRate: logGrid(-4.5, -1, 0.5) },
   /**
@@ -64,7 +66,7 @@ export function spaceOf(opt: OptName): {
   damping?: readonly number[];
   mode?: readonly ('global' | 'layerwise')[];
 } {
-  return opt === 'sgd' || opt === 'adam' || opt === 'kfac' || opt === 'adamw' || opt === 'muon' ? SPACES[opt] : SPACES.fngd;
+  return opt === 'sgd' || opt === 'adam' || opt === 'kfac' || opt === 'kfac-sampled' || opt === 'adamw' || opt === 'muon' ? SPACES[opt] : SPACES.fngd;
 }
 
 /** Seed of the trial sample (fixed: the sample is part of the protocol). */
@@ -91,7 +93,8 @@ function balanced<T>(values: readonly T[], k: number, rand: () => number): T[] {
 export function sampleTrials(opt: OptName, k: number, seed = SEARCH_SEED): TrialConfig[] {
   if (!Number.isSafeInteger(k) || k < 1) throw new Error(`trials must be a positive integer, got ${k}`);
   const space = spaceOf(opt);
-  const kind = opt === 'sgd' || opt === 'adam' || opt === 'kfac' || opt === 'adamw' || opt === 'muon' ? opt : 'fngd';
+  // the FNGD variants share one sample, the two KFAC Fishers another: paired comparisons
+  const kind = opt === 'kfac-sampled' ? 'kfac' : opt === 'sgd' || opt === 'adam' || opt === 'kfac' || opt === 'adamw' || opt === 'muon' ? opt : 'fngd';
   const salt = { sgd: 0x51, adam: 0xad, kfac: 0x6b, fngd: 0xf9, adamw: 0xa3, muon: 0x3c }[kind];
   const rand = mulberry32(seed ^ salt);
   const lrs = stratified(space.learningRate.length, k, rand).map((i) => space.learningRate[i] as number);

@@ -94,6 +94,9 @@ describe('sampleTrials', () => {
   });
 });
 
+/** Optimizers that joined the protocol after the first tuned files. */
+const LATER: readonly string[] = ['kfac-sampled', 'adamw', 'muon'];
+
 describe('tuned files across protocol versions', () => {
   // a committed file tuned before KFAC joined (the b128 and b1024 files now hold KFAC's trials)
   const committed = (): TunedFile => readTuned(tunedPath('classifier', 512));
@@ -123,8 +126,8 @@ describe('tuned files across protocol versions', () => {
       trials: [...f.trials, { ...f.trials[0]!, optimizer: 'fngd-auto', score: null, diverged: 'boom' }],
     };
     expect(tunedOptimizers(diverged, OPTIMIZERS)).toEqual({
-      run: ['fngd', 'fngd-drift', 'fngd-always', 'adam', 'sgd', ...OPTIMIZERS.filter((o) => (o === 'adamw' || o === 'muon') && c.best[o])],
-      absent: ['kfac', ...OPTIMIZERS.filter((o) => (o === 'adamw' || o === 'muon') && !c.best[o])],
+      run: OPTIMIZERS.filter((o) => ['fngd', 'fngd-drift', 'fngd-always', 'adam', 'sgd'].includes(o) || (LATER.includes(o) && c.best[o])),
+      absent: OPTIMIZERS.filter((o) => o === 'kfac' || (LATER.includes(o) && !c.best[o])),
       diverged: ['fngd-auto'],
     });
     expect(tunedOptimizers(f, ['kfac', 'sgd'])).toEqual({ run: ['sgd'], absent: ['kfac'], diverged: [] });
@@ -135,8 +138,8 @@ describe('tuned files across protocol versions', () => {
       const f = readTuned(tunedPath('classifier', b));
       expect(protocolMismatch(f, current(f))).toEqual([]);
       expect(f.trials.filter((t) => t.optimizer === 'kfac')).toHaveLength(f.trialsPerOptimizer);
-      // AdamW and Muon joined the protocol later: a file tuned before holds none of their trials
-      const later = OPTIMIZERS.filter((o) => (o === 'adamw' || o === 'muon') && !f.trials.some((t) => t.optimizer === o));
+      // KFAC's sampled Fisher, AdamW and Muon joined the protocol later: a file tuned before holds none of their trials
+      const later = OPTIMIZERS.filter((o) => LATER.includes(o) && !f.trials.some((t) => t.optimizer === o));
       expect(tunedOptimizers(f, OPTIMIZERS)).toEqual({ run: OPTIMIZERS.filter((o) => !later.includes(o)), absent: later, diverged: [] });
     }
   });
