@@ -54,7 +54,8 @@ about a minute.
   --epochs N                      epochs (default: the tuned horizon; --quick: 3)
   --quick                         2,000 / 500 digits, 3 epochs, one seed: a smoke run
   --backend auto|cpu|wasm|webgpu  tfjs backend (default auto: wasm where it trains the model)
-  --optimizers a,b,…              a subset of ${OPTIMIZERS.join(', ')}
+  --optimizers a,b,…              a subset of (default all):
+                                  ${OPTIMIZERS.join(', ')}
   --tuned FILE                    tuned settings (default: the committed file for task and batch)
   --out DIR                       where charts and the JSON go (default mnist-out, under examples/mnist)
   --json FILE                     the JSON report's path (default DIR/<run>.json)
