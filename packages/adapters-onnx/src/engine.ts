@@ -8,9 +8,9 @@
 import { createDevice, type LinalgDevice } from '@ifngd/linalg-gpu';
 import { createOptimizer, hostTreeOps, type FngdOptimizer, type HostTree, type KfacOptimizer, type OptimizerEnv, type StepOutcome, type TrainingOptimizer } from 'ifngd';
 import { InvalidOptionError } from './errors.js';
-import { isKronecker, type ModelAnalysis } from './analyze.js';
+import type { ModelAnalysis } from './analyze.js';
 import { OnnxCapture, type CaptureContext } from './capture.js';
-import { layoutOf } from './kfac.js';
+import { kfacLayersOf } from './kfac.js';
 import type { TrainerOptions } from './options.js';
 
 /** A step's context without the device (the engine supplies it). */
@@ -19,10 +19,10 @@ export type EngineStepContext = Omit<CaptureContext, 'device' | 'batchKey' | 'ep
 /** What the trainer gives an optimizer: its device, host trees, and the model's Kronecker layers. */
 export function optimizerEnv(an: ModelAnalysis, device: LinalgDevice): OptimizerEnv<HostTree> {
   const dims = new Map(an.params.map((p) => [p.name, p.dims]));
-  const layers = an.layers.filter(isKronecker).map((l) => {
-    const layout = layoutOf(l);
+  // KFAC's layer specs, with each weight's out dimension
+  const layers = kfacLayersOf(an).map((l) => {
     const d = dims.get(l.weight) ?? [];
-    return { weight: l.weight, bias: l.bias, layout, outputs: (layout === 'out-in' ? d[0] : d[d.length - 1]) ?? 1 };
+    return { weight: l.weight, bias: l.bias ?? null, layout: l.layout, outputs: (l.layout === 'out-in' ? d[0] : d[d.length - 1]) ?? 1 };
   });
   return { device, ops: hostTreeOps, layers, leaves: an.params.map((p) => p.name), plain: [], secondMoments: false, sampledTargets: true };
 }

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { createDevice, type Matrix } from '@ifngd/linalg-gpu';
+import { createDevice, type LinalgDevice, type Matrix } from '@ifngd/linalg-gpu';
 import { InvalidArgumentError, kfac, NonFiniteError, type HostTree, type KfacLayer } from 'ifngd';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AdapterArgumentError, InvalidOptionError, AdapterCheckpointError, FngdTrainer, fromLayersModel, softmaxCrossEntropy, type FunctionModel, type TrainerKfacOptions } from '../src/index.js';
@@ -23,17 +23,23 @@ const OPTIONS: TrainerKfacOptions = { learningRate: 0.2, damping: 0.01, factorEv
 /** Batch `b` of `k` samples. */
 const slice = (t: Tensor, b: number, k: number): Tensor => tf.slice(t, [b * k], [k]);
 
-/** `steps` KFAC steps driven directly: the package's capture for the factors, `tf.variableGrads` for the gradient. */
-async function direct(model: LayersModel, x: Tensor, y: Tensor, k: number, steps: number): Promise<{ steps: number; factorUpdates: number; inverseRefreshes: number }> {
-  const dev = await createDevice({ backend: 'cpu' });
+/** `kfac()` over a LayersModel's taps, as the trainer builds it, and its variables read as a host tree. */
+function kfacTwin(model: LayersModel, options: TrainerKfacOptions, dev: LinalgDevice) {
   const compiled = fromLayersModel(model, 'softmax');
   const vars = compiled.variables;
   const names = compiled.names as readonly string[];
   const nameOf = (v: tf.Variable): string => names[vars.indexOf(v)] as string;
   const layers: KfacLayer[] = compiled.taps.map((t) => ({ weight: nameOf(t.kernel), bias: t.bias ? nameOf(t.bias) : null, layout: 'in-out' }));
-  const opt = kfac({ ...OPTIONS, device: dev, layers });
+  const opt = kfac({ ...options, device: dev, layers });
   const host = (ts: readonly Tensor[]): HostTree => Object.fromEntries(ts.map((t, i) => [names[i], Float32Array.from(t.dataSync())]));
   opt.init(host(vars));
+  return { compiled, vars, names, opt, host };
+}
+
+/** `steps` KFAC steps driven directly: the package's capture for the factors, `tf.variableGrads` for the gradient. */
+async function direct(model: LayersModel, x: Tensor, y: Tensor, k: number, steps: number): Promise<{ steps: number; factorUpdates: number; inverseRefreshes: number }> {
+  const dev = await createDevice({ backend: 'cpu' });
+  const { compiled, vars, names, opt, host } = kfacTwin(model, OPTIONS, dev);
   const filters = new PatchFilters();
   for (let s = 0; s < steps; s++) {
     const xb = slice(x, s, k);
@@ -100,13 +106,7 @@ describe('a KFAC trainer step', () => {
     const tr = await FngdTrainer.create(a, { loss: 'softmax-cross-entropy', kfac: { ...sampled, fisher: 'sampled' } });
     // the same steps driven directly, the capture on the sampled targets, the gradient on the batch's
     const dev = await createDevice({ backend: 'cpu' });
-    const compiled = fromLayersModel(b, 'softmax');
-    const vars = compiled.variables;
-    const names = compiled.names as readonly string[];
-    const nameOf = (v: tf.Variable): string => names[vars.indexOf(v)] as string;
-    const opt = kfac({ ...sampled, device: dev, layers: compiled.taps.map((t) => ({ weight: nameOf(t.kernel), bias: t.bias ? nameOf(t.bias) : null, layout: 'in-out' as const })) });
-    const host = (ts: readonly Tensor[]): HostTree => Object.fromEntries(ts.map((t, i) => [names[i], Float32Array.from(t.dataSync())]));
-    opt.init(host(vars));
+    const { compiled, vars, names, opt, host } = kfacTwin(b, sampled, dev);
     const filters = new PatchFilters();
     for (let s = 0; s < steps; s++) {
       const xb = slice(x, s, k);

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { createDevice } from '@ifngd/linalg-gpu';
-import { InvalidArgumentError, type OptimizerSpec } from 'ifngd';
+import { InvalidArgumentError, registerOptimizer, type OptimizerSpec, type StepCapture } from 'ifngd';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AdapterCheckpointError, FngdTrainer, InvalidOptionError, softmaxCrossEntropy } from '../src/index.js';
 import { classData, flatParams, mlp, relErr, useCpu, variablesOf } from './helpers.js';
@@ -142,6 +142,39 @@ describe('registered optimizers in the tfjs trainer', () => {
     const model = mlp(6, 5, 3, 2);
     const tr = await FngdTrainer.create(model, { loss: LOSS, skipLayers: model.layers.map((l) => l.name), optimizer: 'adamw' });
     tr.dispose();
+  });
+
+  it("a kind on the backend's tensors that asks for the regularizers' gradients apart is refused at its step; nothing changes", async () => {
+    registerOptimizer({
+      kind: 'apart-probe',
+      checkpointFormat: 'test-apart-probe',
+      trees: 'any',
+      create: () =>
+        ({
+          kind: 'apart-probe',
+          inner: null,
+          state: null,
+          stats: {},
+          init: async () => {},
+          step: async (cap: StepCapture<unknown>) => {
+            await cap.gradients({ weights: new Float32Array(cap.n).fill(1 / cap.n), plainWeight: 1 / cap.n, penalties: 'apart' });
+            throw new Error('unreachable');
+          },
+          serialize: () => new Uint8Array(0),
+          restore: () => {},
+          dispose: () => {},
+        }) as never,
+    });
+    const model = mlp(6, 5, 3, 3);
+    const [x, y] = classData(6, [6], 3, 3);
+    const tr = await FngdTrainer.create(model, { loss: LOSS, optimizer: { kind: 'apart-probe' } as unknown as OptimizerSpec });
+    const before = flatParams(variablesOf(model));
+    const tensors = tf.memory().numTensors;
+    await expect(tr.trainBatch(x, y, { batchKey: 0 })).rejects.toThrow(/penalties: 'apart' needs host trees/);
+    expect(flatParams(variablesOf(model))).toEqual(before);
+    expect(tf.memory().numTensors).toBe(tensors);
+    tr.dispose();
+    tf.dispose([x, y]);
   });
 
   it('option errors name their key and change nothing', async () => {
