@@ -6,6 +6,8 @@
 import { BATCH, type Shape } from './ir.js';
 import { OP_RULES } from './ops/index.js';
 import { input } from './ops/types.js';
+import { isTrainingBatchNorm } from './ops/normalization.js';
+import { isMaskedDropout } from './ops/dropout.js';
 import {
   Attrs,
   DataType,
@@ -18,7 +20,7 @@ import {
   type TensorProto,
 } from './proto.js';
 import { InvalidOptionError, UnsupportedModelError, UnsupportedOpError, type UnsupportedNode } from './errors.js';
-import { lowerLayerNorm } from './lower.js';
+import { lowerDropout, lowerLayerNorm } from './lower.js';
 
 /** A trainable parameter (a float initializer in a layer role). */
 export interface ParameterInfo {
@@ -41,9 +43,10 @@ export interface LayerInfo {
    * weights are shared by every position: fisher's `conv2d` factors); `embedding`: a Gather of a float initializer
    * by integer ids (its per-sample Gram from the ids' equality; no Kronecker block for KFAC); `grouped-conv`: a
    * Conv with group > 1 — depthwise, say — whose per-sample gradients the factor pass writes out (fisher's
-   * `jacobian` kind; no Kronecker block for KFAC).
+   * `jacobian` kind; no Kronecker block for KFAC); `batch-norm`: a BatchNormalization's γ (`weight`) and β
+   * (`bias`), per-sample gradients written out likewise (`ops/normalization.ts` says which per-sample gradient).
    */
-  readonly kind: 'dense' | 'conv2d' | 'scale-shift' | 'embedding' | 'grouped-conv';
+  readonly kind: 'dense' | 'conv2d' | 'scale-shift' | 'embedding' | 'grouped-conv' | 'batch-norm';
   /** The Gemm / MatMul / Conv node (`scale-shift`: the Mul or Add). */
   readonly node: NodeProto;
   readonly weight: string;
@@ -72,6 +75,27 @@ export interface ModelAnalysis {
   readonly params: readonly ParameterInfo[];
   /** Integer tensors' values known at analysis (shape arithmetic; the batch size NaN). */
   readonly constInts: ReadonlyMap<string, readonly number[]>;
+  /**
+   * The running statistics of the training-mode BatchNormalization nodes, in node order: the initializers that hold
+   * them (state the trainer updates after every step, not parameters), the node's `momentum`, and how many values
+   * each channel's statistics average per sample (the spatial size).
+   */
+  readonly runningStats: readonly RunningStats[];
+  /**
+   * The training-mode Dropout nodes, in mask order: the graph input of the mask the trainer draws for every step
+   * (`lower.ts`), the node's drop ratio, and the mask's shape (the node input's).
+   */
+  readonly dropouts: readonly { readonly mask: string; readonly ratio: number; readonly shape: Shape }[];
+}
+
+/** One training-mode BatchNormalization's running statistics (see {@link ModelAnalysis.runningStats}). */
+export interface RunningStats {
+  readonly node: string;
+  readonly mean: string;
+  readonly variance: string;
+  readonly momentum: number;
+  readonly channels: number;
+  readonly spatial: number;
 }
 
 /** Whether a layer has Kronecker factors (dense, conv2d), as KFAC needs. */
@@ -85,7 +109,7 @@ export function isKronecker(layer: LayerInfo): boolean {
  */
 export function analyzeModel(given: ModelProto, outputName?: string, dims: Readonly<Record<string, number>> = {}): ModelAnalysis {
   // ops trained as their primitives (LayerNormalization: its γ and β become scale-shift layers)
-  const model = given.graph ? lowerLayerNorm(given, defaultOpset(given)) : given;
+  const model = given.graph ? lowerDropout(lowerLayerNorm(given, defaultOpset(given))) : given;
   const graph = model.graph!;
   const opset = defaultOpset(model);
   if (opset < 13) throw new UnsupportedModelError(`default-domain opset ${opset} < 13 is not supported; convert the model to opset ≥ 13`);
@@ -178,6 +202,7 @@ export function analyzeModel(given: ModelProto, outputName?: string, dims: Reado
   }
 
   const { layers, params } = findLayers(graph.node, initializers, shapes, problems, intData);
+  const runningStats = findRunningStats(graph.node, graph.output.map((o) => o.name), initializers, shapes, problems);
   // an integer input read by an embedding (directly or through ops that carry ids unchanged) holds ids below the
   // table's rows
   const producer = new Map(graph.node.flatMap((n) => n.output.map((o) => [o, n] as const)));
@@ -195,7 +220,50 @@ export function analyzeModel(given: ModelProto, outputName?: string, dims: Reado
   if (params.length === 0) throw new UnsupportedModelError('no trainable layer (Gemm, MatMul or Conv with a float initializer weight) found');
   const outShape = shapes.get(outName);
   if (!outShape || outShape[0] !== BATCH) throw new UnsupportedModelError(`output '${outName}' must have the batch as its first dimension`);
-  return { model, opset, inputs, output: { name: outName, shape: outShape }, nodes: graph.node, shapes, initializers, layers, params, constInts };
+  const dropouts = graph.node.filter(isMaskedDropout).map((n) => ({ mask: input(n, 1), ratio: new Attrs(n).float('ratio', 0.5), shape: shapes.get(input(n, 0))! }));
+  return { model, opset, inputs, output: { name: outName, shape: outShape }, nodes: graph.node, shapes, initializers, layers, params, constInts, runningStats, dropouts };
+}
+
+/**
+ * The running statistics of the training-mode BatchNormalization nodes. Refused (into `problems`): a node whose
+ * running-statistics outputs are read (the trainer updates them itself, after each committed step), or whose running
+ * mean and variance are not float initializers of its own.
+ */
+function findRunningStats(
+  nodes: readonly NodeProto[],
+  graphOutputs: readonly string[],
+  inits: ReadonlyMap<string, TensorProto>,
+  shapes: ReadonlyMap<string, Shape>,
+  problems: UnsupportedNode[],
+): RunningStats[] {
+  const readers = new Map<string, number>();
+  for (const n of nodes) for (const i of n.input) if (i) readers.set(i, (readers.get(i) ?? 0) + 1);
+  for (const o of graphOutputs) readers.set(o, (readers.get(o) ?? 0) + 1);
+  const out: RunningStats[] = [];
+  for (const node of nodes) {
+    if (!isTrainingBatchNorm(node)) continue;
+    const name = node.name || node.output[0] || '?';
+    const read = node.output.slice(1).find((o) => o && readers.has(o));
+    if (read) {
+      problems.push({ opType: node.opType, name, reason: `its running-statistics output '${read}' is read (the trainer keeps the running statistics itself)` });
+      continue;
+    }
+    const [mean, variance] = [input(node, 3), input(node, 4)];
+    if (![mean, variance].every((t) => isFloatInit(inits, t) && readers.get(t) === 1)) {
+      problems.push({ opType: node.opType, name, reason: 'its running mean and variance must be float initializers no other node reads' });
+      continue;
+    }
+    const x = shapes.get(input(node, 0)) ?? [];
+    out.push({
+      node: name,
+      mean,
+      variance,
+      momentum: new Attrs(node).float('momentum', 0.9),
+      channels: x[1] ?? 0,
+      spatial: x.slice(2).reduce((a, d) => a * d, 1),
+    });
+  }
+  return out;
 }
 
 function isFloatInit(inits: ReadonlyMap<string, TensorProto>, name: string): boolean {
@@ -237,6 +305,20 @@ function findLayers(
       const l = layers.length;
       claim(table, l, 'weight');
       layers.push({ kind: 'embedding', node, weight: table, bias: null, scaleA: 1, scaleD: 1 });
+      continue;
+    }
+    if (node.opType === 'BatchNormalization') {
+      const [scale, shift] = [input(node, 1), input(node, 2)];
+      if (!isFloatInit(inits, scale) || !isFloatInit(inits, shift)) continue; // computed γ/β: a function, not a layer
+      const shared = [scale, shift].find((t) => taken.has(t) || (consumers.get(t) ?? []).length !== 1);
+      if (shared) {
+        problems.push({ opType: node.opType, name, reason: `its scale or bias '${shared}' is read by other nodes too (shared parameters are not supported)` });
+        continue;
+      }
+      const l = layers.length;
+      claim(scale, l, 'weight');
+      claim(shift, l, 'bias');
+      layers.push({ kind: 'batch-norm', node, weight: scale, bias: shift, scaleA: 1, scaleD: 1 });
       continue;
     }
     const w = input(node, 1);

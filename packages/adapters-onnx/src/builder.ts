@@ -18,14 +18,18 @@ import type { LayerInfo, ModelAnalysis } from './analyze.js';
 import { UnsupportedModelError } from './errors.js';
 import { BATCH, GraphBuilder, type Shape } from './ir.js';
 import { appendLoss, targetShape, type LossKind } from './loss.js';
-import { OP_RULES, convFactors, groupedConvJacobian } from './ops/index.js';
-import { DataType, encodeModel, makeGraph, makeModel, valueInfo, type NodeProto, type TensorProto, type ValueInfoProto } from './proto.js';
+import { OP_RULES, batchNormJacobian, convFactors, groupedConvJacobian, inferenceNode } from './ops/index.js';
+import { DataType, encodeModel, makeGraph, makeModel, tensorDims, valueInfo, type NodeProto, type TensorProto, type ValueInfoProto } from './proto.js';
 
 /** Ops whose outputs carry no gradient to their inputs (a shape, a comparison). */
 const NO_GRADIENT = new Set(['Shape', 'Equal']);
 
-/** Which training graph. */
-export type GraphKind = 'factors' | 'gradients' | 'forward';
+/**
+ * Which graph: the three of the module doc; `'evaluate'`: the forward pass as inference runs it (running
+ * statistics) with the per-sample losses; `'train-forward'`: the model output as training computes it (batch
+ * statistics), for targets sampled from the model.
+ */
+export type GraphKind = 'factors' | 'gradients' | 'forward' | 'evaluate' | 'train-forward';
 
 /** Reserved tensor names of the training graphs. */
 export const NAMES = {
@@ -35,6 +39,9 @@ export const NAMES = {
   grad: (p: string) => `ifngd/grad/${p}`,
   factorInputs: (l: number) => `ifngd/factor/${l}/inputs`,
   factorOutputGrads: (l: number) => `ifngd/factor/${l}/outputGrads`,
+  /** The batch mean and (biased) variance `[C]` of the k-th training-mode BatchNormalization (`an.runningStats`). */
+  batchMean: (k: number) => `ifngd/batchnorm/${k}/mean`,
+  batchVariance: (k: number) => `ifngd/batchnorm/${k}/variance`,
 } as const;
 
 /** A built graph and its I/O names. */
@@ -57,13 +64,21 @@ function usedNames(an: ModelAnalysis): string[] {
   return names.filter((x) => x);
 }
 
-function io(an: ModelAnalysis): { inputs: ValueInfoProto[]; initializers: TensorProto[] } {
-  const paramSet = new Set(an.params.map((p) => p.name));
+/** The names of the running statistics (state fed to the inference graphs, not constants). */
+export function runningStatNames(an: ModelAnalysis): string[] {
+  return an.runningStats.flatMap((s) => [s.mean, s.variance]);
+}
+
+function io(an: ModelAnalysis, inference: boolean): { inputs: ValueInfoProto[]; initializers: TensorProto[] } {
+  const fed = new Set([...an.params.map((p) => p.name), ...runningStatNames(an)]);
   const inputs = [
     ...an.inputs.map((i) => valueInfo(i.name, i.type === 'int64' ? DataType.INT64 : i.type === 'int32' ? DataType.INT32 : DataType.FLOAT, dimsOf(i.shape))),
     ...an.params.map((p) => valueInfo(p.name, DataType.FLOAT, p.dims)),
+    ...(inference ? runningStatNames(an).map((n) => valueInfo(n, DataType.FLOAT, tensorDims(an.initializers.get(n)!))) : []),
+    // training graphs: the Dropout masks the trainer draws for each step
+    ...(inference ? [] : an.dropouts.map((d) => valueInfo(d.mask, DataType.FLOAT, dimsOf(d.shape)))),
   ];
-  const initializers = [...an.initializers.values()].filter((t) => !paramSet.has(t.name));
+  const initializers = [...an.initializers.values()].filter((t) => !fed.has(t.name));
   return { inputs, initializers };
 }
 
@@ -104,11 +119,12 @@ function embeddingGram(b: GraphBuilder, layer: LayerInfo, delta: string): string
 
 /** Builds one of the three graphs (see the module doc). */
 export function buildGraph(an: ModelAnalysis, loss: LossKind, kind: GraphKind): BuiltGraph {
-  const base = io(an);
+  const inference = kind === 'forward' || kind === 'evaluate';
+  const base = io(an, inference);
   const irVersion = Math.max(Number(an.model.irVersion), 8);
   if (kind === 'forward') {
     const outputs = an.model.graph!.output.map((o) => valueInfo(o.name, DataType.FLOAT));
-    const graph = makeGraph({ name: 'forward', nodes: [...an.nodes], inputs: base.inputs, outputs, initializers: base.initializers });
+    const graph = makeGraph({ name: 'forward', nodes: an.nodes.map(inferenceNode), inputs: base.inputs, outputs, initializers: base.initializers });
     const model = makeModel(graph, an.opset, irVersion);
     return { bytes: encodeModel(model), inputs: base.inputs.map((v) => v.name), outputs: outputs.map((o) => o.name) };
   }
@@ -129,10 +145,12 @@ export function buildGraph(an: ModelAnalysis, loss: LossKind, kind: GraphKind): 
   const producer = new Map<string, NodeProto>();
   for (const node of an.nodes) {
     const rule = OP_RULES[node.opType]!;
-    if (rule.forward) saved.set(node, rule.forward(b, node));
+    if (inference) b.push(inferenceNode(node));
+    else if (rule.forward) saved.set(node, rule.forward(b, node));
     else b.push(node);
     for (const o of node.output) producer.set(o, node);
   }
+  if (kind === 'train-forward') return finish(b, an, kind, base, [an.output.name], irVersion);
 
   // which tensors depend on a parameter (differentiably: a tensor's shape does not)
   const live = new Set(an.params.map((p) => p.name));
@@ -142,6 +160,9 @@ export function buildGraph(an: ModelAnalysis, loss: LossKind, kind: GraphKind): 
   const lossNodes = appendLoss(b, loss, an.output.name, producer.get(an.output.name), target);
   const lossesOut = reserve(NAMES.losses);
   b.op('Identity', [lossNodes.losses], {}, lossesOut);
+  const tShape = targetShape(loss, an.output.shape);
+  const withTarget = { ...base, inputs: [...base.inputs, valueInfo(target, DataType.FLOAT, dimsOf(tShape))] };
+  if (kind === 'evaluate') return finish(b, an, kind, withTarget, [lossesOut], irVersion);
 
   const alphaIn = kind === 'gradients' ? reserve(NAMES.alpha) : '';
   const paramLayer = new Map(an.params.map((p) => [p.name, p.layer]));
@@ -199,9 +220,14 @@ export function buildGraph(an: ModelAnalysis, loss: LossKind, kind: GraphKind): 
       const delta = layerDelta.get(layer.node);
       if (!delta) throw new UnsupportedModelError(`layer ${l} ('${layer.node.name}') does not influence the loss`);
       const inName = reserve(NAMES.factorInputs(l));
-      if (layer.kind === 'scale-shift' || layer.kind === 'grouped-conv') {
+      if (layer.kind === 'scale-shift' || layer.kind === 'grouped-conv' || layer.kind === 'batch-norm') {
         // the per-sample gradients are the factor (no output-gradient factor)
-        const j = layer.kind === 'scale-shift' ? perSampleScaleShift(b, layer, delta) : groupedConvJacobian(b, layer.node, delta, layer.bias !== null);
+        const j =
+          layer.kind === 'scale-shift'
+            ? perSampleScaleShift(b, layer, delta)
+            : layer.kind === 'batch-norm'
+              ? batchNormJacobian(b, saved.get(layer.node)![0]!, delta, b.shape(layer.node.input[0]!).length)
+              : groupedConvJacobian(b, layer.node, delta, layer.bias !== null);
         b.op('Identity', [j], {}, inName);
         outputs.push(inName);
         return;
@@ -236,23 +262,38 @@ export function buildGraph(an: ModelAnalysis, loss: LossKind, kind: GraphKind): 
       b.op('Identity', [g], {}, out);
       outputs.push(out);
     }
+    // the batch statistics the running ones move towards
+    const byName = new Map(an.nodes.map((n) => [n.name || n.output[0] || '?', n]));
+    an.runningStats.forEach((s, k) => {
+      const [, , mean, variance] = saved.get(byName.get(s.node)!)!;
+      outputs.push(b.op('Identity', [mean!], {}, reserve(NAMES.batchMean(k))), b.op('Identity', [variance!], {}, reserve(NAMES.batchVariance(k))));
+    });
   }
 
-  const tShape = targetShape(loss, an.output.shape);
-  const inputs = [...base.inputs, valueInfo(target, DataType.FLOAT, dimsOf(tShape))];
-  if (kind === 'gradients') inputs.push(valueInfo(alphaIn, DataType.FLOAT, [an.layers.length, 'N']));
-  // only what the outputs need (a gradient no output reads, say): ONNX Runtime warns of every unused initializer
+  if (kind === 'gradients') withTarget.inputs.push(valueInfo(alphaIn, DataType.FLOAT, [an.layers.length, 'N']));
+  return finish(b, an, kind, withTarget, outputs, irVersion);
+}
+
+/** The graph of `outputs`, with only the nodes and initializers they need (ONNX Runtime warns of unused initializers). */
+function finish(
+  b: GraphBuilder,
+  an: ModelAnalysis,
+  kind: GraphKind,
+  base: { inputs: ValueInfoProto[]; initializers: TensorProto[] },
+  outputs: readonly string[],
+  irVersion: number,
+): BuiltGraph {
   const nodes = needed(b.nodes, outputs);
   const read = new Set(nodes.flatMap((n) => n.input));
   const graph = makeGraph({
     name: `ifngd_${kind}`,
     nodes,
-    inputs,
+    inputs: base.inputs,
     outputs: outputs.map((o) => valueInfo(o, DataType.FLOAT)),
     initializers: [...base.initializers, ...b.initializers].filter((t) => read.has(t.name)),
   });
   const model = makeModel(graph, Math.max(an.opset, 16), irVersion);
-  return { bytes: encodeModel(model), inputs: inputs.map((v) => v.name), outputs };
+  return { bytes: encodeModel(model), inputs: base.inputs.map((v) => v.name), outputs: [...outputs] };
 }
 
 /** The nodes `outputs` depend on, in their order. */

@@ -9,7 +9,7 @@ import type { LayerFactors } from '@ifngd/fisher';
 import type { LinalgDevice, Matrix } from '@ifngd/linalg-gpu';
 import type { CapturedGradients, FactorOptions, FactorSet, GradientRequest, HostTree, StepCapture, StepReading } from 'ifngd';
 import type { Tensor } from 'onnxruntime-common';
-import type { Passes } from './passes.js';
+import type { GradientPass, Passes } from './passes.js';
 
 /** What a capture needs of the trainer. */
 export interface CaptureContext {
@@ -37,6 +37,7 @@ export class OnnxCapture implements StepCapture<HostTree> {
   readonly #cx: CaptureContext;
   readonly #created: Matrix[] = [];
   #loss = NaN;
+  #batchStats: GradientPass['batchStats'] = [];
 
   constructor(cx: CaptureContext) {
     this.#cx = cx;
@@ -59,8 +60,9 @@ export class OnnxCapture implements StepCapture<HostTree> {
     const w = request.weights;
     for (let l = 0; l < L; l++) alpha.set(typeof w === 'function' ? w(l) : w, l * n);
     // every ONNX parameter belongs to a layer, and ONNX models carry no regularizers
-    const { grads, loss } = await this.#cx.passes.gradients(this.#cx.base, alpha, n);
+    const { grads, loss, batchStats } = await this.#cx.passes.gradients(this.#cx.base, alpha, n);
     this.#loss = loss;
+    this.#batchStats = batchStats;
     return { grads, params: this.#cx.params, ...(request.penalties === 'apart' ? { penalties: {} } : {}) };
   }
 
@@ -70,6 +72,11 @@ export class OnnxCapture implements StepCapture<HostTree> {
 
   async read(scalars: readonly unknown[]): Promise<StepReading> {
     return { values: scalars as number[], loss: this.#loss };
+  }
+
+  /** The batch statistics of the training-mode BatchNormalizations, from the last gradient pass (none before one). */
+  get batchStats(): GradientPass['batchStats'] {
+    return this.#batchStats;
   }
 
   /** Releases the uploaded factors. */

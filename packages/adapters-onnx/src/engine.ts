@@ -12,6 +12,7 @@ import type { ModelAnalysis } from './analyze.js';
 import { OnnxCapture, type CaptureContext } from './capture.js';
 import { kfacLayersOf } from './kfac.js';
 import type { TrainerOptions } from './options.js';
+import type { GradientPass } from './passes.js';
 
 /** A step's context without the device (the engine supplies it). */
 export type EngineStepContext = Omit<CaptureContext, 'device' | 'batchKey' | 'epoch'>;
@@ -77,11 +78,15 @@ export class Engine {
     return this.#opt.init(params);
   }
 
-  /** One step (not committed: the caller takes the returned parameters). */
-  async step(cx: EngineStepContext, batchKey: string | number, epoch: number): Promise<StepOutcome<HostTree>> {
+  /**
+   * One step (not committed: the caller takes the returned parameters, and the batch statistics the running ones
+   * move towards — empty when the optimizer ran no gradient pass).
+   */
+  async step(cx: EngineStepContext, batchKey: string | number, epoch: number): Promise<{ outcome: StepOutcome<HostTree>; batchStats: GradientPass['batchStats'] }> {
     const capture = new OnnxCapture({ ...cx, device: this.#device, batchKey, epoch });
     try {
-      return await this.#opt.step(capture);
+      const outcome = await this.#opt.step(capture);
+      return { outcome, batchStats: capture.batchStats };
     } finally {
       capture.dispose();
     }

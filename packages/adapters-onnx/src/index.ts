@@ -15,6 +15,7 @@
  */
 export { OnnxTrainer } from './trainer.js';
 export type { OnnxTrainerOptions, StepOptions } from './options.js';
+export type { ExportOptions } from './export-model.js';
 export type { FitOptions, Dataset, OnnxEpochLogs, OnnxEvaluation, OnnxFitHistory } from './fit.js';
 export type { OnnxKfacOptions } from './kfac.js';
 export type { ParameterInfo } from './analyze.js';

@@ -52,7 +52,7 @@ export function uploadLayerFactors(
     const a = out[NAMES.factorInputs(l)];
     const am = device.matrix(floats(a, 'factor'), a!.dims as number[]);
     created.push(am);
-    if (layer.kind === 'scale-shift' || layer.kind === 'grouped-conv') return { kind: 'jacobian', jacobian: am };
+    if (layer.kind === 'scale-shift' || layer.kind === 'grouped-conv' || layer.kind === 'batch-norm') return { kind: 'jacobian', jacobian: am };
     if (layer.kind === 'embedding') return { kind: 'gram', gram: am };
     const d = out[NAMES.factorOutputGrads(l)];
     const dm = device.matrix(floats(d, 'factor'), d!.dims as number[]);

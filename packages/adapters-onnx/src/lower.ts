@@ -7,10 +7,55 @@
  * @module
  */
 import { UnsupportedModelError } from './errors.js';
-import { Attrs, cloneModel, floatTensor, int64Tensor, makeNode, type ModelProto, type NodeProto } from './proto.js';
+import { Attrs, cloneModel, DataType, floatTensor, int64Tensor, makeNode, tensorDims, tensorFloats, tensorInts, type ModelProto, type NodeProto } from './proto.js';
 
 /** The ops trained as the primitives they are made of. */
 export const LOWERED_OPS: readonly string[] = ['LayerNormalization'];
+
+/** Marks a Dropout node the trainer drew a mask input for (see {@link lowerDropout}). */
+export const DROPOUT_MASK_ATTR = 'ifngd_mask';
+
+/** The graph input of the k-th training-mode Dropout's mask. */
+export const dropoutMaskName = (k: number): string => `ifngd/dropout/${k}/mask`;
+
+/**
+ * Dropout as the trainer runs it. In training mode (`training_mode` a constant true and `ratio` a constant > 0, as
+ * `torch.onnx.export(…, training=TrainingMode.TRAINING)` writes it) the node becomes `Dropout(x, mask)` marked with
+ * {@link DROPOUT_MASK_ATTR} (`ratio` kept as an attribute): the trainer draws the mask — 0, or 1/(1 − ratio) — for
+ * each step and feeds it to every pass of the step, so the factors and the gradients see the same dropped units.
+ * Otherwise (inference mode, ratio 0) the node is an Identity. Refused: a read mask output, or a ratio or mode
+ * that is not a constant.
+ */
+export function lowerDropout(model: ModelProto): ModelProto {
+  const graph = model.graph;
+  if (!graph || !graph.node.some((n) => n.opType === 'Dropout' && (n.domain === '' || n.domain === 'ai.onnx'))) return model;
+  const m = cloneModel(model);
+  const g = m.graph!;
+  const read = new Set([...g.node.flatMap((n) => n.input), ...g.output.map((o) => o.name)]);
+  let k = 0;
+  g.node = g.node.map((n) => {
+    if (n.opType !== 'Dropout' || (n.domain !== '' && n.domain !== 'ai.onnx')) return n;
+    const mask = n.output[1];
+    if (mask && read.has(mask)) throw new UnsupportedModelError(`Dropout '${n.name}': its mask output is read; only the output is supported`);
+    const ratio = n.input[1] ? scalarOf(g, n.input[1], n.name, 'ratio') : 0.5;
+    const training = n.input[2] ? scalarOf(g, n.input[2], n.name, 'training_mode') !== 0 : false;
+    if (!training || ratio === 0) return makeNode('Identity', [n.input[0]!], [n.output[0]!], {}, n.name);
+    if (!(ratio > 0 && ratio < 1)) throw new UnsupportedModelError(`Dropout '${n.name}': ratio ${ratio} is outside [0, 1)`);
+    return makeNode('Dropout', [n.input[0]!, dropoutMaskName(k++)], [n.output[0]!], { ratio: { f: ratio }, [DROPOUT_MASK_ATTR]: { i: 1 } }, n.name);
+  });
+  return m;
+}
+
+/** The value of a one-element constant (a `Constant` node's or an initializer's; float, bool or integer). */
+function scalarOf(g: NonNullable<ModelProto['graph']>, name: string, node: string, what: string): number {
+  const t = g.initializer.find((x) => x.name === name) ?? g.node.find((x) => x.opType === 'Constant' && x.output[0] === name)?.attribute.find((a) => a.name === 'value')?.t;
+  if (t && tensorDims(t).reduce((a, d) => a * d, 1) === 1) {
+    if (t.dataType === DataType.FLOAT) return tensorFloats(t)[0]!;
+    if (t.dataType === DataType.BOOL) return t.rawData.length > 0 ? t.rawData[0]! : (t.int32Data[0] ?? 0);
+    if (t.dataType === DataType.INT64 || t.dataType === DataType.INT32) return tensorInts(t)[0]!;
+  }
+  throw new UnsupportedModelError(`Dropout '${node}': its ${what} must be a constant`);
+}
 
 /** The model with every `LayerNormalization` node replaced by primitives (the model itself when it has none). */
 export function lowerLayerNorm(model: ModelProto, opset: number): ModelProto {

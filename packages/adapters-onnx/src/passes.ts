@@ -15,18 +15,21 @@ import { uploadLayerFactors } from './kfac.js';
 import type { LossKind } from './loss.js';
 import type { OrtRuntime } from './runtime-check.js';
 import { floats, LazySession } from './session.js';
+import { mixSeed, mulberry32 } from 'ifngd/internal';
 
 /** The α-weighted gradients and the mean loss of one gradient pass. */
 export interface GradientPass {
   readonly grads: HostTree;
   readonly loss: number;
+  /** Each training-mode BatchNormalization's batch mean and (biased) variance, in `an.runningStats` order. */
+  readonly batchStats: readonly { readonly mean: Float32Array; readonly variance: Float32Array }[];
 }
 
 /** The graph runs of one model, loss and runtime. */
 export class Passes {
   readonly #an: ModelAnalysis;
   readonly #ort: OrtRuntime;
-  readonly #sessions: { factors: LazySession; gradients: LazySession; forward: LazySession };
+  readonly #sessions: { factors: LazySession; gradients: LazySession; forward: LazySession; evaluate: LazySession; trainForward: LazySession };
 
   constructor(an: ModelAnalysis, loss: LossKind, ort: OrtRuntime, options: InferenceSession.SessionOptions) {
     this.#an = an;
@@ -35,6 +38,8 @@ export class Passes {
       factors: new LazySession(ort, () => buildGraph(an, loss, 'factors').bytes, options),
       gradients: new LazySession(ort, () => buildGraph(an, loss, 'gradients').bytes, options),
       forward: new LazySession(ort, () => buildGraph(an, loss, 'forward').bytes, options),
+      evaluate: new LazySession(ort, () => buildGraph(an, loss, 'evaluate').bytes, options),
+      trainForward: new LazySession(ort, () => buildGraph(an, loss, 'train-forward').bytes, options),
     };
   }
 
@@ -43,9 +48,25 @@ export class Passes {
     await this.#sessions.gradients.get();
   }
 
-  /** The feeds of the training graphs: inputs, parameters and the (float) target. */
-  baseFeeds(feeds: Feeds, params: HostTree, target: Tensor): Record<string, Tensor> {
-    return { ...feeds, ...this.paramFeeds(params), [NAMES.target]: target };
+  /** The feeds of the training graphs: inputs, parameters, the (float) target, and the step's Dropout masks. */
+  baseFeeds(feeds: Feeds, params: HostTree, target: Tensor, masks: Readonly<Record<string, Tensor>> = {}): Record<string, Tensor> {
+    return { ...feeds, ...this.paramFeeds(params), [NAMES.target]: target, ...masks };
+  }
+
+  /**
+   * The Dropout masks of one step of `n` samples (none without training-mode Dropout): each value 0 with probability
+   * `ratio`, else 1/(1 − ratio), drawn from `seed`.
+   */
+  dropoutMasks(n: number, seed: number): Record<string, Tensor> {
+    const out: Record<string, Tensor> = {};
+    this.#an.dropouts.forEach((d, k) => {
+      const rand = mulberry32(mixSeed(seed, k));
+      const size = n * d.shape.slice(1).reduce((a, x) => a * x, 1);
+      const keep = 1 / (1 - d.ratio);
+      const mask = Float32Array.from({ length: size }, () => (rand() < d.ratio ? 0 : keep));
+      out[d.mask] = new this.#ort.Tensor('float32', mask, [n, ...d.shape.slice(1)]);
+    });
+    return out;
   }
 
   /** Parameters as graph inputs. */
@@ -66,19 +87,37 @@ export class Passes {
     const out = await this.#sessions.gradients.run({ ...base, [NAMES.alpha]: new this.#ort.Tensor('float32', alpha, [L, n]) });
     const grads: Record<string, Float32Array> = {};
     for (const p of this.#an.params) grads[p.name] = floats(out[NAMES.grad(p.name)], p.name).slice();
-    return { grads, loss: mean(floats(out[NAMES.losses], 'losses')) };
+    const batchStats = this.#an.runningStats.map((_, k) => ({
+      mean: floats(out[NAMES.batchMean(k)], 'batch mean').slice(),
+      variance: floats(out[NAMES.batchVariance(k)], 'batch variance').slice(),
+    }));
+    return { grads, loss: mean(floats(out[NAMES.losses], 'losses')), batchStats };
   }
 
-  /** Mean loss at the parameters in `base` (the gradient graph with α = 0). */
-  async loss(base: Record<string, Tensor>, n: number): Promise<number> {
-    const L = this.#an.layers.length;
-    const out = await this.#sessions.gradients.run({ ...base, [NAMES.alpha]: new this.#ort.Tensor('float32', new Float32Array(L * n), [L, n]) });
+  /** Mean loss as inference computes it (running statistics), at the parameters in `base`. */
+  async loss(base: Record<string, Tensor>, stats: HostTree): Promise<number> {
+    const out = await this.#sessions.evaluate.run({ ...base, ...this.statFeeds(stats) });
     return mean(floats(out[NAMES.losses], 'losses'));
   }
 
-  /** The forward pass: every model output. */
-  forward(feeds: Feeds, params: HostTree): Promise<Record<string, Tensor>> {
-    return this.#sessions.forward.run({ ...feeds, ...this.paramFeeds(params) });
+  /** The forward pass as inference runs it (running statistics): every model output. */
+  forward(feeds: Feeds, params: HostTree, stats: HostTree): Promise<Record<string, Tensor>> {
+    return this.#sessions.forward.run({ ...feeds, ...this.paramFeeds(params), ...this.statFeeds(stats) });
+  }
+
+  /** The model output the loss reads, as training computes it (batch statistics, the step's Dropout masks). */
+  async trainOutput(feeds: Feeds, params: HostTree, masks: Readonly<Record<string, Tensor>>): Promise<Tensor> {
+    if (this.#an.runningStats.length === 0 && this.#an.dropouts.length === 0) return (await this.forward(feeds, params, {}))[this.#an.output.name]!;
+    return (await this.#sessions.trainForward.run({ ...feeds, ...this.paramFeeds(params), ...masks }))[this.#an.output.name]!;
+  }
+
+  /** Running statistics as graph inputs. */
+  statFeeds(stats: HostTree): Record<string, Tensor> {
+    const out: Record<string, Tensor> = {};
+    for (const s of this.#an.runningStats) {
+      for (const name of [s.mean, s.variance]) out[name] = new this.#ort.Tensor('float32', stats[name] as Float32Array, [s.channels]);
+    }
+    return out;
   }
 
   /** Releases the sessions. */

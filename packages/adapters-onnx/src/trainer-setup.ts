@@ -26,6 +26,8 @@ export interface TrainerParts {
   readonly source: ModelProto;
   /** The trainable initializers' values. */
   readonly params: HostTree;
+  /** The running statistics of the training-mode BatchNormalizations (`an.runningStats`), by initializer name. */
+  readonly stats: HostTree;
 }
 
 /** The trainable initializers' values (copies), by name. */
@@ -33,6 +35,13 @@ function initialParams(an: ModelAnalysis): HostTree {
   const params: Record<string, Float32Array> = {};
   for (const p of an.params) params[p.name] = tensorFloats(an.initializers.get(p.name)!);
   return params;
+}
+
+/** The running statistics' values (copies), by name. */
+function initialStats(an: ModelAnalysis): HostTree {
+  const stats: Record<string, Float32Array> = {};
+  for (const s of an.runningStats) for (const n of [s.mean, s.variance]) stats[n] = tensorFloats(an.initializers.get(n)!);
+  return stats;
 }
 
 /** Sets a trainer up (see `OnnxTrainer.create` for what it throws); a throw releases the device it created. */
@@ -61,5 +70,5 @@ export async function setUpTrainer(modelBytes: Uint8Array, options: OnnxTrainerO
     engine.releaseDevice(); // e.g. an execution provider the runtime lacks
     throw e;
   }
-  return { an, o, ort, engine, passes, params, source };
+  return { an, o, ort, engine, passes, params, stats: initialStats(an), source };
 }

@@ -11,19 +11,22 @@ import type { BatchPlan, FngdOptimizer, HostTree, KfacOptimizer, PlanChange, Tra
 import type { Tensor } from 'onnxruntime-common';
 import { isKronecker, type ModelAnalysis, type ParameterInfo } from './analyze.js';
 import { Engine } from './engine.js';
-import { DisposedError } from './errors.js';
-import { exportWithParams } from './export-model.js';
+import { DisposedError, InvalidOptionError } from './errors.js';
+import { exportWithParams, type ExportOptions } from './export-model.js';
 import { checkFeeds, type Feeds } from './feeds.js';
 import type { Dataset, FitOptions, OnnxEvaluation, OnnxFitHistory } from './fit.js';
 import { runFit, type FitHost } from './fit-run.js';
 import { PlanState } from './plan-state.js';
 import { checkStepOptions, type OnnxTrainerOptions, type StepOptions } from './options.js';
 import type { Passes } from './passes.js';
-import { CallQueue, sampleTargets, type OutputForm } from 'ifngd/internal';
+import { CallQueue, mixSeed, sampleTargets, type OutputForm } from 'ifngd/internal';
 import { checkTargets } from './targets.js';
 import { setUpTrainer, type TrainerParts } from './trainer-setup.js';
 
 const disposed = (): DisposedError => new DisposedError('the trainer was disposed');
+
+/** Mixed with the count of committed steps into the seed of each step's Dropout masks. */
+const DROPOUT_SEED = 0x0d0;
 
 /**
  * Trains an ONNX model with FNGD or KFAC. Create with {@link OnnxTrainer.create}.
@@ -47,6 +50,24 @@ function top1(out: Float32Array | undefined, target: Float32Array, n: number): n
   return hits / n;
 }
 
+/**
+ * The running statistics after a committed step: each moved towards its batch's statistics (PyTorch's rule, see
+ * {@link OnnxTrainer.runningStatistics}); unchanged when the step ran no gradient pass.
+ */
+function movedStats(an: ModelAnalysis, stats: HostTree, batch: readonly { mean: Float32Array; variance: Float32Array }[], n: number): HostTree {
+  if (batch.length === 0) return stats;
+  const out: Record<string, Float32Array> = { ...stats } as Record<string, Float32Array>;
+  an.runningStats.forEach((s, k) => {
+    const m = s.momentum;
+    const count = n * s.spatial;
+    const unbias = count > 1 ? count / (count - 1) : 1;
+    const b = batch[k]!;
+    out[s.mean] = (stats[s.mean] as Float32Array).map((r, c) => m * r + (1 - m) * b.mean[c]!);
+    out[s.variance] = (stats[s.variance] as Float32Array).map((r, c) => m * r + (1 - m) * b.variance[c]! * unbias);
+  });
+  return out;
+}
+
 export class OnnxTrainer {
   /** Trainable parameters (initializers in Gemm / MatMul(+Add) / Conv roles), in layer order. */
   readonly parameters: readonly ParameterInfo[];
@@ -62,6 +83,9 @@ export class OnnxTrainer {
   readonly #outputForm: OutputForm;
   readonly #queue = new CallQueue(() => disposed());
   #params: HostTree;
+  #stats: HostTree;
+  /** Committed steps: with the seed below, what each step's Dropout masks are drawn from. */
+  #steps = 0;
   // an adopted plan bounds the coefficient cache to its batches
   readonly #plans = new PlanState((plan) => void this.#engine.training.retain?.(plan.batches.map((b) => b.key)));
   #disposal: Promise<void> | null = null;
@@ -74,6 +98,7 @@ export class OnnxTrainer {
     const last = p.an.nodes.find((x) => x.output.includes(p.an.output.name))?.opType;
     this.#outputForm = last === 'Softmax' ? 'probabilities' : last === 'LogSoftmax' ? 'log-probabilities' : 'logits';
     this.#params = p.params;
+    this.#stats = p.stats;
     this.parameters = p.an.params;
     this.inputNames = p.an.inputs.map((i) => i.name);
   }
@@ -116,6 +141,18 @@ export class OnnxTrainer {
   }
 
   /**
+   * A copy of the running statistics of the model's training-mode BatchNormalization nodes (mean and variance, by
+   * initializer name; empty without such nodes). Each committed step moves them towards its batch's statistics as
+   * PyTorch does — `r ← m·r + (1 − m)·b`, with the node's `momentum` m and the batch variance unbiased (× k/(k − 1)
+   * for k values per channel); inference (`predict`, `evaluate`, the exported model) uses them.
+   */
+  runningStatistics(): HostTree {
+    const out: Record<string, Float32Array> = {};
+    for (const [k, v] of Object.entries(this.#stats)) out[k] = v.slice();
+    return out;
+  }
+
+  /**
    * One FNGD (or KFAC) step on a mini-batch, queued behind earlier calls; returns the batch's mean loss before
    * the update. Throws `FeedError` / `TargetError` / `InvalidOptionError` before anything runs, and
    * `NonFiniteError`, session and optimizer errors with nothing changed; `DisposedError` after `dispose()`.
@@ -130,16 +167,20 @@ export class OnnxTrainer {
     const n = checkFeeds(this.#an, feeds);
     const target = checkTargets(this.#p.ort, this.#an, this.#p.o.loss, targets, n);
     const params = this.#params;
-    const base = this.#passes.baseFeeds(feeds, params, target);
+    const masks = this.#passes.dropoutMasks(n, mixSeed(DROPOUT_SEED, this.#steps));
+    const base = this.#passes.baseFeeds(feeds, params, target, masks);
     const sampledBase = async (seed: number) => {
-      const out = (await this.#passes.forward(feeds, params))[this.#an.output.name]!;
+      const out = await this.#passes.trainOutput(feeds, params, masks);
       const y = sampleTargets(this.#p.o.loss, out.data as Float32Array, n, seed, this.#outputForm);
-      return this.#passes.baseFeeds(feeds, params, new this.#p.ort.Tensor('float32', y, target.dims));
+      return this.#passes.baseFeeds(feeds, params, new this.#p.ort.Tensor('float32', y, target.dims), masks);
     };
     const cx = { passes: this.#passes, layers: this.#an.layers.length, kronecker: this.#an.layers.map(isKronecker), params, base, n, sampledBase };
-    const r = await this.#engine.step(cx, so?.batchKey as string | number, so?.epoch ?? this.epoch);
-    this.#params = r.params; // the commit: the optimizer committed its own state in its step
-    return r.loss;
+    const { outcome, batchStats } = await this.#engine.step(cx, so?.batchKey as string | number, so?.epoch ?? this.epoch);
+    // the commit: the optimizer committed its own state in its step
+    this.#params = outcome.params;
+    this.#stats = movedStats(this.#an, this.#stats, batchStats, n);
+    this.#steps++;
+    return outcome.loss;
   }
 
   /**
@@ -153,9 +194,9 @@ export class OnnxTrainer {
   async #evaluate(feeds: Feeds, targets: Tensor): Promise<OnnxEvaluation> {
     const n = checkFeeds(this.#an, feeds);
     const target = checkTargets(this.#p.ort, this.#an, this.#p.o.loss, targets, n);
-    const loss = await this.#passes.loss(this.#passes.baseFeeds(feeds, this.#params, target), n);
+    const loss = await this.#passes.loss(this.#passes.baseFeeds(feeds, this.#params, target), this.#stats);
     if (this.#p.o.loss !== 'softmax-cross-entropy') return { loss };
-    const out = (await this.#passes.forward(feeds, this.#params))[this.#an.output.name];
+    const out = (await this.#passes.forward(feeds, this.#params, this.#stats))[this.#an.output.name];
     return { loss, accuracy: top1(out?.data as Float32Array, target.data as Float32Array, n) };
   }
 
@@ -163,7 +204,7 @@ export class OnnxTrainer {
   predict(feeds: Feeds): Promise<Record<string, Tensor>> {
     return this.#queue.run(async () => {
       checkFeeds(this.#an, feeds);
-      return this.#passes.forward(feeds, this.#params);
+      return this.#passes.forward(feeds, this.#params, this.#stats);
     });
   }
 
@@ -242,10 +283,20 @@ export class OnnxTrainer {
     return this.#queue.run(async () => this.#engine.useDevice(device, this.#params));
   }
 
-  /** The original model with the trained initializers (every other field kept), as ONNX bytes. */
-  exportModel(): Uint8Array {
+  /**
+   * The original model with the trained initializers and running statistics (every other field kept), as ONNX
+   * bytes. `mode: 'inference'` (the default) writes training-mode BatchNormalization nodes as inference runs them (with
+   * their running statistics), so the model predicts as {@link OnnxTrainer.predict}; `'training'` keeps them as they
+   * came, for a trainer to go on from (models without training-mode nodes come out the same either way).
+   * Throws `InvalidOptionError` for another mode.
+   */
+  exportModel(options: ExportOptions = {}): Uint8Array {
     if (this.#queue.closed) throw disposed();
-    return exportWithParams(this.#p.source, this.#params);
+    const mode = options.mode ?? 'inference';
+    if (mode !== 'inference' && mode !== 'training') {
+      throw new InvalidOptionError(`exportModel: mode must be 'inference' or 'training', got ${String(mode)}`, { key: 'mode', value: mode });
+    }
+    return exportWithParams(this.#p.source, { ...this.#params, ...this.#stats }, mode);
   }
 
   /**

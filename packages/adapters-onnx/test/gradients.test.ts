@@ -10,7 +10,7 @@ import { SUPPORTED_OPS } from '../src/index.js';
 import { buildModel } from '../src/internal.js';
 import { decodeModel } from '../src/proto.js';
 import { testModels } from './models.js';
-import { fd, losses64, rng, type T64 } from './reference.js';
+import { fd, fdShare, losses64, rng, type T64 } from './reference.js';
 
 const N = 3;
 
@@ -54,18 +54,33 @@ describe('backward graph vs float64 finite differences', () => {
         params[p.name] = Float64Array.from(t.data as ArrayLike<number>);
         feeds[p.name] = new ort.Tensor('float32', Float32Array.from(t.data as ArrayLike<number>), [...p.dims]);
       }
+      // a Dropout's mask, as the trainer would draw it: every third unit dropped
+      const x64: T64 = { data: Float64Array.from(x), dims: [N, ...m.input.dims] };
+      const masks: Record<string, T64> = {};
+      an.dropouts.forEach((d) => {
+        const size = N * d.shape.slice(1).reduce((a, v) => a * v, 1);
+        const mask = Float32Array.from({ length: size }, (_, i) => (i % 3 === 1 ? 0 : 1 / (1 - d.ratio)));
+        feeds[d.mask] = new ort.Tensor('float32', mask, [N, ...d.shape.slice(1)]);
+        const node = an.nodes.find((n) => n.input[1] === d.mask)!;
+        masks[`dropout-mask:${node.output[0]}`] = { data: Float64Array.from(mask), dims: [N, ...d.shape.slice(1)] };
+      });
       const grad = await ort.InferenceSession.create(buildGraph(an, m.loss, 'gradients').bytes);
       const out = await grad.run({ ...feeds, [NAMES.alpha]: new ort.Tensor('float32', alpha, [L, N]) });
-      const x64: T64 = { data: Float64Array.from(x), dims: [N, ...m.input.dims] };
-      const lossesAt = (p: Record<string, Float64Array>) => {
-        const values: Record<string, T64> = { [m.input.name]: x64 };
+      const lossesAt = (p: Record<string, Float64Array>, copies: Record<string, T64[]> = {}) => {
+        const values: Record<string, T64> = { [m.input.name]: x64, ...masks };
         for (const q of an.params) values[q.name] = { data: p[q.name]!, dims: [...q.dims] };
-        return losses64(m.spec, values, m.loss, Float64Array.from(target));
+        return losses64(m.spec, values, m.loss, Float64Array.from(target), copies);
       };
+      // Σᵢ wᵢ·(sample i's gradient) of a parameter: ∇(Σwᵢℓᵢ), or each sample's share where samples interact
+      const weightedGrad = (name: string, w: ArrayLike<number>): Float64Array => {
+        if (!m.coupled) return fd(params, name, (q) => lossesAt(q).reduce((s, v, i) => s + w[i]! * v, 0));
+        const dims = [...an.params.find((q) => q.name === name)!.dims];
+        return fdShare(params, name, w, (copies) => lossesAt(params, copies).reduce((s, v) => s + v, 0), dims);
+      };
+      const sample0 = Array.from({ length: N }, (_, i) => (i === 0 ? 1 : 0));
       expectClose(out[NAMES.losses]!.data as Float32Array, lossesAt(params), 'per-sample losses', 1e-4, 1e-5);
       for (const p of an.params) {
-        const w = alpha.subarray(p.layer * N, (p.layer + 1) * N);
-        const ref = fd(params, p.name, (q) => lossesAt(q).reduce((s, v, i) => s + w[i]! * v, 0));
+        const ref = weightedGrad(p.name, alpha.subarray(p.layer * N, (p.layer + 1) * N));
         expectClose(out[NAMES.grad(p.name)]!.data as Float32Array, ref, `Σαᵢ∇ℓᵢ of ${p.name}`);
       }
 
@@ -85,7 +100,7 @@ describe('backward graph vs float64 finite differences', () => {
           expectClose(A.data as Float32Array, want, `the per-sample Gram of ${layer.weight}`, 3e-3, 3e-4);
           return;
         }
-        if (layer.kind === 'scale-shift' || layer.kind === 'grouped-conv') {
+        if (layer.kind === 'scale-shift' || layer.kind === 'grouped-conv' || layer.kind === 'batch-norm') {
           // explicit per-sample gradients [N, size] (weight, then bias): Σᵢ αᵢ Jᵢ is the weighted gradient, and each
           // row is sample i's
           const J = A.data as Float32Array;
@@ -95,7 +110,7 @@ describe('backward graph vs float64 finite differences', () => {
           const leaves = [layer.weight, ...(layer.bias ? [layer.bias] : [])];
           const weighted = leaves.flatMap((p) => Array.from(out[NAMES.grad(p)]!.data as Float32Array));
           expectClose(gw, weighted, `per-sample gradients of layer ${l} reproduce its gradient`, 1e-3, 1e-5);
-          const row0 = leaves.flatMap((p) => Array.from(fd(params, p, (q) => lossesAt(q)[0]!)));
+          const row0 = leaves.flatMap((p) => Array.from(weightedGrad(p, sample0)));
           expectClose(J.subarray(0, size), row0, `sample 0's gradient of ${leaves.join(', ')}`);
           return;
         }
@@ -119,7 +134,7 @@ describe('backward graph vs float64 finite differences', () => {
         // and sample by sample: sample 0's factors give its own gradient (float64 finite differences of ℓ₀)
         const g0 = new Float64Array(c * k);
         for (let t = 0; t < T; t++) for (let o = 0; o < c; o++) for (let q = 0; q < k; q++) g0[o * k + q]! += dd[t * c + o]! * a[t * k + q]!;
-        expectClose(layout(g0), fd(params, layer.weight, (q) => lossesAt(q)[0]!), `sample 0's gradient of ${layer.weight} from its factors`, 3e-3, 3e-4);
+        expectClose(layout(g0), weightedGrad(layer.weight, sample0), `sample 0's gradient of ${layer.weight} from its factors`, 3e-3, 3e-4);
         if (layer.bias) expectClose(gb, out[NAMES.grad(layer.bias)]!.data as Float32Array, `factors of layer ${l} reproduce the bias gradient`, 1e-3, 1e-5);
       });
       await grad.release();

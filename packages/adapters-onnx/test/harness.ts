@@ -9,8 +9,8 @@ import { expect, vi } from 'vitest';
 import { NAMES } from '../src/builder.js';
 import type { OnnxTrainer, OrtRuntime } from '../src/index.js';
 
-/** The three training graphs. */
-export type GraphKind = 'factors' | 'gradients' | 'forward';
+/** The trainer's graphs (`evaluate`: the inference forward pass with the losses; `forward` either forward pass). */
+export type GraphKind = 'factors' | 'gradients' | 'evaluate' | 'forward';
 
 /** An `ort` module whose sessions count their runs and fail on demand. */
 export interface SpyRuntime {
@@ -28,7 +28,7 @@ export interface SpyRuntime {
 /** A fresh {@link SpyRuntime} over onnxruntime-node. */
 export function spyRuntime(): SpyRuntime {
   const spy: SpyRuntime = {
-    runs: { factors: 0, gradients: 0, forward: 0 },
+    runs: { factors: 0, gradients: 0, evaluate: 0, forward: 0 },
     sessions: { created: 0, released: 0 },
     fail: null,
     gate: null,
@@ -38,7 +38,14 @@ export function spyRuntime(): SpyRuntime {
         async create(bytes, options) {
           const s = await ort.InferenceSession.create(bytes, options);
           spy.sessions.created++;
-          const kind: GraphKind = s.outputNames.includes(NAMES.factorInputs(0)) ? 'factors' : s.outputNames.includes(NAMES.losses) ? 'gradients' : 'forward';
+          const out = s.outputNames;
+          const kind: GraphKind = out.includes(NAMES.factorInputs(0))
+            ? 'factors'
+            : out.some((o) => o.startsWith(NAMES.grad('')))
+              ? 'gradients'
+              : out.includes(NAMES.losses)
+                ? 'evaluate'
+                : 'forward';
           return new Proxy(s, {
             get(target, prop) {
               if (prop === 'run') {

@@ -53,6 +53,14 @@ async function graphs(m: TestModel) {
     [m.input.name]: b.x,
     [NAMES.target]: b.t,
     ...Object.fromEntries(an.params.map((q) => [q.name, new ort.Tensor('float32', p[q.name] as Float32Array, q.dims)])),
+    // Dropout masks (one unit in three dropped), the same for every pass on the batch
+    ...Object.fromEntries(
+      an.dropouts.map((d) => {
+        const dims = [b.x.dims[0]!, ...d.shape.slice(1)];
+        const mask = Float32Array.from({ length: dims.reduce((a, v) => a * v, 1) }, (_, i) => (i % 3 === 1 ? 0 : 1 / (1 - d.ratio)));
+        return [d.mask, new ort.Tensor('float32', mask, dims)];
+      }),
+    ),
   });
   const grads = async (p: HostTree, b: Batch, w: number): Promise<{ grads: HostTree; loss: number }> => {
     const n = b.x.dims[0]!;

@@ -11,6 +11,16 @@ export interface TestModel {
   input: { name: string; dims: number[]; ids?: number };
   /** Output dims per sample. */
   out: number[];
+  /**
+   * Samples interact (a BatchNormalization over the batch's statistics): per-sample gradients are each sample's share
+   * of the batch gradient (`fdShare`), not ∇ℓᵢ.
+   */
+  coupled?: boolean;
+}
+
+/** A per-channel variance: positive values. */
+function variance(r: (s?: number) => number, name: string, c: number) {
+  return { name, dims: [c], data: Array.from({ length: c }, () => 1 + r(0.5)) };
 }
 
 function init(r: (s?: number) => number, name: string, dims: number[], scale = 0.5) {
@@ -428,6 +438,96 @@ export function testModels(seed = 7): TestModel[] {
           { name: 's1', dims: [1], data: [1], type: 'int64' },
           { name: 'eneg1', dims: [1], data: [-2], type: 'int64' },
           { name: 'axneg1', dims: [1], data: [-1], type: 'int64' },
+        ],
+      },
+    },
+    {
+      name: 'Conv + BatchNormalization (training mode: batch statistics) + Relu + GlobalAveragePool + Flatten + Gemm → CE',
+      loss: 'softmax-cross-entropy',
+      input: { name: 'x', dims: [2, 5, 5] },
+      out: [3],
+      coupled: true,
+      spec: {
+        inputs: [{ name: 'x', shape: ['N', 2, 5, 5] }],
+        outputs: ['y'],
+        nodes: [
+          { op: 'Conv', inputs: ['x', 'k1', 'c1'], outputs: ['a1'] },
+          {
+            op: 'BatchNormalization',
+            inputs: ['a1', 'bn_scale', 'bn_bias', 'bn_mean', 'bn_var'],
+            outputs: ['n1', 'bn_mean_out', 'bn_var_out'],
+            attrs: { training_mode: { i: 1 }, epsilon: { f: 1e-3 }, momentum: { f: 0.8 } },
+          },
+          { op: 'Relu', inputs: ['n1'], outputs: ['r1'] },
+          { op: 'GlobalAveragePool', inputs: ['r1'], outputs: ['p1'] },
+          { op: 'Flatten', inputs: ['p1'], outputs: ['f1'] },
+          { op: 'Gemm', inputs: ['f1', 'w', 'b'], outputs: ['y'] },
+        ],
+        initializers: [
+          init(r, 'k1', [3, 2, 2, 2], 1),
+          init(r, 'c1', [3]),
+          { name: 'bn_scale', dims: [3], data: [1.1, 0.7, 1.3] },
+          init(r, 'bn_bias', [3]),
+          init(r, 'bn_mean', [3]),
+          variance(r, 'bn_var', 3),
+          init(r, 'w', [3, 3], 1),
+          init(r, 'b', [3]),
+        ],
+      },
+    },
+    {
+      name: 'Gemm + BatchNormalization over [N, C] (batch statistics) + Tanh + BatchNormalization (running statistics) + Gemm → MSE',
+      loss: 'mse',
+      input: { name: 'x', dims: [3] },
+      out: [2],
+      coupled: true,
+      spec: {
+        inputs: [{ name: 'x', shape: ['N', 3] }],
+        outputs: ['y'],
+        nodes: [
+          { op: 'Gemm', inputs: ['x', 'w1', 'b1'], outputs: ['h'] },
+          { op: 'BatchNormalization', inputs: ['h', 's1', 'o1', 'm1', 'v1'], outputs: ['n1'], attrs: { training_mode: { i: 1 } } },
+          { op: 'Tanh', inputs: ['n1'], outputs: ['t'] },
+          { op: 'BatchNormalization', inputs: ['t', 's2', 'o2', 'm2', 'v2'], outputs: ['n2'], attrs: { epsilon: { f: 1e-2 } } },
+          { op: 'Gemm', inputs: ['n2', 'w2', 'b2'], outputs: ['y'] },
+        ],
+        initializers: [
+          init(r, 'w1', [3, 4], 1),
+          init(r, 'b1', [4]),
+          { name: 's1', dims: [4], data: [1.2, 0.8, 1, 0.9] },
+          init(r, 'o1', [4]),
+          init(r, 'm1', [4]),
+          variance(r, 'v1', 4),
+          { name: 's2', dims: [4], data: [0.9, 1.1, 1.3, 0.6] },
+          init(r, 'o2', [4]),
+          init(r, 'm2', [4]),
+          variance(r, 'v2', 4),
+          init(r, 'w2', [4, 2], 1),
+          init(r, 'b2', [2]),
+        ],
+      },
+    },
+    {
+      name: 'Gemm + Relu + Dropout (training mode: a mask the trainer draws) + Gemm → CE',
+      loss: 'softmax-cross-entropy',
+      input: { name: 'x', dims: [4] },
+      out: [3],
+      spec: {
+        inputs: [{ name: 'x', shape: ['N', 4] }],
+        outputs: ['y'],
+        nodes: [
+          { op: 'Gemm', inputs: ['x', 'w1', 'b1'], outputs: ['h'] },
+          { op: 'Relu', inputs: ['h'], outputs: ['a'] },
+          { op: 'Dropout', inputs: ['a', 'ratio', 'training'], outputs: ['d', 'dropped'] },
+          { op: 'Gemm', inputs: ['d', 'w2', 'b2'], outputs: ['y'] },
+        ],
+        initializers: [
+          init(r, 'w1', [4, 6], 1),
+          init(r, 'b1', [6]),
+          { name: 'ratio', dims: [], data: [0.3] },
+          { name: 'training', dims: [], data: [1], type: 'int64' },
+          init(r, 'w2', [6, 3], 1),
+          init(r, 'b2', [3]),
         ],
       },
     },

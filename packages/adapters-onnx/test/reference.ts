@@ -172,13 +172,43 @@ function transpose64(x: T64, perm: number[]): T64 {
   return { data: out, dims };
 }
 
-/** Runs a {@link ModelSpec} in float64 with `values` overriding initializers / inputs. */
-export function run64(spec: ModelSpec, values: Record<string, T64>): Record<string, T64> {
+/**
+ * Runs a {@link ModelSpec} in float64 with `values` overriding initializers / inputs. `copies`: private copies of
+ * parameters, one per sample — a node that reads one computes sample i's output row with copy i (what "sample i's
+ * share of the batch gradient" differentiates: see {@link fdShare}).
+ */
+export function run64(spec: ModelSpec, values: Record<string, T64>, copies: Record<string, T64[]> = {}): Record<string, T64> {
   const env: Record<string, T64> = {};
   for (const t of spec.initializers) env[t.name] = { data: Float64Array.from(t.data as ArrayLike<number>), dims: [...t.dims] };
   Object.assign(env, values);
-  const ints = (n: string) => Array.from(env[n]!.data);
   for (const node of spec.nodes) {
+    const own = node.inputs.filter((i) => copies[i]);
+    if (own.length === 0) {
+      runNode(node, env);
+      continue;
+    }
+    // row i of every output from a run with sample i's copies
+    const rows = copies[own[0]!]!.map((_, i) => {
+      const e: Record<string, T64> = { ...env };
+      for (const name of own) e[name] = copies[name]![i]!;
+      runNode(node, e);
+      return e;
+    });
+    for (const o of node.outputs) {
+      const first = rows[0]![o];
+      if (!first) continue; // an output the reference does not compute (running statistics)
+      const per = first.data.length / first.dims[0]!;
+      const data = new Float64Array(first.data.length);
+      rows.forEach((e, i) => data.set(e[o]!.data.subarray(i * per, (i + 1) * per), i * per));
+      env[o] = { data, dims: first.dims };
+    }
+  }
+  return env;
+}
+
+function runNode(node: ModelSpec['nodes'][number], env: Record<string, T64>): void {
+  const ints = (n: string) => Array.from(env[n]!.data);
+  {
     const a = node.attrs as Attrs | undefined;
     const x = env[node.inputs[0] ?? '']!;
     const y = env[node.inputs[1] ?? '']!;
@@ -361,18 +391,43 @@ export function run64(spec: ModelSpec, values: Record<string, T64>): Record<stri
           env[node.outputs[k]!] = { data: Float64Array.from(data), dims };
           at += len;
         });
-        continue;
+        return;
+      }
+      case 'Dropout': {
+        // the mask the trainer fed (`ifngd/dropout/<k>/mask`, set by the caller as a value), else inference
+        const mask = env[`dropout-mask:${node.outputs[0]}`];
+        r = mask ? bcast(x, mask, (p, q) => p * q) : x;
+        break;
+      }
+      case 'BatchNormalization': {
+        const [c, inner] = [x.dims[1]!, size(x.dims.slice(2))];
+        const n = x.dims[0]!;
+        const [scale, bias, rm, rv] = [1, 2, 3, 4].map((k) => env[node.inputs[k]!]!.data);
+        const eps = af(a, 'epsilon', 1e-5);
+        const out = new Float64Array(x.data.length);
+        for (let ch = 0; ch < c; ch++) {
+          const at = (i: number, j: number) => (i * c + ch) * inner + j;
+          let [mu, v] = [rm![ch]!, rv![ch]!];
+          if (ai(a, 'training_mode', 0) === 1) {
+            const vals: number[] = [];
+            for (let i = 0; i < n; i++) for (let j = 0; j < inner; j++) vals.push(x.data[at(i, j)]!);
+            mu = vals.reduce((p, q) => p + q, 0) / vals.length;
+            v = vals.reduce((p, q) => p + (q - mu) ** 2, 0) / vals.length;
+          }
+          for (let i = 0; i < n; i++) for (let j = 0; j < inner; j++) out[at(i, j)] = ((x.data[at(i, j)]! - mu) / Math.sqrt(v + eps)) * scale![ch]! + bias![ch]!;
+        }
+        r = { data: out, dims: [...x.dims] };
+        break;
       }
       default: throw new Error(`reference: ${node.op}`);
     }
     env[node.outputs[0]!] = r;
   }
-  return env;
 }
 
 /** Per-sample losses of the model output (same conventions as the adapter). */
-export function losses64(spec: ModelSpec, values: Record<string, T64>, loss: 'softmax-cross-entropy' | 'mse', target: Float64Array): number[] {
-  const env = run64(spec, values);
+export function losses64(spec: ModelSpec, values: Record<string, T64>, loss: 'softmax-cross-entropy' | 'mse', target: Float64Array, copies: Record<string, T64[]> = {}): number[] {
+  const env = run64(spec, values, copies);
   const outName = spec.outputs[0]!;
   const out = env[outName]!;
   const n = out.dims[0]!;
@@ -413,4 +468,23 @@ export function rng(seed: number): (s?: number) => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return (((t ^ (t >>> 14)) >>> 0) / 4294967296 * 2 - 1) * s;
   };
+}
+
+/**
+ * Σᵢ wᵢ·(sample i's share of the batch gradient) of `params[name]`, by central finite differences: the derivative of
+ * `total` (the summed loss as a function of per-sample private copies of the parameter) when copy i moves by h·wᵢ.
+ * Where samples do not interact this is Σᵢ wᵢ∇ℓᵢ; through a BatchNormalization's batch statistics it is the
+ * trainer's per-sample definition.
+ */
+export function fdShare(params: Record<string, Float64Array>, name: string, w: ArrayLike<number>, total: (copies: Record<string, T64[]>) => number, dims: number[], h = 1e-6): Float64Array {
+  const base = params[name]!;
+  const g = new Float64Array(base.length);
+  const at = (k: number, sign: number) =>
+    Array.from(w, (wi) => {
+      const d = base.slice();
+      d[k]! += sign * h * wi;
+      return { data: d, dims };
+    });
+  for (let k = 0; k < base.length; k++) g[k] = (total({ [name]: at(k, 1) }) - total({ [name]: at(k, -1) })) / (2 * h);
+  return g;
 }

@@ -14,7 +14,7 @@ import * as ort from 'onnxruntime-node';
 import { describe, expect, it, vi } from 'vitest';
 import { IfngdError, OnnxTrainer } from '../src/index.js';
 import { buildModel, type ModelSpec } from '../src/internal.js';
-import { decodeModel, encodeModel } from '../src/proto.js';
+import { DataType, decodeModel, encodeModel, setTensorFloats, tensorFloats } from '../src/proto.js';
 import { unshareIdentityInitializers } from '../src/unshare.js';
 import { rng } from './reference.js';
 
@@ -88,6 +88,129 @@ describe('a PyTorch ResNet-layout export (eval mode, BatchNorm folded)', () => {
     expect(Array.from(biases[1]!)).not.toEqual(Array.from(biases[2]!));
     await expectExportMatches(trainer, x);
     await trainer.dispose();
+    device.destroy();
+  });
+});
+
+/** 16 images of 3×8×8 in 4 classes: class k < 3 lifts input channel k, class 3 lowers them all. */
+function images(seed: number, N = 16): { x: ort.Tensor; y: ort.Tensor } {
+  const r = rng(seed);
+  const data = Float32Array.from({ length: N * 3 * 8 * 8 }, (_, i) => {
+    const [n, c] = [Math.floor(i / 192), Math.floor(i / 64) % 3];
+    const k = n % 4;
+    return r(1) + (k === 3 ? -1 : k === c ? 1.5 : 0);
+  });
+  return { x: new ort.Tensor('float32', data, [N, 3, 8, 8]), y: new ort.Tensor('int64', BigInt64Array.from({ length: N }, (_, i) => BigInt(i % 4)), [N]) };
+}
+
+describe('a PyTorch ResNet-layout export in training mode (BatchNormalization over batch statistics)', () => {
+  const train = fixture('resnet-train.onnx');
+  const torchState = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', 'resnet-train.state-dict.json'), 'utf8')) as {
+    keys: string[];
+    shapes: Record<string, number[]>;
+    trained: Record<string, { dims: number[]; data: number[] }>;
+    input: { dims: number[]; data: number[] };
+    evalLogits: number[];
+  };
+
+  it("the fixture holds what the exporter makes: training-mode BatchNormalization nodes, initializers named by the state_dict's keys", () => {
+    const g = decodeModel(train).graph!;
+    const bns = g.node.filter((n) => n.opType === 'BatchNormalization');
+    expect(bns).toHaveLength(3);
+    for (const n of bns) expect(n.attribute.find((a) => a.name === 'training_mode')?.i).toBe(1n);
+    expect(g.initializer.map((t) => t.name).sort()).toEqual(torchState.keys.filter((k) => !k.endsWith('num_batches_tracked')).sort());
+  });
+
+  it.each([
+    ['FNGD defaults', {}],
+    ['KFAC', { kfac: {} }],
+  ] as const)('trains 20 steps under %s (finite, falling loss, running statistics moved) and exports a model that runs as the trainer predicts', async (_name, opt) => {
+    const { x, y } = images(3);
+    const device = await createDevice({ backend: 'cpu' });
+    const trainer = await OnnxTrainer.create(train, { loss: 'softmax-cross-entropy', device, ...opt });
+    expect(trainer.parameters.filter((p) => p.name.includes('bn') || p.name.startsWith('stem.1')).map((p) => p.name)).toEqual([
+      'stem.1.weight',
+      'stem.1.bias',
+      'block.bn1.weight',
+      'block.bn1.bias',
+      'block.bn2.weight',
+      'block.bn2.bias',
+    ]);
+    const stats0 = trainer.runningStatistics();
+    const losses: number[] = [];
+    for (let e = 0; e < 20; e++) losses.push(await trainer.step({ x }, y, { batchKey: 0, epoch: e }));
+    expect(losses.every(Number.isFinite)).toBe(true);
+    expect(losses.at(-1)!).toBeLessThan(0.2 * losses[0]!);
+    const stats = trainer.runningStatistics();
+    for (const k of Object.keys(stats0)) expect(Array.from(stats[k]!), k).not.toEqual(Array.from(stats0[k]!));
+    expect((await trainer.evaluate({ x }, y)).accuracy).toBe(1);
+    await expectExportMatches(trainer, x);
+    await expectExportMatches(trainer, images(4, 5).x); // inference does not depend on the batch
+    await trainer.dispose();
+    device.destroy();
+  });
+
+  it("round trip with PyTorch: the trainer's state has the state_dict's keys and shapes, and a trained state_dict loaded by name predicts as PyTorch does", async () => {
+    const device = await createDevice({ backend: 'cpu' });
+    const trainer = await OnnxTrainer.create(train, { loss: 'softmax-cross-entropy', device });
+    const { x, y } = images(5);
+    await trainer.step({ x }, y, { batchKey: 0 });
+    // the README's JavaScript half, as written there: parameters and running statistics as { name: { dims, data } }
+    const dims = Object.fromEntries(trainer.parameters.map((p) => [p.name, p.dims]));
+    const state = { ...trainer.params(), ...trainer.runningStatistics() };
+    const saved = Object.fromEntries(Object.entries(state).map(([k, v]) => [k, { dims: dims[k] ?? [v.length], data: Array.from(v) }]));
+    expect(Object.keys(saved).sort()).toEqual(torchState.keys.filter((k) => !k.endsWith('num_batches_tracked')).sort());
+    for (const [k, v] of Object.entries(saved)) expect(v.dims, k).toEqual(torchState.shapes[k]);
+    await trainer.dispose();
+    // PyTorch's half ran when the fixture was made: a state loaded by `load_trained`, its eval-mode logits recorded.
+    // The same values written into the ONNX model by name predict those logits.
+    const model = decodeModel(train);
+    for (const t of model.graph!.initializer) setTensorFloats(t, Float32Array.from(torchState.trained[t.name]!.data));
+    const loaded = await OnnxTrainer.create(encodeModel(model), { loss: 'softmax-cross-entropy', device });
+    const input = new ort.Tensor('float32', Float32Array.from(torchState.input.data), torchState.input.dims);
+    const got = (await loaded.predict({ x: input })).logits!.data as Float32Array;
+    expect(got.length).toBe(torchState.evalLogits.length);
+    got.forEach((v, i) => expect(Math.abs(v - torchState.evalLogits[i]!)).toBeLessThan(1e-4 * (1 + Math.abs(torchState.evalLogits[i]!))));
+    await loaded.dispose();
+    device.destroy();
+  });
+});
+
+describe('a PyTorch MLP with LayerNorm, GELU and Dropout exported in training mode', () => {
+  const mlp = fixture('mlp-train.onnx');
+
+  it('the fixture holds a Dropout of constant ratio 0.1 in training mode', () => {
+    const g = decodeModel(mlp).graph!;
+    const drop = g.node.find((n) => n.opType === 'Dropout')!;
+    const constant = (name: string) => g.node.find((n) => n.output[0] === name)!.attribute[0]!.t!;
+    expect(tensorFloats(constant(drop.input[1]!))[0]).toBeCloseTo(0.1, 6);
+    expect(constant(drop.input[2]!).dataType).toBe(DataType.BOOL);
+  });
+
+  it.each([
+    ['FNGD defaults', {}],
+    ['KFAC', { kfac: {} }],
+  ] as const)('trains 20 steps under %s with a mask per step, seeded (a twin trains alike), and exports without Dropout', async (_name, opt) => {
+    const { x, y } = separable(12);
+    const device = await createDevice({ backend: 'cpu' });
+    const [trainer, twin] = await Promise.all([0, 1].map(() => OnnxTrainer.create(mlp, { loss: 'softmax-cross-entropy', device, ...opt })));
+    const first = await trainer!.evaluate({ x }, y);
+    const losses: number[] = [];
+    for (let e = 0; e < 20; e++) {
+      losses.push(await trainer!.step({ x }, y, { batchKey: 0, epoch: e }));
+      await twin!.step({ x }, y, { batchKey: 0, epoch: e });
+    }
+    expect(losses.every(Number.isFinite)).toBe(true);
+    expect((await trainer!.evaluate({ x }, y)).loss).toBeLessThan(0.5 * first.loss);
+    expect(trainer!.params()).toEqual(twin!.params());
+    // the masks differ between steps: the training loss at fixed parameters would not change otherwise
+    const probe = await OnnxTrainer.create(mlp, { loss: 'softmax-cross-entropy', device, optimizer: { kind: 'sgd', learningRate: 0 } });
+    const at = [await probe.step({ x }, y, { batchKey: 0 }), await probe.step({ x }, y, { batchKey: 0 })];
+    expect(at[0]).not.toBe(at[1]);
+    expect(decodeModel(trainer!.exportModel()).graph!.node.some((n) => n.opType === 'Dropout')).toBe(false);
+    expect(decodeModel(trainer!.exportModel({ mode: 'training' })).graph!.node.some((n) => n.opType === 'Dropout')).toBe(true);
+    await expectExportMatches(trainer!, x);
+    await Promise.all([trainer!.dispose(), twin!.dispose(), probe.dispose()]);
     device.destroy();
   });
 });

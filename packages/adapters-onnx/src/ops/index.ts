@@ -8,6 +8,9 @@ import { add, gemm, matmul, mul, sub } from './dense.js';
 import { averagePool, globalAveragePool, maxPool } from './pool.js';
 import { clip, div, elu, erf, exp, hardSigmoid, hardSwish, leakyRelu, log, neg, pow, reduceMean, reduceSum, sqrt, transpose } from './elementwise.js';
 import { constant, flatten, reshape } from './reshape.js';
+import { batchNormalization, isTrainingBatchNorm } from './normalization.js';
+import { dropout, inferenceDropout } from './dropout.js';
+import type { NodeProto } from '../proto.js';
 import { cast, concat, gather, shape, slice, squeeze, unsqueeze } from './shape-ops.js';
 import { constantOfShape, equal, expand, range, split, where } from './select.js';
 import type { OpRule } from './types.js';
@@ -58,6 +61,8 @@ export const OP_RULES: Readonly<Record<string, OpRule>> = {
   Expand: expand,
   Split: split,
   Conv: conv,
+  BatchNormalization: batchNormalization,
+  Dropout: dropout,
   MaxPool: maxPool,
   AveragePool: averagePool,
   GlobalAveragePool: globalAveragePool,
@@ -67,4 +72,18 @@ export const OP_RULES: Readonly<Record<string, OpRule>> = {
 export const SUPPORTED_OPS: readonly string[] = [...Object.keys(OP_RULES), ...LOWERED_OPS];
 
 export { convFactors, groupedConvJacobian } from './conv.js';
+export { batchNormJacobian, isTrainingBatchNorm } from './normalization.js';
+export { isMaskedDropout } from './dropout.js';
+
+/**
+ * A node as inference runs it: a training-mode BatchNormalization with its running statistics (`training_mode = 0`,
+ * `Y` only), a Dropout as an Identity; any other node unchanged. The trainer's inference graphs and
+ * `exportModel()`'s default mode write these.
+ */
+export function inferenceNode(node: NodeProto): NodeProto {
+  if (node.opType === 'Dropout') return inferenceDropout(node);
+  if (!isTrainingBatchNorm(node)) return node;
+  const attribute = node.attribute.filter((a) => a.name !== 'training_mode');
+  return { ...node, output: node.output.slice(0, 1), attribute } as NodeProto;
+}
 export type { OpRule, InferContext, RuleNode } from './types.js';
