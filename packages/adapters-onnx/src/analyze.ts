@@ -20,7 +20,7 @@ import {
   type TensorProto,
 } from './proto.js';
 import { InvalidOptionError, UnsupportedModelError, UnsupportedOpError, type UnsupportedNode } from './errors.js';
-import { lowerDropout, lowerLayerNorm } from './lower.js';
+import { lowerDropout, lowerLayerNorm, lowerTransposedWeights, TRANSPOSED_WEIGHT_ATTR } from './lower.js';
 
 /** A trainable parameter (a float initializer in a layer role). */
 export interface ParameterInfo {
@@ -109,7 +109,7 @@ export function isKronecker(layer: LayerInfo): boolean {
  */
 export function analyzeModel(given: ModelProto, outputName?: string, dims: Readonly<Record<string, number>> = {}): ModelAnalysis {
   // ops trained as their primitives (LayerNormalization: its γ and β become scale-shift layers)
-  const model = given.graph ? lowerDropout(lowerLayerNorm(given, defaultOpset(given))) : given;
+  const model = given.graph ? lowerTransposedWeights(lowerDropout(lowerLayerNorm(given, defaultOpset(given)))) : given;
   const graph = model.graph!;
   const opset = defaultOpset(model);
   if (opset < 13) throw new UnsupportedModelError(`default-domain opset ${opset} < 13 is not supported; convert the model to opset ≥ 13`);
@@ -362,7 +362,7 @@ function findLayers(
     } else {
       const y = node.output[0]!;
       const cons = consumers.get(y) ?? [];
-      const dout = (shapes.get(w) ?? [])[1];
+      const dout = (shapes.get(w) ?? [])[new Attrs(node).int(TRANSPOSED_WEIGHT_ATTR, 0) ? 0 : 1];
       const addNode = cons.length === 1 && cons[0]!.opType === 'Add' ? cons[0]! : undefined;
       if (addNode) {
         const other = input(addNode, 0) === y ? input(addNode, 1) : input(addNode, 0);

@@ -18,7 +18,7 @@ import type { LayerInfo, ModelAnalysis } from './analyze.js';
 import { UnsupportedModelError } from './errors.js';
 import { BATCH, GraphBuilder, type Shape } from './ir.js';
 import { appendLoss, targetShape, type LossKind } from './loss.js';
-import { OP_RULES, batchNormJacobian, convFactors, groupedConvJacobian, inferenceNode } from './ops/index.js';
+import { OP_RULES, batchNormJacobian, convFactors, groupedConvJacobian, transposedWeight } from './ops/index.js';
 import { DataType, encodeModel, makeGraph, makeModel, tensorDims, valueInfo, type NodeProto, type TensorProto, type ValueInfoProto } from './proto.js';
 
 /** Ops whose outputs carry no gradient to their inputs (a shape, a comparison). */
@@ -122,13 +122,6 @@ export function buildGraph(an: ModelAnalysis, loss: LossKind, kind: GraphKind): 
   const inference = kind === 'forward' || kind === 'evaluate';
   const base = io(an, inference);
   const irVersion = Math.max(Number(an.model.irVersion), 8);
-  if (kind === 'forward') {
-    const outputs = an.model.graph!.output.map((o) => valueInfo(o.name, DataType.FLOAT));
-    const graph = makeGraph({ name: 'forward', nodes: an.nodes.map(inferenceNode), inputs: base.inputs, outputs, initializers: base.initializers });
-    const model = makeModel(graph, an.opset, irVersion);
-    return { bytes: encodeModel(model), inputs: base.inputs.map((v) => v.name), outputs: outputs.map((o) => o.name) };
-  }
-
   const b = new GraphBuilder(usedNames(an));
   const reserve = (n: string) => {
     try {
@@ -145,11 +138,14 @@ export function buildGraph(an: ModelAnalysis, loss: LossKind, kind: GraphKind): 
   const producer = new Map<string, NodeProto>();
   for (const node of an.nodes) {
     const rule = OP_RULES[node.opType]!;
-    if (inference) b.push(inferenceNode(node));
-    else if (rule.forward) saved.set(node, rule.forward(b, node));
+    if (inference) {
+      if (rule.inference) rule.inference(b, node);
+      else b.push(node);
+    } else if (rule.forward) saved.set(node, rule.forward(b, node));
     else b.push(node);
     for (const o of node.output) producer.set(o, node);
   }
+  if (kind === 'forward') return finish(b, an, kind, base, an.model.graph!.output.map((o) => o.name), irVersion);
   if (kind === 'train-forward') return finish(b, an, kind, base, [an.output.name], irVersion);
 
   // which tensors depend on a parameter (differentiably: a tensor's shape does not)
@@ -241,7 +237,7 @@ export function buildGraph(an: ModelAnalysis, loss: LossKind, kind: GraphKind): 
       const dName = reserve(NAMES.factorOutputGrads(l));
       if (layer.kind === 'dense' && b.shape(layer.node.input[0]!).length > 2) {
         // a dense layer over positions: patches [N, T, K] and output-gradients [N, T, M]
-        const [k, m] = b.shape(layer.weight) as [number, number];
+        const [k, m] = (transposedWeight(layer.node) ? [...b.shape(layer.weight)].reverse() : b.shape(layer.weight)) as [number, number];
         b.op('Identity', [b.reshape(b.scale(layer.node.input[0]!, layer.scaleA), [0, -1, k])], {}, inName);
         b.op('Identity', [b.reshape(b.scale(delta, layer.scaleD), [0, -1, m])], {}, dName);
       } else if (layer.kind === 'dense') {

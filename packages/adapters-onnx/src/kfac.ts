@@ -14,6 +14,7 @@ import { isKronecker, type LayerInfo, type ModelAnalysis } from './analyze.js';
 import { NAMES } from './builder.js';
 import { Attrs } from './proto.js';
 import { floats } from './session.js';
+import { transposedWeight } from './ops/index.js';
 
 /**
  * KFAC options as the ONNX trainer takes them: `ifngd`'s `kfac` options without `device`, `ops`, `layers` and
@@ -27,7 +28,7 @@ export type OnnxKfacOptions = KfacTrainingOptions;
 export function layoutOf(layer: LayerInfo): KfacLayer['layout'] {
   if (layer.kind === 'conv2d') return 'out-in';
   if (layer.node.opType === 'Gemm') return new Attrs(layer.node).int('transB', 0) ? 'out-in' : 'in-out';
-  return 'in-out';
+  return transposedWeight(layer.node) ? 'out-in' : 'in-out';
 }
 
 /**

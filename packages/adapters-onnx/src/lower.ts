@@ -12,6 +12,42 @@ import { Attrs, cloneModel, DataType, floatTensor, int64Tensor, makeNode, tensor
 /** The ops trained as the primitives they are made of. */
 export const LOWERED_OPS: readonly string[] = ['LayerNormalization'];
 
+/** Marks a MatMul whose 2-D weight is read transposed (see {@link lowerTransposedWeights}). */
+export const TRANSPOSED_WEIGHT_ATTR = 'ifngd_transB';
+
+/**
+ * `MatMul(x, Transpose(W))` with W a 2-D float initializer read only by that Transpose (perm [1, 0]), read only by
+ * that MatMul — what `torch.onnx.export` writes for an `nn.Linear` over inputs of rank > 2 without constant folding
+ * (a training-mode export) — becomes one MatMul of `x` and `W` marked with {@link TRANSPOSED_WEIGHT_ATTR}, so W
+ * trains as the dense layer's weight under its own name and layout (`[out, in]`, as in the `state_dict`). The
+ * trainer's graphs write it back as the two nodes.
+ */
+export function lowerTransposedWeights(model: ModelProto): ModelProto {
+  if (!model.graph?.node.some((n) => n.opType === 'Transpose')) return model;
+  const m = cloneModel(model);
+  const graph = m.graph!;
+  const readers = new Map<string, number>();
+  for (const n of graph.node) for (const i of n.input) if (i) readers.set(i, (readers.get(i) ?? 0) + 1);
+  for (const o of graph.output) readers.set(o.name, (readers.get(o.name) ?? 0) + 1);
+  const float2d = new Set(graph.initializer.filter((t) => t.dataType === DataType.FLOAT && t.dims.length === 2).map((t) => t.name));
+  const producer = new Map(graph.node.map((n) => [n.output[0] ?? '', n] as const));
+  const fused = new Set<NodeProto>();
+  const replaced = new Map<NodeProto, NodeProto>();
+  for (const n of graph.node) {
+    if (n.opType !== 'MatMul' || (n.domain !== '' && n.domain !== 'ai.onnx')) continue;
+    const t = producer.get(n.input[1] ?? '');
+    if (!t || t.opType !== 'Transpose' || readers.get(t.output[0]!) !== 1) continue;
+    const w = t.input[0] ?? '';
+    const perm = new Attrs(t).ints('perm', [1, 0]);
+    if (!float2d.has(w) || readers.get(w) !== 1 || perm?.[0] !== 1 || perm[1] !== 0) continue;
+    fused.add(t);
+    replaced.set(n, makeNode('MatMul', [n.input[0]!, w], [n.output[0]!], { [TRANSPOSED_WEIGHT_ATTR]: { i: 1 } }, n.name));
+  }
+  if (replaced.size === 0) return model;
+  graph.node = graph.node.filter((n) => !fused.has(n)).map((n) => replaced.get(n) ?? n);
+  return m;
+}
+
 /** Marks a Dropout node the trainer drew a mask input for (see {@link lowerDropout}). */
 export const DROPOUT_MASK_ATTR = 'ifngd_mask';
 

@@ -55,8 +55,9 @@ export async function setUpTrainer(modelBytes: Uint8Array, options: OnnxTrainerO
   if (frozen.length > 0) {
     console.warn(
       `ifngd OnnxTrainer: ${frozen.map((n) => `'${n}'`).join(', ')} stay constant — the trainer trains Gemm, MatMul and Conv ` +
-        'weights and biases and the per-feature scales and shifts of one Mul or Add downstream of a trained layer; these are ' +
-        'read by Sub or Div, by several nodes, or applied to the inputs',
+        'weights and biases, BatchNormalization and embedding parameters, and the per-feature scales and shifts of one Mul or ' +
+        'Add downstream of a trained layer; these are read by Sub or Div, by several nodes, applied to the inputs, or ' +
+        'read as a matrix by an op no layer is made of',
     );
   }
   const ort = o.ort === undefined ? await defaultRuntime() : asRuntime(o.ort, 'options.ort', 'ort');

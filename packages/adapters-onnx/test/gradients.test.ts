@@ -6,6 +6,7 @@ import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { analyzeModel } from '../src/analyze.js';
 import { buildGraph, NAMES } from '../src/builder.js';
+import { transposedWeight } from '../src/ops/index.js';
 import { SUPPORTED_OPS } from '../src/index.js';
 import { buildModel } from '../src/internal.js';
 import { decodeModel } from '../src/proto.js';
@@ -127,8 +128,8 @@ describe('backward graph vs float64 finite differences', () => {
           for (let q = 0; q < k; q++) gw[o * k + q]! += dv * a[(i * T + t) * k + q]!;
         }
         const wGrad = out[NAMES.grad(layer.weight)]!.data as Float32Array;
-        // weight layout: Conv [c,k…], Gemm transB [c,k], otherwise [k,c]
-        const transB = layer.node.attribute.some((x) => x.name === 'transB' && x.i === 1n);
+        // weight layout: Conv [c,k…], Gemm transB and a MatMul's weight read transposed [c,k], otherwise [k,c]
+        const transB = layer.node.attribute.some((x) => x.name === 'transB' && x.i === 1n) || transposedWeight(layer.node);
         const layout = (g: Float64Array) => (layer.kind === 'conv2d' || transB ? Array.from(g) : Array.from({ length: c * k }, (_, j) => g[(j % c) * k + Math.floor(j / c)]!));
         expectClose(layout(gw), wGrad, `factors of layer ${l} reproduce the weight gradient`, 1e-3, 1e-5);
         // and sample by sample: sample 0's factors give its own gradient (float64 finite differences of ℓ₀)

@@ -531,5 +531,25 @@ export function testModels(seed = 7): TestModel[] {
         ],
       },
     },
+    {
+      name: "Linear over positions as a training-mode export writes it (MatMul of Transpose(W [out,in]), bias Add first) + Relu + MatMul+Add + ReduceMean → MSE",
+      loss: 'mse',
+      input: { name: 'x', dims: [3, 4] },
+      out: [2],
+      spec: {
+        inputs: [{ name: 'x', shape: ['N', 3, 4] }],
+        outputs: ['y'],
+        nodes: [
+          { op: 'Transpose', inputs: ['w1'], outputs: ['w1t'], attrs: { perm: { ints: [1, 0] } } },
+          { op: 'MatMul', inputs: ['x', 'w1t'], outputs: ['m1'] },
+          { op: 'Add', inputs: ['b1', 'm1'], outputs: ['z1'] },
+          { op: 'Relu', inputs: ['z1'], outputs: ['r1'] },
+          { op: 'MatMul', inputs: ['r1', 'w2'], outputs: ['m2'] },
+          { op: 'Add', inputs: ['m2', 'b2'], outputs: ['z2'] },
+          { op: 'ReduceMean', inputs: ['z2'], outputs: ['y'], attrs: { axes: { ints: [1] }, keepdims: { i: 0 } } },
+        ],
+        initializers: [init(r, 'w1', [5, 4], 1), init(r, 'b1', [5]), init(r, 'w2', [5, 2], 1), init(r, 'b2', [2])],
+      },
+    },
   ];
 }

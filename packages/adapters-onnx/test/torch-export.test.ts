@@ -313,6 +313,29 @@ describe('float initializers left constant', () => {
     await trainer.dispose();
   });
 
+  it('create warns naming a matrix no layer trains: a weight read through an op that makes no layer (here a Transpose feeding a Gemm)', async () => {
+    const spec: ModelSpec = {
+      inputs: [{ name: 'x', shape: ['N', 4] }],
+      outputs: ['y'],
+      initializers: [
+        { name: 'w', dims: [3, 4], data: Array.from({ length: 12 }, (_, i) => i / 12) },
+        { name: 'w2', dims: [3, 2], data: Array.from({ length: 6 }, (_, i) => i / 6) },
+      ],
+      nodes: [
+        { op: 'Transpose', inputs: ['w'], outputs: ['wt'], attrs: { perm: { ints: [1, 0] } } },
+        { op: 'Gemm', inputs: ['x', 'wt'], outputs: ['h'] },
+        { op: 'MatMul', inputs: ['h', 'w2'], outputs: ['y'] },
+      ],
+    };
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const trainer = await OnnxTrainer.create(buildModel(spec), { loss: 'mse' });
+    expect(warn).toHaveBeenCalledTimes(1);
+    expect(String(warn.mock.calls[0]![0])).toMatch(/^ifngd OnnxTrainer: 'w' stay constant/);
+    warn.mockRestore();
+    expect(Object.keys(trainer.params())).toEqual(['w2']);
+    await trainer.dispose();
+  });
+
   it('create warns once naming the per-feature constants read by Sub or Div (Mul and Add scales train)', async () => {
     const spec: ModelSpec = {
       inputs: [{ name: 'x', shape: ['N', 4] }],
@@ -485,6 +508,39 @@ describe('a PyTorch transformer block over token ids (opset 17)', () => {
     const exported = trainer.exportModel();
     expect(decodeModel(exported).graph!.node.filter((n) => n.opType === 'LayerNormalization')).toHaveLength(2);
     const plain = await ort.InferenceSession.create(exported);
+    const got = (await plain.run({ ids })).logits!.data as Float32Array;
+    const want = (await trainer.predict({ ids })).logits!.data as Float32Array;
+    for (let i = 0; i < got.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThan(1e-4 * (1 + Math.abs(want[i]!)));
+    await trainer.dispose();
+    device.destroy();
+  });
+
+  it.each([
+    ['FNGD at its defaults', {}],
+    ['KFAC', { kfac: { learningRate: 0.05 } }],
+  ])("its training-mode export (each Linear a MatMul of Transpose(weight)) trains with %s: every state_dict entry a parameter under its name, each weight moving; the export runs as the trainer predicts", async (_name, extra) => {
+    const train = fixture('transformer-train.onnx');
+    const g = decodeModel(train).graph!;
+    const transposed = g.node.filter((n) => n.opType === 'Transpose' && g.initializer.some((t) => t.name === n.input[0]));
+    expect(transposed.map((n) => n.input[0]).sort()).toEqual(['f1.weight', 'f2.weight', 'k.weight', 'o.weight', 'q.weight', 'v.weight']);
+    const device = await createDevice({ backend: 'cpu' });
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const trainer = await OnnxTrainer.create(train, { loss: 'softmax-cross-entropy', device, ...extra });
+    expect(warn).not.toHaveBeenCalled();
+    warn.mockRestore();
+    expect(trainer.parameters.map((p) => p.name).sort()).toEqual(g.initializer.filter((t) => t.dataType === DataType.FLOAT).map((t) => t.name).sort());
+    for (const w of ['q.weight', 'f1.weight']) expect(trainer.parameters.find((p) => p.name === w)!.dims).toEqual(w === 'q.weight' ? [8, 8] : [16, 8]);
+    const before = trainer.params();
+    const { ids, y } = tokens(7);
+    const losses: number[] = [];
+    for (let s = 0; s < 20; s++) losses.push(await trainer.step({ ids }, y, { batchKey: 0, epoch: s }));
+    expect(losses.every(Number.isFinite)).toBe(true);
+    expect(losses.at(-1)!).toBeLessThan(0.5 * losses[0]!);
+    const after = trainer.params();
+    for (const p of transposed.map((n) => n.input[0]!)) expect(after[p], p).not.toEqual(before[p]);
+    const exported = decodeModel(trainer.exportModel());
+    expect(exported.graph!.node.filter((n) => n.opType === 'Transpose').length).toBe(g.node.filter((n) => n.opType === 'Transpose').length);
+    const plain = await ort.InferenceSession.create(trainer.exportModel());
     const got = (await plain.run({ ids })).logits!.data as Float32Array;
     const want = (await trainer.predict({ ids })).logits!.data as Float32Array;
     for (let i = 0; i < got.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThan(1e-4 * (1 + Math.abs(want[i]!)));

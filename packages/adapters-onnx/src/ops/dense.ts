@@ -2,8 +2,9 @@
  * Gemm, MatMul and elementwise Add / Sub / Mul: forward shapes and backward rules.
  * @module
  */
-import { fmtShape, type Shape } from '../ir.js';
-import { Attrs } from '../proto.js';
+import { fmtShape, type GraphBuilder, type Shape } from '../ir.js';
+import { TRANSPOSED_WEIGHT_ATTR } from '../lower.js';
+import { Attrs, type NodeProto } from '../proto.js';
 import { broadcastShapes, intValues, unbroadcast } from './broadcast.js';
 import { input, type OpRule } from './types.js';
 
@@ -61,6 +62,11 @@ export const matmul: OpRule = {
     const a = ctx.shape(input(node, 0));
     const bs = ctx.shape(input(node, 1));
     if (a.length < 2 || bs.length < 2) return `MatMul of vectors is not supported, got ${fmtShape(a)} · ${fmtShape(bs)}`;
+    if (transposedWeight(node)) {
+      // A·Wᵀ for a 2-D weight W [out, in] read through a Transpose (lower.ts)
+      if (a[a.length - 1] !== bs[1]) return `inner dimensions differ: ${fmtShape(a)} · ${fmtShape(bs)}ᵀ`;
+      return [[...a.slice(0, -1), bs[0]!]];
+    }
     if (bs.length === 2) {
       if (a[a.length - 1] !== bs[0]) return `inner dimensions differ: ${fmtShape(a)} · ${fmtShape(bs)}`;
       return [[...a.slice(0, -1), bs[1]!]];
@@ -71,11 +77,24 @@ export const matmul: OpRule = {
     if (a[a.length - 1] !== bs[bs.length - 2]) return `inner dimensions differ: ${fmtShape(a)} · ${fmtShape(bs)}`;
     return [[...a.slice(0, -1), bs[bs.length - 1]!]];
   },
+  forward(b, node) {
+    emitMatMul(b, node);
+    return [];
+  },
+  inference(b, node) {
+    emitMatMul(b, node);
+  },
   backward(b, { node }, [dY], wanted) {
     if (!dY) return [];
     const [A, B] = [input(node, 0), input(node, 1)];
     const [ra, rb] = [b.shape(A).length, b.shape(B).length];
     const out: (string | undefined)[] = [];
+    if (transposedWeight(node)) {
+      const [n, k] = b.shape(B) as [number, number];
+      if (wanted[0]) out[0] = b.op('MatMul', [dY, B]);
+      if (wanted[1]) out[1] = b.op('Gemm', [b.reshape(dY, [-1, n]), b.reshape(A, [-1, k])], { transA: { i: 1 } }); // Σ over positions of dYᵀ·A
+      return out;
+    }
     if (ra === 2 && rb === 2) {
       if (wanted[0]) out[0] = b.op('Gemm', [dY, B], { transB: { i: 1 } });
       if (wanted[1]) out[1] = b.op('Gemm', [A, dY], { transA: { i: 1 } });
@@ -93,6 +112,20 @@ export const matmul: OpRule = {
     return out;
   },
 };
+
+/** Whether a MatMul reads its 2-D weight transposed (`lower.ts`). */
+export function transposedWeight(node: NodeProto): boolean {
+  return new Attrs(node).int(TRANSPOSED_WEIGHT_ATTR, 0) === 1;
+}
+
+/** The MatMul as ONNX Runtime runs it: a weight read transposed through a Transpose node again. */
+function emitMatMul(b: GraphBuilder, node: NodeProto): void {
+  if (!transposedWeight(node)) {
+    b.push(node);
+    return;
+  }
+  b.op('MatMul', [input(node, 0), b.transpose(input(node, 1), [1, 0])], {}, node.output[0]!);
+}
 
 function binaryInfer(node: Parameters<OpRule['infer']>[0], ctx: Parameters<OpRule['infer']>[1]): Shape[] | string {
   const s = broadcastShapes(ctx.shape(input(node, 0)), ctx.shape(input(node, 1)));

@@ -23,13 +23,16 @@ export const dropout: OpRule = {
     b.op('Mul', [input(node, 0), input(node, 1)], {}, node.output[0]!);
     return [];
   },
+  inference(b, node) {
+    b.push(inferenceDropout(node));
+  },
   backward(b, { node }, [dY], wanted) {
     if (!dY || !wanted[0]) return [];
     return [b.mul(dY, input(node, 1))];
   },
 };
 
-/** The masked Dropout as inference runs it: an Identity. */
+/** A Dropout as inference runs it: an Identity. */
 export function inferenceDropout(node: NodeProto): NodeProto {
   return makeNode('Identity', [input(node, 0)], [node.output[0]!], {}, node.name);
 }

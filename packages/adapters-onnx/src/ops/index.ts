@@ -8,7 +8,7 @@ import { add, gemm, matmul, mul, sub } from './dense.js';
 import { averagePool, globalAveragePool, maxPool } from './pool.js';
 import { clip, div, elu, erf, exp, hardSigmoid, hardSwish, leakyRelu, log, neg, pow, reduceMean, reduceSum, sqrt, transpose } from './elementwise.js';
 import { constant, flatten, reshape } from './reshape.js';
-import { batchNormalization, isTrainingBatchNorm } from './normalization.js';
+import { batchNormalization, inferenceBatchNorm } from './normalization.js';
 import { dropout, inferenceDropout } from './dropout.js';
 import type { NodeProto } from '../proto.js';
 import { cast, concat, gather, shape, slice, squeeze, unsqueeze } from './shape-ops.js';
@@ -74,16 +74,13 @@ export const SUPPORTED_OPS: readonly string[] = [...Object.keys(OP_RULES), ...LO
 export { convFactors, groupedConvJacobian } from './conv.js';
 export { batchNormJacobian, isTrainingBatchNorm } from './normalization.js';
 export { isMaskedDropout } from './dropout.js';
+export { transposedWeight } from './dense.js';
 
 /**
- * A node as inference runs it: a training-mode BatchNormalization with its running statistics (`training_mode = 0`,
- * `Y` only), a Dropout as an Identity; any other node unchanged. The trainer's inference graphs and
- * `exportModel()`'s default mode write these.
+ * A node of the model as it came, as inference runs it: a training-mode BatchNormalization with its running
+ * statistics, a Dropout as an Identity; any other node unchanged (`exportModel()`'s default mode).
  */
 export function inferenceNode(node: NodeProto): NodeProto {
   if (node.opType === 'Dropout') return inferenceDropout(node);
-  if (!isTrainingBatchNorm(node)) return node;
-  const attribute = node.attribute.filter((a) => a.name !== 'training_mode');
-  return { ...node, output: node.output.slice(0, 1), attribute } as NodeProto;
+  return inferenceBatchNorm(node);
 }
-export type { OpRule, InferContext, RuleNode } from './types.js';

@@ -89,6 +89,9 @@ export const batchNormalization: OpRule = {
     b.op('Add', [b.mul(xhat, perChannel(b, scale, r)), perChannel(b, bias, r)], {}, node.output[0]!);
     return [xhat, inv, ...saved];
   },
+  inference(b, node) {
+    b.push(inferenceBatchNorm(node));
+  },
   backward(b, { node, saved }, [dY], wanted) {
     if (!dY) return [];
     const [xhat, inv] = saved as [string, string];
@@ -118,3 +121,10 @@ export function batchNormJacobian(b: GraphBuilder, xhat: string, delta: string, 
   return b.op('Concat', [sum(b.mul(delta, xhat)), sum(delta)], { axis: { i: 1 } });
 }
 
+
+/** A training-mode BatchNormalization as inference runs it: with its running statistics (`training_mode = 0`, `Y` only). */
+export function inferenceBatchNorm(node: NodeProto): NodeProto {
+  if (!isTrainingBatchNorm(node)) return node;
+  const attribute = node.attribute.filter((a) => a.name !== 'training_mode');
+  return { ...node, output: node.output.slice(0, 1), attribute } as NodeProto;
+}

@@ -39,6 +39,11 @@ export interface OpRule {
    */
   forward?(b: GraphBuilder, node: NodeProto): string[];
   /**
+   * Emits the node as inference runs it — the forward and evaluate graphs (default: unchanged). A training-mode
+   * BatchNormalization uses its running statistics there, a Dropout is an Identity.
+   */
+  inference?(b: GraphBuilder, node: NodeProto): void;
+  /**
    * Emits the gradients of the inputs marked `wanted`, given the gradients of the outputs (undefined: zero).
    * Returns one entry per input (undefined when not wanted or not differentiable).
    */
