@@ -676,3 +676,61 @@ describe('a PyTorch MobileNetV2 inverted-residual block (eval mode, BatchNorm fo
     device.destroy();
   });
 });
+
+describe('every PyTorch fixture that trains: 20 steps under FNGD and under KFAC at their defaults', () => {
+  /** A learnable batch for each fixture's input. */
+  const data: Record<string, () => { feeds: Record<string, ort.Tensor>; y: ort.Tensor }> = {
+    images: () => {
+      const { x, y } = images(21);
+      return { feeds: { x }, y };
+    },
+    quadrants: () => {
+      const r = rng(22);
+      const n = 12;
+      const x = Float32Array.from({ length: n * 64 }, (_, i) => r(1) + ((Math.floor((i % 64) / 32) * 2 + Math.floor(((i % 64) % 8) / 4)) % 3 === Math.floor(i / 64) % 3 ? 1.5 : 0));
+      return { feeds: { x: new ort.Tensor('float32', x, [n, 1, 8, 8]) }, y: new ort.Tensor('int64', BigInt64Array.from({ length: n }, (_, i) => BigInt(i % 3)), [n]) };
+    },
+    features: () => {
+      const { x, y } = separable(23);
+      return { feeds: { x }, y };
+    },
+    tokens: () => {
+      const r = rng(24);
+      const n = 24;
+      const ids = BigInt64Array.from({ length: n * 6 }, () => BigInt(Math.floor((r(1) + 1) * 10) % 20));
+      return { feeds: { ids: new ort.Tensor('int64', ids, [n, 6]) }, y: new ort.Tensor('int64', BigInt64Array.from({ length: n }, (_, i) => ids[i * 6]! % 3n), [n]) };
+    },
+  };
+  const fixtures: [string, keyof typeof data][] = [
+    ['resnet-eval.onnx', 'images'],
+    ['resnet-train.onnx', 'images'],
+    ['mobilenetv2-block.onnx', 'images'],
+    ['cnn-view.onnx', 'quadrants'],
+    ['mlp-layernorm-gelu.onnx', 'features'],
+    ['mlp-train.onnx', 'features'],
+    ['transformer-block.onnx', 'tokens'],
+    ['transformer-train.onnx', 'tokens'],
+  ];
+  const cases = fixtures.flatMap(([file, kind]) => [
+    [file, 'FNGD', kind, {}] as const,
+    [file, 'KFAC', kind, { kfac: {} }] as const,
+  ]);
+
+  it.each(cases)('%s under %s: finite losses, the last five below 0.6× the first on average; the export predicts as the trainer (1e-4)', async (file, _opt, kind, extra) => {
+    const { feeds, y } = data[kind]();
+    const device = await createDevice({ backend: 'cpu' });
+    const trainer = await OnnxTrainer.create(fixture(file), { loss: 'softmax-cross-entropy', device, ...extra });
+    const losses: number[] = [];
+    for (let s = 0; s < 20; s++) losses.push(await trainer.step(feeds, y, { batchKey: 0, epoch: s }));
+    expect(losses.every(Number.isFinite), losses.join(' ')).toBe(true);
+    const tail = losses.slice(-5).reduce((a, v) => a + v, 0) / 5;
+    expect(tail, losses.join(' ')).toBeLessThan(0.6 * losses[0]!);
+    const plain = await ort.InferenceSession.create(trainer.exportModel());
+    const got = (await plain.run(feeds)).logits!.data as Float32Array;
+    const want = (await trainer.predict(feeds)).logits!.data as Float32Array;
+    expect(got.length).toBe(want.length);
+    for (let i = 0; i < got.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThan(1e-4 * (1 + Math.abs(want[i]!)));
+    await trainer.dispose();
+    device.destroy();
+  });
+});

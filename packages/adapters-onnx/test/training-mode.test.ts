@@ -1,5 +1,5 @@
 /**
- * BatchNormalization in training mode, as the trainer runs it: the running statistics each committed step moves
+ * BatchNormalization and Dropout in training mode, as the trainer runs them. BatchNormalization: the running statistics each committed step moves
  * (PyTorch's rule, checked against a float64 reference of the batch statistics), inference (predict, evaluate, the
  * exported model) on them, a rejected step leaving them as they were, and the models refused. The backward pass and
  * the per-sample definition are checked op by op in `gradients.test.ts`.
@@ -146,5 +146,45 @@ describe('BatchNormalization in training mode', () => {
       expect((err as Error).message, what).toMatch(reason);
       expect((err as Error).message, what).toMatch(/BatchNormalization/);
     }
+  });
+});
+
+describe('Dropout in training mode', () => {
+  const drop = testModels().find((m) => m.name.includes('Dropout (training mode'))!;
+  const data = (seed: number, fill?: number) => {
+    const r = rng(seed);
+    return {
+      x: new ort.Tensor('float32', Float32Array.from({ length: N * 4 }, () => fill ?? r(1)), [N, 4]),
+      y: new ort.Tensor('int64', BigInt64Array.from({ length: N }, (_, i) => BigInt(i % 3)), [N]),
+    };
+  };
+
+  it('a step that throws draws no mask: the next steps match an undisturbed twin bit for bit', async () => {
+    const [trainer, twin] = await Promise.all([0, 1].map(() => OnnxTrainer.create(buildModel(drop.spec), { loss: drop.loss, device })));
+    const a = data(1);
+    await Promise.all([trainer!, twin!].map((t) => t.step({ x: a.x }, a.y, { batchKey: 0 })));
+    await expect(trainer!.step({ x: data(2, NaN).x }, a.y, { batchKey: 1 })).rejects.toThrow(NonFiniteError);
+    for (let s = 0; s < 3; s++) {
+      const b = data(10 + s);
+      const [l1, l2] = await Promise.all([trainer!, twin!].map((t) => t.step({ x: b.x }, b.y, { batchKey: 2 + s })));
+      expect(l1).toBe(l2);
+    }
+    expect(trainer!.params()).toEqual(twin!.params());
+    await Promise.all([trainer!.dispose(), twin!.dispose()]);
+  });
+
+  it('predict and evaluate run it as an Identity: the same twice, and equal to the model without the Dropout', async () => {
+    const trainer = await OnnxTrainer.create(buildModel(drop.spec), { loss: drop.loss, device });
+    const without: ModelSpec = {
+      ...drop.spec,
+      nodes: drop.spec.nodes.map((n) => (n.op === 'Dropout' ? { op: 'Identity', inputs: [n.inputs[0]!], outputs: [n.outputs[0]!] } : n)),
+    };
+    const plain = await OnnxTrainer.create(buildModel(without), { loss: drop.loss, device });
+    const b = data(5);
+    const p1 = (await trainer.predict({ x: b.x })).y!.data as Float32Array;
+    expect(Array.from((await trainer.predict({ x: b.x })).y!.data as Float32Array)).toEqual(Array.from(p1));
+    expect(Array.from((await plain.predict({ x: b.x })).y!.data as Float32Array)).toEqual(Array.from(p1));
+    expect((await trainer.evaluate({ x: b.x }, b.y)).loss).toBe((await plain.evaluate({ x: b.x }, b.y)).loss);
+    await Promise.all([trainer.dispose(), plain.dispose()]);
   });
 });
