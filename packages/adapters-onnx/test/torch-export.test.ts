@@ -717,7 +717,7 @@ describe('every PyTorch fixture that trains: 20 steps under FNGD and under KFAC 
   ]);
 
   it.each(cases)('%s under %s: finite losses, the last five below 0.6× the first on average; the export predicts as the trainer (1e-4)', async (file, _opt, kind, extra) => {
-    const { feeds, y } = data[kind]();
+    const { feeds, y } = data[kind]!();
     const device = await createDevice({ backend: 'cpu' });
     const trainer = await OnnxTrainer.create(fixture(file), { loss: 'softmax-cross-entropy', device, ...extra });
     const losses: number[] = [];
