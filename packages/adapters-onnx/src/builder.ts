@@ -16,9 +16,9 @@
  */
 import type { LayerInfo, ModelAnalysis } from './analyze.js';
 import { UnsupportedModelError } from './errors.js';
-import { BATCH, GraphBuilder, type Shape } from './ir.js';
+import { BATCH, batchLayout, batchParts, fmtShape, GraphBuilder, isBatch, type Shape } from './ir.js';
 import { appendLoss, targetShape, type LossKind } from './loss.js';
-import { OP_RULES, batchNormJacobian, convFactors, groupedConvJacobian, transposedWeight } from './ops/index.js';
+import { OP_RULES, batchNormJacobian, convFactors, groupedConvJacobian } from './ops/index.js';
 import { DataType, encodeModel, makeGraph, makeModel, tensorDims, valueInfo, type NodeProto, type TensorProto, type ValueInfoProto } from './proto.js';
 
 /** Ops whose outputs carry no gradient to their inputs (a shape, a comparison). */
@@ -52,7 +52,28 @@ export interface BuiltGraph {
 }
 
 function dimsOf(s: Shape): (number | string)[] {
-  return s.map((d) => (d === BATCH ? 'N' : d));
+  return s.map((d) => (d === BATCH ? 'N' : isBatch(d) ? `N_${batchParts(d).outer}_${batchParts(d).inner}` : d));
+}
+
+/**
+ * `t` (of static shape `shape`, batch somewhere) as `[N, P, k]`: each sample's rows of its last dimension `k`, in
+ * order — the layout of the factors of a dense layer over positions. Batch-first tensors are only reshaped.
+ */
+function samplesFirst(b: GraphBuilder, t: string, shape: Shape): string {
+  const k = shape[shape.length - 1]!;
+  const lay = batchLayout(shape)!;
+  if (isBatch(k) || lay.inner % k !== 0) throw new UnsupportedModelError(`a dense layer's ${fmtShape(shape)} carries the batch in its feature axis`);
+  // flattened, the tensor is [outer, N, inner]: each sample's block is contiguous when outer = 1, else N moves first
+  if (lay.outer === 1) return b.reshape(t, [-1, lay.inner / k, k]);
+  const moved = b.transpose(b.reshape(t, [lay.outer, -1, lay.inner]), [1, 0, 2]);
+  return b.reshape(moved, [0, -1, k]);
+}
+
+/** `d · α` with α `[N]` scaling each sample's elements of `d`, wherever its batch sits (`batchLayout`). */
+function scaleSamples(b: GraphBuilder, d: string, shape: Shape, alpha: string): string {
+  const lay = batchLayout(shape)!;
+  const scaled = b.mul(b.reshape(d, [lay.outer, -1, lay.inner]), b.reshape(alpha, [1, -1, 1]));
+  return b.reshapeLike(scaled, d);
 }
 
 function usedNames(an: ModelAnalysis): string[] {
@@ -173,6 +194,12 @@ export function buildGraph(an: ModelAnalysis, loss: LossKind, kind: GraphKind): 
     }
     return a;
   };
+  // each sample's elements of a parameter node's output-gradient times its α (the batch first, or anywhere)
+  const scaledBy = (layer: number, d: string, out: string) => {
+    const shape = b.shape(out);
+    if (shape[0] === BATCH) return b.mul(d, alphaFor(layer, shape.length));
+    return scaleSamples(b, d, shape, b.reshape(alphaFor(layer, 1), [-1]));
+  };
 
   // backward
   const grads = new Map<string, string[]>();
@@ -204,7 +231,7 @@ export function buildGraph(an: ModelAnalysis, loss: LossKind, kind: GraphKind): 
     if (wantAct.some(Boolean)) rule.backward(b, rn, dOut, wantAct).forEach((g, j) => addGrad(node.input[j]!, g));
     if (kind === 'gradients' && isParam.some(Boolean)) {
       const layer = paramLayer.get(node.input[isParam.indexOf(true)]!)!;
-      const scaled = dOut.map((d, j) => (d ? b.mul(d, alphaFor(layer, b.shape(node.output[j]!).length)) : undefined));
+      const scaled = dOut.map((d, j) => (d ? scaledBy(layer, d, node.output[j]!) : undefined));
       rule.backward(b, rn, scaled, isParam).forEach((g, j) => addGrad(node.input[j]!, g));
     }
   }
@@ -235,11 +262,13 @@ export function buildGraph(an: ModelAnalysis, loss: LossKind, kind: GraphKind): 
         return;
       }
       const dName = reserve(NAMES.factorOutputGrads(l));
-      if (layer.kind === 'dense' && b.shape(layer.node.input[0]!).length > 2) {
-        // a dense layer over positions: patches [N, T, K] and output-gradients [N, T, M]
-        const [k, m] = (transposedWeight(layer.node) ? [...b.shape(layer.weight)].reverse() : b.shape(layer.weight)) as [number, number];
-        b.op('Identity', [b.reshape(b.scale(layer.node.input[0]!, layer.scaleA), [0, -1, k])], {}, inName);
-        b.op('Identity', [b.reshape(b.scale(delta, layer.scaleD), [0, -1, m])], {}, dName);
+      const xShape = b.shape(layer.node.input[0]!);
+      if (layer.kind === 'dense' && (xShape.length > 2 || xShape[0] !== BATCH)) {
+        // a dense layer over positions: patches [N, T, K] and output-gradients [N, T, M], each sample's rows together
+        // wherever the batch sits (attention's [T, N, D] and [T·N, D])
+        const yShape = b.shape(layer.node.output[0]!);
+        b.op('Identity', [samplesFirst(b, b.scale(layer.node.input[0]!, layer.scaleA), xShape)], {}, inName);
+        b.op('Identity', [samplesFirst(b, b.scale(delta, layer.scaleD), yShape)], {}, dName);
       } else if (layer.kind === 'dense') {
         b.op('Identity', [b.scale(layer.node.input[0]!, layer.scaleA)], {}, inName);
         b.op('Identity', [b.scale(delta, layer.scaleD)], {}, dName);

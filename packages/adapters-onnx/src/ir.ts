@@ -5,15 +5,75 @@
  */
 import { floatTensor, int64Tensor, makeNode, type AttrValue, type NodeProto, type TensorProto } from './proto.js';
 
-/** Marks the symbolic batch dimension in a {@link Shape}. */
+/** Marks the symbolic batch dimension in a {@link Shape}: exactly the batch, N. */
 export const BATCH = -1;
 
-/** A static shape; the batch dimension (at most one) is {@link BATCH}. */
+/**
+ * A static shape. At most one dimension carries the batch: {@link BATCH} when it is exactly N; a dimension into which
+ * a Reshape merged N with static sizes (attention's `[T, N·H, d]` and `[T·N, D]`) is encoded by {@link batchDim}.
+ */
 export type Shape = readonly number[];
 
-/** Formats a shape for messages (`[N,3,28,28]`). */
+/** Base of the merged-batch encoding (static sizes stay below it). */
+const BASE = 1 << 20;
+
+/**
+ * The dimension of size `outer·N·inner` in which sample n covers the `inner` consecutive indices starting at
+ * `(o·N + n)·inner` for each `o < outer` — so row-major index order is (outer, N, inner). `batchDim(1, 1)` is
+ * {@link BATCH}. Encoded as a negative number, so equal descriptors compare equal.
+ */
+export function batchDim(outer: number, inner: number): number {
+  if (!(outer >= 1 && inner >= 1 && outer < BASE && inner < BASE && Number.isInteger(outer) && Number.isInteger(inner))) {
+    throw new Error(`batchDim(${outer}, ${inner}): sizes must be integers in [1, ${BASE})`);
+  }
+  return -((outer - 1) * BASE + inner);
+}
+
+/** Whether a dimension carries the batch. */
+export function isBatch(d: number): boolean {
+  return d < 0;
+}
+
+/** The static parts of a batch-carrying dimension (see {@link batchDim}). */
+export function batchParts(d: number): { outer: number; inner: number } {
+  const x = -d;
+  return { outer: Math.floor((x - 1) / BASE) + 1, inner: ((x - 1) % BASE) + 1 };
+}
+
+/** Whether a shape carries the batch. */
+export function hasBatch(s: Shape): boolean {
+  return s.some(isBatch);
+}
+
+/** The product of a shape's static sizes, a batch-carrying dim counting its static parts (`outer·inner`). */
+export function staticSize(s: Shape): number {
+  return s.reduce((a, d) => a * (isBatch(d) ? batchParts(d).outer * batchParts(d).inner : d), 1);
+}
+
+/**
+ * Where the batch sits in row-major order: the number of elements before each sample's block (`outer`) and in it
+ * (`inner`) — a tensor of this shape is, flattened, `[outer, N, inner]`. Undefined when the shape has no batch.
+ */
+export function batchLayout(s: Shape): { axis: number; outer: number; inner: number } | undefined {
+  const axis = s.findIndex(isBatch);
+  if (axis < 0) return undefined;
+  const { outer, inner } = batchParts(s[axis]!);
+  return { axis, outer: outer * staticSize(s.slice(0, axis)), inner: inner * staticSize(s.slice(axis + 1)) };
+}
+
+/** The concrete dims of a shape for a batch of `n`. */
+export function concreteDims(s: Shape, n: number): number[] {
+  return s.map((d) => (isBatch(d) ? batchParts(d).outer * n * batchParts(d).inner : d));
+}
+
+/** Formats a shape for messages (`[N,3,28,28]`, `[6,N·2,4]`). */
 export function fmtShape(s: Shape): string {
-  return `[${s.map((d) => (d === BATCH ? 'N' : String(d))).join(',')}]`;
+  const dim = (d: number): string => {
+    if (!isBatch(d)) return String(d);
+    const { outer, inner } = batchParts(d);
+    return `${outer > 1 ? `${outer}·` : ''}N${inner > 1 ? `·${inner}` : ''}`;
+  };
+  return `[${s.map(dim).join(',')}]`;
 }
 
 /** Appends nodes with fresh, collision-free names. */

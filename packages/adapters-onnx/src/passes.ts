@@ -15,6 +15,7 @@ import { uploadLayerFactors } from './kfac.js';
 import type { LossKind } from './loss.js';
 import type { OrtRuntime } from './runtime-check.js';
 import { floats, LazySession } from './session.js';
+import { concreteDims } from './ir.js';
 import { mixSeed, mulberry32 } from 'ifngd/internal';
 
 /** The α-weighted gradients and the mean loss of one gradient pass. */
@@ -61,10 +62,10 @@ export class Passes {
     const out: Record<string, Tensor> = {};
     this.#an.dropouts.forEach((d, k) => {
       const rand = mulberry32(mixSeed(seed, k));
-      const size = n * d.shape.slice(1).reduce((a, x) => a * x, 1);
+      const dims = concreteDims(d.shape, n);
       const keep = 1 / (1 - d.ratio);
-      const mask = Float32Array.from({ length: size }, () => (rand() < d.ratio ? 0 : keep));
-      out[d.mask] = new this.#ort.Tensor('float32', mask, [n, ...d.shape.slice(1)]);
+      const mask = Float32Array.from({ length: dims.reduce((a, x) => a * x, 1) }, () => (rand() < d.ratio ? 0 : keep));
+      out[d.mask] = new this.#ort.Tensor('float32', mask, dims);
     });
     return out;
   }

@@ -430,12 +430,12 @@ describe('shape ops outside what trains are refused at create, naming the node a
       /Squeeze .*not 1/,
     ],
     [
-      'a Reshape that moves the batch size to another axis',
+      'a Reshape that would interleave the samples ([N,4] to [4,N])',
       { inputs: [{ name: 'x', shape: ['N', 4] }], outputs: ['y'], initializers: [w, i64('z', [0], []), i64('a', [0]), i64('m', [-1])], nodes: [
         { op: 'MatMul', inputs: ['x', 'w'], outputs: ['h'] }, { op: 'Shape', inputs: ['h'], outputs: ['s'] },
         { op: 'Gather', inputs: ['s', 'z'], outputs: ['n'], attrs: { axis: { i: 0 } } }, { op: 'Unsqueeze', inputs: ['n', 'a'], outputs: ['n1'] },
         { op: 'Concat', inputs: ['m', 'n1'], outputs: ['t'], attrs: { axis: { i: 0 } } }, { op: 'Reshape', inputs: ['h', 't'], outputs: ['y'] }] },
-      /Reshape .*moves the batch size/,
+      /Reshape .*would split the batch across dimensions/,
     ],
     [
       'Squeeze without axes (it would drop a one-sample batch)',
@@ -451,10 +451,23 @@ describe('shape ops outside what trains are refused at create, naming the node a
       /ReduceMean .*couples the samples/,
     ],
     [
-      'a Transpose that moves the batch axis',
+      'an output whose batch a Transpose moved',
       { inputs: [{ name: 'x', shape: ['N', 4] }], outputs: ['y'], initializers: [w], nodes: [
         { op: 'MatMul', inputs: ['x', 'w'], outputs: ['h'] }, { op: 'Transpose', inputs: ['h'], outputs: ['y'], attrs: { perm: { ints: [1, 0] } } }] },
-      /Transpose .*moves the batch axis/,
+      /output 'y' must have the batch as its first dimension/,
+    ],
+    [
+      'a Reshape of a moved batch that would mix the samples ([4,N] to [N,4])',
+      { inputs: [{ name: 'x', shape: ['N', 4] }], outputs: ['y'], initializers: [w, i64('m', [-1, 4])], nodes: [
+        { op: 'MatMul', inputs: ['x', 'w'], outputs: ['h'] }, { op: 'Transpose', inputs: ['h'], outputs: ['t'], attrs: { perm: { ints: [1, 0] } } },
+        { op: 'Reshape', inputs: ['t', 'm'], outputs: ['y'] }] },
+      /Reshape .*would split the batch across dimensions/,
+    ],
+    [
+      'a Conv over a moved batch',
+      { inputs: [{ name: 'x', shape: ['N', 2, 4, 4] }], outputs: ['y'], initializers: [{ name: 'k', dims: [2, 2, 1, 1], data: [1, 0, 0, 1] }], nodes: [
+        { op: 'Transpose', inputs: ['x'], outputs: ['t'], attrs: { perm: { ints: [1, 0, 2, 3] } } }, { op: 'Conv', inputs: ['t', 'k'], outputs: ['y'] }] },
+      /Conv .*the batch dimension must come first/,
     ],
     [
       'Clip bounds that depend on a trainable parameter',
@@ -629,10 +642,25 @@ describe('a PyTorch transformer block over token ids (opset 17)', () => {
     device.destroy();
   });
 
-  it("nn.TransformerEncoderLayer's export, whose attention moves the batch axis, is refused naming the node", async () => {
-    const e = await OnnxTrainer.create(fixture('transformer-encoder-layer.onnx'), { loss: 'softmax-cross-entropy' }).catch((err: unknown) => err);
-    expect(e).toBeInstanceOf(IfngdError);
-    expect((e as Error).message).toMatch(/Transpose '\/layer\/self_attn\/Transpose' \(a Transpose that moves the batch axis/);
+  it("nn.TransformerEncoderLayer's export, whose attention moves the batch axis and merges it with the heads, trains every parameter", async () => {
+    const layer = fixture('transformer-encoder-layer.onnx');
+    const g = decodeModel(layer).graph!;
+    // the exporter's attention: [N,T,D] → [T,N,D], heads as [T, N·H, d], the output projection over [T·N, D]
+    expect(g.node.some((n) => n.opType === 'Transpose' && n.name === '/layer/self_attn/Transpose')).toBe(true);
+    expect(g.node.some((n) => n.opType === 'Gemm' && n.name === '/layer/self_attn/Gemm')).toBe(true);
+    const device = await createDevice({ backend: 'cpu' });
+    const trainer = await OnnxTrainer.create(layer, { loss: 'softmax-cross-entropy', device });
+    const names = trainer.parameters.map((p) => p.name);
+    for (const p of ['onnx::MatMul_125', 'layer.self_attn.in_proj_bias', 'layer.self_attn.out_proj.weight', 'onnx::MatMul_126', 'layer.norm1.weight']) expect(names).toContain(p);
+    const before = trainer.params();
+    const { ids, y } = tokens(8);
+    const losses: number[] = [];
+    for (let s = 0; s < 20; s++) losses.push(await trainer.step({ ids }, y, { batchKey: 0, epoch: s }));
+    expect(losses.at(-1)!).toBeLessThan(0.6 * losses[0]!);
+    const after = trainer.params();
+    for (const p of ['onnx::MatMul_125', 'layer.self_attn.out_proj.weight']) expect(after[p], p).not.toEqual(before[p]);
+    await trainer.dispose();
+    device.destroy();
   });
 });
 
@@ -710,6 +738,7 @@ describe('every PyTorch fixture that trains: 20 steps under FNGD and under KFAC 
     ['mlp-train.onnx', 'features'],
     ['transformer-block.onnx', 'tokens'],
     ['transformer-train.onnx', 'tokens'],
+    ['transformer-encoder-layer.onnx', 'tokens'],
   ];
   const cases = fixtures.flatMap(([file, kind]) => [
     [file, 'FNGD', kind, {}] as const,

@@ -2,7 +2,7 @@
  * Numpy broadcasting with a symbolic batch dimension, and its adjoint (sum over broadcast axes).
  * @module
  */
-import { BATCH, fmtShape, type GraphBuilder, type Shape } from '../ir.js';
+import { fmtShape, hasBatch, type GraphBuilder, type Shape } from '../ir.js';
 import type { NodeProto } from '../proto.js';
 import type { InferContext } from './types.js';
 
@@ -31,7 +31,7 @@ export function unbroadcast(b: GraphBuilder, dY: string, outShape: Shape, x: str
   if (axes.length === 0) return dY;
   const summed = b.reduceSum(dY, axes, true);
   if (lead === 0) return summed;
-  return inShape.includes(BATCH) ? b.reshapeLike(summed, x) : b.reshape(summed, inShape);
+  return hasBatch(inShape) ? b.reshapeLike(summed, x) : b.reshape(summed, inShape);
 }
 
 /** Numpy broadcasting of integer values (shapes' values). */

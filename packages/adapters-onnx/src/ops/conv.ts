@@ -3,7 +3,7 @@
  * which also yields the per-sample curvature factors (patches `[N,T,k]`, output-gradients `[N,T,c]`).
  * @module
  */
-import { BATCH, fmtShape, type GraphBuilder } from '../ir.js';
+import { BATCH, fmtShape, hasBatch, type GraphBuilder } from '../ir.js';
 import { Attrs, type NodeProto } from '../proto.js';
 import { transposeAttrs, window2d, type Window2d } from './geometry.js';
 import { input, type OpRule } from './types.js';
@@ -68,8 +68,8 @@ export const conv: OpRule = {
     const x = ctx.shape(input(node, 0));
     const wt = ctx.shape(input(node, 1));
     if (x.length !== 4 || wt.length !== 4) return `only 2-D Conv is supported (${fmtShape(x)}, ${fmtShape(wt)})`;
-    if (x[0] !== BATCH && x.includes(BATCH)) return 'the batch dimension must come first';
-    if (wt.includes(BATCH) || x.slice(1).includes(BATCH)) return 'weights and spatial dims must be static';
+    if (x[0] !== BATCH && hasBatch(x)) return 'the batch dimension must come first';
+    if (hasBatch(wt) || hasBatch(x.slice(1))) return 'weights and spatial dims must be static';
     const group = new Attrs(node).int('group', 1);
     if (x[1] !== wt[1]! * group) return `channels ${x[1]} ≠ ${wt[1]}·group ${group}`;
     const w = window2d(node, [x[2]!, x[3]!], [wt[2]!, wt[3]!]);

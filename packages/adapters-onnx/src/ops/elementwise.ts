@@ -5,7 +5,7 @@
  * inputs with standard ONNX ops; a wanted input the rule cannot differentiate refuses the model at `create`.
  * @module
  */
-import { BATCH, fmtShape, type GraphBuilder, type Shape } from '../ir.js';
+import { fmtShape, isBatch, staticSize, type GraphBuilder, type Shape } from '../ir.js';
 import { Attrs } from '../proto.js';
 import { UnsupportedModelError } from '../errors.js';
 import { broadcastShapes, intValues, unbroadcast } from './broadcast.js';
@@ -118,7 +118,7 @@ function reduce(mean: boolean): OpRule {
       const x = ctx.shape(input(node, 0));
       const axes = reduceAxes(node, ctx, x.length);
       if (typeof axes === 'string') return axes;
-      if (axes.some((a) => x[a] === BATCH)) return `a reduction over the batch axis couples the samples (${fmtShape(x)}, axes ${axes.join(',')})`;
+      if (axes.some((a) => isBatch(x[a]!))) return `a reduction over the batch axis couples the samples (${fmtShape(x)}, axes ${axes.join(',')})`;
       const keep = new Attrs(node).int('keepdims', 1) === 1;
       return [keep ? x.map((d, i) => (axes.includes(i) ? 1 : d)) : x.filter((_, i) => !axes.includes(i))];
     },
@@ -139,8 +139,8 @@ function reduce(mean: boolean): OpRule {
 /** How many elements each output of a reduction averages (non-batch axes only). */
 function reducedCount(b: GraphBuilder, node: Parameters<OpRule['infer']>[0], xs: Shape): number {
   const out = b.shape(node.output[0]!);
-  const total = xs.reduce((a, d) => a * (d === BATCH ? 1 : d), 1);
-  const kept = out.reduce((a, d) => a * (d === BATCH ? 1 : d), 1);
+  const total = staticSize(xs);
+  const kept = staticSize(out);
   return total / kept;
 }
 
@@ -153,8 +153,6 @@ export const transpose: OpRule = {
     const x = ctx.shape(input(node, 0));
     const perm = new Attrs(node).ints('perm', null) ?? x.map((_, i) => x.length - 1 - i);
     if (perm.length !== x.length || new Set(perm).size !== x.length || perm.some((p) => p < 0 || p >= x.length)) return `perm [${perm.join(',')}] is not a permutation of rank ${x.length}`;
-    const batchAt = x.indexOf(BATCH);
-    if (batchAt >= 0 && perm[batchAt] !== batchAt) return `a Transpose that moves the batch axis (perm [${perm.join(',')}])`;
     return [perm.map((p) => x[p]!)];
   },
   backward(b, { node }, [dY], wanted) {

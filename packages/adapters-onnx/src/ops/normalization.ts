@@ -15,7 +15,7 @@
  * ({@link batchNormJacobian}).
  * @module
  */
-import { BATCH, fmtShape, type GraphBuilder, type Shape } from '../ir.js';
+import { BATCH, fmtShape, hasBatch, type GraphBuilder, type Shape } from '../ir.js';
 import { Attrs, type NodeProto } from '../proto.js';
 import { input, type OpRule } from './types.js';
 
@@ -54,7 +54,7 @@ function meanOver(b: GraphBuilder, t: string, axes: readonly number[], count: st
 export const batchNormalization: OpRule = {
   infer(node, ctx) {
     const x = ctx.shape(input(node, 0));
-    if (x.length < 2 || x[0] !== BATCH || x.slice(1).includes(BATCH)) return `the input must be [N, C, …] with the batch first, got ${fmtShape(x)}`;
+    if (x.length < 2 || x[0] !== BATCH || hasBatch(x.slice(1))) return `the input must be [N, C, …] with the batch first, got ${fmtShape(x)}`;
     const c = x[1]!;
     for (let i = 1; i <= 4; i++) {
       const s = ctx.shape(input(node, i));

@@ -3,14 +3,14 @@
  * GlobalAveragePool (broadcast).
  * @module
  */
-import { BATCH, fmtShape, type GraphBuilder, type Shape } from '../ir.js';
+import { BATCH, fmtShape, hasBatch, type GraphBuilder, type Shape } from '../ir.js';
 import { Attrs, makeNode, type NodeProto } from '../proto.js';
 import { transposeAttrs, window2d, type Window2d } from './geometry.js';
 import { input, type OpRule } from './types.js';
 
 function poolInfer(node: NodeProto, x: Shape, extra?: (w: Window2d) => string | null): Shape[] | string {
   if (x.length !== 4) return `only 2-D pooling is supported (${fmtShape(x)})`;
-  if (x.slice(1).includes(BATCH)) return 'channels and spatial dims must be static';
+  if (x[0] !== BATCH || hasBatch(x.slice(1))) return `the batch must come first and channels and spatial dims be static (${fmtShape(x)})`;
   const w = window2d(node, [x[2]!, x[3]!], null);
   if (typeof w === 'string') return w;
   const why = extra?.(w);

@@ -3,7 +3,7 @@
  * `Reshape(dy, Shape(x))`.
  * @module
  */
-import { BATCH, fmtShape, type Shape } from '../ir.js';
+import { BATCH, batchDim, batchLayout, fmtShape, isBatch, staticSize } from '../ir.js';
 import { Attrs } from '../proto.js';
 import { input, type OpRule } from './types.js';
 
@@ -11,12 +11,16 @@ function product(s: readonly number[]): number {
   return s.reduce((a, d) => a * d, 1);
 }
 
-/** Product of a group of dims that may hold the batch: `BATCH` when it is exactly N, else a reason. */
-function group(dims: Shape): number | string {
-  const hasBatch = dims.includes(BATCH);
-  const p = product(dims.filter((d) => d !== BATCH));
-  if (!hasBatch) return p;
-  return p === 1 ? BATCH : `the batch dimension would merge with others (${fmtShape(dims)})`;
+/**
+ * The dimension at `at` of a reshaped tensor that carries the batch, from where the batch sits in the input
+ * (`batchLayout`: `outer` elements before each sample's block, `inner` in it) and the static sizes around it in the
+ * output; a reason when the output would split a sample's block or interleave samples differently.
+ */
+function batchAt(layout: { outer: number; inner: number }, out: readonly number[], at: number, what: string): number | string {
+  const before = product(out.slice(0, at));
+  const after = product(out.slice(at + 1));
+  if (layout.outer % before !== 0 || layout.inner % after !== 0) return `${what} would split the batch across dimensions`;
+  return batchDim(layout.outer / before, layout.inner / after);
 }
 
 const back: OpRule['backward'] = (b, { node }, [dY], wanted) => {
@@ -24,48 +28,74 @@ const back: OpRule['backward'] = (b, { node }, [dY], wanted) => {
   return [b.reshapeLike(dY, input(node, 0))];
 };
 
-/** `Flatten(axis)` → 2-D. */
+/** `Flatten(axis)` → 2-D (the batch may merge with static dims: its layout is kept). */
 export const flatten: OpRule = {
   infer(node, ctx) {
     const x = ctx.shape(input(node, 0));
     let axis = new Attrs(node).int('axis', 1);
     if (axis < 0) axis += x.length;
-    const a = group(x.slice(0, axis));
-    const c = group(x.slice(axis));
-    if (typeof a === 'string') return a;
-    if (typeof c === 'string') return c;
-    return [[a, c]];
+    const lay = batchLayout(x);
+    const [head, tail] = [x.slice(0, axis), x.slice(axis)];
+    if (!lay) return [[product(head), product(tail)]];
+    const out = [staticSize(head), staticSize(tail)];
+    const at = lay.axis < axis ? 0 : 1;
+    const d = batchAt(lay, out, at, `Flatten of ${fmtShape(x)}`);
+    if (typeof d === 'string') return d;
+    out[at] = d;
+    return [out];
   },
   backward: back,
 };
 
-/** `Reshape(x, shape)` with a `shape` known at analysis (0 copies, −1 infers; the batch size read by Shape copies). */
+/**
+ * `Reshape(x, shape)` with a `shape` known at analysis: 0 copies, −1 infers, and the batch size read by Shape (`NaN`,
+ * maybe times static sizes: `x.view(x.size(0), -1)`, attention's `view(T, N·H, d)`) marks the dimension that carries
+ * the batch. Where the batch ends up follows from where it was: the output is refused when that would split a
+ * sample's elements or reorder them.
+ */
 export const reshape: OpRule = {
   infer(node, ctx) {
     const x = ctx.shape(input(node, 0));
     const computed = ctx.constInts(input(node, 1));
     if (!computed) return 'the target shape must be a constant (or shape arithmetic on constants and Shape)';
-    // the batch size read by Shape (`x.view(x.size(0), -1)`) where the input has its batch: a copy of that dim
-    if (computed.some((d, i) => Number.isNaN(d) && x[i] !== BATCH)) return `the target shape [${computed.join(',')}] moves the batch size to another axis`;
-    const target = computed.map((d) => (Number.isNaN(d) ? 0 : d));
-    if (new Attrs(node).int('allowzero', 0) && target.includes(0)) return 'allowzero=1 with zeros is not supported';
-    const out = target.map((d, i) => (d === 0 ? x[i]! : d));
-    const inStatic = product(x.filter((d) => d !== BATCH));
-    const hasBatch = x.includes(BATCH);
-    const inferIdx = target.indexOf(-1);
-    const known = out.filter((d, i) => i !== inferIdx && d !== BATCH);
-    const batchCopied = out.some((d, i) => d === BATCH && target[i] === 0);
-    if (inferIdx >= 0) {
-      const rest = product(known);
-      if (inStatic % rest !== 0) return `cannot reshape ${fmtShape(x)} to [${target.join(',')}]`;
-      const v = inStatic / rest;
-      if (hasBatch && !batchCopied) {
-        if (v !== 1) return `the batch dimension would merge with others ([${target.join(',')}])`;
-        out[inferIdx] = BATCH;
-      } else out[inferIdx] = v;
-    } else if (hasBatch && !batchCopied) return `a fixed target shape [${target.join(',')}] loses the symbolic batch dimension`;
-    const outStatic = product(out.filter((d) => d !== BATCH));
-    if (outStatic !== inStatic) return `cannot reshape ${fmtShape(x)} to [${target.join(',')}]`;
+    if (new Attrs(node).int('allowzero', 0) && computed.includes(0)) return 'allowzero=1 with zeros is not supported';
+    const shown = `[${computed.map((d) => (Number.isNaN(d) ? 'N…' : d)).join(',')}]`;
+    const lay = batchLayout(x);
+    // the dims that carry the batch: a batch size read by Shape, or a copy (0) of the input's batch dim
+    const carries = computed.flatMap((d, i) => (Number.isNaN(d) || (d === 0 && isBatch(x[i] ?? 0)) ? [i] : []));
+    const inferIdx = computed.indexOf(-1);
+    const out = computed.map((d, i) => (d === 0 ? x[i]! : d));
+    if (!lay) {
+      if (carries.length > 0) return `the target shape ${shown} reads a batch size the input does not have`;
+      const rest = product(out.filter((_, i) => i !== inferIdx));
+      if (inferIdx >= 0) {
+        if (product(x) % rest !== 0) return `cannot reshape ${fmtShape(x)} to ${shown}`;
+        out[inferIdx] = product(x) / rest;
+      }
+      return product(out) === product(x) ? [out] : `cannot reshape ${fmtShape(x)} to ${shown}`;
+    }
+    if (carries.length > 1) return `the target shape ${shown} puts the batch size in two dimensions`;
+    const total = lay.outer * lay.inner;
+    let at: number;
+    if (carries.length === 1) {
+      at = carries[0]!;
+      if (inferIdx >= 0) {
+        // the batch dim as read (N, or a copy of the input's), the −1 from the element count
+        out[at] = Number.isNaN(computed[at]!) ? BATCH : x[at]!;
+        const rest = product(out.filter((_, i) => i !== inferIdx && i !== at)) * staticSize([out[at]!]);
+        if (total % rest !== 0) return `cannot reshape ${fmtShape(x)} to ${shown}`;
+        out[inferIdx] = total / rest;
+        const check = batchAt(lay, out.map((d, i) => (i === at ? 1 : d)), at, `the target shape ${shown}`);
+        if (typeof check === 'string' || check !== out[at]) return typeof check === 'string' ? check : `the target shape ${shown} would reorder the samples`;
+        return [out];
+      }
+    } else if (inferIdx >= 0) at = inferIdx; // the −1 takes the batch
+    else return `a fixed target shape ${shown} loses the symbolic batch dimension`;
+    const statics = out.map((d, i) => (i === at ? 1 : d));
+    if (statics.some((d) => d < 1)) return `cannot reshape ${fmtShape(x)} to ${shown}`;
+    const d = batchAt(lay, statics, at, `the target shape ${shown}`);
+    if (typeof d === 'string') return d;
+    out[at] = d;
     return [out];
   },
   backward: back,

@@ -5,7 +5,7 @@
  * activation broadcast to a shape) and `Split` (an activation cut along a non-batch axis).
  * @module
  */
-import { BATCH, fmtShape, type Shape } from '../ir.js';
+import { BATCH, fmtShape, isBatch, type Shape } from '../ir.js';
 import { Attrs, DataType, tensorDims, tensorInts } from '../proto.js';
 import { broadcastShapes, broadcastValues, unbroadcast } from './broadcast.js';
 import { input, type InferContext, type OpRule } from './types.js';
@@ -135,7 +135,7 @@ function splitOf(node: Parameters<OpRule['infer']>[0], ctx: InferContext): { axi
   const a = new Attrs(node);
   const axis = a.int('axis', 0) < 0 ? a.int('axis', 0) + x.length : a.int('axis', 0);
   if (!(axis >= 0 && axis < x.length)) return `axis ${a.int('axis', 0)} is out of range for rank ${x.length}`;
-  if (x[axis] === BATCH) return 'Split along the batch axis is not supported';
+  if (isBatch(x[axis]!)) return 'Split along the batch axis is not supported';
   const given = input(node, 1) ? ctx.constInts(input(node, 1)) : (a.ints('split', null) ?? undefined);
   if (input(node, 1) && !given) return 'Split needs constant split sizes';
   const k = node.output.length;

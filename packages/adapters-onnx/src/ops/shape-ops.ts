@@ -6,7 +6,7 @@
  * Cast to float differentiate; Gather and Slice of activations are refused.
  * @module
  */
-import { BATCH, fmtShape, type Shape } from '../ir.js';
+import { BATCH, fmtShape, hasBatch, isBatch, type Shape } from '../ir.js';
 import { Attrs, DataType } from '../proto.js';
 import { input, type InferContext, type OpRule } from './types.js';
 
@@ -38,7 +38,7 @@ export const shape: OpRule = {
   values(node, ctx) {
     const x = ctx.shape(input(node, 0));
     const [s, e] = shapeRange(node, x.length);
-    return [x.slice(s, e).map((d) => (d === BATCH ? BATCH_VALUE : d))];
+    return [x.slice(s, e).map((d) => (isBatch(d) ? BATCH_VALUE : d))];
   },
   backward: none,
 };
@@ -116,7 +116,7 @@ export const squeeze: OpRule = {
     const axes = axesOf(node, ctx);
     if (typeof axes === 'string') return axes;
     // without axes ONNX drops every dim of size 1 — the batch too, when a batch of one runs
-    if (axes === undefined && x.includes(BATCH)) return 'Squeeze without axes would drop the batch axis of a one-sample batch; give its axes';
+    if (axes === undefined && hasBatch(x)) return 'Squeeze without axes would drop the batch axis of a one-sample batch; give its axes';
     const at = axes === undefined ? x.flatMap((d, i) => (d === 1 ? [i] : [])) : axes.map((a) => normAxis(a, x.length));
     const bad = at.find((a) => typeof a === 'string');
     if (bad !== undefined) return bad as string;
@@ -135,7 +135,7 @@ export const concat: OpRule = {
     if (shapes.some((s) => s.length !== rank)) return `inputs of different ranks (${shapes.map(fmtShape).join(', ')})`;
     const axis = normAxis(new Attrs(node).int('axis', 0), rank);
     if (typeof axis === 'string') return axis;
-    if (shapes.some((s) => s[axis] === BATCH)) return 'Concat along the batch axis is not supported';
+    if (shapes.some((s) => isBatch(s[axis]!))) return 'Concat along the batch axis is not supported';
     for (let d = 0; d < rank; d++) {
       if (d !== axis && shapes.some((s) => s[d] !== shapes[0]![d])) return `inputs differ off the concatenation axis (${shapes.map(fmtShape).join(', ')})`;
     }
@@ -219,7 +219,7 @@ function windowOf(node: Parameters<OpRule['infer']>[0], ctx: Pick<InferContext, 
   for (let k = 0; k < starts.length; k++) {
     const a = axes[k]! < 0 ? axes[k]! + x.length : axes[k]!;
     if (!(a >= 0 && a < x.length)) return `Slice axis ${axes[k]} is out of range for rank ${x.length}`;
-    if (x[a] === BATCH) return 'Slice along the batch axis is not supported';
+    if (isBatch(x[a]!)) return 'Slice along the batch axis is not supported';
     const n = x[a]!;
     const clamp = (v: number) => Math.min(n, Math.max(0, v < 0 ? v + n : v));
     const [s, e] = [clamp(starts[k]!), clamp(ends[k]!)];
