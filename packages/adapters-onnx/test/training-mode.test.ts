@@ -188,3 +188,24 @@ describe('Dropout in training mode', () => {
     await Promise.all([trainer.dispose(), plain.dispose()]);
   });
 });
+
+describe("KFAC's adaptive mode on a model with BatchNormalization", () => {
+  it('trains; the loss it takes at the proposed parameters changes neither the parameters nor the running statistics', async () => {
+    const [trainer, still] = await Promise.all([
+      OnnxTrainer.create(buildModel(spec), { loss: model.loss, device, kfac: { damping: 0.1, adaptive: { interval: 1 } } }),
+      OnnxTrainer.create(buildModel(spec), { loss: model.loss, device, optimizer: { kind: 'sgd', learningRate: 1e-30 } }),
+    ]);
+    const b = batch(30);
+    const first = await trainer.step({ x: b.x }, b.y, { batchKey: 0 });
+    await still.step({ x: b.x }, b.y, { batchKey: 0 });
+    // the running statistics moved by the step's own batch statistics (at the parameters before the step)
+    expect(trainer.runningStatistics()).toEqual(still.runningStatistics());
+    let last = first;
+    for (let s = 1; s < 15; s++) last = await trainer.step({ x: b.x }, b.y, { batchKey: 0 });
+    expect(last).toBeLessThan(0.5 * first);
+    const stats = trainer.kfacOptimizer!.stats.adaptive!;
+    expect(stats.rho).not.toBeNull();
+    expect(stats.learningRate).toBeGreaterThan(0);
+    await Promise.all([trainer.dispose(), still.dispose()]);
+  });
+});

@@ -310,5 +310,15 @@ export function fromLayersModel(model: LayersModel, fold: FoldActivation | reado
       dropPending();
     },
     discardState: dropPending,
+    isolatedState<R>(fn: () => R): R {
+      const held = new Map(c.pending);
+      c.pending.clear();
+      try {
+        return fn();
+      } finally {
+        dropPending();
+        for (const [k, v] of held) c.pending.set(k, v);
+      }
+    },
   };
 }

@@ -87,6 +87,11 @@ export interface FunctionModel {
   commitState?(): void;
   /** Drops that state (the step threw). */
   discardState?(): void;
+  /**
+   * Runs `fn` (training-mode forward passes) so that the state it computes is dropped and the pending state from
+   * before is kept — what KFAC's adaptive mode needs to take the loss at proposed parameters.
+   */
+  isolatedState?<R>(fn: () => R): R;
 }
 
 export { identityTap } from './identity-tap.js';

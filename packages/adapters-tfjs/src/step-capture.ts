@@ -257,6 +257,37 @@ export class TfStepCapture implements StepCapture<TfTree | HostTree> {
     return { grads: tree(host.slice(0, variables.length)), params: this.#params, ...(request.penalties === 'apart' ? { penalties } : {}) };
   }
 
+  /**
+   * The batch's mean loss at `params` (a training-mode forward pass, as the step's): the variables hold `params`
+   * for the pass and their own values again after it, whatever happens; the model's pending training state (moving
+   * statistics) is the step's own afterwards. A model that keeps training state without `isolatedState` is refused.
+   */
+  async lossAt(params: TfTree | HostTree): Promise<number> {
+    const { model, loss, variables, names } = this.#c;
+    if (model.commitState && !model.isolatedState) {
+      throw new AdapterArgumentError('lossAt: the model keeps training state (commitState) without isolatedState, so its loss at other parameters cannot be taken without changing that state');
+    }
+    const saved = variables.map((v) => tf.clone(v));
+    let sum: Tensor | null = null;
+    try {
+      variables.forEach((v, i) => {
+        const p = (params as Record<string, Tensor | Float32Array>)[names[i] as string];
+        if (p instanceof Float32Array) {
+          const t = tf.tensor(p, v.shape, 'float32');
+          v.assign(t);
+          t.dispose();
+        } else v.assign(p as Tensor);
+      });
+      const run = (): Tensor => tf.tidy(() => tf.sum(loss(model.forward(this.#x, identityTap, true), this.#y)));
+      sum = model.isolatedState ? model.isolatedState(run) : run();
+      return ((await sum.data())[0] as number) / this.n;
+    } finally {
+      sum?.dispose();
+      variables.forEach((v, i) => v.assign(saved[i] as Tensor));
+      tf.dispose(saved);
+    }
+  }
+
   /** Sets `v`'s gradient, releasing one it replaces. */
   #set(v: Variable, g: Tensor): void {
     const old = this.#grads.get(v);

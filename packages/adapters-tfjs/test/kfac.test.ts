@@ -15,6 +15,7 @@ import { capture, PatchFilters, uploadFactors } from '../src/internal.js';
 import { identityTap } from '../src/model.js';
 import { mixSeed, sampleTargets } from 'ifngd/internal';
 import { classData, cnn, flatParams, mlp, relErr, useCpu, variablesOf } from './helpers.js';
+import { bnMlp } from './support/zoo.js';
 
 beforeAll(useCpu);
 
@@ -309,4 +310,85 @@ describe('KFAC tensor hygiene', () => {
       tf.dispose([x, y]);
     });
   }
+});
+
+describe("kfac: { adaptive } (kfac-jax's adaptive mode)", () => {
+  it('equals kfac() driven directly, its loss at the proposed parameters from the model, λ adapting every interval', async () => {
+    const k = 7;
+    const steps = 4;
+    const [x, y] = classData(k * steps, [6], 3, 51);
+    const a = mlp(6, 5, 3, 24);
+    const b = mlp(6, 5, 3, 24);
+    const options: TrainerKfacOptions = { damping: 0.05, inverseEvery: 1, adaptive: { interval: 2 } };
+    const tr = await FngdTrainer.create(a, { loss: 'softmax-cross-entropy', kfac: options });
+    const dev = await createDevice({ backend: 'cpu' });
+    const { compiled, vars, names, opt, host } = kfacTwin(b, options, dev);
+    const filters = new PatchFilters();
+    const asked: number[] = [];
+    for (let s = 0; s < steps; s++) {
+      const xb = slice(x, s, k);
+      const yb = slice(y, s, k);
+      await tr.trainBatch(xb, yb, { batchKey: s });
+      const cap = capture(compiled, softmaxCrossEntropy, xb, yb);
+      const made: Matrix[] = [];
+      const factors = await uploadFactors(dev, cap, filters, () => new Float32Array(0), made);
+      const meanLoss = (): number => tf.tidy(() => tf.mean(softmaxCrossEntropy(b.apply(xb) as Tensor, yb)).dataSync()[0] as number);
+      const { value, grads } = tf.variableGrads(() => tf.mean(softmaxCrossEntropy(b.apply(xb) as Tensor, yb)) as tf.Scalar, [...vars]);
+      const before = vars.map((v) => tf.clone(v));
+      const lossAt = async (p: HostTree): Promise<number> => {
+        asked.push(s);
+        vars.forEach((v, i) => v.assign(tf.tensor(p[names[i] as string] as Float32Array, v.shape)));
+        const l = meanLoss();
+        vars.forEach((v, i) => v.assign(before[i] as Tensor));
+        return l;
+      };
+      const next = await opt.step(host(vars.map((v) => grads[v.name] as Tensor)), host(vars), { factors, loss: value.dataSync()[0] as number, lossAt });
+      vars.forEach((v, i) => v.assign(tf.tensor(next[names[i] as string] as Float32Array, v.shape)));
+      tf.dispose([value, ...Object.values(grads), xb, yb, ...before]);
+      cap.dispose();
+      made.forEach((m) => m.dispose());
+    }
+    expect(asked).toEqual([0, 2]);
+    expect(relErr(flatParams(variablesOf(a)), flatParams(variablesOf(b)))).toBeLessThan(1e-4);
+    expect(tr.kfacOptimizer!.stats.adaptive!.damping).toBeCloseTo(opt.stats.adaptive!.damping, 10);
+    expect(tr.kfacOptimizer!.stats.adaptive!.learningRate).toBeGreaterThan(0);
+    await expect(FngdTrainer.create(mlp(), { loss: 'softmax-cross-entropy', kfac: { adaptive: true, learningRate: 0.1 } })).rejects.toThrow(/learningRate does not apply in the adaptive mode/);
+    filters.dispose();
+    opt.dispose();
+    dev.destroy();
+    tr.dispose();
+    tf.dispose([x, y]);
+  });
+
+  it("the loss at the proposed parameters leaves the variables and the step's moving statistics as the step's own", async () => {
+    const [x, y] = classData(10, [5], 3, 52);
+    const a = bnMlp(5, 4, 3, 7);
+    const twin = bnMlp(5, 4, 3, 7);
+    // interval 1: every step takes the loss at its proposed parameters (a training-mode forward that computes other
+    // moving statistics); a twin that does not move its parameters commits the statistics of the same forward
+    const tr = await FngdTrainer.create(a, { loss: 'softmax-cross-entropy', kfac: { damping: 0.1, adaptive: { interval: 1 } } });
+    const still = await FngdTrainer.create(twin, { loss: 'softmax-cross-entropy', optimizer: { kind: 'sgd', learningRate: 1e-30 } });
+    await tr.trainBatch(x, y, { batchKey: 0 });
+    await still.trainBatch(x, y, { batchKey: 0 });
+    const moving = (m: LayersModel) => m.getLayer('bn').getWeights().slice(2).map((t) => Array.from(t.dataSync()));
+    expect(moving(a)).toEqual(moving(twin));
+    expect(flatParams(variablesOf(a))).not.toEqual(flatParams(variablesOf(twin)));
+    tr.dispose();
+    still.dispose();
+    tf.dispose([x, y]);
+  });
+
+  it('a model that keeps training state without isolatedState is refused at the loss at proposed parameters, nothing changed', async () => {
+    const [x, y] = classData(10, [5], 3, 53);
+    const compiled = fromLayersModel(bnMlp(5, 4, 3, 8), 'softmax');
+    const { isolatedState: _dropped, ...rest } = compiled;
+    const model: FunctionModel = rest;
+    const tr = await FngdTrainer.create(model, { loss: 'softmax-cross-entropy', kfac: { adaptive: true } });
+    const before = flatParams([...model.variables]);
+    await expect(tr.trainBatch(x, y, { batchKey: 0 })).rejects.toThrow(/keeps training state \(commitState\) without isolatedState/);
+    expect(flatParams([...model.variables])).toEqual(before);
+    expect(tr.kfacStats?.steps).toBe(0);
+    tr.dispose();
+    tf.dispose([x, y]);
+  });
 });

@@ -107,7 +107,7 @@ describe('refused checkpoints change nothing', () => {
   const cases: [string, (bytes: Uint8Array) => Uint8Array, string][] = [
     ['a flipped byte', (b) => b.map((v, i) => (i === b.length - 5 ? v ^ 1 : v)), 'CHECKPOINT_CHECKSUM'],
     ['truncated bytes', (b) => b.subarray(0, 12), 'CHECKPOINT_FORMAT'],
-    ['a payload version from the future', (b) => edited(b, (p) => (p.version = 3)), 'CHECKPOINT_VERSION'],
+    ['a payload version from the future', (b) => edited(b, (p) => (p.version = 4)), 'CHECKPOINT_VERSION'],
     ['NaN in a running average', (b) => edited(b, (p) => (p.states[0].a[3] = NaN)), 'CHECKPOINT_FORMAT'],
     [
       'an inverse of the wrong size',

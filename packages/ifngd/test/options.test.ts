@@ -148,6 +148,15 @@ const kfacBad: [Record<string, unknown>, string[]][] = [
   [{ diagonal: ['g', 'g'] }, ["'g'", 'twice']],
   [{ layers: [], diagonal: [] }, ['nothing to precondition']],
   [{ layers: 'W1' }, ['layers must be an array']],
+  [{ adaptive: 'yes' }, ['adaptive must be a boolean or options', 'yes']],
+  [{ adaptive: true, learningRate: 0.1 }, ['learningRate does not apply in the adaptive mode']],
+  [{ adaptive: true, momentum: 0.9 }, ['momentum does not apply in the adaptive mode']],
+  [{ adaptive: true, klClip: 0.001 }, ['klClip does not apply in the adaptive mode']],
+  [{ adaptive: true, factorEvery: 2 }, ['factorEvery must be 1']],
+  [{ adaptive: { decay: 1 } }, ['adaptive.decay must be in (0, 1)', '1']],
+  [{ adaptive: { interval: 0 } }, ['adaptive.interval must be an integer ≥ 1', '0']],
+  [{ adaptive: { initialDamping: -1 } }, ['adaptive.initialDamping must be finite and > 0', '-1']],
+  [{ adaptive: { minDamping: 1, maxDamping: 0.5 } }, ['adaptive.maxDamping must be ≥ minDamping', '0.5']],
 ];
 
 describe('kfac options', () => {
@@ -159,6 +168,12 @@ describe('kfac options', () => {
     } catch (e) {
       for (const w of words) expect((e as Error).message).toContain(w);
     }
+  });
+
+  it('an unknown adaptive option → InvalidOptionError naming its path', () => {
+    const make = () => kfac({ device: dev, layers: KFAC_LAYERS, adaptive: { interval: 5, every: 2 } } as KfacOptions);
+    expect(make).toThrow(InvalidOptionError);
+    expect(make).toThrow(/kfac: adaptive: unknown option 'every'/);
   });
 
   it('every known key is accepted', () => {
@@ -176,8 +191,17 @@ describe('kfac options', () => {
       weightDecay: 1e-4,
       clipNorm: 1,
       onNonFinite: 'skip',
+      adaptive: false,
       ops: hostTreeOps,
     };
     expect(kfac(all).layers).toHaveLength(2);
+    const adaptive: KfacOptions = {
+      device: dev,
+      layers: KFAC_LAYERS,
+      damping: 0.5,
+      factorEvery: 1,
+      adaptive: { initialDamping: 1, interval: 3, decay: 0.8, minDamping: 1e-6, maxDamping: 100 },
+    };
+    expect(kfac(adaptive).layers).toHaveLength(2);
   });
 });

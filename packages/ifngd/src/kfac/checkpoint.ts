@@ -15,12 +15,13 @@ import { aOrder, checkLeaves, type LayerDims } from './dims.js';
 import type { KfacDiagonalState } from './diagonal.js';
 import type { KfacLayerState } from './layer-state.js';
 import type { KfacLayer } from './options.js';
+import type { KfacAdaptiveState } from './adaptive.js';
 
 /** Payload format name of a KFAC optimizer checkpoint. */
 export const KFAC_CHECKPOINT_FORMAT = 'ifngd-kfac';
 const FORMAT = KFAC_CHECKPOINT_FORMAT;
-/** Version of the KFAC checkpoint payload. */
-export const KFAC_CHECKPOINT_VERSION = 2;
+/** Version of the KFAC checkpoint payload (3: the adaptive mode's state). */
+export const KFAC_CHECKPOINT_VERSION = 3;
 
 /** The optimizer's counters beyond the transformation chain. */
 export interface KfacCore {
@@ -41,6 +42,8 @@ export interface KfacSnapshot<T> {
   readonly states: readonly KfacLayerState[];
   readonly diagonal: readonly string[];
   readonly diagonalState: KfacDiagonalState;
+  /** The adaptive mode's state (null when the optimizer is not adaptive). */
+  readonly adaptive: KfacAdaptiveState | null;
   readonly ops: TreeOps<T>;
 }
 
@@ -55,6 +58,7 @@ export function serializeKfac<T>(s: KfacSnapshot<T>): Uint8Array {
     states: s.states.map((st) => ({ ...st, dims: st.dims ? { ...st.dims } : null })),
     diagonal: [...s.diagonal],
     diagonalState: { ...s.diagonalState },
+    adaptive: s.adaptive ? { ...s.adaptive, velocity: s.adaptive.velocity ? { ...s.adaptive.velocity } : null } : null,
     chain: toPlain(s.chain, s.ops),
   });
 }
@@ -161,14 +165,18 @@ export function restoreKfac<T>(
     layers: readonly Required<KfacLayer>[];
     diagonal: readonly string[];
     chain: unknown;
+    /** Whether the optimizer runs the adaptive mode. */
+    adaptive: boolean;
     ops: TreeOps<T>;
   },
-): { chain: unknown; core: KfacCore; states: KfacLayerState[]; diagonalState: KfacDiagonalState } {
+): { chain: unknown; core: KfacCore; states: KfacLayerState[]; diagonalState: KfacDiagonalState; adaptive: KfacAdaptiveState | null } {
   const p = decodeCheckpoint(bytes) as Record<string, unknown> | null;
   if (typeof p !== 'object' || p === null || p.format !== FORMAT)
     return bad('payload (not a KFAC optimizer checkpoint)');
   const v1 = p.version === 1 && current.diagonal.length === 0;
-  if (p.version !== KFAC_CHECKPOINT_VERSION && !v1) {
+  // versions 1 and 2 hold no adaptive state: they restore into optimizers that are not adaptive
+  const older = (v1 || p.version === 2) && !current.adaptive;
+  if (p.version !== KFAC_CHECKPOINT_VERSION && !older) {
     throw new CheckpointError(
       'CHECKPOINT_VERSION',
       `checkpoint: KFAC payload version ${String(p.version)}, this build reads ${KFAC_CHECKPOINT_VERSION}`,
@@ -201,5 +209,32 @@ export function restoreKfac<T>(
   const states = p.states.map((s, l) => checkState(s, current.layers[l]!, l, (name) => sizes.get(name)));
   const diagonalSize = current.diagonal.reduce((s, name) => s + (sizes.get(name) ?? 0), 0);
   const diagonalState = v1 ? { d: null, inv: null } : checkDiagonal(p.diagonalState, diagonalSize);
-  return { chain: fromPlain(p.chain, current.ops), core, states, diagonalState };
+  const saved = p.version === KFAC_CHECKPOINT_VERSION ? p.adaptive : null;
+  if ((saved !== null) !== current.adaptive) {
+    throw new CheckpointError('CHECKPOINT_MODEL', `checkpoint was made ${current.adaptive ? 'without' : 'with'} the adaptive mode; the optimizer runs ${current.adaptive ? 'it' : 'without it'}`);
+  }
+  const adaptive = saved === null ? null : checkAdaptive(saved, sizes);
+  return { chain: fromPlain(p.chain, current.ops), core, states, diagonalState, adaptive };
+}
+
+function checkAdaptive(v: unknown, sizes: ReadonlyMap<string, number>): KfacAdaptiveState {
+  const x = v as Record<string, unknown> | null;
+  if (typeof x !== 'object' || x === null) return bad('adaptive state');
+  const num = (u: unknown, positive: boolean): boolean => typeof u === 'number' && Number.isFinite(u) && (!positive || u > 0);
+  const orNull = (u: unknown): boolean => u === null || num(u, false);
+  if (!num(x.damping, true) || !orNull(x.learningRate) || !orNull(x.momentum) || !orNull(x.rho)) return bad('adaptive state');
+  let velocity: Record<string, Float32Array> | null = null;
+  if (x.velocity !== null) {
+    const vel = x.velocity as Record<string, unknown>;
+    if (typeof vel !== 'object' || vel === null) return bad('adaptive velocity');
+    const names = Object.keys(vel);
+    if (names.length !== sizes.size) return bad('adaptive velocity');
+    velocity = {};
+    for (const name of names) {
+      const a = vel[name];
+      if (!(a instanceof Float32Array) || a.length !== sizes.get(name) || !a.every(Number.isFinite)) return bad(`adaptive velocity of '${name}'`);
+      velocity[name] = a;
+    }
+  }
+  return { damping: x.damping as number, velocity, learningRate: x.learningRate as number | null, momentum: x.momentum as number | null, rho: x.rho as number | null };
 }

@@ -10,6 +10,7 @@ export type { KfacLayerState } from './layer-state.js';
 export type { KfacDiagonalState, SecondMoments, SecondMomentSource } from './diagonal.js';
 export type { LayerDims } from './dims.js';
 export type { KfacStats } from './stats.js';
+export type { KfacAdaptiveOptions, KfacAdaptiveState } from './adaptive.js';
 export { scaleByKfac, type KfacScaleOptions, type KfacScaleState } from './scale.js';
 export { KFAC_CHECKPOINT_VERSION } from './checkpoint.js';
 export type { KfacStepInfo } from '../transform.js';

@@ -20,7 +20,9 @@
  * only the skip counters (its factors are not absorbed and the step count does not advance).
  * @module
  */
+import type { LayerFactors } from '@ifngd/fisher';
 import type { LinalgDevice } from '@ifngd/linalg-gpu';
+import { adaptedDamping, dot, freshAdaptive, sampleProducts, solveQuadratic, type KfacAdaptiveState, type ResolvedAdaptive } from './adaptive.js';
 import { InvalidArgumentError, NonFiniteError, NotInitializedError, ShapeError } from '../errors.js';
 import { scheduledRate } from '../rate.js';
 import type { GradientTransformation } from '../transform.js';
@@ -43,7 +45,7 @@ import { precondition, type DeviceInverses } from './precondition.js';
 import { kfacStats, type KfacStats } from './stats.js';
 
 /** Extras of {@link KfacOptimizer.step}. */
-export interface KfacStepExtras {
+export interface KfacStepExtras<T = HostTree> {
   /**
    * This batch's layer factors, one per entry of `layers`, in order (dense: inputs `[n, din]` and Δ `[n, dout]`;
    * conv2d: patches `[n, T, k]` and Δ `[n, T, c]`; Δ = output-gradients of the *summed* loss, as fisher's
@@ -62,8 +64,13 @@ export interface KfacStepExtras {
    * the KL clip's `Σ⟨V, g⟩`.
    */
   readonly penaltyGrads?: Readonly<Record<string, Float32Array>>;
-  /** Mean loss of the batch (passed to the transforms). */
+  /** Mean loss of the batch (passed to the transforms; the adaptive mode's ρ needs it). */
   readonly loss?: number;
+  /**
+   * The batch's mean loss at other parameters (the same samples and targets): the adaptive mode calls it with the
+   * proposed parameters every `adaptive.interval` steps, for the Levenberg–Marquardt ratio ρ.
+   */
+  readonly lossAt?: (params: T) => Promise<number>;
 }
 
 const freshCore = (): KfacCore => ({
@@ -109,6 +116,7 @@ export class KfacOptimizer<T = HostTree> {
   #states: readonly KfacLayerState[];
   #diag: KfacDiagonalState = emptyDiagonalState();
   #inverses: DeviceInverses[] | null = null;
+  #adaptive: KfacAdaptiveState | null;
   #busy = false;
 
   /** @internal use {@link kfac} */
@@ -120,6 +128,17 @@ export class KfacOptimizer<T = HostTree> {
     this.#ops = ops;
     this.transformation = kfacTransformation(o, ops);
     this.#states = o.layers.map(emptyLayerState);
+    this.#adaptive = o.adaptive ? freshAdaptive(o.adaptive) : null;
+  }
+
+  /** The adaptive mode's state — λ, the last learning rate, momentum and ρ, the last update — or null when off. */
+  get adaptiveState(): KfacAdaptiveState | null {
+    return this.#adaptive;
+  }
+
+  /** The damping λ the next step uses (the adaptive mode's current one, else the option). */
+  get damping(): number {
+    return this.#adaptive?.damping ?? this.#o.damping;
   }
 
   /** The preconditioned layers (validated, `bias` null when absent). */
@@ -151,10 +170,12 @@ export class KfacOptimizer<T = HostTree> {
   /** A snapshot of the counters. */
   get stats(): KfacStats {
     const clip = this.#chain ? kfacScaleState(this.#chain) : null;
+    const a = this.#adaptive;
     return kfacStats(
       this.#core,
       clip,
       this.#states.map((st) => st.pi),
+      a && { damping: a.damping, learningRate: a.learningRate, momentum: a.momentum, rho: a.rho },
     );
   }
 
@@ -222,6 +243,7 @@ export class KfacOptimizer<T = HostTree> {
     this.#core = freshCore();
     this.#states = this.#o.layers.map(emptyLayerState);
     this.#diag = emptyDiagonalState();
+    this.#adaptive = this.#o.adaptive ? freshAdaptive(this.#o.adaptive) : null;
     this.#setInverses(null);
   }
 
@@ -234,7 +256,7 @@ export class KfacOptimizer<T = HostTree> {
    * unless `onNonFinite: 'skip'`, which returns `params` and only counts the skip), or linalg's errors; a step
    * that throws changes nothing.
    */
-  async step(grads: T, params: T, extras: KfacStepExtras = {}): Promise<T> {
+  async step(grads: T, params: T, extras: KfacStepExtras<T> = {}): Promise<T> {
     this.#idle('step');
     const chainState = this.#chain;
     const spec = this.#spec;
@@ -263,11 +285,15 @@ export class KfacOptimizer<T = HostTree> {
       const sizes = new Map(spec.map((l) => [l.name, l.size]));
       const leafSize = (name: string): number | undefined => sizes.get(name);
       const layers = this.#o.layers.length > 0;
+      const damping = this.damping;
+      // the factors, loaded once (the adaptive mode reads them again for the quadratic model)
+      const source = extras.factors;
+      const factors = due.factors && typeof source === 'function' ? await source() : source;
       let states: KfacLayerState[] | readonly KfacLayerState[];
       let diag: KfacDiagonalState;
       try {
-        states = layers ? await updateCurvature(this.#device, this.#o, this.#states, due, extras.factors, leafSize) : this.#states;
-        diag = await this.#updateDiagonal(due, extras.secondMoments, leafSize);
+        states = layers ? await updateCurvature(this.#device, { ...this.#o, damping }, this.#states, due, factors, leafSize) : this.#states;
+        diag = await this.#updateDiagonal(due, extras.secondMoments, leafSize, damping);
       } catch (e) {
         // non-finite factors or second moments (NaN outputs or gradients): under 'skip' the step is skipped
         if (!(e instanceof NonFiniteError) || !skip) throw e;
@@ -286,6 +312,20 @@ export class KfacOptimizer<T = HostTree> {
           )
         : { leaves: {}, vg: 0 };
       const dpre = diag.inv ? preconditionDiagonal(host, this.#o.diagonal, diag.inv) : { leaves: {}, vg: 0 };
+      if (this.#o.adaptive) {
+        const settled = await this.#adaptiveStep(params, host, { ...host, ...pre.leaves, ...dpre.leaves }, extras, sizes, factors as readonly LayerFactors[], states, damping);
+        if (!settled) {
+          disposeInverses(fresh);
+          fresh = null;
+          this.#skipped(chainState);
+          return params;
+        }
+        this.#commit(due, states, diag, chainState);
+        this.#adaptive = settled.state;
+        if (fresh) this.#setInverses(fresh);
+        fresh = null;
+        return settled.next;
+      }
       const direction = ops.fromHost(withPenalty({ ...host, ...pre.leaves, ...dpre.leaves }, extras.penaltyGrads, sizes));
       const r = this.transformation.update(direction, chainState, params, {
         kfac: { vg: pre.vg + dpre.vg },
@@ -301,17 +341,7 @@ export class KfacOptimizer<T = HostTree> {
         return params;
       }
       // --- commit (nothing below throws) ---
-      const c = this.#core;
-      this.#core = {
-        ...c,
-        step: c.step + 1,
-        factorUpdates: c.factorUpdates + (due.factors ? 1 : 0),
-        inverseRefreshes: c.inverseRefreshes + (due.inverses ? 1 : 0),
-        lastRefreshStep: due.inverses ? c.step : c.lastRefreshStep,
-      };
-      this.#states = states;
-      this.#diag = diag;
-      this.#chain = r.state;
+      this.#commit(due, states, diag, r.state);
       if (fresh) this.#setInverses(fresh);
       fresh = null;
       return next;
@@ -319,6 +349,94 @@ export class KfacOptimizer<T = HostTree> {
       disposeInverses(fresh);
       this.#busy = false;
     }
+  }
+
+  /** Commits a step's counters, curvature and transformation state (nothing here throws). */
+  #commit(due: { factors: boolean; inverses: boolean }, states: readonly KfacLayerState[], diag: KfacDiagonalState, chain: KfacChainState): void {
+    const c = this.#core;
+    this.#core = {
+      ...c,
+      step: c.step + 1,
+      factorUpdates: c.factorUpdates + (due.factors ? 1 : 0),
+      inverseRefreshes: c.inverseRefreshes + (due.inverses ? 1 : 0),
+      lastRefreshStep: due.inverses ? c.step : c.lastRefreshStep,
+    };
+    this.#states = states;
+    this.#diag = diag;
+    this.#chain = chain;
+  }
+
+  /**
+   * The adaptive mode's update (`adaptive.ts`): the quadratic model's coefficients for the preconditioned gradient and
+   * the last update, and — every `interval` steps — λ by the Levenberg–Marquardt ratio, from the loss at the proposed
+   * parameters. Returns the new parameters and state, or null for a skipped step (`onNonFinite: 'skip'`); throws
+   * `NonFiniteError` under `'throw'`, `InvalidArgumentError` when `extras.loss` or `extras.lossAt` is missing.
+   */
+  async #adaptiveStep(
+    params: T,
+    grads: HostTree,
+    preconditioned: Record<string, Float32Array>,
+    extras: KfacStepExtras<T>,
+    sizes: ReadonlyMap<string, number>,
+    factors: readonly LayerFactors[],
+    states: readonly KfacLayerState[],
+    damping: number,
+  ): Promise<{ next: T; state: KfacAdaptiveState } | null> {
+    const o = this.#o.adaptive as ResolvedAdaptive;
+    const prev = this.#adaptive as KfacAdaptiveState;
+    const skip = this.#o.onNonFinite === 'skip';
+    const ops = this.#ops;
+    // a regularizer's gradient joins both the gradient and the direction, unpreconditioned
+    const g = withPenalty({ ...grads } as Record<string, Float32Array>, extras.penaltyGrads, sizes);
+    const p = withPenalty(preconditioned, extras.penaltyGrads, sizes);
+    const vectors: HostTree[] = prev.velocity ? [p, prev.velocity] : [p];
+    const k = vectors.length;
+    const n = factors[0] ? (factors[0].kind === 'conv2d' ? factors[0].patches.batch : factors[0].kind === 'dense' ? factors[0].inputs.rows : 0) : 0;
+    const s = this.#o.layers.length > 0 ? await sampleProducts(this.#device, factors, this.#o.layers, states.map((st) => st.dims!), vectors) : [];
+    const c: number[] = [];
+    const d: number[] = [];
+    for (let i = 0; i < k; i++) {
+      for (let j = 0; j < k; j++) {
+        let cij = 0;
+        if (s.length > 0) for (let r = 0; r < n; r++) cij += (s[i]![r] as number) * (s[j]![r] as number);
+        c.push(n > 0 ? cij / n : 0);
+        d.push(dot(vectors[i]!, vectors[j]!));
+      }
+    }
+    const b = vectors.map((v) => dot(g, v));
+    const q = solveQuadratic(c, d, b, damping);
+    const fail = (what: string): null => {
+      if (!skip) throw new NonFiniteError(`step: ${what}`);
+      return null;
+    };
+    if (!q) return fail('the quadratic model has no finite minimum');
+    const update: Record<string, Float32Array> = {};
+    for (const [name, size] of sizes) {
+      const u = new Float32Array(size);
+      vectors.forEach((v, j) => {
+        const x = v[name] as Float32Array;
+        const cj = q.coefficients[j] as number;
+        for (let i = 0; i < size; i++) u[i] = (u[i] as number) + cj * (x[i] as number);
+      });
+      update[name] = u;
+    }
+    const next = ops.axpy(1, ops.fromHost(update), params);
+    if (!ops.allFinite(next)) return fail('the preconditioned update is not finite');
+    let state: KfacAdaptiveState = {
+      ...prev,
+      velocity: update,
+      learningRate: -(q.coefficients[0] as number),
+      momentum: q.coefficients[1] ?? 0,
+    };
+    if (this.#core.step % o.interval === 0) {
+      if (extras.loss === undefined || !extras.lossAt) {
+        throw new InvalidArgumentError('kfac: step: the adaptive mode adapts the damping on this step; extras.loss and extras.lossAt are required');
+      }
+      const after = await extras.lossAt(next);
+      const rho = (after - extras.loss) / q.change;
+      state = { ...state, rho: Number.isFinite(rho) ? rho : null, damping: adaptedDamping(o, damping, rho) };
+    }
+    return { next, state };
   }
 
   /** Checkpoint of the transformation state, running averages, inverses and counters (versioned, CRC-32). */
@@ -333,6 +451,7 @@ export class KfacOptimizer<T = HostTree> {
       states: this.#states,
       diagonal: this.#o.diagonal,
       diagonalState: this.#diag,
+      adaptive: this.#adaptive,
       ops: this.#ops,
     });
   }
@@ -350,12 +469,14 @@ export class KfacOptimizer<T = HostTree> {
       layers: this.#o.layers,
       diagonal: this.#o.diagonal,
       chain: this.#chain,
+      adaptive: this.#o.adaptive !== null,
       ops: this.#ops,
     });
     this.#chain = r.chain as KfacChainState;
     this.#core = r.core;
     this.#states = r.states;
     this.#diag = r.diagonalState;
+    this.#adaptive = r.adaptive;
     this.#setInverses(null);
   }
 
@@ -370,12 +491,13 @@ export class KfacOptimizer<T = HostTree> {
     due: { factors: boolean; inverses: boolean },
     source: SecondMomentSource | undefined,
     leafSize: (name: string) => number | undefined,
+    damping: number,
   ): Promise<KfacDiagonalState> {
     const leaves = this.#o.diagonal;
     let d = this.#diag;
     if (leaves.length === 0) return d;
     if (due.factors) d = absorbDiagonal(d, await loadSecondMoments(source, leaves, leafSize), this.#o.decay);
-    if (due.inverses) d = refreshDiagonal(d, this.#o.damping);
+    if (due.inverses) d = refreshDiagonal(d, damping);
     return d;
   }
 

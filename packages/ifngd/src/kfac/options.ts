@@ -45,6 +45,28 @@ export const KFAC_DEFAULTS = Object.freeze({
   momentum: 0.9,
 } as const);
 
+/** Options of KFAC's adaptive mode (`kfac({ adaptive })`, `adaptive.ts`). */
+export interface KfacAdaptiveOptions {
+  /** The first damping λ (finite, > 0). Default: the optimizer's `damping`. */
+  readonly initialDamping?: number;
+  /** Adapt λ every this many steps (integer ≥ 1; one more forward pass then). Default 5. */
+  readonly interval?: number;
+  /** λ's factor per adaptation, in (0, 1). Default 0.9. */
+  readonly decay?: number;
+  /** Bounds of λ. Defaults 1e-8 and Infinity. */
+  readonly minDamping?: number;
+  readonly maxDamping?: number;
+}
+
+/** The adaptive mode's settings, validated. */
+export interface ResolvedAdaptive {
+  readonly initialDamping: number;
+  readonly interval: number;
+  readonly decay: number;
+  readonly minDamping: number;
+  readonly maxDamping: number;
+}
+
 /** Options of {@link kfac}. Only `device` and `layers` are required; the rest default to {@link KFAC_DEFAULTS}. */
 export interface KfacOptions<T = HostTree> {
   /** The linear-algebra device the factor statistics, inverses and preconditioning run on. */
@@ -80,6 +102,14 @@ export interface KfacOptions<T = HostTree> {
   readonly clipNorm?: number;
   /** Non-finite gradients or updates: throw `NonFiniteError` (default) or skip the step (counted). */
   readonly onNonFinite?: 'throw' | 'skip';
+  /**
+   * kfac-jax's adaptive mode (`adaptive.ts`): the learning rate and momentum from the quadratic model each step, the
+   * damping by the Levenberg–Marquardt rule (starting at `damping`, or `initialDamping`). `true` takes kfac-jax's
+   * defaults. Then `learningRate`, `momentum`, `klClip`, `clipNorm` and `weightDecay` do not apply (setting one is
+   * refused), factors are needed every step (`factorEvery` 1), and every `interval` steps the step needs
+   * `extras.lossAt`. Default off.
+   */
+  readonly adaptive?: boolean | KfacAdaptiveOptions;
   /** Tree operations; default host `Float32Array` trees. */
   readonly ops?: TreeOps<T>;
 }
@@ -98,6 +128,7 @@ export interface ResolvedKfacOptions {
   readonly weightDecay: number;
   readonly clipNorm: number | null;
   readonly onNonFinite: 'throw' | 'skip';
+  readonly adaptive: ResolvedAdaptive | null;
 }
 
 const fail = (message: string): never => {
@@ -157,6 +188,7 @@ export const KFAC_OPTION_KEYS: readonly (keyof KfacOptions)[] = [
   'weightDecay',
   'clipNorm',
   'onNonFinite',
+  'adaptive',
   'ops',
 ];
 
@@ -196,11 +228,13 @@ export function resolveKfacOptions<T>(o: KfacOptions<T>): ResolvedKfacOptions {
   const layers = resolveLayers(o.layers, seen);
   const diagonal = resolveDiagonal(o.diagonal, seen);
   if (layers.length === 0 && diagonal.length === 0) fail('nothing to precondition: layers and diagonal are both empty');
+  const damping = positive(o.damping ?? KFAC_DEFAULTS.damping, 'damping');
+  const adaptive = resolveAdaptive(o, damping);
   return {
     layers,
     diagonal,
     learningRate: asSchedule(lr, 'kfac: learningRate'),
-    damping: positive(o.damping ?? KFAC_DEFAULTS.damping, 'damping'),
+    damping,
     decay,
     factorEvery: positiveInt(o.factorEvery ?? KFAC_DEFAULTS.factorEvery, 'factorEvery'),
     inverseEvery: positiveInt(o.inverseEvery ?? KFAC_DEFAULTS.inverseEvery, 'inverseEvery'),
@@ -209,5 +243,26 @@ export function resolveKfacOptions<T>(o: KfacOptions<T>): ResolvedKfacOptions {
     weightDecay,
     clipNorm: o.clipNorm === undefined ? null : positive(o.clipNorm, 'clipNorm'),
     onNonFinite,
+    adaptive,
   };
+}
+
+/** The adaptive mode's settings (null when off); refuses the options it replaces. */
+function resolveAdaptive<T>(o: KfacOptions<T>, damping: number): ResolvedAdaptive | null {
+  const a = o.adaptive ?? false;
+  if (a === false) return null;
+  if (a !== true && (typeof a !== 'object' || a === null || Array.isArray(a))) return fail(`adaptive must be a boolean or options, got ${String(a)}`);
+  for (const k of ['learningRate', 'momentum', 'klClip', 'clipNorm', 'weightDecay'] as const) {
+    if (o[k] !== undefined) fail(`${k} does not apply in the adaptive mode (the quadratic model sets the step); remove it`);
+  }
+  if ((o.factorEvery ?? 1) !== 1) fail('the adaptive mode needs factors every step: factorEvery must be 1');
+  const x: KfacAdaptiveOptions = a === true ? {} : a;
+  if (a !== true) checkKeys(a, ['initialDamping', 'interval', 'decay', 'minDamping', 'maxDamping'], 'kfac: adaptive');
+  const decay = x.decay ?? 0.9;
+  if (typeof decay !== 'number' || !(decay > 0 && decay < 1)) fail(`adaptive.decay must be in (0, 1), got ${String(decay)}`);
+  const minDamping = x.minDamping === undefined ? 1e-8 : positive(x.minDamping, 'adaptive.minDamping');
+  const maxDamping = x.maxDamping ?? Infinity;
+  if (typeof maxDamping !== 'number' || !(maxDamping >= minDamping)) fail(`adaptive.maxDamping must be ≥ minDamping, got ${String(maxDamping)}`);
+  const initialDamping = x.initialDamping === undefined ? damping : positive(x.initialDamping, 'adaptive.initialDamping');
+  return { initialDamping, interval: positiveInt(x.interval ?? 5, 'adaptive.interval'), decay, minDamping, maxDamping };
 }

@@ -26,6 +26,8 @@ export interface KfacStats {
   };
   /** π of each layer at the last inverse refresh (null before it). */
   pi: (number | null)[];
+  /** The adaptive mode: λ, and the last step's learning rate, momentum and ρ (null when the mode is off). */
+  adaptive: { damping: number; learningRate: number | null; momentum: number | null; rho: number | null } | null;
 }
 
 /** Zeroed counters for `layers` layers. */
@@ -38,6 +40,7 @@ export function emptyKfacStats(layers: number): KfacStats {
     lastRefreshStep: null,
     klClip: { clipped: 0, lastScale: 1, lastVg: 0 },
     pi: new Array<number | null>(layers).fill(null),
+    adaptive: null,
   };
 }
 
@@ -52,6 +55,7 @@ export function kfacStats(
   },
   clip: { clipped: number; lastScale: number; lastVg: number } | null,
   pi: readonly (number | null)[],
+  adaptive: KfacStats['adaptive'] = null,
 ): KfacStats {
   const { step, ...rest } = core;
   return {
@@ -60,5 +64,6 @@ export function kfacStats(
     ...rest,
     ...(clip ? { klClip: { clipped: clip.clipped, lastScale: clip.lastScale, lastVg: clip.lastVg } } : {}),
     pi: [...pi],
+    adaptive,
   };
 }

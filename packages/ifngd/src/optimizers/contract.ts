@@ -88,6 +88,11 @@ export interface StepCapture<T> {
   /** The weighted gradient and the parameters it was taken at. */
   gradients(request: GradientRequest): Promise<CapturedGradients<T>>;
   /**
+   * The batch's mean loss at other parameters — the same samples, targets and training-mode forward pass — changing
+   * nothing (KFAC's adaptive damping compares it with the quadratic model). Called after `read`, at most once.
+   */
+  lossAt?(params: T): Promise<number>;
+  /**
    * Runs the device-side half of a step (`fn` creates trees of the trainer's kind) in the trainer's memory scope:
    * what `fn` returns stays alive until the step ends, the rest is released at once.
    */

@@ -72,6 +72,7 @@ export class KfacTraining implements TrainingOptimizer<HostTree> {
       ...(moments ? { secondMoments: moments } : {}),
       ...(penalties ? { penaltyGrads: penalties } : {}),
       loss, // a non-finite loss: thrown under 'throw', a counted skip under 'skip' (ifngd's one rule)
+      ...(capture.lossAt ? { lossAt: (p: HostTree) => capture.lossAt!(p) } : {}),
     });
     return { params, loss, fresh: opt.stats.inverseRefreshes > refreshes };
   }

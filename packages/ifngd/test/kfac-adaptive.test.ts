@@ -1,0 +1,260 @@
+/**
+ * KFAC's adaptive mode (kfac-jax's): per-sample directional derivatives from the factors against explicit per-sample
+ * gradients (float64), the quadratic model's minimum, the update against a float64 reference built from explicit
+ * per-sample gradients and the fixed-damping KFAC direction, the Levenberg–Marquardt rule, checkpoints, and the
+ * refusals.
+ */
+import { createDevice, type LinalgDevice } from '@ifngd/linalg-gpu';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CheckpointError, InvalidArgumentError, kfac, type HostTree, type KfacLayer } from '../src/index.js';
+import { sampleProducts, solveQuadratic, adaptedDamping } from '../src/kfac/adaptive.js';
+import { convData, convForwardBackward, disposeAll, initConvParams, toDevice, type ConvNet } from './support/convnet.js';
+import { deviceFactors, disposeFactors, flatten, forwardBackward, initParams, jacobian, KFAC_LAYERS, makeData, rng, weightedGradient, type Mlp } from './support/mlp.js';
+
+const MLP: Mlp = { din: 6, hidden: 5, dout: 3, loss: 'ce' };
+const CNN: ConvNet = { h: 5, w: 6, cin: 2, kh: 3, kw: 3, cout: 3, dout: 4 };
+const LAYERS: Required<KfacLayer>[] = [...KFAC_LAYERS];
+
+let dev: LinalgDevice;
+beforeAll(async () => {
+  dev = await createDevice({ backend: 'cpu' });
+});
+afterAll(() => dev.destroy());
+
+const randomTree = (like: HostTree, seed: number): HostTree => {
+  const r = rng(seed);
+  return Object.fromEntries(Object.entries(like).map(([k, v]) => [k, Float32Array.from(v as Float32Array, () => r.normal())]));
+};
+const close = (got: ArrayLike<number>, want: ArrayLike<number>, tol: number): void => {
+  expect(got.length).toBe(want.length);
+  const scale = Math.max(1e-12, ...Array.from(want, Math.abs));
+  for (let i = 0; i < want.length; i++) expect(Math.abs((got[i] as number) - (want[i] as number)) / scale).toBeLessThan(tol);
+};
+
+describe('per-sample directional derivatives from the factors', () => {
+  it('dense layers: sᵢ(u) = Jᵢ·u, the explicit per-sample gradients times u', async () => {
+    const params = initParams(MLP, 1);
+    const pass = forwardBackward(MLP, params, makeData(MLP, 7, 2));
+    const { J, d } = jacobian(pass);
+    const vectors = [randomTree(params, 3), randomTree(params, 4)];
+    const factors = deviceFactors(dev, pass);
+    const dims = pass.layers.map((f) => ({ p: f.din, q: f.dout, bias: true }));
+    const s = await sampleProducts(dev, factors, LAYERS, dims, vectors);
+    disposeFactors(factors);
+    vectors.forEach((v, k) => {
+      const u = flatten(v);
+      const want = Array.from({ length: pass.n }, (_, i) => J.subarray(i * d, (i + 1) * d).reduce((a, x, j) => a + x * (u[j] as number), 0));
+      close(s[k]!, want, 1e-5);
+    });
+  });
+
+  it("'in-out' weights and a convolution over positions: Σₜ δᵢₜᵀ·Ū·āᵢₜ", async () => {
+    const params = initConvParams(CNN, 5);
+    const pass = convForwardBackward(CNN, params, convData(CNN, 4, 6));
+    const layers: Required<KfacLayer>[] = [
+      { weight: 'Wc', bias: 'bc', layout: 'out-in' },
+      { weight: 'W2', bias: 'b2', layout: 'in-out' },
+    ];
+    const v = randomTree(params, 7);
+    const factors = [toDevice(dev, pass.conv, 'conv2d'), toDevice(dev, pass.dense, 'dense')];
+    const dims = [pass.conv, pass.dense].map((l) => ({ p: l.p, q: l.q, bias: true }));
+    const [s] = await sampleProducts(dev, factors, layers, dims, [v]);
+    disposeAll(factors);
+    // float64 reference: W̄ā per row, the in-out weight read as [p, q]
+    const want = new Float64Array(pass.conv.n);
+    [pass.conv, pass.dense].forEach((l, k) => {
+      const w = v[layers[k]!.weight] as Float32Array;
+      const b = v[layers[k]!.bias!] as Float32Array;
+      for (let i = 0; i < l.n; i++) {
+        for (let t = 0; t < l.T; t++) {
+          const row = i * l.T + t;
+          for (let o = 0; o < l.q; o++) {
+            let z = b[o] as number;
+            for (let j = 0; j < l.p; j++) z += (layers[k]!.layout === 'out-in' ? (w[o * l.p + j] as number) : (w[j * l.q + o] as number)) * (l.A[row * l.p + j] as number);
+            want[i]! += (l.D[row * l.q + o] as number) * z;
+          }
+        }
+      }
+    });
+    close(s!, want, 1e-5);
+  });
+});
+
+describe('the quadratic model', () => {
+  it('its minimum over two vectors: (C + λD)c = −b, the change cᵀb + ½cᵀCc; one vector alone', () => {
+    const [c, d, b, lambda] = [[2, 0.5, 0.5, 1], [1, 0.2, 0.2, 3], [-1, 0.4], 0.3];
+    const q = solveQuadratic(c, d, b, lambda)!;
+    const m = c.map((x, i) => x + lambda * d[i]!);
+    const [c0, c1] = q.coefficients as [number, number];
+    expect(m[0]! * c0 + m[1]! * c1 + b[0]!).toBeCloseTo(0, 12);
+    expect(m[2]! * c0 + m[3]! * c1 + b[1]!).toBeCloseTo(0, 12);
+    expect(q.change).toBeCloseTo(c0 * b[0]! + c1 * b[1]! + 0.5 * (c0 * c0 * c[0]! + 2 * c0 * c1 * c[1]! + c1 * c1 * c[3]!), 12);
+    const one = solveQuadratic([2], [1], [-1], 0.5)!;
+    expect(one.coefficients[0]).toBeCloseTo(1 / 2.5, 12);
+    expect(solveQuadratic([0, 0, 0, 0], [1, 1, 1, 1], [1, 1], 1)).toBeNull(); // singular: parallel vectors
+  });
+
+  it('the Levenberg–Marquardt rule: λ·decay above ρ = 3/4, λ/decay below 1/4 (and for a non-finite ρ), clamped', () => {
+    const o = { initialDamping: 1, interval: 5, decay: 0.9, minDamping: 0.5, maxDamping: 2 };
+    expect(adaptedDamping(o, 1, 0.9)).toBeCloseTo(0.9, 12);
+    expect(adaptedDamping(o, 1, 0.5)).toBe(1);
+    expect(adaptedDamping(o, 1, 0.1)).toBeCloseTo(1 / 0.9, 12);
+    expect(adaptedDamping(o, 1, NaN)).toBeCloseTo(1 / 0.9, 12);
+    expect(adaptedDamping(o, 0.52, 1)).toBe(0.5);
+    expect(adaptedDamping(o, 1.9, -3)).toBe(2);
+  });
+});
+
+describe('kfac({ adaptive }) steps', () => {
+  const batch = (params: HostTree, seed: number) => {
+    const data = makeData(MLP, 9, seed);
+    const pass = forwardBackward(MLP, params, data);
+    return { pass, grads: weightedGradient(pass, new Float64Array(pass.n).fill(1 / pass.n)) };
+  };
+  const sub = (a: HostTree, b: HostTree): HostTree => Object.fromEntries(Object.entries(a).map(([k, v]) => [k, (v as Float32Array).map((x, i) => x - (b[k] as Float32Array)[i]!)]));
+
+  it('the update is the quadratic model’s minimum over the KFAC direction and the last update (float64 reference)', async () => {
+    const damping = 0.2;
+    const opt = kfac({ device: dev, layers: LAYERS, damping, inverseEvery: 1, adaptive: { interval: 100 } });
+    // the same preconditioner without the adaptive mode, learning rate 1: its update is −P
+    const plainOpt = kfac({ device: dev, layers: LAYERS, damping, inverseEvery: 1, learningRate: 1, momentum: 0, klClip: false });
+    // (the plain optimizer gives P at step 0, where both use λ = damping)
+    let params = initParams(MLP, 11);
+    opt.init(params);
+    let velocity: Float64Array | null = null;
+    for (let step = 0; step < 3; step++) {
+      const { pass, grads } = batch(params, 20 + step);
+      const factors = deviceFactors(dev, pass);
+      const lambda = opt.damping; // the step's λ (step 0 adapts it: the loss it is given does not fall, so ρ = 0)
+      const next = await opt.step(grads, params, { factors, loss: pass.meanLoss, lossAt: async () => pass.meanLoss });
+      const u = flatten(sub(next, params));
+      const { J, d } = jacobian(pass);
+      const n = pass.n;
+      const g = flatten(grads);
+      const Cdot = (a: Float64Array, b: Float64Array): number => {
+        let s = 0;
+        for (let i = 0; i < n; i++) {
+          let ja = 0;
+          let jb = 0;
+          for (let j = 0; j < d; j++) {
+            ja += (J[i * d + j] as number) * (a[j] as number);
+            jb += (J[i * d + j] as number) * (b[j] as number);
+          }
+          s += ja * jb;
+        }
+        return s / n;
+      };
+      const dotv = (a: Float64Array, b: Float64Array): number => a.reduce((s, x, j) => s + x * (b[j] as number), 0);
+      if (step === 0) {
+        // P from the plain optimizer on the same (first) factors: both start with no running averages
+        plainOpt.init(params);
+        const plainNext = await plainOpt.step(grads, params, { factors });
+        const P = flatten(sub(params, plainNext));
+        const c0 = -dotv(g, P) / (Cdot(P, P) + lambda * dotv(P, P));
+        close(u, P.map((x) => c0 * x), 1e-4);
+        expect(opt.adaptiveState!.learningRate).toBeCloseTo(-c0, 4);
+        expect(opt.adaptiveState!.momentum).toBe(0);
+      } else {
+        // the update lies in span{P, v} and minimizes the model there: its residual is orthogonal to v and to u
+        const v = velocity!;
+        const resid = (w: Float64Array): number => dotv(g, w) + Cdot(u, w) + lambda * dotv(u, w);
+        const scale = Math.abs(dotv(g, u));
+        expect(Math.abs(resid(u)) / scale).toBeLessThan(1e-3);
+        expect(Math.abs(resid(v)) / (Math.abs(dotv(g, v)) + scale)).toBeLessThan(1e-3);
+        expect(opt.adaptiveState!.momentum).not.toBe(0);
+      }
+      velocity = u;
+      disposeFactors(factors);
+      params = next;
+    }
+    expect(opt.stats.adaptive!.damping).toBeCloseTo(damping / 0.9, 12);
+    expect(opt.stats.adaptive!.rho).toBeCloseTo(0, 12);
+    opt.dispose();
+    plainOpt.dispose();
+  });
+
+  it('adapts λ every interval steps from the loss at the proposed parameters: ρ > 3/4 lowers it, ρ < 1/4 raises it', async () => {
+    const opt = kfac({ device: dev, layers: LAYERS, damping: 1, adaptive: { interval: 2 } });
+    let params = initParams(MLP, 12);
+    opt.init(params);
+    const asked: number[] = [];
+    const rhos = [1, 0.5, 0, 0.9]; // what the fake loss makes ρ be on the adaptation steps 0, 2, 4, 6
+    const lambdas: number[] = [];
+    for (let step = 0; step < 8; step++) {
+      const { pass, grads } = batch(params, 40 + step);
+      const factors = deviceFactors(dev, pass);
+      let change = NaN;
+      const next = await opt.step(grads, params, {
+        factors,
+        loss: pass.meanLoss,
+        lossAt: async (p) => {
+          asked.push(step);
+          // the model's change along the update the optimizer proposes: recompute it as the optimizer does
+          const u = flatten(sub(p, params));
+          const g = flatten(grads);
+          const { J, d } = jacobian(pass);
+          let cuu = 0;
+          for (let i = 0; i < pass.n; i++) {
+            let s = 0;
+            for (let j = 0; j < d; j++) s += (J[i * d + j] as number) * (u[j] as number);
+            cuu += s * s;
+          }
+          change = g.reduce((s, x, j) => s + x * (u[j] as number), 0) + (0.5 * cuu) / pass.n;
+          return pass.meanLoss + rhos[step / 2]! * change;
+        },
+      });
+      disposeFactors(factors);
+      lambdas.push(opt.damping);
+      if (step % 2 === 0) expect(opt.adaptiveState!.rho!).toBeCloseTo(rhos[step / 2]!, 3);
+      void change;
+      params = next;
+    }
+    expect(asked).toEqual([0, 2, 4, 6]);
+    expect(lambdas.filter((_, k) => k % 2 === 0).map((l) => +l.toFixed(6))).toEqual([0.9, 0.9, 1, 0.9].map((l) => +l.toFixed(6)));
+    opt.dispose();
+  });
+
+  it('checkpoints carry λ and the last update: a restored optimizer steps as the original', async () => {
+    const make = () => kfac({ device: dev, layers: LAYERS, damping: 0.5, adaptive: { interval: 1 } });
+    const a = make();
+    let params = initParams(MLP, 13);
+    a.init(params);
+    for (let step = 0; step < 3; step++) {
+      const { pass, grads } = batch(params, 60 + step);
+      const factors = deviceFactors(dev, pass);
+      params = await a.step(grads, params, { factors, loss: pass.meanLoss, lossAt: async () => pass.meanLoss * 0.9 });
+      disposeFactors(factors);
+    }
+    const b = make();
+    b.init(initParams(MLP, 99));
+    b.restore(a.serialize());
+    expect(b.adaptiveState).toEqual(a.adaptiveState);
+    const { pass, grads } = batch(params, 70);
+    const f1 = deviceFactors(dev, pass);
+    const f2 = deviceFactors(dev, pass);
+    const lossAt = async () => pass.meanLoss * 0.8;
+    const [na, nb] = [await a.step(grads, params, { factors: f1, loss: pass.meanLoss, lossAt }), await b.step(grads, params, { factors: f2, loss: pass.meanLoss, lossAt })];
+    expect(nb).toEqual(na);
+    disposeFactors(f1);
+    disposeFactors(f2);
+    // a checkpoint of a fixed-damping optimizer does not restore into an adaptive one, nor the reverse
+    const plain = kfac({ device: dev, layers: LAYERS });
+    plain.init(params);
+    expect(() => b.restore(plain.serialize())).toThrow(CheckpointError);
+    expect(() => plain.restore(a.serialize())).toThrow(/made with the adaptive mode/);
+    for (const o of [a, b, plain]) o.dispose();
+  });
+
+  it('an adaptation step without lossAt throws InvalidArgumentError and changes nothing', async () => {
+    const opt = kfac({ device: dev, layers: LAYERS, adaptive: true });
+    const params = initParams(MLP, 14);
+    opt.init(params);
+    const before = opt.serialize();
+    const { pass, grads } = batch(params, 80);
+    const factors = deviceFactors(dev, pass);
+    await expect(opt.step(grads, params, { factors, loss: pass.meanLoss })).rejects.toThrow(InvalidArgumentError);
+    expect(opt.serialize()).toEqual(before);
+    disposeFactors(factors);
+    opt.dispose();
+  });
+});
