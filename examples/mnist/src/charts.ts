@@ -14,6 +14,7 @@ const COLORS: Record<OptName, string> = {
   'fngd-always': '#9467bd',
   kfac: '#17becf',
   'kfac-sampled': '#bcbd22',
+  'kfac-adaptive': '#393b79',
   adam: '#1f77b4',
   sgd: '#2ca02c',
   adamw: '#7f7f7f',

@@ -19,11 +19,19 @@ const REFRESH = { fngd: 'first-epoch', 'fngd-drift': 'drift', 'fngd-auto': 'auto
 /** `FngdTrainer.create` options for `name` with hyper-parameters `c`. */
 export function trainerOptions(task: Task, name: OptName, c: TrialConfig): FngdTrainerOptions {
   const loss = lossOf(task);
-  if (name === 'adam') return { loss, optimizer: tf.train.adam(c.learningRate) };
-  if (name === 'sgd') return { loss, optimizer: tf.train.momentum(c.learningRate, MOMENTUM) };
+  if (name === 'kfac-adaptive') {
+    if (c.damping === undefined) throw new Error('kfac-adaptive: a trial needs its initial damping');
+    // kfac-jax's adaptive mode at its defaults (λ adapted every 5 steps by 0.9, the sampled Fisher) and KFAC_DEFAULTS'
+    // factor and inverse periods; no learning rate, momentum or clipping to set
+    return { loss, kfac: { damping: c.damping, adaptive: true, fisher: 'sampled' } };
+  }
+  const learningRate = c.learningRate;
+  if (learningRate === undefined) throw new Error(`${name}: a trial needs a learning rate`);
+  if (name === 'adam') return { loss, optimizer: tf.train.adam(learningRate) };
+  if (name === 'sgd') return { loss, optimizer: tf.train.momentum(learningRate, MOMENTUM) };
   // ifngd's registered optimizers, through the same capture as FNGD and KFAC, with their references' defaults
-  if (name === 'adamw') return { loss, optimizer: { kind: 'adamw', learningRate: c.learningRate } };
-  if (name === 'muon') return { loss, optimizer: { kind: 'muon', learningRate: c.learningRate, adam: { learningRate: c.learningRate * MUON_ADAM_RATIO } } };
+  if (name === 'adamw') return { loss, optimizer: { kind: 'adamw', learningRate } };
+  if (name === 'muon') return { loss, optimizer: { kind: 'muon', learningRate, adam: { learningRate: learningRate * MUON_ADAM_RATIO } } };
   if (name === 'kfac' || name === 'kfac-sampled') {
     if (c.damping === undefined) throw new Error('kfac: a trial needs damping');
     // the rest at KFAC_DEFAULTS (factors every step, inverses every 10, decay 0.95) except KL clipping, off: its
@@ -33,13 +41,13 @@ export function trainerOptions(task: Task, name: OptName, c: TrialConfig): FngdT
     // same terms as FNGD — a learning rate and λ, momentum 0.9, no step clipping — on both tasks.
     // kfac-sampled: the true Fisher (targets drawn from the model at each factor step), kfac-jax's default
     const fisher = name === 'kfac-sampled' ? { fisher: 'sampled' as const } : {};
-    return { loss, kfac: { learningRate: c.learningRate, damping: c.damping, momentum: MOMENTUM, klClip: false, ...fisher } };
+    return { loss, kfac: { learningRate, damping: c.damping, momentum: MOMENTUM, klClip: false, ...fisher } };
   }
   if (c.damping === undefined || c.mode === undefined) throw new Error(`${name}: a trial needs damping and mode`);
   return {
     loss,
     fngd: {
-      learningRate: c.learningRate,
+      learningRate,
       damping: c.damping,
       mode: c.mode,
       momentum: MOMENTUM,
@@ -50,5 +58,6 @@ export function trainerOptions(task: Task, name: OptName, c: TrialConfig): FngdT
 
 /** Short label of a configuration, e.g. `lr 0.03 λ 10 layerwise`. */
 export function describeConfig(c: TrialConfig): string {
-  return `lr ${c.learningRate}${c.damping === undefined ? '' : ` λ ${c.damping}`}${c.mode === undefined ? '' : ` ${c.mode}`}`;
+  const parts = [c.learningRate === undefined ? null : `lr ${c.learningRate}`, c.damping === undefined ? null : `λ ${c.damping}`, c.mode ?? null];
+  return parts.filter((p) => p !== null).join(' ');
 }

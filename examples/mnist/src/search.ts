@@ -14,13 +14,16 @@ import { permutation } from '@ifngd/adapters-tfjs';
 import { mulberry32 } from '@ifngd/adapters-tfjs/internal';
 
 /** The optimizers of the benchmark. */
-export type OptName = 'fngd' | 'fngd-drift' | 'fngd-auto' | 'fngd-always' | 'kfac' | 'kfac-sampled' | 'adam' | 'sgd' | 'adamw' | 'muon';
-export const OPTIMIZERS: readonly OptName[] = ['fngd', 'fngd-drift', 'fngd-auto', 'fngd-always', 'kfac', 'kfac-sampled', 'adam', 'sgd', 'adamw', 'muon'];
+export type OptName = 'fngd' | 'fngd-drift' | 'fngd-auto' | 'fngd-always' | 'kfac' | 'kfac-sampled' | 'kfac-adaptive' | 'adam' | 'sgd' | 'adamw' | 'muon';
+export const OPTIMIZERS: readonly OptName[] = ['fngd', 'fngd-drift', 'fngd-auto', 'fngd-always', 'kfac', 'kfac-sampled', 'kfac-adaptive', 'adam', 'sgd', 'adamw', 'muon'];
 export const FNGD_VARIANTS = ['fngd', 'fngd-drift', 'fngd-auto', 'fngd-always'] as const satisfies readonly OptName[];
 
-/** One trial's hyper-parameters. `damping` for FNGD variants and KFAC, `mode` for FNGD variants only. */
+/**
+ * One trial's hyper-parameters. `damping` for FNGD variants and KFAC, `mode` for FNGD variants only; no learning
+ * rate for KFAC's adaptive mode (its quadratic model sets it: `damping` is its initial λ).
+ */
 export interface TrialConfig {
-  readonly learningRate: number;
+  readonly learningRate?: number;
   readonly damping?: number;
   readonly mode?: 'global' | 'layerwise';
 }
@@ -47,6 +50,11 @@ export const SPACES = {
   kfac: { learningRate: logGrid(-3.5, 0, 0.5), damping: logGrid(-4, 2, 1) },
   /** KFAC with the sampled (true) Fisher: KFAC's space, and KFAC's sample (a paired comparison of the two Fishers). */
   'kfac-sampled': { learningRate: logGrid(-3.5, 0, 0.5), damping: logGrid(-4, 2, 1) },
+  /**
+   * KFAC's adaptive mode (kfac-jax's: learning rate and momentum from the quadratic model, λ by Levenberg–Marquardt,
+   * the sampled Fisher): only its initial λ is tuned, over KFAC's range at twice the resolution.
+   */
+  'kfac-adaptive': { damping: logGrid(-4, 2, 0.5) },
   /** AdamW: Adam's grid; weight decay at PyTorch's default 0.01 (a set-up choice, not tuned). */
   adamw: { learningRate: logGrid(-4.5, -1, 0.5) },
   /**
@@ -62,11 +70,11 @@ export const MUON_ADAM_RATIO = 0.015;
 
 /** The space an optimizer is searched in. */
 export function spaceOf(opt: OptName): {
-  learningRate: readonly number[];
+  learningRate?: readonly number[];
   damping?: readonly number[];
   mode?: readonly ('global' | 'layerwise')[];
 } {
-  return opt === 'sgd' || opt === 'adam' || opt === 'kfac' || opt === 'kfac-sampled' || opt === 'adamw' || opt === 'muon' ? SPACES[opt] : SPACES.fngd;
+  return opt === 'sgd' || opt === 'adam' || opt === 'kfac' || opt === 'kfac-sampled' || opt === 'kfac-adaptive' || opt === 'adamw' || opt === 'muon' ? SPACES[opt] : SPACES.fngd;
 }
 
 /** Seed of the trial sample (fixed: the sample is part of the protocol). */
@@ -94,10 +102,16 @@ export function sampleTrials(opt: OptName, k: number, seed = SEARCH_SEED): Trial
   if (!Number.isSafeInteger(k) || k < 1) throw new Error(`trials must be a positive integer, got ${k}`);
   const space = spaceOf(opt);
   // the FNGD variants share one sample, the two KFAC Fishers another: paired comparisons
-  const kind = opt === 'kfac-sampled' ? 'kfac' : opt === 'sgd' || opt === 'adam' || opt === 'kfac' || opt === 'adamw' || opt === 'muon' ? opt : 'fngd';
-  const salt = { sgd: 0x51, adam: 0xad, kfac: 0x6b, fngd: 0xf9, adamw: 0xa3, muon: 0x3c }[kind];
+  const kind = opt === 'kfac-sampled' ? 'kfac' : opt === 'sgd' || opt === 'adam' || opt === 'kfac' || opt === 'kfac-adaptive' || opt === 'adamw' || opt === 'muon' ? opt : 'fngd';
+  const salt = { sgd: 0x51, adam: 0xad, kfac: 0x6b, 'kfac-adaptive': 0x6c, fngd: 0xf9, adamw: 0xa3, muon: 0x3c }[kind];
   const rand = mulberry32(seed ^ salt);
-  const lrs = stratified(space.learningRate.length, k, rand).map((i) => space.learningRate[i] as number);
+  if (!space.learningRate) {
+    // one tuned number, λ: stratified as the learning rates of the others
+    const d = space.damping as readonly number[];
+    return stratified(d.length, k, rand).map((i) => ({ damping: d[i] as number }));
+  }
+  const lr = space.learningRate;
+  const lrs = stratified(lr.length, k, rand).map((i) => lr[i] as number);
   if (!space.damping) return lrs.map((learningRate) => ({ learningRate }));
   const dampings = balanced(space.damping, k, rand);
   const modes = space.mode ? balanced(space.mode, k, rand) : null;

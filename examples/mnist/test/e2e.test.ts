@@ -71,6 +71,7 @@ describe('tune → demo (quick)', () => {
         'fngd-always': 1,
         kfac: 1,
         'kfac-sampled': 1,
+        'kfac-adaptive': 1,
         adamw: 1,
         muon: 1,
       });
@@ -84,7 +85,7 @@ describe('tune → demo (quick)', () => {
       const again = await cli('tune', tuneArgs());
       expect(again.code, again.out).toBe(0);
       expect(again.out).toContain('resuming');
-      expect(again.out.match(/^\s+\[\d+\/11\]/gm)).toHaveLength(7);
+      expect(again.out.match(/^\s+\[\d+\/12\]/gm)).toHaveLength(8);
       const g = JSON.parse(readFileSync(tuned, 'utf8')) as TunedFile;
       expect(g.complete).toBe(true);
       expect(g.trials.map((t) => [t.optimizer, t.initializer, t.index])).toEqual(
@@ -107,8 +108,8 @@ describe('tune → demo (quick)', () => {
     const r = await cli('tune', tuneArgs());
     expect(r.code, r.out).toBe(0);
     expect(r.out).toContain('the protocol adds kfac');
-    expect(r.out.match(/^\s+\[\d+\/11\] kfac /gm)).toHaveLength(1);
-    expect(r.out.match(/^\s+\[\d+\/11\]/gm)).toHaveLength(1);
+    expect(r.out.match(/^\s+\[\d+\/12\] kfac /gm)).toHaveLength(1);
+    expect(r.out.match(/^\s+\[\d+\/12\]/gm)).toHaveLength(1);
     const g = JSON.parse(readFileSync(tuned, 'utf8')) as TunedFile;
     expect(g.complete).toBe(true);
     expect(g.search).toEqual(f.search);
@@ -149,7 +150,7 @@ describe('tune → demo (quick)', () => {
     for (const line of r.out.split('\n')) expect(line.length, line).toBeLessThanOrEqual(120);
     const rep = JSON.parse(readFileSync(join(out, 'classifier-b64-quick.json'), 'utf8')) as Report;
     expect(rep.seeds).toEqual([1, 2]);
-    expect(rep.runs).toHaveLength(20);
+    expect(rep.runs).toHaveLength(22);
     expect(rep.summary.map((s) => s.optimizer).sort()).toEqual([
       'adam',
       'adamw',
@@ -158,6 +159,7 @@ describe('tune → demo (quick)', () => {
       'fngd-auto',
       'fngd-drift',
       'kfac',
+      'kfac-adaptive',
       'kfac-sampled',
       'muon',
       'sgd',

@@ -30,9 +30,16 @@ describe('sampleTrials', () => {
     for (const k of [1, 2, 5, 8, 13]) for (const o of OPTIMIZERS) expect(sampleTrials(o, k)).toHaveLength(k);
   });
 
-  it('with K = grid size covers the whole learning-rate grid (SGD and Adam: grid search)', () => {
+  it('with K = grid size covers the whole learning-rate grid (SGD and Adam: grid search); KFAC’s adaptive mode its λ grid', () => {
     for (const o of OPTIMIZERS) {
       const g = spaceOf(o).learningRate;
+      if (!g) {
+        const d = spaceOf(o).damping!;
+        const trials = sampleTrials(o, d.length);
+        expect(new Set(trials.map((t) => t.damping))).toEqual(new Set(d));
+        expect(trials.every((t) => t.learningRate === undefined)).toBe(true);
+        continue;
+      }
       expect(new Set(sampleTrials(o, g.length).map((t) => t.learningRate))).toEqual(new Set(g));
     }
   });
@@ -42,7 +49,7 @@ describe('sampleTrials', () => {
       fc.property(fc.integer({ min: 1, max: 16 }), fc.integer({ min: 0, max: 2 ** 31 - 1 }), (k, seed) => {
         const trials = sampleTrials('fngd-always', k, seed);
         const g = SPACES.fngd.learningRate;
-        const idx = trials.map((t) => g.indexOf(t.learningRate)).sort((a, b) => a - b);
+        const idx = trials.map((t) => g.indexOf(t.learningRate!)).sort((a, b) => a - b);
         expect(idx.every((i) => i >= 0)).toBe(true);
         if (k <= g.length) {
           idx.forEach((i, s) => {
@@ -95,7 +102,7 @@ describe('sampleTrials', () => {
 });
 
 /** Optimizers that joined the protocol after the first tuned files. */
-const LATER: readonly string[] = ['kfac-sampled', 'adamw', 'muon'];
+const LATER: readonly string[] = ['kfac-sampled', 'kfac-adaptive', 'adamw', 'muon'];
 
 describe('tuned files across protocol versions', () => {
   // a committed file tuned before KFAC joined (the b128 and b1024 files now hold KFAC's trials)
