@@ -94,13 +94,14 @@ describe('the quadratic model', () => {
     expect(solveQuadratic([0, 0, 0, 0], [1, 1, 1, 1], [1, 1], 1)).toBeNull(); // singular: parallel vectors
   });
 
-  it('the Levenberg–Marquardt rule: λ·decay above ρ = 3/4, λ/decay below 1/4 (and for a non-finite ρ), clamped', () => {
+  it('the Levenberg–Marquardt rule: λ·decay^interval above ρ = 3/4, divided by it below 1/4 (and for a NaN ρ), clamped', () => {
     const o = { initialDamping: 1, interval: 5, decay: 0.9, minDamping: 0.5, maxDamping: 2 };
-    expect(adaptedDamping(o, 1, 0.9)).toBeCloseTo(0.9, 12);
+    const f = 0.9 ** 5;
+    expect(adaptedDamping(o, 1, 0.9)).toBeCloseTo(f, 12);
     expect(adaptedDamping(o, 1, 0.5)).toBe(1);
-    expect(adaptedDamping(o, 1, 0.1)).toBeCloseTo(1 / 0.9, 12);
-    expect(adaptedDamping(o, 1, NaN)).toBeCloseTo(1 / 0.9, 12);
-    expect(adaptedDamping(o, 0.52, 1)).toBe(0.5);
+    expect(adaptedDamping(o, 1, 0.1)).toBeCloseTo(1 / f, 12);
+    expect(adaptedDamping(o, 1, NaN)).toBeCloseTo(1 / f, 12);
+    expect(adaptedDamping(o, 0.8, 1)).toBe(0.5);
     expect(adaptedDamping(o, 1.9, -3)).toBe(2);
   });
 });
@@ -125,7 +126,7 @@ describe('kfac({ adaptive }) steps', () => {
     for (let step = 0; step < 3; step++) {
       const { pass, grads } = batch(params, 20 + step);
       const factors = deviceFactors(dev, pass);
-      const lambda = opt.damping; // the step's λ (step 0 adapts it: the loss it is given does not fall, so ρ = 0)
+      const lambda = opt.damping; // the step's λ (no adaptation within these steps: interval 100)
       const next = await opt.step(grads, params, { factors, loss: pass.meanLoss, lossAt: async () => pass.meanLoss });
       const u = flatten(sub(next, params));
       const { J, d } = jacobian(pass);
@@ -167,8 +168,7 @@ describe('kfac({ adaptive }) steps', () => {
       disposeFactors(factors);
       params = next;
     }
-    expect(opt.stats.adaptive!.damping).toBeCloseTo(damping / 0.9, 12);
-    expect(opt.stats.adaptive!.rho).toBeCloseTo(0, 12);
+    expect(opt.stats.adaptive).toMatchObject({ damping, rho: null });
     opt.dispose();
     plainOpt.dispose();
   });
@@ -178,7 +178,7 @@ describe('kfac({ adaptive }) steps', () => {
     let params = initParams(MLP, 12);
     opt.init(params);
     const asked: number[] = [];
-    const rhos = [1, 0.5, 0, 0.9]; // what the fake loss makes ρ be on the adaptation steps 0, 2, 4, 6
+    const rhos = [1, 0.5, 0, 0.9]; // what the fake loss makes ρ be on the adaptation steps 1, 3, 5, 7 (the last of each two)
     const lambdas: number[] = [];
     for (let step = 0; step < 8; step++) {
       const { pass, grads } = batch(params, 40 + step);
@@ -200,17 +200,18 @@ describe('kfac({ adaptive }) steps', () => {
             cuu += s * s;
           }
           change = g.reduce((s, x, j) => s + x * (u[j] as number), 0) + (0.5 * cuu) / pass.n;
-          return pass.meanLoss + rhos[step / 2]! * change;
+          return pass.meanLoss + rhos[(step - 1) / 2]! * change;
         },
       });
       disposeFactors(factors);
       lambdas.push(opt.damping);
-      if (step % 2 === 0) expect(opt.adaptiveState!.rho!).toBeCloseTo(rhos[step / 2]!, 3);
+      if (step % 2 === 1) expect(opt.adaptiveState!.rho!).toBeCloseTo(rhos[(step - 1) / 2]!, 3);
       void change;
       params = next;
     }
-    expect(asked).toEqual([0, 2, 4, 6]);
-    expect(lambdas.filter((_, k) => k % 2 === 0).map((l) => +l.toFixed(6))).toEqual([0.9, 0.9, 1, 0.9].map((l) => +l.toFixed(6)));
+    expect(asked).toEqual([1, 3, 5, 7]);
+    // one adaptation stands for two steps: the factor is 0.9²
+    expect(lambdas.filter((_, k) => k % 2 === 1).map((l) => +l.toFixed(6))).toEqual([0.81, 0.81, 1, 0.81].map((l) => +l.toFixed(6)));
     opt.dispose();
   });
 
@@ -246,7 +247,7 @@ describe('kfac({ adaptive }) steps', () => {
   });
 
   it('an adaptation step without lossAt throws InvalidArgumentError and changes nothing', async () => {
-    const opt = kfac({ device: dev, layers: LAYERS, adaptive: true });
+    const opt = kfac({ device: dev, layers: LAYERS, adaptive: { interval: 1 } });
     const params = initParams(MLP, 14);
     opt.init(params);
     const before = opt.serialize();

@@ -11,9 +11,10 @@
  *   Kronecker layers: `uᵀCw = (1/n)·Σᵢ sᵢ(u)·sᵢ(w)` with `sᵢ(u) = Σₜ δᵢₜᵀ·Ū·āᵢₜ` sample i's directional derivative
  *   (`sampleProducts`). kfac-jax takes C exactly, by Jacobian-vector products through the network; the factors give
  *   these products at one GEMM per layer and vector, with no forward-mode pass.
- * - **Levenberg–Marquardt.** Every `interval` steps, `ρ = (L(θ + u) − L(θ)) / (gᵀu + ½uᵀCu)` on the same batch:
- *   λ ← λ·decay when ρ > 3/4, λ ← λ/decay when ρ < 1/4, clamped to [minDamping, maxDamping] (kfac-jax's defaults:
- *   every 5 steps, decay 0.9). The same λ damps the Kronecker inverses (π-rule) and the quadratic model.
+ * - **Levenberg–Marquardt.** On the last of every `interval` steps, `ρ = (L(θ + u) − L(θ)) / (gᵀu + ½uᵀCu)` on the
+ *   same batch (g the data loss's gradient: L holds no regularizer): λ ← λ·decayⁱⁿᵗᵉʳᵛᵃˡ when ρ > 3/4, divided by it
+ *   when ρ < 1/4, clamped to [minDamping, maxDamping] (kfac-jax's defaults: every 5 steps, decay 0.9). The same λ
+ *   damps the Kronecker inverses (π-rule) and the quadratic model.
  * @module
  */
 import type { LayerFactors } from '@ifngd/fisher';
@@ -119,6 +120,17 @@ export function dot(u: HostTree, w: HostTree): number {
   return s;
 }
 
+/** The model's change `cᵀb + ½cᵀCc` at coefficients c (k×k row-major C). */
+export function modelChange(coefficients: readonly number[], c: readonly number[], b: readonly number[]): number {
+  const k = b.length;
+  let change = 0;
+  for (let i = 0; i < k; i++) {
+    change += (coefficients[i] as number) * (b[i] as number);
+    for (let j = 0; j < k; j++) change += 0.5 * (coefficients[i] as number) * (c[i * k + j] as number) * (coefficients[j] as number);
+  }
+  return change;
+}
+
 /** The quadratic model's minimum over the span of the vectors (see the module doc). */
 export interface QuadraticStep {
   /** The vectors' coefficients. */
@@ -144,16 +156,20 @@ export function solveQuadratic(c: readonly number[], d: readonly number[], b: re
     ];
   }
   if (!coefficients.every(Number.isFinite)) return null;
-  let change = 0;
-  for (let i = 0; i < k; i++) {
-    change += (coefficients[i] as number) * (b[i] as number);
-    for (let j = 0; j < k; j++) change += 0.5 * (coefficients[i] as number) * (c[i * k + j] as number) * (coefficients[j] as number);
-  }
-  return { coefficients, change };
+  return { coefficients, change: modelChange(coefficients, c, b) };
 }
 
-/** λ after an adaptation with reduction ratio ρ (a non-finite ρ counts as a failed step: λ grows). */
+/**
+ * λ after an adaptation with reduction ratio ρ: times `decay^interval` above ¾, divided by it below ¼ (kfac-jax's
+ * `damping_decay_factor`: one adaptation stands for `interval` steps); a NaN ρ counts as a failed step (λ grows).
+ */
 export function adaptedDamping(o: ResolvedAdaptive, damping: number, rho: number): number {
-  const next = rho > 0.75 ? damping * o.decay : rho < 0.25 || !Number.isFinite(rho) ? damping / o.decay : damping;
+  const factor = o.decay ** o.interval;
+  const next = rho > 0.75 ? damping * factor : rho < 0.25 || Number.isNaN(rho) ? damping / factor : damping;
   return Math.min(o.maxDamping, Math.max(o.minDamping, next));
+}
+
+/** Whether the step with index `step` (0-based) adapts λ: the last of every `interval` steps, as kfac-jax. */
+export function adaptsOn(o: ResolvedAdaptive, step: number): boolean {
+  return (step + 1) % o.interval === 0;
 }

@@ -22,7 +22,7 @@
  */
 import type { LayerFactors } from '@ifngd/fisher';
 import type { LinalgDevice } from '@ifngd/linalg-gpu';
-import { adaptedDamping, dot, freshAdaptive, sampleProducts, solveQuadratic, type KfacAdaptiveState, type ResolvedAdaptive } from './adaptive.js';
+import { adaptedDamping, adaptsOn, dot, freshAdaptive, modelChange, sampleProducts, solveQuadratic, type KfacAdaptiveState, type ResolvedAdaptive } from './adaptive.js';
 import { InvalidArgumentError, NonFiniteError, NotInitializedError, ShapeError } from '../errors.js';
 import { scheduledRate } from '../rate.js';
 import type { GradientTransformation } from '../transform.js';
@@ -313,7 +313,7 @@ export class KfacOptimizer<T = HostTree> {
         : { leaves: {}, vg: 0 };
       const dpre = diag.inv ? preconditionDiagonal(host, this.#o.diagonal, diag.inv) : { leaves: {}, vg: 0 };
       if (this.#o.adaptive) {
-        const settled = await this.#adaptiveStep(params, host, { ...host, ...pre.leaves, ...dpre.leaves }, extras, sizes, factors as readonly LayerFactors[], states, damping);
+        const settled = await this.#adaptiveStep(params, host, { ...host, ...pre.leaves, ...dpre.leaves }, extras, sizes, factors as readonly LayerFactors[] | undefined, states, damping);
         if (!settled) {
           disposeInverses(fresh);
           fresh = null;
@@ -378,7 +378,7 @@ export class KfacOptimizer<T = HostTree> {
     preconditioned: Record<string, Float32Array>,
     extras: KfacStepExtras<T>,
     sizes: ReadonlyMap<string, number>,
-    factors: readonly LayerFactors[],
+    factors: readonly LayerFactors[] | undefined,
     states: readonly KfacLayerState[],
     damping: number,
   ): Promise<{ next: T; state: KfacAdaptiveState } | null> {
@@ -391,8 +391,9 @@ export class KfacOptimizer<T = HostTree> {
     const p = withPenalty(preconditioned, extras.penaltyGrads, sizes);
     const vectors: HostTree[] = prev.velocity ? [p, prev.velocity] : [p];
     const k = vectors.length;
-    const n = factors[0] ? (factors[0].kind === 'conv2d' ? factors[0].patches.batch : factors[0].kind === 'dense' ? factors[0].inputs.rows : 0) : 0;
-    const s = this.#o.layers.length > 0 ? await sampleProducts(this.#device, factors, this.#o.layers, states.map((st) => st.dims!), vectors) : [];
+    const f0 = factors?.[0];
+    const n = f0 ? (f0.kind === 'conv2d' ? f0.patches.batch : f0.kind === 'dense' ? f0.inputs.rows : 0) : 0;
+    const s = this.#o.layers.length > 0 && factors ? await sampleProducts(this.#device, factors, this.#o.layers, states.map((st) => st.dims!), vectors) : [];
     const c: number[] = [];
     const d: number[] = [];
     for (let i = 0; i < k; i++) {
@@ -405,6 +406,8 @@ export class KfacOptimizer<T = HostTree> {
     }
     const b = vectors.map((v) => dot(g, v));
     const q = solveQuadratic(c, d, b, damping);
+    // ρ compares data losses: its model change takes the data loss's gradient (no regularizer)
+    const bData = extras.penaltyGrads ? vectors.map((v) => dot(grads, v)) : b;
     const fail = (what: string): null => {
       if (!skip) throw new NonFiniteError(`step: ${what}`);
       return null;
@@ -428,12 +431,12 @@ export class KfacOptimizer<T = HostTree> {
       learningRate: -(q.coefficients[0] as number),
       momentum: q.coefficients[1] ?? 0,
     };
-    if (this.#core.step % o.interval === 0) {
+    if (adaptsOn(o, this.#core.step)) {
       if (extras.loss === undefined || !extras.lossAt) {
         throw new InvalidArgumentError('kfac: step: the adaptive mode adapts the damping on this step; extras.loss and extras.lossAt are required');
       }
       const after = await extras.lossAt(next);
-      const rho = (after - extras.loss) / q.change;
+      const rho = (after - extras.loss) / modelChange(q.coefficients, c, bData);
       state = { ...state, rho: Number.isFinite(rho) ? rho : null, damping: adaptedDamping(o, damping, rho) };
     }
     return { next, state };
