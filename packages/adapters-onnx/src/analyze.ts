@@ -121,6 +121,8 @@ export function analyzeModel(given: ModelProto, outputName?: string, dims: Reado
   const constInts = new Map<string, number[]>();
   /** Integer tensors whose values are data (token ids), not known at analysis. */
   const intData = new Set<string>();
+  /** Integer tensors whose unknown values are arithmetic on the batch size (not the batch size itself). */
+  const batchDerived = new Set<string>();
   for (const t of graph.initializer) {
     shapes.set(t.name, tensorDims(t));
     if (t.dataType === DataType.INT64 || t.dataType === DataType.INT32) constInts.set(t.name, tensorInts(t));
@@ -161,6 +163,7 @@ export function analyzeModel(given: ModelProto, outputName?: string, dims: Reado
     },
     constInts: (n: string) => constInts.get(n),
     intData: (n: string) => intData.has(n),
+    batchDerived: (n: string) => batchDerived.has(n),
     floatInitializer: (n: string) => initializers.get(n)?.dataType === DataType.FLOAT,
   };
   let shapeFailed = false;
@@ -186,6 +189,11 @@ export function analyzeModel(given: ModelProto, outputName?: string, dims: Reado
     }
     r.forEach((s, i) => node.output[i] && shapes.set(node.output[i]!, s));
     rule.values?.(node, ctx).forEach((v, i) => v && node.output[i] && constInts.set(node.output[i]!, [...v]));
+    // NaN values from arithmetic on the batch size (N·H) are not the batch size: a Reshape cannot read them as N
+    const unknown = (t: string) => (constInts.get(t) ?? []).some(Number.isNaN);
+    if (node.output.some(unknown) && (node.input.some((i) => batchDerived.has(i)) || (ARITHMETIC.has(node.opType) && node.input.some(unknown)))) {
+      for (const o of node.output) if (unknown(o)) batchDerived.add(o);
+    }
     // integer data (ids) flows through the ops that move values without computing on them
     if (INT_CARRIERS.has(node.opType) && intData.has(input(node, 0)) && (node.opType !== 'Cast' || [DataType.INT64, DataType.INT32].includes(new Attrs(node).int('to', 0)))) {
       for (const o of node.output) intData.add(o);
@@ -269,6 +277,9 @@ function findRunningStats(
 function isFloatInit(inits: ReadonlyMap<string, TensorProto>, name: string): boolean {
   return inits.get(name)?.dataType === DataType.FLOAT;
 }
+
+/** Ops whose integer values are arithmetic on their inputs'. */
+const ARITHMETIC = new Set(['Add', 'Sub', 'Mul', 'Div']);
 
 /** Ops that carry integer data (ids) from their first input unchanged in value. */
 const INT_CARRIERS = new Set(['Cast', 'Reshape', 'Unsqueeze', 'Squeeze', 'Flatten', 'Identity', 'Transpose']);

@@ -27,9 +27,10 @@ const NO_GRADIENT = new Set(['Shape', 'Equal']);
 /**
  * Which graph: the three of the module doc; `'evaluate'`: the forward pass as inference runs it (running
  * statistics) with the per-sample losses; `'train-forward'`: the model output as training computes it (batch
- * statistics), for targets sampled from the model.
+ * statistics), for targets sampled from the model; `'train-loss'`: the per-sample losses as training computes them
+ * (KFAC's adaptive damping takes them at proposed parameters).
  */
-export type GraphKind = 'factors' | 'gradients' | 'forward' | 'evaluate' | 'train-forward';
+export type GraphKind = 'factors' | 'gradients' | 'forward' | 'evaluate' | 'train-forward' | 'train-loss';
 
 /** Reserved tensor names of the training graphs. */
 export const NAMES = {
@@ -179,7 +180,7 @@ export function buildGraph(an: ModelAnalysis, loss: LossKind, kind: GraphKind): 
   b.op('Identity', [lossNodes.losses], {}, lossesOut);
   const tShape = targetShape(loss, an.output.shape);
   const withTarget = { ...base, inputs: [...base.inputs, valueInfo(target, DataType.FLOAT, dimsOf(tShape))] };
-  if (kind === 'evaluate') return finish(b, an, kind, withTarget, [lossesOut], irVersion);
+  if (kind === 'evaluate' || kind === 'train-loss') return finish(b, an, kind, withTarget, [lossesOut], irVersion);
 
   const alphaIn = kind === 'gradients' ? reserve(NAMES.alpha) : '';
   const paramLayer = new Map(an.params.map((p) => [p.name, p.layer]));

@@ -66,11 +66,10 @@ export class OnnxCapture implements StepCapture<HostTree> {
     return { grads, params: this.#cx.params, ...(request.penalties === 'apart' ? { penalties: {} } : {}) };
   }
 
-  /** The batch's mean loss at `params`: the gradient graph's training-mode forward (batch statistics, the step's Dropout masks). */
+  /** The batch's mean loss at `params`: one training-mode forward pass (batch statistics, the step's Dropout masks). */
   async lossAt(params: HostTree): Promise<number> {
-    const { passes, base, layers: L, n } = this.#cx;
-    const { loss } = await passes.gradients({ ...base, ...passes.paramFeeds(params) }, new Float32Array(L * n), n);
-    return loss;
+    const { passes, base } = this.#cx;
+    return passes.trainLoss({ ...base, ...passes.paramFeeds(params) });
   }
 
   contain<R>(fn: () => R): R {

@@ -30,7 +30,7 @@ export interface GradientPass {
 export class Passes {
   readonly #an: ModelAnalysis;
   readonly #ort: OrtRuntime;
-  readonly #sessions: { factors: LazySession; gradients: LazySession; forward: LazySession; evaluate: LazySession; trainForward: LazySession };
+  readonly #sessions: { factors: LazySession; gradients: LazySession; forward: LazySession; evaluate: LazySession; trainForward: LazySession; trainLoss: LazySession };
 
   constructor(an: ModelAnalysis, loss: LossKind, ort: OrtRuntime, options: InferenceSession.SessionOptions) {
     this.#an = an;
@@ -41,6 +41,7 @@ export class Passes {
       forward: new LazySession(ort, () => buildGraph(an, loss, 'forward').bytes, options),
       evaluate: new LazySession(ort, () => buildGraph(an, loss, 'evaluate').bytes, options),
       trainForward: new LazySession(ort, () => buildGraph(an, loss, 'train-forward').bytes, options),
+      trainLoss: new LazySession(ort, () => buildGraph(an, loss, 'train-loss').bytes, options),
     };
   }
 
@@ -93,6 +94,12 @@ export class Passes {
       variance: floats(out[NAMES.batchVariance(k)], 'batch variance').slice(),
     }));
     return { grads, loss: mean(floats(out[NAMES.losses], 'losses')), batchStats };
+  }
+
+  /** Mean loss as training computes it (batch statistics, the masks in `base`), at the parameters in `base`: a forward pass. */
+  async trainLoss(base: Record<string, Tensor>): Promise<number> {
+    const out = await this.#sessions.trainLoss.run(base);
+    return mean(floats(out[NAMES.losses], 'losses'));
   }
 
   /** Mean loss as inference computes it (running statistics), at the parameters in `base`. */

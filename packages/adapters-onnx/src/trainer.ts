@@ -11,7 +11,7 @@ import type { BatchPlan, FngdOptimizer, HostTree, KfacOptimizer, PlanChange, Tra
 import type { Tensor } from 'onnxruntime-common';
 import { isKronecker, type ModelAnalysis, type ParameterInfo } from './analyze.js';
 import { Engine } from './engine.js';
-import { DisposedError, InvalidOptionError } from './errors.js';
+import { DisposedError, FeedError, InvalidOptionError } from './errors.js';
 import { exportWithParams, type ExportOptions } from './export-model.js';
 import { checkFeeds, type Feeds } from './feeds.js';
 import type { Dataset, FitOptions, OnnxEvaluation, OnnxFitHistory } from './fit.js';
@@ -165,6 +165,10 @@ export class OnnxTrainer {
     if (this.#queue.closed) throw disposed();
     const so = checkStepOptions(options);
     const n = checkFeeds(this.#an, feeds);
+    const single = this.#an.runningStats.find((r) => n * r.spatial < 2);
+    if (single) {
+      throw new FeedError(`BatchNormalization '${single.node}' in training mode needs more than one value per channel; a batch of ${n} gives ${n * single.spatial} (PyTorch refuses it too): train on batches of two or more`);
+    }
     const target = checkTargets(this.#p.ort, this.#an, this.#p.o.loss, targets, n);
     const params = this.#params;
     const masks = this.#passes.dropoutMasks(n, mixSeed(DROPOUT_SEED, this.#steps));
@@ -176,7 +180,9 @@ export class OnnxTrainer {
     };
     const cx = { passes: this.#passes, layers: this.#an.layers.length, kronecker: this.#an.layers.map(isKronecker), params, base, n, sampledBase };
     const { outcome, batchStats } = await this.#engine.step(cx, so?.batchKey as string | number, so?.epoch ?? this.epoch);
-    // the commit: the optimizer committed its own state in its step
+    // the commit: the optimizer committed its own state in its step; a skipped step (`onNonFinite: 'skip'`, whose
+    // forward may have overflowed) moves neither the running statistics nor the Dropout seed
+    if (outcome.params === params) return outcome.loss;
     this.#params = outcome.params;
     this.#stats = movedStats(this.#an, this.#stats, batchStats, n);
     this.#steps++;

@@ -464,6 +464,21 @@ describe('shape ops outside what trains are refused at create, naming the node a
       /Reshape .*would split the batch across dimensions/,
     ],
     [
+      'a Reshape whose target holds a size computed from the batch size beside a −1 (view(N·H, -1, d))',
+      { inputs: [{ name: 'x', shape: ['N', 4] }], outputs: ['y'], initializers: [w, i64('z', [0], []), i64('a', [0]), i64('three', [3], []), i64('m', [-1]), i64('one', [1])], nodes: [
+        { op: 'MatMul', inputs: ['x', 'w'], outputs: ['h'] }, { op: 'Shape', inputs: ['h'], outputs: ['s'] },
+        { op: 'Gather', inputs: ['s', 'z'], outputs: ['n'], attrs: { axis: { i: 0 } } }, { op: 'Mul', inputs: ['n', 'three'], outputs: ['n3'] },
+        { op: 'Unsqueeze', inputs: ['n3', 'a'], outputs: ['n31'] },
+        { op: 'Concat', inputs: ['n31', 'm', 'one'], outputs: ['t'], attrs: { axis: { i: 0 } } }, { op: 'Reshape', inputs: ['h', 't'], outputs: ['y'] }] },
+      /Reshape .*a size computed from the batch size beside a −1/,
+    ],
+    [
+      'Softmax along an axis that carries the batch',
+      { inputs: [{ name: 'x', shape: ['N', 4] }], outputs: ['y'], initializers: [w], nodes: [
+        { op: 'MatMul', inputs: ['x', 'w'], outputs: ['h'] }, { op: 'Softmax', inputs: ['h'], outputs: ['y'], attrs: { axis: { i: 0 } } }] },
+      /Softmax .*along the batch axis couples the samples/,
+    ],
+    [
       'a Conv over a moved batch',
       { inputs: [{ name: 'x', shape: ['N', 2, 4, 4] }], outputs: ['y'], initializers: [{ name: 'k', dims: [2, 2, 1, 1], data: [1, 0, 0, 1] }], nodes: [
         { op: 'Transpose', inputs: ['x'], outputs: ['t'], attrs: { perm: { ints: [1, 0, 2, 3] } } }, { op: 'Conv', inputs: ['t', 'k'], outputs: ['y'] }] },

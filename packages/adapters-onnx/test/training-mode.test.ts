@@ -8,7 +8,7 @@ import { createDevice, type LinalgDevice } from '@ifngd/linalg-gpu';
 import { NonFiniteError } from 'ifngd';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OnnxTrainer, UnsupportedOpError } from '../src/index.js';
+import { FeedError, OnnxTrainer, UnsupportedOpError } from '../src/index.js';
 import { buildModel, type ModelSpec } from '../src/internal.js';
 import { decodeModel } from '../src/proto.js';
 import { testModels } from './models.js';
@@ -207,5 +207,30 @@ describe("KFAC's adaptive mode on a model with BatchNormalization", () => {
     expect(stats.rho).not.toBeNull();
     expect(stats.learningRate).toBeGreaterThan(0);
     await Promise.all([trainer.dispose(), still.dispose()]);
+  });
+});
+
+describe('BatchNormalization in training mode: refusals and skipped steps', () => {
+  it('a batch whose channels hold one value each is refused before anything runs (FeedError), as PyTorch refuses it', async () => {
+    const dense = testModels().find((m) => m.name.startsWith('Gemm + BatchNormalization over [N, C]'))!;
+    const trainer = await OnnxTrainer.create(buildModel(dense.spec), { loss: dense.loss, device });
+    const before = trainer.runningStatistics();
+    const x = new ort.Tensor('float32', new Float32Array([0.1, 0.2, 0.3]), [1, 3]);
+    const t = new ort.Tensor('float32', new Float32Array([0, 1]), [1, 2]);
+    await expect(trainer.step({ x }, t, { batchKey: 0 })).rejects.toThrow(FeedError);
+    await expect(trainer.step({ x }, t, { batchKey: 0 })).rejects.toThrow(/needs more than one value per channel; a batch of 1 gives 1/);
+    expect(trainer.runningStatistics()).toEqual(before);
+    await trainer.dispose();
+  });
+
+  it("a step skipped under onNonFinite: 'skip' moves neither the parameters nor the running statistics", async () => {
+    const trainer = await OnnxTrainer.create(buildModel(spec), { loss: model.loss, device, kfac: { onNonFinite: 'skip' } });
+    const before = { params: trainer.params(), stats: trainer.runningStatistics() };
+    const nan = new ort.Tensor('float32', new Float32Array(N * 50).fill(NaN), [N, 2, 5, 5]);
+    await trainer.step({ x: nan }, batch(1).y, { batchKey: 0 });
+    expect(trainer.kfacOptimizer!.stats.skippedSteps).toBe(1);
+    expect(trainer.params()).toEqual(before.params);
+    expect(trainer.runningStatistics()).toEqual(before.stats);
+    await trainer.dispose();
   });
 });

@@ -161,21 +161,24 @@ export class StepEngine {
       if (couples !== 'later') this.#couplingChecked = true;
     }
     try {
-      const r = await this.#step(x, y, batchKey, epoch, check);
-      model.commitState?.(); // moving statistics of the step's training forward, once it committed
-      return r;
+      const { result, skipped } = await this.#step(x, y, batchKey, epoch, check);
+      // moving statistics of the step's training forward, once it committed; a skipped step (`onNonFinite: 'skip'`,
+      // whose forward may have overflowed) keeps the old ones
+      if (skipped) model.discardState?.();
+      else model.commitState?.();
+      return result;
     } catch (e) {
       model.discardState?.();
       throw e;
     }
   }
 
-  async #step(x: Tensor, y: Tensor, batchKey: BatchKey, epoch: number, check: TargetValueCheck | null): Promise<BatchResult> {
+  async #step(x: Tensor, y: Tensor, batchKey: BatchKey, epoch: number, check: TargetValueCheck | null): Promise<{ result: BatchResult; skipped: boolean }> {
     const opt = this.#opt;
     const cx = this.#capture;
     if (!opt || !cx) {
       if (check) throw new AdapterArgumentError('step: a tfjs-optimizer step takes checked targets only');
-      return baselineStep(this.tfOptimizer as tf.Optimizer, this.#c, x, y);
+      return { result: await baselineStep(this.tfOptimizer as tf.Optimizer, this.#c, x, y), skipped: false };
     }
     const { names, variables } = this.#c;
     const before = collectTensors(opt.state);
@@ -183,7 +186,8 @@ export class StepEngine {
     try {
       const r = await opt.step(capture);
       // --- commit: the variables, last (nothing below throws) ---
-      if (r.params !== capture.params) {
+      const skipped = r.params === capture.params;
+      if (!skipped) {
         names.forEach((name, i) => {
           const v = variables[i] as Variable;
           const next = (r.params as Record<string, Tensor | Float32Array>)[name];
@@ -195,7 +199,7 @@ export class StepEngine {
           }
         });
       }
-      return { loss: r.loss, fresh: r.fresh };
+      return { result: { loss: r.loss, fresh: r.fresh }, skipped };
     } finally {
       const after = collectTensors(opt.state);
       capture.release(after);

@@ -105,6 +105,22 @@ describe("BatchNormalization: the exact route (perSample: 'exact')", () => {
 });
 
 describe('BatchNormalization moving statistics', () => {
+  it.each([
+    ['FNGD', { fngd: { learningRate: 0.1, damping: 1, onNonFinite: 'skip' as const } }],
+    ['KFAC', { kfac: { learningRate: 0.05, onNonFinite: 'skip' as const } }],
+  ])("a step skipped under onNonFinite: 'skip' (%s) keeps the moving statistics and the weights", async (_name, opt) => {
+    const model = bnMlp(5, 4, 3, 9);
+    const [, y] = classData(10, [5], 3, 4);
+    const before = model.getWeights().map((t) => Array.from(t.dataSync()));
+    const tr = await FngdTrainer.create(model, { loss: 'softmax-cross-entropy', ...opt });
+    const nan = tf.fill([10, 5], NaN);
+    await tr.trainBatch(nan, y, { batchKey: 0 });
+    expect((tr.stats ?? tr.kfacStats)!.skippedSteps).toBe(1);
+    expect(model.getWeights().map((t) => Array.from(t.dataSync()))).toEqual(before);
+    tr.dispose();
+    tf.dispose([nan, y]);
+  });
+
   it('update once per committed step, as tfjs does (m ← m − (m − μ_B)(1 − momentum)); inference uses them', async () => {
     const model = bnMlp(5, 4, 3, 5);
     const [x, y] = classData(10, [5], 3, 3);

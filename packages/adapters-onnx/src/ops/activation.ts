@@ -2,6 +2,7 @@
  * Elementwise activations (Relu, Sigmoid, Tanh, Identity) and Softmax / LogSoftmax along one axis.
  * @module
  */
+import { fmtShape, isBatch } from '../ir.js';
 import { Attrs } from '../proto.js';
 import { input, type OpRule } from './types.js';
 
@@ -51,8 +52,16 @@ function axisOf(node: Parameters<OpRule['infer']>[0], rank: number): number {
 }
 
 /** Softmax along `axis` (opset ≥ 13 semantics); `dx = y·(dy − Σ dy·y)`. */
+/** Softmax-like ops normalize along an axis: never one that carries the batch (it would couple the samples). */
+const alongAxis: OpRule['infer'] = (node, ctx) => {
+  const x = ctx.shape(input(node, 0));
+  const axis = axisOf(node, x.length);
+  if (isBatch(x[axis] ?? 0)) return `${node.opType} along the batch axis couples the samples (${fmtShape(x)}, axis ${axis})`;
+  return [x];
+};
+
 export const softmax: OpRule = {
-  infer: same,
+  infer: alongAxis,
   backward(b, { node }, [dY], wanted) {
     if (!dY || !wanted[0]) return [];
     const y = node.output[0]!;
@@ -64,7 +73,7 @@ export const softmax: OpRule = {
 
 /** LogSoftmax along `axis`; `dx = dy − exp(y)·Σ dy`. */
 export const logSoftmax: OpRule = {
-  infer: same,
+  infer: alongAxis,
   backward(b, { node }, [dY], wanted) {
     if (!dY || !wanted[0]) return [];
     const y = node.output[0]!;

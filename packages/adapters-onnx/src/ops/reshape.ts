@@ -75,6 +75,10 @@ export const reshape: OpRule = {
       return product(out) === product(x) ? [out] : `cannot reshape ${fmtShape(x)} to ${shown}`;
     }
     if (carries.length > 1) return `the target shape ${shown} puts the batch size in two dimensions`;
+    if (inferIdx >= 0 && carries.length === 1 && Number.isNaN(computed[carries[0]!]!) && ctx.batchDerived(input(node, 1))) {
+      // `view(N·H, -1, d)`: a size computed from the batch size beside a −1 does not say how the batch splits
+      return `the target shape ${shown} holds a size computed from the batch size beside a −1; export the model with that dimension written out (e.g. view(n * h, t, d))`;
+    }
     const total = lay.outer * lay.inner;
     let at: number;
     if (carries.length === 1) {

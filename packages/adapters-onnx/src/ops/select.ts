@@ -43,6 +43,7 @@ export const constantOfShape: OpRule = {
     if (!v) return 'ConstantOfShape needs a shape known at analysis (shape arithmetic on constants and the batch size)';
     const t = new Attrs(node).tensor('value');
     if (t && ![DataType.FLOAT, DataType.INT64, DataType.INT32].includes(t.dataType)) return `ConstantOfShape of type ${t.dataType} is not supported`;
+    if (ctx.batchDerived(input(node, 0))) return 'ConstantOfShape of a shape computed from the batch size (not the batch size itself) is not supported';
     return [asShape(v)];
   },
   values(node, ctx) {
@@ -100,6 +101,7 @@ export const expand: OpRule = {
   infer(node, ctx) {
     const target = ctx.constInts(input(node, 1));
     if (!target) return 'Expand needs a shape known at analysis';
+    if (ctx.batchDerived(input(node, 1))) return 'Expand to a shape computed from the batch size (not the batch size itself) is not supported';
     const s = broadcastShapes(ctx.shape(input(node, 0)), asShape(target));
     return typeof s === 'string' ? s : [s];
   },

@@ -16,6 +16,11 @@ export interface InferContext {
   constInts(name: string): number[] | undefined;
   /** Whether the tensor holds integer data known only when a batch runs (token ids from an input). */
   intData(name: string): boolean;
+  /**
+   * Whether the tensor's unknown (NaN) values were computed from the batch size by arithmetic (`N·H`, `N − 1`), so
+   * are not the batch size itself; false where they are copies of it (`x.size(0)`).
+   */
+  batchDerived(name: string): boolean;
   /** Whether the tensor is a float initializer. */
   floatInitializer(name: string): boolean;
 }

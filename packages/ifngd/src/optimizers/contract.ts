@@ -88,8 +88,9 @@ export interface StepCapture<T> {
   /** The weighted gradient and the parameters it was taken at. */
   gradients(request: GradientRequest): Promise<CapturedGradients<T>>;
   /**
-   * The batch's mean loss at other parameters — the same samples, targets and training-mode forward pass — changing
-   * nothing (KFAC's adaptive damping compares it with the quadratic model). Called after `read`, at most once.
+   * The batch's mean loss at other parameters — the same samples and targets, a training-mode forward pass (a trainer
+   * may draw new Dropout masks for it) — changing nothing (KFAC's adaptive damping compares it with the quadratic
+   * model). Called after `read`, at most once.
    */
   lossAt?(params: T): Promise<number>;
   /**
