@@ -55,7 +55,8 @@ longer; --quick about a minute.
   --quick                         2,000 / 500 digits, 3 epochs, one seed: a smoke run
   --backend auto|cpu|wasm|webgpu  tfjs backend (default auto: wasm where it trains the model)
   --optimizers a,b,…              a subset of (default all):
-                                  ${OPTIMIZERS.join(', ')}
+                                  ${OPTIMIZERS.slice(0, 6).join(', ')},
+                                  ${OPTIMIZERS.slice(6).join(', ')}
   --tuned FILE                    tuned settings (default: the committed file for task and batch)
   --out DIR                       where charts and the JSON go (default mnist-out, under examples/mnist)
   --json FILE                     the JSON report's path (default DIR/<run>.json)
