@@ -199,7 +199,7 @@ export function buildGraph(an: ModelAnalysis, loss: LossKind, kind: GraphKind): 
   const scaledBy = (layer: number, d: string, out: string) => {
     const shape = b.shape(out);
     if (shape[0] === BATCH) return b.mul(d, alphaFor(layer, shape.length));
-    return scaleSamples(b, d, shape, b.reshape(alphaFor(layer, 1), [-1]));
+    return scaleSamples(b, d, shape, alphaFor(layer, 1)); // α [N]
   };
 
   // backward

@@ -8,7 +8,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { createDevice, type LinalgDevice, type Matrix } from '@ifngd/linalg-gpu';
-import { InvalidArgumentError, kfac, NonFiniteError, type HostTree, type KfacLayer } from 'ifngd';
+import { InvalidArgumentError, kfac, NonFiniteError, type HostTree, type KfacLayer, type KfacStepExtras } from 'ifngd';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AdapterArgumentError, InvalidOptionError, AdapterCheckpointError, FngdTrainer, fromLayersModel, softmaxCrossEntropy, type FunctionModel, type TrainerKfacOptions } from '../src/index.js';
 import { capture, PatchFilters, uploadFactors } from '../src/internal.js';
@@ -37,24 +37,49 @@ function kfacTwin(model: LayersModel, options: TrainerKfacOptions, dev: LinalgDe
   return { compiled, vars, names, opt, host };
 }
 
+/**
+ * One KFAC step of `twin` driven directly on model `b`: the package's capture of `factorTargets` (the batch's own
+ * unless given) for the factors when due, `tf.variableGrads` for the mean-loss gradient, `extras` passed on; the
+ * variables take the new parameters.
+ */
+async function directStep(
+  twin: ReturnType<typeof kfacTwin>,
+  b: LayersModel,
+  dev: LinalgDevice,
+  filters: PatchFilters,
+  xb: Tensor,
+  yb: Tensor,
+  o: { factorTargets?: Tensor; extras?: Partial<KfacStepExtras<HostTree>> } = {},
+): Promise<void> {
+  const { compiled, vars, names, opt, host } = twin;
+  const made: Matrix[] = [];
+  const cap = opt.factorsDue ? capture(compiled, softmaxCrossEntropy, xb, o.factorTargets ?? yb) : null;
+  try {
+    const factors = cap ? await uploadFactors(dev, cap, filters, () => new Float32Array(0), made) : undefined;
+    const { value, grads } = tf.variableGrads(() => tf.mean(softmaxCrossEntropy(b.apply(xb) as Tensor, yb)) as tf.Scalar, [...vars]);
+    try {
+      const next = await opt.step(host(vars.map((v) => grads[v.name] as Tensor)), host(vars), { ...(factors ? { factors } : {}), loss: value.dataSync()[0] as number, ...o.extras });
+      vars.forEach((v, i) => v.assign(tf.tensor(next[names[i] as string] as Float32Array, v.shape)));
+    } finally {
+      tf.dispose([value, ...Object.values(grads)]);
+    }
+  } finally {
+    cap?.dispose();
+    made.forEach((m) => m.dispose());
+  }
+}
+
 /** `steps` KFAC steps driven directly: the package's capture for the factors, `tf.variableGrads` for the gradient. */
 async function direct(model: LayersModel, x: Tensor, y: Tensor, k: number, steps: number): Promise<{ steps: number; factorUpdates: number; inverseRefreshes: number }> {
   const dev = await createDevice({ backend: 'cpu' });
-  const { compiled, vars, names, opt, host } = kfacTwin(model, OPTIONS, dev);
+  const twin = kfacTwin(model, OPTIONS, dev);
+  const { opt } = twin;
   const filters = new PatchFilters();
   for (let s = 0; s < steps; s++) {
     const xb = slice(x, s, k);
     const yb = slice(y, s, k);
-    const made: Matrix[] = [];
-    const cap = opt.factorsDue ? capture(compiled, softmaxCrossEntropy, xb, yb) : null;
-    const factors = cap ? await uploadFactors(dev, cap, filters, () => new Float32Array(0), made) : undefined;
-    const { value, grads } = tf.variableGrads(() => tf.mean(softmaxCrossEntropy(model.apply(xb) as Tensor, yb)) as tf.Scalar, [...vars]);
-    const g = host(vars.map((v) => grads[v.name] as Tensor));
-    const next = await opt.step(g, host(vars), { ...(factors ? { factors } : {}), loss: value.dataSync()[0] as number });
-    vars.forEach((v, i) => v.assign(tf.tensor(next[names[i] as string] as Float32Array, v.shape)));
-    tf.dispose([value, ...Object.values(grads), xb, yb]);
-    cap?.dispose();
-    made.forEach((m) => m.dispose());
+    await directStep(twin, model, dev, filters, xb, yb);
+    tf.dispose([xb, yb]);
   }
   const st = opt.stats;
   filters.dispose();
@@ -107,7 +132,8 @@ describe('a KFAC trainer step', () => {
     const tr = await FngdTrainer.create(a, { loss: 'softmax-cross-entropy', kfac: { ...sampled, fisher: 'sampled' } });
     // the same steps driven directly, the capture on the sampled targets, the gradient on the batch's
     const dev = await createDevice({ backend: 'cpu' });
-    const { compiled, vars, names, opt, host } = kfacTwin(b, sampled, dev);
+    const twin = kfacTwin(b, sampled, dev);
+    const { compiled, opt } = twin;
     const filters = new PatchFilters();
     for (let s = 0; s < steps; s++) {
       const xb = slice(x, s, k);
@@ -115,15 +141,8 @@ describe('a KFAC trainer step', () => {
       await tr.trainBatch(xb, yb, { batchKey: s });
       const z = compiled.forward(xb, identityTap, true);
       const ys = tf.tensor(sampleTargets('softmax-cross-entropy', z.dataSync() as Float32Array, k, mixSeed(0x6b666163, s)), [k, 3]);
-      const cap = capture(compiled, softmaxCrossEntropy, xb, ys);
-      const made: Matrix[] = [];
-      const factors = await uploadFactors(dev, cap, filters, () => new Float32Array(0), made);
-      const { value, grads } = tf.variableGrads(() => tf.mean(softmaxCrossEntropy(b.apply(xb) as Tensor, yb)) as tf.Scalar, [...vars]);
-      const next = await opt.step(host(vars.map((v) => grads[v.name] as Tensor)), host(vars), { factors, loss: value.dataSync()[0] as number });
-      vars.forEach((v, i) => v.assign(tf.tensor(next[names[i] as string] as Float32Array, v.shape)));
-      tf.dispose([value, ...Object.values(grads), xb, yb, z, ys]);
-      cap.dispose();
-      made.forEach((m) => m.dispose());
+      await directStep(twin, b, dev, filters, xb, yb, { factorTargets: ys });
+      tf.dispose([xb, yb, z, ys]);
     }
     expect(relErr(flatParams(variablesOf(a)), flatParams(variablesOf(b)))).toBeLessThan(1e-5);
     // a custom loss has no predictive distribution to draw from
@@ -322,31 +341,25 @@ describe("kfac: { adaptive } (kfac-jax's adaptive mode)", () => {
     const options: TrainerKfacOptions = { damping: 0.05, inverseEvery: 1, adaptive: { interval: 2 } };
     const tr = await FngdTrainer.create(a, { loss: 'softmax-cross-entropy', kfac: options });
     const dev = await createDevice({ backend: 'cpu' });
-    const { compiled, vars, names, opt, host } = kfacTwin(b, options, dev);
+    const twin = kfacTwin(b, options, dev);
+    const { vars, names, opt } = twin;
     const filters = new PatchFilters();
     const asked: number[] = [];
     for (let s = 0; s < steps; s++) {
       const xb = slice(x, s, k);
       const yb = slice(y, s, k);
       await tr.trainBatch(xb, yb, { batchKey: s });
-      const cap = capture(compiled, softmaxCrossEntropy, xb, yb);
-      const made: Matrix[] = [];
-      const factors = await uploadFactors(dev, cap, filters, () => new Float32Array(0), made);
-      const meanLoss = (): number => tf.tidy(() => tf.mean(softmaxCrossEntropy(b.apply(xb) as Tensor, yb)).dataSync()[0] as number);
-      const { value, grads } = tf.variableGrads(() => tf.mean(softmaxCrossEntropy(b.apply(xb) as Tensor, yb)) as tf.Scalar, [...vars]);
       const before = vars.map((v) => tf.clone(v));
+      // the batch's mean loss at proposed parameters, the variables restored after
       const lossAt = async (p: HostTree): Promise<number> => {
         asked.push(s);
         vars.forEach((v, i) => v.assign(tf.tensor(p[names[i] as string] as Float32Array, v.shape)));
-        const l = meanLoss();
+        const l = tf.tidy(() => tf.mean(softmaxCrossEntropy(b.apply(xb) as Tensor, yb)).dataSync()[0] as number);
         vars.forEach((v, i) => v.assign(before[i] as Tensor));
         return l;
       };
-      const next = await opt.step(host(vars.map((v) => grads[v.name] as Tensor)), host(vars), { factors, loss: value.dataSync()[0] as number, lossAt });
-      vars.forEach((v, i) => v.assign(tf.tensor(next[names[i] as string] as Float32Array, v.shape)));
-      tf.dispose([value, ...Object.values(grads), xb, yb, ...before]);
-      cap.dispose();
-      made.forEach((m) => m.dispose());
+      await directStep(twin, b, dev, filters, xb, yb, { extras: { lossAt } });
+      tf.dispose([xb, yb, ...before]);
     }
     expect(asked).toEqual([1, 3]);
     expect(relErr(flatParams(variablesOf(a)), flatParams(variablesOf(b)))).toBeLessThan(1e-4);
