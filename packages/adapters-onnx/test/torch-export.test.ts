@@ -473,6 +473,41 @@ describe('shape ops outside what trains are refused at create, naming the node a
       /Reshape .*a size computed from the batch size beside a −1/,
     ],
     [
+      'an Expand to a shape computed from the batch size',
+      { inputs: [{ name: 'x', shape: ['N', 4] }], outputs: ['y'], initializers: [w, i64('z', [0], []), i64('a', [0]), i64('two', [2], []), i64('three', [3])], nodes: [
+        { op: 'MatMul', inputs: ['x', 'w'], outputs: ['h'] }, { op: 'Shape', inputs: ['h'], outputs: ['s'] },
+        { op: 'Gather', inputs: ['s', 'z'], outputs: ['n'], attrs: { axis: { i: 0 } } }, { op: 'Mul', inputs: ['n', 'two'], outputs: ['n2'] },
+        { op: 'Unsqueeze', inputs: ['n2', 'a'], outputs: ['n21'] },
+        { op: 'Concat', inputs: ['n21', 'three'], outputs: ['t'], attrs: { axis: { i: 0 } } }, { op: 'Expand', inputs: ['h', 't'], outputs: ['y'] }] },
+      /Expand .*a shape computed from the batch size/,
+    ],
+    [
+      'a training-mode Dropout whose mask output is read',
+      { inputs: [{ name: 'x', shape: ['N', 4] }], outputs: ['y', 'mask'], initializers: [w, { name: 'r', dims: [], data: [0.5] }, i64('t', [1], [])], nodes: [
+        { op: 'MatMul', inputs: ['x', 'w'], outputs: ['h'] }, { op: 'Dropout', inputs: ['h', 'r', 't'], outputs: ['y', 'mask'] }] },
+      /Dropout .*its mask output is read/,
+    ],
+    [
+      'a training-mode Dropout whose ratio is computed',
+      { inputs: [{ name: 'x', shape: ['N', 4] }], outputs: ['y'], initializers: [w, { name: 'r', dims: [], data: [0.5] }, i64('t', [1], [])], nodes: [
+        { op: 'MatMul', inputs: ['x', 'w'], outputs: ['h'] }, { op: 'Mul', inputs: ['r', 'r'], outputs: ['r2'] },
+        { op: 'Dropout', inputs: ['h', 'r2', 't'], outputs: ['y'] }] },
+      /Dropout .*its ratio must be a constant/,
+    ],
+    [
+      'a training-mode Dropout of ratio 1',
+      { inputs: [{ name: 'x', shape: ['N', 4] }], outputs: ['y'], initializers: [w, { name: 'r', dims: [], data: [1] }, i64('t', [1], [])], nodes: [
+        { op: 'MatMul', inputs: ['x', 'w'], outputs: ['h'] }, { op: 'Dropout', inputs: ['h', 'r', 't'], outputs: ['y'] }] },
+      /Dropout .*ratio 1 is outside \[0, 1\)/,
+    ],
+    [
+      'a BatchNormalization on running statistics whose statistics outputs are read',
+      { inputs: [{ name: 'x', shape: ['N', 4] }], outputs: ['y', 'm2'], initializers: [w, ...['g', 'bt', 'm', 'v'].map((name) => ({ name, dims: [3], data: [1, 1, 1] }))], nodes: [
+        { op: 'MatMul', inputs: ['x', 'w'], outputs: ['h'] },
+        { op: 'BatchNormalization', inputs: ['h', 'g', 'bt', 'm', 'v'], outputs: ['y', 'm2', 'v2'] }] },
+      /BatchNormalization .*needs training_mode = 1/,
+    ],
+    [
       'Softmax along an axis that carries the batch',
       { inputs: [{ name: 'x', shape: ['N', 4] }], outputs: ['y'], initializers: [w], nodes: [
         { op: 'MatMul', inputs: ['x', 'w'], outputs: ['h'] }, { op: 'Softmax', inputs: ['h'], outputs: ['y'], attrs: { axis: { i: 0 } } }] },

@@ -7,6 +7,7 @@
 import { createDevice, type LinalgDevice } from '@ifngd/linalg-gpu';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CheckpointError, InvalidArgumentError, kfac, type HostTree, type KfacLayer } from '../src/index.js';
+import { decodeCheckpoint, encodeCheckpoint } from '../src/checkpoint.js';
 import { sampleProducts, solveQuadratic, adaptedDamping } from '../src/kfac/adaptive.js';
 import { convData, convForwardBackward, disposeAll, initConvParams, toDevice, type ConvNet } from './support/convnet.js';
 import { deviceFactors, disposeFactors, flatten, forwardBackward, initParams, jacobian, KFAC_LAYERS, makeData, rng, weightedGradient, type Mlp } from './support/mlp.js';
@@ -245,6 +246,62 @@ describe('kfac({ adaptive }) steps', () => {
     expect(() => plain.restore(a.serialize())).toThrow(/made with the adaptive mode/);
     for (const o of [a, b, plain]) o.dispose();
   });
+
+  it('a checkpoint whose adaptive state is corrupt is refused (CheckpointError), nothing changed', async () => {
+    const opt = kfac({ device: dev, layers: LAYERS, adaptive: { interval: 1 } });
+    let params = initParams(MLP, 15);
+    opt.init(params);
+    const { pass, grads } = batch(params, 90);
+    const factors = deviceFactors(dev, pass);
+    params = await opt.step(grads, params, { factors, loss: pass.meanLoss, lossAt: async () => pass.meanLoss });
+    disposeFactors(factors);
+    const good = opt.serialize();
+    const edit = (f: (a: Record<string, any>) => void): Uint8Array => {
+      const p = decodeCheckpoint(good) as Record<string, any>;
+      f(p.adaptive);
+      return encodeCheckpoint(p);
+    };
+    const target = kfac({ device: dev, layers: LAYERS, adaptive: { interval: 1 } });
+    target.init(initParams(MLP, 16));
+    const before = target.serialize();
+    for (const bad of [
+      edit((a) => (a.damping = -1)),
+      edit((a) => (a.rho = NaN)),
+      edit((a) => (a.velocity.W1 = new Float32Array(3))),
+      edit((a) => delete a.velocity.b2),
+    ]) {
+      expect(() => target.restore(bad)).toThrow(CheckpointError);
+      expect(target.serialize()).toEqual(before);
+    }
+    target.restore(good);
+    expect(target.adaptiveState).toEqual(opt.adaptiveState);
+    for (const o of [opt, target]) o.dispose();
+  });
+
+  it.each(['throw', 'skip'] as const)(
+    'a quadratic model with no finite minimum (a zero gradient) is onNonFinite %s: NonFiniteError or a counted skip, nothing else changed',
+    async (onNonFinite) => {
+      const opt = kfac({ device: dev, layers: LAYERS, adaptive: { interval: 1 }, onNonFinite });
+      const params = initParams(MLP, 17);
+      opt.init(params);
+      const before = opt.serialize();
+      const { pass } = batch(params, 91);
+      const zero = Object.fromEntries(Object.entries(params).map(([k, v]) => [k, new Float32Array((v as Float32Array).length)]));
+      const factors = deviceFactors(dev, pass);
+      const run = () => opt.step(zero, params, { factors, loss: pass.meanLoss, lossAt: async () => pass.meanLoss });
+      if (onNonFinite === 'throw') {
+        await expect(run()).rejects.toThrow(/the quadratic model has no finite minimum/);
+        expect(opt.serialize()).toEqual(before);
+      } else {
+        expect(await run()).toBe(params);
+        expect(opt.stats.skippedSteps).toBe(1);
+        expect(opt.stats.steps).toBe(0);
+        expect(opt.adaptiveState).toEqual({ damping: 0.001, velocity: null, learningRate: null, momentum: null, rho: null });
+      }
+      disposeFactors(factors);
+      opt.dispose();
+    },
+  );
 
   it('an adaptation step without lossAt throws InvalidArgumentError and changes nothing', async () => {
     const opt = kfac({ device: dev, layers: LAYERS, adaptive: { interval: 1 } });

@@ -437,7 +437,7 @@ export class KfacOptimizer<T = HostTree> {
       }
       const after = await extras.lossAt(next);
       const rho = (after - extras.loss) / modelChange(q.coefficients, c, bData);
-      state = { ...state, rho: Number.isFinite(rho) ? rho : null, damping: adaptedDamping(o, damping, rho) };
+      state = { ...state, rho: Number.isFinite(rho) ? rho + 0 : null /* +0: no −0, so a checkpoint restores it exactly */, damping: adaptedDamping(o, damping, rho) };
     }
     return { next, state };
   }
