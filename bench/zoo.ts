@@ -5,8 +5,9 @@
  * time of Adam, of FNGD's fresh steps (epoch 1: capture, Gram, solve) and cached steps (later epochs: coefficients
  * reused), of KFAC's steps (mean: its inverse refreshes are amortised over 10 steps), the ratios to Adam's step, and
  * the mean training loss after the same budget of steps. The trainers alternate batch by batch, so load on the
- * machine hits them alike. Models run on tfjs-backend-wasm, convolutional ones on the cpu backend (tfjs-backend-wasm 4.22
- * registers no Conv2DBackpropFilter: no optimizer can train a CNN there). Embedding models train on wasm because
+ * machine hits them alike. Models run on tfjs-backend-wasm, convolutional ones on the cpu backend, where tfjs ships
+ * every kernel they need (tfjs-backend-wasm 4.22 has no Conv2DBackpropFilter; there the trainer registers the
+ * adapter's, `registerWasmConvFilterGradient`, so the committed convolutional rows time tfjs's cpu kernels). Embedding models train on wasm because
  * the Embedding block's gradient is a scatter-add (tfjs's own gather gradient needs UnsortedSegmentSum, which wasm
  * lacks). The data are synthetic with random labels: the loss measures how fast each optimizer fits, not
  * generalization.

@@ -28,6 +28,7 @@ export { meanSquaredError, resolveLoss, sigmoidCrossEntropy, softmaxCrossEntropy
 export { tfTreeOps, type TfTree, type TfTreeOps } from './tree-ops.js';
 export { linalgDeviceForTf, sharesTfDevice, tfGpuDevice } from './device.js';
 export { permutation } from './rng.js';
+export { registerWasmConvFilterGradient } from './wasm-conv-filter.js';
 export { FNGD_DEFAULTS, KFAC_DEFAULTS } from 'ifngd';
 export { AdapterArgumentError, AdapterCheckpointError, AdapterError, UnsupportedLayerError, type AdapterErrorCode } from './errors.js';
 /** The stack's shared error concepts (one class each, whichever package they are imported from). */

@@ -33,6 +33,7 @@ import { stepContext, trainerModel, type TrainerModel } from './trainer-setup.js
 import { callbackModel, type FitHistory } from './fit-callbacks.js';
 import type { BatchResult, Evaluation, FitOptions, FngdTrainerOptions, TrainerData } from './trainer-types.js';
 import type { TfTree } from './tree-ops.js';
+import { registerWasmConvFilterGradient } from './wasm-conv-filter.js';
 
 export type { BatchResult, EpochLogs, Evaluation, FitCallbacks, FitOptions, FngdTrainerOptions, TrainerData, TrainerFngdOptions } from './trainer-types.js';
 
@@ -94,6 +95,8 @@ export class FngdTrainer {
    */
   static async create(model: LayersModel | FunctionModel, options: FngdTrainerOptions): Promise<FngdTrainer> {
     checkTrainerOptions(options);
+    // tfjs-backend-wasm ships no convolution filter gradient: fill the gap so convolutions train there
+    if (tf.getBackend() === 'wasm') registerWasmConvFilterGradient();
     const choice = engineChoice(options);
     const m = trainerModel(model, options, choice);
     // a FunctionModel's forward is checked for sample coupling when the optimizer uses per-sample gradients
