@@ -6,6 +6,7 @@
  * @module
  */
 import { createRequire } from 'node:module';
+import type { Images } from './formats.js';
 
 /** Pixels per digit (28 × 28). */
 export const PIXELS = 784;
@@ -19,10 +20,10 @@ export interface Digits {
   readonly count: number;
 }
 
-let cache: Digits | null = null;
+let cache: Images | null = null;
 
-/** All digits in the fixed order (read once per process; callers must not mutate the arrays). */
-export function loadDigits(): Digits {
+/** All digits in the fixed order, as 28×28×1 images of 10 classes (read once per process; do not mutate them). */
+export function loadDigits(): Images {
   if (cache) return cache;
   const require = createRequire(import.meta.url);
   const parts: number[][] = [];
@@ -38,20 +39,25 @@ export function loadDigits(): Digits {
     images.set(p, o);
     o += p.length;
   }
-  cache = { images, labels: Int32Array.from(labels), count: labels.length };
+  cache = { images, labels: Int32Array.from(labels), count: labels.length, shape: [28, 28, 1], classes: CLASSES };
   return cache;
 }
 
-/** The digits at `indices` (in that order), copied. Throws RangeError for an index outside `[0, count)`. */
-export function takeDigits(all: Digits, indices: readonly number[]): Digits {
-  const images = new Float32Array(indices.length * PIXELS);
+/**
+ * The images at `indices` (in that order), copied, with everything else of `all` (an {@link Images}' shape and
+ * classes). Throws RangeError for an index outside `[0, count)`.
+ */
+export function takeDigits<T extends Digits>(all: T, indices: readonly number[]): T {
+  const shape = (all as Partial<Images>).shape;
+  const size = shape ? shape[0] * shape[1] * shape[2] : PIXELS;
+  const images = new Float32Array(indices.length * size);
   const labels = new Int32Array(indices.length);
   indices.forEach((j, i) => {
     if (!Number.isSafeInteger(j) || j < 0 || j >= all.count) throw new RangeError(`digit index ${j} outside [0, ${all.count})`);
-    images.set(all.images.subarray(j * PIXELS, (j + 1) * PIXELS), i * PIXELS);
+    images.set(all.images.subarray(j * size, (j + 1) * size), i * size);
     labels[i] = all.labels[j] as number;
   });
-  return { images, labels, count: indices.length };
+  return { ...all, images, labels, count: indices.length };
 }
 
 /** One-hot rows (`count × 10` floats) of `labels`. */
@@ -60,3 +66,5 @@ export function oneHot(labels: ArrayLike<number>): Float32Array {
   for (let i = 0; i < labels.length; i++) y[i * CLASSES + (labels[i] as number)] = 1;
   return y;
 }
+
+export { cifarFiles, DataFormatError, parseCifar, parseIdx, readCifar, readIdx, type CifarVariant, type Images } from './formats.js';

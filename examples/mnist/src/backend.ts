@@ -1,6 +1,8 @@
 /**
  * Picks the tfjs backend for the MNIST runs. `auto` = wasm (the fastest tfjs backend on a CPU-only machine),
- * cpu as the fallback; the CNN cannot train on wasm (tfjs-backend-wasm 4.22 has no Conv2DBackpropFilter).
+ * cpu as the fallback. Convolutions train on wasm too: tfjs-backend-wasm 4.22 has no Conv2DBackpropFilter, and
+ * `FngdTrainer.create` registers the adapter's (`registerWasmConvFilterGradient`), so every optimizer — the
+ * trainer runs them all — takes the same gradient path.
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -9,13 +11,7 @@ export type BackendName = 'cpu' | 'wasm' | 'webgpu' | 'auto';
 export const BACKENDS: readonly BackendName[] = ['cpu', 'wasm', 'webgpu', 'auto'];
 
 /** Sets the tfjs backend and returns the name tfjs reports. */
-export async function setBackend(kind: BackendName, model: 'mlp' | 'cnn' = 'mlp'): Promise<string> {
-  if (model === 'cnn' && kind === 'wasm') {
-    throw new Error(
-      '--model cnn cannot train on --backend wasm: tfjs-backend-wasm 4.22 has no Conv2DBackpropFilter kernel (use cpu or webgpu)',
-    );
-  }
-  if (model === 'cnn' && kind === 'auto') kind = 'cpu';
+export async function setBackend(kind: BackendName): Promise<string> {
   const tryWasm = async (): Promise<boolean> => {
     await import('@tensorflow/tfjs-backend-wasm');
     return tf.setBackend('wasm');

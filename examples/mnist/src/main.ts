@@ -13,12 +13,13 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
-import { FngdTrainer, type EpochLogs } from '@ifngd/adapters-tfjs';
+import { FngdTrainer, type EpochLogs, type FngdTrainerOptions } from '@ifngd/adapters-tfjs';
 import { FactorizationError, NonFiniteError } from 'ifngd';
 import { BACKENDS, setBackend, type BackendName } from './backend.js';
-import { FULL_SIZES, loadAll, protocolSplits, QUICK_SIZES } from './data.js';
-import { buildModel, describeModel, TASKS, tensors, type ModelKind, type Task } from './models.js';
-import { describeConfig, trainerOptions } from './optimizers.js';
+import { DATA_HELP, loadData, protocolSplits, sizesFor } from './data.js';
+import { buildModel, describeModel, MODEL_KINDS, TASKS, type ModelKind, type Task } from './models.js';
+import { evaluationSet, TrainSet } from './train-set.js';
+import { describeConfig, releaseOptions, trainerOptions } from './optimizers.js';
 import { renderCharts } from './charts.js';
 import { buildReport, printReport, type Run } from './report.js';
 import { OPTIMIZERS, type OptName } from './search.js';
@@ -38,6 +39,7 @@ interface Args {
   json: string | null;
   tuned: string | null;
   only: OptName[];
+  data: string;
 }
 
 const HELP = `npm run demo -- [flags]
@@ -48,7 +50,10 @@ The default run (classifier, batch 128, ten optimizers) takes about 20 minutes o
 longer; --quick about a minute.
 
   --task classifier|autoencoder   what to train (default classifier)
-  --model mlp|cnn                 the classifier's model (default mlp; the autoencoder is an MLP)
+  --model mlp|cnn|resnet|vit      the classifier's model (default mlp; the autoencoder is an MLP). resnet
+                                  (BatchNorm, residual blocks) and vit (a transformer over 7×7 patches) are
+                                  the FNGD paper's two experiments at digit scale: 3,000 / 1,000 digits,
+                                  shifted anew every epoch
   --batch N                       batch size, one of the tuned ones: 128, 512, 1024 (default 128)
   --seeds K                       seeds 1..K (default 3; --quick: 1)
   --epochs N                      epochs (default: the tuned horizon; --quick: 3)
@@ -57,6 +62,7 @@ longer; --quick about a minute.
   --optimizers a,b,…              a subset of (default all):
                                   ${OPTIMIZERS.slice(0, 6).join(', ')},
                                   ${OPTIMIZERS.slice(6).join(', ')}
+  --data SPEC                     ${DATA_HELP}
   --tuned FILE                    tuned settings (default: the committed file for task and batch)
   --out DIR                       where charts and the JSON go (default mnist-out, under examples/mnist)
   --json FILE                     the JSON report's path (default DIR/<run>.json)
@@ -80,6 +86,7 @@ function parse(argv: string[]): Args {
       json: { type: 'string' },
       tuned: { type: 'string' },
       optimizers: { type: 'string', default: OPTIMIZERS.join(',') },
+      data: { type: 'string', default: 'mnist' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -96,15 +103,16 @@ function parse(argv: string[]): Args {
   };
   const task = values.task as Task;
   if (!TASKS.includes(task)) throw new Error(`--task must be one of ${TASKS.join(', ')}, got ${values.task}`);
-  if (values.model !== 'mlp' && values.model !== 'cnn')
-    throw new Error(`--model must be mlp or cnn, got ${values.model}`);
+  const model = values.model as ModelKind;
+  if (!MODEL_KINDS.includes(model)) throw new Error(`--model must be one of ${MODEL_KINDS.join(', ')}, got ${values.model}`);
+  if (model !== 'mlp' && task !== 'classifier') throw new Error(`--model ${model} is a classifier`);
   if (!BACKENDS.includes(values.backend as BackendName))
     throw new Error(`--backend must be one of ${BACKENDS.join(', ')}, got ${values.backend}`);
   const only = values.optimizers.split(',') as OptName[];
   for (const o of only) if (!OPTIMIZERS.includes(o)) throw new Error(`--optimizers: unknown ${o}`);
   return {
     task,
-    model: task === 'autoencoder' ? 'mlp' : values.model,
+    model,
     backend: values.backend as BackendName,
     batch: int('batch', values.batch) ?? 128,
     seeds: int('seeds', values.seeds) ?? (values.quick ? 1 : 3),
@@ -114,6 +122,7 @@ function parse(argv: string[]): Args {
     json: values.json ?? null,
     tuned: values.tuned ?? null,
     only,
+    data: values.data,
   };
 }
 
@@ -124,16 +133,19 @@ function bar(done: number, total: number, width = 24): string {
 
 async function main(): Promise<void> {
   const args = parse(process.argv.slice(2));
-  const tunedFile = resolve(args.tuned ?? tunedPath(args.task, args.batch, undefined, args.model));
+  const pool = loadData(args.data);
+  const image = { shape: pool.shape, classes: pool.classes };
+  const tunedFile = resolve(args.tuned ?? tunedPath(args.task, args.batch, undefined, args.model, pool.source));
   const tuned = readTuned(tunedFile);
   if (!tuned.complete || !tuned.initializer.chosen) {
     throw new Error(
       `${tunedFile} is incomplete (${tuned.trials.length} trials so far): finish it with \`npm run tune -- --task ${tuned.task} --batch ${tuned.batchSize}\``,
     );
   }
-  if (tuned.task !== args.task || tuned.model !== args.model || tuned.batchSize !== args.batch) {
+  const tunedSource = tuned.data.source ?? 'mnist';
+  if (tuned.task !== args.task || tuned.model !== args.model || tuned.batchSize !== args.batch || tunedSource !== pool.source) {
     throw new Error(
-      `${tunedFile} was tuned for ${tuned.task} (${tuned.model}) batch ${tuned.batchSize}, not ${args.task} (${args.model}) batch ${args.batch}`,
+      `${tunedFile} was tuned for ${tuned.task} (${tuned.model}, ${tunedSource}) batch ${tuned.batchSize}, not ${args.task} (${args.model}, ${pool.source}) batch ${args.batch}`,
     );
   }
   const { run: only, absent, diverged } = tunedOptimizers(tuned, args.only);
@@ -147,15 +159,15 @@ async function main(): Promise<void> {
   if (only.length === 0) throw new Error(`${tunedFile}: none of ${args.only.join(', ')} was tuned`);
   const init = tuned.initializer.chosen;
   const epochs = args.epochs ?? (args.quick ? 3 : tuned.epochs);
-  const backend = await setBackend(args.backend, args.model);
+  const backend = await setBackend(args.backend);
   const metric = args.task === 'classifier' ? 'testAccuracy' : 'testLoss';
-  const sizes = args.quick ? QUICK_SIZES : FULL_SIZES;
-  const data = protocolSplits(loadAll(), sizes);
-  const [xTrain, yTrain] = tensors(args.task, data.train.images, data.train.labels, data.train.count);
-  const [xTest, yTest] = tensors(args.task, data.test.images, data.test.labels, data.test.count);
+  const sizes = sizesFor(args.model, args.quick);
+  const data = protocolSplits(pool, sizes);
+  const train = new TrainSet(args.task, args.model, { ...data.train, flips: pool.flips });
+  const [xTest, yTest] = evaluationSet(args.task, args.model, data.test);
   const seeds = Array.from({ length: args.seeds }, (_, i) => i + 1);
   console.log(
-    `MNIST ${args.task} (${describeModel(args.task, args.model)}), ${sizes.train}/${sizes.test} real digits, batch ${args.batch}, ${epochs} epochs,\n` +
+    `${pool.source === 'mnist' ? 'MNIST' : pool.source} ${args.task} (${describeModel(args.task, args.model, image)}), ${sizes.train}/${sizes.test} real images, batch ${args.batch}, ${epochs} epochs,\n` +
       `seeds ${seeds.join(',')}, backend ${backend}, initializer ${init}\ntuned settings: ${relative(shownFrom, tunedFile)} (${tuned.trialsPerOptimizer} trials per optimizer, ${tuned.epochs} epochs, validation split)`,
   );
   for (const o of only) console.log(`  ${o.padEnd(11)} ${describeConfig(tuned.best[o]!.config)}`);
@@ -167,28 +179,31 @@ async function main(): Promise<void> {
   }
 
   // warm-up (JIT, wasm compilation) so that the first timed optimizer is not penalised
-  for (const name of ['sgd', 'fngd'] as const) {
-    const m = buildModel(args.task, args.model, init, 999);
-    const t = await FngdTrainer.create(
-      m,
-      trainerOptions(args.task, name, tuned.best[name]?.config ?? tuned.best['fngd-always']!.config),
-    );
-    const xb = tf.slice(xTrain, [0], [args.batch]);
-    const yb = tf.slice(yTrain, [0], [args.batch]);
+  const warmers = (['sgd', 'fngd'] as const).filter((o) => only.includes(o));
+  for (const name of warmers.length > 0 ? warmers : [only[0]!]) {
+    const m = buildModel(args.task, args.model, init, 999, image);
+    const options = trainerOptions(args.task, name, tuned.best[name]!.config);
+    const t = await FngdTrainer.create(m, options);
+    const warm = train.epoch(0, 0);
+    const xb = tf.slice(warm.x, [0], [Math.min(args.batch, sizes.train)]);
+    const yb = tf.slice(train.y, [0], [Math.min(args.batch, sizes.train)]);
+    warm.release();
     for (let i = 0; i < 3; i++) await t.trainBatch(xb, yb, { batchKey: 0, epoch: i });
     tf.dispose([xb, yb]);
     t.dispose();
+    releaseOptions(options);
     m.dispose();
   }
 
   // every (seed, optimizer) advances in lockstep — epoch e of each before epoch e+1 of any — so that load on
   // the machine hits all of them alike; each has its own model, trainer and seeded batch partition
-  const live: { run: Run; model: ReturnType<typeof buildModel>; trainer: FngdTrainer; diverged: boolean }[] = [];
+  const live: { run: Run; model: ReturnType<typeof buildModel>; trainer: FngdTrainer; options: FngdTrainerOptions; diverged: boolean }[] = [];
   for (const seed of seeds) {
     for (const name of only) {
-      const model = buildModel(args.task, args.model, init, seedPlan(seed).weights);
-      const trainer = await FngdTrainer.create(model, trainerOptions(args.task, name, tuned.best[name]!.config));
-      live.push({ run: { optimizer: name, seed, epochs: [], diverged: null }, model, trainer, diverged: false });
+      const model = buildModel(args.task, args.model, init, seedPlan(seed).weights, image);
+      const options = trainerOptions(args.task, name, tuned.best[name]!.config);
+      const trainer = await FngdTrainer.create(model, options);
+      live.push({ run: { optimizer: name, seed, epochs: [], diverged: null }, model, trainer, options, diverged: false });
     }
   }
   const tty = process.stderr.isTTY;
@@ -196,8 +211,10 @@ async function main(): Promise<void> {
     for (const l of live) {
       if (l.diverged) continue;
       const { run } = l;
+      const inputs = train.epoch(run.seed, e);
       try {
-        await l.trainer.fit(xTrain, yTrain, {
+        await l.trainer.fit(inputs.x, train.y, {
+          ...train.identity,
           epochs: 1,
           batchSize: args.batch,
           seed: seedPlan(run.seed).partition,
@@ -238,6 +255,8 @@ async function main(): Promise<void> {
         run.diverged = `epoch ${e + 1}: ${err.message}`;
         l.diverged = true;
         console.log(`  ${run.optimizer.padEnd(11)} seed ${run.seed} DIVERGED at epoch ${e + 1}`);
+      } finally {
+        inputs.release();
       }
     }
   }
@@ -245,9 +264,11 @@ async function main(): Promise<void> {
     const stats = l.trainer.stats;
     if (stats) l.run.stats = stats;
     l.trainer.dispose();
+    releaseOptions(l.options);
     l.model.dispose();
   }
-  tf.dispose([xTrain, yTrain, xTest, yTest]);
+  train.dispose();
+  tf.dispose([xTest, yTest]);
 
   const report = buildReport({
     task: args.task,
@@ -269,7 +290,7 @@ async function main(): Promise<void> {
   printReport(report);
   const out = resolve(args.out);
   mkdirSync(out, { recursive: true });
-  const base = `${runName(args.task, args.model, args.batch)}${args.quick ? '-quick' : ''}`;
+  const base = `${runName(args.task, args.model, args.batch, pool.source)}${args.quick ? '-quick' : ''}`;
   const files = await renderCharts(report, join(out, base));
   const jsonPath = resolve(args.json ?? join(out, `${base}.json`));
   writeFileSync(jsonPath, JSON.stringify(report, null, 1) + '\n');

@@ -56,6 +56,13 @@ export function trainerOptions(task: Task, name: OptName, c: TrialConfig): FngdT
   };
 }
 
+/** Frees what {@link trainerOptions} made: a tfjs optimizer's slots (the trainer leaves a `tf.Optimizer` to its owner). */
+export function releaseOptions(options: FngdTrainerOptions): void {
+  const o = options.optimizer;
+  // tf.Optimizer's instanceof test reads `minimize` off its operand: undefined must not reach it
+  if (typeof o === 'object' && o instanceof tf.Optimizer) o.dispose();
+}
+
 /** Short label of a configuration, e.g. `lr 0.03 λ 10 layerwise`. */
 export function describeConfig(c: TrialConfig): string {
   const parts = [c.learningRate === undefined ? null : `lr ${c.learningRate}`, c.damping === undefined ? null : `λ ${c.damping}`, c.mode ?? null];

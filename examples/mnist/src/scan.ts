@@ -12,7 +12,8 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { setBackend } from './backend.js';
 import { FULL_SIZES, loadAll, protocolSplits } from './data.js';
-import { TASKS, tensors, type Task } from './models.js';
+import { TASKS, type Task } from './models.js';
+import { evaluationSet, TrainSet } from './train-set.js';
 import { OPTIMIZERS, type OptName, type TrialConfig } from './search.js';
 import { runTrial, TUNING_SEED } from './trial.js';
 import { readTuned, tunedPath, type CurvePoint } from './tuned.js';
@@ -104,10 +105,10 @@ async function main(): Promise<void> {
   const tuned = readTuned(tunedPath(task, batch));
   const init = tuned.initializer.chosen;
   if (!init) throw new Error('the tuned file has no chosen initializer');
-  const backend = await setBackend('wasm', 'mlp');
+  const backend = await setBackend('wasm');
   const s = protocolSplits(loadAll(), FULL_SIZES);
-  const [x, y] = tensors(task, s.fit.images, s.fit.labels, s.fit.count);
-  const [xVal, yVal] = tensors(task, s.validation.images, s.validation.labels, s.validation.count);
+  const train = new TrainSet(task, 'mlp', s.fit);
+  const [xVal, yVal] = evaluationSet(task, 'mlp', s.validation);
   const runs: { config: TrialConfig; curve: CurvePoint[]; diverged: string | null }[] = [];
   for (const learningRate of lrs)
     for (const damping of dampings)
@@ -119,7 +120,7 @@ async function main(): Promise<void> {
         } as TrialConfig;
         const { curve, diverged } = await runTrial(
           { task, model: 'mlp', optimizer, initializer: init, config, epochs, batchSize: batch, seed: TUNING_SEED },
-          { x, y, xVal, yVal },
+          { train, xVal, yVal },
         );
         runs.push({ config, curve, diverged });
         console.log(JSON.stringify(config), curve.map((p) => p.valLoss.toFixed(1)).join(' '), diverged ?? '');
@@ -128,7 +129,8 @@ async function main(): Promise<void> {
           `${JSON.stringify({ note: 'sensitivity scan outside the tuning protocol (src/scan.ts); never read by the report', task, batch, optimizer, initializer: init, backend, epochs, seed: TUNING_SEED, runs }, null, 1)}\n`,
         );
       }
-  tf.dispose([x, y, xVal, yVal]);
+  train.dispose();
+  tf.dispose([xVal, yVal]);
 }
 
 if (process.argv[1] && import.meta.filename === process.argv[1]) {

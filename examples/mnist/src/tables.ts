@@ -170,7 +170,7 @@ async function main(): Promise<void> {
   }
   const dir = join(import.meta.dirname, '..', 'results');
   const files = existsSync(dir)
-    ? readdirSync(dir).filter((n) => /^(classifier|autoencoder)(-cnn)?-b\d+\.json$/.test(n))
+    ? readdirSync(dir).filter((n) => /^(classifier|autoencoder)(-(cnn|resnet|vit))?-b\d+\.json$/.test(n))
     : [];
   const reports = files.map((n) => JSON.parse(readFileSync(join(dir, n), 'utf8')) as Report);
   // the charts are re-drawn from the same JSON, so a change of chart style needs no new training run

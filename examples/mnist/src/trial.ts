@@ -7,10 +7,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { FngdTrainer } from '@ifngd/adapters-tfjs';
 import { FactorizationError, NonFiniteError } from 'ifngd';
-import { buildModel, type Initializer, type ModelKind, type Task } from './models.js';
-import { trainerOptions } from './optimizers.js';
+import { buildModel, type ImageSpec, type Initializer, type ModelKind, type Task } from './models.js';
+import { releaseOptions, trainerOptions } from './optimizers.js';
 import type { OptName, TrialConfig } from './search.js';
 import type { CurvePoint } from './tuned.js';
+import type { TrainSet } from './train-set.js';
 
 /** The tuning seed (reported runs use 1…K). */
 export const TUNING_SEED = 0;
@@ -21,8 +22,8 @@ export function seedPlan(seed: number): { weights: number; partition: number } {
 }
 
 export interface TrialData {
-  readonly x: tf.Tensor;
-  readonly y: tf.Tensor;
+  /** The fit digits (shifted anew every epoch for the image tasks' models). */
+  readonly train: TrainSet;
   readonly xVal: tf.Tensor;
   readonly yVal: tf.Tensor;
 }
@@ -36,6 +37,8 @@ export interface TrialSpec {
   readonly epochs: number;
   readonly batchSize: number;
   readonly seed: number;
+  /** The images' shape and classes (default MNIST's). */
+  readonly image?: ImageSpec;
 }
 
 /** Runs one trial; `onEpoch` sees each point as it is measured. */
@@ -45,21 +48,29 @@ export async function runTrial(
   onEpoch?: (p: CurvePoint) => void,
 ): Promise<{ curve: CurvePoint[]; diverged: string | null }> {
   const seeds = seedPlan(spec.seed);
-  const model = buildModel(spec.task, spec.model, spec.initializer, seeds.weights);
+  const model = buildModel(spec.task, spec.model, spec.initializer, seeds.weights, spec.image);
   const curve: CurvePoint[] = [];
   let diverged: string | null = null;
   let trainer: FngdTrainer | null = null;
+  const options = trainerOptions(spec.task, spec.optimizer, spec.config);
   try {
-    trainer = await FngdTrainer.create(model, trainerOptions(spec.task, spec.optimizer, spec.config));
+    trainer = await FngdTrainer.create(model, options);
     for (let e = 0; e < spec.epochs && diverged === null; e++) {
-      const [l] = (
-        await trainer.fit(data.x, data.y, {
-          epochs: 1,
-          batchSize: spec.batchSize,
-          seed: seeds.partition,
-          validationData: [data.xVal, data.yVal],
-        })
-      ).logs;
+      const inputs = data.train.epoch(spec.seed, e);
+      let l;
+      try {
+        [l] = (
+          await trainer.fit(inputs.x, data.train.y, {
+            epochs: 1,
+            batchSize: spec.batchSize,
+            seed: seeds.partition,
+            validationData: [data.xVal, data.yVal],
+            ...data.train.identity,
+          })
+        ).logs;
+      } finally {
+        inputs.release();
+      }
       if (!l) throw new Error('fit returned no epoch');
       const p: CurvePoint = {
         epoch: e + 1,
@@ -77,6 +88,7 @@ export async function runTrial(
     diverged = `NonFiniteError at epoch ${curve.length + 1}: ${err.message}`;
   } finally {
     trainer?.dispose();
+    releaseOptions(options);
     model.dispose();
   }
   return { curve, diverged };

@@ -16,8 +16,9 @@ import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { BACKENDS, setBackend, type BackendName } from './backend.js';
-import { FULL_SIZES, loadAll, protocolSplits, QUICK_SIZES, VALIDATION_SEED } from './data.js';
-import { INITIALIZERS, TASKS, tensors, type Initializer, type ModelKind, type Task } from './models.js';
+import { DATA_HELP, loadData, protocolSplits, sizesFor, VALIDATION_SEED, type Dataset } from './data.js';
+import { defaultEpochs, INITIALIZERS, MODEL_KINDS, TASKS, type Initializer, type ModelKind, type Task } from './models.js';
+import { evaluationSet, TrainSet } from './train-set.js';
 import { describeConfig } from './optimizers.js';
 import { MOMENTUM, OPTIMIZERS, sampleTrials, SEARCH_SEED, SPACES, type OptName } from './search.js';
 import { runTrial, TUNING_SEED } from './trial.js';
@@ -47,6 +48,8 @@ function args(argv: string[]): {
   out: string;
   backend: string;
   fresh: boolean;
+  only: readonly OptName[];
+  data: string;
 } {
   const { values } = parseArgs({
     args: argv,
@@ -60,6 +63,8 @@ function args(argv: string[]): {
       out: { type: 'string' },
       backend: { type: 'string', default: 'auto' },
       fresh: { type: 'boolean', default: false },
+      optimizers: { type: 'string' },
+      data: { type: 'string', default: 'mnist' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -72,10 +77,12 @@ over the reported horizon; the settings with the best validation score go to exa
 interrupted file; --fresh starts over.
 
   --task classifier|autoencoder   (required)
-  --model mlp|cnn                 (default mlp)
+  --model mlp|cnn|resnet|vit      the classifier's model (default mlp)
   --batch N                       (default 128)
   --trials N                      trials per optimizer (default 8)
-  --epochs N                      the horizon (default 10)
+  --epochs N                      the horizon (default 10; resnet 5)
+  --optimizers a,b,…              tune only these (Adam always: it chooses the initializer)
+  --data SPEC                     ${DATA_HELP}
   --quick                         fewer digits, trials and epochs: a smoke run
   --out DIR                       where the tuned file goes (default examples/mnist/tuned)
   --backend auto|wasm|cpu|webgpu  (default auto)
@@ -91,24 +98,28 @@ interrupted file; --fresh starts over.
     return n;
   };
   const quick = values.quick;
-  if (values.model !== 'mlp' && values.model !== 'cnn')
-    throw new Error(`--model must be mlp or cnn, got ${values.model}`);
-  if (values.model === 'cnn' && task !== 'classifier') throw new Error('--model cnn is a classifier');
+  const model = values.model as ModelKind;
+  if (!MODEL_KINDS.includes(model)) throw new Error(`--model must be one of ${MODEL_KINDS.join(', ')}, got ${values.model}`);
+  if (model !== 'mlp' && task !== 'classifier') throw new Error(`--model ${model} is a classifier`);
+  const only = (values.optimizers?.split(',') ?? [...OPTIMIZERS]) as OptName[];
+  for (const o of only) if (!OPTIMIZERS.includes(o)) throw new Error(`--optimizers: unknown ${o} (one of ${OPTIMIZERS.join(', ')})`);
   return {
     task,
-    model: values.model,
+    model,
     batch: int('batch', values.batch, 128),
     trials: int('trials', values.trials, quick ? 2 : 8),
-    epochs: int('epochs', values.epochs, quick ? 2 : 10),
+    epochs: int('epochs', values.epochs, quick ? 2 : defaultEpochs(model)),
     quick,
     out: values.out ?? (quick ? 'mnist-out/tuned' : TUNED_DIR),
     backend: values.backend,
     fresh: values.fresh,
+    only,
+    data: values.data,
   };
 }
 
-function protocol(a: ReturnType<typeof args>): Protocol {
-  const sizes = a.quick ? QUICK_SIZES : FULL_SIZES;
+function protocol(a: ReturnType<typeof args>, pool: Dataset): Protocol {
+  const sizes = sizesFor(a.model, a.quick);
   return {
     task: a.task,
     model: a.model,
@@ -117,6 +128,7 @@ function protocol(a: ReturnType<typeof args>): Protocol {
     trialsPerOptimizer: a.trials,
     quick: a.quick,
     data: {
+      ...(pool.source === 'mnist' ? {} : { source: pool.source }),
       fit: sizes.train - sizes.validation,
       validation: sizes.validation,
       validationSeed: VALIDATION_SEED,
@@ -136,9 +148,11 @@ function protocol(a: ReturnType<typeof args>): Protocol {
 async function main(): Promise<void> {
   const a = args(process.argv.slice(2));
   if (!BACKENDS.includes(a.backend as BackendName)) throw new Error(`--backend must be one of ${BACKENDS.join(', ')}`);
-  const backend = await setBackend(a.backend as BackendName, a.model);
-  const p = protocol(a);
-  const path = tunedPath(a.task, a.batch, a.out, a.model);
+  const backend = await setBackend(a.backend as BackendName);
+  const pool = loadData(a.data);
+  const image = { shape: pool.shape, classes: pool.classes };
+  const p = protocol(a, pool);
+  const path = tunedPath(a.task, a.batch, a.out, a.model, pool.source);
   let file: TunedFile;
   if (existsSync(path) && !a.fresh) {
     file = readTuned(path);
@@ -167,11 +181,12 @@ async function main(): Promise<void> {
 
   file.backend = backend; // equal to the file's unless it had no trial yet
 
-  const sizes = a.quick ? QUICK_SIZES : FULL_SIZES;
-  const s = protocolSplits(loadAll(), sizes);
-  const [x, y] = tensors(a.task, s.fit.images, s.fit.labels, s.fit.count);
-  const [xVal, yVal] = tensors(a.task, s.validation.images, s.validation.labels, s.validation.count);
-  const total = a.trials * (INITIALIZERS.length + AFTER_INIT.length);
+  const sizes = sizesFor(a.model, a.quick);
+  const s = protocolSplits(pool, sizes);
+  const train = new TrainSet(a.task, a.model, { ...s.fit, flips: pool.flips });
+  const [xVal, yVal] = evaluationSet(a.task, a.model, s.validation);
+  const after = AFTER_INIT.filter((o) => a.only.includes(o));
+  const total = a.trials * (INITIALIZERS.length + after.length);
   console.log(
     `tuning ${a.task} batch ${a.batch}: ${a.trials} trials × ${a.epochs} epochs per optimizer, ${p.data.fit} fit / ${p.data.validation} validation digits, backend ${backend}, ${total} trials in all → ${path}`,
   );
@@ -192,8 +207,9 @@ async function main(): Promise<void> {
           epochs: a.epochs,
           batchSize: a.batch,
           seed: TUNING_SEED,
+          image,
         },
-        { x, y, xVal, yVal },
+        { train, xVal, yVal },
       );
       const last = curve.at(-1);
       const score =
@@ -229,7 +245,7 @@ async function main(): Promise<void> {
     `initializer chosen by Adam's validation score: ${chosen} (${INITIALIZERS.map((i) => `${i} ${scores[i]}`).join(', ')})`,
   );
 
-  for (const opt of AFTER_INIT) await run(opt, chosen);
+  for (const opt of after) await run(opt, chosen);
   for (const opt of OPTIMIZERS) {
     const b = bestTrial(file, opt, chosen);
     if (b && b.score !== null) file.best[opt] = { config: b.config, score: b.score, index: b.index };
@@ -239,11 +255,13 @@ async function main(): Promise<void> {
   console.log('\nbest configuration per optimizer (validation, final epoch):');
   for (const opt of OPTIMIZERS) {
     const b = file.best[opt];
+    const tried = file.trials.some((t) => t.optimizer === opt);
     console.log(
-      `  ${opt.padEnd(11)} ${b ? `${describeConfig(b.config).padEnd(30)} ${b.score}` : 'every trial diverged'}`,
+      `  ${opt.padEnd(11)} ${b ? `${describeConfig(b.config).padEnd(30)} ${b.score}` : tried ? 'every trial diverged' : 'not tuned'}`,
     );
   }
-  tf.dispose([x, y, xVal, yVal]);
+  train.dispose();
+  tf.dispose([xVal, yVal]);
 }
 
 main().catch((e: unknown) => {

@@ -39,6 +39,8 @@ export interface Protocol {
   readonly trialsPerOptimizer: number;
   readonly quick: boolean;
   readonly data: {
+    /** Where the images came from when not the shipped MNIST digits (`--data`: `cifar10`, an IDX directory's name). */
+    readonly source?: string;
     readonly fit: number;
     readonly validation: number;
     readonly validationSeed: number;
@@ -75,14 +77,17 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 /** Where the committed tuned files live. */
 export const TUNED_DIR = join(HERE, '..', 'tuned');
 
-/** `<task>[-cnn]-b<batch>` — the stem of a task's tuned and result files. */
-export function runName(task: Task, model: ModelKind, batchSize: number): string {
-  return `${task}${model === 'cnn' ? '-cnn' : ''}-b${batchSize}`;
+/**
+ * `<task>[-<model>][-<source>]-b<batch>` (no model part for the MLP, no source part for the shipped MNIST digits)
+ * — the stem of a task's tuned and result files.
+ */
+export function runName(task: Task, model: ModelKind, batchSize: number, source = 'mnist'): string {
+  return `${task}${model === 'mlp' ? '' : `-${model}`}${source === 'mnist' ? '' : `-${source}`}-b${batchSize}`;
 }
 
-/** `tuned/<task>[-cnn]-b<batch>.json` under `dir`. */
-export function tunedPath(task: Task, batchSize: number, dir = TUNED_DIR, model: ModelKind = 'mlp'): string {
-  return join(dir, `${runName(task, model, batchSize)}.json`);
+/** `tuned/<task>[-<model>][-<source>]-b<batch>.json` under `dir`. */
+export function tunedPath(task: Task, batchSize: number, dir = TUNED_DIR, model: ModelKind = 'mlp', source = 'mnist'): string {
+  return join(dir, `${runName(task, model, batchSize, source)}.json`);
 }
 
 /** `a` is better than `b` under the protocol's metric (null = diverged, worst). */

@@ -3,7 +3,7 @@
  * the file it wrote. Real digits, real tfjs training, a few seconds per run.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -221,5 +221,48 @@ describe('command-line errors name the flag and change nothing', () => {
     expect(r.code).not.toBe(0);
     expect(r.out).toMatch(message);
     expect(existsSync(out)).toBe(false);
+  });
+});
+
+describe('tune → demo on downloaded data (CIFAR binary format), the image tasks', () => {
+  const cifar = join(dir, 'cifar-10-batches-bin');
+  const out = join(dir, 'cifar-out');
+
+  it('tunes the ResNet on a CIFAR directory and names the files by the source', { timeout: 300_000 }, async () => {
+    mkdirSync(cifar, { recursive: true });
+    // 6 files × 450 records: the 2,500 images a quick run draws; each label brightens its image
+    let s = 5;
+    const rand = (): number => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+    for (const f of [1, 2, 3, 4, 5].map((i) => `data_batch_${i}.bin`).concat('test_batch.bin')) {
+      const b = new Uint8Array(450 * 3073);
+      for (let r = 0; r < 450; r++) {
+        const label = Math.floor(rand() * 10);
+        b[r * 3073] = label;
+        for (let p = 1; p <= 3072; p++) b[r * 3073 + p] = Math.floor(label * 20 + rand() * 60);
+      }
+      writeFileSync(join(cifar, f), b);
+    }
+    const r = await cli('tune', ['--task', 'classifier', '--model', 'resnet', '--batch', '128', '--quick', '--trials', '1', '--epochs', '1', '--backend', 'wasm', '--optimizers', 'sgd', '--data', `cifar10:${cifar}`, '--out', out]);
+    expect(r.code, r.out).toBe(0);
+    const f = JSON.parse(readFileSync(join(out, 'classifier-resnet-cifar10-b128.json'), 'utf8')) as TunedFile;
+    expect(f.data.source).toBe('cifar10');
+    expect(f.model).toBe('resnet');
+    expect(f.trials.map((t) => t.optimizer).sort()).toEqual(['adam', 'adam', 'sgd']);
+  });
+
+  it('the demo trains the ResNet on 32×32×3 images; a file tuned on other data is refused', { timeout: 300_000 }, async () => {
+    const tuned = join(out, 'classifier-resnet-cifar10-b128.json');
+    const args = ['--model', 'resnet', '--quick', '--epochs', '1', '--backend', 'wasm', '--optimizers', 'sgd,adam', '--tuned', tuned, '--out', out];
+    const r = await cli('main', [...args, '--data', `cifar10:${cifar}`]);
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toMatch(/cifar10 classifier \(ResNet-BN .*dense10; shifted images\), 2000\/500 real images/);
+    const rep = JSON.parse(readFileSync(join(out, 'classifier-resnet-cifar10-b128-quick.json'), 'utf8')) as Report;
+    expect(rep.summary.map((x) => x.optimizer).sort()).toEqual(['adam', 'sgd']);
+    const other = await cli('main', args);
+    expect(other.code).not.toBe(0);
+    expect(other.out).toMatch(/was tuned for classifier \(resnet, cifar10\) batch 128, not classifier \(resnet, mnist\)/);
+    const bad = await cli('main', [...args, '--data', 'cifar10']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.out).toMatch(/--data cifar10:DIR needs the directory/);
   });
 });
