@@ -146,7 +146,24 @@ describe('buildReport', () => {
     const md = kfacTable([rk]).join('\n');
     expect(md).toContain(`| 128 | fngd-always | 100.0 | ${(3.5 + (18 / 30) * 1.5).toFixed(1)} s (3/3) |`);
     expect(md).toContain(`| 5.0 s (3/3) | ${(5 / 9).toFixed(2)} |`);
-    expect(md).toContain("KFAC's final 130.0");
+    expect(md).toContain("kfac's final 130.0");
+  });
+
+  it('compares with adaptive KFAC (kfac-jax\'s defaults) where it ran, with KFAC at a tuned learning rate otherwise', () => {
+    const both = [...runs];
+    for (const seed of [1, 2, 3]) both.push(run('kfac', seed, [3, 2], 190, 20)); // 142 at 3 + 2 + 2 + 0.8 s
+    for (const seed of [1, 2, 3]) both.push(run('kfac-adaptive', seed, [4, 4], 190, 25)); // 190,165,140,115: 142 at 4 + 4 + 4·23/25
+    const rk = buildReport(input(both));
+    const f = rk.summary.find((s) => s.optimizer === 'fngd-always')!;
+    const adaptive = 4 + 4 + 4 * (23 / 25);
+    expect(timeToTargetVsKfac(rk.summary, f)).toBeCloseTo((3.5 + (18 / 30) * 1.5) / adaptive, 12);
+    const m = kfacMark(rk)!;
+    expect(m.kfac).toBe('kfac-adaptive');
+    expect(m.mark).toBe(115);
+    const md = kfacTable([rk]).join('\n');
+    expect(md).toContain("kfac-adaptive's final 115.0");
+    expect(md).toMatch(/\| 128 \| kfac-adaptive \|/);
+    expect(md).not.toMatch(/\| 128 \| kfac \|/);
   });
 
   it('compares each refresh policy with fngd-always: final, factorizations and time to target as ratios', () => {
