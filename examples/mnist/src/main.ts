@@ -24,7 +24,7 @@ import { renderCharts } from './charts.js';
 import { buildReport, printReport, type Run } from './report.js';
 import { OPTIMIZERS, type OptName } from './search.js';
 import { seedPlan } from './trial.js';
-import { readTuned, runName, tunedOptimizers, tunedPath } from './tuned.js';
+import { readTuned, runName, tuneCommand, tunedOptimizers, tunedPath } from './tuned.js';
 import type { EpochRow } from './summary.js';
 
 interface Args {
@@ -139,11 +139,12 @@ async function main(): Promise<void> {
   const tuned = readTuned(tunedFile);
   if (!tuned.complete || !tuned.initializer.chosen) {
     throw new Error(
-      `${tunedFile} is incomplete (${tuned.trials.length} trials so far): finish it with \`npm run tune -- --task ${tuned.task} --batch ${tuned.batchSize}\``,
+      `${tunedFile} is incomplete (${tuned.trials.length} trials so far): finish it with \`${tuneCommand(tuned, args.data)}\``,
     );
   }
   const tunedSource = tuned.data.source ?? 'mnist';
-  if (tuned.task !== args.task || tuned.model !== args.model || tuned.batchSize !== args.batch || tunedSource !== pool.source) {
+  const samePool = tunedSource === pool.source && (tuned.data.images === undefined || tuned.data.images === pool.count);
+  if (tuned.task !== args.task || tuned.model !== args.model || tuned.batchSize !== args.batch || !samePool) {
     throw new Error(
       `${tunedFile} was tuned for ${tuned.task} (${tuned.model}, ${tunedSource}) batch ${tuned.batchSize}, not ${args.task} (${args.model}, ${pool.source}) batch ${args.batch}`,
     );
@@ -153,7 +154,7 @@ async function main(): Promise<void> {
   for (const o of absent) {
     console.log(
       `note: ${o} is skipped — ${relative(shownFrom, tunedFile)} holds no trial of it (tuned before ${o} joined the protocol);\n` +
-        `      \`npm run tune -- --task ${tuned.task} --batch ${tuned.batchSize}\` adds its trials and keeps the others`,
+        `      \`${tuneCommand(tuned, args.data)}\` adds its trials and keeps the others`,
     );
   }
   if (only.length === 0) throw new Error(`${tunedFile}: none of ${args.only.join(', ')} was tuned`);
@@ -167,7 +168,7 @@ async function main(): Promise<void> {
   const [xTest, yTest] = evaluationSet(args.task, args.model, data.test);
   const seeds = Array.from({ length: args.seeds }, (_, i) => i + 1);
   console.log(
-    `${pool.source === 'mnist' ? 'MNIST' : pool.source} ${args.task} (${describeModel(args.task, args.model, image)}), ${sizes.train}/${sizes.test} real images, batch ${args.batch}, ${epochs} epochs,\n` +
+    `${pool.source === 'mnist' ? 'MNIST' : pool.source} ${args.task} (${describeModel(args.task, args.model, image, pool.flips)}), ${sizes.train}/${sizes.test} real images, batch ${args.batch}, ${epochs} epochs,\n` +
       `seeds ${seeds.join(',')}, backend ${backend}, initializer ${init}\ntuned settings: ${relative(shownFrom, tunedFile)} (${tuned.trialsPerOptimizer} trials per optimizer, ${tuned.epochs} epochs, validation split)`,
   );
   for (const o of only) console.log(`  ${o.padEnd(11)} ${describeConfig(tuned.best[o]!.config)}`);
@@ -208,10 +209,13 @@ async function main(): Promise<void> {
   }
   const tty = process.stderr.isTTY;
   for (let e = 0; e < epochs; e++) {
+    // one epoch's (augmented) inputs per seed, shared by every optimizer of that seed
+    const epochInputs = new Map<number, ReturnType<typeof train.epoch>>();
     for (const l of live) {
       if (l.diverged) continue;
       const { run } = l;
-      const inputs = train.epoch(run.seed, e);
+      let inputs = epochInputs.get(run.seed);
+      if (!inputs) epochInputs.set(run.seed, (inputs = train.epoch(run.seed, e)));
       try {
         await l.trainer.fit(inputs.x, train.y, {
           ...train.identity,
@@ -255,10 +259,9 @@ async function main(): Promise<void> {
         run.diverged = `epoch ${e + 1}: ${err.message}`;
         l.diverged = true;
         console.log(`  ${run.optimizer.padEnd(11)} seed ${run.seed} DIVERGED at epoch ${e + 1}`);
-      } finally {
-        inputs.release();
       }
     }
+    for (const inputs of epochInputs.values()) inputs.release();
   }
   for (const l of live) {
     const stats = l.trainer.stats;
@@ -273,6 +276,7 @@ async function main(): Promise<void> {
   const report = buildReport({
     task: args.task,
     model: args.model,
+    ...(pool.source === 'mnist' ? {} : { data: { source: pool.source, shape: [...pool.shape], flips: pool.flips } }),
     backend,
     metric,
     batchSize: args.batch,

@@ -56,14 +56,15 @@ export type Initializer = 'glorot-uniform' | 'lecun-normal';
 export const INITIALIZERS: readonly Initializer[] = ['glorot-uniform', 'lecun-normal'];
 
 /** Human-readable architecture. */
-export function describeModel(task: Task, kind: ModelKind, image: ImageSpec = DIGITS): string {
+export function describeModel(task: Task, kind: ModelKind, image: ImageSpec = DIGITS, flips = false): string {
   const d = pixels(image);
   const k = image.classes;
+  const augmented = flips ? 'shifted and mirrored images' : 'shifted images';
   if (task === 'autoencoder') return `${d}-256-64-16-64-256-${d} tanh, sigmoid out`;
-  if (kind === 'resnet') return `ResNet-BN conv3x3/2×8-BN, 2 basic blocks (8, 16/2), GAP, dense${k}; shifted images`;
+  if (kind === 'resnet') return `ResNet-BN conv3x3/2×8-BN, 2 basic blocks (8, 16/2), GAP, dense${k}; ${augmented}`;
   if (kind === 'vit') {
     const p = patchSide(image);
-    return `ViT ${VIT.tokens} patches ${p}×${p}, width ${VIT.width}, ${VIT.blocks} blocks × ${VIT.heads} heads, post-LN, MLP ${VIT.hidden}; shifted images`;
+    return `ViT ${VIT.tokens} patches ${p}×${p}, width ${VIT.width}, ${VIT.blocks} blocks × ${VIT.heads} heads, post-LN, MLP ${VIT.hidden}; ${augmented}`;
   }
   return kind === 'cnn' ? `CNN conv5x5x8-pool-conv5x5x16-pool-dense${k}` : `MLP ${d}-256-${k} relu`;
 }

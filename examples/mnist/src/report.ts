@@ -32,6 +32,8 @@ export interface Run {
 export interface ReportInput {
   readonly task: Task;
   readonly model: ModelKind;
+  /** The images when not the shipped MNIST digits (`--data`): their source, shape, and whether they were mirrored. */
+  readonly data?: { readonly source: string; readonly shape: readonly number[]; readonly flips: boolean };
   readonly backend: string;
   readonly metric: Metric;
   readonly batchSize: number;
@@ -171,10 +173,13 @@ export function buildReport(input: ReportInput): Report {
 /**
  * The KFAC that "÷ KFAC" compares with: KFAC as its references run it — adaptive (kfac-jax's defaults: the
  * sampled Fisher, Levenberg–Marquardt damping, learning rate and momentum from the quadratic model) — where the
- * report has it, else KFAC with a tuned learning rate (`kfac`). Null without either.
+ * report has it and some seed finished, else KFAC with a tuned learning rate (`kfac`). Null without either.
  */
 export function kfacComparator(summary: readonly OptimizerSummary[]): OptimizerSummary | null {
-  return summary.find((x) => x.optimizer === 'kfac-adaptive') ?? summary.find((x) => x.optimizer === 'kfac') ?? null;
+  const adaptive = summary.find((x) => x.optimizer === 'kfac-adaptive') ?? null;
+  const tuned = summary.find((x) => x.optimizer === 'kfac') ?? null;
+  // a KFAC whose every seed diverged has no final to compare with: the other, where it ran, stands in
+  return (adaptive?.final ? adaptive : null) ?? (tuned?.final ? tuned : null) ?? adaptive ?? tuned;
 }
 
 /**

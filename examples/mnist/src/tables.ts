@@ -23,7 +23,7 @@ export function taskTable(reports: readonly Report[]): string {
   const fm = (v: number): string => fmtMetric(metric, v);
   const out: string[] = [];
   out.push(
-    `### ${r0.task} (${r0.model}), ${r0.sizes.train.toLocaleString('en-US')} / ${r0.sizes.test.toLocaleString('en-US')} digits, ${r0.epochs} epochs, ${r0.backend}, median [min–max] of ${r0.seeds.length} seeds`,
+    `### ${r0.task} (${r0.model}${r0.data ? `, ${r0.data.source}` : ''}), ${r0.sizes.train.toLocaleString('en-US')} / ${r0.sizes.test.toLocaleString('en-US')} ${r0.data ? 'images' : 'digits'}, ${r0.epochs} epochs, ${r0.backend}, median [min–max] of ${r0.seeds.length} seeds`,
   );
   out.push('');
   const mid = Math.max(1, Math.round(r0.epochs / 2));
@@ -73,7 +73,7 @@ export function taskTable(reports: readonly Report[]): string {
   out.push(...policyTable(reports));
   out.push('');
   out.push(
-    `Target: ${r0.target.rule}. Reproduce: \`npm run tune -- --task ${r0.task} --batch N\`, then \`npm run demo -- --task ${r0.task} --batch N --out results\`.`,
+    `Target: ${r0.target.rule}. Reproduce: \`npm run tune -- --task ${r0.task}${r0.model === 'mlp' ? '' : ` --model ${r0.model}`} --batch N\`, then \`npm run demo -- --task ${r0.task}${r0.model === 'mlp' ? '' : ` --model ${r0.model}`} --batch N --out results\`.`,
   );
   return out.join('\n');
 }
@@ -176,7 +176,8 @@ async function main(): Promise<void> {
   // the charts are re-drawn from the same JSON, so a change of chart style needs no new training run
   for (const [i, n] of files.entries()) await renderCharts(reports[i] as Report, join(dir, n.replace(/\.json$/, '')));
   const groups = new Map<string, Report[]>();
-  for (const r of reports) groups.set(`${r.task}/${r.model}`, [...(groups.get(`${r.task}/${r.model}`) ?? []), r]);
+  const group = (r: Report): string => `${r.task}/${r.model}/${r.data?.source ?? 'mnist'}`;
+  for (const r of reports) groups.set(group(r), [...(groups.get(group(r)) ?? []), r]);
   const md = [
     '# MNIST return-on-investment summary',
     '',

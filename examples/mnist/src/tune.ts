@@ -128,7 +128,7 @@ function protocol(a: ReturnType<typeof args>, pool: Dataset): Protocol {
     trialsPerOptimizer: a.trials,
     quick: a.quick,
     data: {
-      ...(pool.source === 'mnist' ? {} : { source: pool.source }),
+      ...(pool.source === 'mnist' ? {} : { source: pool.source, images: pool.count, shape: [...pool.shape] }),
       fit: sizes.train - sizes.validation,
       validation: sizes.validation,
       validationSeed: VALIDATION_SEED,
@@ -225,7 +225,7 @@ async function main(): Promise<void> {
             ? `val acc ${(score * 100).toFixed(2)}%`
             : `val loss ${score.toFixed(2)}`;
       console.log(
-        `  [${file.trials.length}/${total}] ${opt.padEnd(11)} ${init.padEnd(14)} #${i} ${describeConfig(config).padEnd(30)} ${shown}  (${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+        `  [${file.trials.filter((t) => t.optimizer === 'adam' || after.includes(t.optimizer)).length}/${total}] ${opt.padEnd(11)} ${init.padEnd(14)} #${i} ${describeConfig(config).padEnd(30)} ${shown}  (${((performance.now() - t0) / 1000).toFixed(1)} s)`,
       );
     }
   };

@@ -41,6 +41,9 @@ export interface Protocol {
   readonly data: {
     /** Where the images came from when not the shipped MNIST digits (`--data`: `cifar10`, an IDX directory's name). */
     readonly source?: string;
+    /** The pool's size and image shape when not the shipped digits (another file under the same name differs). */
+    readonly images?: number;
+    readonly shape?: readonly number[];
     readonly fit: number;
     readonly validation: number;
     readonly validationSeed: number;
@@ -111,10 +114,15 @@ export function bestTrial(
   return best;
 }
 
+/** The `npm run tune` command line that (re)tunes a file's setting: task, model, data and batch. */
+export function tuneCommand(f: Pick<Protocol, 'task' | 'model' | 'batchSize'>, data = 'mnist'): string {
+  return `npm run tune -- --task ${f.task}${f.model === 'mlp' ? '' : ` --model ${f.model}`}${data === 'mnist' ? '' : ` --data ${data}`} --batch ${f.batchSize}`;
+}
+
 /** Loads a tuned file; throws with a clear message when it is missing or malformed. */
 export function readTuned(path: string): TunedFile {
   if (!existsSync(path))
-    throw new Error(`no tuned settings at ${path}: run \`npm run tune -- --task <task> --batch <n>\` first`);
+    throw new Error(`no tuned settings at ${path}: run \`npm run tune -- --task <task> [--model <model>] [--data <spec>] --batch <n>\` first`);
   const f = JSON.parse(readFileSync(path, 'utf8')) as TunedFile;
   if (f.schema !== 1 || !Array.isArray(f.trials)) throw new Error(`${path}: not a tuned-settings file (schema 1)`);
   return f;

@@ -255,7 +255,7 @@ describe('tune → demo on downloaded data (CIFAR binary format), the image task
     const args = ['--model', 'resnet', '--quick', '--epochs', '1', '--backend', 'wasm', '--optimizers', 'sgd,adam', '--tuned', tuned, '--out', out];
     const r = await cli('main', [...args, '--data', `cifar10:${cifar}`]);
     expect(r.code, r.out).toBe(0);
-    expect(r.out).toMatch(/cifar10 classifier \(ResNet-BN .*dense10; shifted images\), 2000\/500 real images/);
+    expect(r.out).toMatch(/cifar10 classifier \(ResNet-BN .*dense10; shifted and mirrored images\), 2000\/500 real images/);
     const rep = JSON.parse(readFileSync(join(out, 'classifier-resnet-cifar10-b128-quick.json'), 'utf8')) as Report;
     expect(rep.summary.map((x) => x.optimizer).sort()).toEqual(['adam', 'sgd']);
     const other = await cli('main', args);

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { boundViolations, buildReport, epochsToTarget, kfacMark, reportLines, reuseBound, timeToTargetVsKfac, type Report, type ReportInput, type Run } from '../src/report.js';
+import { boundViolations, buildReport, epochsToTarget, kfacComparator, kfacMark, type OptimizerSummary, reportLines, reuseBound, timeToTargetVsKfac, type Report, type ReportInput, type Run } from '../src/report.js';
 import type { OptName } from '../src/search.js';
 import { kfacTable, policyTable, taskTable } from '../src/tables.js';
 
@@ -147,6 +147,14 @@ describe('buildReport', () => {
     expect(md).toContain(`| 128 | fngd-always | 100.0 | ${(3.5 + (18 / 30) * 1.5).toFixed(1)} s (3/3) |`);
     expect(md).toContain(`| 5.0 s (3/3) | ${(5 / 9).toFixed(2)} |`);
     expect(md).toContain("kfac's final 130.0");
+  });
+
+  it('falls back to KFAC at a tuned learning rate where every adaptive seed diverged', () => {
+    const sum = (optimizer: string, final: number | null) => ({ optimizer, final: final === null ? null : { median: final, min: final, max: final, n: 3 } }) as unknown as OptimizerSummary;
+    expect(kfacComparator([sum('kfac', 130), sum('kfac-adaptive', null)])?.optimizer).toBe('kfac');
+    expect(kfacComparator([sum('kfac', 130), sum('kfac-adaptive', 120)])?.optimizer).toBe('kfac-adaptive');
+    expect(kfacComparator([sum('kfac-adaptive', null)])?.optimizer).toBe('kfac-adaptive');
+    expect(kfacComparator([sum('sgd', 1)])).toBeNull();
   });
 
   it('compares with adaptive KFAC (kfac-jax\'s defaults) where it ran, with KFAC at a tuned learning rate otherwise', () => {

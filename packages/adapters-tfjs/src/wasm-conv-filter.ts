@@ -6,6 +6,7 @@
  * @module
  */
 import { backend_util, Conv2DBackpropFilter, getKernel, registerKernel, type KernelConfig, type TensorInfo } from '@tensorflow/tfjs-core';
+import { AdapterArgumentError } from './errors.js';
 
 /** The wasm backend as this kernel uses it (structural: the adapter does not depend on the wasm package). */
 interface WasmBackendLike {
@@ -25,16 +26,16 @@ function conv2dBackpropFilter(args: { inputs: Record<string, TensorInfo>; backen
   const backend = args.backend as WasmBackendLike;
   const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
   const attrs = args.attrs as { strides: number | [number, number]; pad: 'valid' | 'same' | number | backend_util.ExplicitPadding; dataFormat: 'NHWC' | 'NCHW'; dimRoundingMode?: 'floor' | 'round' | 'ceil'; filterShape: [number, number, number, number] };
-  if (attrs.dataFormat === 'NCHW') throw new Error('Conv2DBackpropFilter on wasm: only NHWC (channels-last) data is supported');
+  if (attrs.dataFormat === 'NCHW') throw new AdapterArgumentError("Conv2DBackpropFilter on wasm: only NHWC (channels-last) data is supported; use dataFormat 'channelsLast'");
   const info = backend_util.computeConv2DInfo(x.shape as [number, number, number, number], attrs.filterShape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, 'channelsLast');
   // tfjs's convolution gradients take no dilation (conv2d's gradient refuses dilation rates above 1)
   const { batchSize: N, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW, outChannels: O, filterHeight: KH, filterWidth: KW, strideHeight: sh, strideWidth: sw } = info;
   const { top, left } = info.padInfo;
   const M = N * OH * OW;
   const K = KH * KW * C;
-  const patches = backend.makeOutput([1, M, K], 'float32');
   const batchMatMul = kernel('BatchMatMul');
   const reshape = kernel('Reshape');
+  const patches = backend.makeOutput([1, M, K], 'float32');
   const made: TensorInfo[] = [patches];
   try {
     const P = backend.typedArrayFromHeap(patches);

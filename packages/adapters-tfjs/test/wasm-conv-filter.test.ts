@@ -4,7 +4,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { Conv2DBackpropFilter, getKernel } from '@tensorflow/tfjs-core';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { FngdTrainer, registerWasmConvFilterGradient } from '../src/index.js';
+import { AdapterArgumentError, FngdTrainer, registerWasmConvFilterGradient } from '../src/index.js';
 
 beforeAll(async () => {
   await tf.setBackend('wasm');
@@ -73,6 +73,8 @@ describe('Conv2DBackpropFilter on wasm', () => {
         }),
         (p) => {
           const before = tf.memory().numTensors;
+          const backend = tf.backend() as unknown as { numDataIds(): number };
+          const buffers = backend.numDataIds();
           const xs = [p.n, p.h, p.w, p.c];
           const xv = seeded(xs.reduce((a, b) => a * b), p.seed);
           const wv = seeded(p.kh * p.kw * p.c * p.o, p.seed + 7);
@@ -92,8 +94,9 @@ describe('Conv2DBackpropFilter on wasm', () => {
           const scale = Math.max(1, ...Array.from(want, Math.abs));
           for (let i = 0; i < want.length; i++) expect(Math.abs((got[i] as number) - (want[i] as number))).toBeLessThan(1e-5 * scale);
           tf.dispose([x, w, y, dy, g]);
-          // the kernel frees its patch matrix and intermediate products
+          // the kernel frees its patch matrix and intermediate products (wasm buffers the engine does not count)
           expect(tf.memory().numTensors).toBe(before);
+          expect(backend.numDataIds()).toBe(buffers);
         },
       ),
       { numRuns: 40, seed: 20261207 },
@@ -104,7 +107,11 @@ describe('Conv2DBackpropFilter on wasm', () => {
     registerWasmConvFilterGradient();
     const x = tf.zeros([1, 4, 4, 2]);
     const dy = tf.zeros([1, 4, 4, 3]);
-    expect(() => tf.engine().runKernel(Conv2DBackpropFilter, { x, dy }, { strides: 1, pad: 'same', dataFormat: 'NCHW', filterShape: [3, 3, 2, 3] })).toThrow(/NHWC/);
+    const buffers = (tf.backend() as unknown as { numDataIds(): number }).numDataIds();
+    const run = (): unknown => tf.engine().runKernel(Conv2DBackpropFilter, { x, dy }, { strides: 1, pad: 'same', dataFormat: 'NCHW', filterShape: [3, 3, 2, 3] });
+    expect(run).toThrow(AdapterArgumentError);
+    expect(run).toThrow(/only NHWC \(channels-last\) data is supported; use dataFormat 'channelsLast'/);
+    expect((tf.backend() as unknown as { numDataIds(): number }).numDataIds()).toBe(buffers);
     tf.dispose([x, dy]);
   });
 
