@@ -120,6 +120,20 @@ describe('fit: one batch contract', () => {
     await t.dispose();
   });
 
+  it('augmented data (new values in the same rows every epoch): the default row ids keep every batch, and its coefficients are reused', async () => {
+    const t = await OnnxTrainer.create(bytes, { ...options, device });
+    await t.fit(data(12, 3), { epochs: 1, batchSize: 4 });
+    const keys = t.batchPlan!.batches.map((b) => b.key);
+    for (let epoch = 1; epoch <= 2; epoch++) {
+      await t.fit(data(12, 3 + 10 * epoch), { epochs: 1, batchSize: 4 }); // the same samples, transformed anew
+      expect(t.lastPlanChange).toEqual({ kept: 3, dropped: 0, added: 0 });
+      expect(t.batchPlan!.batches.map((b) => b.key)).toEqual(keys);
+    }
+    // 'first-epoch': computed on the first visit only, reused on the changed inputs after
+    expect(t.optimizer!.stats).toMatchObject({ cacheMisses: 3, cacheHits: 6, factorizations: 3, steps: 9 });
+    await t.dispose();
+  });
+
   it('an adopted plan drops the cached coefficients of batches outside it (counted; the checkpoint stays bounded)', async () => {
     const t = await OnnxTrainer.create(bytes, { ...options, device });
     const ids = (k: number) => Array.from({ length: 12 }, (_, i) => `run${k}-${i}`); // every run: all samples new
