@@ -153,7 +153,7 @@ async function main(): Promise<void> {
   if (diverged.length > 0) throw new Error(`${tunedFile}: no surviving trial for ${diverged.join(', ')}`);
   for (const o of absent) {
     console.log(
-      `note: ${o} is skipped — ${relative(shownFrom, tunedFile)} holds no trial of it (tuned before ${o} joined the protocol);\n` +
+      `note: ${o} is skipped — ${relative(shownFrom, tunedFile)} holds no trial of it (tuned without it);\n` +
         `      \`${tuneCommand(tuned, args.data)}\` adds its trials and keeps the others`,
     );
   }
