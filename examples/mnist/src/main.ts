@@ -19,6 +19,7 @@ import { BACKENDS, setBackend, type BackendName } from './backend.js';
 import { DATA_HELP, loadData, protocolSplits, sizesFor } from './data.js';
 import { buildModel, describeModel, MODEL_KINDS, TASKS, type ModelKind, type Task } from './models.js';
 import { evaluationSet, TrainSet } from './train-set.js';
+import { batchNormLayers, recalibrateBatchNorm } from './recalibrate.js';
 import { describeConfig, releaseOptions, trainerOptions } from './optimizers.js';
 import { renderCharts } from './charts.js';
 import { buildReport, printReport, type Run } from './report.js';
@@ -262,6 +263,18 @@ async function main(): Promise<void> {
       }
     }
     for (const inputs of epochInputs.values()) inputs.release();
+  }
+  // BatchNorm models: the final test metric once more, with running statistics re-estimated (not timed)
+  if (live.some((l) => batchNormLayers(l.model).length > 0)) {
+    const [xFit, yFit] = evaluationSet(args.task, args.model, data.train);
+    yFit.dispose();
+    for (const l of live) {
+      if (l.diverged || batchNormLayers(l.model).length === 0) continue;
+      recalibrateBatchNorm(l.model, xFit);
+      const v = await l.trainer.evaluate(xTest, yTest);
+      l.run.recalibrated = { testLoss: v.loss, ...(v.accuracy === undefined ? {} : { testAccuracy: v.accuracy }) };
+    }
+    xFit.dispose();
   }
   for (const l of live) {
     const stats = l.trainer.stats;

@@ -67,6 +67,17 @@ export function taskTable(reports: readonly Report[]): string {
       );
     });
   }
+  if (reports.some((r) => r.summary.some((s) => s.finalRecalibrated !== undefined))) {
+    out.push(
+      '',
+      "BatchNorm's running statistics against recalibrated ones: the final test metric as inference computes it (running statistics, an average over the training steps that trails the weights) and with every BatchNorm's statistics re-estimated on the training images after the last epoch (not timed):",
+      '',
+      '| batch | optimizer | final (running statistics) | final (recalibrated) |',
+      '| --- | --- | --- | --- |',
+    );
+    for (const r of [...reports].sort((a, b) => a.batchSize - b.batchSize))
+      for (const s of r.summary) out.push(`| ${r.batchSize} | ${s.optimizer} | ${sp(s.final, fm)} | ${sp(s.finalRecalibrated ?? null, fm)} |`);
+  }
   out.push('');
   out.push(...kfacTable(reports));
   out.push('');

@@ -149,6 +149,21 @@ describe('buildReport', () => {
     expect(md).toContain("kfac's final 130.0");
   });
 
+  it("reports BatchNorm models' recalibrated final metric beside the running-statistics one, and nothing extra otherwise", () => {
+    const withRecal = runs.map((x, i) => ({ ...x, recalibrated: { testLoss: 100 + i } }));
+    const rr = buildReport(input(withRecal));
+    const fa = rr.summary.find((s) => s.optimizer === 'fngd-always')!;
+    // fngd-always is runs 2, 5, 8 (every third): recalibrated losses 102, 105, 108
+    expect(fa.finalRecalibrated).toMatchObject({ median: 105, min: 102, max: 108, n: 3 });
+    const lines = reportLines(rr).join('\n');
+    expect(lines).toContain('BN recal.');
+    expect(lines).toMatch(/BN recal\.: the final metric with every BatchNorm's running statistics re-estimated/);
+    expect(taskTable([rr])).toContain('| 128 | fngd-always | 100.0 [100.0–100.0] | 105.0 [102.0–108.0] |');
+    expect(r.summary.every((s) => s.finalRecalibrated === undefined)).toBe(true);
+    expect(reportLines(r).join('\n')).not.toContain('BN recal.');
+    expect(taskTable([r])).not.toContain('recalibrated');
+  });
+
   it('falls back to KFAC at a tuned learning rate where every adaptive seed diverged', () => {
     const sum = (optimizer: string, final: number | null) => ({ optimizer, final: final === null ? null : { median: final, min: final, max: final, n: 3 } }) as unknown as OptimizerSummary;
     expect(kfacComparator([sum('kfac', 130), sum('kfac-adaptive', null)])?.optimizer).toBe('kfac');
