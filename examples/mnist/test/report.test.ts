@@ -261,7 +261,7 @@ describe('buildReport', () => {
 
 describe('the printed report', () => {
   const dir = join(import.meta.dirname, '..', 'results');
-  const files = readdirSync(dir).filter((n) => /^(classifier|autoencoder)(-cnn)?-b\d+\.json$/.test(n));
+  const files = readdirSync(dir).filter((n) => /^(classifier|autoencoder)(-(cnn|resnet|vit))?-b\d+\.json$/.test(n));
 
   it('fits 120 columns for every committed result, and names each optimizer once per table', () => {
     expect(files.length).toBeGreaterThan(0);
