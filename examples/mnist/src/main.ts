@@ -1,12 +1,13 @@
 /**
- * FNGD return-on-investment on real MNIST through TensorFlow.js: fngd (first-epoch coefficients), fngd-drift,
- * fngd-auto, fngd-always, KFAC (the paper's comparator), tfjs Adam and tfjs momentum SGD, with the
- * hyper-parameters chosen by `npm run tune` (read from `tuned/<task>-b<batch>.json`, never typed in here), over
+ * FNGD return-on-investment on real MNIST (or downloaded IDX/CIFAR images) through TensorFlow.js: the FNGD variants
+ * (first-epoch coefficients, drift, auto, always), KFAC (tuned and adaptive), Adam, AdamW, Muon and momentum SGD,
+ * with the hyper-parameters chosen by `npm run tune` (read from `tuned/<run>.json`, never typed in here), over
  * several seeds, side by side in one process. An optimizer the tuned file holds no trial of is skipped with a
- * note.
+ * note. BatchNorm models also report their final metric with recalibrated statistics (`recalibrate.ts`).
  *
- *   npm run demo -- [--task classifier|autoencoder] [--batch N] [--seeds K] [--tuned FILE]
- *     [--backend cpu|wasm|webgpu|auto] [--epochs N] [--quick] [--out DIR] [--json FILE] [--optimizers a,b]
+ *   npm run demo -- [--task classifier|autoencoder] [--model mlp|cnn|resnet|vit] [--batch N] [--seeds K]
+ *     [--tuned FILE] [--data SPEC] [--backend cpu|wasm|webgpu|auto] [--epochs N] [--quick] [--out DIR]
+ *     [--json FILE] [--optimizers a,b]
  * @module
  */
 import { mkdirSync, writeFileSync } from 'node:fs';

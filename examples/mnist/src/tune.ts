@@ -1,5 +1,6 @@
 /**
- * `npm run tune -- --task classifier|autoencoder [--batch N] [--trials K] [--epochs E] [--quick] [--out DIR]`
+ * `npm run tune -- --task classifier|autoencoder [--model mlp|cnn|resnet|vit] [--data SPEC] [--batch N] [--trials K]
+ *   [--epochs E] [--optimizers a,b] [--quick] [--out DIR]`
  *
  * The fair-benchmark tuning protocol (see search.ts for the sampling):
  * 1. Validation digits are carved from the 8,000 training digits (6,400 fit / 1,600 validation); the 2,000
