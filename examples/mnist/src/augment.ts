@@ -47,11 +47,6 @@ export function augmentImages(images: Float32Array, count: number, seed: number,
   return out;
 }
 
-/** MNIST-shaped images shifted by seeded random offsets in −`max`…`max`, never flipped. */
-export function shiftDigits(images: Float32Array, count: number, seed: number, max = MAX_SHIFT): Float32Array {
-  return augmentImages(images, count, seed, { shape: [28, 28, 1], flips: false, maxShift: max });
-}
-
 /** The augmentation seed of a run's epoch (distinct runs and epochs draw distinct shifts). */
 export function shiftSeed(seed: number, epoch: number): number {
   return mixSeed(0x5d1f7 + seed, epoch);

