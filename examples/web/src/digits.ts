@@ -4,7 +4,8 @@
  * Layout: u32 train count, u32 test count, train images, test images, train labels, test labels.
  * @module
  */
-import { loadAll, split, type Digits } from '../../mnist/src/data.js';
+import type { Images } from '@ifngd/mnist-data';
+import { loadAll, split } from '../../mnist/src/data.js';
 
 /** Digits per split served to the page. */
 export const SIZES = { train: 2000, test: 500 } as const;
@@ -17,7 +18,7 @@ export function digitsBlob(): Uint8Array {
   view.setUint32(0, train.count, true);
   view.setUint32(4, test.count, true);
   let o = 8;
-  const images = (d: Digits) => {
+  const images = (d: Images) => {
     for (let i = 0; i < d.images.length; i++) out[o++] = Math.round(d.images[i]! * 255);
   };
   images(train);
