@@ -9,12 +9,15 @@
  *   step (d̄in = din + 1, the bias column), the factors n·(d̄in² + dout²) per factor step, and about d̄in³ + dout³
  *   per inverse refresh (Cholesky and the two triangular solves), amortised;
  * - Muon: five Newton–Schulz iterations per hidden matrix, each 2·r²·c + r³ (r ≤ c its sides);
+ * - Shampoo (the MNIST benchmark's set-up: blocks of 256, roots every 10 steps): per r × c block the statistics
+ *   r²c + rc² and the preconditioning r²c + rc² per step (a vector block: 2r²), and about 10r³ + 10c³ per root
+ *   refresh (a float64 eigendecomposition, ≈ 9n³, and the root's n³), amortised;
  * - FNGD cached: nothing beyond the pass (the α-weighted gradient is the pass); FNGD fresh: the per-sample
  *   Gram n²·Σ(din + 1 + dout) and an n³/3 Cholesky.
  * The last column, measured ÷ implied, says how efficiently each optimizer's extra work runs relative to the
  * model's own pass (below 1: faster than the pass's rate).
  *
- *   npm run bench:optimizers -- [--reps 15] [--json bench/results/optimizers.json]
+ *   npm run bench:optimizers -- [--reps 20] [--json bench/results/optimizers.json]
  * @module
  */
 import { writeFileSync } from 'node:fs';
@@ -25,15 +28,15 @@ import '@tensorflow/tfjs-backend-wasm';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { FngdTrainer, type FngdTrainerOptions } from '@ifngd/adapters-tfjs';
 
-const { values } = parseArgs({ options: { reps: { type: 'string', default: '15' }, json: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+const { values } = parseArgs({ options: { reps: { type: 'string', default: '20' }, json: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
 if (values.help) {
   console.log(`npm run bench:optimizers -- [--reps N] [--json FILE]
 
-The per-step cost of SGD, Adam, FNGD (cached and fresh), KFAC, AdamW and Muon in the tfjs trainer on the MNIST
+The per-step cost of SGD, Adam, FNGD (cached and fresh), KFAC, AdamW, Muon and Shampoo in the tfjs trainer on the MNIST
 MLP (784-256-10, batch 128, tfjs-backend-wasm), interleaved step by step, against SGD's step and against what
 each optimizer's multiply-adds imply.
 
-  --reps N      timed steps per optimizer (default 15, after 3 warm-up steps)
+  --reps N      timed steps per optimizer (default 20, after 3 warm-up steps)
   --json FILE   write the rows as JSON
   -h, --help    this text`);
   process.exit(0);
@@ -63,6 +66,18 @@ const muonMacs = (): number => {
   const [r, c] = [Math.min(784, 256), Math.max(784, 256)];
   return 5 * (2 * r * r * c + r ** 3);
 };
+/** The MNIST benchmark's Shampoo set-up (`examples/mnist`): blocks of at most 256 a side, roots every 10 steps. */
+const SHAMPOO = { blockSize: 256, preconditionFrequency: 10 } as const;
+/** Shampoo's extra multiply-adds per step at {@link SHAMPOO}: every weight (stored [in, out]) and bias, blocked. */
+const shampooMacs = (): number => {
+  const cut = (n: number): number[] => Array.from({ length: Math.ceil(n / SHAMPOO.blockSize) }, (_, i) => Math.min(SHAMPOO.blockSize, n - i * SHAMPOO.blockSize));
+  let macs = 0;
+  for (const { din, dout } of LAYERS) {
+    for (const r of cut(din)) for (const c of cut(dout)) macs += 2 * (r * r * c + r * c * c) + (10 * r ** 3 + 10 * c ** 3) / SHAMPOO.preconditionFrequency;
+    for (const r of cut(dout)) macs += 2 * r * r + (10 * r ** 3) / SHAMPOO.preconditionFrequency;
+  }
+  return macs;
+};
 /** A fresh FNGD step's extra multiply-adds: the per-sample Gram of every layer and the n×n Cholesky. */
 const fngdFreshMacs = (): number => N * N * LAYERS.reduce((s, l) => s + l.din + 1 + l.dout, 0) + N ** 3 / 3;
 
@@ -83,6 +98,7 @@ const arms = (): readonly Arm[] => [
   { name: 'kfac, factorEvery 10', options: { kfac: { learningRate: 0.01, factorEvery: 10 } }, extra: kfacMacs(10) },
   { name: 'adamw', options: { optimizer: 'adamw' }, extra: 0 },
   { name: 'muon', options: { optimizer: 'muon' }, extra: muonMacs() },
+  { name: 'shampoo (blocks 256, roots /10)', options: { optimizer: { kind: 'shampoo', ...SHAMPOO, startPreconditioningStep: 0 } }, extra: shampooMacs() },
 ];
 
 async function main(): Promise<void> {
@@ -108,20 +124,24 @@ async function main(): Promise<void> {
   }
   const median = (a: readonly number[]): number => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)]!;
   const sgd = median(samples[0]!);
+  // the mean carries what a median hides: the steps that refresh a preconditioner (KFAC's inverses, Shampoo's roots)
+  const sgdMean = samples[0]!.reduce((p, q) => p + q, 0) / samples[0]!.length;
   const rows = ARMS.map((a, i) => {
     const ms = median(samples[i]!);
     const implied = (PASS + a.extra) / PASS;
-    return { optimizer: a.name, ms, min: Math.min(...samples[i]!), max: Math.max(...samples[i]!), vsSgd: ms / sgd, impliedVsSgd: implied, measuredOverImplied: ms / sgd / implied };
+    const mean = samples[i]!.reduce((p, q) => p + q, 0) / samples[i]!.length;
+    return { optimizer: a.name, ms, mean, min: Math.min(...samples[i]!), max: Math.max(...samples[i]!), vsSgd: ms / sgd, meanVsSgd: mean / sgdMean, impliedVsSgd: implied, measuredOverImplied: ms / sgd / implied, meanOverImplied: mean / sgdMean / implied };
   });
   console.log(`MNIST MLP 784-256-10, batch ${N}, tfjs-backend-wasm, ${reps} interleaved steps each (${cpus().length} cores)`);
-  console.log('optimizer'.padEnd(26) + 'median ms (min–max)'.padEnd(24) + '÷ SGD'.padEnd(8) + 'implied'.padEnd(9) + 'measured ÷ implied');
+  console.log('optimizer'.padEnd(32) + 'median ms (min–max)'.padEnd(24) + '÷ SGD'.padEnd(8) + 'mean ÷ SGD'.padEnd(12) + 'implied'.padEnd(9) + 'measured ÷ implied (median; mean)');
   for (const r of rows) {
     console.log(
-      r.optimizer.padEnd(26) +
+      r.optimizer.padEnd(32) +
         `${r.ms.toFixed(1)} (${r.min.toFixed(1)}–${r.max.toFixed(1)})`.padEnd(24) +
         r.vsSgd.toFixed(2).padEnd(8) +
+        r.meanVsSgd.toFixed(2).padEnd(12) +
         r.impliedVsSgd.toFixed(2).padEnd(9) +
-        r.measuredOverImplied.toFixed(2),
+        `${r.measuredOverImplied.toFixed(2)}; ${r.meanOverImplied.toFixed(2)}`,
     );
   }
   if (values.json) {

@@ -19,6 +19,7 @@ const COLORS: Record<OptName, string> = {
   sgd: '#2ca02c',
   adamw: '#7f7f7f',
   muon: '#e377c2',
+  shampoo: '#aec7e8',
 };
 
 /** Median (and min–max) over runs of `y` at each epoch, placed at the median of `x`. */

@@ -1,13 +1,13 @@
 /**
  * Trainer options of each benchmark optimizer from one trial configuration. All run in the same
- * `FngdTrainer` loop (FNGD, KFAC, AdamW and Muon through `ifngd`'s optimizer contract, Adam and SGD as tfjs's own
+ * `FngdTrainer` loop (FNGD, KFAC, AdamW, Muon and Shampoo through `ifngd`'s optimizer contract, Adam and SGD as tfjs's own
  * optimizers), so they share data handling and timing.
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { FngdTrainerOptions } from '@ifngd/adapters-tfjs';
 import type { Task } from './models.js';
-import { MOMENTUM, MUON_ADAM_RATIO, type OptName, type TrialConfig } from './search.js';
+import { MOMENTUM, MUON_ADAM_RATIO, SHAMPOO_SETUP, type OptName, type TrialConfig } from './search.js';
 
 /** The per-sample loss of a task. */
 export function lossOf(task: Task): 'softmax-cross-entropy' | 'sigmoid-cross-entropy' {
@@ -32,6 +32,10 @@ export function trainerOptions(task: Task, name: OptName, c: TrialConfig): FngdT
   // ifngd's registered optimizers, through the same capture as FNGD and KFAC, with their references' defaults
   if (name === 'adamw') return { loss, optimizer: { kind: 'adamw', learningRate } };
   if (name === 'muon') return { loss, optimizer: { kind: 'muon', learningRate, adam: { learningRate: learningRate * MUON_ADAM_RATIO } } };
+  if (name === 'shampoo') {
+    if (c.damping === undefined) throw new Error('shampoo: a trial needs its epsilon (damping)');
+    return { loss, optimizer: { kind: 'shampoo', learningRate, epsilon: c.damping, ...SHAMPOO_SETUP } };
+  }
   if (name === 'kfac' || name === 'kfac-sampled') {
     if (c.damping === undefined) throw new Error('kfac: a trial needs damping');
     // the rest at KFAC_DEFAULTS (factors every step, inverses every 10, decay 0.95) except KL clipping, off: its

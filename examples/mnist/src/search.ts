@@ -14,8 +14,8 @@ import { permutation } from '@ifngd/adapters-tfjs';
 import { mulberry32 } from '@ifngd/adapters-tfjs/internal';
 
 /** The optimizers of the benchmark. */
-export type OptName = 'fngd' | 'fngd-drift' | 'fngd-auto' | 'fngd-always' | 'kfac' | 'kfac-sampled' | 'kfac-adaptive' | 'adam' | 'sgd' | 'adamw' | 'muon';
-export const OPTIMIZERS: readonly OptName[] = ['fngd', 'fngd-drift', 'fngd-auto', 'fngd-always', 'kfac', 'kfac-sampled', 'kfac-adaptive', 'adam', 'sgd', 'adamw', 'muon'];
+export type OptName = 'fngd' | 'fngd-drift' | 'fngd-auto' | 'fngd-always' | 'kfac' | 'kfac-sampled' | 'kfac-adaptive' | 'adam' | 'sgd' | 'adamw' | 'muon' | 'shampoo';
+export const OPTIMIZERS: readonly OptName[] = ['fngd', 'fngd-drift', 'fngd-auto', 'fngd-always', 'kfac', 'kfac-sampled', 'kfac-adaptive', 'adam', 'sgd', 'adamw', 'muon', 'shampoo'];
 export const FNGD_VARIANTS = ['fngd', 'fngd-drift', 'fngd-auto', 'fngd-always'] as const satisfies readonly OptName[];
 
 /**
@@ -63,7 +63,21 @@ export const SPACES = {
    * every other optimizer. Momentum 0.95 with Nesterov, as the reference runs it.
    */
   muon: { learningRate: logGrid(-3, 0.5, 0.5) },
+  /**
+   * Shampoo (Adam-grafted, {@link SHAMPOO_SETUP}): the learning rate over Adam's grid (the step takes the grafted Adam's
+   * norm) and its ε (`damping`: added to the statistics' eigenvalues) over the decades of the reference's tuning
+   * guide, 1e-12 … 1e-2, drawn as FNGD's and KFAC's λ are.
+   */
+  shampoo: { learningRate: logGrid(-4.5, -1, 0.5), damping: logGrid(-12, -2, 2) },
 } as const;
+
+/**
+ * Shampoo's set-up, not tuned: blocks of at most 256 a side and roots every 10 steps (KFAC's inverse period), so a
+ * 785-wide factor is four eigendecompositions of 256 rather than one of 785 (≈ 30× fewer flops); the preconditioner
+ * from step 10 (the reference's default start, its frequency); no momentum beyond the gradient filter (β₁ 0.9) and
+ * no weight decay, the reference's defaults.
+ */
+export const SHAMPOO_SETUP = { blockSize: 256, preconditionFrequency: 10 } as const;
 
 /** Muon's auxiliary Adam learning rate ÷ its matrix learning rate (the reference's defaults: 3e-4 / 0.02). */
 export const MUON_ADAM_RATIO = 0.015;
@@ -74,7 +88,7 @@ export function spaceOf(opt: OptName): {
   damping?: readonly number[];
   mode?: readonly ('global' | 'layerwise')[];
 } {
-  return opt === 'sgd' || opt === 'adam' || opt === 'kfac' || opt === 'kfac-sampled' || opt === 'kfac-adaptive' || opt === 'adamw' || opt === 'muon' ? SPACES[opt] : SPACES.fngd;
+  return opt === 'sgd' || opt === 'adam' || opt === 'kfac' || opt === 'kfac-sampled' || opt === 'kfac-adaptive' || opt === 'adamw' || opt === 'muon' || opt === 'shampoo' ? SPACES[opt] : SPACES.fngd;
 }
 
 /** Seed of the trial sample (fixed: the sample is part of the protocol). */
@@ -102,8 +116,8 @@ export function sampleTrials(opt: OptName, k: number, seed = SEARCH_SEED): Trial
   if (!Number.isSafeInteger(k) || k < 1) throw new Error(`trials must be a positive integer, got ${k}`);
   const space = spaceOf(opt);
   // the FNGD variants share one sample, the two KFAC Fishers another: paired comparisons
-  const kind = opt === 'kfac-sampled' ? 'kfac' : opt === 'sgd' || opt === 'adam' || opt === 'kfac' || opt === 'kfac-adaptive' || opt === 'adamw' || opt === 'muon' ? opt : 'fngd';
-  const salt = { sgd: 0x51, adam: 0xad, kfac: 0x6b, 'kfac-adaptive': 0x6c, fngd: 0xf9, adamw: 0xa3, muon: 0x3c }[kind];
+  const kind = opt === 'kfac-sampled' ? 'kfac' : opt === 'sgd' || opt === 'adam' || opt === 'kfac' || opt === 'kfac-adaptive' || opt === 'adamw' || opt === 'muon' || opt === 'shampoo' ? opt : 'fngd';
+  const salt = { sgd: 0x51, adam: 0xad, kfac: 0x6b, 'kfac-adaptive': 0x6c, fngd: 0xf9, adamw: 0xa3, muon: 0x3c, shampoo: 0x5a }[kind];
   const rand = mulberry32(seed ^ salt);
   if (!space.learningRate) {
     // one tuned number, λ: stratified as the learning rates of the others

@@ -74,6 +74,7 @@ describe('tune → demo (quick)', () => {
         'kfac-adaptive': 1,
         adamw: 1,
         muon: 1,
+        shampoo: 1,
       });
       expect(f.best.kfac?.config).toHaveProperty('damping');
       for (const t of f.trials.filter((x) => x.optimizer !== 'adam')) expect(t.initializer).toBe(f.initializer.chosen);
@@ -85,7 +86,7 @@ describe('tune → demo (quick)', () => {
       const again = await cli('tune', tuneArgs());
       expect(again.code, again.out).toBe(0);
       expect(again.out).toContain('resuming');
-      expect(again.out.match(/^\s+\[\d+\/12\]/gm)).toHaveLength(8);
+      expect(again.out.match(/^\s+\[\d+\/13\]/gm)).toHaveLength(9);
       const g = JSON.parse(readFileSync(tuned, 'utf8')) as TunedFile;
       expect(g.complete).toBe(true);
       expect(g.trials.map((t) => [t.optimizer, t.initializer, t.index])).toEqual(
@@ -108,8 +109,8 @@ describe('tune → demo (quick)', () => {
     const r = await cli('tune', tuneArgs());
     expect(r.code, r.out).toBe(0);
     expect(r.out).toContain('the protocol adds kfac');
-    expect(r.out.match(/^\s+\[\d+\/12\] kfac /gm)).toHaveLength(1);
-    expect(r.out.match(/^\s+\[\d+\/12\]/gm)).toHaveLength(1);
+    expect(r.out.match(/^\s+\[\d+\/13\] kfac /gm)).toHaveLength(1);
+    expect(r.out.match(/^\s+\[\d+\/13\]/gm)).toHaveLength(1);
     const g = JSON.parse(readFileSync(tuned, 'utf8')) as TunedFile;
     expect(g.complete).toBe(true);
     expect(g.search).toEqual(f.search);
@@ -150,7 +151,7 @@ describe('tune → demo (quick)', () => {
     for (const line of r.out.split('\n')) expect(line.length, line).toBeLessThanOrEqual(120);
     const rep = JSON.parse(readFileSync(join(out, 'classifier-b64-quick.json'), 'utf8')) as Report;
     expect(rep.seeds).toEqual([1, 2]);
-    expect(rep.runs).toHaveLength(22);
+    expect(rep.runs).toHaveLength(24);
     expect(rep.summary.map((s) => s.optimizer).sort()).toEqual([
       'adam',
       'adamw',
@@ -163,6 +164,7 @@ describe('tune → demo (quick)', () => {
       'kfac-sampled',
       'muon',
       'sgd',
+      'shampoo',
     ]);
     for (const s of rep.summary) expect(s.final?.n).toBe(2);
     expect(rep.verdicts).toHaveLength(4);

@@ -102,7 +102,7 @@ describe('sampleTrials', () => {
 });
 
 /** Optimizers that joined the protocol after the first tuned files. */
-const LATER: readonly string[] = ['kfac-sampled', 'kfac-adaptive', 'adamw', 'muon'];
+const LATER: readonly string[] = ['kfac-sampled', 'kfac-adaptive', 'adamw', 'muon', 'shampoo'];
 
 describe('tuned files across protocol versions', () => {
   // a committed file tuned before KFAC joined (the b128 and b1024 files now hold KFAC's trials)

@@ -74,6 +74,7 @@ describe('registered optimizers in the ONNX trainer', () => {
     ['adam', { kind: 'adam', learningRate: 0.03 }],
     ['adamw', { kind: 'adamw', learningRate: 0.03 }],
     ['muon', { kind: 'muon', learningRate: 0.05, adam: { learningRate: 0.03 } }],
+    ['shampoo', { kind: 'shampoo', learningRate: 0.03, blockSize: 4, preconditionFrequency: 5 }],
   ])('%s trains: the loss falls', async (_name, spec) => {
     const tr = await OnnxTrainer.create(bytes, { loss: m.loss, device, optimizer: spec });
     const b = data(48, 5);

@@ -76,6 +76,7 @@ describe('registered optimizers in the tfjs trainer', () => {
   it.each<[string, OptimizerSpec]>([
     ['adam', { kind: 'adam', learningRate: 0.02 }],
     ['muon', { kind: 'muon', learningRate: 0.05, adam: { learningRate: 0.02 } }],
+    ['shampoo', { kind: 'shampoo', learningRate: 0.02, blockSize: 4, preconditionFrequency: 5 }],
   ])('%s trains with fit: the loss falls; no tensor leaks across steps', async (_n, spec) => {
     const model = mlp(6, 8, 3, 11);
     const [x, y] = classData(48, [6], 3, 9);

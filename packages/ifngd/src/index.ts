@@ -45,10 +45,11 @@ export type {
 } from './optimizers/contract.js';
 export { FngdTraining, type FngdTrainingOptions } from './optimizers/fngd.js';
 export { KfacTraining, type KfacTrainingOptions } from './optimizers/kfac.js';
-export { HostOptimizer, hostOptions, type HostOptimizerOptions, type HostOptimizerStats, type UpdateRule } from './optimizers/host-optimizer.js';
+export { HostOptimizer, hostOptions, type HostOptimizerOptions, type HostOptimizerStats, type RuleUpdate, type UpdateRule } from './optimizers/host-optimizer.js';
 export type { SgdOptions, SgdState } from './optimizers/sgd.js';
 export type { AdamOptions } from './optimizers/adam.js';
 export type { MuonAdamOptions, MuonOptions, MuonState } from './optimizers/muon.js';
+export type { ShampooBlockState, ShampooGraftingOptions, ShampooOptions, ShampooState } from './optimizers/shampoo.js';
 export { scaleByAdam, type AdamMoments, type AdamState } from './transforms/adam.js';
 export type { FngdStats } from './stats.js';
 export type { DriftOptions } from './drift-options.js';

@@ -327,7 +327,7 @@ describe('FNGD and KFAC through the contract', () => {
 
 describe('the registry', () => {
   it('lists the built-in kinds and resolves specs', () => {
-    expect(optimizerKinds()).toEqual(expect.arrayContaining(['fngd', 'kfac', 'sgd', 'adam', 'adamw', 'muon']));
+    expect(optimizerKinds()).toEqual(expect.arrayContaining(['fngd', 'kfac', 'sgd', 'adam', 'adamw', 'muon', 'shampoo']));
     expect(resolveOptimizer('adamw').options).toEqual({});
     expect(resolveOptimizer({ kind: 'sgd', momentum: 0.9 }).options).toEqual({ momentum: 0.9 });
     const e = (() => {

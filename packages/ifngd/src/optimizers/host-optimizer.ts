@@ -30,10 +30,19 @@ export interface HostOptimizerStats {
   readonly skippedSteps: number;
 }
 
-/** An update rule: the step's parameter change `Δθ` (already times −lr) and the next rule state. */
+/** What an update rule returns: the parameter change `Δθ` (already times −lr), the next state, and whether the step
+ * computed fresh curvature (a preconditioner's roots; default false). */
+export interface RuleUpdate<S> {
+  readonly updates: HostTree;
+  readonly state: S;
+  readonly fresh?: boolean;
+}
+
+/** An update rule: the step's parameter change and the next rule state; `dispose` releases what it keeps on a device. */
 export interface UpdateRule<S> {
   init(params: HostTree): S;
-  update(grads: HostTree, state: S, params: HostTree, lr: number): Promise<{ updates: HostTree; state: S }> | { updates: HostTree; state: S };
+  update(grads: HostTree, state: S, params: HostTree, lr: number): Promise<RuleUpdate<S>> | RuleUpdate<S>;
+  dispose?(): void;
 }
 
 /** Checks `options` against `known` keys (plus the shared ones) and resolves the shared ones. */
@@ -130,7 +139,7 @@ export class HostOptimizer<S> implements TrainingOptimizer<HostTree> {
       // --- commit ---
       this.#state = r.state;
       this.#steps++;
-      return { params: next, loss, fresh: false };
+      return { params: next, loss, fresh: r.fresh ?? false };
     } finally {
       this.#busy = false;
     }
@@ -170,7 +179,9 @@ export class HostOptimizer<S> implements TrainingOptimizer<HostTree> {
     this.#skipped = core.skippedSteps;
   }
 
-  dispose(): void {}
+  dispose(): void {
+    this.#rule.dispose?.();
+  }
 
   #idle(what: string): void {
     if (this.#busy) throw new InvalidArgumentError(`${what}: a step is still running; await it first`);

@@ -17,6 +17,7 @@ import type { OptimizerDefinition, OptimizerEnv, TrainingOptimizer } from './con
 import { fngdDefinition, type FngdTrainingOptions } from './fngd.js';
 import { kfacDefinition, type KfacTrainingOptions } from './kfac.js';
 import { muonDefinition, type MuonOptions } from './muon.js';
+import { shampooDefinition, type ShampooOptions } from './shampoo.js';
 import { sgdDefinition, type SgdOptions } from './sgd.js';
 
 /** The options of each registered kind, by kind (extended by declaration merging). */
@@ -27,6 +28,7 @@ export interface OptimizerKinds {
   adam: AdamOptions;
   adamw: AdamOptions;
   muon: MuonOptions;
+  shampoo: ShampooOptions;
 }
 
 /** An optimizer as options name it: `{ kind, …its options }`, or the kind alone for its defaults. */
@@ -53,7 +55,7 @@ export function registerOptimizer<O>(definition: OptimizerDefinition<O>): void {
   DEFINITIONS.set(definition.kind, definition);
 }
 
-for (const d of [fngdDefinition, kfacDefinition, sgdDefinition, adamDefinition, adamwDefinition, muonDefinition]) registerOptimizer(d as OptimizerDefinition<any>);
+for (const d of [fngdDefinition, kfacDefinition, sgdDefinition, adamDefinition, adamwDefinition, muonDefinition, shampooDefinition]) registerOptimizer(d as OptimizerDefinition<any>);
 
 /** The registered kinds, in registration order. */
 export function optimizerKinds(): string[] {
