@@ -334,6 +334,16 @@ describe('shampoo through the contract', () => {
     expect(() => createOptimizer({ kind: 'shampoo', exponentOverride: -1 }, env)).toThrow(/exponentOverride/);
     expect(() => createOptimizer({ kind: 'shampoo', grafting: { beta1: 0.9 } } as never, env)).toThrow(InvalidOptionError);
     expect(() => createOptimizer({ kind: 'shampoo', epsilon: 0 }, env)).toThrow(/epsilon must be finite and > 0/);
+    expect(() => createOptimizer({ kind: 'shampoo', momentum: 0.9, nesterov: 'yes' } as never, env)).toThrow(/nesterov must be a boolean/);
+    expect(() => createOptimizer({ kind: 'shampoo', grafting: 0.999 } as never, env)).toThrow(InvalidArgumentError);
+  });
+
+  it('a layer whose size is no multiple of its outputs is refused at init, naming it; nothing is set', async () => {
+    const env = mlpEnv(M, dev);
+    const bad = { ...env, layers: env.layers.map((l) => (l.weight === 'W1' ? { ...l, outputs: 4 } : l)) };
+    const opt = createOptimizer('shampoo', bad);
+    await expect(opt.init(start)).rejects.toThrow(/shampoo: layer 'W1' has 63 values, not a multiple of its 4 outputs/);
+    expect(opt.state).toBeNull();
   });
 });
 
