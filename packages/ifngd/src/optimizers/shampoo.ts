@@ -1,16 +1,19 @@
 /**
- * Shampoo as Meta's `DistributedShampoo` runs it with Adam grafting (its AdamW recipe), on one device. Every leaf is a
- * matrix — a trainer's matrix layer as stored (`[in, out]` or `[out, in]`; a convolution's kernel as
- * `(kh·kw·in) × out`), any other leaf a vector — cut into blocks of at most `blockSize` along each dimension. Per
- * block, with `G` the gradient's block:
- * - statistics `L ← β₂L + (1−β₂)GGᵀ`, `R ← β₂R + (1−β₂)GᵀG` (a vector block: `L` alone; β₂ = 1 sums them, AdaGrad's);
- * - every `preconditionFrequency` steps the roots `(L + εI)^(−1/p)`, `(R + εI)^(−1/p)` from a float64 symmetric
- *   eigendecomposition (`p` = 2 × the block's order: 4 for a matrix, 2 for a vector, or `exponentOverride`);
- * - the first moment `m ← β₁m + (1−β₁)g`, `m̂ = m/(1−β₁ᵗ)` (the reference's gradient filtering), the grafted Adam
- *   direction `a = m̂/(√v̂ + ε_graft)`, and the Shampoo direction `s = L^(−1/p) M̂ R^(−1/p)` scaled to `a`'s norm
- *   block by block (from `startPreconditioningStep` on; `a` itself before);
+ * Shampoo as Meta's `DistributedShampoo` runs it with Adam grafting, on one device. A trainer's matrix layer is a
+ * matrix as stored (`[in, out]` or `[out, in]`; a convolution's kernel `(kh·kw·in) × out`); any other leaf is a
+ * vector (the reference would give a 2-D embedding two factors: the trainers name no other leaf's shape). Each is cut
+ * into blocks of at most `blockSize` along each side. Per block, with `G` the gradient's block and t the step from 1:
+ * - statistics from the raw gradient, `L ← β₂L + (1−β₂)GGᵀ`, `R ← β₂R + (1−β₂)GᵀG` (a one-column block: `L`
+ *   alone; β₂ = 1 sums them, AdaGrad's);
+ * - at step `startPreconditioningStep` and then at every multiple of `preconditionFrequency`, the roots
+ *   `(L/(1−β₂ᵗ) + εI)^(−1/p)` and the same of `R` (bias-corrected; a negative least eigenvalue shifts them all up,
+ *   as the reference does) from a float64 symmetric eigendecomposition, `p` = 2 × the leaf's order (4 for a
+ *   matrix, 2 for a vector) or `exponentOverride`;
+ * - the first moment `m ← β₁m + (1−β₁)g`, `m̂ = m/(1−β₁ᵗ)` (the reference's gradient filter), the grafted Adam
+ *   direction `a = m̂/(√v̂ + ε_graft)`, and from `startPreconditioningStep` on the Shampoo direction
+ *   `L^(−1/p) M̂ R^(−1/p)` scaled to `a`'s norm block by block (`a` itself before);
  * - decoupled weight decay `s + wd·θ`, then momentum (optionally Nesterov), then `θ ← θ − lr·s`.
- * The statistics are products on the linear-algebra device (a vector block's on the host), stored in float32 as
+ * The statistics are products on the linear-algebra device (a one-column block's on the host), stored in float32 as
  * the reference stores them; the roots are float64 on the host.
  * @module
  */
@@ -31,7 +34,10 @@ export interface ShampooGraftingOptions {
   readonly epsilon?: number;
 }
 
-/** Options of the `'shampoo'` optimizer (defaults: the reference's AdamW recipe). */
+/**
+ * Options of the `'shampoo'` optimizer. Defaults: β, ε and grafting as the reference's AdamW example, blocks of 1024 (its
+ * constructor's), roots every 100 steps (its examples'), no momentum and no weight decay (its constructor's).
+ */
 export interface ShampooOptions extends HostOptimizerOptions {
   /** Default 0.001 (the grafted Adam's). */
   readonly learningRate?: number | Schedule;
@@ -39,7 +45,7 @@ export interface ShampooOptions extends HostOptimizerOptions {
   readonly beta1?: number;
   /** The statistics' decay β₂ ∈ (0, 1] (1: sums, as AdaGrad); default 0.999. */
   readonly beta2?: number;
-  /** Added to the statistics' eigenvalues before the root; default 1e-12. */
+  /** Added to the (bias-corrected) statistics' eigenvalues before the root; default 1e-12. */
   readonly epsilon?: number;
   /** Momentum on the search direction, in [0, 1); default 0. */
   readonly momentum?: number;
@@ -49,11 +55,11 @@ export interface ShampooOptions extends HostOptimizerOptions {
   readonly weightDecay?: number;
   /** The largest block side (the reference's `max_preconditioner_dim`); default 1024. */
   readonly blockSize?: number;
-  /** Steps between root computations; default 100. */
+  /** Steps between root computations (at its multiples after the start); default 100. */
   readonly preconditionFrequency?: number;
-  /** The first step that uses the roots (before it, the grafted Adam step); default `preconditionFrequency`. */
+  /** The first step (counted from 1) that computes and uses the roots (before it, the grafted Adam step); default `preconditionFrequency`. */
   readonly startPreconditioningStep?: number;
-  /** The root `p` of every factor; default 2 × the block's order (4 for a matrix, 2 for a vector). */
+  /** The root `p` of every factor; default 2 × the leaf's order (4 for a matrix, 2 for a vector). */
   readonly exponentOverride?: number;
   /** The grafted Adam. */
   readonly grafting?: ShampooGraftingOptions;
@@ -71,7 +77,7 @@ export interface ShampooBlockState {
 export interface ShampooState {
   /** Steps applied. */
   readonly count: number;
-  /** The step of the last root computation, −1 before the first. */
+  /** The step (from 1) of the last root computation, −1 before the first. */
   readonly rootsAt: number;
   /** The filtered gradient (first moment) by leaf. */
   readonly mu: HostTree;
@@ -94,6 +100,8 @@ interface Block {
 interface LeafView {
   readonly rows: number;
   readonly cols: number;
+  /** 2 for a matrix, 1 for a vector: every block's root is 2 × this (a matrix's one-column edge block too). */
+  readonly order: 1 | 2;
   readonly blocks: readonly Block[];
 }
 
@@ -118,7 +126,7 @@ function leafViews(layers: readonly MatrixLayer[], sizes: ReadonlyMap<string, nu
     if (rows === 1) [rows, cols] = [cols, 1];
     const blocks: Block[] = [];
     for (const [r0, r] of cut(rows)) for (const [c0, c] of cols === 1 ? [[0, 1] as [number, number]] : cut(cols)) blocks.push({ r0, r, c0, c });
-    views.set(leaf, { rows, cols, blocks });
+    views.set(leaf, { rows, cols, order: cols === 1 ? 1 : 2, blocks });
   }
   return views;
 }
@@ -163,6 +171,7 @@ class RootCache {
   get(key: string, src: Float32Array, n: number): Matrix {
     const h = this.#held.get(key);
     if (h && h.src === src) return h.m;
+    this.#held.delete(key);
     h?.m.dispose();
     const m = this.#device.matrix(src, [n, n]);
     this.#held.set(key, { src, m });
@@ -171,6 +180,33 @@ class RootCache {
   dispose(): void {
     for (const h of this.#held.values()) h.m.dispose();
     this.#held.clear();
+  }
+}
+
+/**
+ * Runs device work: `fn` registers the matrices it makes with `keep` and the reads it starts with `wait`. The matrices
+ * are released only once every read has settled (a failed one, or `fn` throwing half-way, included); then the first
+ * failure is rethrown.
+ */
+async function onDevice(fn: (keep: (m: Matrix) => Matrix, wait: (p: Promise<void>) => void) => void): Promise<void> {
+  const live: Matrix[] = [];
+  const pending: Promise<void>[] = [];
+  let thrown: { error: unknown } | null = null;
+  try {
+    fn(
+      (m) => (live.push(m), m),
+      (p) => void pending.push(p),
+    );
+  } catch (error) {
+    thrown = { error };
+  }
+  try {
+    const settled = await Promise.allSettled(pending);
+    if (thrown) throw thrown.error;
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  } finally {
+    for (const m of live) m.dispose();
   }
 }
 
@@ -194,7 +230,7 @@ export const shampooDefinition: OptimizerDefinition<ShampooOptions> = {
     const wd = numberOption(o, 'weightDecay', 0, (v) => v >= 0 && Number.isFinite(v), 'finite and ≥ 0', kind);
     const blockSize = numberOption(o, 'blockSize', 1024, (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1', kind);
     const every = numberOption(o, 'preconditionFrequency', 100, (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1', kind);
-    const start = numberOption(o, 'startPreconditioningStep', every, (v) => Number.isInteger(v) && v >= 0, 'an integer ≥ 0', kind);
+    const start = numberOption(o, 'startPreconditioningStep', every, (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1', kind);
     const exponent = o['exponentOverride'] === undefined ? null : numberOption(o, 'exponentOverride', 0, (v) => v > 0 && Number.isFinite(v), 'finite and > 0', kind);
     const gr = (o['grafting'] ?? {}) as Record<string, unknown>;
     checkObject(gr, 'shampoo: grafting');
@@ -229,13 +265,15 @@ export const shampooDefinition: OptimizerDefinition<ShampooOptions> = {
         },
         async update(grads, state, params, lr) {
           const v = viewsOf(params);
-          const t = state.count + 1;
+          const t = state.count + 1; // the reference's step, from 1
           const dev = env.device;
           // first moment (the filtered gradient) and the grafted Adam direction, by leaf
           const mu: Record<string, Float32Array> = {};
           const nu: Record<string, Float32Array> = {};
           const mHat: Record<string, Float32Array> = {};
           const graft: Record<string, Float64Array> = {};
+          const c1 = 1 - beta1 ** t;
+          const c2 = 1 - gBeta2 ** t;
           for (const [k, g] of Object.entries(grads)) {
             const m0 = state.mu[k] as Float32Array;
             const v0 = state.nu[k] as Float32Array;
@@ -243,8 +281,6 @@ export const shampooDefinition: OptimizerDefinition<ShampooOptions> = {
             const nv = new Float32Array(g.length);
             const mh = new Float32Array(g.length);
             const a = new Float64Array(g.length);
-            const c1 = 1 - beta1 ** t;
-            const c2 = 1 - gBeta2 ** t;
             for (let i = 0; i < g.length; i++) {
               const gi = g[i] as number;
               m[i] = beta1 * (m0[i] as number) + (1 - beta1) * gi;
@@ -257,11 +293,10 @@ export const shampooDefinition: OptimizerDefinition<ShampooOptions> = {
             mHat[k] = mh;
             graft[k] = a;
           }
-          // the statistics: matrix blocks' GGᵀ and GᵀG on the device, vector blocks' ggᵀ on the host
-          const live: Matrix[] = [];
+          // the statistics from the raw gradient: two-sided blocks' GGᵀ and GᵀG on the device, one-column blocks'
+          // ggᵀ on the host (new arrays: the state is committed by the trainer, never changed here)
           const blocks: Record<string, ShampooBlockState[]> = {};
-          try {
-            const pending: Promise<void>[] = [];
+          await onDevice((keep, wait) => {
             for (const [k, view] of v) {
               const g = grads[k] as Float32Array;
               const out: ShampooBlockState[] = [];
@@ -269,53 +304,48 @@ export const shampooDefinition: OptimizerDefinition<ShampooOptions> = {
               view.blocks.forEach((b, bi) => {
                 const old = (state.blocks[k] as readonly ShampooBlockState[])[bi] as ShampooBlockState;
                 const gb = take(g, view, b);
+                out[bi] = old;
                 if (b.c === 1) {
                   const outer = new Float64Array(b.r * b.r);
                   for (let i = 0; i < b.r; i++) for (let j = 0; j < b.r; j++) outer[i * b.r + j] = (gb[i] as number) * (gb[j] as number);
                   out[bi] = { ...old, left: blend(old.left, outer, beta2) };
                   return;
                 }
-                const gm = dev.matrix(gb, [b.r, b.c]);
-                const ggt = dev.gemm(gm, gm, { transB: true });
-                const gtg = dev.gemm(gm, gm, { transA: true });
-                live.push(gm, ggt, gtg);
-                out[bi] = old;
-                pending.push(
+                const gm = keep(dev.matrix(gb, [b.r, b.c]));
+                const ggt = keep(dev.gemm(gm, gm, { transB: true }));
+                const gtg = keep(dev.gemm(gm, gm, { transA: true }));
+                wait(
                   Promise.all([dev.read(ggt), dev.read(gtg)]).then(([l, r]) => {
                     out[bi] = { ...old, left: blend(old.left, l, beta2), right: blend(old.right, r, beta2) };
                   }),
                 );
               });
             }
-            await Promise.all(pending);
-          } finally {
-            for (const m of live.splice(0)) m.dispose();
-          }
-          // the roots, every preconditionFrequency steps (and before their first use)
-          let rootsAt = state.rootsAt;
-          const due = state.count >= start && (rootsAt < 0 || state.count % every === 0);
+          });
+          // the roots of the bias-corrected statistics: at the start step, then every preconditionFrequency steps
+          const due = t === start || (t > start && t % every === 0);
+          const rootsAt = due ? t : state.rootsAt;
           if (due) {
-            rootsAt = state.count;
-            for (const list of Object.values(blocks)) {
+            const correction = beta2 === 1 ? 1 : 1 / (1 - beta2 ** t);
+            for (const [k, list] of Object.entries(blocks)) {
+              const view = v.get(k) as LeafView;
+              const p = exponent ?? 2 * view.order;
               list.forEach((s, i) => {
-                const r = Math.round(Math.sqrt(s.left.length));
-                const c = s.right.length === 0 ? 1 : Math.round(Math.sqrt(s.right.length));
-                const p = exponent ?? (c === 1 ? 2 : 4);
+                const b = view.blocks[i] as Block;
                 list[i] = {
                   ...s,
-                  leftRoot: Float32Array.from(inverseRoot(s.left, r, p, epsilon)),
-                  rightRoot: c === 1 ? s.rightRoot : Float32Array.from(inverseRoot(s.right, c, p, epsilon)),
+                  leftRoot: Float32Array.from(inverseRoot(s.left, b.r, p, epsilon, correction)),
+                  rightRoot: b.c === 1 ? s.rightRoot : Float32Array.from(inverseRoot(s.right, b.c, p, epsilon, correction)),
                 };
               });
             }
           }
           // the direction: Shampoo's scaled to the grafted norm block by block, or the grafted step before start
           const dir: Record<string, Float64Array> = {};
-          if (state.count < start) {
+          if (t < start) {
             Object.assign(dir, graft);
           } else {
-            try {
-              const pending: Promise<void>[] = [];
+            await onDevice((keep, wait) => {
               for (const [k, view] of v) {
                 const d = new Float64Array((grads[k] as Float32Array).length);
                 dir[k] = d;
@@ -328,6 +358,7 @@ export const shampooDefinition: OptimizerDefinition<ShampooOptions> = {
                     put(d, pre, view, b, n > 0 ? target / n : 0);
                   };
                   if (b.c === 1) {
+                    // one column: L's root alone (a matrix's 1 × 1 R only scales, and grafting sets the scale)
                     const pre = new Float64Array(b.r);
                     for (let i = 0; i < b.r; i++) {
                       let acc = 0;
@@ -337,17 +368,13 @@ export const shampooDefinition: OptimizerDefinition<ShampooOptions> = {
                     finish(pre);
                     return;
                   }
-                  const mm = dev.matrix(mb, [b.r, b.c]);
-                  const lm = dev.gemm(roots.get(`${k}/${bi}/L`, s.leftRoot, b.r), mm);
-                  const pre = dev.gemm(lm, roots.get(`${k}/${bi}/R`, s.rightRoot, b.c));
-                  live.push(mm, lm, pre);
-                  pending.push(dev.read(pre).then(finish));
+                  const mm = keep(dev.matrix(mb, [b.r, b.c]));
+                  const lm = keep(dev.gemm(roots.get(`${k}/${bi}/L`, s.leftRoot, b.r), mm));
+                  const pre = keep(dev.gemm(lm, roots.get(`${k}/${bi}/R`, s.rightRoot, b.c)));
+                  wait(dev.read(pre).then(finish));
                 });
               }
-              await Promise.all(pending);
-            } finally {
-              for (const m of live.splice(0)) m.dispose();
-            }
+            });
           }
           // decoupled weight decay, momentum, the learning rate
           const updates: Record<string, Float32Array> = {};

@@ -36,16 +36,16 @@ function tridiagonalize(w: Float64Array, n: number, d: Float64Array, e: Float64A
   const p = new Float64Array(n);
   for (let k = 0; k < n - 2; k++) {
     // the reflection that zeroes w[k+2:, k]
-    let norm = 0;
-    for (let i = k + 1; i < n; i++) norm += (w[i * n + k] as number) ** 2;
-    norm = Math.sqrt(norm);
+    // the entries below the subdiagonal, summed directly (norm² − x0² would round tiny ones away)
+    let tail = 0;
+    for (let i = k + 2; i < n; i++) tail += (w[i * n + k] as number) ** 2;
     const x0 = w[(k + 1) * n + k] as number;
-    const tail = norm * norm - x0 * x0;
     d[k] = w[k * n + k] as number;
-    if (tail <= 1e-300 * Math.max(1, norm * norm)) {
+    if (tail === 0) {
       e[k] = x0;
       continue;
     }
+    const norm = Math.sqrt(x0 * x0 + tail);
     const alpha = x0 > 0 ? -norm : norm;
     v.fill(0, 0, k + 1);
     v[k + 1] = x0 - alpha;
@@ -119,7 +119,7 @@ function ql(d: Float64Array, e: Float64Array, vt: Float64Array, n: number): void
       let p = 0;
       let i = m - 1;
       for (; i >= l; i--) {
-        let f = s * (e[i] as number);
+        const f = s * (e[i] as number);
         const b = c * (e[i] as number);
         r = Math.hypot(f, g);
         e[i + 1] = r;
@@ -144,7 +144,6 @@ function ql(d: Float64Array, e: Float64Array, vt: Float64Array, n: number): void
           vt[rj + k] = s * y + c * x;
           vt[ri + k] = c * y - s * x;
         }
-        f = 0;
       }
       if (r === 0 && i >= l) continue;
       d[l] = (d[l] as number) - p;
@@ -155,17 +154,19 @@ function ql(d: Float64Array, e: Float64Array, vt: Float64Array, n: number): void
 }
 
 /**
- * `(A + εI)^(−1/p)` of the symmetric positive semi-definite `a` (n × n, row-major), float64: eigenvalues below
- * zero (round-off) count as zero.
+ * `(scale·A + εI)^(−1/p)` of the symmetric positive semi-definite `a` (n × n, row-major), float64. As the reference
+ * does, a negative least eigenvalue (round-off) shifts every eigenvalue up by its magnitude before ε is added.
  */
-export function inverseRoot(a: ArrayLike<number>, n: number, p: number, epsilon: number): Float64Array {
+export function inverseRoot(a: ArrayLike<number>, n: number, p: number, epsilon: number, scale = 1): Float64Array {
   const { values, vectors } = symmetricEigen(a, n);
-  const scale = Float64Array.from(values, (x) => (Math.max(x, 0) + epsilon) ** (-1 / p));
+  let least = 0;
+  for (const x of values) least = Math.min(least, scale * x);
+  const root = Float64Array.from(values, (x) => (scale * x - least + epsilon) ** (-1 / p));
   const out = new Float64Array(n * n);
   // Vᵀ diag(s) V with V's rows the eigenvectors: out[i][j] = Σₖ s_k V[k][i] V[k][j]
   const row = new Float64Array(n);
   for (let k = 0; k < n; k++) {
-    const sk = scale[k] as number;
+    const sk = root[k] as number;
     const base = k * n;
     for (let j = 0; j < n; j++) row[j] = sk * (vectors[base + j] as number);
     for (let i = 0; i < n; i++) {
