@@ -98,7 +98,7 @@ const arms = (): readonly Arm[] => [
   { name: 'kfac, factorEvery 10', options: { kfac: { learningRate: 0.01, factorEvery: 10 } }, extra: kfacMacs(10) },
   { name: 'adamw', options: { optimizer: 'adamw' }, extra: 0 },
   { name: 'muon', options: { optimizer: 'muon' }, extra: muonMacs() },
-  { name: 'shampoo (blocks 256, roots /10)', options: { optimizer: { kind: 'shampoo', ...SHAMPOO, startPreconditioningStep: 0 } }, extra: shampooMacs() },
+  { name: 'shampoo (blocks 256, roots /10)', options: { optimizer: { kind: 'shampoo', ...SHAMPOO, startPreconditioningStep: 1 } }, extra: shampooMacs() },
 ];
 
 async function main(): Promise<void> {

@@ -344,7 +344,7 @@ describe.skipIf(!gpuOk && !requireGpu)('tfjs webgpu backend: KFAC diagonal block
     // registered optimizers: host moments read from the GPU once per step; Muon's Newton–Schulz on the shared device
     ['AdamW (host moments)', () => mlp(6, 5, 3, 2), () => classData(12, [6], 3, 5), { loss: 'softmax-cross-entropy', optimizer: { kind: 'adamw', learningRate: 0.01 } }],
     ['Muon (Newton–Schulz on the linear-algebra device)', () => cnn(4), () => classData(8, [6, 6, 2], 3, 6), { loss: 'softmax-cross-entropy', optimizer: { kind: 'muon', learningRate: 0.05, outputLayer: 'muon' } }],
-    ['Shampoo (statistics and preconditioning on the linear-algebra device, roots on the host)', () => cnn(4), () => classData(8, [6, 6, 2], 3, 6), { loss: 'softmax-cross-entropy', optimizer: { kind: 'shampoo', learningRate: 0.01, blockSize: 8, preconditionFrequency: 1, startPreconditioningStep: 0, epsilon: 1e-6 } }],
+    ['Shampoo (statistics and preconditioning on the linear-algebra device, roots on the host)', () => cnn(4), () => classData(8, [6, 6, 2], 3, 6), { loss: 'softmax-cross-entropy', optimizer: { kind: 'shampoo', learningRate: 0.01, blockSize: 8, preconditionFrequency: 1, startPreconditioningStep: 1, epsilon: 1e-6 } }],
     ["KFAC's sampled Fisher (the same draw on both backends)", () => mlp(6, 5, 3, 2), () => classData(12, [6], 3, 7), { loss: 'softmax-cross-entropy', kfac: { learningRate: 0.05, fisher: 'sampled' } }],
   ];
   for (const [name, make, data, options] of cases) {
