@@ -301,6 +301,7 @@ async function main(): Promise<void> {
       file: relative(resolve('.'), tunedFile),
       initializer: init,
       best: Object.fromEntries(only.map((o) => [o, tuned.best[o]!.config])),
+      scores: Object.fromEntries(only.map((o) => [o, tuned.best[o]!.score])),
       trialsPerOptimizer: tuned.trialsPerOptimizer,
     },
     runs: live.map((l) => l.run),

@@ -46,6 +46,8 @@ export interface ReportInput {
     readonly file: string;
     readonly initializer: Initializer;
     readonly best: Partial<Record<OptName, TrialConfig>>;
+    /** Each best configuration's validation score (the tuning's final-epoch metric); absent in older reports. */
+    readonly scores?: Partial<Record<OptName, number>>;
     readonly trialsPerOptimizer: number;
   };
   readonly runs: readonly Run[];
@@ -178,24 +180,40 @@ export function buildReport(input: ReportInput): Report {
   };
 }
 
+/** How a report chooses between its two KFACs: their tuning's validation scores, and the metric's direction. */
+export interface KfacChoice {
+  readonly scores?: Partial<Record<OptName, number>>;
+  readonly metric: Metric;
+}
+
 /**
- * The KFAC that "÷ KFAC" compares with: KFAC as its references run it — adaptive (kfac-jax's defaults: the
- * sampled Fisher, Levenberg–Marquardt damping, learning rate and momentum from the quadratic model) — where the
- * report has it and some seed finished, else KFAC with a tuned learning rate (`kfac`). Null without either.
+ * The KFAC that "÷ KFAC" compares with. Where the report ran both KFAC as its references run it (`kfac-adaptive`:
+ * kfac-jax's defaults — the sampled Fisher, Levenberg–Marquardt damping, learning rate and momentum from the
+ * quadratic model) and KFAC with a tuned learning rate (`kfac`), the tuning protocol chooses: the one with the better
+ * validation score, as the initializer is chosen by Adam's (never by the test runs being compared). Without scores
+ * (older reports), the adaptive one. A KFAC whose every seed diverged has no final to compare with: the other
+ * stands in. Null without either.
  */
-export function kfacComparator(summary: readonly OptimizerSummary[]): OptimizerSummary | null {
+export function kfacComparator(summary: readonly OptimizerSummary[], choice?: KfacChoice): OptimizerSummary | null {
   const adaptive = summary.find((x) => x.optimizer === 'kfac-adaptive') ?? null;
   const tuned = summary.find((x) => x.optimizer === 'kfac') ?? null;
-  // a KFAC whose every seed diverged has no final to compare with: the other, where it ran, stands in
-  return (adaptive?.final ? adaptive : null) ?? (tuned?.final ? tuned : null) ?? adaptive ?? tuned;
+  const sa = choice?.scores?.['kfac-adaptive'];
+  const st = choice?.scores?.['kfac'];
+  const higher = choice?.metric === 'testAccuracy';
+  const tunedFirst = adaptive !== null && tuned !== null && sa !== undefined && st !== undefined && (higher ? st > sa : st < sa);
+  const [first, second] = tunedFirst ? [tuned, adaptive] : [adaptive, tuned];
+  return (first?.final ? first : null) ?? (second?.final ? second : null) ?? first ?? second;
 }
+
+/** The {@link KfacChoice} of a report. */
+export const kfacChoiceOf = (r: Pick<Report, 'tuned' | 'metric'>): KfacChoice => ({ metric: r.metric, ...(r.tuned.scores ? { scores: r.tuned.scores } : {}) });
 
 /**
  * Median time to target of `s` ÷ KFAC's in the same report ({@link kfacComparator}; the paper's FNGD ÷ KFAC
  * ratio; < 1: `s` is faster). Null when KFAC did not run or either never reached the target.
  */
-export function timeToTargetVsKfac(summary: readonly OptimizerSummary[], s: OptimizerSummary): number | null {
-  return ratio(med(s.timeToTarget), med(kfacComparator(summary)?.timeToTarget ?? null));
+export function timeToTargetVsKfac(summary: readonly OptimizerSummary[], s: OptimizerSummary, choice?: KfacChoice): number | null {
+  return ratio(med(s.timeToTarget), med(kfacComparator(summary, choice)?.timeToTarget ?? null));
 }
 
 /**
@@ -204,7 +222,7 @@ export function timeToTargetVsKfac(summary: readonly OptimizerSummary[], s: Opti
  * own median time to it. Null without KFAC runs; `ratio` null where either never reaches the mark.
  */
 export function kfacMark(report: Report): { mark: number; kfac: OptName; rows: Map<OptName, { seconds: Spread | null; ratio: number | null }> } | null {
-  const k = kfacComparator(report.summary);
+  const k = kfacComparator(report.summary, kfacChoiceOf(report));
   const mark = k?.final?.median ?? null;
   if (!k || mark === null) return null;
   const rows = new Map<OptName, { seconds: Spread | null; ratio: number | null }>();
@@ -355,13 +373,13 @@ export function reportLines(r: Report): string[] {
     `Return on investment — target ${fmtMetric(metric, r.target.value)} (${r.target.rule});`,
     `median over ${r.seeds.length} seed(s), [min–max]; equal-time point T = ${r.equalTime.toFixed(1)} s.`,
   );
-  const withKfac = kfacComparator(r.summary) !== null;
+  const withKfac = kfacComparator(r.summary, kfacChoiceOf(r)) !== null;
   const withRecal = r.summary.some((s) => s.finalRecalibrated !== undefined);
   const head = ['optimizer', 'final [min–max]', ...(withRecal ? ['BN recal.'] : []), 'to target', '÷ Adam', ...(withKfac ? ['÷ KFAC'] : []), 'ep 1 ÷ SGD', 'later ÷ SGD', 'at T', 'factoriz.'];
   const rows = r.summary.map((s) => {
     const final = s.final ? `${bare(metric, s.final.median)} [${bare(metric, s.final.min)}–${bare(metric, s.final.max)}]` : 'n/a';
     const toTarget = `${s.timeToTarget ? `${s.timeToTarget.median.toFixed(1)} s` : 'n/a'} (${s.reached}/${r.seeds.length})`;
-    const kfac = s.optimizer.startsWith('fngd') ? f(timeToTargetVsKfac(r.summary, s)) : '';
+    const kfac = s.optimizer.startsWith('fngd') ? f(timeToTargetVsKfac(r.summary, s, kfacChoiceOf(r))) : '';
     const recal = s.finalRecalibrated ? bare(metric, s.finalRecalibrated.median) : 'n/a';
     return [
       s.optimizer,

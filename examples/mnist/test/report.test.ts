@@ -172,6 +172,20 @@ describe('buildReport', () => {
     expect(kfacComparator([sum('sgd', 1)])).toBeNull();
   });
 
+  it('chooses between the two KFACs by their validation scores, never by the test runs compared', () => {
+    const sum = (optimizer: string, final: number | null) => ({ optimizer, final: final === null ? null : { median: final, min: final, max: final, n: 3 } }) as unknown as OptimizerSummary;
+    const both = [sum('kfac', 0.95), sum('kfac-adaptive', 0.97)];
+    // accuracy: the tuned-rate KFAC validated better, so it stands for KFAC although adaptive KFAC's test final is higher
+    expect(kfacComparator(both, { metric: 'testAccuracy', scores: { kfac: 0.957, 'kfac-adaptive': 0.832 } })?.optimizer).toBe('kfac');
+    expect(kfacComparator(both, { metric: 'testAccuracy', scores: { kfac: 0.8, 'kfac-adaptive': 0.9 } })?.optimizer).toBe('kfac-adaptive');
+    // loss: lower is better
+    expect(kfacComparator(both, { metric: 'testLoss', scores: { kfac: 206, 'kfac-adaptive': 88 } })?.optimizer).toBe('kfac-adaptive');
+    expect(kfacComparator(both, { metric: 'testLoss', scores: { kfac: 80, 'kfac-adaptive': 88 } })?.optimizer).toBe('kfac');
+    // the chosen one diverged on every seed: the other stands in; one score missing: adaptive, as without scores
+    expect(kfacComparator([sum('kfac', null), sum('kfac-adaptive', 0.9)], { metric: 'testAccuracy', scores: { kfac: 0.96, 'kfac-adaptive': 0.8 } })?.optimizer).toBe('kfac-adaptive');
+    expect(kfacComparator(both, { metric: 'testAccuracy', scores: { kfac: 0.99 } })?.optimizer).toBe('kfac-adaptive');
+  });
+
   it('compares with adaptive KFAC (kfac-jax\'s defaults) where it ran, with KFAC at a tuned learning rate otherwise', () => {
     const both = [...runs];
     for (const seed of [1, 2, 3]) both.push(run('kfac', seed, [3, 2], 190, 20)); // 142 at 3 + 2 + 2 + 0.8 s
