@@ -7,7 +7,7 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { renderCharts } from './charts.js';
-import { boundViolations, fmtDelta, fmtMetric, kfacChoiceOf, kfacComparator, kfacMark, reuseBound, timeToTargetVsKfac, type OptimizerSummary, type Report } from './report.js';
+import { boundViolations, FASTEST, fmtDelta, fmtMetric, kfacChoiceOf, kfacComparator, kfacMark, reuseBound, timeToTargetVsKfac, type OptimizerSummary, type Report } from './report.js';
 import { describeConfig } from './optimizers.js';
 import type { Spread } from './summary.js';
 
@@ -60,7 +60,8 @@ export function taskTable(reports: readonly Report[]): string {
     const adam = r.summary.find((s) => s.optimizer === 'adam');
     r.summary.forEach((s) => {
       if (!s.optimizer.startsWith('fngd')) return;
-      const verdict = r.verdicts.find((v) => v.startsWith(`${s.optimizer}:`))?.replace(/^.*— /, '') ?? '';
+      const fastest = r.verdicts.find((v) => v.startsWith(FASTEST))?.replace(/ to the target .*$/, '');
+      const verdict = (r.verdicts.find((v) => v.startsWith(`${s.optimizer}:`))?.replace(/^.*— /, '') ?? '') + (fastest ? ` (${fastest})` : '');
       out.push(
         `| ${r.batchSize} | ${fm(r.target.value)} | ${s.optimizer} | ${s.investmentSeconds === null ? 'n/a' : `${s.investmentSeconds >= 0 ? '+' : ''}${s.investmentSeconds.toFixed(1)} s`} | ${f(s.steadyVsSgd)} | ` +
           `${fmtMetric(metric, s.atEqualTime)} (${fmtMetric(metric, adam?.atEqualTime ?? null)}) at ${r.equalTime.toFixed(0)} s | ${f(s.timeToTargetVsAdam)} | ${f(timeToTargetVsKfac(r.summary, s, kfacChoiceOf(r)))} | ${s.factorizations ?? 'n/a'} | ${verdict} |`,

@@ -172,6 +172,16 @@ describe('buildReport', () => {
     expect(kfacComparator([sum('sgd', 1)])).toBeNull();
   });
 
+  it('a verdict names an optimizer outside the baselines that reached the target sooner than its winner', () => {
+    const withMuon = [...runs];
+    for (const seed of [1, 2, 3]) withMuon.push(run('muon', seed, [1, 1], 190, 40)); // 190, 150, 110: 142 at 2 + 8/40
+    const rm = buildReport(input(withMuon));
+    expect(rm.verdicts[0]).toMatch(/fngd-always wins\.$/);
+    expect(rm.verdicts.at(-1)).toBe('fastest of all: muon, 2.2 s to the target (the verdicts above weigh FNGD against Adam and SGD).');
+    expect(taskTable([rm])).toContain('fngd-always wins. (fastest of all: muon, 2.2 s) |');
+    expect(r.verdicts.some((v) => v.startsWith('fastest of all'))).toBe(false);
+  });
+
   it('chooses between the two KFACs by their validation scores, never by the test runs compared', () => {
     const sum = (optimizer: string, final: number | null) => ({ optimizer, final: final === null ? null : { median: final, min: final, max: final, n: 3 } }) as unknown as OptimizerSummary;
     const both = [sum('kfac', 0.95), sum('kfac-adaptive', 0.97)];
