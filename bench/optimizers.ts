@@ -10,8 +10,8 @@
  *   per inverse refresh (Cholesky and the two triangular solves), amortised;
  * - Muon: five Newton–Schulz iterations per hidden matrix, each 2·r²·c + r³ (r ≤ c its sides);
  * - Shampoo (the MNIST benchmark's set-up: blocks of 256, roots every 10 steps): per r × c block the statistics
- *   r²c + rc² and the preconditioning r²c + rc² per step (a vector block: 2r²), and about 10r³ + 10c³ per root
- *   refresh (a float64 eigendecomposition, ≈ 9n³, and the root's n³), amortised;
+ *   r²c + rc² and the preconditioning r²c + rc² per step (a vector block: 2r²), and about 5.5r³ + 5.5c³ per root
+ *   refresh (a float64 eigendecomposition, ≈ 9n³ flops = 4.5n³ multiply-adds, and the root's n³), amortised;
  * - FNGD cached: nothing beyond the pass (the α-weighted gradient is the pass); FNGD fresh: the per-sample
  *   Gram n²·Σ(din + 1 + dout) and an n³/3 Cholesky.
  * The last column, measured ÷ implied, says how efficiently each optimizer's extra work runs relative to the
@@ -73,8 +73,8 @@ const shampooMacs = (): number => {
   const cut = (n: number): number[] => Array.from({ length: Math.ceil(n / SHAMPOO.blockSize) }, (_, i) => Math.min(SHAMPOO.blockSize, n - i * SHAMPOO.blockSize));
   let macs = 0;
   for (const { din, dout } of LAYERS) {
-    for (const r of cut(din)) for (const c of cut(dout)) macs += 2 * (r * r * c + r * c * c) + (10 * r ** 3 + 10 * c ** 3) / SHAMPOO.preconditionFrequency;
-    for (const r of cut(dout)) macs += 2 * r * r + (10 * r ** 3) / SHAMPOO.preconditionFrequency;
+    for (const r of cut(din)) for (const c of cut(dout)) macs += 2 * (r * r * c + r * c * c) + (5.5 * r ** 3 + 5.5 * c ** 3) / SHAMPOO.preconditionFrequency;
+    for (const r of cut(dout)) macs += 2 * r * r + (5.5 * r ** 3) / SHAMPOO.preconditionFrequency;
   }
   return macs;
 };
