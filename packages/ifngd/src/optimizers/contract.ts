@@ -1,7 +1,7 @@
 /**
  * The optimizer contract: what a trainer drives, whatever the optimizer. A trainer implements
  * {@link StepCapture} once — the passes it can run on a batch — and every registered optimizer (FNGD, KFAC,
- * SGD, Adam, AdamW, Muon, one of your own) drives it: it asks for the factors and the weighted gradients it needs,
+ * SGD, Adam, AdamW, Muon, Shampoo, one of your own) drives it: it asks for the factors and the weighted gradients it needs,
  * reads its scalars with the trainer's own, and returns the new parameters. Nothing in a trainer branches on the
  * optimizer's kind.
  *

@@ -1,5 +1,5 @@
 /**
- * What every first-order optimizer on host trees shares (SGD, Adam, AdamW, Muon): the step on a captured batch
+ * What every optimizer on host trees shares (SGD, Adam, AdamW, Muon, Shampoo): the step on a captured batch
  * (the mean-loss gradient with the regularizers' gradients, one read), `ifngd`'s one non-finite rule, the learning
  * rate evaluated once per step, counters, and a checkpoint that records the model's leaves and refuses another
  * kind, model or state shape. Each optimizer supplies only its update rule.
