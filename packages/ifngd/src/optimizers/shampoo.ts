@@ -25,6 +25,7 @@ import { InvalidArgumentError } from '../errors.js';
 import type { MatrixLayer, OptimizerDefinition, OptimizerEnv } from './contract.js';
 import { hostOptions, HostOptimizer, numberOption, type HostOptimizerOptions } from './host-optimizer.js';
 import { inverseRoot } from './symmetric-eigen.js';
+import { scaleByAdam } from '../transforms/adam.js';
 
 /** The Adam rule whose step norm Shampoo's direction takes (grafting). */
 export interface ShampooGraftingOptions {
@@ -237,6 +238,7 @@ export const shampooDefinition: OptimizerDefinition<ShampooOptions> = {
     checkKeys(gr, ['beta2', 'epsilon'], 'shampoo: grafting');
     const gBeta2 = numberOption(gr, 'beta2', 0.999, (v) => v >= 0 && v < 1, 'in [0, 1)', 'shampoo: grafting');
     const gEps = numberOption(gr, 'epsilon', 1e-8, (v) => v > 0 && Number.isFinite(v), 'finite and > 0', 'shampoo: grafting');
+    const moments = scaleByAdam({ beta1, beta2: gBeta2, epsilon: gEps }, 'shampoo: grafting');
 
     let views: Map<string, LeafView> | null = null;
     const viewsOf = (params: HostTree): Map<string, LeafView> =>
@@ -267,32 +269,13 @@ export const shampooDefinition: OptimizerDefinition<ShampooOptions> = {
           const v = viewsOf(params);
           const t = state.count + 1; // the reference's step, from 1
           const dev = env.device;
-          // first moment (the filtered gradient) and the grafted Adam direction, by leaf
-          const mu: Record<string, Float32Array> = {};
-          const nu: Record<string, Float32Array> = {};
-          const mHat: Record<string, Float32Array> = {};
-          const graft: Record<string, Float64Array> = {};
+          // first moment (the filtered gradient) and the grafted Adam direction, by leaf: Adam's moments (their m
+          // is the reference's filtered gradient), m̂ = m/(1−β₁ᵗ) preconditioned below
+          const adam = moments.update(grads, { count: state.count, mu: state.mu, nu: state.nu }, params, {});
+          const { mu, nu } = adam.state;
+          const graft = adam.updates;
           const c1 = 1 - beta1 ** t;
-          const c2 = 1 - gBeta2 ** t;
-          for (const [k, g] of Object.entries(grads)) {
-            const m0 = state.mu[k] as Float32Array;
-            const v0 = state.nu[k] as Float32Array;
-            const m = new Float32Array(g.length);
-            const nv = new Float32Array(g.length);
-            const mh = new Float32Array(g.length);
-            const a = new Float64Array(g.length);
-            for (let i = 0; i < g.length; i++) {
-              const gi = g[i] as number;
-              m[i] = beta1 * (m0[i] as number) + (1 - beta1) * gi;
-              nv[i] = gBeta2 * (v0[i] as number) + (1 - gBeta2) * gi * gi;
-              mh[i] = (m[i] as number) / c1;
-              a[i] = (mh[i] as number) / (Math.sqrt((nv[i] as number) / c2) + gEps);
-            }
-            mu[k] = m;
-            nu[k] = nv;
-            mHat[k] = mh;
-            graft[k] = a;
-          }
+          const mHat = Object.fromEntries(Object.entries(mu).map(([k, m]) => [k, m.map((x) => x / c1)]));
           // the statistics from the raw gradient: two-sided blocks' GGᵀ and GᵀG on the device, one-column blocks'
           // ggᵀ on the host (new arrays: the state is committed by the trainer, never changed here)
           const blocks: Record<string, ShampooBlockState[]> = {};
@@ -341,7 +324,7 @@ export const shampooDefinition: OptimizerDefinition<ShampooOptions> = {
             }
           }
           // the direction: Shampoo's scaled to the grafted norm block by block, or the grafted step before start
-          const dir: Record<string, Float64Array> = {};
+          const dir: Record<string, ArrayLike<number>> = {};
           if (t < start) {
             Object.assign(dir, graft);
           } else {
@@ -352,7 +335,7 @@ export const shampooDefinition: OptimizerDefinition<ShampooOptions> = {
                 view.blocks.forEach((b, bi) => {
                   const s = (blocks[k] as ShampooBlockState[])[bi] as ShampooBlockState;
                   const mb = take(mHat[k] as Float32Array, view, b);
-                  const target = norm(take(graft[k] as Float64Array, view, b));
+                  const target = norm(take(graft[k] as Float32Array, view, b));
                   const finish = (pre: ArrayLike<number>) => {
                     const n = norm(pre);
                     put(d, pre, view, b, n > 0 ? target / n : 0);
