@@ -208,6 +208,10 @@ describe("KFAC's adaptive mode on a model with BatchNormalization", () => {
     expect(stats.learningRate).toBeGreaterThan(0);
     await Promise.all([trainer.dispose(), still.dispose()]);
   });
+
+  it("the Gauss–Newton quadratic model (quadraticModel: 'gauss-newton') is refused: this trainer takes no output directional derivatives", async () => {
+    await expect(OnnxTrainer.create(buildModel(spec), { loss: model.loss, device, kfac: { adaptive: { quadraticModel: 'gauss-newton' } } })).rejects.toThrow(/which this trainer cannot.*use 'factors'/);
+  });
 });
 
 describe('BatchNormalization in training mode: refusals and skipped steps', () => {

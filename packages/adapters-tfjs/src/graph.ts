@@ -14,6 +14,7 @@ import { genericOp } from './layers/generic.js';
 import { layerPenalties } from './layers/regularizers.js';
 import { layerBlock } from './layers/registry.js';
 import type { CompileContext, LayerLike, LayerOp } from './layers/types.js';
+import { RANDOM_LAYERS } from './layers/weightless.js';
 import { identityTap } from './identity-tap.js';
 import type { CompiledModel, FoldActivation, Penalty, Tap, TapWeights } from './model.js';
 
@@ -94,6 +95,8 @@ class Compilation {
   readonly ops = new Map<LayerLike, LayerOp>();
   readonly pending = new Map<object, { targets: readonly Variable[]; values: readonly Tensor[] }>();
   couples = false;
+  /** A layer whose training-mode forward draws random numbers, if any (the first met). */
+  random: string | null = null;
   readonly generic: LayerLike[] = [];
   readonly #seen = new Set<Variable>();
   readonly #tapped = new Set<Variable>();
@@ -157,6 +160,7 @@ class Compilation {
     const declared = (layer as unknown as { _trainableWeights?: readonly unknown[] })._trainableWeights ?? layer.trainableWeights;
     const isFrozen = frozen || !layer.trainable || (declared.length > 0 && layer.trainableWeights.length === 0);
     const ctx = this.context(isFrozen, skipped);
+    if (RANDOM_LAYERS.includes(cls)) this.random ??= `${layer.name} (${cls})`;
     const block = layerBlock(cls);
     let op: LayerOp;
     if (isModel(layer)) op = ctx.nested(layer, isFrozen);
@@ -301,6 +305,7 @@ export function fromLayersModel(model: LayersModel, fold: FoldActivation | reado
     penalties: c.penalties,
     plain: c.plain,
     couplesSamples: c.couples,
+    stochastic: c.random !== null,
     forward(x, tap, training) {
       if (!io) return graph.run([x], tap, training, foldFlags)[0] as Tensor;
       return io.packOutputs(graph.run(io.unpackInputs(x), tap, training, foldFlags));

@@ -76,6 +76,13 @@ export interface FunctionModel {
    */
   readonly couplesSamples?: boolean;
   /**
+   * The training-mode forward draws random numbers (Dropout, noise layers), so two passes at nearby parameters see
+   * different masks: KFAC's Gauss–Newton quadratic model (`adaptive.quadraticModel: 'gauss-newton'`), which
+   * differentiates the forward by central differences, is then refused. {@link fromLayersModel} sets it from the
+   * model's layers. Default false.
+   */
+  readonly stochastic?: boolean;
+  /**
    * Variables trained with the plain mean-loss gradient — outside FNGD's per-sample Gram and KFAC's blocks, through
    * the optimizer's momentum and learning rate (kfac-pytorch's `skip_layers`; the trainer's `skipLayers`). They need
    * no tap. Default none.

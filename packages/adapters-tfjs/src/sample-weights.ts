@@ -102,6 +102,15 @@ export class LossWeighting {
     };
   }
 
+  /** The per-sample weights `[n]` the steps' targets `y` carry while a weighted `fit` runs (a new tensor); else null. */
+  weightsOf(y: Tensor): Tensor | null {
+    const shape = this.#shape;
+    if (!shape) return null;
+    const size = shape.reduce((a, b) => a * b, 1);
+    const n = y.shape[0] as number;
+    return tf.tidy(() => tf.reshape(tf.slice(y, [0, size], [n, 1]), [n]));
+  }
+
   /** Runs `run` with the steps' targets carrying weights after per-sample targets of `shape` and `dtype`. */
   async during<T>(shape: readonly number[], dtype: string, run: () => Promise<T>): Promise<T> {
     this.#shape = shape;

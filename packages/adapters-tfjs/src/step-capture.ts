@@ -10,6 +10,8 @@
  *   regularizers' gradients added or apart.
  * - `read`: the optimizer's scalars with Σℓᵢ and `trainBatch`'s target check in one awaited read, the targets
  *   verified before anything commits (`TargetError`).
+ * - `lossAt` and `gaussNewton` (`gauss-newton.ts`): training-mode forward passes at other parameters, changing
+ *   nothing (KFAC's adaptive mode).
  * Trees are tfjs tensors (`'backend'`: nothing read but the scalars) or host arrays (`'host'`: gradients,
  * parameters, penalties, the check and the loss read together once).
  * @module
@@ -24,7 +26,10 @@ import type { LossName, PerSampleLoss } from './losses.js';
 import { identityTap } from './model.js';
 import { captureAsync, type Capture } from './capture.js';
 import { AdapterArgumentError, UnsupportedModelError } from './errors.js';
+import { batchGaussNewton } from './gauss-newton.js';
+import { readHost } from './read-host.js';
 import { secondMoments } from './kfac-moments.js';
+import { weightedTargets } from './sample-weights.js';
 import type { TapWeights } from './model.js';
 import { addPenaltyGrads, penaltyGrads } from './penalties.js';
 import type { SiteGroup } from './sites/types.js';
@@ -49,20 +54,12 @@ export interface StepCaptureContext extends StepContext {
    * For factors on sampled targets: the named loss to sample for, and the steps' loss without the accuracy
    * probe (sample weights kept); null where the loss is custom or per output.
    */
-  readonly sampling: { readonly lossName: LossName; readonly loss: PerSampleLoss } | null;
-}
-
-/** Reads float32 tensors to the host with one awaited read (one concatenation). */
-export async function readHost(tensors: readonly Tensor[]): Promise<Float32Array[]> {
-  if (tensors.length === 0) return [];
-  const flat = tf.tidy(() => tf.concat(tensors.map((t) => tf.reshape(tf.cast(t, 'float32'), [-1]))));
-  try {
-    const data = (await flat.data()) as Float32Array;
-    let at = 0;
-    return tensors.map((t) => data.slice(at, (at += t.size)));
-  } finally {
-    flat.dispose();
-  }
+  readonly sampling: {
+    readonly lossName: LossName;
+    readonly loss: PerSampleLoss;
+    /** The per-sample weights the step's targets carry during a weighted fit (a new tensor), else null. */
+    readonly weights: (y: Tensor) => Tensor | null;
+  } | null;
 }
 
 /** One batch for one step; {@link TfStepCapture.release} frees what the step made. */
@@ -147,7 +144,11 @@ export class TfStepCapture implements StepCapture<TfTree | HostTree> {
     } finally {
       out.dispose();
     }
-    const ySampled = tf.tensor(sampleTargets(s.lossName, z, this.n, seed), out.shape, 'float32');
+    const drawn = tf.tensor(sampleTargets(s.lossName, z, this.n, seed), out.shape, 'float32');
+    // during a weighted fit the loss reads each sample's weight after its targets: the draws carry the batch's
+    const w = s.weights(this.#y);
+    const ySampled = w ? weightedTargets(drawn, w) : drawn;
+    if (w) tf.dispose([drawn, w]);
     try {
       this.#sampledCap?.dispose();
       this.#sampledCap = null;
@@ -286,6 +287,14 @@ export class TfStepCapture implements StepCapture<TfTree | HostTree> {
       variables.forEach((v, i) => v.assign(saved[i] as Tensor));
       tf.dispose(saved);
     }
+  }
+
+  /**
+   * The batch's Gauss–Newton matrix along `vectors` (`gauss-newton.ts`): central differences of the training
+   * forward, the named loss's exact Hessian, the batch's sample weights; the variables and pending state untouched.
+   */
+  async gaussNewton(vectors: readonly (TfTree | HostTree)[]): Promise<number[]> {
+    return batchGaussNewton(this.#c, this.#x, this.#y, this.n, vectors);
   }
 
   /** Sets `v`'s gradient, releasing one it replaces. */

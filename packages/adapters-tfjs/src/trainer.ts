@@ -107,7 +107,7 @@ export class FngdTrainer {
     const probe = m.loss === 'softmax-cross-entropy' ? new AccuracyProbe() : null;
     const c: StepContext = { ...base, loss: weighting.wrap(probe ? probe.wrap(base.loss) : base.loss) };
     // KFAC's sampled Fisher draws targets for a named loss on one output; its factors' loss is weighted, not probed
-    const sampling = typeof m.loss === 'string' ? { lossName: m.loss, loss: weighting.wrap(base.loss) } : null;
+    const sampling = typeof m.loss === 'string' ? { lossName: m.loss, loss: weighting.wrap(base.loss), weights: (y: Tensor) => weighting.weightsOf(y) } : null;
     return new FngdTrainer(m, c, base, weighting, await StepEngine.create(c, choice, options.device, sampling), probe);
   }
 

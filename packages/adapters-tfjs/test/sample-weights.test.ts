@@ -2,7 +2,8 @@
  * `sampleWeight` and `classWeight` in `fit`: sample i's training loss is `wᵢ·ℓᵢ` for every optimizer — one FNGD
  * step equals the float64 reference built from the weighted per-sample gradients, a tfjs SGD baseline's step is
  * `−η·(1/n)Σ wᵢ∇ℓᵢ`, class weights equal the sample weights of each sample's class — while validation stays
- * unweighted; with content ids new weights make new batches; bad weights are refused before anything runs.
+ * unweighted; KFAC's sampled Fisher draws under weights; with content ids new weights make new batches; bad weights
+ * are refused before anything runs.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -54,6 +55,19 @@ describe('weighted losses', () => {
     const b = await oneStep(opts, { sampleWeight: byClass });
     expect(relErr(a.after, b.after)).toBeLessThan(1e-6);
     tf.dispose([w, byClass]);
+  });
+
+  it("KFAC's sampled Fisher draws its targets under weights too: unit weights step exactly as no weights; zero weights train finite", async () => {
+    const opts: FngdTrainerOptions = { loss: 'softmax-cross-entropy', kfac: { fisher: 'sampled', learningRate: 0.1, damping: 0.1 } };
+    const ones = tf.ones([N]);
+    const w = tf.tensor1d(W);
+    const unweighted = await oneStep(opts, {});
+    const unit = await oneStep(opts, { sampleWeight: ones });
+    expect(unit.after).toEqual(unweighted.after);
+    const weighted = await oneStep(opts, { sampleWeight: w });
+    expect(weighted.after.every(Number.isFinite)).toBe(true);
+    expect(weighted.after).not.toEqual(unweighted.after);
+    tf.dispose([ones, w]);
   });
 
   it('validation stays unweighted; with content ids new weights make new batches', async () => {

@@ -6,6 +6,7 @@
  */
 export { mixSeed, mulberry32, shuffled } from './rng.js';
 export { sampleTargets, type OutputForm, type SampledLoss } from './sampling.js';
+export { differenceStep, gaussNewtonProducts } from './gauss-newton.js';
 export { CallQueue } from './call-queue.js';
 export { runPlannedEpochs, type PlannedFitHost, type PlannedFitOptions } from './planned-epochs.js';
 export { inverseRoot, symmetricEigen, type SymmetricEigen } from './optimizers/symmetric-eigen.js';

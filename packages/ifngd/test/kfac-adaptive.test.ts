@@ -6,7 +6,7 @@
  */
 import { createDevice, type LinalgDevice } from '@ifngd/linalg-gpu';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CheckpointError, InvalidArgumentError, kfac, type HostTree, type KfacLayer } from '../src/index.js';
+import { CheckpointError, InvalidArgumentError, kfac, NonFiniteError, type HostTree, type KfacLayer } from '../src/index.js';
 import { decodeCheckpoint, encodeCheckpoint } from '../src/checkpoint.js';
 import { sampleProducts, solveQuadratic, adaptedDamping } from '../src/kfac/adaptive.js';
 import { convData, convForwardBackward, disposeAll, initConvParams, toDevice, type ConvNet } from './support/convnet.js';
@@ -96,7 +96,7 @@ describe('the quadratic model', () => {
   });
 
   it('the Levenberg–Marquardt rule: λ·decay^interval above ρ = 3/4, divided by it below 1/4 (and for a NaN ρ), clamped', () => {
-    const o = { initialDamping: 1, interval: 5, decay: 0.9, minDamping: 0.5, maxDamping: 2 };
+    const o = { initialDamping: 1, interval: 5, decay: 0.9, minDamping: 0.5, maxDamping: 2, quadraticModel: 'factors' as const };
     const f = 0.9 ** 5;
     expect(adaptedDamping(o, 1, 0.9)).toBeCloseTo(f, 12);
     expect(adaptedDamping(o, 1, 0.5)).toBe(1);
@@ -302,6 +302,90 @@ describe('kfac({ adaptive }) steps', () => {
       opt.dispose();
     },
   );
+
+  /** The empirical Fisher's products along host vectors from explicit per-sample gradients: `(1/n)·Σᵢ (Jᵢuₐ)(Jᵢuᵦ)`. */
+  const empiricalProducts = (pass: ReturnType<typeof batch>['pass'], vectors: readonly HostTree[]): number[] => {
+    const { J, d } = jacobian(pass);
+    const s = vectors.map((v) => {
+      const u = flatten(v);
+      return Array.from({ length: pass.n }, (_, i) => {
+        let t = 0;
+        for (let j = 0; j < d; j++) t += (J[i * d + j] as number) * (u[j] as number);
+        return t;
+      });
+    });
+    return s.flatMap((a) => s.map((b) => a.reduce((t, x, i) => t + x * (b[i] as number), 0) / pass.n));
+  };
+
+  it("quadraticModel 'gauss-newton' takes C from extras.gaussNewton: fed the factors' own products, it steps as 'factors' does", async () => {
+    // with the batch's targets, the factors' curvature is the empirical Fisher: (1/n)Σᵢ (Jᵢuₐ)(Jᵢuᵦ)
+    const a = kfac({ device: dev, layers: LAYERS, damping: 0.3, adaptive: { interval: 2 } });
+    const b = kfac({ device: dev, layers: LAYERS, damping: 0.3, adaptive: { interval: 2, quadraticModel: 'gauss-newton' } });
+    let pa = initParams(MLP, 31);
+    let pb = pa;
+    a.init(pa);
+    b.init(pb);
+    const asked: number[] = [];
+    for (let step = 0; step < 5; step++) {
+      const { pass, grads } = batch(pa, 60 + step);
+      const fa = deviceFactors(dev, pass);
+      const fb = deviceFactors(dev, pass);
+      const lossAt = async (p: HostTree) => pass.meanLoss - 1e-3 * flatten(sub(p, pa)).reduce((t, x) => t + Math.abs(x), 0);
+      const na = await a.step(grads, pa, { factors: fa, loss: pass.meanLoss, lossAt });
+      const nb = await b.step(grads, pb, {
+        factors: fb,
+        loss: pass.meanLoss,
+        lossAt,
+        gaussNewton: async (vectors) => {
+          asked.push(vectors.length);
+          return empiricalProducts(pass, vectors);
+        },
+      });
+      close(flatten(nb), flatten(na), 1e-4);
+      expect(b.adaptiveState!.damping).toBeCloseTo(a.adaptiveState!.damping, 6);
+      disposeFactors(fa);
+      disposeFactors(fb);
+      pa = na;
+      pb = nb;
+    }
+    expect(asked).toEqual([1, 2, 2, 2, 2]); // P alone on the first step, then P and the last update
+    for (const o of [a, b]) o.dispose();
+  });
+
+  it("quadraticModel 'gauss-newton' without extras.gaussNewton, or with a wrong-sized answer, throws InvalidArgumentError and changes nothing", async () => {
+    const opt = kfac({ device: dev, layers: LAYERS, adaptive: { interval: 1, quadraticModel: 'gauss-newton' } });
+    const params = initParams(MLP, 32);
+    opt.init(params);
+    const before = opt.serialize();
+    const { pass, grads } = batch(params, 81);
+    const factors = deviceFactors(dev, pass);
+    const lossAt = async () => pass.meanLoss;
+    await expect(opt.step(grads, params, { factors, loss: pass.meanLoss, lossAt })).rejects.toThrow(/extras\.gaussNewton is required/);
+    await expect(opt.step(grads, params, { factors, loss: pass.meanLoss, lossAt, gaussNewton: async () => [1, 2] })).rejects.toThrow(InvalidArgumentError);
+    expect(opt.serialize()).toEqual(before);
+    disposeFactors(factors);
+    opt.dispose();
+    expect(() => kfac({ device: dev, layers: LAYERS, adaptive: { quadraticModel: 'exact' as never } })).toThrow(/quadraticModel must be 'factors' or 'gauss-newton'/);
+  });
+
+  it.each(['throw', 'skip'] as const)("non-finite Gauss–Newton products are onNonFinite %s: NonFiniteError or a counted skip", async (onNonFinite) => {
+    const opt = kfac({ device: dev, layers: LAYERS, adaptive: { interval: 1, quadraticModel: 'gauss-newton' }, onNonFinite });
+    const params = initParams(MLP, 33);
+    opt.init(params);
+    const before = opt.serialize();
+    const { pass, grads } = batch(params, 82);
+    const factors = deviceFactors(dev, pass);
+    const run = () => opt.step(grads, params, { factors, loss: pass.meanLoss, lossAt: async () => pass.meanLoss, gaussNewton: async () => [NaN] });
+    if (onNonFinite === 'throw') {
+      await expect(run()).rejects.toThrow(NonFiniteError);
+      expect(opt.serialize()).toEqual(before);
+    } else {
+      expect(await run()).toBe(params);
+      expect(opt.stats.skippedSteps).toBe(1);
+    }
+    disposeFactors(factors);
+    opt.dispose();
+  });
 
   it('an adaptation step without lossAt throws InvalidArgumentError and changes nothing', async () => {
     const opt = kfac({ device: dev, layers: LAYERS, adaptive: { interval: 1 } });

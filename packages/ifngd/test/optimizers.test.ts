@@ -294,6 +294,45 @@ describe('FNGD and KFAC through the contract', () => {
     expect(() => createOptimizer({ kind: 'kfac', fisher: 'true' } as never, mlpEnv(M, dev))).toThrow(/'empirical' or 'sampled'/);
   });
 
+  it("adaptive KFAC with quadraticModel 'gauss-newton' asks the capture's gaussNewton once per step, after read; equal to kfac() fed the same; refused where the trainer cannot", async () => {
+    const start = initParams(M, 10);
+    const options = { damping: 0.3, adaptive: { interval: 1, quadraticModel: 'gauss-newton' as const } };
+    // a stand-in Gauss–Newton matrix (positive definite): half the Gram of the vectors
+    const gn = async (vectors: readonly HostTree[]): Promise<number[]> => vectors.flatMap((u) => vectors.map((v) => 0.5 * flatOf(u).reduce((t, x, j) => t + x * flatOf(v)[j]!, 0)));
+    class GnCapture extends MlpCapture {
+      async lossAt(p: HostTree): Promise<number> {
+        this.asked.push('lossAt');
+        return forwardBackward(M, p, data).meanLoss;
+      }
+      async gaussNewton(vectors: readonly HostTree[]): Promise<number[]> {
+        this.asked.push(`gaussNewton:${vectors.length}`);
+        return gn(vectors);
+      }
+    }
+    const viaContract = createOptimizer({ kind: 'kfac', ...options }, { ...mlpEnv(M, dev), gaussNewton: true });
+    await viaContract.init(start);
+    const direct = kfac({ ...options, device: dev, layers: [...KFAC_LAYERS] });
+    direct.init(start);
+    let [a, b] = [start, start];
+    for (let s = 0; s < 3; s++) {
+      const cap = new GnCapture(M, a, data, dev);
+      a = (await viaContract.step(cap)).params;
+      cap.dispose();
+      expect(cap.asked).toEqual(['factors:kronecker', 'gradients', 'read', `gaussNewton:${s === 0 ? 1 : 2}`, 'lossAt']);
+      const pass = forwardBackward(M, b, data);
+      const fs = deviceFactors(dev, pass);
+      const lossAt = async (p: HostTree) => forwardBackward(M, p, data).meanLoss;
+      b = await direct.step(weightedGradient(pass, new Float32Array(data.n).fill(1 / data.n)), b, { factors: fs, loss: pass.meanLoss, lossAt, gaussNewton: gn });
+      disposeFactors(fs);
+      expect(flatOf(a)).toEqual(flatOf(b));
+    }
+    viaContract.dispose();
+    direct.dispose();
+    for (const env of [mlpEnv(M, dev), { ...mlpEnv(M, dev), gaussNewton: false }]) {
+      expect(() => createOptimizer({ kind: 'kfac', ...options }, env)).toThrow(/cannot: they need a named loss .* without random layers/);
+    }
+  });
+
   it('sampled targets follow the predictive distribution: class frequencies ≈ softmax, Bernoulli rates ≈ sigmoid, Gaussian mean z and variance d/2', () => {
     const n = 20000;
     const row = [1.2, -0.3, 0.4];

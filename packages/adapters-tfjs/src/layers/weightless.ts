@@ -19,6 +19,9 @@ export const WEIGHTLESS_LAYERS = [
   'Add', 'Subtract', 'Multiply', 'Average', 'Maximum', 'Minimum', 'Concatenate', 'Dot',
 ] as const;
 
+/** The weight-free layers whose training-mode forward draws random numbers (masks, noise). */
+export const RANDOM_LAYERS: readonly string[] = ['Dropout', 'SpatialDropout1D', 'AlphaDropout', 'GaussianNoise', 'GaussianDropout'];
+
 /** The weight-free block. */
 export const weightlessBlock: LayerBlock = {
   classNames: WEIGHTLESS_LAYERS,

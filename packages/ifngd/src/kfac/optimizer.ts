@@ -71,6 +71,11 @@ export interface KfacStepExtras<T = HostTree> {
    * proposed parameters every `adaptive.interval` steps, for the Levenberg–Marquardt ratio ρ.
    */
   readonly lossAt?: (params: T) => Promise<number>;
+  /**
+   * The batch's Gauss–Newton matrix along host vectors (k×k, row-major; `StepCapture.gaussNewton`): the adaptive
+   * mode's curvature with `quadraticModel: 'gauss-newton'`, called once per step.
+   */
+  readonly gaussNewton?: (vectors: readonly HostTree[]) => Promise<number[]>;
 }
 
 const freshCore = (): KfacCore => ({
@@ -391,27 +396,18 @@ export class KfacOptimizer<T = HostTree> {
     const p = withPenalty(preconditioned, extras.penaltyGrads, sizes);
     const vectors: HostTree[] = prev.velocity ? [p, prev.velocity] : [p];
     const k = vectors.length;
-    const f0 = factors?.[0];
-    const n = f0 ? (f0.kind === 'conv2d' ? f0.patches.batch : f0.kind === 'dense' ? f0.inputs.rows : 0) : 0;
-    const s = this.#o.layers.length > 0 && factors ? await sampleProducts(this.#device, factors, this.#o.layers, states.map((st) => st.dims!), vectors) : [];
-    const c: number[] = [];
-    const d: number[] = [];
-    for (let i = 0; i < k; i++) {
-      for (let j = 0; j < k; j++) {
-        let cij = 0;
-        if (s.length > 0) for (let r = 0; r < n; r++) cij += (s[i]![r] as number) * (s[j]![r] as number);
-        c.push(n > 0 ? cij / n : 0);
-        d.push(dot(vectors[i]!, vectors[j]!));
-      }
-    }
-    const b = vectors.map((v) => dot(g, v));
-    const q = solveQuadratic(c, d, b, damping);
-    // ρ compares data losses: its model change takes the data loss's gradient (no regularizer)
-    const bData = extras.penaltyGrads ? vectors.map((v) => dot(grads, v)) : b;
     const fail = (what: string): null => {
       if (!skip) throw new NonFiniteError(`step: ${what}`);
       return null;
     };
+    const c = o.quadraticModel === 'gauss-newton' ? await gaussNewtonOf(extras, vectors) : await this.#factorCurvature(factors, states, vectors);
+    if (!c.every(Number.isFinite)) return fail('the Gauss–Newton products are not finite');
+    const d: number[] = [];
+    for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) d.push(dot(vectors[i]!, vectors[j]!));
+    const b = vectors.map((v) => dot(g, v));
+    const q = solveQuadratic(c, d, b, damping);
+    // ρ compares data losses: its model change takes the data loss's gradient (no regularizer)
+    const bData = extras.penaltyGrads ? vectors.map((v) => dot(grads, v)) : b;
     if (!q) return fail('the quadratic model has no finite minimum');
     const update: Record<string, Float32Array> = {};
     for (const [name, size] of sizes) {
@@ -440,6 +436,23 @@ export class KfacOptimizer<T = HostTree> {
       state = { ...state, rho: Number.isFinite(rho) ? rho + 0 : null /* +0: no −0, so a checkpoint restores it exactly */, damping: adaptedDamping(o, damping, rho) };
     }
     return { next, state };
+  }
+
+  /** The quadratic model's curvature from the step's factors (`quadraticModel: 'factors'`): `(1/n)·Σᵢ sᵢ(uₐ)·sᵢ(uᵦ)`. */
+  async #factorCurvature(factors: readonly LayerFactors[] | undefined, states: readonly KfacLayerState[], vectors: readonly HostTree[]): Promise<number[]> {
+    const k = vectors.length;
+    const f0 = factors?.[0];
+    const n = f0 ? (f0.kind === 'conv2d' ? f0.patches.batch : f0.kind === 'dense' ? f0.inputs.rows : 0) : 0;
+    const s = this.#o.layers.length > 0 && factors ? await sampleProducts(this.#device, factors, this.#o.layers, states.map((st) => st.dims!), vectors) : [];
+    const c: number[] = [];
+    for (let i = 0; i < k; i++) {
+      for (let j = 0; j < k; j++) {
+        let cij = 0;
+        if (s.length > 0) for (let r = 0; r < n; r++) cij += (s[i]![r] as number) * (s[j]![r] as number);
+        c.push(n > 0 ? cij / n : 0);
+      }
+    }
+    return c;
   }
 
   /** Checkpoint of the transformation state, running averages, inverses and counters (versioned, CRC-32). */
@@ -531,4 +544,17 @@ export class KfacOptimizer<T = HostTree> {
  */
 export function kfac<T = HostTree>(options: KfacOptions<T>): KfacOptimizer<T> {
   return new KfacOptimizer(options);
+}
+
+/** The batch's Gauss–Newton matrix along `vectors` from the step's extras (`quadraticModel: 'gauss-newton'`). */
+async function gaussNewtonOf<T>(extras: KfacStepExtras<T>, vectors: readonly HostTree[]): Promise<number[]> {
+  if (!extras.gaussNewton) {
+    throw new InvalidArgumentError("kfac: step: adaptive.quadraticModel 'gauss-newton' takes the batch's Gauss–Newton products; extras.gaussNewton is required");
+  }
+  const c = await extras.gaussNewton(vectors);
+  const k = vectors.length;
+  if (!Array.isArray(c) || c.length !== k * k) {
+    throw new InvalidArgumentError(`kfac: step: extras.gaussNewton must return the ${k}×${k} matrix as ${k * k} numbers, got ${Array.isArray(c) ? c.length : typeof c}`);
+  }
+  return c;
 }

@@ -56,6 +56,15 @@ export interface KfacAdaptiveOptions {
   /** Bounds of λ. Defaults 1e-8 and Infinity. */
   readonly minDamping?: number;
   readonly maxDamping?: number;
+  /**
+   * The curvature C of the quadratic model that sets the learning rate, the momentum and ρ:
+   * - `'factors'` (default): the Fisher the step's factors describe, restricted to the Kronecker layers — a
+   *   one-sample estimate under `fisher: 'sampled'` — at one GEMM per layer and vector, no extra pass;
+   * - `'gauss-newton'`: the batch's exact Gauss–Newton matrix over every parameter, as kfac-jax takes it
+   *   (`exact_quad_model_matrix_type='ggn'`), at two more forward passes per vector (central differences); the
+   *   step then needs `extras.gaussNewton` (a trainer's `StepCapture.gaussNewton`).
+   */
+  readonly quadraticModel?: 'factors' | 'gauss-newton';
 }
 
 /** The adaptive mode's settings, validated. */
@@ -65,6 +74,7 @@ export interface ResolvedAdaptive {
   readonly decay: number;
   readonly minDamping: number;
   readonly maxDamping: number;
+  readonly quadraticModel: 'factors' | 'gauss-newton';
 }
 
 /** Options of {@link kfac}. Only `device` and `layers` are required; the rest default to {@link KFAC_DEFAULTS}. */
@@ -257,12 +267,14 @@ function resolveAdaptive<T>(o: KfacOptions<T>, damping: number): ResolvedAdaptiv
   }
   if ((o.factorEvery ?? 1) !== 1) fail('the adaptive mode needs factors every step: factorEvery must be 1');
   const x: KfacAdaptiveOptions = a === true ? {} : a;
-  if (a !== true) checkKeys(a, ['initialDamping', 'interval', 'decay', 'minDamping', 'maxDamping'], 'kfac: adaptive');
+  if (a !== true) checkKeys(a, ['initialDamping', 'interval', 'decay', 'minDamping', 'maxDamping', 'quadraticModel'], 'kfac: adaptive');
+  const quadraticModel = x.quadraticModel ?? 'factors';
+  if (quadraticModel !== 'factors' && quadraticModel !== 'gauss-newton') fail(`adaptive.quadraticModel must be 'factors' or 'gauss-newton', got ${String(quadraticModel)}`);
   const decay = x.decay ?? 0.9;
   if (typeof decay !== 'number' || !(decay > 0 && decay < 1)) fail(`adaptive.decay must be in (0, 1), got ${String(decay)}`);
   const minDamping = x.minDamping === undefined ? 1e-8 : positive(x.minDamping, 'adaptive.minDamping');
   const maxDamping = x.maxDamping ?? Infinity;
   if (typeof maxDamping !== 'number' || !(maxDamping >= minDamping)) fail(`adaptive.maxDamping must be ≥ minDamping, got ${String(maxDamping)}`);
   const initialDamping = x.initialDamping === undefined ? damping : positive(x.initialDamping, 'adaptive.initialDamping');
-  return { initialDamping, interval: positiveInt(x.interval ?? 5, 'adaptive.interval'), decay, minDamping, maxDamping };
+  return { initialDamping, interval: positiveInt(x.interval ?? 5, 'adaptive.interval'), decay, minDamping, maxDamping, quadraticModel };
 }

@@ -94,6 +94,15 @@ export interface StepCapture<T> {
    */
   lossAt?(params: T): Promise<number>;
   /**
+   * The batch's Gauss–Newton matrix along `vectors` (k of them, parameter trees of the trainer's kind): the k×k
+   * matrix (row-major) `Cₐᵦ = (1/n)·Σᵢ wᵢ·(Jᵢuₐ)ᵀ·Hᵢ·(Jᵢuᵦ)` — Jᵢ sample i's output Jacobian, Hᵢ the named loss's
+   * Hessian in the outputs, wᵢ the sample's weight — at the step's parameters, from training-mode forward passes
+   * (`ifngd/internal`'s `gaussNewtonProducts` and `differenceStep`), changing nothing (KFAC's adaptive mode with
+   * `quadraticModel: 'gauss-newton'`). Called after `read`, at most once; present where
+   * {@link OptimizerEnv.gaussNewton} says so.
+   */
+  gaussNewton?(vectors: readonly T[]): Promise<number[]>;
+  /**
    * Runs the device-side half of a step (`fn` creates trees of the trainer's kind) in the trainer's memory scope:
    * what `fn` returns stays alive until the step ends, the rest is released at once.
    */
@@ -134,6 +143,11 @@ export interface OptimizerEnv<T> {
   readonly secondMoments: boolean;
   /** Whether the trainer can take factors on sampled targets (`FactorOptions.targets: 'sampled'`): a named loss. */
   readonly sampledTargets: boolean;
+  /**
+   * Whether the trainer's captures implement {@link StepCapture.gaussNewton}: a named loss on one output and a
+   * training-mode forward that draws no random numbers (no Dropout or noise layers). Default false.
+   */
+  readonly gaussNewton?: boolean;
 }
 
 /** What one step did. */

@@ -73,6 +73,7 @@ export class KfacTraining implements TrainingOptimizer<HostTree> {
       ...(penalties ? { penaltyGrads: penalties } : {}),
       loss, // a non-finite loss: thrown under 'throw', a counted skip under 'skip' (ifngd's one rule)
       ...(capture.lossAt ? { lossAt: (p: HostTree) => capture.lossAt!(p) } : {}),
+      ...(capture.gaussNewton ? { gaussNewton: (v: readonly HostTree[]) => capture.gaussNewton!(v) } : {}),
     });
     return { params, loss, fresh: opt.stats.inverseRefreshes > refreshes };
   }
@@ -106,6 +107,12 @@ export const kfacDefinition: OptimizerDefinition<KfacTrainingOptions> = {
     if (fisher !== 'empirical' && fisher !== 'sampled') throw new InvalidArgumentError(`kfac: fisher must be 'empirical' or 'sampled', got ${String(fisher)}`);
     if (fisher === 'sampled' && !env.sampledTargets) {
       throw new InvalidArgumentError("kfac: fisher: 'sampled' draws targets from the model's predictive distribution, which needs a named loss ('softmax-cross-entropy', 'sigmoid-cross-entropy' or 'mse') on one output; use 'empirical'");
+    }
+    const adaptive = rest.adaptive;
+    if (typeof adaptive === 'object' && adaptive !== null && adaptive.quadraticModel === 'gauss-newton' && env.gaussNewton !== true) {
+      throw new InvalidArgumentError(
+        "kfac: adaptive.quadraticModel 'gauss-newton' takes the batch's Gauss–Newton products, which this trainer cannot: they need a named loss ('softmax-cross-entropy', 'sigmoid-cross-entropy' or 'mse') on one output and a training-mode forward without random layers (Dropout, noise); use 'factors'",
+      );
     }
     if (nonKronecker !== 'gradient' && nonKronecker !== 'diagonal') {
       throw new InvalidArgumentError(`kfac: nonKronecker must be 'gradient' or 'diagonal', got ${String(nonKronecker)}`);
