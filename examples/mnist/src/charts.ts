@@ -15,6 +15,7 @@ const COLORS: Record<OptName, string> = {
   kfac: '#17becf',
   'kfac-sampled': '#bcbd22',
   'kfac-adaptive': '#393b79',
+  'kfac-gn': '#6b6ecf',
   adam: '#1f77b4',
   sgd: '#2ca02c',
   adamw: '#7f7f7f',

@@ -48,8 +48,8 @@ const HELP = `npm run demo -- [flags]
 
 Trains MNIST (real digits) with every optimizer at its tuned setting (examples/mnist/tuned/), several seeds in
 lockstep, then prints per-epoch tables, the return-on-investment summary, and writes charts and a JSON report.
-The default run (classifier, batch 128, eleven optimizers) takes about 25 minutes on two CPU cores, the autoencoder
-longer; --quick about a minute.
+The default run (classifier, batch 128, every optimizer tuned there) takes about 25 minutes on two CPU cores,
+the autoencoder longer; --quick about a minute.
 
   --task classifier|autoencoder   what to train (default classifier)
   --model mlp|cnn|resnet|vit      the classifier's model (default mlp; the autoencoder is an MLP). resnet

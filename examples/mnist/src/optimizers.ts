@@ -19,11 +19,13 @@ const REFRESH = { fngd: 'first-epoch', 'fngd-drift': 'drift', 'fngd-auto': 'auto
 /** `FngdTrainer.create` options for `name` with hyper-parameters `c`. */
 export function trainerOptions(task: Task, name: OptName, c: TrialConfig): FngdTrainerOptions {
   const loss = lossOf(task);
-  if (name === 'kfac-adaptive') {
-    if (c.damping === undefined) throw new Error('kfac-adaptive: a trial needs its initial damping');
+  if (name === 'kfac-adaptive' || name === 'kfac-gn') {
+    if (c.damping === undefined) throw new Error(`${name}: a trial needs its initial damping`);
     // kfac-jax's adaptive mode at its defaults (λ adapted every 5 steps by 0.9, the sampled Fisher) and KFAC_DEFAULTS'
-    // factor and inverse periods; no learning rate, momentum or clipping to set
-    return { loss, kfac: { damping: c.damping, adaptive: true, fisher: 'sampled' } };
+    // factor and inverse periods; no learning rate, momentum or clipping to set. kfac-gn: the quadratic model's
+    // curvature is the batch's exact Gauss–Newton matrix (kfac-jax's), not the factors' one-sample estimate
+    const adaptive = name === 'kfac-gn' ? { quadraticModel: 'gauss-newton' as const } : true;
+    return { loss, kfac: { damping: c.damping, adaptive, fisher: 'sampled' } };
   }
   const learningRate = c.learningRate;
   if (learningRate === undefined) throw new Error(`${name}: a trial needs a learning rate`);

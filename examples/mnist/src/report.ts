@@ -186,23 +186,26 @@ export interface KfacChoice {
   readonly metric: Metric;
 }
 
+/** The KFACs that may stand for KFAC in "÷ KFAC", in the order chosen without validation scores. */
+const KFACS: readonly OptName[] = ['kfac-gn', 'kfac-adaptive', 'kfac'];
+
 /**
- * The KFAC that "÷ KFAC" compares with. Where the report ran both KFAC as its references run it (`kfac-adaptive`:
- * kfac-jax's defaults — the sampled Fisher, Levenberg–Marquardt damping, learning rate and momentum from the
- * quadratic model) and KFAC with a tuned learning rate (`kfac`), the tuning protocol chooses: the one with the better
- * validation score, as the initializer is chosen by Adam's (never by the test runs being compared). Without scores
- * (older reports), the adaptive one. A KFAC whose every seed diverged has no final to compare with: the other
- * stands in. Null without either.
+ * The KFAC that "÷ KFAC" compares with. Where the report ran more than one of KFAC as its references run it
+ * (`kfac-gn`: kfac-jax's adaptive mode with its exact Gauss–Newton quadratic model; `kfac-adaptive`: the same mode with
+ * the factors' one-sample estimate of it — both the sampled Fisher, Levenberg–Marquardt damping, learning rate and
+ * momentum from the quadratic model) and KFAC with a tuned learning rate (`kfac`), the tuning protocol chooses: the
+ * one with the best validation score, as the initializer is chosen by Adam's (never by the test runs being
+ * compared). Without every score (older reports), that order. A KFAC whose every seed diverged has no final to
+ * compare with: the next stands in. Null without any.
  */
 export function kfacComparator(summary: readonly OptimizerSummary[], choice?: KfacChoice): OptimizerSummary | null {
-  const adaptive = summary.find((x) => x.optimizer === 'kfac-adaptive') ?? null;
-  const tuned = summary.find((x) => x.optimizer === 'kfac') ?? null;
-  const sa = choice?.scores?.['kfac-adaptive'];
-  const st = choice?.scores?.['kfac'];
-  const higher = choice?.metric === 'testAccuracy';
-  const tunedFirst = adaptive !== null && tuned !== null && sa !== undefined && st !== undefined && (higher ? st > sa : st < sa);
-  const [first, second] = tunedFirst ? [tuned, adaptive] : [adaptive, tuned];
-  return (first?.final ? first : null) ?? (second?.final ? second : null) ?? first ?? second;
+  const ran = KFACS.map((o) => summary.find((x) => x.optimizer === o)).filter((x): x is OptimizerSummary => x !== undefined);
+  const scores = ran.map((x) => choice?.scores?.[x.optimizer]);
+  const sign = choice?.metric === 'testAccuracy' ? -1 : 1;
+  const ordered = scores.every((v) => v !== undefined)
+    ? ran.map((x, i) => ({ x, v: sign * (scores[i] as number) })).sort((a, b) => a.v - b.v).map((e) => e.x) // stable: ties keep the order
+    : ran;
+  return ordered.find((x) => x.final) ?? ordered[0] ?? null;
 }
 
 /** The {@link KfacChoice} of a report. */

@@ -14,8 +14,8 @@ import { permutation } from '@ifngd/adapters-tfjs';
 import { mulberry32 } from '@ifngd/adapters-tfjs/internal';
 
 /** The optimizers of the benchmark. */
-export type OptName = 'fngd' | 'fngd-drift' | 'fngd-auto' | 'fngd-always' | 'kfac' | 'kfac-sampled' | 'kfac-adaptive' | 'adam' | 'sgd' | 'adamw' | 'muon' | 'shampoo';
-export const OPTIMIZERS: readonly OptName[] = ['fngd', 'fngd-drift', 'fngd-auto', 'fngd-always', 'kfac', 'kfac-sampled', 'kfac-adaptive', 'adam', 'sgd', 'adamw', 'muon', 'shampoo'];
+export type OptName = 'fngd' | 'fngd-drift' | 'fngd-auto' | 'fngd-always' | 'kfac' | 'kfac-sampled' | 'kfac-adaptive' | 'kfac-gn' | 'adam' | 'sgd' | 'adamw' | 'muon' | 'shampoo';
+export const OPTIMIZERS: readonly OptName[] = ['fngd', 'fngd-drift', 'fngd-auto', 'fngd-always', 'kfac', 'kfac-sampled', 'kfac-adaptive', 'kfac-gn', 'adam', 'sgd', 'adamw', 'muon', 'shampoo'];
 export const FNGD_VARIANTS = ['fngd', 'fngd-drift', 'fngd-auto', 'fngd-always'] as const satisfies readonly OptName[];
 
 /**
@@ -55,6 +55,11 @@ export const SPACES = {
    * the sampled Fisher): only its initial λ is tuned, over KFAC's range at twice the resolution.
    */
   'kfac-adaptive': { damping: logGrid(-4, 2, 0.5) },
+  /**
+   * Adaptive KFAC with kfac-jax's quadratic model — the batch's exact Gauss–Newton matrix instead of the factors'
+   * one-sample estimate: `kfac-adaptive`'s space and sample (a paired comparison of the two models).
+   */
+  'kfac-gn': { damping: logGrid(-4, 2, 0.5) },
   /** AdamW: Adam's grid; weight decay at PyTorch's default 0.01 (a set-up choice, not tuned). */
   adamw: { learningRate: logGrid(-4.5, -1, 0.5) },
   /**
@@ -88,7 +93,7 @@ export function spaceOf(opt: OptName): {
   damping?: readonly number[];
   mode?: readonly ('global' | 'layerwise')[];
 } {
-  return opt === 'sgd' || opt === 'adam' || opt === 'kfac' || opt === 'kfac-sampled' || opt === 'kfac-adaptive' || opt === 'adamw' || opt === 'muon' || opt === 'shampoo' ? SPACES[opt] : SPACES.fngd;
+  return opt in SPACES ? SPACES[opt as keyof typeof SPACES] : SPACES.fngd;
 }
 
 /** Seed of the trial sample (fixed: the sample is part of the protocol). */
@@ -115,8 +120,8 @@ function balanced<T>(values: readonly T[], k: number, rand: () => number): T[] {
 export function sampleTrials(opt: OptName, k: number, seed = SEARCH_SEED): TrialConfig[] {
   if (!Number.isSafeInteger(k) || k < 1) throw new Error(`trials must be a positive integer, got ${k}`);
   const space = spaceOf(opt);
-  // the FNGD variants share one sample, the two KFAC Fishers another: paired comparisons
-  const kind = opt === 'kfac-sampled' ? 'kfac' : opt === 'sgd' || opt === 'adam' || opt === 'kfac' || opt === 'kfac-adaptive' || opt === 'adamw' || opt === 'muon' || opt === 'shampoo' ? opt : 'fngd';
+  // the FNGD variants share one sample, the two KFAC Fishers another, the two adaptive KFACs a third: paired comparisons
+  const kind = opt === 'kfac-sampled' ? 'kfac' : opt === 'kfac-gn' ? 'kfac-adaptive' : opt.startsWith('fngd') ? 'fngd' : (opt as Exclude<OptName, 'kfac-sampled' | 'kfac-gn' | `fngd${string}`>);
   const salt = { sgd: 0x51, adam: 0xad, kfac: 0x6b, 'kfac-adaptive': 0x6c, fngd: 0xf9, adamw: 0xa3, muon: 0x3c, shampoo: 0x5a }[kind];
   const rand = mulberry32(seed ^ salt);
   if (!space.learningRate) {

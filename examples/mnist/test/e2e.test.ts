@@ -72,6 +72,7 @@ describe('tune → demo (quick)', () => {
         kfac: 1,
         'kfac-sampled': 1,
         'kfac-adaptive': 1,
+        'kfac-gn': 1,
         adamw: 1,
         muon: 1,
         shampoo: 1,
@@ -86,7 +87,7 @@ describe('tune → demo (quick)', () => {
       const again = await cli('tune', tuneArgs());
       expect(again.code, again.out).toBe(0);
       expect(again.out).toContain('resuming');
-      expect(again.out.match(/^\s+\[\d+\/13\]/gm)).toHaveLength(9);
+      expect(again.out.match(/^\s+\[\d+\/14\]/gm)).toHaveLength(10);
       const g = JSON.parse(readFileSync(tuned, 'utf8')) as TunedFile;
       expect(g.complete).toBe(true);
       expect(g.trials.map((t) => [t.optimizer, t.initializer, t.index])).toEqual(
@@ -109,8 +110,8 @@ describe('tune → demo (quick)', () => {
     const r = await cli('tune', tuneArgs());
     expect(r.code, r.out).toBe(0);
     expect(r.out).toContain('the protocol adds kfac');
-    expect(r.out.match(/^\s+\[\d+\/13\] kfac /gm)).toHaveLength(1);
-    expect(r.out.match(/^\s+\[\d+\/13\]/gm)).toHaveLength(1);
+    expect(r.out.match(/^\s+\[\d+\/14\] kfac /gm)).toHaveLength(1);
+    expect(r.out.match(/^\s+\[\d+\/14\]/gm)).toHaveLength(1);
     const g = JSON.parse(readFileSync(tuned, 'utf8')) as TunedFile;
     expect(g.complete).toBe(true);
     expect(g.search).toEqual(f.search);
@@ -151,7 +152,7 @@ describe('tune → demo (quick)', () => {
     for (const line of r.out.split('\n')) expect(line.length, line).toBeLessThanOrEqual(120);
     const rep = JSON.parse(readFileSync(join(out, 'classifier-b64-quick.json'), 'utf8')) as Report;
     expect(rep.seeds).toEqual([1, 2]);
-    expect(rep.runs).toHaveLength(24);
+    expect(rep.runs).toHaveLength(26);
     expect(rep.summary.map((s) => s.optimizer).sort()).toEqual([
       'adam',
       'adamw',
@@ -161,6 +162,7 @@ describe('tune → demo (quick)', () => {
       'fngd-drift',
       'kfac',
       'kfac-adaptive',
+      'kfac-gn',
       'kfac-sampled',
       'muon',
       'sgd',

@@ -194,6 +194,13 @@ describe('buildReport', () => {
     // the chosen one diverged on every seed: the other stands in; one score missing: adaptive, as without scores
     expect(kfacComparator([sum('kfac', null), sum('kfac-adaptive', 0.9)], { metric: 'testAccuracy', scores: { kfac: 0.96, 'kfac-adaptive': 0.8 } })?.optimizer).toBe('kfac-adaptive');
     expect(kfacComparator(both, { metric: 'testAccuracy', scores: { kfac: 0.99 } })?.optimizer).toBe('kfac-adaptive');
+    // three: the best score of the three; without every score, the Gauss–Newton model's, then the factors', then the tuned rate
+    const three = [...both, sum('kfac-gn', 0.96)];
+    expect(kfacComparator(three, { metric: 'testAccuracy', scores: { kfac: 0.957, 'kfac-adaptive': 0.832, 'kfac-gn': 0.955 } })?.optimizer).toBe('kfac');
+    expect(kfacComparator(three, { metric: 'testAccuracy', scores: { kfac: 0.957, 'kfac-adaptive': 0.832, 'kfac-gn': 0.958 } })?.optimizer).toBe('kfac-gn');
+    expect(kfacComparator(three, { metric: 'testLoss', scores: { kfac: 206, 'kfac-adaptive': 88, 'kfac-gn': 90 } })?.optimizer).toBe('kfac-adaptive');
+    expect(kfacComparator(three, { metric: 'testAccuracy', scores: { kfac: 0.99, 'kfac-adaptive': 0.5 } })?.optimizer).toBe('kfac-gn');
+    expect(kfacComparator([sum('kfac', 0.9), sum('kfac-gn', null)], { metric: 'testAccuracy', scores: { kfac: 0.5, 'kfac-gn': 0.9 } })?.optimizer).toBe('kfac');
   });
 
   it('compares with adaptive KFAC (kfac-jax\'s defaults) where it ran, with KFAC at a tuned learning rate otherwise', () => {
