@@ -201,6 +201,9 @@ describe('buildReport', () => {
     expect(kfacComparator(three, { metric: 'testLoss', scores: { kfac: 206, 'kfac-adaptive': 88, 'kfac-gn': 90 } })?.optimizer).toBe('kfac-adaptive');
     expect(kfacComparator(three, { metric: 'testAccuracy', scores: { kfac: 0.99, 'kfac-adaptive': 0.5 } })?.optimizer).toBe('kfac-gn');
     expect(kfacComparator([sum('kfac', 0.9), sum('kfac-gn', null)], { metric: 'testAccuracy', scores: { kfac: 0.5, 'kfac-gn': 0.9 } })?.optimizer).toBe('kfac');
+    // a tie keeps the order: the Gauss–Newton model's, then the factors', then the tuned rate
+    expect(kfacComparator(three, { metric: 'testAccuracy', scores: { kfac: 0.9, 'kfac-adaptive': 0.9, 'kfac-gn': 0.9 } })?.optimizer).toBe('kfac-gn');
+    expect(kfacComparator(both, { metric: 'testLoss', scores: { kfac: 100, 'kfac-adaptive': 100 } })?.optimizer).toBe('kfac-adaptive');
   });
 
   it('compares with adaptive KFAC (kfac-jax\'s defaults) where it ran, with KFAC at a tuned learning rate otherwise', () => {

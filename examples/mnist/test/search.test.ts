@@ -72,6 +72,9 @@ describe('sampleTrials', () => {
     expect(sampleTrials('fngd-drift', 8)).toEqual(sampleTrials('fngd-always', 8));
     expect(sampleTrials('fngd', 8, 1)).not.toEqual(sampleTrials('fngd', 8, 2));
     expect(sampleTrials('adam', 3)[0]).not.toHaveProperty('damping');
+    // the two adaptive KFACs share one sample (a paired comparison of their quadratic models)
+    for (const k of [1, 8, 13]) expect(sampleTrials('kfac-gn', k)).toEqual(sampleTrials('kfac-adaptive', k));
+    expect(sampleTrials('kfac-gn', 8)).not.toEqual(sampleTrials('shampoo', 8));
   });
 
   it('KFAC: learning rates stratified, damping balanced, no mode; its own sample', () => {
@@ -102,11 +105,22 @@ describe('sampleTrials', () => {
 });
 
 /** Optimizers that joined the protocol after the first tuned files. */
-const LATER: readonly string[] = ['kfac-sampled', 'kfac-adaptive', 'adamw', 'muon', 'shampoo'];
+const LATER: readonly string[] = ['kfac-sampled', 'kfac-adaptive', 'kfac-gn', 'adamw', 'muon', 'shampoo'];
 
 describe('tuned files across protocol versions', () => {
-  // a committed file tuned before KFAC joined (the b128 and b1024 files now hold KFAC's trials)
-  const committed = (): TunedFile => readTuned(tunedPath('classifier', 512));
+  // a file tuned before KFAC joined: the committed batch-512 file without the spaces, trials and best settings of
+  // KFAC and of the optimizers that joined after it
+  const committed = (): TunedFile => {
+    const f = readTuned(tunedPath('classifier', 512));
+    const later = new Set(['kfac', ...LATER]);
+    const keep = <V>(o: Record<string, V>): Record<string, V> => Object.fromEntries(Object.entries(o).filter(([k]) => !later.has(k)));
+    return {
+      ...f,
+      search: { ...f.search, spaces: keep(f.search.spaces as Record<string, unknown>) },
+      trials: f.trials.filter((t) => !later.has(t.optimizer)),
+      best: keep(f.best) as TunedFile['best'],
+    };
+  };
   const current = (f: TunedFile): Protocol => ({ ...f, search: { ...f.search, spaces: SPACES } });
 
   it('a protocol that only adds optimizers (KFAC) resumes a committed file; a changed space does not', () => {

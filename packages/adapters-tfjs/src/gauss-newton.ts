@@ -4,6 +4,7 @@
  * forward-mode differentiation, so each output directional derivative `Jᵢu` is a central difference of the
  * training-mode forward, `(f(θ + t·u) − f(θ − t·u)) / 2t` with `ifngd`'s `differenceStep` t (two passes per
  * vector); the outputs at θ give the named loss's exact Hessian (`gaussNewtonProducts`, float64 on the host).
+ * Softmax cross-entropy's targets are taken as distributions (rows summing to 1), as its sampled Fisher takes them.
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -18,9 +19,9 @@ import type { TfTree } from './tree-ops.js';
 
 /**
  * The k×k products for the batch `x` (targets `y`, which carry the sample weights during a weighted fit) along
- * `vectors` (tfjs or host trees): every pass a training-mode forward as the step's, moving statistics kept apart
- * (`FunctionModel.isolatedState`), one read. The variables hold their own values again afterwards, whatever
- * happens. Throws `AdapterArgumentError` without a named loss, for a model with random layers, or for one that
+ * `vectors` (tfjs or host trees): 2k + 1 training-mode forward passes for k vectors, as the step's, moving
+ * statistics kept apart (`FunctionModel.isolatedState`); two reads (the norms, then the outputs). The variables
+ * hold their own values again afterwards, whatever happens. Throws `AdapterArgumentError` without a named loss, for a model with random layers, or for one that
  * keeps training state without `isolatedState`.
  */
 export async function batchGaussNewton(c: StepCaptureContext, x: Tensor, y: Tensor, n: number, vectors: readonly (TfTree | HostTree)[]): Promise<number[]> {

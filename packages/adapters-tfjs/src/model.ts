@@ -79,7 +79,9 @@ export interface FunctionModel {
    * The training-mode forward draws random numbers (Dropout, noise layers), so two passes at nearby parameters see
    * different masks: KFAC's Gauss–Newton quadratic model (`adaptive.quadraticModel: 'gauss-newton'`), which
    * differentiates the forward by central differences, is then refused. {@link fromLayersModel} sets it from the
-   * model's layers. Default false.
+   * model's layers of tfjs's random classes (Dropout, SpatialDropout1D, AlphaDropout, GaussianNoise,
+   * GaussianDropout); a FunctionModel, or a custom layer class that draws random numbers, must declare it. Default
+   * false.
    */
   readonly stochastic?: boolean;
   /**

@@ -145,10 +145,12 @@ export class TfStepCapture implements StepCapture<TfTree | HostTree> {
       out.dispose();
     }
     const drawn = tf.tensor(sampleTargets(s.lossName, z, this.n, seed), out.shape, 'float32');
-    // during a weighted fit the loss reads each sample's weight after its targets: the draws carry the batch's
+    // during a weighted fit the loss reads each sample's weight after its targets. The weighted loss's Fisher is
+    // Σᵢ wᵢ·Fᵢ, and a factor is an outer product of the sampled gradients: the draws carry √wᵢ (kfac-jax's scaling)
     const w = s.weights(this.#y);
-    const ySampled = w ? weightedTargets(drawn, w) : drawn;
-    if (w) tf.dispose([drawn, w]);
+    const root = w ? tf.sqrt(w) : null;
+    const ySampled = root ? weightedTargets(drawn, root) : drawn;
+    if (w) tf.dispose([drawn, w, root as Tensor]);
     try {
       this.#sampledCap?.dispose();
       this.#sampledCap = null;

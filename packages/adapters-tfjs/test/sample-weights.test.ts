@@ -67,7 +67,14 @@ describe('weighted losses', () => {
     const weighted = await oneStep(opts, { sampleWeight: w });
     expect(weighted.after.every(Number.isFinite)).toBe(true);
     expect(weighted.after).not.toEqual(unweighted.after);
-    tf.dispose([ones, w]);
+    // the factors hold the weighted loss's Fisher Σᵢ wᵢFᵢ: with every weight 2 and λ → 0 the step F⁻¹g is unchanged
+    // (factors holding Σᵢ wᵢ²Fᵢ would halve it)
+    const tiny: FngdTrainerOptions = { loss: 'softmax-cross-entropy', kfac: { fisher: 'sampled', learningRate: 0.1, damping: 1e-10, momentum: 0, klClip: false } };
+    const twos = tf.fill([N], 2);
+    const [one, two] = [await oneStep(tiny, {}), await oneStep(tiny, { sampleWeight: twos })];
+    const step = (r: typeof one) => r.after.map((v, i) => v - r.before[i]!);
+    expect(relErr(step(two), step(one))).toBeLessThan(1e-2);
+    tf.dispose([ones, w, twos]);
   });
 
   it('validation stays unweighted; with content ids new weights make new batches', async () => {

@@ -4,7 +4,8 @@
  * Jacobian, Hᵢ the loss's Hessian in the outputs and wᵢ the sample's weight. A trainer supplies the output
  * directional derivatives `Jᵢu` (by central differences of its forward pass: {@link differenceStep}); the loss
  * Hessians of the named losses are exact here, on the host in float64:
- * - softmax cross-entropy over logits z: `H = diag(p) − ppᵀ`, p = softmax(z);
+ * - softmax cross-entropy over logits z: `H = diag(p) − ppᵀ`, p = softmax(z), for targets that are distributions
+ *   (a row summing to s scales H by s);
  * - sigmoid cross-entropy summed over the outputs: `H = diag(σ(z)·(1 − σ(z)))`;
  * - mean squared error over d outputs: `H = (2/d)·I`.
  * All three are positive semi-definite, so C is too.

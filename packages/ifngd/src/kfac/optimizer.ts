@@ -401,7 +401,7 @@ export class KfacOptimizer<T = HostTree> {
       return null;
     };
     const c = o.quadraticModel === 'gauss-newton' ? await gaussNewtonOf(extras, vectors) : await this.#factorCurvature(factors, states, vectors);
-    if (!c.every(Number.isFinite)) return fail('the Gauss–Newton products are not finite');
+    if (!c.every(Number.isFinite)) return fail("the quadratic model's curvature is not finite");
     const d: number[] = [];
     for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) d.push(dot(vectors[i]!, vectors[j]!));
     const b = vectors.map((v) => dot(g, v));

@@ -61,8 +61,8 @@ export interface KfacAdaptiveOptions {
    * - `'factors'` (default): the Fisher the step's factors describe, restricted to the Kronecker layers — a
    *   one-sample estimate under `fisher: 'sampled'` — at one GEMM per layer and vector, no extra pass;
    * - `'gauss-newton'`: the batch's exact Gauss–Newton matrix over every parameter, as kfac-jax takes it
-   *   (`exact_quad_model_matrix_type='ggn'`), at two more forward passes per vector (central differences); the
-   *   step then needs `extras.gaussNewton` (a trainer's `StepCapture.gaussNewton`).
+   *   (`exact_quad_model_matrix_type='ggn'`), at 2k + 1 more forward passes for k ≤ 2 vectors in the tfjs trainer
+   *   (central differences); the step then needs `extras.gaussNewton` (a trainer's `StepCapture.gaussNewton`).
    */
   readonly quadraticModel?: 'factors' | 'gauss-newton';
 }

@@ -144,8 +144,9 @@ export interface OptimizerEnv<T> {
   /** Whether the trainer can take factors on sampled targets (`FactorOptions.targets: 'sampled'`): a named loss. */
   readonly sampledTargets: boolean;
   /**
-   * Whether the trainer's captures implement {@link StepCapture.gaussNewton}: a named loss on one output and a
-   * training-mode forward that draws no random numbers (no Dropout or noise layers). Default false.
+   * Whether the trainer's captures implement {@link StepCapture.gaussNewton}: a named loss on one output, a
+   * training-mode forward that draws no random numbers (no Dropout or noise layers), and training state (moving
+   * statistics) that can be kept apart from it. Default false.
    */
   readonly gaussNewton?: boolean;
 }
