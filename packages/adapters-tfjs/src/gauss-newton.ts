@@ -18,16 +18,25 @@ import type { StepCaptureContext } from './step-capture.js';
 import type { TfTree } from './tree-ops.js';
 
 /**
+ * Whether a trainer can take Gauss–Newton products of `model` (the optimizer environment's `gaussNewton` flag): a
+ * named loss on one output (`sampling`), a forward that draws no random numbers, and training state that can be
+ * kept apart from the passes.
+ */
+export function gaussNewtonAvailable(model: StepCaptureContext['model'], sampling: StepCaptureContext['sampling']): boolean {
+  return sampling !== null && model.stochastic !== true && (!model.commitState || model.isolatedState !== undefined);
+}
+
+/**
  * The k×k products for the batch `x` (targets `y`, which carry the sample weights during a weighted fit) along
  * `vectors` (tfjs or host trees): 2k + 1 training-mode forward passes for k vectors, as the step's, moving
  * statistics kept apart (`FunctionModel.isolatedState`); two reads (the norms, then the outputs). The variables
- * hold their own values again afterwards, whatever happens. Throws `AdapterArgumentError` without a named loss, for a model with random layers, or for one that
- * keeps training state without `isolatedState`.
+ * hold their own values again afterwards, whatever happens. Throws `AdapterArgumentError` where
+ * {@link gaussNewtonAvailable} is false.
  */
 export async function batchGaussNewton(c: StepCaptureContext, x: Tensor, y: Tensor, n: number, vectors: readonly (TfTree | HostTree)[]): Promise<number[]> {
   const { model, variables, names } = c;
   const s = c.sampling;
-  if (!s || model.stochastic === true || (model.commitState && !model.isolatedState)) {
+  if (!s || !gaussNewtonAvailable(model, s)) {
     throw new AdapterArgumentError(
       'gaussNewton: it needs a named loss on one output and a training forward without random layers whose state can be kept apart (isolatedState)',
     );

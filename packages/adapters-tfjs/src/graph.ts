@@ -95,8 +95,8 @@ class Compilation {
   readonly ops = new Map<LayerLike, LayerOp>();
   readonly pending = new Map<object, { targets: readonly Variable[]; values: readonly Tensor[] }>();
   couples = false;
-  /** A layer whose training-mode forward draws random numbers, if any (the first met). */
-  random: string | null = null;
+  /** A layer's training-mode forward draws random numbers. */
+  random = false;
   readonly generic: LayerLike[] = [];
   readonly #seen = new Set<Variable>();
   readonly #tapped = new Set<Variable>();
@@ -160,7 +160,7 @@ class Compilation {
     const declared = (layer as unknown as { _trainableWeights?: readonly unknown[] })._trainableWeights ?? layer.trainableWeights;
     const isFrozen = frozen || !layer.trainable || (declared.length > 0 && layer.trainableWeights.length === 0);
     const ctx = this.context(isFrozen, skipped);
-    if (RANDOM_LAYERS.includes(cls)) this.random ??= `${layer.name} (${cls})`;
+    if (RANDOM_LAYERS.includes(cls)) this.random = true;
     const block = layerBlock(cls);
     let op: LayerOp;
     if (isModel(layer)) op = ctx.nested(layer, isFrozen);
@@ -305,7 +305,7 @@ export function fromLayersModel(model: LayersModel, fold: FoldActivation | reado
     penalties: c.penalties,
     plain: c.plain,
     couplesSamples: c.couples,
-    stochastic: c.random !== null,
+    stochastic: c.random,
     forward(x, tap, training) {
       if (!io) return graph.run([x], tap, training, foldFlags)[0] as Tensor;
       return io.packOutputs(graph.run(io.unpackInputs(x), tap, training, foldFlags));

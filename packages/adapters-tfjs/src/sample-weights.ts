@@ -78,6 +78,12 @@ export function weightedTargets(y: Tensor, w: Tensor): Tensor {
   return tf.tidy(() => tf.concat([tf.reshape(tf.cast(y, 'float32'), [n, -1]), tf.reshape(w, [n, 1])], 1));
 }
 
+/** The weights `[n]` after `size` target values per sample in `y` (`[n, size + 1]`, {@link weightedTargets}). */
+function weightColumn(y: Tensor, size: number): Tensor {
+  const n = y.shape[0] as number;
+  return tf.reshape(tf.slice(y, [0, size], [n, 1]), [n]);
+}
+
 /**
  * The trainer's per-sample loss, weighted while a weighted `fit` runs: its targets are then
  * {@link weightedTargets} of the loss's own targets (shape `shape` per sample); otherwise the loss as given.
@@ -96,8 +102,7 @@ export class LossWeighting {
         const size = shape.reduce((a, b) => a * b, 1);
         const flat = tf.reshape(tf.slice(y, [0, 0], [n, size]), [n, ...shape]);
         const t = this.#dtype === 'int32' ? tf.cast(flat, 'int32') : flat; // a custom loss's int32 targets, as given
-        const w = tf.reshape(tf.slice(y, [0, size], [n, 1]), [n]);
-        return tf.mul(base(out, t), w) as Tensor1D;
+        return tf.mul(base(out, t), weightColumn(y, size)) as Tensor1D;
       });
     };
   }
@@ -106,9 +111,7 @@ export class LossWeighting {
   weightsOf(y: Tensor): Tensor | null {
     const shape = this.#shape;
     if (!shape) return null;
-    const size = shape.reduce((a, b) => a * b, 1);
-    const n = y.shape[0] as number;
-    return tf.tidy(() => tf.reshape(tf.slice(y, [0, size], [n, 1]), [n]));
+    return tf.tidy(() => weightColumn(y, shape.reduce((a, b) => a * b, 1)));
   }
 
   /** Runs `run` with the steps' targets carrying weights after per-sample targets of `shape` and `dtype`. */

@@ -15,6 +15,7 @@ import { linalgDeviceForTf } from './device.js';
 import { forwardCouplesSamples } from './coupling.js';
 import { AdapterArgumentError, UnsupportedModelError } from './errors.js';
 import type { StepContext } from './step-context.js';
+import { gaussNewtonAvailable } from './gauss-newton.js';
 import { readHost } from './read-host.js';
 import { TfStepCapture, type StepCaptureContext } from './step-capture.js';
 import type { TargetValueCheck } from './targets.js';
@@ -80,8 +81,7 @@ export class StepEngine {
       plain: (model.plain ?? []).map(name),
       secondMoments: true,
       sampledTargets: this.#sampling !== null,
-      // central differences of the training forward: a named loss, no random layers, state kept apart
-      gaussNewton: this.#sampling !== null && this.#c.model.stochastic !== true && (!this.#c.model.commitState || this.#c.model.isolatedState !== undefined),
+      gaussNewton: gaussNewtonAvailable(this.#c.model, this.#sampling),
     };
     const opt = createOptimizer(choice.resolved, env);
     return [opt, { ...this.#c, device, taps, exact: choice.perSample === 'exact', trees, ops: backendOps, sampling: this.#sampling }];

@@ -10,7 +10,7 @@ import type { Tensor } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { registerOptimizer, type HostTree, type OptimizerEnv, type OptimizerSpec, type StepCapture } from 'ifngd';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { FngdTrainer, type LossName } from '../src/index.js';
+import { AdapterArgumentError, FngdTrainer, type LossName } from '../src/index.js';
 import { classData, flatParams, mlp, useCpu, variablesOf } from './helpers.js';
 import { bnMlp } from './support/zoo.js';
 
@@ -197,7 +197,15 @@ describe("the tfjs capture's Gauss–Newton products", () => {
     await expect(FngdTrainer.create(mlp(6, 5, 3, 2), { loss: custom, kfac: gn })).rejects.toThrow(/needs? a named loss/);
     const probe = await FngdTrainer.create(dropout, { loss: 'softmax-cross-entropy', optimizer: { kind: 'gauss-newton-probe' } as unknown as OptimizerSpec });
     expect(seen.env).toBe(false);
+    // an optimizer that asks anyway gets AdapterArgumentError; the variables and the live tensors stay as they were
+    const [x, y] = classData(6, [6], 3, 27);
+    const before = flatParams(variablesOf(dropout));
+    const tensors = tf.memory().numTensors;
+    await expect(probe.trainBatch(x, y, { batchKey: 0 })).rejects.toThrow(AdapterArgumentError);
+    expect(flatParams(variablesOf(dropout))).toEqual(before);
+    expect(tf.memory().numTensors).toBe(tensors);
     probe.dispose();
+    tf.dispose([x, y]);
   });
 });
 
