@@ -332,13 +332,15 @@ describe('KFAC tensor hygiene', () => {
 });
 
 describe("kfac: { adaptive } (kfac-jax's adaptive mode)", () => {
-  it('equals kfac() driven directly, its loss at the proposed parameters from the model, λ adapting every interval', async () => {
+  it.each([
+    ['the quadratic model', { damping: 0.05, inverseEvery: 1, adaptive: { interval: 2 } }],
+    ["kfac-jax's stochastic recipe's", { damping: 0.05, inverseEvery: 1, learningRate: 0.2, momentum: 0.9, adaptive: { interval: 2 } }],
+  ] as [string, TrainerKfacOptions][])('equals kfac() driven directly (learning rate and momentum: %s), its loss at the proposed parameters from the model, λ adapting every interval', async (_, options) => {
     const k = 7;
     const steps = 4;
     const [x, y] = classData(k * steps, [6], 3, 51);
     const a = mlp(6, 5, 3, 24);
     const b = mlp(6, 5, 3, 24);
-    const options: TrainerKfacOptions = { damping: 0.05, inverseEvery: 1, adaptive: { interval: 2 } };
     const tr = await FngdTrainer.create(a, { loss: 'softmax-cross-entropy', kfac: options });
     const dev = await createDevice({ backend: 'cpu' });
     const twin = kfacTwin(b, options, dev);
@@ -364,8 +366,9 @@ describe("kfac: { adaptive } (kfac-jax's adaptive mode)", () => {
     expect(asked).toEqual([1, 3]);
     expect(relErr(flatParams(variablesOf(a)), flatParams(variablesOf(b)))).toBeLessThan(1e-4);
     expect(tr.kfacOptimizer!.stats.adaptive!.damping).toBeCloseTo(opt.stats.adaptive!.damping, 10);
-    expect(tr.kfacOptimizer!.stats.adaptive!.learningRate).toBeGreaterThan(0);
-    await expect(FngdTrainer.create(mlp(), { loss: 'softmax-cross-entropy', kfac: { adaptive: true, learningRate: 0.1 } })).rejects.toThrow(/learningRate does not apply in the adaptive mode/);
+    if (options.learningRate === undefined) expect(tr.kfacOptimizer!.stats.adaptive!.learningRate).toBeGreaterThan(0);
+    else expect(tr.kfacOptimizer!.stats.adaptive).toMatchObject({ learningRate: options.learningRate, momentum: options.momentum });
+    await expect(FngdTrainer.create(mlp(), { loss: 'softmax-cross-entropy', kfac: { adaptive: true, klClip: 0.001 } })).rejects.toThrow(/klClip does not apply in the adaptive mode/);
     filters.dispose();
     opt.dispose();
     dev.destroy();

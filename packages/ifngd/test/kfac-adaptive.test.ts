@@ -95,8 +95,25 @@ describe('the quadratic model', () => {
     expect(solveQuadratic([0, 0, 0, 0], [1, 1, 1, 1], [1, 1], 1)).toBeNull(); // singular: parallel vectors
   });
 
+  it('fixed coefficients: the model minimizes over the free one only; with both fixed it only evaluates them', () => {
+    const [c, d, b, lambda] = [[2, 0.5, 0.5, 1], [1, 0.2, 0.2, 3], [-1, 0.4], 0.3];
+    const m = c.map((x, i) => x + lambda * d[i]!);
+    // the learning rate fixed (c₀ = −0.7): c₁ zeroes the second row's residual
+    const q1 = solveQuadratic(c, d, b, lambda, [-0.7, null])!;
+    expect(q1.coefficients[0]).toBe(-0.7);
+    expect(m[2]! * -0.7 + m[3]! * q1.coefficients[1]! + b[1]!).toBeCloseTo(0, 12);
+    // the momentum fixed (c₁ = 0.9): c₀ zeroes the first row's
+    const q2 = solveQuadratic(c, d, b, lambda, [null, 0.9])!;
+    expect(q2.coefficients[1]).toBe(0.9);
+    expect(m[0]! * q2.coefficients[0]! + m[1]! * 0.9 + b[0]!).toBeCloseTo(0, 12);
+    const both = solveQuadratic(c, d, b, lambda, [-0.7, 0.9])!;
+    expect(both.coefficients).toEqual([-0.7, 0.9]);
+    expect(both.change).toBeCloseTo(-0.7 * b[0]! + 0.9 * b[1]! + 0.5 * (0.49 * c[0]! - 2 * 0.63 * c[1]! + 0.81 * c[3]!), 12);
+    expect(solveQuadratic([0, 0, 0, 0], [0, 0, 0, 0], [1, 1], 1, [-0.7, null])).toBeNull(); // the free row is singular
+  });
+
   it('the Levenberg–Marquardt rule: λ·decay^interval above ρ = 3/4, divided by it below 1/4 (and for a NaN ρ), clamped', () => {
-    const o = { initialDamping: 1, interval: 5, decay: 0.9, minDamping: 0.5, maxDamping: 2, quadraticModel: 'factors' as const };
+    const o = { learningRate: null, momentum: null, initialDamping: 1, interval: 5, decay: 0.9, minDamping: 0.5, maxDamping: 2, quadraticModel: 'factors' as const };
     const f = 0.9 ** 5;
     expect(adaptedDamping(o, 1, 0.9)).toBeCloseTo(f, 12);
     expect(adaptedDamping(o, 1, 0.5)).toBe(1);
@@ -384,6 +401,98 @@ describe('kfac({ adaptive }) steps', () => {
       expect(opt.stats.skippedSteps).toBe(1);
     }
     disposeFactors(factors);
+    opt.dispose();
+  });
+
+  it("kfac-jax's stochastic recipe (learning rate and momentum fixed, λ adapted): between adaptations it steps as fixed-damping KFAC", async () => {
+    // with a constant rate, heavy ball on the update (−lr·P + μ·v) is the chain's momentum before the rate
+    const [lr, mu, damping] = [0.05, 0.9, 0.4];
+    const opt = kfac({ device: dev, layers: LAYERS, damping, learningRate: lr, momentum: mu, adaptive: { interval: 100, quadraticModel: 'gauss-newton' } });
+    const plain = kfac({ device: dev, layers: LAYERS, damping, learningRate: lr, momentum: mu, klClip: false });
+    let params = initParams(MLP, 41);
+    opt.init(params);
+    plain.init(params);
+    const asked: string[] = [];
+    for (let step = 0; step < 4; step++) {
+      const { pass, grads } = batch(params, 90 + step);
+      const fa = deviceFactors(dev, pass);
+      const fb = deviceFactors(dev, pass);
+      const next = await opt.step(grads, params, {
+        factors: fa,
+        loss: pass.meanLoss,
+        lossAt: async () => (asked.push('lossAt'), pass.meanLoss),
+        gaussNewton: async (vs) => (asked.push('gaussNewton'), empiricalProducts(pass, vs)),
+      });
+      close(flatten(next), flatten(await plain.step(grads, params, { factors: fb })), 1e-5);
+      expect(opt.adaptiveState).toMatchObject({ learningRate: lr, momentum: step === 0 ? 0 : mu, damping, rho: null });
+      disposeFactors(fa);
+      disposeFactors(fb);
+      params = next;
+    }
+    expect(asked).toEqual([]); // nothing to solve: no curvature products and no loss until λ adapts
+    for (const o of [opt, plain]) o.dispose();
+  });
+
+  it('with both coefficients fixed, ρ takes the model along the update itself: (L(θ + u) − L(θ)) / (gᵀu + ½uᵀCu)', async () => {
+    const opt = kfac({ device: dev, layers: LAYERS, damping: 1, learningRate: (t) => 0.1 / (1 + t), momentum: 0.5, adaptive: { interval: 2, quadraticModel: 'gauss-newton' } });
+    let params = initParams(MLP, 42);
+    opt.init(params);
+    const rhos = [0.9, 0.1];
+    const asked: number[] = [];
+    for (let step = 0; step < 4; step++) {
+      const { pass, grads } = batch(params, 95 + step);
+      const factors = deviceFactors(dev, pass);
+      let change = NaN;
+      const before = opt.damping;
+      const next = await opt.step(grads, params, {
+        factors,
+        loss: pass.meanLoss,
+        gaussNewton: async (vs) => (asked.push(vs.length), empiricalProducts(pass, vs)),
+        lossAt: async (p) => {
+          const u = flatten(sub(p, params));
+          const [cuu] = empiricalProducts(pass, [sub(p, params)]);
+          change = flatten(grads).reduce((s, x, j) => s + x * (u[j] as number), 0) + 0.5 * cuu!;
+          return pass.meanLoss + rhos[(step - 1) / 2]! * change;
+        },
+      });
+      // the schedule's rate at this step, the fixed momentum
+      expect(opt.adaptiveState!.learningRate).toBeCloseTo(0.1 / (1 + step), 12);
+      if (step % 2 === 1) {
+        expect(opt.adaptiveState!.rho!).toBeCloseTo(rhos[(step - 1) / 2]!, 4);
+        expect(opt.damping).toBeCloseTo(rhos[(step - 1) / 2]! > 0.75 ? before * 0.81 : before / 0.81, 10);
+      }
+      disposeFactors(factors);
+      params = next;
+    }
+    expect(asked).toEqual([1, 1]); // one vector (the update), on the adaptation steps only
+    opt.dispose();
+  });
+
+  it('a fixed learning rate with the momentum from the model: c₀ = −lr, c₁ minimizes the model along the last update', async () => {
+    const [lr, damping] = [0.03, 0.25];
+    const opt = kfac({ device: dev, layers: LAYERS, damping, learningRate: lr, adaptive: { interval: 100, quadraticModel: 'gauss-newton' } });
+    let params = initParams(MLP, 43);
+    opt.init(params);
+    let velocity: HostTree | null = null;
+    const dotv = (a: Float64Array, b: Float64Array): number => a.reduce((s, x, j) => s + x * (b[j] as number), 0);
+    for (let step = 0; step < 3; step++) {
+      const { pass, grads } = batch(params, 100 + step);
+      const factors = deviceFactors(dev, pass);
+      const next = await opt.step(grads, params, { factors, loss: pass.meanLoss, lossAt: async () => pass.meanLoss, gaussNewton: async (vs) => empiricalProducts(pass, vs) });
+      const diff = sub(next, params);
+      expect(opt.adaptiveState!.learningRate).toBeCloseTo(lr, 12);
+      if (velocity) {
+        // ∂M/∂c₁ = vᵀ(g + (C + λI)u) = 0
+        const [u, v, g] = [flatten(diff), flatten(velocity), flatten(grads)];
+        const [, cuv] = empiricalProducts(pass, [diff, velocity]);
+        const resid = dotv(g, v) + cuv! + damping * dotv(u, v);
+        expect(Math.abs(resid) / Math.abs(dotv(g, v))).toBeLessThan(1e-3);
+        expect(opt.adaptiveState!.momentum).not.toBe(0);
+      } else expect(flatten(diff).length).toBeGreaterThan(0);
+      velocity = diff;
+      disposeFactors(factors);
+      params = next;
+    }
     opt.dispose();
   });
 

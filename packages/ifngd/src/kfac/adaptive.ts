@@ -1,11 +1,13 @@
 /**
  * KFAC's adaptive mode, as kfac-jax runs it (Martens & Grosse 2015, §6–7): the learning rate and momentum from the
- * quadratic model, the damping by the Levenberg–Marquardt rule.
+ * quadratic model (or fixed, each on its own), the damping by the Levenberg–Marquardt rule.
  *
  * - **Quadratic model.** With g the mean-loss gradient, P the preconditioned gradient and v the previous update,
  *   the update is `c₀·P + c₁·v` with `c = −(Vᵀ(C + λI)V)⁻¹·Vᵀg` for `V = [P, v]`: the minimum of
  *   `M(u) = gᵀu + ½·uᵀ(C + λI)u` over that plane (on the first step, over the line of P). The learning rate is
- *   −c₀, the momentum c₁.
+ *   −c₀, the momentum c₁. A fixed learning rate or momentum fixes its coefficient, and the model minimizes over
+ *   the other; with both fixed (kfac-jax's stochastic recipe) the update is `−lr·P + μ·v` and the model only
+ *   measures it, on the steps that adapt λ.
  * - **The curvature C** is the Fisher the step's factors describe — the true Fisher's one-sample estimate with
  *   `fisher: 'sampled'` (kfac-jax's curvature estimate), the empirical Fisher otherwise — restricted to the
  *   Kronecker layers: `uᵀCw = (1/n)·Σᵢ sᵢ(u)·sᵢ(w)` with `sᵢ(u) = Σₜ δᵢₜᵀ·Ū·āᵢₜ` sample i's directional derivative
@@ -141,19 +143,31 @@ export interface QuadraticStep {
 
 /**
  * Minimizes `cᵀb + ½cᵀ(C + λD)c` for the vectors' curvature Gram C, inner products D and gradient products b (k = 1
- * or 2, row-major k×k); null where the system is singular or not finite.
+ * or 2, row-major k×k) over the coefficients `fixed` leaves free (null; default all): kfac-jax's `_solve_quad_model`.
+ * Null where the system for the free ones is singular or not finite.
  */
-export function solveQuadratic(c: readonly number[], d: readonly number[], b: readonly number[], damping: number): QuadraticStep | null {
+export function solveQuadratic(
+  c: readonly number[],
+  d: readonly number[],
+  b: readonly number[],
+  damping: number,
+  fixed: readonly (number | null)[] = b.map(() => null),
+): QuadraticStep | null {
   const k = b.length;
   const m = c.map((x, i) => x + damping * (d[i] as number));
-  let coefficients: number[];
-  if (k === 1) coefficients = [-(b[0] as number) / (m[0] as number)];
-  else {
-    const det = (m[0] as number) * (m[3] as number) - (m[1] as number) * (m[2] as number);
-    coefficients = [
-      -((m[3] as number) * (b[0] as number) - (m[1] as number) * (b[1] as number)) / det,
-      -(-(m[2] as number) * (b[0] as number) + (m[0] as number) * (b[1] as number)) / det,
-    ];
+  const at = (i: number, j: number): number => m[i * k + j] as number;
+  const free = fixed.flatMap((f, i) => (f === null ? [i] : []));
+  const coefficients = fixed.map((f) => f ?? 0);
+  // the free coefficients' gradient at zero: b plus the fixed ones' coupling
+  const r = free.map((i) => (b[i] as number) + fixed.reduce<number>((s, f, j) => s + (f === null ? 0 : at(i, j) * f), 0));
+  if (free.length === 1) {
+    const i = free[0] as number;
+    coefficients[i] = -(r[0] as number) / at(i, i);
+  } else if (free.length === 2) {
+    const [i, j] = free as [number, number];
+    const det = at(i, i) * at(j, j) - at(i, j) * at(j, i);
+    coefficients[i] = -(at(j, j) * (r[0] as number) - at(i, j) * (r[1] as number)) / det;
+    coefficients[j] = -(-at(j, i) * (r[0] as number) + at(i, i) * (r[1] as number)) / det;
   }
   if (!coefficients.every(Number.isFinite)) return null;
   return { coefficients, change: modelChange(coefficients, c, b) };

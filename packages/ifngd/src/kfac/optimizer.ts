@@ -282,7 +282,7 @@ export class KfacOptimizer<T = HostTree> {
       return params;
     }
     // the learning rate, evaluated once here and passed down (the chain's last transform takes it from the extras)
-    const learningRate = scheduledRate(this.#o.learningRate, this.#core.step, skip, 'kfac: step');
+    const learningRate = scheduledRate(this.#o.adaptive?.learningRate ?? this.#o.learningRate, this.#core.step, skip, 'kfac: step');
     this.#busy = true;
     let fresh: DeviceInverses[] | null = null;
     try {
@@ -318,7 +318,7 @@ export class KfacOptimizer<T = HostTree> {
         : { leaves: {}, vg: 0 };
       const dpre = diag.inv ? preconditionDiagonal(host, this.#o.diagonal, diag.inv) : { leaves: {}, vg: 0 };
       if (this.#o.adaptive) {
-        const settled = await this.#adaptiveStep(params, host, { ...host, ...pre.leaves, ...dpre.leaves }, extras, sizes, factors as readonly LayerFactors[] | undefined, states, damping);
+        const settled = await this.#adaptiveStep(params, host, { ...host, ...pre.leaves, ...dpre.leaves }, extras, sizes, factors as readonly LayerFactors[] | undefined, states, damping, learningRate);
         if (!settled) {
           disposeInverses(fresh);
           fresh = null;
@@ -372,9 +372,10 @@ export class KfacOptimizer<T = HostTree> {
   }
 
   /**
-   * The adaptive mode's update (`adaptive.ts`): the quadratic model's coefficients for the preconditioned gradient and
-   * the last update, and — every `interval` steps — λ by the Levenberg–Marquardt ratio, from the loss at the proposed
-   * parameters. Returns the new parameters and state, or null for a skipped step (`onNonFinite: 'skip'`); throws
+   * The adaptive mode's update (`adaptive.ts`): the coefficients of the preconditioned gradient and the last update —
+   * the fixed learning rate and momentum where set, the quadratic model's minimum over the others — and, every
+   * `interval` steps, λ by the Levenberg–Marquardt ratio, from the loss at the proposed parameters (with both
+   * coefficients fixed, the model's curvature is taken only then, along the update). Returns the new parameters and state, or null for a skipped step (`onNonFinite: 'skip'`); throws
    * `NonFiniteError` under `'throw'`, `InvalidArgumentError` when `extras.loss` or `extras.lossAt` is missing.
    */
   async #adaptiveStep(
@@ -386,6 +387,7 @@ export class KfacOptimizer<T = HostTree> {
     factors: readonly LayerFactors[] | undefined,
     states: readonly KfacLayerState[],
     damping: number,
+    learningRate: number,
   ): Promise<{ next: T; state: KfacAdaptiveState } | null> {
     const o = this.#o.adaptive as ResolvedAdaptive;
     const prev = this.#adaptive as KfacAdaptiveState;
@@ -400,21 +402,40 @@ export class KfacOptimizer<T = HostTree> {
       if (!skip) throw new NonFiniteError(`step: ${what}`);
       return null;
     };
-    const c = o.quadraticModel === 'gauss-newton' ? await gaussNewtonOf(extras, vectors) : await this.#factorCurvature(factors, states, vectors);
-    if (!c.every(Number.isFinite)) return fail("the quadratic model's curvature is not finite");
-    const d: number[] = [];
-    for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) d.push(dot(vectors[i]!, vectors[j]!));
-    const b = vectors.map((v) => dot(g, v));
-    const q = solveQuadratic(c, d, b, damping);
-    // ρ compares data losses: its model change takes the data loss's gradient (no regularizer)
-    const bData = extras.penaltyGrads ? vectors.map((v) => dot(grads, v)) : b;
-    if (!q) return fail('the quadratic model has no finite minimum');
+    const curvature = async (vs: readonly HostTree[]): Promise<number[] | null> => {
+      const c = o.quadraticModel === 'gauss-newton' ? await gaussNewtonOf(extras, vs) : await this.#factorCurvature(factors, states, vs);
+      return c.every(Number.isFinite) ? c : null;
+    };
+    // fixed coefficients (a set learning rate or momentum), null where the quadratic model chooses
+    const fixed = [o.learningRate === null ? null : -learningRate, ...(k === 2 ? [o.momentum] : [])];
+    const adapts = adaptsOn(o, this.#core.step);
+    // the model's change without damping at the chosen coefficients (ρ's denominator), or how to compute it
+    let coefficients: readonly number[];
+    let change: () => Promise<number | null>;
+    if (fixed.every((f) => f !== null)) {
+      // kfac-jax's stochastic recipe: nothing to solve; the model only measures the update, when λ adapts
+      coefficients = fixed as number[];
+      change = async () => {
+        const cu = await curvature([update]);
+        return cu && dot(grads, update) + 0.5 * (cu[0] as number);
+      };
+    } else {
+      const c = await curvature(vectors);
+      if (!c) return fail("the quadratic model's curvature is not finite");
+      const d: number[] = [];
+      for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) d.push(dot(vectors[i]!, vectors[j]!));
+      const q = solveQuadratic(c, d, vectors.map((v) => dot(g, v)), damping, fixed);
+      if (!q) return fail('the quadratic model has no finite minimum');
+      coefficients = q.coefficients;
+      // ρ compares data losses: its model change takes the data loss's gradient (no regularizer)
+      change = async () => modelChange(q.coefficients, c, vectors.map((v) => dot(grads, v)));
+    }
     const update: Record<string, Float32Array> = {};
     for (const [name, size] of sizes) {
       const u = new Float32Array(size);
       vectors.forEach((v, j) => {
         const x = v[name] as Float32Array;
-        const cj = q.coefficients[j] as number;
+        const cj = coefficients[j] as number;
         for (let i = 0; i < size; i++) u[i] = (u[i] as number) + cj * (x[i] as number);
       });
       update[name] = u;
@@ -424,15 +445,17 @@ export class KfacOptimizer<T = HostTree> {
     let state: KfacAdaptiveState = {
       ...prev,
       velocity: update,
-      learningRate: -(q.coefficients[0] as number),
-      momentum: q.coefficients[1] ?? 0,
+      learningRate: -(coefficients[0] as number),
+      momentum: coefficients[1] ?? 0,
     };
-    if (adaptsOn(o, this.#core.step)) {
+    if (adapts) {
       if (extras.loss === undefined || !extras.lossAt) {
         throw new InvalidArgumentError('kfac: step: the adaptive mode adapts the damping on this step; extras.loss and extras.lossAt are required');
       }
+      const modelled = await change();
+      if (modelled === null) return fail("the quadratic model's curvature is not finite");
       const after = await extras.lossAt(next);
-      const rho = (after - extras.loss) / modelChange(q.coefficients, c, bData);
+      const rho = (after - extras.loss) / modelled;
       state = { ...state, rho: Number.isFinite(rho) ? rho + 0 : null /* +0: no −0, so a checkpoint restores it exactly */, damping: adaptedDamping(o, damping, rho) };
     }
     return { next, state };

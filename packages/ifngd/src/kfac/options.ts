@@ -69,6 +69,10 @@ export interface KfacAdaptiveOptions {
 
 /** The adaptive mode's settings, validated. */
 export interface ResolvedAdaptive {
+  /** The fixed learning rate (the optimizer's `learningRate`), or null: the quadratic model's. */
+  readonly learningRate: Schedule | null;
+  /** The fixed momentum on the last update (the optimizer's `momentum`), or null: the quadratic model's. */
+  readonly momentum: number | null;
   readonly initialDamping: number;
   readonly interval: number;
   readonly decay: number;
@@ -92,7 +96,10 @@ export interface KfacOptions<T = HostTree> {
    * Default none.
    */
   readonly diagonal?: readonly string[];
-  /** Learning rate (finite, > 0) or schedule. */
+  /**
+   * Learning rate (finite, > 0) or schedule. In the adaptive mode it fixes the step's coefficient of the
+   * preconditioned gradient, which the quadratic model sets when it is omitted.
+   */
   readonly learningRate?: number | Schedule;
   /** Tikhonov damping λ (finite, > 0), split between the factors by the π-rule. */
   readonly damping?: number;
@@ -104,7 +111,11 @@ export interface KfacOptions<T = HostTree> {
   readonly inverseEvery?: number;
   /** KL clipping κ (finite, > 0): the step is scaled by ν = min(1, √(κ / (lr²·Σ⟨V, ∇W⟩))); `false` turns it off. */
   readonly klClip?: number | false;
-  /** Momentum decay, or options (Nesterov); `0` turns momentum off. */
+  /**
+   * Momentum decay, or options (Nesterov); `0` turns momentum off. In the adaptive mode a number in [0, 1) fixes
+   * the coefficient of the last update (heavy ball on the update, kfac-jax's `momentum_schedule`), which the
+   * quadratic model sets when it is omitted.
+   */
   readonly momentum?: number | MomentumOptions;
   /** Decoupled weight decay (added after the preconditioner). Default 0. */
   readonly weightDecay?: number;
@@ -113,11 +124,14 @@ export interface KfacOptions<T = HostTree> {
   /** Non-finite gradients or updates: throw `NonFiniteError` (default) or skip the step (counted). */
   readonly onNonFinite?: 'throw' | 'skip';
   /**
-   * kfac-jax's adaptive mode (`adaptive.ts`): the learning rate and momentum from the quadratic model each step, the
-   * damping by the Levenberg–Marquardt rule (starting at `damping`, or `initialDamping`). `true` takes kfac-jax's
-   * defaults. Then `learningRate`, `momentum`, `klClip`, `clipNorm` and `weightDecay` do not apply (setting one is
-   * refused), factors are needed every step (`factorEvery` 1), and every `interval` steps the step needs
-   * `extras.lossAt`. Default off.
+   * kfac-jax's adaptive mode (`adaptive.ts`): the damping by the Levenberg–Marquardt rule (starting at `damping`,
+   * or `initialDamping`), and the learning rate and momentum from the quadratic model each step — unless
+   * `learningRate` or `momentum` is set, which fixes that coefficient. `true` takes kfac-jax's defaults. Both
+   * unset is kfac-jax's full adaptive mode, which its authors run full-batch; both set (a learning rate, momentum
+   * 0.9) with λ adapted slowly (its ResNet-50 example: `{ interval: 50, decay: 0.99963, minDamping: 1e-6,
+   * maxDamping: 1000 }`) is the recipe its stochastic examples run. `klClip`, `clipNorm` and `weightDecay` do not
+   * apply (setting one is refused), factors are needed every step (`factorEvery` 1), and every `interval` steps
+   * the step needs `extras.lossAt`. Default off.
    */
   readonly adaptive?: boolean | KfacAdaptiveOptions;
   /** Tree operations; default host `Float32Array` trees. */
@@ -262,8 +276,12 @@ function resolveAdaptive<T>(o: KfacOptions<T>, damping: number): ResolvedAdaptiv
   const a = o.adaptive ?? false;
   if (a === false) return null;
   if (a !== true && (typeof a !== 'object' || a === null || Array.isArray(a))) return fail(`adaptive must be a boolean or options, got ${String(a)}`);
-  for (const k of ['learningRate', 'momentum', 'klClip', 'clipNorm', 'weightDecay'] as const) {
+  for (const k of ['klClip', 'clipNorm', 'weightDecay'] as const) {
     if (o[k] !== undefined) fail(`${k} does not apply in the adaptive mode (the quadratic model sets the step); remove it`);
+  }
+  const momentum = o.momentum;
+  if (momentum !== undefined && (typeof momentum !== 'number' || !(momentum >= 0 && momentum < 1))) {
+    fail(`the adaptive mode's momentum is a fixed coefficient of the last update: a number in [0, 1), got ${typeof momentum === 'object' ? JSON.stringify(momentum) : String(momentum)}`);
   }
   if ((o.factorEvery ?? 1) !== 1) fail('the adaptive mode needs factors every step: factorEvery must be 1');
   const x: KfacAdaptiveOptions = a === true ? {} : a;
@@ -276,5 +294,14 @@ function resolveAdaptive<T>(o: KfacOptions<T>, damping: number): ResolvedAdaptiv
   const maxDamping = x.maxDamping ?? Infinity;
   if (typeof maxDamping !== 'number' || !(maxDamping >= minDamping)) fail(`adaptive.maxDamping must be ≥ minDamping, got ${String(maxDamping)}`);
   const initialDamping = x.initialDamping === undefined ? damping : positive(x.initialDamping, 'adaptive.initialDamping');
-  return { initialDamping, interval: positiveInt(x.interval ?? 5, 'adaptive.interval'), decay, minDamping, maxDamping, quadraticModel };
+  return {
+    learningRate: o.learningRate === undefined ? null : asSchedule(o.learningRate, 'kfac: learningRate'),
+    momentum: (momentum as number | undefined) ?? null,
+    initialDamping,
+    interval: positiveInt(x.interval ?? 5, 'adaptive.interval'),
+    decay,
+    minDamping,
+    maxDamping,
+    quadraticModel,
+  };
 }
