@@ -16,6 +16,7 @@ const COLORS: Record<OptName, string> = {
   'kfac-sampled': '#bcbd22',
   'kfac-adaptive': '#393b79',
   'kfac-gn': '#6b6ecf',
+  'kfac-lm': '#5254a3',
   adam: '#1f77b4',
   sgd: '#2ca02c',
   adamw: '#7f7f7f',

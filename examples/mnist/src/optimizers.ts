@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { FngdTrainerOptions } from '@ifngd/adapters-tfjs';
 import type { Task } from './models.js';
-import { MOMENTUM, MUON_ADAM_RATIO, SHAMPOO_SETUP, type OptName, type TrialConfig } from './search.js';
+import { KFAC_LM_SETUP, MOMENTUM, MUON_ADAM_RATIO, SHAMPOO_SETUP, type OptName, type TrialConfig } from './search.js';
 
 /** The per-sample loss of a task. */
 export function lossOf(task: Task): 'softmax-cross-entropy' | 'sigmoid-cross-entropy' {
@@ -37,6 +37,13 @@ export function trainerOptions(task: Task, name: OptName, c: TrialConfig): FngdT
   if (name === 'shampoo') {
     if (c.damping === undefined) throw new Error('shampoo: a trial needs its epsilon (damping)');
     return { loss, optimizer: { kind: 'shampoo', learningRate, epsilon: c.damping, ...SHAMPOO_SETUP } };
+  }
+  if (name === 'kfac-lm') {
+    if (c.damping === undefined) throw new Error('kfac-lm: a trial needs its initial damping');
+    // kfac-jax's stochastic recipe: the tuned learning rate and momentum 0.9 fix the step's coefficients, λ adapts from
+    // the trial's by the Levenberg–Marquardt rule at its ResNet-50 example's settings (KFAC_LM_SETUP); the sampled
+    // Fisher and no clipping, as kfac-sampled, so the two differ in λ's adaptation only
+    return { loss, kfac: { learningRate, momentum: MOMENTUM, damping: c.damping, adaptive: { ...KFAC_LM_SETUP }, fisher: 'sampled' } };
   }
   if (name === 'kfac' || name === 'kfac-sampled') {
     if (c.damping === undefined) throw new Error('kfac: a trial needs damping');

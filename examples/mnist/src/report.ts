@@ -187,13 +187,14 @@ export interface KfacChoice {
 }
 
 /** The KFACs that may stand for KFAC in "÷ KFAC", in the order chosen without validation scores. */
-const KFACS: readonly OptName[] = ['kfac-gn', 'kfac-adaptive', 'kfac'];
+const KFACS: readonly OptName[] = ['kfac-gn', 'kfac-adaptive', 'kfac-lm', 'kfac'];
 
 /**
  * The KFAC that "÷ KFAC" compares with. Where the report ran more than one of KFAC as its references run it
  * (`kfac-gn`: kfac-jax's adaptive mode with its exact Gauss–Newton quadratic model; `kfac-adaptive`: the same mode with
  * the factors' one-sample estimate of it — both the sampled Fisher, Levenberg–Marquardt damping, learning rate and
- * momentum from the quadratic model) and KFAC with a tuned learning rate (`kfac`), the tuning protocol chooses: the
+ * momentum from the quadratic model; `kfac-lm`: kfac-jax's stochastic recipe, a tuned learning rate and momentum 0.9
+ * with λ adapted) and KFAC with a tuned learning rate and fixed λ (`kfac`), the tuning protocol chooses: the
  * one with the best validation score, as the initializer is chosen by Adam's (never by the test runs being
  * compared). Without every score (older reports), that order. A KFAC whose every seed diverged has no final to
  * compare with: the next stands in. Null without any.

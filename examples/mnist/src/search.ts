@@ -14,8 +14,8 @@ import { permutation } from '@ifngd/adapters-tfjs';
 import { mulberry32 } from '@ifngd/adapters-tfjs/internal';
 
 /** The optimizers of the benchmark. */
-export type OptName = 'fngd' | 'fngd-drift' | 'fngd-auto' | 'fngd-always' | 'kfac' | 'kfac-sampled' | 'kfac-adaptive' | 'kfac-gn' | 'adam' | 'sgd' | 'adamw' | 'muon' | 'shampoo';
-export const OPTIMIZERS: readonly OptName[] = ['fngd', 'fngd-drift', 'fngd-auto', 'fngd-always', 'kfac', 'kfac-sampled', 'kfac-adaptive', 'kfac-gn', 'adam', 'sgd', 'adamw', 'muon', 'shampoo'];
+export type OptName = 'fngd' | 'fngd-drift' | 'fngd-auto' | 'fngd-always' | 'kfac' | 'kfac-sampled' | 'kfac-adaptive' | 'kfac-gn' | 'kfac-lm' | 'adam' | 'sgd' | 'adamw' | 'muon' | 'shampoo';
+export const OPTIMIZERS: readonly OptName[] = ['fngd', 'fngd-drift', 'fngd-auto', 'fngd-always', 'kfac', 'kfac-sampled', 'kfac-adaptive', 'kfac-gn', 'kfac-lm', 'adam', 'sgd', 'adamw', 'muon', 'shampoo'];
 export const FNGD_VARIANTS = ['fngd', 'fngd-drift', 'fngd-auto', 'fngd-always'] as const satisfies readonly OptName[];
 
 /**
@@ -60,6 +60,12 @@ export const SPACES = {
    * one-sample estimate: `kfac-adaptive`'s space and sample (a paired comparison of the two models).
    */
   'kfac-gn': { damping: logGrid(-4, 2, 0.5) },
+  /**
+   * KFAC as kfac-jax's stochastic examples run it: a learning rate and momentum 0.9, only λ adapted (Levenberg–Marquardt
+   * from its initial value, {@link KFAC_LM_SETUP}), the sampled Fisher: KFAC's space and sample, so the fixed-λ KFACs
+   * and this one are paired.
+   */
+  'kfac-lm': { learningRate: logGrid(-3.5, 0, 0.5), damping: logGrid(-4, 2, 1) },
   /** AdamW: Adam's grid; weight decay at PyTorch's default 0.01 (a set-up choice, not tuned). */
   adamw: { learningRate: logGrid(-4.5, -1, 0.5) },
   /**
@@ -83,6 +89,15 @@ export const SPACES = {
  * no weight decay, the reference's defaults.
  */
 export const SHAMPOO_SETUP = { blockSize: 256, preconditionFrequency: 10 } as const;
+
+/**
+ * The Levenberg–Marquardt set-up of `kfac-lm`, not tuned: kfac-jax's ResNet-50 ImageNet example, its stochastic recipe
+ * (`damping_adaptation_interval` 50, `damping_adaptation_decay` 0.99963, `min_damping` 1e-6, `max_damping` 1000).
+ * Its decay is per step: an adaptation moves λ by 0.99963⁵⁰ ≈ 0.98. The adaptive mode's defaults (kfac-jax's: every
+ * 5 steps by 0.9⁵ ≈ 0.59) are the full-batch examples' pace; on mini-batches ρ ≈ 1 on the step's own batch drives λ
+ * to its floor at that pace.
+ */
+export const KFAC_LM_SETUP = { interval: 50, decay: 0.99963, minDamping: 1e-6, maxDamping: 1000 } as const;
 
 /** Muon's auxiliary Adam learning rate ÷ its matrix learning rate (the reference's defaults: 3e-4 / 0.02). */
 export const MUON_ADAM_RATIO = 0.015;
@@ -120,8 +135,15 @@ function balanced<T>(values: readonly T[], k: number, rand: () => number): T[] {
 export function sampleTrials(opt: OptName, k: number, seed = SEARCH_SEED): TrialConfig[] {
   if (!Number.isSafeInteger(k) || k < 1) throw new Error(`trials must be a positive integer, got ${k}`);
   const space = spaceOf(opt);
-  // the FNGD variants share one sample, the two KFAC Fishers another, the two adaptive KFACs a third: paired comparisons
-  const kind = opt === 'kfac-sampled' ? 'kfac' : opt === 'kfac-gn' ? 'kfac-adaptive' : opt.startsWith('fngd') ? 'fngd' : (opt as Exclude<OptName, 'kfac-sampled' | 'kfac-gn' | `fngd${string}`>);
+  // the FNGD variants share one sample, the KFACs with a tuned rate another, the two adaptive KFACs a third: paired comparisons
+  const kind =
+    opt === 'kfac-sampled' || opt === 'kfac-lm'
+      ? 'kfac'
+      : opt === 'kfac-gn'
+        ? 'kfac-adaptive'
+        : opt.startsWith('fngd')
+          ? 'fngd'
+          : (opt as Exclude<OptName, 'kfac-sampled' | 'kfac-lm' | 'kfac-gn' | `fngd${string}`>);
   const salt = { sgd: 0x51, adam: 0xad, kfac: 0x6b, 'kfac-adaptive': 0x6c, fngd: 0xf9, adamw: 0xa3, muon: 0x3c, shampoo: 0x5a }[kind];
   const rand = mulberry32(seed ^ salt);
   if (!space.learningRate) {

@@ -102,7 +102,7 @@ export function kfacTable(reports: readonly Report[]): string[] {
   const f = (v: number | null): string => (v === null ? 'n/a' : v.toFixed(2));
   const sec = (sp: { median: number; n: number } | null, seeds: number): string => (sp ? `${sp.median.toFixed(1)} s (${sp.n}/${seeds})` : 'not reached');
   const out = [
-    'FNGD against KFAC (the paper\'s comparator, tuned by the same protocol: of the KFACs run — kfac-gn and kfac-adaptive, kfac-jax\'s adaptive mode with its exact Gauss–Newton or the factors\' quadratic model, and kfac, a tuned learning rate — the one with the best validation score, in that order where the run has no scores), medians; "÷ KFAC" < 1: faster than KFAC (the paper: 0.48):',
+    'FNGD against KFAC (the paper\'s comparator, tuned by the same protocol: of the KFACs run — kfac-gn and kfac-adaptive, kfac-jax\'s adaptive mode with its exact Gauss–Newton or the factors\' quadratic model, kfac-lm, its stochastic recipe (a tuned learning rate, λ adapted), and kfac, a tuned learning rate and λ — the one with the best validation score, in that order where the run has no scores), medians; "÷ KFAC" < 1: faster than KFAC (the paper: 0.48):',
     '',
     '| batch | optimizer | final | time to target | ÷ KFAC | time to KFAC\'s final | ÷ KFAC |',
     '| --- | --- | --- | --- | --- | --- | --- |',

@@ -37,7 +37,7 @@ import {
 } from './tuned.js';
 
 /** Order in which optimizers are tuned after the initializer is chosen. */
-const AFTER_INIT: readonly OptName[] = ['sgd', 'fngd-always', 'fngd', 'fngd-drift', 'fngd-auto', 'kfac', 'kfac-sampled', 'kfac-adaptive', 'kfac-gn', 'adamw', 'muon', 'shampoo'];
+const AFTER_INIT: readonly OptName[] = ['sgd', 'fngd-always', 'fngd', 'fngd-drift', 'fngd-auto', 'kfac', 'kfac-sampled', 'kfac-adaptive', 'kfac-gn', 'kfac-lm', 'adamw', 'muon', 'shampoo'];
 
 function args(argv: string[]): {
   task: Task;

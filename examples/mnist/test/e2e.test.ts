@@ -73,6 +73,7 @@ describe('tune → demo (quick)', () => {
         'kfac-sampled': 1,
         'kfac-adaptive': 1,
         'kfac-gn': 1,
+        'kfac-lm': 1,
         adamw: 1,
         muon: 1,
         shampoo: 1,
@@ -87,7 +88,7 @@ describe('tune → demo (quick)', () => {
       const again = await cli('tune', tuneArgs());
       expect(again.code, again.out).toBe(0);
       expect(again.out).toContain('resuming');
-      expect(again.out.match(/^\s+\[\d+\/14\]/gm)).toHaveLength(10);
+      expect(again.out.match(/^\s+\[\d+\/15\]/gm)).toHaveLength(11);
       const g = JSON.parse(readFileSync(tuned, 'utf8')) as TunedFile;
       expect(g.complete).toBe(true);
       expect(g.trials.map((t) => [t.optimizer, t.initializer, t.index])).toEqual(
@@ -110,8 +111,8 @@ describe('tune → demo (quick)', () => {
     const r = await cli('tune', tuneArgs());
     expect(r.code, r.out).toBe(0);
     expect(r.out).toContain('the protocol adds kfac');
-    expect(r.out.match(/^\s+\[\d+\/14\] kfac /gm)).toHaveLength(1);
-    expect(r.out.match(/^\s+\[\d+\/14\]/gm)).toHaveLength(1);
+    expect(r.out.match(/^\s+\[\d+\/15\] kfac /gm)).toHaveLength(1);
+    expect(r.out.match(/^\s+\[\d+\/15\]/gm)).toHaveLength(1);
     const g = JSON.parse(readFileSync(tuned, 'utf8')) as TunedFile;
     expect(g.complete).toBe(true);
     expect(g.search).toEqual(f.search);
@@ -152,7 +153,7 @@ describe('tune → demo (quick)', () => {
     for (const line of r.out.split('\n')) expect(line.length, line).toBeLessThanOrEqual(120);
     const rep = JSON.parse(readFileSync(join(out, 'classifier-b64-quick.json'), 'utf8')) as Report;
     expect(rep.seeds).toEqual([1, 2]);
-    expect(rep.runs).toHaveLength(26);
+    expect(rep.runs).toHaveLength(28);
     expect(rep.summary.map((s) => s.optimizer).sort()).toEqual([
       'adam',
       'adamw',
@@ -163,6 +164,7 @@ describe('tune → demo (quick)', () => {
       'kfac',
       'kfac-adaptive',
       'kfac-gn',
+      'kfac-lm',
       'kfac-sampled',
       'muon',
       'sgd',

@@ -204,6 +204,11 @@ describe('buildReport', () => {
     // a tie keeps the order: the Gauss–Newton model's, then the factors', then the tuned rate
     expect(kfacComparator(three, { metric: 'testAccuracy', scores: { kfac: 0.9, 'kfac-adaptive': 0.9, 'kfac-gn': 0.9 } })?.optimizer).toBe('kfac-gn');
     expect(kfacComparator(both, { metric: 'testLoss', scores: { kfac: 100, 'kfac-adaptive': 100 } })?.optimizer).toBe('kfac-adaptive');
+    // kfac-jax's stochastic recipe joins them: chosen by its score, after the adaptive ones on a tie or without scores
+    const four = [...three, sum('kfac-lm', 0.97)];
+    expect(kfacComparator(four, { metric: 'testLoss', scores: { kfac: 206, 'kfac-adaptive': 120, 'kfac-gn': 130, 'kfac-lm': 110 } })?.optimizer).toBe('kfac-lm');
+    expect(kfacComparator(four, { metric: 'testLoss', scores: { kfac: 110, 'kfac-adaptive': 120, 'kfac-gn': 130, 'kfac-lm': 110 } })?.optimizer).toBe('kfac-lm');
+    expect(kfacComparator([sum('kfac', 0.9), sum('kfac-lm', 0.95)])?.optimizer).toBe('kfac-lm');
   });
 
   it('compares with adaptive KFAC (kfac-jax\'s defaults) where it ran, with KFAC at a tuned learning rate otherwise', () => {

@@ -75,6 +75,8 @@ describe('sampleTrials', () => {
     // the two adaptive KFACs share one sample (a paired comparison of their quadratic models)
     for (const k of [1, 8, 13]) expect(sampleTrials('kfac-gn', k)).toEqual(sampleTrials('kfac-adaptive', k));
     expect(sampleTrials('kfac-gn', 8)).not.toEqual(sampleTrials('shampoo', 8));
+    // the KFACs with a tuned learning rate share another: fixed λ (either Fisher) and λ adapted (kfac-jax's recipe)
+    for (const k of [1, 8, 13]) expect(sampleTrials('kfac-lm', k)).toEqual(sampleTrials('kfac', k));
   });
 
   it('KFAC: learning rates stratified, damping balanced, no mode; its own sample', () => {
@@ -105,7 +107,7 @@ describe('sampleTrials', () => {
 });
 
 /** Optimizers that joined the protocol after the first tuned files. */
-const LATER: readonly string[] = ['kfac-sampled', 'kfac-adaptive', 'kfac-gn', 'adamw', 'muon', 'shampoo'];
+const LATER: readonly string[] = ['kfac-sampled', 'kfac-adaptive', 'kfac-gn', 'kfac-lm', 'adamw', 'muon', 'shampoo'];
 
 describe('tuned files across protocol versions', () => {
   // a file tuned before KFAC joined: the committed batch-512 file without the spaces, trials and best settings of
