@@ -17,7 +17,7 @@
 import type { LayerInfo, ModelAnalysis } from './analyze.js';
 import { UnsupportedModelError } from './errors.js';
 import { BATCH, batchLayout, batchParts, fmtShape, GraphBuilder, isBatch, type Shape } from './ir.js';
-import { appendLoss, targetShape, type LossKind } from './loss.js';
+import { appendLoss, lossInput, targetShape, type LossKind } from './loss.js';
 import { OP_RULES, batchNormJacobian, convFactors, groupedConvJacobian } from './ops/index.js';
 import { DataType, encodeModel, makeGraph, makeModel, tensorDims, valueInfo, type NodeProto, type TensorProto, type ValueInfoProto } from './proto.js';
 
@@ -28,9 +28,11 @@ const NO_GRADIENT = new Set(['Shape', 'Equal']);
  * Which graph: the three of the module doc; `'evaluate'`: the forward pass as inference runs it (running
  * statistics) with the per-sample losses; `'train-forward'`: the model output as training computes it (batch
  * statistics), for targets sampled from the model; `'train-loss'`: the per-sample losses as training computes them
- * (KFAC's adaptive damping takes them at proposed parameters).
+ * (KFAC's adaptive damping takes them at proposed parameters); `'train-logits'`: the tensor the loss reads as the
+ * model's function (`lossInput`: the logits under softmax cross-entropy) as training computes it, for the
+ * Gauss–Newton products.
  */
-export type GraphKind = 'factors' | 'gradients' | 'forward' | 'evaluate' | 'train-forward' | 'train-loss';
+export type GraphKind = 'factors' | 'gradients' | 'forward' | 'evaluate' | 'train-forward' | 'train-loss' | 'train-logits';
 
 /** Reserved tensor names of the training graphs. */
 export const NAMES = {
@@ -169,6 +171,7 @@ export function buildGraph(an: ModelAnalysis, loss: LossKind, kind: GraphKind): 
   }
   if (kind === 'forward') return finish(b, an, kind, base, an.model.graph!.output.map((o) => o.name), irVersion);
   if (kind === 'train-forward') return finish(b, an, kind, base, [an.output.name], irVersion);
+  if (kind === 'train-logits') return finish(b, an, kind, base, [lossInput(loss, an.output.name, producer.get(an.output.name))], irVersion);
 
   // which tensors depend on a parameter (differentiably: a tensor's shape does not)
   const live = new Set(an.params.map((p) => p.name));

@@ -1,14 +1,17 @@
 /**
  * The ONNX trainer's side of `ifngd`'s optimizer contract: one validated batch as the passes an optimizer may ask
  * for — the factor graph (every layer's per-sample factors, uploaded to the device) and the gradient graph
- * (`Σᵢ wₗᵢ∇ℓᵢ` for per-layer weights, with the batch's losses). Parameters stay host trees; nothing is read
+ * (`Σᵢ wₗᵢ∇ℓᵢ` for per-layer weights, with the batch's losses), the loss at other parameters and the Gauss–Newton
+ * products (forward passes). Parameters stay host trees; nothing is read
  * twice. Every optimizer — FNGD, KFAC, SGD, Adam, AdamW, Muon, a registered one — drives a step through it.
  * @module
  */
 import type { LayerFactors } from '@ifngd/fisher';
 import type { LinalgDevice, Matrix } from '@ifngd/linalg-gpu';
-import type { CapturedGradients, FactorOptions, FactorSet, GradientRequest, HostTree, StepCapture, StepReading } from 'ifngd';
+import { InvalidArgumentError, type CapturedGradients, type FactorOptions, type FactorSet, type GradientRequest, type HostTree, type StepCapture, type StepReading } from 'ifngd';
+import { differenceStep, gaussNewtonProducts } from 'ifngd/internal';
 import type { Tensor } from 'onnxruntime-common';
+import type { LossKind } from './loss.js';
 import type { GradientPass, Passes } from './passes.js';
 
 /** What a capture needs of the trainer. */
@@ -27,6 +30,11 @@ export interface CaptureContext {
   readonly epoch: number;
   /** The training graphs' feeds with targets drawn from the model's predictive distribution (seeded). */
   readonly sampledBase: (seed: number) => Promise<Record<string, Tensor>>;
+  /** The loss, and the batch's float targets (`[n, …]`). */
+  readonly loss: LossKind;
+  readonly target: Tensor;
+  /** What the loss reads as the model's function (`lossInput`), as training computes it, at `params`: `[n, d]`. */
+  readonly logitsAt: (params: HostTree) => Promise<Float32Array>;
 }
 
 /** One batch for one step; {@link OnnxCapture.dispose} releases the factors it uploaded. */
@@ -72,6 +80,40 @@ export class OnnxCapture implements StepCapture<HostTree> {
     return passes.trainLoss({ ...base, ...passes.paramFeeds(params) });
   }
 
+  /**
+   * The batch's Gauss–Newton matrix along `vectors`, `(1/n)·Σᵢ (Jᵢuₐ)ᵀ·Hᵢ·(Jᵢuᵦ)` (k×k, row-major), with Jᵢ sample
+   * i's Jacobian of what the loss reads (`lossInput`: the logits under softmax cross-entropy) and Hᵢ the loss's exact
+   * Hessian there (`gaussNewtonProducts`; softmax cross-entropy's scaled by the target row's sum, so targets need not
+   * sum to 1). Each `Jᵢu` is a central difference of the training forward — batch statistics, the step's Dropout
+   * masks, so both sides see the same function — at `ifngd`'s `differenceStep`: 2k + 1 forward passes. Changes
+   * nothing. Throws `InvalidArgumentError` for a vector that is not shaped as the parameters.
+   */
+  async gaussNewton(vectors: readonly HostTree[]): Promise<number[]> {
+    const { params, n, loss, target, logitsAt } = this.#cx;
+    for (const [k, u] of vectors.entries()) {
+      for (const [name, p] of Object.entries(params)) {
+        const x = (u as Record<string, unknown>)[name];
+        if (!(x instanceof Float32Array) || x.length !== (p as Float32Array).length) {
+          throw new InvalidArgumentError(`gaussNewton: vector ${k} must hold '${name}' as a Float32Array of ${(p as Float32Array).length} values`);
+        }
+      }
+    }
+    const z = await logitsAt(params);
+    const paramNorm = norm(params);
+    const jvps: Float64Array[] = [];
+    for (const u of vectors) {
+      const t = differenceStep(paramNorm, norm(u));
+      if (t === 0) {
+        jvps.push(new Float64Array(z.length));
+        continue;
+      }
+      const up = await logitsAt(shifted(params, u, t));
+      const down = await logitsAt(shifted(params, u, -t));
+      jvps.push(Float64Array.from(up, (v, i) => (v - (down[i] as number)) / (2 * t)));
+    }
+    return gaussNewtonProducts(loss, z, jvps, n, loss === 'softmax-cross-entropy' ? rowSums(target.data as Float32Array, n) : null);
+  }
+
   contain<R>(fn: () => R): R {
     return fn();
   }
@@ -89,4 +131,29 @@ export class OnnxCapture implements StepCapture<HostTree> {
   dispose(): void {
     for (const m of this.#created) m.dispose();
   }
+}
+
+/** The 2-norm over every leaf. */
+function norm(tree: HostTree): number {
+  let s = 0;
+  for (const v of Object.values(tree)) for (const x of v as Float32Array) s += x * x;
+  return Math.sqrt(s);
+}
+
+/** `params + t·u`, leaf by leaf (new arrays). */
+function shifted(params: HostTree, u: HostTree, t: number): HostTree {
+  const out: Record<string, Float32Array> = {};
+  for (const [name, p] of Object.entries(params)) {
+    const d = u[name] as Float32Array;
+    out[name] = Float32Array.from(p as Float32Array, (x, i) => x + t * (d[i] as number));
+  }
+  return out;
+}
+
+/** Each of `n` rows' sum (softmax cross-entropy's Hessian scales with the target row's mass). */
+function rowSums(y: Float32Array, n: number): Float64Array {
+  const c = y.length / n;
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < c; j++) out[i]! += y[i * c + j] as number;
+  return out;
 }

@@ -25,7 +25,9 @@ export function optimizerEnv(an: ModelAnalysis, device: LinalgDevice): Optimizer
     const d = dims.get(l.weight) ?? [];
     return { weight: l.weight, bias: l.bias ?? null, layout: l.layout, outputs: (l.layout === 'out-in' ? d[0] : d[d.length - 1]) ?? 1 };
   });
-  return { device, ops: hostTreeOps, layers, leaves: an.params.map((p) => p.name), plain: [], secondMoments: false, sampledTargets: true };
+  // Gauss–Newton products: every loss here is named, on one output, and a step's forward is deterministic (its
+  // Dropout masks are fed)
+  return { device, ops: hostTreeOps, layers, leaves: an.params.map((p) => p.name), plain: [], secondMoments: false, sampledTargets: true, gaussNewton: true };
 }
 
 /** The optimizer of a trainer and the device it runs on. */

@@ -44,18 +44,31 @@ export function appendLoss(b: GraphBuilder, loss: LossKind, output: string, prod
     return { losses: b.scale(summed, 1 / d), seedAt: output, seed: b.scale(diff, 2 / d) };
   }
   targetShape(loss, shape);
-  const lastAxis = (n: NodeProto) => {
-    const a = new Attrs(n).int('axis', -1);
-    return a === -1 || a === 1;
-  };
   if (producer?.opType === 'LogSoftmax' && lastAxis(producer)) {
     const losses = b.op('Neg', [b.reduceSum(b.mul(target, output), [1], false)]);
     return { losses, seedAt: output, seed: b.op('Neg', [target]) };
   }
-  const logits = producer?.opType === 'Softmax' && lastAxis(producer) ? producer.input[0]! : output;
+  const logits = lossInput(loss, output, producer);
   const lsm = b.op('LogSoftmax', [logits], { axis: { i: 1 } });
   const losses = b.op('Neg', [b.reduceSum(b.mul(target, lsm), [1], false)]);
   const mass = b.reduceSum(target, [1], true);
   const seed = b.sub(b.mul(b.op('Softmax', [logits], { axis: { i: 1 } }), mass), target);
   return { losses, seedAt: logits, seed };
+}
+
+/** Whether a (Log)Softmax node normalizes over the class axis of a 2-D output. */
+function lastAxis(n: NodeProto): boolean {
+  const a = new Attrs(n).int('axis', -1);
+  return a === -1 || a === 1;
+}
+
+/**
+ * The tensor the loss reads as the function of the model whose Hessian `ifngd/internal`'s `gaussNewtonProducts` knows
+ * (the Gauss–Newton matrix's outputs): the output itself under `'mse'`; under softmax cross-entropy the logits — a
+ * last-axis `Softmax`'s input (the loss is fused onto it), else the output (logits, or a last-axis `LogSoftmax`'s
+ * log-probabilities, which give the same products: the softmax Hessian `diag(p) − ppᵀ` ignores a shift of its
+ * logits, and the log-probabilities are the logits shifted by their log-sum-exp).
+ */
+export function lossInput(loss: LossKind, output: string, producer: NodeProto | undefined): string {
+  return loss === 'softmax-cross-entropy' && producer?.opType === 'Softmax' && lastAxis(producer) ? producer.input[0]! : output;
 }

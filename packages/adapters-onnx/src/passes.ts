@@ -1,5 +1,5 @@
 /**
- * The three training-graph sessions of a trainer (factors, gradients, forward), created lazily once, and the
+ * The training-graph sessions of a trainer (factors, gradients, forward, …), created lazily once, and the
  * runs a step, an evaluation or a prediction makes on them. Nothing here holds training state: parameters come
  * in with every call.
  * @module
@@ -30,7 +30,7 @@ export interface GradientPass {
 export class Passes {
   readonly #an: ModelAnalysis;
   readonly #ort: OrtRuntime;
-  readonly #sessions: { factors: LazySession; gradients: LazySession; forward: LazySession; evaluate: LazySession; trainForward: LazySession; trainLoss: LazySession };
+  readonly #sessions: { factors: LazySession; gradients: LazySession; forward: LazySession; evaluate: LazySession; trainForward: LazySession; trainLoss: LazySession; trainLogits: LazySession };
 
   constructor(an: ModelAnalysis, loss: LossKind, ort: OrtRuntime, options: InferenceSession.SessionOptions) {
     this.#an = an;
@@ -42,6 +42,7 @@ export class Passes {
       evaluate: new LazySession(ort, () => buildGraph(an, loss, 'evaluate').bytes, options),
       trainForward: new LazySession(ort, () => buildGraph(an, loss, 'train-forward').bytes, options),
       trainLoss: new LazySession(ort, () => buildGraph(an, loss, 'train-loss').bytes, options),
+      trainLogits: new LazySession(ort, () => buildGraph(an, loss, 'train-logits').bytes, options),
     };
   }
 
@@ -117,6 +118,16 @@ export class Passes {
   async trainOutput(feeds: Feeds, params: HostTree, masks: Readonly<Record<string, Tensor>>): Promise<Tensor> {
     if (this.#an.runningStats.length === 0 && this.#an.dropouts.length === 0) return (await this.forward(feeds, params, {}))[this.#an.output.name]!;
     return (await this.#sessions.trainForward.run({ ...feeds, ...this.paramFeeds(params), ...masks }))[this.#an.output.name]!;
+  }
+
+  /**
+   * What the loss reads as the model's function (`lossInput`: the logits under softmax cross-entropy) as training
+   * computes it — batch statistics, the step's Dropout masks — at `params`, `[n, d]` row-major: a forward pass.
+   */
+  async trainLogits(feeds: Feeds, params: HostTree, masks: Readonly<Record<string, Tensor>>): Promise<Float32Array> {
+    const out = await this.#sessions.trainLogits.run({ ...feeds, ...this.paramFeeds(params), ...masks });
+    const name = Object.keys(out)[0];
+    return floats(out[name as string], 'logits').slice();
   }
 
   /** Running statistics as graph inputs. */

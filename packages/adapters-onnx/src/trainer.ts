@@ -178,7 +178,8 @@ export class OnnxTrainer {
       const y = sampleTargets(this.#p.o.loss, out.data as Float32Array, n, seed, this.#outputForm);
       return this.#passes.baseFeeds(feeds, params, new this.#p.ort.Tensor('float32', y, target.dims), masks);
     };
-    const cx = { passes: this.#passes, layers: this.#an.layers.length, kronecker: this.#an.layers.map(isKronecker), params, base, n, sampledBase };
+    const logitsAt = (p: HostTree) => this.#passes.trainLogits(feeds, p, masks);
+    const cx = { passes: this.#passes, layers: this.#an.layers.length, kronecker: this.#an.layers.map(isKronecker), params, base, n, sampledBase, loss: this.#p.o.loss, target, logitsAt };
     const { outcome, batchStats } = await this.#engine.step(cx, so?.batchKey as string | number, so?.epoch ?? this.epoch);
     // the commit: the optimizer committed its own state in its step; a skipped step (`onNonFinite: 'skip'`, whose
     // forward may have overflowed) moves neither the running statistics nor the Dropout seed

@@ -145,8 +145,9 @@ export interface OptimizerEnv<T> {
   readonly sampledTargets: boolean;
   /**
    * Whether the trainer's captures implement {@link StepCapture.gaussNewton}: a named loss on one output, a
-   * training-mode forward that draws no random numbers (no Dropout or noise layers), and training state (moving
-   * statistics) that can be kept apart from it. Default false.
+   * training-mode forward that draws no random numbers or draws the same ones on every pass of a step (the ONNX
+   * trainer feeds the step's Dropout masks), and training state (moving statistics) that can be kept apart from it.
+   * Default false.
    */
   readonly gaussNewton?: boolean;
 }

@@ -1,0 +1,176 @@
+/**
+ * The ONNX capture's Gauss–Newton products (`StepCapture.gaussNewton`, KFAC's adaptive `quadraticModel:
+ * 'gauss-newton'`) against a float64 reference: the loss's exact Hessian at the logits (softmax cross-entropy's
+ * scaled by the target row's mass, mean squared error's 2/d) and the logits' directional derivatives by float64
+ * central differences of the reference interpreter. Models: plain logits, a fused Softmax, a LogSoftmax output (the
+ * reference reads its input), MSE. A Dropout model's products use the step's own masks on both sides; a vector not
+ * shaped as the parameters is refused.
+ */
+import { createDevice, type LinalgDevice } from '@ifngd/linalg-gpu';
+import { InvalidArgumentError, registerOptimizer, type HostTree, type OptimizerEnv, type StepCapture } from 'ifngd';
+import * as ort from 'onnxruntime-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OnnxTrainer } from '../src/index.js';
+import { buildModel, type ModelSpec } from '../src/internal.js';
+import { testModels, type TestModel } from './models.js';
+import { rng, run64, type T64 } from './reference.js';
+
+/** What the probe optimizer saw: the environment's flag, its vectors and the products along them (asked twice). */
+const seen: { env: boolean | undefined; vectors: HostTree[]; products: number[][] } = { env: undefined, vectors: [], products: [] };
+/** Ask with a vector that lacks a leaf (the refusal). */
+let malformed = false;
+
+/** Host vectors shaped as the parameters (seeded, entries in [−1, 1]). */
+function vectorsLike(params: HostTree, k: number, seed: number): HostTree[] {
+  const r = rng(seed);
+  return Array.from({ length: k }, () => Object.fromEntries(Object.entries(params).map(([name, v]) => [name, Float32Array.from(v as Float32Array, () => r(1))])));
+}
+
+let device: LinalgDevice;
+beforeAll(async () => {
+  device = await createDevice({ backend: 'cpu' });
+  // an optimizer that only asks for the Gauss–Newton products along two vectors (twice), and keeps the parameters
+  registerOptimizer({
+    kind: 'onnx-gauss-newton-probe',
+    checkpointFormat: 'test-onnx-gauss-newton-probe',
+    trees: 'host',
+    create: (_o: unknown, env: OptimizerEnv<HostTree>) => {
+      seen.env = env.gaussNewton;
+      return {
+        kind: 'onnx-gauss-newton-probe',
+        inner: null,
+        state: null,
+        stats: {},
+        init: async () => {},
+        step: async (cap: StepCapture<HostTree>) => {
+          const g = await cap.gradients({ weights: new Float32Array(cap.n).fill(1 / cap.n), plainWeight: 1 / cap.n, penalties: 0 });
+          const { loss } = await cap.read([]);
+          seen.vectors = vectorsLike(g.params, 2, 4242);
+          if (malformed) {
+            const { [Object.keys(g.params)[0]!]: _dropped, ...rest } = seen.vectors[0]!;
+            await cap.gaussNewton!([rest]);
+          }
+          seen.products = [await cap.gaussNewton!(seen.vectors), await cap.gaussNewton!(seen.vectors)];
+          return { params: { ...g.params }, loss, fresh: false };
+        },
+        serialize: () => new Uint8Array(0),
+        restore: () => {},
+        dispose: () => {},
+      };
+    },
+  });
+});
+afterAll(() => device.destroy());
+
+const N = 6;
+
+/** A batch for `m`: inputs in [−1, 1]; targets: class probabilities whose rows do not sum to 1, or values. */
+function batchOf(m: TestModel, seed: number): { x: ort.Tensor; x64: T64; y: ort.Tensor; y64: Float64Array } {
+  const r = rng(seed);
+  const dims = [N, ...m.input.dims];
+  const x = Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => r(1));
+  const d = m.out.reduce((a, b) => a * b, 1);
+  const y = Float32Array.from({ length: N * d }, () => (m.loss === 'mse' ? r(1) : 0.2 + 0.5 * Math.abs(r(1))));
+  return { x: new ort.Tensor('float32', x, dims), x64: { data: Float64Array.from(x), dims }, y: new ort.Tensor('float32', y, [N, ...m.out]), y64: Float64Array.from(y) };
+}
+
+/** The tensor whose Hessian the reference takes: the logits (a (Log)Softmax output's input), or the MSE output. */
+function logitsName(spec: ModelSpec, loss: TestModel['loss']): string {
+  const out = spec.outputs[0]!;
+  const producer = spec.nodes.find((n) => n.outputs.includes(out))!;
+  return loss === 'softmax-cross-entropy' && (producer.op === 'Softmax' || producer.op === 'LogSoftmax') ? producer.inputs[0]! : out;
+}
+
+/** Float64 reference `(1/n)Σᵢ (Jᵢuₐ)ᵀHᵢ(Jᵢuᵦ)`. */
+function reference(m: TestModel, x64: T64, y64: Float64Array, vectors: readonly HostTree[]): number[] {
+  const name = logitsName(m.spec, m.loss);
+  const dimsOf = new Map(m.spec.initializers.map((t) => [t.name, [...t.dims]]));
+  const base = Object.fromEntries(m.spec.initializers.map((t) => [t.name, Float64Array.from(t.data as ArrayLike<number>)]));
+  const logits = (u: HostTree | null, h: number): Float64Array => {
+    const values: Record<string, T64> = { [m.input.name]: x64 };
+    if (u) for (const [k, v] of Object.entries(u)) values[k] = { data: base[k]!.map((p, i) => p + h * ((v as Float32Array)[i] as number)), dims: dimsOf.get(k)! };
+    return run64(m.spec, values)[name]!.data;
+  };
+  const z = logits(null, 0);
+  const d = z.length / N;
+  const h = 1e-6;
+  const jv = vectors.map((u) => {
+    const up = logits(u, h);
+    const down = logits(u, -h);
+    return up.map((v, i) => (v - down[i]!) / (2 * h));
+  });
+  const c: number[] = [];
+  for (const a of jv) {
+    for (const b of jv) {
+      let s = 0;
+      for (let i = 0; i < N; i++) {
+        const row = z.subarray(i * d, (i + 1) * d);
+        if (m.loss === 'mse') {
+          for (let j = 0; j < d; j++) s += (2 / d) * a[i * d + j]! * b[i * d + j]!;
+          continue;
+        }
+        const mx = Math.max(...row);
+        const e = Array.from(row, (v) => Math.exp(v - mx));
+        const p = e.map((v) => v / e.reduce((t, w) => t + w, 0));
+        const mass = y64.subarray(i * d, (i + 1) * d).reduce((t, v) => t + v, 0);
+        // explicit H = mass·(diag(p) − ppᵀ)
+        for (let j = 0; j < d; j++) for (let k = 0; k < d; k++) s += a[i * d + j]! * mass * ((j === k ? p[j]! : 0) - p[j]! * p[k]!) * b[i * d + k]!;
+      }
+      c.push(s / N);
+    }
+  }
+  return c;
+}
+
+describe('the ONNX trainer’s Gauss–Newton products', () => {
+  const models = testModels();
+  const cases: [string, TestModel][] = [
+    ['logits', models[0]!],
+    ['MSE', models[1]!],
+    ['a fused Softmax', models[2]!],
+    ['a LogSoftmax output', models[3]!],
+  ];
+
+  it.each(cases)('match a float64 reference (%s)', async (_, m) => {
+    expect(m.spec.nodes.some((n) => n.op === 'Dropout' || n.op === 'BatchNormalization')).toBe(false);
+    const trainer = await OnnxTrainer.create(buildModel(m.spec), { loss: m.loss, device, optimizer: { kind: 'onnx-gauss-newton-probe' } as never });
+    expect(seen.env).toBe(true);
+    const b = batchOf(m, 11);
+    await trainer.step({ [m.input.name]: b.x }, b.y, { batchKey: 0 });
+    const want = reference(m, b.x64, b.y64, seen.vectors);
+    const scale = Math.max(...want.map(Math.abs));
+    expect(scale).toBeGreaterThan(1e-3);
+    seen.products[0]!.forEach((v, i) => expect(Math.abs(v - want[i]!) / scale).toBeLessThan(5e-5));
+    await trainer.dispose();
+  });
+
+  it('a Dropout model: both sides of each difference see the step’s masks, so asking twice gives the same products', async () => {
+    const m = models.find((x) => x.spec.nodes.some((n) => n.op === 'Dropout'))!;
+    const trainer = await OnnxTrainer.create(buildModel(m.spec), { loss: m.loss, device, optimizer: { kind: 'onnx-gauss-newton-probe' } as never });
+    const b = batchOf(m, 12);
+    await trainer.step({ [m.input.name]: b.x }, b.y, { batchKey: 0 });
+    const [first, second] = seen.products as [number[], number[]];
+    expect(second).toEqual(first);
+    // a Gram matrix of the directional derivatives: positive diagonal, Cauchy–Schwarz
+    expect(first[0]!).toBeGreaterThan(0);
+    expect(first[1]! ** 2).toBeLessThanOrEqual(first[0]! * first[3]! * (1 + 1e-6));
+    await trainer.dispose();
+  });
+
+  it('a vector not shaped as the parameters is refused: InvalidArgumentError naming the leaf, the step thrown away', async () => {
+    const m = models[0]!;
+    const trainer = await OnnxTrainer.create(buildModel(m.spec), { loss: m.loss, device, optimizer: { kind: 'onnx-gauss-newton-probe' } as never });
+    const before = trainer.params();
+    const b = batchOf(m, 13);
+    malformed = true;
+    try {
+      await expect(trainer.step({ [m.input.name]: b.x }, b.y, { batchKey: 0 })).rejects.toThrow(InvalidArgumentError);
+      await expect(trainer.step({ [m.input.name]: b.x }, b.y, { batchKey: 0 })).rejects.toThrow(/gaussNewton: vector 0 must hold '.+' as a Float32Array/);
+    } finally {
+      malformed = false;
+    }
+    const after = trainer.params();
+    for (const [k, v] of Object.entries(before)) expect(Array.from(after[k] as Float32Array)).toEqual(Array.from(v as Float32Array));
+    await trainer.dispose();
+  });
+});
