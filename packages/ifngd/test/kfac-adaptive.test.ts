@@ -383,6 +383,15 @@ describe('kfac({ adaptive }) steps', () => {
     disposeFactors(factors);
     opt.dispose();
     expect(() => kfac({ device: dev, layers: LAYERS, adaptive: { quadraticModel: 'exact' as never } })).toThrow(/quadraticModel must be 'factors' or 'gauss-newton'/);
+    // with both coefficients fixed the products are needed only when λ adapts, but their absence is refused at once
+    const fixed = kfac({ device: dev, layers: LAYERS, learningRate: 0.1, momentum: 0.9, adaptive: { interval: 50, quadraticModel: 'gauss-newton' } });
+    fixed.init(params);
+    const fresh = fixed.serialize();
+    const f2 = deviceFactors(dev, pass);
+    await expect(fixed.step(grads, params, { factors: f2, loss: pass.meanLoss, lossAt })).rejects.toThrow(/extras\.gaussNewton is required/);
+    expect(fixed.serialize()).toEqual(fresh);
+    disposeFactors(f2);
+    fixed.dispose();
   });
 
   it.each(['throw', 'skip'] as const)("non-finite Gauss–Newton products are onNonFinite %s: NonFiniteError or a counted skip", async (onNonFinite) => {

@@ -11,8 +11,10 @@
  * - **The curvature C** is the Fisher the step's factors describe — the true Fisher's one-sample estimate with
  *   `fisher: 'sampled'` (kfac-jax's curvature estimate), the empirical Fisher otherwise — restricted to the
  *   Kronecker layers: `uᵀCw = (1/n)·Σᵢ sᵢ(u)·sᵢ(w)` with `sᵢ(u) = Σₜ δᵢₜᵀ·Ū·āᵢₜ` sample i's directional derivative
- *   (`sampleProducts`). kfac-jax takes C exactly, by Jacobian-vector products through the network; the factors give
- *   these products at one GEMM per layer and vector, with no forward-mode pass.
+ *   (`sampleProducts`). For the free coefficients kfac-jax takes C exactly, by Jacobian-vector products through the
+ *   network (`quadraticModel: 'gauss-newton'` here); with both fixed, its default takes ρ's C from its
+ *   Kronecker-factored running averages. The factors give the batch's products at one GEMM per layer and vector,
+ *   with no forward-mode pass.
  * - **Levenberg–Marquardt.** On the last of every `interval` steps, `ρ = (L(θ + u) − L(θ)) / (gᵀu + ½uᵀCu)` on the
  *   same batch (g the data loss's gradient: L holds no regularizer): λ ← λ·decayⁱⁿᵗᵉʳᵛᵃˡ when ρ > 3/4, divided by it
  *   when ρ < 1/4, clamped to [minDamping, maxDamping] (kfac-jax's defaults: every 5 steps, decay 0.9). The same λ

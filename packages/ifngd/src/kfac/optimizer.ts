@@ -73,7 +73,8 @@ export interface KfacStepExtras<T = HostTree> {
   readonly lossAt?: (params: T) => Promise<number>;
   /**
    * The batch's Gauss–Newton matrix along host vectors (k×k, row-major; `StepCapture.gaussNewton`): the adaptive
-   * mode's curvature with `quadraticModel: 'gauss-newton'`, called once per step.
+   * mode's curvature with `quadraticModel: 'gauss-newton'`, required on every step and called at most once per step
+   * (with a fixed learning rate and momentum, only on the steps that adapt λ).
    */
   readonly gaussNewton?: (vectors: readonly HostTree[]) => Promise<number[]>;
 }
@@ -396,6 +397,8 @@ export class KfacOptimizer<T = HostTree> {
     // a regularizer's gradient joins both the gradient and the direction, unpreconditioned
     const g = withPenalty({ ...grads } as Record<string, Float32Array>, extras.penaltyGrads, sizes);
     const p = withPenalty(preconditioned, extras.penaltyGrads, sizes);
+    // refused on every step, not only on those that need the products (with both coefficients fixed, the adaptations)
+    if (o.quadraticModel === 'gauss-newton') gaussNewtonSource(extras);
     const vectors: HostTree[] = prev.velocity ? [p, prev.velocity] : [p];
     const k = vectors.length;
     const fail = (what: string): null => {
@@ -569,12 +572,17 @@ export function kfac<T = HostTree>(options: KfacOptions<T>): KfacOptimizer<T> {
   return new KfacOptimizer(options);
 }
 
-/** The batch's Gauss–Newton matrix along `vectors` from the step's extras (`quadraticModel: 'gauss-newton'`). */
-async function gaussNewtonOf<T>(extras: KfacStepExtras<T>, vectors: readonly HostTree[]): Promise<number[]> {
+/** The step's `extras.gaussNewton`; throws `InvalidArgumentError` without it (`quadraticModel: 'gauss-newton'`). */
+function gaussNewtonSource<T>(extras: KfacStepExtras<T>): NonNullable<KfacStepExtras<T>['gaussNewton']> {
   if (!extras.gaussNewton) {
     throw new InvalidArgumentError("kfac: step: adaptive.quadraticModel 'gauss-newton' takes the batch's Gauss–Newton products; extras.gaussNewton is required");
   }
-  const c = await extras.gaussNewton(vectors);
+  return extras.gaussNewton;
+}
+
+/** The batch's Gauss–Newton matrix along `vectors` from the step's extras (`quadraticModel: 'gauss-newton'`). */
+async function gaussNewtonOf<T>(extras: KfacStepExtras<T>, vectors: readonly HostTree[]): Promise<number[]> {
+  const c = await gaussNewtonSource(extras)(vectors);
   const k = vectors.length;
   if (!Array.isArray(c) || c.length !== k * k) {
     throw new InvalidArgumentError(`kfac: step: extras.gaussNewton must return the ${k}×${k} matrix as ${k * k} numbers, got ${Array.isArray(c) ? c.length : typeof c}`);

@@ -57,12 +57,15 @@ export interface KfacAdaptiveOptions {
   readonly minDamping?: number;
   readonly maxDamping?: number;
   /**
-   * The curvature C of the quadratic model that sets the learning rate, the momentum and ρ:
+   * The curvature C of the quadratic model that sets the free coefficients (learning rate, momentum) and ρ:
    * - `'factors'` (default): the Fisher the step's factors describe, restricted to the Kronecker layers — a
-   *   one-sample estimate under `fisher: 'sampled'` — at one GEMM per layer and vector, no extra pass;
-   * - `'gauss-newton'`: the batch's exact Gauss–Newton matrix over every parameter, as kfac-jax takes it
-   *   (`exact_quad_model_matrix_type='ggn'`), at 2k + 1 more forward passes for k ≤ 2 vectors in the tfjs trainer
-   *   (central differences); the step then needs `extras.gaussNewton` (a trainer's `StepCapture.gaussNewton`).
+   *   one-sample estimate under `fisher: 'sampled'` — at one GEMM per layer and vector, no extra pass. (With both
+   *   coefficients fixed, kfac-jax's default takes ρ's curvature from its Kronecker-factored running averages
+   *   instead; this is the batch's own.)
+   * - `'gauss-newton'`: the batch's exact Gauss–Newton matrix over every parameter, as kfac-jax takes it for the
+   *   free coefficients (`exact_quad_model_matrix_type='ggn'`), at 2k + 1 more forward passes for k ≤ 2 vectors in
+   *   either trainer (central differences); the step then needs `extras.gaussNewton` (a trainer's
+   *   `StepCapture.gaussNewton`).
    */
   readonly quadraticModel?: 'factors' | 'gauss-newton';
 }
