@@ -376,8 +376,10 @@ export class KfacOptimizer<T = HostTree> {
    * The adaptive mode's update (`adaptive.ts`): the coefficients of the preconditioned gradient and the last update —
    * the fixed learning rate and momentum where set, the quadratic model's minimum over the others — and, every
    * `interval` steps, λ by the Levenberg–Marquardt ratio, from the loss at the proposed parameters (with both
-   * coefficients fixed, the model's curvature is taken only then, along the update). Returns the new parameters and state, or null for a skipped step (`onNonFinite: 'skip'`); throws
-   * `NonFiniteError` under `'throw'`, `InvalidArgumentError` when `extras.loss` or `extras.lossAt` is missing.
+   * coefficients fixed, the model's curvature is taken only then, along the update). Returns the new parameters and
+   * state, or null for a skipped step (`onNonFinite: 'skip'`); throws `NonFiniteError` under `'throw'`,
+   * `InvalidArgumentError` when `extras.loss` or `extras.lossAt` is missing (or `extras.gaussNewton` under
+   * `quadraticModel: 'gauss-newton'`).
    */
   async #adaptiveStep(
     params: T,
