@@ -368,7 +368,7 @@ describe("kfac: { adaptive } (kfac-jax's adaptive mode)", () => {
     expect(tr.kfacOptimizer!.stats.adaptive!.damping).toBeCloseTo(opt.stats.adaptive!.damping, 10);
     if (options.learningRate === undefined) expect(tr.kfacOptimizer!.stats.adaptive!.learningRate).toBeGreaterThan(0);
     else expect(tr.kfacOptimizer!.stats.adaptive).toMatchObject({ learningRate: options.learningRate, momentum: options.momentum });
-    await expect(FngdTrainer.create(mlp(), { loss: 'softmax-cross-entropy', kfac: { adaptive: true, klClip: 0.001 } })).rejects.toThrow(/klClip does not apply in the adaptive mode/);
+    await expect(FngdTrainer.create(mlp(), { loss: 'softmax-cross-entropy', kfac: { adaptive: true, clipNorm: 1 } })).rejects.toThrow(/clipNorm does not apply in the adaptive mode/);
     filters.dispose();
     opt.dispose();
     dev.destroy();

@@ -113,7 +113,7 @@ describe('the quadratic model', () => {
   });
 
   it('the Levenberg–Marquardt rule: λ·decay^interval above ρ = 3/4, divided by it below 1/4 (and for a NaN ρ), clamped', () => {
-    const o = { learningRate: null, momentum: null, initialDamping: 1, interval: 5, decay: 0.9, minDamping: 0.5, maxDamping: 2, quadraticModel: 'factors' as const };
+    const o = { learningRate: null, momentum: null, klClip: null, initialDamping: 1, interval: 5, decay: 0.9, minDamping: 0.5, maxDamping: 2, quadraticModel: 'factors' as const };
     const f = 0.9 ** 5;
     expect(adaptedDamping(o, 1, 0.9)).toBeCloseTo(f, 12);
     expect(adaptedDamping(o, 1, 0.5)).toBe(1);
@@ -413,11 +413,12 @@ describe('kfac({ adaptive }) steps', () => {
     opt.dispose();
   });
 
-  it("kfac-jax's stochastic recipe (learning rate and momentum fixed, λ adapted): between adaptations it steps as fixed-damping KFAC", async () => {
-    // with a constant rate, heavy ball on the update (−lr·P + μ·v) is the chain's momentum before the rate
+  it.each([false, 0.001] as const)("kfac-jax's stochastic recipe (learning rate and momentum fixed, λ adapted; klClip %s): between adaptations it steps as fixed-damping KFAC", async (klClip) => {
+    // with a constant rate, heavy ball on the update (−lr·P + μ·v) is the chain's momentum before the rate; the KL
+    // clip (kfac-jax's norm_constraint) scales P by the same ν
     const [lr, mu, damping] = [0.05, 0.9, 0.4];
-    const opt = kfac({ device: dev, layers: LAYERS, damping, learningRate: lr, momentum: mu, adaptive: { interval: 100, quadraticModel: 'gauss-newton' } });
-    const plain = kfac({ device: dev, layers: LAYERS, damping, learningRate: lr, momentum: mu, klClip: false });
+    const opt = kfac({ device: dev, layers: LAYERS, damping, learningRate: lr, momentum: mu, klClip, adaptive: { interval: 100, quadraticModel: 'gauss-newton' } });
+    const plain = kfac({ device: dev, layers: LAYERS, damping, learningRate: lr, momentum: mu, klClip });
     let params = initParams(MLP, 41);
     opt.init(params);
     plain.init(params);
@@ -439,6 +440,8 @@ describe('kfac({ adaptive }) steps', () => {
       params = next;
     }
     expect(asked).toEqual([]); // nothing to solve: no curvature products and no loss until λ adapts
+    // the clip binds on these steps (so the equality above covers it)
+    expect(plain.stats.klClip.clipped).toBe(klClip === false ? 0 : 4);
     for (const o of [opt, plain]) o.dispose();
   });
 

@@ -319,7 +319,7 @@ export class KfacOptimizer<T = HostTree> {
         : { leaves: {}, vg: 0 };
       const dpre = diag.inv ? preconditionDiagonal(host, this.#o.diagonal, diag.inv) : { leaves: {}, vg: 0 };
       if (this.#o.adaptive) {
-        const settled = await this.#adaptiveStep(params, host, { ...host, ...pre.leaves, ...dpre.leaves }, extras, sizes, factors as readonly LayerFactors[] | undefined, states, damping, learningRate);
+        const settled = await this.#adaptiveStep(params, host, { ...host, ...pre.leaves, ...dpre.leaves }, extras, sizes, factors as readonly LayerFactors[] | undefined, states, damping, learningRate, pre.vg + dpre.vg);
         if (!settled) {
           disposeInverses(fresh);
           fresh = null;
@@ -391,6 +391,7 @@ export class KfacOptimizer<T = HostTree> {
     states: readonly KfacLayerState[],
     damping: number,
     learningRate: number,
+    vg: number,
   ): Promise<{ next: T; state: KfacAdaptiveState } | null> {
     const o = this.#o.adaptive as ResolvedAdaptive;
     const prev = this.#adaptive as KfacAdaptiveState;
@@ -398,7 +399,11 @@ export class KfacOptimizer<T = HostTree> {
     const ops = this.#ops;
     // a regularizer's gradient joins both the gradient and the direction, unpreconditioned
     const g = withPenalty({ ...grads } as Record<string, Float32Array>, extras.penaltyGrads, sizes);
-    const p = withPenalty(preconditioned, extras.penaltyGrads, sizes);
+    // KL clipping of the step −lr·P (with a fixed learning rate): ν = min(1, √(κ / (lr²·Σ⟨V, ∇W⟩))), as scaleByKfac
+    const bound = o.klClip === null || !(vg > 0) ? Infinity : Math.sqrt(o.klClip / (learningRate * learningRate * vg));
+    const nu = bound < 1 ? bound : 1;
+    const penalized = withPenalty(preconditioned, extras.penaltyGrads, sizes);
+    const p: Record<string, Float32Array> = nu === 1 ? penalized : Object.fromEntries(Object.entries(penalized).map(([k, v]) => [k, v.map((x) => x * nu)]));
     // refused on every step, not only on those that need the products (with both coefficients fixed, the adaptations)
     if (o.quadraticModel === 'gauss-newton') gaussNewtonSource(extras);
     const vectors: HostTree[] = prev.velocity ? [p, prev.velocity] : [p];

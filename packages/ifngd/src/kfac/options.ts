@@ -76,6 +76,8 @@ export interface ResolvedAdaptive {
   readonly learningRate: Schedule | null;
   /** The fixed momentum on the last update (the optimizer's `momentum`), or null: the quadratic model's. */
   readonly momentum: number | null;
+  /** KL clipping κ of the step `−lr·P` (kfac-jax's `norm_constraint`; only with a fixed learning rate), or null. */
+  readonly klClip: number | null;
   readonly initialDamping: number;
   readonly interval: number;
   readonly decay: number;
@@ -132,9 +134,10 @@ export interface KfacOptions<T = HostTree> {
    * `learningRate` or `momentum` is set, which fixes that coefficient. `true` takes kfac-jax's defaults. Both
    * unset is kfac-jax's full adaptive mode, which its authors run full-batch; both set (a learning rate, momentum
    * 0.9) with λ adapted slowly (its ResNet-50 example: `{ interval: 50, decay: 0.99963, minDamping: 1e-6,
-   * maxDamping: 1000 }`) is the recipe its stochastic examples run. `klClip`, `clipNorm` and `weightDecay` do not
-   * apply (setting one is refused), factors are needed every step (`factorEvery` 1), and every `interval` steps
-   * the step needs `extras.lossAt`. Default off.
+   * maxDamping: 1000 }`) is the recipe its stochastic examples run; with a fixed learning rate `klClip` bounds the
+   * step `−lr·P` as kfac-jax's `norm_constraint` does (off unless set). `clipNorm` and `weightDecay` do not apply
+   * (setting one is refused), factors are needed every step (`factorEvery` 1), and every `interval` steps the step
+   * needs `extras.lossAt`. Default off.
    */
   readonly adaptive?: boolean | KfacAdaptiveOptions;
   /** Tree operations; default host `Float32Array` trees. */
@@ -279,8 +282,13 @@ function resolveAdaptive<T>(o: KfacOptions<T>, damping: number): ResolvedAdaptiv
   const a = o.adaptive ?? false;
   if (a === false) return null;
   if (a !== true && (typeof a !== 'object' || a === null || Array.isArray(a))) return fail(`adaptive must be a boolean or options, got ${String(a)}`);
-  for (const k of ['klClip', 'clipNorm', 'weightDecay'] as const) {
+  for (const k of ['clipNorm', 'weightDecay'] as const) {
     if (o[k] !== undefined) fail(`${k} does not apply in the adaptive mode (the quadratic model sets the step); remove it`);
+  }
+  // kfac-jax's norm_constraint: a bound on the step −lr·P, so it needs the learning rate fixed
+  const klClip = o.klClip === undefined || o.klClip === false ? null : positive(o.klClip, 'klClip');
+  if (klClip !== null && o.learningRate === undefined) {
+    fail('klClip in the adaptive mode bounds the step −lr·P, so it needs a fixed learningRate (the quadratic model sets the step otherwise); set learningRate or remove klClip');
   }
   const momentum = o.momentum;
   if (momentum !== undefined && (typeof momentum !== 'number' || !(momentum >= 0 && momentum < 1))) {
@@ -300,6 +308,7 @@ function resolveAdaptive<T>(o: KfacOptions<T>, damping: number): ResolvedAdaptiv
   return {
     learningRate: o.learningRate === undefined ? null : asSchedule(o.learningRate, 'kfac: learningRate'),
     momentum: (momentum as number | undefined) ?? null,
+    klClip,
     initialDamping,
     interval: positiveInt(x.interval ?? 5, 'adaptive.interval'),
     decay,
