@@ -8,7 +8,7 @@
  */
 import type { LayerFactors } from '@ifngd/fisher';
 import type { LinalgDevice, Matrix } from '@ifngd/linalg-gpu';
-import { InvalidArgumentError, type CapturedGradients, type FactorOptions, type FactorSet, type GradientRequest, type HostTree, type StepCapture, type StepReading } from 'ifngd';
+import { hostTreeOps, InvalidArgumentError, type CapturedGradients, type FactorOptions, type FactorSet, type GradientRequest, type HostTree, type StepCapture, type StepReading } from 'ifngd';
 import { differenceStep, gaussNewtonProducts } from 'ifngd/internal';
 import type { Tensor } from 'onnxruntime-common';
 import type { LossKind } from './loss.js';
@@ -97,18 +97,21 @@ export class OnnxCapture implements StepCapture<HostTree> {
           throw new InvalidArgumentError(`gaussNewton: vector ${k} must hold '${name}' as a Float32Array of ${(p as Float32Array).length} values`);
         }
       }
+      if (Object.keys(u).length !== Object.keys(params).length) {
+        throw new InvalidArgumentError(`gaussNewton: vector ${k} must hold the parameters' leaves only (${Object.keys(params).join(', ')})`);
+      }
     }
     const z = await logitsAt(params);
-    const paramNorm = norm(params);
+    const paramNorm = hostTreeOps.norm(params, 1);
     const jvps: Float64Array[] = [];
     for (const u of vectors) {
-      const t = differenceStep(paramNorm, norm(u));
+      const t = differenceStep(paramNorm, hostTreeOps.norm(u, 1));
       if (t === 0) {
         jvps.push(new Float64Array(z.length));
         continue;
       }
-      const up = await logitsAt(shifted(params, u, t));
-      const down = await logitsAt(shifted(params, u, -t));
+      const up = await logitsAt(hostTreeOps.axpy(t, u, params));
+      const down = await logitsAt(hostTreeOps.axpy(-t, u, params));
       jvps.push(Float64Array.from(up, (v, i) => (v - (down[i] as number)) / (2 * t)));
     }
     return gaussNewtonProducts(loss, z, jvps, n, loss === 'softmax-cross-entropy' ? rowSums(target.data as Float32Array, n) : null);
@@ -131,23 +134,6 @@ export class OnnxCapture implements StepCapture<HostTree> {
   dispose(): void {
     for (const m of this.#created) m.dispose();
   }
-}
-
-/** The 2-norm over every leaf. */
-function norm(tree: HostTree): number {
-  let s = 0;
-  for (const v of Object.values(tree)) for (const x of v as Float32Array) s += x * x;
-  return Math.sqrt(s);
-}
-
-/** `params + t·u`, leaf by leaf (new arrays). */
-function shifted(params: HostTree, u: HostTree, t: number): HostTree {
-  const out: Record<string, Float32Array> = {};
-  for (const [name, p] of Object.entries(params)) {
-    const d = u[name] as Float32Array;
-    out[name] = Float32Array.from(p as Float32Array, (x, i) => x + t * (d[i] as number));
-  }
-  return out;
 }
 
 /** Each of `n` rows' sum (softmax cross-entropy's Hessian scales with the target row's mass). */

@@ -21,8 +21,8 @@ import { rng, run64, type T64 } from './reference.js';
 
 /** What the probe optimizer saw: the environment's flag, its vectors and the products along them. */
 const seen: { env: boolean | undefined; vectors: HostTree[]; products: number[][] } = { env: undefined, vectors: [], products: [] };
-/** Ask with a vector that lacks a leaf (the refusal). */
-let malformed = false;
+/** Ask with a vector that lacks a leaf or holds one more (the refusals). */
+let malformed: 'missing' | 'extra' | null = null;
 
 /** Host vectors shaped as the parameters (seeded, entries in [−1, 1]). */
 function vectorsLike(params: HostTree, k: number, seed: number): HostTree[] {
@@ -50,10 +50,11 @@ beforeAll(async () => {
           const g = await cap.gradients({ weights: new Float32Array(cap.n).fill(1 / cap.n), plainWeight: 1 / cap.n, penalties: 0 });
           const { loss } = await cap.read([]);
           seen.vectors = vectorsLike(g.params, 2, 4242);
-          if (malformed) {
+          if (malformed === 'missing') {
             const { [Object.keys(g.params)[0]!]: _dropped, ...rest } = seen.vectors[0]!;
             await cap.gaussNewton!([rest]);
           }
+          if (malformed === 'extra') await cap.gaussNewton!([{ ...seen.vectors[0]!, notAParameter: new Float32Array(2) }]);
           seen.products = [await cap.gaussNewton!(seen.vectors)];
           return { params: { ...g.params }, loss, fresh: false };
         },
@@ -195,16 +196,18 @@ describe('the ONNX trainer’s Gauss–Newton products', () => {
     await passes.release();
   });
 
-  it('a vector not shaped as the parameters is refused: InvalidArgumentError naming the leaf', async () => {
+  it('a vector not shaped as the parameters (a leaf missing, or one too many) is refused: InvalidArgumentError', async () => {
     const m = models[0]!;
     const trainer = await OnnxTrainer.create(buildModel(m.spec), { loss: m.loss, device, optimizer: { kind: 'onnx-gauss-newton-probe' } as never });
     const b = batchOf(m, 13);
-    malformed = true;
     try {
+      malformed = 'missing';
       await expect(trainer.step({ [m.input.name]: b.x }, b.y, { batchKey: 0 })).rejects.toThrow(InvalidArgumentError);
       await expect(trainer.step({ [m.input.name]: b.x }, b.y, { batchKey: 0 })).rejects.toThrow(/gaussNewton: vector 0 must hold '.+' as a Float32Array/);
+      malformed = 'extra';
+      await expect(trainer.step({ [m.input.name]: b.x }, b.y, { batchKey: 0 })).rejects.toThrow(/gaussNewton: vector 0 must hold the parameters' leaves only/);
     } finally {
-      malformed = false;
+      malformed = null;
     }
     await trainer.dispose();
   });

@@ -28,6 +28,7 @@ import { scheduledRate } from '../rate.js';
 import type { GradientTransformation } from '../transform.js';
 import { assertSameSpec, hostTreeOps, type HostTree, type LeafSpec, type TreeOps } from '../tree.js';
 import { kfacScaleState, kfacTransformation, skippedChain, type KfacChainState } from './chain.js';
+import { klClipScale } from './scale.js';
 import { restoreKfac, serializeKfac, type KfacCore } from './checkpoint.js';
 import { updateCurvature, type FactorSource } from './curvature.js';
 import {
@@ -399,11 +400,10 @@ export class KfacOptimizer<T = HostTree> {
     const ops = this.#ops;
     // a regularizer's gradient joins both the gradient and the direction, unpreconditioned
     const g = withPenalty({ ...grads } as Record<string, Float32Array>, extras.penaltyGrads, sizes);
-    // KL clipping of the step −lr·P (with a fixed learning rate): ν = min(1, √(κ / (lr²·Σ⟨V, ∇W⟩))), as scaleByKfac
-    const bound = o.klClip === null || !(vg > 0) ? Infinity : Math.sqrt(o.klClip / (learningRate * learningRate * vg));
-    const nu = bound < 1 ? bound : 1;
+    // KL clipping of the step −lr·P (with a fixed learning rate), as fixed-damping KFAC's chain clips it
+    const nu = klClipScale(o.klClip, learningRate, vg);
     const penalized = withPenalty(preconditioned, extras.penaltyGrads, sizes);
-    const p: Record<string, Float32Array> = nu === 1 ? penalized : Object.fromEntries(Object.entries(penalized).map(([k, v]) => [k, v.map((x) => x * nu)]));
+    const p = nu === 1 ? penalized : hostTreeOps.scale(penalized, nu);
     // refused on every step, not only on those that need the products (with both coefficients fixed, the adaptations)
     if (o.quadraticModel === 'gauss-newton') gaussNewtonSource(extras);
     const vectors: HostTree[] = prev.velocity ? [p, prev.velocity] : [p];

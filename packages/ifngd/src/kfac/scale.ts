@@ -31,6 +31,12 @@ export interface KfacScaleOptions {
   readonly learningRate: number | Schedule;
 }
 
+/** ν = min(1, √(κ / (lr²·vg))) for `vg = Σ⟨V, ∇W⟩` (see the module comment); 1 without a clip or for `vg ≤ 0`. */
+export function klClipScale(klClip: number | null, rate: number, vg: number): number {
+  const bound = klClip === null || !(vg > 0) ? Infinity : Math.sqrt(klClip / (rate * rate * vg));
+  return bound < 1 ? bound : 1;
+}
+
 /** `u ← ν·u` (see the module comment). Requires `extras.kfac`. */
 export function scaleByKfac<T = HostTree>(
   options: KfacScaleOptions,
@@ -47,9 +53,7 @@ export function scaleByKfac<T = HostTree>(
       const info = extras.kfac;
       if (!info || typeof info.vg !== 'number')
         throw new InvalidArgumentError('scaleByKfac: extras.kfac with Σ⟨V, ∇W⟩ is required');
-      const rate = lr(state.count);
-      const bound = klClip === null || !(info.vg > 0) ? Infinity : Math.sqrt(klClip / (rate * rate * info.vg));
-      const scale = bound < 1 ? bound : 1;
+      const scale = klClipScale(klClip, lr(state.count), info.vg);
       return {
         updates: scale === 1 ? updates : ops.scale(updates, scale),
         state: {
