@@ -7,7 +7,7 @@
  * constant factor. A vector not shaped as the parameters is refused.
  */
 import { createDevice, type LinalgDevice } from '@ifngd/linalg-gpu';
-import { InvalidArgumentError, registerOptimizer, type HostTree, type OptimizerEnv, type StepCapture } from 'ifngd';
+import { InvalidArgumentError, type HostTree } from 'ifngd';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { analyzeModel } from '../src/analyze.js';
@@ -17,53 +17,14 @@ import { buildModel, type ModelSpec } from '../src/internal.js';
 import { Passes } from '../src/passes.js';
 import { decodeModel, tensorFloats } from '../src/proto.js';
 import { testModels, type TestModel } from './models.js';
+import { registerGaussNewtonProbe, vectorsLike, type ProbeRecord } from '../../../test/shared/gauss-newton-probe.js';
 import { rng, run64, type T64 } from './reference.js';
 
-/** What the probe optimizer saw: the environment's flag, its vectors and the products along them. */
-const seen: { env: boolean | undefined; vectors: HostTree[]; products: number[][] } = { env: undefined, vectors: [], products: [] };
-/** Ask with a vector that lacks a leaf or holds one more (the refusals). */
-let malformed: 'missing' | 'extra' | null = null;
-
-/** Host vectors shaped as the parameters (seeded, entries in [−1, 1]). */
-function vectorsLike(params: HostTree, k: number, seed: number): HostTree[] {
-  const r = rng(seed);
-  return Array.from({ length: k }, () => Object.fromEntries(Object.entries(params).map(([name, v]) => [name, Float32Array.from(v as Float32Array, () => r(1))])));
-}
-
 let device: LinalgDevice;
+let seen: ProbeRecord;
 beforeAll(async () => {
   device = await createDevice({ backend: 'cpu' });
-  // an optimizer that only asks for the Gauss–Newton products along two vectors, and keeps the parameters
-  registerOptimizer({
-    kind: 'onnx-gauss-newton-probe',
-    checkpointFormat: 'test-onnx-gauss-newton-probe',
-    trees: 'host',
-    create: (_o: unknown, env: OptimizerEnv<HostTree>) => {
-      seen.env = env.gaussNewton;
-      return {
-        kind: 'onnx-gauss-newton-probe',
-        inner: null,
-        state: null,
-        stats: {},
-        init: async () => {},
-        step: async (cap: StepCapture<HostTree>) => {
-          const g = await cap.gradients({ weights: new Float32Array(cap.n).fill(1 / cap.n), plainWeight: 1 / cap.n, penalties: 0 });
-          const { loss } = await cap.read([]);
-          seen.vectors = vectorsLike(g.params, 2, 4242);
-          if (malformed === 'missing') {
-            const { [Object.keys(g.params)[0]!]: _dropped, ...rest } = seen.vectors[0]!;
-            await cap.gaussNewton!([rest]);
-          }
-          if (malformed === 'extra') await cap.gaussNewton!([{ ...seen.vectors[0]!, notAParameter: new Float32Array(2) }]);
-          seen.products = [await cap.gaussNewton!(seen.vectors)];
-          return { params: { ...g.params }, loss, fresh: false };
-        },
-        serialize: () => new Uint8Array(0),
-        restore: () => {},
-        dispose: () => {},
-      };
-    },
-  });
+  seen = registerGaussNewtonProbe('onnx-gauss-newton-probe', 4242);
 });
 afterAll(() => device.destroy());
 
@@ -145,7 +106,7 @@ describe('the ONNX trainer’s Gauss–Newton products', () => {
     const want = reference(m, b.x64, b.y64, seen.vectors);
     const scale = Math.max(...want.map(Math.abs));
     expect(scale).toBeGreaterThan(1e-3);
-    seen.products[0]!.forEach((v, i) => expect(Math.abs(v - want[i]!) / scale).toBeLessThan(5e-5));
+    seen.products!.forEach((v, i) => expect(Math.abs(v - want[i]!) / scale).toBeLessThan(5e-5));
     await trainer.dispose();
   });
 
@@ -201,13 +162,13 @@ describe('the ONNX trainer’s Gauss–Newton products', () => {
     const trainer = await OnnxTrainer.create(buildModel(m.spec), { loss: m.loss, device, optimizer: { kind: 'onnx-gauss-newton-probe' } as never });
     const b = batchOf(m, 13);
     try {
-      malformed = 'missing';
+      seen.malformed = 'missing';
       await expect(trainer.step({ [m.input.name]: b.x }, b.y, { batchKey: 0 })).rejects.toThrow(InvalidArgumentError);
       await expect(trainer.step({ [m.input.name]: b.x }, b.y, { batchKey: 0 })).rejects.toThrow(/gaussNewton: vector 0 must hold '.+' as a Float32Array/);
-      malformed = 'extra';
+      seen.malformed = 'extra';
       await expect(trainer.step({ [m.input.name]: b.x }, b.y, { batchKey: 0 })).rejects.toThrow(/gaussNewton: vector 0 must hold the parameters' leaves only/);
     } finally {
-      malformed = null;
+      seen.malformed = null;
     }
     await trainer.dispose();
   });

@@ -8,51 +8,18 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { registerOptimizer, type HostTree, type OptimizerEnv, type OptimizerSpec, type StepCapture } from 'ifngd';
+import type { HostTree, OptimizerSpec } from 'ifngd';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AdapterArgumentError, FngdTrainer, type LossName } from '../src/index.js';
+import { registerGaussNewtonProbe, type ProbeRecord } from '../../../test/shared/gauss-newton-probe.js';
 import { classData, flatParams, mlp, useCpu, variablesOf } from './helpers.js';
 import { bnMlp } from './support/zoo.js';
 
 beforeAll(useCpu);
 
-/** What the probe optimizer saw: the environment's flag and the products along its vectors. */
-const seen: { env: boolean | undefined; products: number[] | null; vectors: HostTree[] } = { env: undefined, products: null, vectors: [] };
-
-/** Host vectors shaped as the parameters (seeded, entries in [−1, 1]). */
-function vectorsLike(params: HostTree, k: number, seed: number): HostTree[] {
-  let s = seed;
-  const r = (): number => ((s = (s * 48271) % 2147483647) / 2147483647) * 2 - 1;
-  return Array.from({ length: k }, () => Object.fromEntries(Object.entries(params).map(([name, v]) => [name, Float32Array.from(v as Float32Array, r)])));
-}
-
+let seen: ProbeRecord;
 beforeAll(() => {
-  // an optimizer that only asks for the Gauss–Newton products along two fixed vectors, and keeps the parameters
-  registerOptimizer({
-    kind: 'gauss-newton-probe',
-    checkpointFormat: 'test-gauss-newton-probe',
-    trees: 'host',
-    create: (_o: unknown, env: OptimizerEnv<HostTree>) => {
-      seen.env = env.gaussNewton;
-      return {
-        kind: 'gauss-newton-probe',
-        inner: null,
-        state: null,
-        stats: {},
-        init: async () => {},
-        step: async (cap: StepCapture<HostTree>) => {
-          const g = await cap.gradients({ weights: new Float32Array(cap.n).fill(1 / cap.n), plainWeight: 1 / cap.n, penalties: 0 });
-          const { loss } = await cap.read([]);
-          seen.vectors = vectorsLike(g.params, 2, 12345);
-          seen.products = await cap.gaussNewton!(seen.vectors);
-          return { params: { ...g.params }, loss, fresh: false }; // a new tree: the step commits (moving statistics)
-        },
-        serialize: () => new Uint8Array(0),
-        restore: () => {},
-        dispose: () => {},
-      };
-    },
-  });
+  seen = registerGaussNewtonProbe('gauss-newton-probe', 12345);
 });
 
 /** Float64 reference: (1/n)Σᵢ wᵢ(Jᵢuₐ)ᵀHᵢ(Jᵢuᵦ) for `mlp`'s dense(tanh) → dense, with exact Jᵢu. */
