@@ -106,6 +106,7 @@ describe('the ONNX trainer’s Gauss–Newton products', () => {
     const want = reference(m, b.x64, b.y64, seen.vectors);
     const scale = Math.max(...want.map(Math.abs));
     expect(scale).toBeGreaterThan(1e-3);
+    expect(seen.products).toHaveLength(4);
     seen.products!.forEach((v, i) => expect(Math.abs(v - want[i]!) / scale).toBeLessThan(5e-5));
     await trainer.dispose();
   });
@@ -138,6 +139,7 @@ describe('the ONNX trainer’s Gauss–Newton products', () => {
     });
     const vectors = vectorsLike(params, 2, 99);
     const got = await capture.gaussNewton(vectors);
+    expect(got).toHaveLength(4);
     const masked: TestModel = {
       ...m,
       spec: {

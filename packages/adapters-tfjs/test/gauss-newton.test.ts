@@ -115,6 +115,7 @@ describe("the tfjs capture's Gauss–Newton products", () => {
       expect(tf.memory().numTensors).toBe(tensors);
       expect(flatParams(variablesOf(model))).toEqual(before);
       const want = reference(model, x, loss, seen.vectors, tr.model.names as string[], null);
+      expect(seen.products).toHaveLength(4);
       expect(relMax(seen.products!, want)).toBeLessThan(1e-4);
       tr.dispose();
       tf.dispose([x, labels, y]);
@@ -129,6 +130,7 @@ describe("the tfjs capture's Gauss–Newton products", () => {
     const sw = tf.tensor1d(w);
     await tr.fit(x, y, { epochs: 1, batchSize: 7, shuffle: false, sampleIds: 'index', sampleWeight: sw });
     const want = reference(model, x, 'softmax-cross-entropy', seen.vectors, tr.model.names as string[], w);
+    expect(seen.products).toHaveLength(4);
     expect(relMax(seen.products!, want)).toBeLessThan(1e-4);
     tr.dispose();
     tf.dispose([x, y, sw]);
@@ -145,6 +147,7 @@ describe("the tfjs capture's Gauss–Newton products", () => {
     const moving = (m: LayersModel) => m.getLayer('bn').getWeights().slice(2).map((t) => Array.from(t.dataSync()));
     expect(moving(a)).toEqual(moving(twin));
     expect(flatParams(variablesOf(a))).toEqual(flatParams(variablesOf(twin)));
+    expect(seen.products).toHaveLength(4);
     const [c00, c01, c10, c11] = seen.products!;
     expect(seen.products!.every(Number.isFinite)).toBe(true);
     expect(c00).toBeGreaterThan(0);
