@@ -159,10 +159,13 @@ describe('the ONNX trainer’s Gauss–Newton products', () => {
     await passes.release();
   });
 
-  it('a vector not shaped as the parameters (a leaf missing, or one too many) is refused: InvalidArgumentError', async () => {
+  it('a vector not shaped as the parameters (a leaf missing, or one too many) is refused: InvalidArgumentError, nothing changed', async () => {
     const m = models[0]!;
     const trainer = await OnnxTrainer.create(buildModel(m.spec), { loss: m.loss, device, optimizer: { kind: 'onnx-gauss-newton-probe' } as never });
     const b = batchOf(m, 13);
+    const params = trainer.params();
+    const epoch = trainer.epoch;
+    const live = device.stats().liveStorages;
     try {
       seen.malformed = 'missing';
       await expect(trainer.step({ [m.input.name]: b.x }, b.y, { batchKey: 0 })).rejects.toThrow(InvalidArgumentError);
@@ -172,6 +175,10 @@ describe('the ONNX trainer’s Gauss–Newton products', () => {
     } finally {
       seen.malformed = null;
     }
+    // the refused steps left the parameters, the epoch and the device's live storages as they were
+    expect(trainer.params()).toEqual(params);
+    expect(trainer.epoch).toBe(epoch);
+    expect(device.stats().liveStorages).toBe(live);
     await trainer.dispose();
   });
 });
